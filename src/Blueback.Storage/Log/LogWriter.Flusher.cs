@@ -1,0 +1,167 @@
+using System.Buffers.Binary;
+using Blueback.Storage.Format;
+using Microsoft.Win32.SafeHandles;
+
+namespace Blueback.Storage.Log;
+
+internal sealed partial class LogWriter
+{
+    private void FlusherLoop()
+    {
+        while (true)
+        {
+            bool woken = _wake.Wait(LazyFlushInterval);
+            bool stopping = _stopping;
+            try
+            {
+                FlushOnce();
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+            if (stopping && !woken)
+            {
+                return;
+            }
+            if (stopping && Interlocked.Read(ref _pendingBytes) == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One flush batch: take what has been appended, mark it, write it, fsync, release committers.</summary>
+    private void FlushOnce()
+    {
+        List<Chunk> batch;
+        Lsn target;
+        lock (_appendLock)
+        {
+            if (_pending.Count == 0)
+            {
+                return;
+            }
+            Span<byte> mark = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(mark, (ulong)Interlocked.Read(ref _flushed));
+            AppendSmall(LogRecordType.FlushMark, 0, 0, mark);
+            batch = _pending;
+            _pending = new List<Chunk>();
+            _pendingBytes = 0;
+            target = new Lsn(_appendGeneration, _appendOffset);
+        }
+
+        foreach (var chunk in batch)
+        {
+            if (chunk.Generation != _fileGeneration)
+            {
+                // A generation is complete and durable before the next one receives a byte: damage in a
+                // generation that has a successor is then always damage, never a torn tail.
+                FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
+                OpenGeneration(chunk.Generation, _fileCreatedTicks);
+            }
+            RandomAccess.Write(_file!, chunk.Data.AsSpan(0, chunk.Used), chunk.Start);
+            Interlocked.Add(ref _bytesWritten, chunk.Used);
+        }
+        FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
+        Interlocked.Exchange(ref _flushed, (long)target.Value);
+        Interlocked.Increment(ref _flushCount);
+        Flushed?.Invoke(target);
+        ReleaseWaiters(target.Value);
+    }
+
+    private void ReleaseWaiters(ulong flushed)
+    {
+        List<TaskCompletionSource>? done = null;
+        lock (_waitersLock)
+        {
+            for (int i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Lsn <= flushed)
+                {
+                    (done ??= new()).Add(_waiters[i].Tcs);
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+        if (done is not null)
+        {
+            foreach (var t in done)
+            {
+                t.TrySetResult();
+            }
+        }
+    }
+
+    private void OpenGeneration(uint generation, long previousCreatedTicks)
+    {
+        _file?.Dispose();
+        _file = null;
+        var created = DateTime.UtcNow.Ticks;
+        if (created <= previousCreatedTicks)
+        {
+            created = previousCreatedTicks + 1; // creation times must strictly increase: they chain generations
+        }
+        var header = new LogFileHeader
+        {
+            Generation = generation,
+            LogSignature = _logSignature,
+            CreatedTicks = created,
+            PreviousCreatedTicks = previousCreatedTicks,
+            CheckpointLsn = _checkpoint().Value,
+            FileSize = _generationSize,
+            Flags = _circular ? LogFileHeader.FlagCircular : 0,
+        };
+        LogFiles.Create(_directory, header, _attachments());
+        _file = File.OpenHandle(LogFiles.PathOf(_directory, generation), FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        _fileGeneration = generation;
+        _fileCreatedTicks = created;
+    }
+
+    private void Fail(Exception ex)
+    {
+        _failure ??= ex;
+        FaultWaiters(ex);
+        _onFailure(ex);
+    }
+
+    private void FaultWaiters(Exception ex)
+    {
+        List<TaskCompletionSource> all;
+        lock (_waitersLock)
+        {
+            all = _waiters.Select(w => w.Tcs).ToList();
+            _waiters.Clear();
+        }
+        var poisoned = new InstancePoisonedException(_instanceName, ex);
+        foreach (var t in all)
+        {
+            t.TrySetException(poisoned);
+        }
+    }
+
+    /// <summary>Flushes what is pending and stops the flusher within <paramref name="bound"/>.</summary>
+    public void Stop(TimeSpan bound)
+    {
+        _stopping = true;
+        _wake.Release();
+        if (_flusher.IsAlive && !_flusher.Join(bound))
+        {
+            Fail(new StorageTimeoutException($"Instance '{_instanceName}': the log flusher did not stop within {bound.TotalSeconds:0.#} s."));
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_flusher.ThreadState != ThreadState.Unstarted)
+        {
+            Stop(TimeSpan.FromSeconds(10));
+        }
+        // Anything still waiting was flushed by the last loop; fault stragglers so that no one waits forever.
+        FaultWaiters(new ObjectDisposedException($"log of instance '{_instanceName}'"));
+        _file?.Dispose();
+        _file = null;
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,243 @@
+using System.Buffers.Binary;
+using Blueback.Storage.Format;
+using Microsoft.Win32.SafeHandles;
+
+namespace Blueback.Storage.Log;
+
+/// <summary>Appends records to the in-memory tail of the log and flushes them with group commit: one flusher
+/// thread writes whatever has accumulated since its last flush, fsyncs once, and releases every committer whose
+/// commit record is now durable.</summary>
+internal sealed partial class LogWriter : IDisposable
+{
+    private const int ChunkSize = 1 << 20;
+    private const int GenerationEndSize = LogRecordLayout.HeaderSize;
+    private static readonly TimeSpan LazyFlushInterval = TimeSpan.FromMilliseconds(50);
+
+    private readonly string _directory;
+    private readonly Signature _logSignature;
+    private readonly uint _generationSize;
+    private readonly bool _circular;
+    private readonly Func<Lsn> _checkpoint;
+    private readonly Func<IReadOnlyList<LogAttachment>> _attachments;
+    private readonly Action<Exception> _onFailure;
+    private readonly string _instanceName;
+
+    // Append side (guarded by _appendLock).
+    private readonly Lock _appendLock = new();
+    private List<Chunk> _pending = new();
+    private long _pendingBytes;
+    private uint _appendGeneration;
+    private uint _appendOffset;
+
+    // Flush side (flusher thread only, except where noted).
+    private readonly Thread _flusher;
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly Lock _waitersLock = new();
+    private readonly List<(ulong Lsn, TaskCompletionSource Tcs)> _waiters = new();
+    private SafeFileHandle? _file;
+    private uint _fileGeneration;
+    private long _fileCreatedTicks;
+    private long _flushed; // Lsn.Value, read without locks
+    private volatile bool _stopping;
+    private volatile Exception? _failure;
+
+    public LogWriter(string instanceName, string directory, Signature logSignature, uint generationSize, bool circular,
+        Func<Lsn> checkpoint, Func<IReadOnlyList<LogAttachment>> attachments, Action<Exception> onFailure)
+    {
+        _instanceName = instanceName;
+        _directory = directory;
+        _logSignature = logSignature;
+        _generationSize = generationSize;
+        _circular = circular;
+        _checkpoint = checkpoint;
+        _attachments = attachments;
+        _onFailure = onFailure;
+        _flusher = new Thread(FlusherLoop) { IsBackground = true, Name = $"blueback-log-{instanceName}" };
+    }
+
+    public Lsn FlushedLsn => Lsn.FromValue((ulong)Interlocked.Read(ref _flushed));
+
+    public Lsn AppendPosition
+    {
+        get
+        {
+            lock (_appendLock)
+            {
+                return new Lsn(_appendGeneration, _appendOffset);
+            }
+        }
+    }
+
+    public uint CurrentGeneration => _appendGeneration;
+
+    /// <summary>Append position; the caller holds <see cref="AppendScope"/>.</summary>
+    public Lsn AppendPositionLocked => new(_appendGeneration, _appendOffset);
+
+    /// <summary>The generation the flusher writes now (never deleted by circular logging).</summary>
+    public uint FileGeneration => _fileGeneration;
+
+    /// <summary>Called on the flusher thread after every flush, with the new durable position.</summary>
+    public Action<Lsn>? Flushed { get; set; }
+
+    public long FlushCount => Interlocked.Read(ref _flushCount);
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+    private long _flushCount;
+    private long _bytesWritten;
+
+    public long CurrentFileCreatedTicks => _fileCreatedTicks;
+
+    /// <summary>Creates generation <paramref name="generation"/> and starts appending at its first record.</summary>
+    public void Start(uint generation, long previousCreatedTicks)
+    {
+        OpenGeneration(generation, previousCreatedTicks);
+        _appendGeneration = generation;
+        _appendOffset = LogFileHeader.RegionSize;
+        Interlocked.Exchange(ref _flushed, (long)new Lsn(generation, LogFileHeader.RegionSize).Value);
+        _flusher.Start();
+    }
+
+    /// <summary>Held by the one appender (a committing transaction) while it appends a group of records, so that
+    /// the flusher's marks never land inside it.</summary>
+    public Lock.Scope AppendScope()
+    {
+        ThrowIfFailed();
+        return _appendLock.EnterScope();
+    }
+
+    /// <summary>Reserves room for a record and returns where to write its payload. Call under
+    /// <see cref="AppendScope"/>, then <see cref="Seal"/>.</summary>
+    public Span<byte> Reserve(LogRecordType type, ushort db, uint page, int payloadLength, out Lsn lsn)
+    {
+        int length = LogRecordLayout.HeaderSize + payloadLength;
+        int padded = LogRecordLayout.Padded(length);
+        if (padded + GenerationEndSize > _generationSize - LogFileHeader.RegionSize)
+        {
+            throw new StorageLimitException($"A log record of {length} bytes does not fit in a log generation of {_generationSize} bytes; raise the generation size.");
+        }
+        if (_appendOffset + padded + GenerationEndSize > _generationSize)
+        {
+            Roll();
+        }
+        lsn = new Lsn(_appendGeneration, _appendOffset);
+        var chunk = ChunkFor(padded);
+        var span = chunk.Data.AsSpan(chunk.Used, padded);
+        span.Clear();
+        LogRecordLayout.WriteHeader(span, length, lsn, type, db, page);
+        chunk.Used += padded;
+        chunk.LastLength = length;
+        _appendOffset += (uint)padded;
+        _pendingBytes += padded;
+        return span.Slice(LogRecordLayout.HeaderSize, payloadLength);
+    }
+
+    /// <summary>Computes the checksum of the record most recently reserved.</summary>
+    public void Seal(Lsn lsn)
+    {
+        var chunk = _pending[^1];
+        int padded = LogRecordLayout.Padded(chunk.LastLength);
+        LogRecordLayout.Seal(chunk.Data.AsSpan(chunk.Used - padded, padded), lsn, chunk.LastLength);
+    }
+
+    public Lsn AppendSmall(LogRecordType type, ushort db, uint page, ReadOnlySpan<byte> payload)
+    {
+        var span = Reserve(type, db, page, payload.Length, out var lsn);
+        payload.CopyTo(span);
+        Seal(lsn);
+        return lsn;
+    }
+
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+
+    private void Roll()
+    {
+        var lsn = new Lsn(_appendGeneration, _appendOffset);
+        Reserve0(LogRecordType.GenerationEnd, lsn);
+        _appendGeneration++;
+        _appendOffset = LogFileHeader.RegionSize;
+    }
+
+    private void Reserve0(LogRecordType type, Lsn lsn)
+    {
+        var chunk = ChunkFor(GenerationEndSize);
+        var span = chunk.Data.AsSpan(chunk.Used, GenerationEndSize);
+        span.Clear();
+        LogRecordLayout.WriteHeader(span, GenerationEndSize, lsn, type, 0, 0);
+        LogRecordLayout.Seal(span, lsn, GenerationEndSize);
+        chunk.Used += GenerationEndSize;
+        chunk.LastLength = GenerationEndSize;
+        _appendOffset += GenerationEndSize;
+        _pendingBytes += GenerationEndSize;
+    }
+
+    private Chunk ChunkFor(int bytes)
+    {
+        if (_pending.Count > 0)
+        {
+            var last = _pending[^1];
+            if (last.Generation == _appendGeneration && last.Start + (uint)last.Used == _appendOffset && last.Used + bytes <= last.Data.Length)
+            {
+                return last;
+            }
+        }
+        var c = new Chunk(_appendGeneration, _appendOffset, new byte[Math.Max(ChunkSize, bytes)]);
+        _pending.Add(c);
+        return c;
+    }
+
+    /// <summary>Asks the flusher to write everything appended so far.</summary>
+    public void RequestFlush() => _wake.Release();
+
+    /// <summary>Completes when everything up to <paramref name="lsn"/> is on disk.</summary>
+    public Task WhenFlushedAsync(Lsn lsn)
+    {
+        if ((ulong)Interlocked.Read(ref _flushed) >= lsn.Value)
+        {
+            return Task.CompletedTask;
+        }
+        var failure = _failure;
+        if (failure is not null)
+        {
+            return Task.FromException(new InstancePoisonedException(_instanceName, failure));
+        }
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waitersLock)
+        {
+            if ((ulong)Interlocked.Read(ref _flushed) >= lsn.Value)
+            {
+                return Task.CompletedTask;
+            }
+            _waiters.Add((lsn.Value, tcs));
+        }
+        _wake.Release();
+        return tcs.Task;
+    }
+
+    /// <summary>Blocks (bounded) until <paramref name="lsn"/> is durable: the write-ahead rule before a page write.</summary>
+    public void FlushTo(Lsn lsn, TimeSpan timeout)
+    {
+        var t = WhenFlushedAsync(lsn);
+        if (!t.IsCompleted && !t.Wait(timeout))
+        {
+            throw new StorageTimeoutException($"Instance '{_instanceName}': the log did not reach {lsn} within {timeout.TotalSeconds:0.#} s. The log disk may be stalled; check it and retry.");
+        }
+        t.GetAwaiter().GetResult();
+    }
+
+    public void ThrowIfFailed()
+    {
+        var failure = _failure;
+        if (failure is not null)
+        {
+            throw new InstancePoisonedException(_instanceName, failure);
+        }
+    }
+
+    private sealed class Chunk(uint generation, uint start, byte[] data)
+    {
+        public readonly uint Generation = generation;
+        public readonly uint Start = start;
+        public readonly byte[] Data = data;
+        public int Used;
+        public int LastLength;
+    }
+}

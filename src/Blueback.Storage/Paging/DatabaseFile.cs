@@ -1,0 +1,253 @@
+using System.Runtime.InteropServices;
+using Blueback.Storage.BTree;
+using Blueback.Storage.Format;
+using Microsoft.Win32.SafeHandles;
+
+namespace Blueback.Storage.Paging;
+
+/// <summary>A database file: fixed-size pages, the header on pages 0 and 1. Raw page I/O and header I/O only;
+/// what the pages mean is the B+tree's business.</summary>
+internal sealed class DatabaseFile : IDisposable
+{
+    private const long MinExtent = 1 << 20;
+    private const long MaxExtent = 64L << 20;
+    private readonly Lock _growLock = new();
+    private long _physicalLength;
+
+    private DatabaseFile(string path, SafeFileHandle handle, int pageSize)
+    {
+        Path = path;
+        Handle = handle;
+        PageSize = pageSize;
+        _physicalLength = RandomAccess.GetLength(handle);
+    }
+
+    public string Path { get; }
+    public SafeFileHandle Handle { get; }
+    public int PageSize { get; }
+
+    public static DatabaseFile Open(string path, bool writable = true)
+    {
+        if (!File.Exists(path))
+        {
+            throw new StorageException($"Database file '{path}' does not exist. Check the path, or restore the database from a backup.");
+        }
+        var handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        try
+        {
+            var header = ReadHeader(handle, path);
+            return new DatabaseFile(path, handle, (int)header.PageSize);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates a new database file with its header, space root and empty catalog, flushed to disk.</summary>
+    public static DatabaseFile Create(string path, int pageSize, Signature databaseSignature, Signature logSignature)
+    {
+        if (!FormatConstants.IsValidPageSize(pageSize))
+        {
+            throw new StorageLimitException($"Page size {pageSize} is not valid: use a power of two from {FormatConstants.MinPageSize} to {FormatConstants.MaxPageSize} bytes.");
+        }
+        if (File.Exists(path))
+        {
+            throw new StorageException($"Database file '{path}' already exists. Attach it instead, or choose another name.");
+        }
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, preallocationSize: MinExtent);
+        var file = new DatabaseFile(path, handle, pageSize);
+        var header = new DatabaseHeader
+        {
+            PageSize = (uint)pageSize,
+            State = DatabaseState.JustCreated,
+            DatabaseSignature = databaseSignature,
+            LogSignature = logSignature,
+        };
+        file.WriteHeader(ref header);
+        var page = new byte[pageSize];
+        SpaceRoot.Initialize(page, FormatConstants.FirstDataPage);
+        file.WritePage(FormatConstants.SpaceRootPage, page);
+        Array.Clear(page);
+        NodeInit(page, FormatConstants.CatalogRootPage);
+        file.WritePage(FormatConstants.CatalogRootPage, page);
+        file.Sync();
+        FileSystem.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        return file;
+    }
+
+    private static void NodeInit(Span<byte> page, uint pageNo)
+    {
+        ref var h = ref PageHeader.Of(page);
+        h.PageNumber = pageNo;
+        h.Type = PageType.Leaf;
+        h.FreeStart = PageHeader.SizeOf;
+        h.FreeEnd = (ushort)Math.Min(page.Length, ushort.MaxValue);
+    }
+
+    /// <summary>Reads a page and verifies its checksum and page number. An all-zero page (never written) reads
+    /// as zeros.</summary>
+    public void ReadPage(uint pageNo, Span<byte> into)
+    {
+        ReadRaw(pageNo, into);
+        VerifyPage(pageNo, into);
+    }
+
+    public void VerifyPage(uint pageNo, ReadOnlySpan<byte> page)
+    {
+        if (Checksum.VerifyPage(page, pageNo))
+        {
+            var stored = PageHeader.Read(page).PageNumber;
+            if (stored != pageNo)
+            {
+                throw new PageCorruptException(Path, pageNo, $"the page holds page number {stored} (a write that landed in the wrong place)");
+            }
+            return;
+        }
+        if (Checksum.IsAllZero(page))
+        {
+            return;
+        }
+        throw new PageCorruptException(Path, pageNo, "checksum mismatch");
+    }
+
+    /// <summary>Reads without verifying: recovery and diagnostics decide themselves what a bad page means.</summary>
+    public int ReadRaw(uint pageNo, Span<byte> into)
+    {
+        long offset = (long)pageNo * PageSize;
+        int total = 0;
+        while (total < into.Length)
+        {
+            int n = RandomAccess.Read(Handle, into[total..], offset + total);
+            if (n == 0)
+            {
+                into[total..].Clear();
+                break;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    /// <summary>Writes a page, stamping its checksum into <paramref name="page"/> first.</summary>
+    public void WritePage(uint pageNo, Span<byte> page)
+    {
+        PageHeader.Of(page).PageNumber = pageNo;
+        Checksum.StampPage(page, pageNo);
+        long offset = (long)pageNo * PageSize;
+        EnsureLength(offset + PageSize);
+        RandomAccess.Write(Handle, page, offset);
+    }
+
+    /// <summary>The file grows in extents (an eighth of its size, 1 to 64 MiB) rather than page by page.</summary>
+    private void EnsureLength(long needed)
+    {
+        if (needed <= Volatile.Read(ref _physicalLength))
+        {
+            return;
+        }
+        lock (_growLock)
+        {
+            if (needed <= _physicalLength)
+            {
+                return;
+            }
+            long extent = Math.Clamp(_physicalLength / 8, MinExtent, MaxExtent);
+            long target = Math.Max(needed, _physicalLength + extent);
+            target = (target + PageSize - 1) / PageSize * PageSize;
+            RandomAccess.SetLength(Handle, target);
+            Volatile.Write(ref _physicalLength, target);
+        }
+    }
+
+    public long PhysicalLength => Volatile.Read(ref _physicalLength);
+
+    public void Sync() => FileSystem.DataSync(Handle, Path);
+
+    public DatabaseHeader ReadHeader() => ReadHeader(Handle, Path);
+
+    /// <summary>Reads pages 0 and 1 and returns the valid copy with the higher revision.</summary>
+    public static DatabaseHeader ReadHeader(SafeFileHandle handle, string path)
+    {
+        var first = new byte[FormatConstants.MinPageSize];
+        int n = RandomAccess.Read(handle, first, 0);
+        if (n < DatabaseHeader.SizeOf)
+        {
+            throw new StorageException($"'{path}' is too short to be a Blueback database.");
+        }
+        // The page size is in the header; if page 0 is damaged, the shadow on page 1 may still tell it.
+        var candidates = new List<int>();
+        var claimed = MemoryMarshal.Read<DatabaseHeader>(first);
+        if (claimed.Magic == DatabaseHeader.MagicValue && FormatConstants.IsValidPageSize((int)claimed.PageSize))
+        {
+            candidates.Add((int)claimed.PageSize);
+        }
+        foreach (var ps in new[] { FormatConstants.DefaultPageSize, 4096, 16384, 32768 })
+        {
+            if (!candidates.Contains(ps))
+            {
+                candidates.Add(ps);
+            }
+        }
+        DatabaseHeader? best = null;
+        foreach (var ps in candidates)
+        {
+            foreach (uint copy in new uint[] { 0, 1 })
+            {
+                if (TryReadHeaderPage(handle, ps, copy, out var h))
+                {
+                    best = Better(best, h);
+                }
+            }
+            if (best is not null)
+            {
+                break;
+            }
+        }
+        if (best is null)
+        {
+            throw new PageCorruptException(path, 0, "neither header page (0 nor its shadow 1) is valid: this is not a Blueback database, or both header copies are damaged");
+        }
+        if (best.Value.FormatVersion != DatabaseHeader.CurrentVersion)
+        {
+            throw new DatabaseStateException($"Database '{path}' has format version {best.Value.FormatVersion}; this build reads version {DatabaseHeader.CurrentVersion}.");
+        }
+        return best.Value;
+    }
+
+    private static DatabaseHeader Better(DatabaseHeader? a, DatabaseHeader b) => a is null || b.Revision > a.Value.Revision ? b : a.Value;
+
+    private static bool TryReadHeaderPage(SafeFileHandle handle, int pageSize, uint pageNo, out DatabaseHeader header)
+    {
+        header = default;
+        var page = new byte[pageSize];
+        int n = RandomAccess.Read(handle, page, (long)pageNo * pageSize);
+        if (n != pageSize || !Checksum.VerifyPage(page, pageNo))
+        {
+            return false;
+        }
+        header = MemoryMarshal.Read<DatabaseHeader>(page);
+        return header.Magic == DatabaseHeader.MagicValue && header.PageSize == (uint)pageSize && header.Page.PageNumber == pageNo;
+    }
+
+    /// <summary>Writes the header to page 0, flushes, then to page 1, flushes: a crash leaves one good copy.</summary>
+    public void WriteHeader(ref DatabaseHeader header)
+    {
+        header.Magic = DatabaseHeader.MagicValue;
+        header.FormatVersion = DatabaseHeader.CurrentVersion;
+        header.PageSize = (uint)PageSize;
+        header.Revision++;
+        header.Page.Type = PageType.DatabaseHeader;
+        var page = new byte[PageSize];
+        foreach (uint copy in new uint[] { 0, 1 })
+        {
+            header.Page.PageNumber = copy;
+            MemoryMarshal.Write(page, in header);
+            WritePage(copy, page);
+            Sync();
+        }
+    }
+
+    public void Dispose() => Handle.Dispose();
+}

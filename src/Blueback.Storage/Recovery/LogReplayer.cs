@@ -1,0 +1,248 @@
+using System.Buffers.Binary;
+using System.Text;
+using Blueback.Storage.Format;
+using Blueback.Storage.Log;
+using Blueback.Storage.Paging;
+
+namespace Blueback.Storage.Recovery;
+
+/// <summary>Redo: replays committed transactions from a start position to the end of the log, applying each page
+/// record only to a page older than the record (so replay is idempotent), and skipping a torn-off, uncommitted tail.</summary>
+internal sealed class LogReplayer
+{
+    private readonly string _logDirectory;
+    private readonly Signature _logSignature;
+    private readonly Func<ushort, Signature, string, DatabaseFile?> _attach;
+    private readonly long _memoryBound;
+    private readonly Dictionary<ushort, (DatabaseFile File, Signature Signature)> _databases = new();
+    private readonly Dictionary<ulong, byte[]> _pages = new();
+    private readonly HashSet<ulong> _torn = new();
+    private readonly List<LogRecord> _txn = new();
+
+    public LogReplayer(string logDirectory, Signature logSignature, IEnumerable<(ushort Id, DatabaseFile File, Signature Signature)> databases,
+        Func<ushort, Signature, string, DatabaseFile?> attach, long memoryBound)
+    {
+        _logDirectory = logDirectory;
+        _logSignature = logSignature;
+        _attach = attach;
+        _memoryBound = memoryBound;
+        foreach (var d in databases)
+        {
+            _databases[d.Id] = (d.File, d.Signature);
+        }
+    }
+
+    public long TransactionsReplayed { get; private set; }
+    public long RecordsApplied { get; private set; }
+    public HashSet<ushort> Touched { get; } = new();
+    /// <summary>Databases attached or detached by replayed records, by id (null: detached).</summary>
+    public Dictionary<ushort, (DatabaseFile File, Signature Signature)?> AttachChanges { get; } = new();
+
+    /// <summary>Replays from <paramref name="start"/> and writes the replayed pages. Returns where the complete,
+    /// committed log ends: everything after it is a torn or uncommitted tail.</summary>
+    public Lsn Replay(Lsn start)
+    {
+        var onDisk = LogFiles.List(_logDirectory);
+        uint lastOnDisk = onDisk.Count == 0 ? 0 : onDisk[^1];
+        Lsn safeEnd = start;
+        LogFileHeader? previous = null;
+        for (uint g = start.Generation; ; g++)
+        {
+            if (!File.Exists(LogFiles.PathOf(_logDirectory, g)))
+            {
+                if (g == start.Generation && start.Offset == LogFileHeader.RegionSize && g > lastOnDisk)
+                {
+                    // The checkpoint is at the start of a generation that was never created: nothing to replay.
+                    return start;
+                }
+                if (g == start.Generation)
+                {
+                    throw new LogCorruptException($"Log generation {g}, where recovery must start (the checkpoint is at {start}), is missing from '{_logDirectory}'. Restore it from a backup.", g);
+                }
+                if (g <= lastOnDisk)
+                {
+                    throw new LogCorruptException($"Log generation {g} is missing from '{_logDirectory}' but later generations exist (up to {lastOnDisk}): the log has a gap. Restore generation {g} from a backup.", g);
+                }
+                // The previous generation ended cleanly and the next one was never created: the log ends here.
+                FlushPages();
+                return new Lsn(g, LogFileHeader.RegionSize);
+            }
+            var reader = LogGenerationReader.Open(_logDirectory, g);
+            var h = reader.Header;
+            if (h.LogSignature != _logSignature)
+            {
+                throw new LogCorruptException($"Log generation {g} ('{reader.Path}') belongs to another log stream (signature {h.LogSignature}, expected {_logSignature}). It was copied in from another instance; remove it and restore the right one.", g);
+            }
+            if (previous is not null && h.PreviousCreatedTicks != previous.Value.CreatedTicks)
+            {
+                throw new LogCorruptException($"Log generation {g} ('{reader.Path}') does not follow generation {g - 1}: it says its predecessor was created at {new DateTime(h.PreviousCreatedTicks, DateTimeKind.Utc):O}, but generation {g - 1} was created at {new DateTime(previous.Value.CreatedTicks, DateTimeKind.Utc):O}. The log is not contiguous; restore the matching generations.", g);
+            }
+            previous = h;
+            var pos = g == start.Generation ? start.Offset : (uint)LogFileHeader.RegionSize;
+            while (reader.TryRead(out var rec))
+            {
+                if (rec.Lsn.Offset < pos)
+                {
+                    continue;
+                }
+                if (Handle(rec))
+                {
+                    safeEnd = rec.End;
+                }
+            }
+            switch (reader.End)
+            {
+                case LogEnd.GenerationEnd:
+                    if (_txn.Count == 0)
+                    {
+                        // Nothing pending: the next record would go into the next generation.
+                        safeEnd = new Lsn(g + 1, LogFileHeader.RegionSize);
+                    }
+                    continue;
+                case LogEnd.Damaged:
+                    throw new LogCorruptException($"Log generation {g} ('{reader.Path}') is damaged at offset {reader.EndPosition.Offset}: records that were flushed later follow the damaged one, so this is not the torn end of a crash. Restore generation {g} from a backup.", g, reader.EndPosition.Offset);
+                case LogEnd.TornTail:
+                    if (g < lastOnDisk && HasRecords(g + 1))
+                    {
+                        throw new LogCorruptException($"Log generation {g} ('{reader.Path}') ends without its end record at offset {reader.EndPosition.Offset}, yet generation {g + 1} holds records: generation {g} is damaged. Restore it from a backup.", g, reader.EndPosition.Offset);
+                    }
+                    _txn.Clear(); // an uncommitted transaction torn off by the crash
+                    FlushPages();
+                    return safeEnd;
+            }
+        }
+    }
+
+    private bool HasRecords(uint generation)
+    {
+        try
+        {
+            var r = LogGenerationReader.Open(_logDirectory, generation);
+            return r.TryRead(out _) || r.End == LogEnd.GenerationEnd;
+        }
+        catch (LogCorruptException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Returns true when the record leaves no transaction open (a safe place for the log to end).</summary>
+    private bool Handle(LogRecord rec)
+    {
+        switch (rec.Type)
+        {
+            case LogRecordType.PageImage:
+            case LogRecordType.PageDelta:
+                _txn.Add(rec);
+                return false;
+            case LogRecordType.Commit:
+                foreach (var r in _txn)
+                {
+                    Apply(r);
+                }
+                _txn.Clear();
+                TransactionsReplayed++;
+                if (_pages.Count * 8192L > _memoryBound)
+                {
+                    FlushPages();
+                }
+                return true;
+            case LogRecordType.Attach:
+            {
+                var p = rec.Payload.Span;
+                var sig = System.Runtime.InteropServices.MemoryMarshal.Read<Signature>(p);
+                int len = BinaryPrimitives.ReadUInt16LittleEndian(p[Signature.SizeOf..]);
+                var path = Encoding.UTF8.GetString(p.Slice(Signature.SizeOf + 2, len));
+                if (!_databases.TryGetValue(rec.Database, out var known) || known.Signature != sig)
+                {
+                    var file = _attach(rec.Database, sig, path);
+                    if (file is not null)
+                    {
+                        _databases[rec.Database] = (file, sig);
+                        AttachChanges[rec.Database] = (file, sig);
+                    }
+                }
+                return _txn.Count == 0;
+            }
+            case LogRecordType.Detach:
+                if (_databases.ContainsKey(rec.Database))
+                {
+                    FlushPages();
+                    _databases.Remove(rec.Database);
+                    AttachChanges[rec.Database] = null;
+                }
+                return _txn.Count == 0;
+            default:
+                return _txn.Count == 0;
+        }
+    }
+
+    private void Apply(LogRecord rec)
+    {
+        if (!_databases.TryGetValue(rec.Database, out var db))
+        {
+            return; // a database detached since, or one whose file is gone with a later detach
+        }
+        ulong key = ((ulong)rec.Database << 32) | rec.Page;
+        if (!_pages.TryGetValue(key, out var page))
+        {
+            page = new byte[db.File.PageSize];
+            db.File.ReadRaw(rec.Page, page);
+            if (!Checksum.VerifyPage(page, rec.Page) && !Checksum.IsAllZero(page))
+            {
+                _torn.Add(key); // a torn write: only a whole-page image can repair it
+            }
+            _pages[key] = page;
+        }
+        bool torn = _torn.Contains(key);
+        var pageLsn = torn ? Lsn.Zero : Lsn.FromValue(PageHeader.Read(page).Lsn);
+        if (pageLsn >= rec.Lsn)
+        {
+            return;
+        }
+        if (rec.Type == LogRecordType.PageImage)
+        {
+            if (rec.Payload.Length != page.Length)
+            {
+                throw new LogCorruptException($"Log record at {rec.Lsn} holds a {rec.Payload.Length}-byte image for page {rec.Page} of '{db.File.Path}', whose pages are {page.Length} bytes.", rec.Lsn.Generation, rec.Lsn.Offset);
+            }
+            rec.Payload.Span.CopyTo(page);
+            _torn.Remove(key);
+        }
+        else
+        {
+            if (torn)
+            {
+                throw new PageCorruptException(db.File.Path, rec.Page, $"the page is damaged on disk and the log from the checkpoint holds no whole image of it to repair it from (first change at {rec.Lsn})");
+            }
+            if (!PageDelta.Apply(rec.Payload.Span, page))
+            {
+                throw new LogCorruptException($"Log record at {rec.Lsn} (a page delta for page {rec.Page}) is malformed.", rec.Lsn.Generation, rec.Lsn.Offset);
+            }
+        }
+        Touched.Add(rec.Database);
+        RecordsApplied++;
+    }
+
+    /// <summary>Writes replayed pages to their files and flushes them.</summary>
+    public void FlushPages()
+    {
+        var files = new HashSet<DatabaseFile>();
+        foreach (var (key, page) in _pages.OrderBy(kv => kv.Key))
+        {
+            var dbId = (ushort)(key >> 32);
+            if (!_databases.TryGetValue(dbId, out var db) || _torn.Contains(key))
+            {
+                continue;
+            }
+            db.File.WritePage((uint)key, page);
+            files.Add(db.File);
+        }
+        foreach (var f in files)
+        {
+            f.Sync();
+        }
+        _pages.Clear();
+        _torn.Clear();
+    }
+}

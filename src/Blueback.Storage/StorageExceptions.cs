@@ -1,0 +1,63 @@
+namespace Blueback.Storage;
+
+/// <summary>Base of every error the engine raises on purpose. Messages name the file, page or generation and
+/// say what to do.</summary>
+public class StorageException : Exception
+{
+    public StorageException(string message) : base(message) { }
+    public StorageException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>A page failed its checksum or carries the wrong page number.</summary>
+public sealed class PageCorruptException : StorageException
+{
+    public PageCorruptException(string file, uint page, string detail)
+        : base($"Database '{file}', page {page}: {detail}. The page is damaged on disk; run 'blueback db checksum {file}' to list every bad page, then restore the database from a backup.")
+    {
+        File = file;
+        Page = page;
+    }
+
+    public string File { get; }
+    public uint Page { get; }
+}
+
+/// <summary>A log generation is damaged, missing, foreign or out of sequence.</summary>
+public sealed class LogCorruptException : StorageException
+{
+    public LogCorruptException(string message, uint generation, uint? offset = null) : base(message)
+    {
+        Generation = generation;
+        Offset = offset;
+    }
+
+    public uint Generation { get; }
+    public uint? Offset { get; }
+}
+
+/// <summary>A database is in a state that does not allow the operation (for example restored and awaiting
+/// hard recovery, or belonging to another log stream).</summary>
+public sealed class DatabaseStateException : StorageException
+{
+    public DatabaseStateException(string message) : base(message) { }
+}
+
+/// <summary>The instance hit an unrecoverable error (for example a failed log write). Every later call fails
+/// with this error until the instance is closed and reopened, which runs recovery.</summary>
+public sealed class InstancePoisonedException : StorageException
+{
+    public InstancePoisonedException(string instance, Exception cause)
+        : base($"Instance '{instance}' stopped after an unrecoverable error: {cause.Message} Nothing after the failure was acknowledged. Close and reopen the instance to run recovery.", cause) { }
+}
+
+/// <summary>A caller-supplied argument breaks a documented limit (key or value size, names).</summary>
+public sealed class StorageLimitException : StorageException
+{
+    public StorageLimitException(string message) : base(message) { }
+}
+
+/// <summary>A bounded wait ran out (for the writer lock, or for a log flush).</summary>
+public sealed class StorageTimeoutException : StorageException
+{
+    public StorageTimeoutException(string message) : base(message) { }
+}

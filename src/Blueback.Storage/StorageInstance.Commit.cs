@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using Blueback.Storage.Format;
+using Blueback.Storage.Log;
+using Blueback.Storage.Paging;
+using Blueback.Storage.Transactions;
+
+namespace Blueback.Storage;
+
+public sealed partial class StorageInstance
+{
+    private const long MaxPendingLogBytes = 64L << 20;
+    private long _commits;
+
+    public long Commits => Interlocked.Read(ref _commits);
+    public long LogFlushes => _log.FlushCount;
+    public long LogBytesWritten => _log.BytesWritten;
+
+    /// <summary>Appends the transaction's page records and its commit record as one contiguous group, publishes
+    /// its pages, and returns what to wait for before acknowledging. Called with the writer lock held.</summary>
+    internal Task Commit(WriteTransaction tx, CommitMode mode)
+    {
+        ThrowIfUnusable();
+        var views = tx.Views.Where(v => v.Pages.Count > 0).OrderBy(v => v.Database.Id).ToList();
+        if (views.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        Lsn commitEnd;
+        try
+        {
+            using (_log.AppendScope())
+            {
+                var published = new List<PublishedPage>();
+                foreach (var view in views)
+                {
+                    foreach (var (pageNo, page) in view.Pages.OrderBy(p => p.Key))
+                    {
+                        published.Add(AppendPage(view.Database, pageNo, page));
+                    }
+                }
+                long seq = ++_sequence;
+                Span<byte> payload = stackalloc byte[16];
+                BinaryPrimitives.WriteInt64LittleEndian(payload, seq);
+                BinaryPrimitives.WriteInt64LittleEndian(payload[8..], DateTime.UtcNow.Ticks);
+                _log.AppendSmall(LogRecordType.Commit, 0, 0, payload);
+                commitEnd = _log.AppendPositionLocked;
+                // Published under the append lock: a checkpoint that takes its redo point after this commit's
+                // records then always finds its pages dirty.
+                Cache.Publish(published, seq, commitEnd);
+                _snapshots.Committed(seq, commitEnd, mode == CommitMode.Lazy, _log.FlushedLsn);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Records of a transaction without its commit must never be followed by another commit.
+            Poison(ex);
+            throw new InstancePoisonedException(Name, ex);
+        }
+        Interlocked.Increment(ref _commits);
+        if (mode == CommitMode.Durable || _log.PendingBytes > MaxPendingLogBytes)
+        {
+            var flushed = _log.WhenFlushedAsync(commitEnd);
+            Cache.EnsureBound();
+            return flushed;
+        }
+        Cache.EnsureBound();
+        return Task.CompletedTask;
+    }
+
+    private PublishedPage AppendPage(Database db, uint pageNo, PrivatePage page)
+    {
+        var data = page.Data;
+        ref var header = ref PageHeader.Of(data);
+        header.PageNumber = pageNo;
+        if (page.Base is null || page.BaseData is null || Cache.NeedsImage(page.Base))
+        {
+            var span = _log.Reserve(LogRecordType.PageImage, db.Id, pageNo, data.Length, out var lsn);
+            header.Lsn = lsn.Value;
+            data.CopyTo(span);
+            _log.Seal(lsn);
+            return new PublishedPage(db.Id, pageNo, data, lsn);
+        }
+        var ranges = PageDelta.Compute(page.BaseData, data);
+        var dspan = _log.Reserve(LogRecordType.PageDelta, db.Id, pageNo, PageDelta.PayloadSize(ranges), out var dlsn);
+        header.Lsn = dlsn.Value;
+        PageDelta.Write(dspan, ranges, data);
+        _log.Seal(dlsn);
+        return new PublishedPage(db.Id, pageNo, data, Lsn.Zero);
+    }
+}
