@@ -15,15 +15,17 @@ public sealed partial class StorageInstance
     public long LogFlushes => _log.FlushCount;
     public long LogBytesWritten => _log.BytesWritten;
 
-    /// <summary>Appends the transaction's page records and its commit record as one contiguous group, publishes
-    /// its pages, and returns what to wait for before acknowledging. Called with the writer lock held.</summary>
-    internal Task Commit(WriteTransaction tx, CommitMode mode)
+    /// <summary>Appends the transaction's page records and its commit record as one contiguous group and publishes
+    /// its pages. Returns the commit's end position (zero if it changed nothing). Called with the writer lock held;
+    /// the caller releases it and then waits for durability (<see cref="WhenDurable"/>), so that the next writer
+    /// works while this commit's flush runs.</summary>
+    internal Lsn Commit(WriteTransaction tx, CommitMode mode)
     {
         ThrowIfUnusable();
         var views = tx.Views.Where(v => v.Pages.Count > 0).OrderBy(v => v.Database.Id).ToList();
         if (views.Count == 0)
         {
-            return Task.CompletedTask;
+            return Lsn.Zero;
         }
         Lsn commitEnd;
         try
@@ -57,14 +59,19 @@ public sealed partial class StorageInstance
             throw new InstancePoisonedException(Name, ex);
         }
         Interlocked.Increment(ref _commits);
-        if (mode == CommitMode.Durable || _log.PendingBytes > MaxPendingLogBytes)
-        {
-            var flushed = _log.WhenFlushedAsync(commitEnd);
-            Cache.EnsureBound();
-            return flushed;
-        }
+        return commitEnd;
+    }
+
+    /// <summary>What a committer waits for before acknowledging: its commit on disk (durable), or, for a lazy
+    /// commit, only room in the log buffer.</summary>
+    internal Task WhenDurable(Lsn commitEnd, CommitMode mode)
+    {
         Cache.EnsureBound();
-        return Task.CompletedTask;
+        if (commitEnd == Lsn.Zero || (mode == CommitMode.Lazy && _log.PendingBytes <= MaxPendingLogBytes))
+        {
+            return Task.CompletedTask;
+        }
+        return _log.TryFlushInline(commitEnd) ? Task.CompletedTask : _log.WhenFlushedAsync(commitEnd);
     }
 
     private PublishedPage AppendPage(Database db, uint pageNo, PrivatePage page)

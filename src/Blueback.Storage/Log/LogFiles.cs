@@ -115,17 +115,17 @@ public static class LogFiles
         var path = PathOf(directory, header.Generation);
         var tmp = path + ".tmp";
         var region = BuildHeader(header, attachments);
-        using (var fs = new FileStream(tmp, new FileStreamOptions
+        using (var handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.Read))
         {
-            Mode = FileMode.Create,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.Read,
-            PreallocationSize = header.FileSize,
-        }))
-        {
-            fs.SetLength(header.FileSize);
-            RandomAccess.Write(fs.SafeFileHandle, region, 0);
-            fs.Flush(flushToDisk: true);
+            // Real zeros, not a sparse or fallocated file: later writes then overwrite allocated, initialized
+            // blocks, so a commit's fdatasync flushes data only, never extent metadata.
+            RandomAccess.Write(handle, region, 0);
+            var zeros = new byte[1 << 20];
+            for (long at = LogFileHeader.RegionSize; at < header.FileSize; at += zeros.Length)
+            {
+                RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, header.FileSize - at)), at);
+            }
+            FileSystem.DataSync(handle, tmp);
         }
         File.Move(tmp, path, overwrite: false);
         FileSystem.SyncDirectory(directory);

@@ -14,7 +14,10 @@ internal sealed partial class LogWriter
             bool stopping = _stopping;
             try
             {
-                FlushOnce();
+                lock (_flushLock)
+                {
+                    FlushOnce();
+                }
             }
             catch (Exception ex)
             {
@@ -30,6 +33,40 @@ internal sealed partial class LogWriter
                 return;
             }
         }
+    }
+
+    /// <summary>A committer whose commit is not yet durable flushes on its own thread when no flush is running
+    /// (no hand-off to the flusher thread: the single-writer fast path). When one is running, it returns false
+    /// and the caller waits for the flusher, which takes every commit appended meanwhile in one batch.</summary>
+    public bool TryFlushInline(Lsn lsn)
+    {
+        if ((ulong)Interlocked.Read(ref _flushed) >= lsn.Value)
+        {
+            return true;
+        }
+        ThrowIfFailed();
+        if (!_flushLock.TryEnter())
+        {
+            return false;
+        }
+        try
+        {
+            FlushOnce();
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+            throw new InstancePoisonedException(_instanceName, ex);
+        }
+        finally
+        {
+            _flushLock.Exit();
+        }
+        if (Interlocked.Read(ref _pendingBytes) > 0)
+        {
+            _wake.Release(); // commits appended during our flush: the flusher takes them as one group
+        }
+        return (ulong)Interlocked.Read(ref _flushed) >= lsn.Value;
     }
 
     /// <summary>One flush batch: take what has been appended, mark it, write it, fsync, release committers.</summary>
@@ -65,6 +102,13 @@ internal sealed partial class LogWriter
             Interlocked.Add(ref _bytesWritten, chunk.Used);
         }
         FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
+        foreach (var chunk in batch)
+        {
+            if (chunk.Data.Length == ChunkSize && _spare.Count < 8)
+            {
+                _spare.Push(chunk.Data);
+            }
+        }
         Interlocked.Exchange(ref _flushed, (long)target.Value);
         Interlocked.Increment(ref _flushCount);
         Flushed?.Invoke(target);

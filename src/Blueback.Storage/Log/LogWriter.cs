@@ -25,6 +25,8 @@ internal sealed partial class LogWriter : IDisposable
     // Append side (guarded by _appendLock).
     private readonly Lock _appendLock = new();
     private List<Chunk> _pending = new();
+    // Flushed chunk buffers come back here: a 1 MiB allocation per commit would cost more than the commit.
+    private readonly System.Collections.Concurrent.ConcurrentStack<byte[]> _spare = new();
     private long _pendingBytes;
     private uint _appendGeneration;
     private uint _appendOffset;
@@ -33,6 +35,7 @@ internal sealed partial class LogWriter : IDisposable
     private readonly Thread _flusher;
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly Lock _waitersLock = new();
+    private readonly Lock _flushLock = new();
     private readonly List<(ulong Lsn, TaskCompletionSource Tcs)> _waiters = new();
     private SafeFileHandle? _file;
     private uint _fileGeneration;
@@ -179,7 +182,8 @@ internal sealed partial class LogWriter : IDisposable
                 return last;
             }
         }
-        var c = new Chunk(_appendGeneration, _appendOffset, new byte[Math.Max(ChunkSize, bytes)]);
+        var buffer = bytes <= ChunkSize && _spare.TryPop(out var spare) ? spare : new byte[Math.Max(ChunkSize, bytes)];
+        var c = new Chunk(_appendGeneration, _appendOffset, buffer);
         _pending.Add(c);
         return c;
     }

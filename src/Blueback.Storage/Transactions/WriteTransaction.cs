@@ -110,14 +110,16 @@ public sealed class WriteTransaction : IDisposable
     {
         ObjectDisposedException.ThrowIf(_ended, this);
         _ended = true;
+        Format.Lsn end;
         try
         {
-            return _instance.Commit(this, mode);
+            end = _instance.Commit(this, mode);
         }
         finally
         {
             Release();
         }
+        return _instance.WhenDurable(end, mode);
     }
 
     public void Rollback()
