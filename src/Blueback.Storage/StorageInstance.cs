@@ -212,7 +212,7 @@ public sealed partial class StorageInstance : IDisposable
 
     internal void WaitBounded(Task task, string what, CancellationToken cancellationToken)
     {
-        if (!task.Wait(Options.WaitTimeout, cancellationToken))
+        if (!TaskFailure.WaitBounded(task, Options.WaitTimeout, cancellationToken))
         {
             throw new StorageTimeoutException($"Instance '{Name}': {what} did not finish within {Options.WaitTimeout.TotalSeconds:0} s. The log disk may be stalled.");
         }

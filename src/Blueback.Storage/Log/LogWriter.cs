@@ -220,11 +220,10 @@ internal sealed partial class LogWriter : IDisposable
     public void FlushTo(Lsn lsn, TimeSpan timeout)
     {
         var t = WhenFlushedAsync(lsn);
-        if (!t.IsCompleted && !t.Wait(timeout))
+        if (!TaskFailure.WaitBounded(t, timeout, CancellationToken.None))
         {
             throw new StorageTimeoutException($"Instance '{_instanceName}': the log did not reach {lsn} within {timeout.TotalSeconds:0.#} s. The log disk may be stalled; check it and retry.");
         }
-        t.GetAwaiter().GetResult();
     }
 
     public void ThrowIfFailed()

@@ -91,12 +91,7 @@ public sealed class WriteTransaction : IDisposable
     /// <summary>Commits. Durable: returns once the commit is on disk. Lazy: returns at once.</summary>
     public void Commit(CommitMode mode = CommitMode.Durable)
     {
-        var wait = CommitCore(mode);
-        if (!wait.IsCompleted)
-        {
-            _instance.WaitBounded(wait, "the commit's log flush", CancellationToken.None);
-        }
-        wait.GetAwaiter().GetResult();
+        _instance.WaitBounded(CommitCore(mode), "the commit's log flush", CancellationToken.None);
     }
 
     public async Task CommitAsync(CommitMode mode = CommitMode.Durable, CancellationToken cancellationToken = default)
