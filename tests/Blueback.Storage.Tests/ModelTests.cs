@@ -231,25 +231,19 @@ public class ModelTests
             {
                 WriteTransaction(inst);
             }
-            foreach (var ((dbName, t), m) in frozen)
-            {
-                var got = r.Scan(inst.GetDatabase(dbName), t).ToList();
-                _ops++;
-                Assert.Equal(m.Count, got.Count);
-                int j = 0;
-                foreach (var kv in m)
-                {
-                    Assert.Equal(kv.Key, got[j].Key);
-                    Assert.Equal(kv.Value, got[j].Value);
-                    j++;
-                }
-            }
+            AssertMatches(inst, r, frozen);
+            _ops += frozen.Count;
         }
 
         private void VerifyAll(StorageInstance inst)
         {
             using var r = inst.BeginRead();
-            foreach (var ((dbName, t), m) in _model)
+            AssertMatches(inst, r, _model);
+        }
+
+        private static void AssertMatches(StorageInstance inst, Transactions.ReadTransaction r, Dictionary<(string Db, string Table), SortedDictionary<byte[], byte[]>> model)
+        {
+            foreach (var ((dbName, t), m) in model)
             {
                 var got = r.Scan(inst.GetDatabase(dbName), t).ToList();
                 Assert.Equal(m.Count, got.Count);
