@@ -2,6 +2,10 @@ using System.CommandLine;
 using Blueback.Cli.Commands;
 
 var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
+root.Subcommands.Add(ServeCommand.Build());
+root.Subcommands.Add(LoadCommand.Build());
 root.Subcommands.Add(DbCommands.Build());
 root.Subcommands.Add(DemoCommand.Build());
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration(), CancellationToken.None).ConfigureAwait(false);
+// Long commands handle Ctrl+C and SIGTERM themselves (Signals): first a graceful stop, then an immediate exit.
+var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
+return await root.Parse(args).InvokeAsync(config, CancellationToken.None).ConfigureAwait(false);

@@ -14,6 +14,9 @@ public sealed partial class StorageInstance
     public long Commits => Interlocked.Read(ref _commits);
     public long LogFlushes => _log.FlushCount;
     public long LogBytesWritten => _log.BytesWritten;
+    public long CacheHits => Cache.Hits;
+    public long CacheMisses => Cache.Misses;
+    public long CacheBytes => Cache.Bytes;
 
     /// <summary>Appends the transaction's page records and its commit record as one contiguous group and publishes
     /// its pages. Returns the commit's end position (zero if it changed nothing). Called with the writer lock held;

@@ -16,11 +16,12 @@ internal static class DemoCommand
         var seconds = new Option<double>("--seconds") { Description = "How long the writers run.", DefaultValueFactory = _ => 3 };
         var writers = new Option<int>("--writers") { Description = "Concurrent writers.", DefaultValueFactory = _ => 16 };
         var cmd = new Command("demo", "Run the embedded default end to end: write under load, crash, recover, verify.") { data, seconds, writers };
-        cmd.SetAction(async (pr, ct) =>
+        cmd.SetAction(async (pr, _) =>
         {
+            using var signals = new Signals();
             try
             {
-                return await RunAsync(pr.GetValue(data)?.FullName, pr.GetValue(seconds), pr.GetValue(writers), ct).ConfigureAwait(false);
+                return await RunAsync(pr.GetValue(data)?.FullName, pr.GetValue(seconds), pr.GetValue(writers), signals.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

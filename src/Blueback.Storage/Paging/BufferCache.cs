@@ -18,6 +18,11 @@ internal sealed class BufferCache
     private readonly long _lowWater;
     private int _hand;
     private long _bytes;
+    private long _hits;
+    private long _misses;
+
+    public long Hits => Interlocked.Read(ref _hits);
+    public long Misses => Interlocked.Read(ref _misses);
 
     public BufferCache(long bound, Snapshots snapshots, Func<ushort, DatabaseFile> file, Action<Lsn> flushLogTo)
     {
@@ -97,9 +102,14 @@ internal sealed class BufferCache
         }
         if (load)
         {
+            Interlocked.Increment(ref _misses);
             Load(f);
         }
-        else if (f.Loading is { } loading)
+        else if (f.Loading is not { } loading)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+        else
         {
             if (!loading.Wait(LoadWait))
             {

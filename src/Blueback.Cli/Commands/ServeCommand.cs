@@ -1,0 +1,48 @@
+using System.CommandLine;
+using Blueback.Server;
+using Blueback.Server.Hosting;
+using Blueback.Storage;
+
+namespace Blueback.Cli.Commands;
+
+/// <summary><c>blueback serve</c>: host the instances over HTTP until Ctrl+C or SIGTERM.</summary>
+internal static class ServeCommand
+{
+    public static Command Build()
+    {
+        var data = new Option<string>("--data") { Description = "Data directory (one folder per instance).", DefaultValueFactory = _ => "blueback-data" };
+        var listen = new Option<string[]>("--listen") { Description = "Address to listen on, http://IP:PORT (repeatable; loopback by default).", AllowMultipleArgumentsPerToken = false };
+        var unix = new Option<string?>("--unix") { Description = "Also listen on this Unix domain socket (for local clients)." };
+        var config = new Option<string?>("--config") { Description = "JSON file declaring instances, databases and engine settings." };
+        var shutdown = new Option<double>("--shutdown-timeout") { Description = "Seconds a graceful stop may take.", DefaultValueFactory = _ => 10 };
+        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown };
+        cmd.SetAction(async (pr, _) =>
+        {
+            using var signals = new Signals();
+            var listenUrls = pr.GetValue(listen) is { Length: > 0 } l ? l : (pr.GetValue(unix) is null ? ["http://127.0.0.1:7420"] : []);
+            var options = new ServeOptions
+            {
+                DataDirectory = pr.GetValue(data)!,
+                Listen = listenUrls,
+                UnixSocket = pr.GetValue(unix),
+                ConfigFile = pr.GetValue(config),
+                ShutdownTimeout = TimeSpan.FromSeconds(pr.GetValue(shutdown)),
+            };
+            try
+            {
+                await BluebackServer.RunAsync(options, Console.Out, signals.Token).ConfigureAwait(false);
+                return Output.Ok;
+            }
+            catch (Exception ex) when (ex is ServerConfigException or StorageException or IOException)
+            {
+                Console.Error.WriteLine($"blueback serve: {ex.Message}");
+                return Output.Failed;
+            }
+            catch (OperationCanceledException) when (signals.Signalled)
+            {
+                return Output.Cancelled;
+            }
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Blueback.Protocol;
+
+namespace Blueback.Client;
+
+/// <summary>The data and status API of a Blueback server. Every call takes a CancellationToken and is bounded
+/// by the client's timeout.</summary>
+public sealed class BluebackClient : IDisposable
+{
+    private static readonly MediaTypeHeaderValue OctetStream = new("application/octet-stream");
+    private readonly HttpClient _http;
+
+    public BluebackClient(string server, TimeSpan? timeout = null)
+    {
+        Server = server;
+        _http = ServerAddress.CreateHttpClient(server, timeout ?? TimeSpan.FromSeconds(60));
+    }
+
+    public string Server { get; }
+
+    public async Task PutAsync(string instance, string database, string table, byte[] key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
+    {
+        using var content = new ReadOnlyMemoryContent(value);
+        content.Headers.ContentType = OctetStream;
+        using var response = await _http.PutAsync(Routes.Key(instance, database, table, key), content, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The value, or null when the key is absent.</summary>
+    public async Task<byte[]?> GetAsync(string instance, string database, string table, byte[] key, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.GetAsync(Routes.Key(instance, database, table, key), cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound && await ProblemAsync(response, cancellationToken).ConfigureAwait(false) is { } p && p.Detail.StartsWith("Key ", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task DeleteAsync(string instance, string database, string table, byte[] key, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.DeleteAsync(Routes.Key(instance, database, table, key), cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ScanResponse> ScanAsync(string instance, string database, string table, string? from = null, string? to = null, int? limit = null, bool reverse = false, CancellationToken cancellationToken = default)
+    {
+        var q = new List<string>();
+        if (from is not null)
+        {
+            q.Add("from=" + Uri.EscapeDataString(from));
+        }
+        if (to is not null)
+        {
+            q.Add("to=" + Uri.EscapeDataString(to));
+        }
+        if (limit is not null)
+        {
+            q.Add("limit=" + limit.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        if (reverse)
+        {
+            q.Add("reverse=true");
+        }
+        var url = Routes.Keys(instance, database, table) + (q.Count > 0 ? "?" + string.Join('&', q) : "");
+        using var response = await _http.GetAsync(url, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ScanResponse, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task BatchAsync(string instance, BatchRequest batch, CancellationToken cancellationToken = default)
+    {
+        using var content = JsonContent.Create(batch, ProtocolJson.Default.BatchRequest);
+        using var response = await _http.PostAsync(Routes.Batch(instance), content, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<StatusResponse> StatusAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.GetAsync(Routes.Status, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.StatusResponse, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.GetAsync(Routes.Health, cancellationToken).ConfigureAwait(false);
+        return response.IsSuccessStatusCode;
+    }
+
+    private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+        var problem = await ProblemAsync(response, ct).ConfigureAwait(false);
+        throw new BluebackApiException(response.StatusCode, problem, response.ReasonPhrase ?? "");
+    }
+
+    private static async Task<Problem?> ProblemAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+        {
+            return null;
+        }
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(ct).ConfigureAwait(false);
+            return await response.Content.ReadFromJsonAsync(ProtocolJson.Default.Problem, ct).ConfigureAwait(false);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,50 @@
+using System.Net.Sockets;
+
+namespace Blueback.Client;
+
+/// <summary>Where the server is: <c>http://HOST:PORT</c>, or <c>unix:/path/to.sock</c> for a local server over a
+/// Unix domain socket. Either way the client dials the server and data comes back on that connection: there is
+/// no connect-back and no address lookup on the client's side (the Q177807 lesson).</summary>
+public static class ServerAddress
+{
+    public const string UnixPrefix = "unix:";
+
+    public static HttpClient CreateHttpClient(string server, TimeSpan timeout)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+        };
+        Uri baseAddress;
+        if (server.StartsWith(UnixPrefix, StringComparison.Ordinal))
+        {
+            var path = server[UnixPrefix.Length..];
+            if (path.Length == 0)
+            {
+                throw new ArgumentException("A Unix socket address needs a path: unix:/path/to/blueback.sock", nameof(server));
+            }
+            handler.ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+            baseAddress = new Uri("http://localhost/");
+        }
+        else if (!Uri.TryCreate(server, UriKind.Absolute, out baseAddress!) || baseAddress.Scheme is not ("http" or "https"))
+        {
+            handler.Dispose();
+            throw new ArgumentException($"'{server}' is not a server address: use http://HOST:PORT or unix:/path/to.sock.", nameof(server));
+        }
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
+    }
+}

@@ -1,0 +1,11 @@
+using System.Text.Json.Serialization;
+
+namespace Blueback.Protocol;
+
+/// <summary>Source-generated JSON for every DTO: no reflection on the server's hot path.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(BatchRequest))]
+[JsonSerializable(typeof(ScanResponse))]
+[JsonSerializable(typeof(Problem))]
+[JsonSerializable(typeof(StatusResponse))]
+public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -1,0 +1,39 @@
+namespace Blueback.Protocol;
+
+/// <summary>The HTTP routes of the server: the public interface that clients and the server share.</summary>
+public static class Routes
+{
+    public const string Health = "/healthz";
+    public const string Metrics = "/metrics";
+    public const string Status = "/v1/status";
+
+    public static string Key(string instance, string database, string table, ReadOnlySpan<byte> key) =>
+        $"{Table(instance, database, table)}/keys/{PercentEncoding.Encode(key)}";
+
+    public static string Keys(string instance, string database, string table) => $"{Table(instance, database, table)}/keys";
+
+    public static string Batch(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/batch";
+
+    private static string Table(string instance, string database, string table) =>
+        $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";
+
+    /// <summary>Server-side route templates.</summary>
+    public static class Templates
+    {
+        public const string Table = "/v1/instances/{instance}/databases/{database}/tables/{table}";
+        public const string Key = Table + "/keys/{*key}";
+        public const string Keys = Table + "/keys";
+        public const string Batch = "/v1/instances/{instance}/batch";
+    }
+
+    public static class Limits
+    {
+        public const int MaxKeyBytes = 1024;
+        public const int MaxValueBytes = 16 * 1024 * 1024;
+        public const int DefaultScanLimit = 100;
+        public const int MaxScanLimit = 1000;
+        public const int MaxBatchOps = 10_000;
+        /// <summary>A batch body: its values, base64-expanded, plus JSON around them.</summary>
+        public const long MaxBatchBodyBytes = 64L * 1024 * 1024;
+    }
+}

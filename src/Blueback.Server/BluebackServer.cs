@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Net;
+using Blueback.Server.Endpoints;
+using Blueback.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Blueback.Server;
+
+public sealed record ServeOptions
+{
+    public string DataDirectory { get; init; } = "blueback-data";
+    public IReadOnlyList<string> Listen { get; init; } = ["http://127.0.0.1:7420"];
+    public string? UnixSocket { get; init; }
+    public string? ConfigFile { get; init; }
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>The server process: opens the instances, serves them over HTTP (TCP and/or a Unix socket), and on
+/// stop drains requests within a bound and closes every instance cleanly.</summary>
+public static class BluebackServer
+{
+    public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
+    {
+        var config = options.ConfigFile is null ? ServerConfig.Default() : ServerConfig.Load(options.ConfigFile);
+        var shutdown = config.ShutdownTimeoutSeconds is { } secs ? TimeSpan.FromSeconds(secs) : options.ShutdownTimeout;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Blueback", LogLevel.Information);
+        // Signals are the command's business (first: graceful stop, second: exit at once), not the host's.
+        builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = shutdown);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = Protocol.Routes.Limits.MaxBatchBodyBytes + (1 << 20);
+            Listen(k, options, output);
+        });
+
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        var logger = loggerFactory.CreateLogger("Blueback.Server");
+        using var host = new InstanceHost(options.DataDirectory, config, logger);
+        using var metrics = new ServerMetrics(host);
+        using var exporter = new PrometheusExporter();
+        var app = builder.Build();
+        await using (app.ConfigureAwait(false))
+        {
+            app.Use(async (ctx, next) =>
+            {
+                await next(ctx).ConfigureAwait(false);
+                var route = ctx.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "unmatched";
+                metrics.Request(ctx.Request.Method, route, ctx.Response.StatusCode);
+            });
+            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            DataEndpoints.Map(app, host, lifetime);
+            StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);
+
+            await app.StartAsync(stop).ConfigureAwait(false);
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            output.WriteLine($"Blueback server, data in {host.DataDirectory}");
+            foreach (var a in addresses)
+            {
+                output.WriteLine($"Listening on {a}");
+            }
+            foreach (var inst in host.Instances)
+            {
+                output.WriteLine($"Serving instance {inst.Name}: {string.Join(", ", inst.Databases.Select(d => d.Name))}{(inst.LastRecovery is { WasClean: false } r ? $" (recovered {r.TransactionsReplayed} transactions after an unclean stop)" : "")}");
+            }
+            output.WriteLine("Ready. Ctrl+C or SIGTERM stops gracefully; a second signal exits at once.");
+            output.Flush();
+
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (stop.Register(() => stopped.TrySetResult()))
+            {
+                await stopped.Task.ConfigureAwait(false);
+            }
+            var sw = Stopwatch.StartNew();
+            output.WriteLine($"Stopping (bound {shutdown.TotalSeconds:0.#} s): draining requests, then closing instances.");
+            output.Flush();
+            // Requests get most of the bound; closing the instances (a checkpoint each) the rest.
+            using (var drain = new CancellationTokenSource(shutdown * 0.7))
+            {
+                await app.StopAsync(drain.Token).ConfigureAwait(false);
+            }
+            host.Dispose();
+            output.WriteLine($"Stopped cleanly in {sw.ElapsedMilliseconds} ms; databases marked clean.");
+            output.Flush();
+        }
+    }
+
+    private static void Listen(KestrelServerOptions k, ServeOptions options, TextWriter output)
+    {
+        foreach (var url in options.Listen)
+        {
+            var (host, port) = ParseUrl(url);
+            if (host is "localhost")
+            {
+                k.ListenLocalhost(port);
+            }
+            else if (host is "*" or "+" or "0.0.0.0")
+            {
+                output.WriteLine($"WARNING: listening on every interface without TLS ({url}); anyone who can reach this port can read and write every database.");
+                k.ListenAnyIP(port);
+            }
+            else
+            {
+                var ip = IPAddress.Parse(host.Trim('[', ']'));
+                if (!IPAddress.IsLoopback(ip))
+                {
+                    output.WriteLine($"WARNING: listening on {url} without TLS; anyone who can reach it can read and write every database.");
+                }
+                k.Listen(ip, port);
+            }
+        }
+        if (options.UnixSocket is { } socket)
+        {
+            var full = Path.GetFullPath(socket);
+            if (File.Exists(full))
+            {
+                File.Delete(full); // a socket file left by a process that is gone; binding would fail on it
+            }
+            k.ListenUnixSocket(full);
+        }
+    }
+
+    /// <summary>http://HOST:PORT with HOST an IP address, localhost or * (every interface).</summary>
+    public static (string Host, int Port) ParseUrl(string url)
+    {
+        const string scheme = "http://";
+        if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ServerConfigException($"'{url}': TLS is not available yet; listen on http:// (loopback) or a Unix socket.");
+        }
+        if (!url.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ServerConfigException($"'{url}' is not an http://HOST:PORT address.");
+        }
+        var rest = url[scheme.Length..].TrimEnd('/');
+        int colon = rest.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(rest[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 0 or > 65535)
+        {
+            throw new ServerConfigException($"'{url}' has no valid port: use http://HOST:PORT.");
+        }
+        var host = rest[..colon];
+        if (host is not ("localhost" or "*" or "+") && !IPAddress.TryParse(host.Trim('[', ']'), out _))
+        {
+            throw new ServerConfigException($"'{url}': the host must be an IP address, localhost or *.");
+        }
+        return (host, port);
+    }
+
+    /// <summary>A host lifetime that leaves signals alone.</summary>
+    private sealed class CommandLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Blueback.Storage;
+
+namespace Blueback.Server.Hosting;
+
+/// <summary>The optional JSON config file: which instances and databases the server hosts, and their engine
+/// settings. Without one, the server hosts the defaults.</summary>
+public sealed class ServerConfig
+{
+    [JsonPropertyName("instances")]
+    public List<InstanceConfig> Instances { get; set; } = [];
+
+    [JsonPropertyName("shutdownTimeoutSeconds")]
+    public double? ShutdownTimeoutSeconds { get; set; }
+
+    public static ServerConfig Default() => new()
+    {
+        Instances =
+        [
+            new InstanceConfig { Name = "store", Databases = [new DatabaseConfig { Name = "mailbox" }, new DatabaseConfig { Name = "public" }] },
+            new InstanceConfig { Name = "directory", Databases = [new DatabaseConfig { Name = "directory" }] },
+        ],
+    };
+
+    public static ServerConfig Load(string path)
+    {
+        ServerConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(File.ReadAllText(path), ServerConfigJson.Default.ServerConfig);
+        }
+        catch (JsonException ex)
+        {
+            throw new ServerConfigException($"Config file '{path}' is not valid JSON: {ex.Message}");
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ServerConfigException($"Config file '{path}' does not exist.");
+        }
+        if (config is null || config.Instances.Count == 0)
+        {
+            throw new ServerConfigException($"Config file '{path}' declares no instances; declare at least one under \"instances\".");
+        }
+        config.Validate(path);
+        return config;
+    }
+
+    private void Validate(string path)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var i in Instances)
+        {
+            if (!Names.IsValid(i.Name))
+            {
+                throw new ServerConfigException($"Config file '{path}': instance name '{i.Name}' is not valid (1 to 64 letters, digits, '-', '_', '.').");
+            }
+            if (!names.Add(i.Name))
+            {
+                throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' is declared twice.");
+            }
+            if (i.Databases.Count == 0)
+            {
+                throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' declares no databases.");
+            }
+            foreach (var d in i.Databases.Where(d => !Names.IsValid(d.Name)))
+            {
+                throw new ServerConfigException($"Config file '{path}': database name '{d.Name}' in instance '{i.Name}' is not valid.");
+            }
+        }
+    }
+}
+
+public sealed class InstanceConfig
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("databases")]
+    public List<DatabaseConfig> Databases { get; set; } = [];
+
+    [JsonPropertyName("logGenerationSize")]
+    public int? LogGenerationSize { get; set; }
+
+    [JsonPropertyName("cacheSize")]
+    public long? CacheSize { get; set; }
+
+    [JsonPropertyName("circularLogging")]
+    public bool CircularLogging { get; set; }
+
+    public InstanceOptions ToOptions()
+    {
+        var o = new InstanceOptions { Name = Name, CircularLogging = CircularLogging };
+        if (LogGenerationSize is { } g)
+        {
+            o = o with { LogGenerationSize = g };
+        }
+        if (CacheSize is { } c)
+        {
+            o = o with { CacheSize = c };
+        }
+        return o;
+    }
+}
+
+public sealed class DatabaseConfig
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("pageSize")]
+    public int? PageSize { get; set; }
+}
+
+public sealed class ServerConfigException(string message) : Exception(message);
+
+internal static class Names
+{
+    public static bool IsValid(string? name) =>
+        !string.IsNullOrEmpty(name) && name.Length <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+}
+
+[JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(ServerConfig))]
+internal sealed partial class ServerConfigJson : JsonSerializerContext;
