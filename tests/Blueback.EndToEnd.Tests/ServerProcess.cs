@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Blueback.EndToEnd.Tests;
+
+/// <summary>A real <c>blueback serve</c> process on a free loopback port (and optionally a Unix socket).</summary>
+public sealed partial class ServerProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ServerProcess(Process process, string dataDirectory, string? unixSocket)
+    {
+        _process = process;
+        DataDirectory = dataDirectory;
+        UnixSocket = unixSocket;
+    }
+
+    public string DataDirectory { get; }
+    public string? UnixSocket { get; }
+    public string Url { get; private set; } = "";
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
+
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, bool unixSocket = false, params string[] extra)
+    {
+        var socket = unixSocket ? Path.Combine(dataDirectory + "-sock", "blueback.sock") : null;
+        if (socket is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(socket)!);
+        }
+        var args = new List<string> { Cli, "serve", "--data", dataDirectory, "--listen", "http://127.0.0.1:0" };
+        if (socket is not null)
+        {
+            args.AddRange(["--unix", socket]);
+        }
+        args.AddRange(extra);
+        var psi = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var p = Process.Start(psi)!;
+        var server = new ServerProcess(p, dataDirectory, socket);
+        p.OutputDataReceived += (_, e) => server.OnLine(e.Data);
+        p.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var ready = await Task.WhenAny(server._ready.Task, Task.Delay(TimeSpan.FromSeconds(60)), p.WaitForExitAsync());
+        if (ready != server._ready.Task)
+        {
+            server.Kill();
+            throw new InvalidOperationException($"blueback serve did not become ready. Output:\n{server.Output}");
+        }
+        return server;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+        const string listening = "Listening on http://127.0.0.1:";
+        if (line.StartsWith(listening, StringComparison.Ordinal))
+        {
+            Url = line["Listening on ".Length..];
+        }
+        if (line.StartsWith("Ready.", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult();
+        }
+    }
+
+    /// <summary>SIGKILL: no chance to flush or mark anything clean.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(30_000);
+        }
+    }
+
+    /// <summary>Sends SIGTERM and waits (bounded) for the exit; returns how long it took.</summary>
+    public async Task<TimeSpan> TerminateAsync(TimeSpan bound)
+    {
+        var sw = Stopwatch.StartNew();
+        _ = SendSignal(_process.Id, 15);
+        using var cts = new CancellationTokenSource(bound);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException($"the server did not exit within {bound.TotalSeconds} s of SIGTERM. Output:\n{Output}");
+        }
+        _process.WaitForExit(); // drain the output readers
+        return sw.Elapsed;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int SendSignal(int pid, int signal);
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+}
