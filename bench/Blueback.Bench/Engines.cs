@@ -18,6 +18,34 @@ internal static class Engines
         return k;
     }
 
+    /// <summary>Durable transactions of <paramref name="batch"/> puts of <paramref name="valueSize"/> bytes;
+    /// returns puts per second. Keys as the load generator makes them: a run id, the writer, a sequence.</summary>
+    public static double BluebackDurablePuts(string dir, int writers, int batch, int valueSize, double seconds)
+    {
+        using var inst = StorageInstance.Create(dir, new InstanceOptions());
+        var db = inst.CreateDatabase("mailbox");
+        long puts = 0;
+        var value = new byte[valueSize];
+        Random.Shared.NextBytes(value);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var sw = Stopwatch.StartNew();
+        var tasks = Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
+        {
+            for (long seq = 0; !stop.IsCancellationRequested; seq += batch)
+            {
+                using var tx = await inst.BeginWriteAsync().ConfigureAwait(false);
+                for (int i = 0; i < batch; i++)
+                {
+                    tx.Put(db, "load", System.Text.Encoding.UTF8.GetBytes($"run-w{w:D3}-{seq + i:D10}"), value);
+                }
+                await tx.CommitAsync(CommitMode.Durable).ConfigureAwait(false);
+                Interlocked.Add(ref puts, batch);
+            }
+        })).ToArray();
+        Task.WaitAll(tasks);
+        return puts / sw.Elapsed.TotalSeconds;
+    }
+
     public static double BluebackDurableCommits(string dir, int writers, double seconds)
     {
         using var inst = StorageInstance.Create(dir, new InstanceOptions { CacheSize = CacheBytes });

@@ -5,6 +5,7 @@ using Blueback.Bench;
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
 // Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR]
 bool quick = args.Contains("--quick");
+bool serverOnly = args.Contains("--server");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -15,6 +16,24 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    // The server over HTTP (blueback load -> blueback serve) beside the engine in process, same workload.
+    foreach (int batch in new[] { 100, 1 })
+    {
+        double engine = 0, http = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            // Both sides warm: the engine's first round warms this process; load warms the server for 3 s.
+            engine = Math.Max(engine, Engines.BluebackDurablePuts(Path.Combine(root, $"eng-b{batch}-{round}"), 64, batch, 1024, seconds));
+            http = Math.Max(http, ServerLoad.Run(Path.Combine(root, $"srv-b{batch}-{round}"), 64, batch, 1024, seconds));
+        }
+        results.Add(($"durable 1 KiB puts/s, 64 writers, {batch} per transaction: server over HTTP (load) vs engine in process", http, engine, "puts/s"));
+        Console.WriteLine($"server vs engine, batch {batch}: http {http:N0}/s, engine {engine:N0}/s, ratio {http / engine:0.00}");
+    }
+    if (serverOnly)
+    {
+        PrintTable(results);
+        return;
+    }
     foreach (int writers in new[] { 1, 8, 64 })
     {
         // Alternate: Blueback, SQLite, Blueback, SQLite; keep the better of each pair of runs.
@@ -42,13 +61,7 @@ try
         results.Add(($"random point reads/s, {readers} reader(s), database {bulkBytes >> 20} MiB vs 64 MiB cache", b, s, "reads/s"));
         Console.WriteLine($"reads {readers} readers: blueback {b:N0}/s, sqlite {s:N0}/s, ratio {b / s:0.00}");
     }
-    Console.WriteLine();
-    Console.WriteLine("| row | Blueback | SQLite | ratio |");
-    Console.WriteLine("|---|---:|---:|---:|");
-    foreach (var r in results)
-    {
-        Console.WriteLine(string.Create(ci, $"| {r.Row} | {r.Blueback:N0} {r.Unit} | {r.Sqlite:N0} {r.Unit} | {r.Blueback / r.Sqlite:0.00} |"));
-    }
+    PrintTable(results);
 }
 finally
 {
@@ -58,5 +71,16 @@ finally
     }
     catch (IOException)
     {
+    }
+}
+
+static void PrintTable(List<(string Row, double Blueback, double Sqlite, string Unit)> results)
+{
+    Console.WriteLine();
+    Console.WriteLine("| row | A | B (baseline) | A / B |");
+    Console.WriteLine("|---|---:|---:|---:|");
+    foreach (var r in results)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Row} | {r.Blueback:N0} {r.Unit} | {r.Sqlite:N0} {r.Unit} | {r.Blueback / r.Sqlite:0.00} |"));
     }
 }

@@ -8,4 +8,5 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(ScanResponse))]
 [JsonSerializable(typeof(Problem))]
 [JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(string))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -18,7 +18,7 @@ public sealed record InstanceOptions
     public bool CircularLogging { get; init; }
 
     /// <summary>Start a checkpoint after this much log since the last one.</summary>
-    public long CheckpointLogBytes { get; init; } = 32L << 20;
+    public long CheckpointLogBytes { get; init; } = 128L << 20;
 
     /// <summary>Start a checkpoint at least this often while pages are dirty.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);

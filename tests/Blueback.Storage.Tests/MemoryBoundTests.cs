@@ -3,8 +3,13 @@ using Xunit.Abstractions;
 
 namespace Blueback.Storage.Tests;
 
+/// <summary>Measures the whole process's memory, so it runs alone, never beside other tests.</summary>
+[CollectionDefinition(nameof(MemoryBoundTests), DisableParallelization = true)]
+public sealed class MemoryCollection;
+
 /// <summary>A workload many times larger than the cache keeps the cache within its bound, and the process's
 /// memory with it (measured, and printed to the test log).</summary>
+[Collection(nameof(MemoryBoundTests))]
 public class MemoryBoundTests(ITestOutputHelper output)
 {
     [Fact]

@@ -22,18 +22,23 @@ internal static class LoadCommand
         var batch = new Option<int>("--batch") { Description = "Puts per request: 1 uses PUT, more use one atomic batch.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var ackFile = new Option<string?>("--ack-file") { Description = "Append each acknowledged key to this file (for crash checks)." };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds of load before measuring (JIT and caches warm up; not counted).", DefaultValueFactory = _ => 0 };
         var cmd = new Command("load", "Write through the data API with concurrent writers and report throughput and latency.")
-            { server, instance, database, table, writers, seconds, ops, valueSize, batch, json, ackFile };
+            { server, instance, database, table, writers, seconds, ops, valueSize, batch, json, ackFile, warmup };
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
             var settings = new LoadSettings(pr.GetValue(server)!, pr.GetValue(instance)!, pr.GetValue(database)!, pr.GetValue(table)!,
                 Math.Max(1, pr.GetValue(writers)), pr.GetValue(ops) is null ? pr.GetValue(seconds) ?? 10 : pr.GetValue(seconds),
-                pr.GetValue(ops), Math.Max(0, pr.GetValue(valueSize)), Math.Clamp(pr.GetValue(batch), 1, Routes.Limits.MaxBatchOps), pr.GetValue(ackFile));
+                pr.GetValue(ops), Math.Max(0, pr.GetValue(valueSize)), Math.Clamp(pr.GetValue(batch), 1, Routes.Limits.MaxBatchOps), pr.GetValue(ackFile), Math.Max(0, pr.GetValue(warmup)));
             if (settings.ValueSize * (long)settings.Batch > Routes.Limits.MaxBatchBodyBytes / 2)
             {
                 Console.Error.WriteLine("blueback load: --value-size times --batch is too large for one request; lower one of them.");
                 return Output.Failed;
+            }
+            if (settings.Warmup > 0)
+            {
+                await RunAsync(settings with { Seconds = settings.Warmup, Ops = null, AckFile = null }, signals.Token).ConfigureAwait(false);
             }
             var result = await RunAsync(settings, signals.Token).ConfigureAwait(false);
             if (pr.GetValue(json))
@@ -54,7 +59,7 @@ internal static class LoadCommand
         return cmd;
     }
 
-    private sealed record LoadSettings(string Server, string Instance, string Database, string Table, int Writers, double? Seconds, long? Ops, int ValueSize, int Batch, string? AckFile);
+    private sealed record LoadSettings(string Server, string Instance, string Database, string Table, int Writers, double? Seconds, long? Ops, int ValueSize, int Batch, string? AckFile, double Warmup);
 
     internal sealed record Latency(double P50, double P95, double P99, double Max);
 
@@ -80,7 +85,6 @@ internal static class LoadCommand
             var mine = latencies[w] = new List<double>();
             var value = new byte[s.ValueSize];
             Random.Shared.NextBytes(value);
-            var b64 = Convert.ToBase64String(value);
             for (long seq = 0; !stop.IsCancellationRequested; seq += s.Batch)
             {
                 if (Interlocked.Add(ref budget, -s.Batch) < 0)
@@ -97,8 +101,7 @@ internal static class LoadCommand
                     }
                     else
                     {
-                        var req = new BatchRequest { Ops = keys.Select(k => new BatchOp { Op = "put", Database = s.Database, Table = s.Table, Key = k, ValueBase64 = b64 }).ToList() };
-                        await client.BatchAsync(s.Instance, req, stop.Token).ConfigureAwait(false);
+                        await client.BatchPutSameValueAsync(s.Instance, s.Database, s.Table, keys, value, stop.Token).ConfigureAwait(false);
                     }
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -187,36 +187,29 @@ internal static class DataEndpoints
         {
             return error!;
         }
-        var (body, tooBig) = await Body.ReadAsync(ctx.Request, Routes.Limits.MaxBatchBodyBytes, ct).ConfigureAwait(false);
-        if (tooBig)
+        var parsed = new List<(bool Put, Database Db, string Table, byte[] Key, byte[]? Value)>();
+        using (var body = await Body.ReadPooledAsync(ctx.Request, Routes.Limits.MaxBatchBodyBytes, ct).ConfigureAwait(false))
         {
-            return Problems.BadRequest($"The batch body is larger than {Routes.Limits.MaxBatchBodyBytes >> 20} MiB; split it into smaller batches.");
-        }
-        BatchRequest? request;
-        try
-        {
-            request = JsonSerializer.Deserialize(body, ProtocolJson.Default.BatchRequest);
-        }
-        catch (JsonException ex)
-        {
-            return Problems.BadRequest($"The batch body is not valid JSON: {ex.Message}");
-        }
-        if (request?.Ops is not { Count: > 0 } ops)
-        {
-            return Problems.BadRequest("The batch has no operations: send {\"ops\":[{\"op\":\"put\",\"database\":...,\"table\":...,\"key\":...,\"value\":...}]}.");
-        }
-        if (ops.Count > Routes.Limits.MaxBatchOps)
-        {
-            return Problems.BadRequest($"The batch has {ops.Count} operations; the most is {Routes.Limits.MaxBatchOps}.");
-        }
-        var parsed = new List<(bool Put, Database Db, string Table, byte[] Key, byte[]? Value)>(ops.Count);
-        for (int i = 0; i < ops.Count; i++)
-        {
-            if (!BatchOps.TryParse(inst, ops[i], i, out var op, out error))
+            if (body.TooBig)
             {
-                return error!;
+                return Problems.BadRequest($"The batch body is larger than {Routes.Limits.MaxBatchBodyBytes >> 20} MiB; split it into smaller batches.");
             }
-            parsed.Add(op);
+            if (!BatchParser.TryParse(body.Span, out var ops, out var why))
+            {
+                return Problems.BadRequest($"The batch is not valid: {why}.");
+            }
+            if (ops.Count == 0)
+            {
+                return Problems.BadRequest("The batch has no operations: send {\"ops\":[{\"op\":\"put\",\"database\":...,\"table\":...,\"key\":...,\"value\":...}]}.");
+            }
+            for (int i = 0; i < ops.Count; i++)
+            {
+                if (!BatchOps.TryValidate(inst, ops[i], i, out var op, out error))
+                {
+                    return error!;
+                }
+                parsed.Add(op);
+            }
         }
         using var tx = await inst.BeginWriteAsync(ct).ConfigureAwait(false);
         foreach (var op in parsed)

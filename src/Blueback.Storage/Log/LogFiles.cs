@@ -108,23 +108,49 @@ public static class LogFiles
         return ReadHeader(region.AsSpan(0, n), path, generation);
     }
 
-    /// <summary>Creates a generation file, preallocated and zeroed, header written and flushed, under a temporary
-    /// name first so that a crash never leaves a half-made generation under a real name.</summary>
-    public static void Create(string directory, LogFileHeader header, IReadOnlyList<LogAttachment> attachments)
+    /// <summary>The zero-filled file prepared in the background for the next generation.</summary>
+    public static string SparePath(string directory) => Path.Combine(directory, "bbspare.tmp");
+
+    /// <summary>Makes a file of <paramref name="size"/> bytes whose blocks are allocated (fallocate) and read as
+    /// zeros, and flushes it: later writes need no block allocation, and no stale bytes can pass as records (each
+    /// record carries its own position and checksum anyway).</summary>
+    public static void PrepareSpare(string path, long size)
+    {
+        var tmp = path + ".new";
+        using (var fs = new FileStream(tmp, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.Read,
+            PreallocationSize = size,
+        }))
+        {
+            fs.SetLength(size);
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>Creates a generation file, zeroed, header written and flushed, under a temporary name first so that
+    /// a crash never leaves a half-made generation under a real name. Uses the prepared spare file when there is
+    /// one of the right size (the zero-filling then happened off the commit path).</summary>
+    public static void Create(string directory, LogFileHeader header, IReadOnlyList<LogAttachment> attachments, bool useSpare = false)
     {
         var path = PathOf(directory, header.Generation);
         var tmp = path + ".tmp";
         var region = BuildHeader(header, attachments);
-        using (var handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.Read))
+        var spare = SparePath(directory);
+        if (useSpare && File.Exists(spare) && new FileInfo(spare).Length == header.FileSize)
         {
-            // Real zeros, not a sparse or fallocated file: later writes then overwrite allocated, initialized
-            // blocks, so a commit's fdatasync flushes data only, never extent metadata.
+            File.Move(spare, tmp, overwrite: true);
+        }
+        else
+        {
+            PrepareSpare(tmp, header.FileSize);
+        }
+        using (var handle = File.OpenHandle(tmp, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
+        {
             RandomAccess.Write(handle, region, 0);
-            var zeros = new byte[1 << 20];
-            for (long at = LogFileHeader.RegionSize; at < header.FileSize; at += zeros.Length)
-            {
-                RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, header.FileSize - at)), at);
-            }
             FileSystem.DataSync(handle, tmp);
         }
         File.Move(tmp, path, overwrite: false);

@@ -157,11 +157,21 @@ internal sealed partial class LogWriter
             FileSize = _generationSize,
             Flags = _circular ? LogFileHeader.FlagCircular : 0,
         };
-        LogFiles.Create(_directory, header, _attachments());
+        // The next generation's zero-filled file is prepared in the background; use it if it is ready.
+        bool spareReady = _spareTask is { IsCompletedSuccessfully: true };
+        LogFiles.Create(_directory, header, _attachments(), useSpare: spareReady);
+        if (_spareTask is null || _spareTask.IsCompleted)
+        {
+            var sparePath = LogFiles.SparePath(_directory);
+            long size = _generationSize;
+            _spareTask = Task.Run(() => LogFiles.PrepareSpare(sparePath, size));
+        }
         _file = File.OpenHandle(LogFiles.PathOf(_directory, generation), FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         _fileGeneration = generation;
         _fileCreatedTicks = created;
     }
+
+    private Task? _spareTask;
 
     private void Fail(Exception ex)
     {
@@ -201,6 +211,11 @@ internal sealed partial class LogWriter
         if (_flusher.ThreadState != ThreadState.Unstarted)
         {
             Stop(TimeSpan.FromSeconds(10));
+        }
+        // A spare still being zero-filled is left to finish on its own (bounded by its size); wait briefly.
+        if (_spareTask is { } spare)
+        {
+            Task.WaitAny([spare], TimeSpan.FromSeconds(5)); // never throws: a failed spare only means inline creation
         }
         // Anything still waiting was flushed by the last loop; fault stragglers so that no one waits forever.
         FaultWaiters(new ObjectDisposedException($"log of instance '{_instanceName}'"));
