@@ -64,6 +64,7 @@ public static class BluebackServer
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
             DataEndpoints.Map(app, host, lifetime);
             StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);
+            app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
             await app.StartAsync(stop).ConfigureAwait(false);
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
