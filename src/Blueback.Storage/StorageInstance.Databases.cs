@@ -108,6 +108,10 @@ public sealed partial class StorageInstance
 
     private void DetachCore(Database db)
     {
+        if (_backup is { } running)
+        {
+            throw new DatabaseStateException($"Database '{db.Name}' cannot be detached while a {running.Type.ToString().ToLowerInvariant()} backup of instance '{Name}' runs; end or abort it first.");
+        }
         lock (_checkpointLock)
         {
             Cache.WriteBack(Cache.DirtyFrames(db.Id));

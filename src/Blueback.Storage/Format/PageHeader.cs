@@ -11,6 +11,8 @@ public enum PageType : byte
     Leaf = 4,
     Overflow = 5,
     Free = 6,
+    /// <summary>The last page of a database image in a backup.</summary>
+    BackupTrailer = 7,
 }
 
 /// <summary>The 32 bytes at the start of every page.</summary>

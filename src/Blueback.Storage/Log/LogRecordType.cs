@@ -15,4 +15,6 @@ public enum LogRecordType : byte
     FlushMark = 6,
     /// <summary>The last record of a generation: the log continues in the next one.</summary>
     GenerationEnd = 7,
+    /// <summary>A backup ended: redo writes its record into the database header.</summary>
+    BackupRecorded = 8,
 }

@@ -151,6 +151,17 @@ internal sealed partial class LogWriter : IDisposable
 
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
 
+    /// <summary>Ends the current generation if it holds any record, so that every record so far is in a complete
+    /// generation. Returns the first generation that is not complete. Call under <see cref="AppendScope"/>.</summary>
+    public uint ForceNewGenerationLocked()
+    {
+        if (_appendOffset > LogFileHeader.RegionSize)
+        {
+            Roll();
+        }
+        return _appendGeneration;
+    }
+
     private void Roll()
     {
         var lsn = new Lsn(_appendGeneration, _appendOffset);

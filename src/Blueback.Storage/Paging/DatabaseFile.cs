@@ -12,6 +12,10 @@ internal sealed class DatabaseFile : IDisposable
     private const long MinExtent = 1 << 20;
     private const long MaxExtent = 64L << 20;
     private readonly Lock _growLock = new();
+
+    /// <summary>Held while a page is written and while a backup reads a range of pages, so that a backup never
+    /// reads a page half-written. A writer waits at most for one range read.</summary>
+    internal Lock RangeLock { get; } = new();
     private long _physicalLength;
 
     private DatabaseFile(string path, SafeFileHandle handle, int pageSize)
@@ -137,7 +141,10 @@ internal sealed class DatabaseFile : IDisposable
         Checksum.StampPage(page, pageNo);
         long offset = (long)pageNo * PageSize;
         EnsureLength(offset + PageSize);
-        RandomAccess.Write(Handle, page, offset);
+        lock (RangeLock)
+        {
+            RandomAccess.Write(Handle, page, offset);
+        }
     }
 
     /// <summary>The file grows in extents (an eighth of its size, 1 to 64 MiB) rather than page by page.</summary>

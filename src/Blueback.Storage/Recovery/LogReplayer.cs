@@ -164,6 +164,15 @@ internal sealed class LogReplayer
                 }
                 return _txn.Count == 0;
             }
+            case LogRecordType.BackupRecorded:
+                if (_databases.TryGetValue(rec.Database, out var target))
+                {
+                    var (type, info) = Backup.InstanceBackup.ParseRecord(rec.Payload.Span);
+                    var h = target.File.ReadHeader();
+                    Backup.InstanceBackup.Apply(ref h, type, info);
+                    target.File.WriteHeader(ref h);
+                }
+                return _txn.Count == 0;
             case LogRecordType.Detach:
                 if (_databases.ContainsKey(rec.Database))
                 {

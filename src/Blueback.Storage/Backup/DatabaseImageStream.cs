@@ -1,0 +1,210 @@
+using System.Runtime.InteropServices;
+using Blueback.Storage.Format;
+using Blueback.Storage.Paging;
+
+namespace Blueback.Storage.Backup;
+
+/// <summary>A database image as a stream: the header twice (with the current-backup record), every page from 2 to
+/// the page count at open (each read under the file's range lock so no flush can tear it, each checksum and page
+/// number verified, transient mismatches retried), then the trailer page. Pages added after the image was opened
+/// are covered by the logs.</summary>
+internal sealed class DatabaseImageStream : Stream
+{
+    private const int PagesPerRange = 64;
+    private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(80), TimeSpan.FromMilliseconds(160)];
+
+    private readonly InstanceBackup _backup;
+    private readonly Database _db;
+    private readonly DatabaseFile _file;
+    private readonly int _pageSize;
+    private readonly uint _pageCount;
+    private readonly byte[] _headers;
+    private readonly byte[] _range;
+    private long _position;
+    private int _rangeFirst = -1;
+    private int _rangeCount;
+    private bool _closed;
+    private byte[]? _trailer;
+
+    public DatabaseImageStream(InstanceBackup backup, Database db, uint pageCount, DatabaseHeader header)
+    {
+        _backup = backup;
+        _db = db;
+        _file = db.File;
+        _pageSize = db.PageSize;
+        _pageCount = Math.Max(pageCount, FormatConstants.FirstDataPage);
+        _range = new byte[PagesPerRange * _pageSize];
+        _headers = new byte[2 * _pageSize];
+        header.CurrentBackup = new BackupInfo { MarkLsn = backup.Mark.Value, MarkTicks = backup.Started.Ticks, GenLow = backup.GenLow, GenHigh = 0 };
+        for (uint copy = 0; copy < 2; copy++)
+        {
+            var page = _headers.AsSpan((int)copy * _pageSize, _pageSize);
+            header.Page.PageNumber = copy;
+            header.Page.Type = PageType.DatabaseHeader;
+            MemoryMarshal.Write(page, in header);
+            Checksum.StampPage(page, copy);
+        }
+    }
+
+    public string DatabaseName => _db.Name;
+
+    /// <summary>Pages before the trailer.</summary>
+    public uint PageCount => _pageCount;
+
+    public override long Length => ((long)_pageCount + 1) * _pageSize;
+
+    public bool Complete => _position == Length;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+
+    public override long Position
+    {
+        get => _position;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        _backup.ThrowIfAborted();
+        int total = 0;
+        while (buffer.Length > 0 && _position < Length)
+        {
+            uint page = (uint)(_position / _pageSize);
+            int inPage = (int)(_position % _pageSize);
+            ReadOnlySpan<byte> source;
+            if (page < 2)
+            {
+                source = _headers.AsSpan((int)page * _pageSize, _pageSize);
+            }
+            else if (page < _pageCount)
+            {
+                source = PageFromRange(page);
+            }
+            else
+            {
+                source = _trailer ??= Trailer();
+            }
+            int n = Math.Min(buffer.Length, _pageSize - inPage);
+            source.Slice(inPage, n).CopyTo(buffer);
+            buffer = buffer[n..];
+            _position += n;
+            total += n;
+        }
+        if (_position == Length)
+        {
+            _backup.ImageCompleted(this);
+        }
+        return total;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Read(buffer.Span));
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private ReadOnlySpan<byte> PageFromRange(uint page)
+    {
+        if (_rangeFirst < 0 || page < _rangeFirst || page >= _rangeFirst + _rangeCount)
+        {
+            LoadRange(page);
+        }
+        return _range.AsSpan((int)(page - _rangeFirst) * _pageSize, _pageSize);
+    }
+
+    private void LoadRange(uint first)
+    {
+        int count = (int)Math.Min(PagesPerRange, _pageCount - first);
+        var span = _range.AsSpan(0, count * _pageSize);
+        for (int attempt = 0; ; attempt++)
+        {
+            lock (_file.RangeLock)
+            {
+                _file.ReadRaw(first, span);
+            }
+            uint? bad = FirstBadPage(first, count);
+            if (bad is null)
+            {
+                if (attempt > 0)
+                {
+                    _backup.ReportTransientRead(_db.Name, first, attempt);
+                }
+                break;
+            }
+            if (attempt >= RetryDelays.Length)
+            {
+                throw new PageCorruptException(_file.Path, bad.Value,
+                    $"the page fails its checksum or page number in backup reads ({attempt + 1} reads over {RetryDelays.Sum(d => d.TotalMilliseconds):0} ms), so database '{_db.Name}' cannot be backed up");
+            }
+            Thread.Sleep(RetryDelays[attempt]);
+            _backup.ThrowIfAborted();
+        }
+        _rangeFirst = (int)first;
+        _rangeCount = count;
+    }
+
+    private uint? FirstBadPage(uint first, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            var page = _range.AsSpan(i * _pageSize, _pageSize);
+            uint no = first + (uint)i;
+            if (Checksum.VerifyPage(page, no) ? PageHeader.Read(page).PageNumber != no : !Checksum.IsAllZero(page))
+            {
+                return no;
+            }
+        }
+        return null;
+    }
+
+    private byte[] Trailer()
+    {
+        var page = new byte[_pageSize];
+        var t = new BackupTrailer
+        {
+            Magic = BackupTrailer.MagicValue,
+            FormatVersion = BackupTrailer.CurrentVersion,
+            DatabaseId = _db.Id,
+            DatabaseSignature = _db.Signature,
+            LogSignature = _db.Instance.LogSignature,
+            GenLow = _backup.GenLow,
+            GenHigh = _db.Instance.CurrentGeneration,
+            MarkLsn = _backup.Mark.Value,
+            MarkTicks = _backup.Started.Ticks,
+            PageCount = _pageCount,
+            PageSize = (uint)_pageSize,
+            BackupId = _backup.Id,
+        };
+        t.Page.Type = PageType.BackupTrailer;
+        t.Page.PageNumber = _pageCount;
+        MemoryMarshal.Write(page, in t);
+        Checksum.StampPage(page, _pageCount);
+        return page;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!_closed)
+        {
+            _closed = true;
+            _backup.ImageClosed(this);
+        }
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,326 @@
+using Blueback.Storage.Format;
+using Blueback.Storage.Log;
+
+namespace Blueback.Storage.Backup;
+
+public sealed record BackupDatabase(string Name, ushort Id, int PageSize, uint PageCount, long ImageSize, Signature Signature);
+
+public sealed record BackupLogGeneration(uint Generation, string FileName, long Size);
+
+public enum BackupState
+{
+    /// <summary>Begun; database images may be read (full and copy).</summary>
+    Images,
+    /// <summary>The log range is fixed and pinned; generations may be read.</summary>
+    Logs,
+    /// <summary>Logs below the checkpoint that this backup holds were deleted.</summary>
+    Truncated,
+    Ended,
+    Aborted,
+}
+
+/// <summary>The engine's side of one online backup of an instance: a state machine that hands out database
+/// images and then the log generations that make them consistent, pins those generations, truncates, and records
+/// the backup in every database header. One per instance at a time.</summary>
+public sealed class InstanceBackup
+{
+    private readonly StorageInstance _instance;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, BackupDatabase> _databases;
+    private readonly HashSet<string> _imagesDone = new(StringComparer.Ordinal);
+    private readonly HashSet<uint> _logsRead = new();
+    private DatabaseImageStream? _openImage;
+    private List<BackupLogGeneration>? _logs;
+    private volatile bool _aborted;
+
+    internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, uint genLow, IReadOnlyList<BackupDatabase> databases)
+    {
+        _instance = instance;
+        Type = type;
+        Mark = mark;
+        GenLow = genLow;
+        Started = DateTime.UtcNow;
+        Id = Guid.NewGuid();
+        _databases = databases.ToDictionary(d => d.Name, StringComparer.Ordinal);
+        State = BackupState.Images;
+    }
+
+    public Guid Id { get; }
+    public BackupType Type { get; }
+    public DateTime Started { get; }
+    /// <summary>The log position when the backup began.</summary>
+    public Lsn Mark { get; }
+    /// <summary>The first log generation the backup set needs.</summary>
+    public uint GenLow { get; }
+    /// <summary>The last generation in the set, once the logs are listed.</summary>
+    public uint? GenHigh { get; private set; }
+    public BackupState State { get; private set; }
+    public string InstanceName => _instance.Name;
+
+    /// <summary>Page ranges that failed verification and then read correctly on a retry.</summary>
+    public int TransientReadsRecovered { get; private set; }
+
+    /// <summary>Called for each transient mismatch that a retry cleared: (database, first page of the range, retries).</summary>
+    public Action<string, uint, int>? TransientRead { get; set; }
+
+    public IReadOnlyList<BackupDatabase> Databases => _databases.Values.OrderBy(d => d.Id).ToList();
+
+    /// <summary>Opens the image of one database (full and copy backups; one image open at a time).</summary>
+    public Stream OpenDatabaseImage(string name)
+    {
+        lock (_lock)
+        {
+            Require(BackupState.Images, "open a database image");
+            if (!Type.IncludesDatabases())
+            {
+                throw new BackupSequenceException($"A {Type.ToString().ToLowerInvariant()} backup includes no database images, only logs: list the logs.");
+            }
+            if (!_databases.TryGetValue(name, out var info))
+            {
+                throw new BackupSequenceException($"Database '{name}' is not part of this backup of instance '{InstanceName}'; it has: {string.Join(", ", _databases.Keys)}.");
+            }
+            if (_openImage is not null)
+            {
+                throw new BackupSequenceException($"The image of database '{_openImage.DatabaseName}' is still open; close it before opening '{name}'.");
+            }
+            var db = _instance.GetDatabase(name);
+            var image = new DatabaseImageStream(this, db, info.PageCount, db.Header);
+            _openImage = image;
+            return image;
+        }
+    }
+
+    internal void ImageCompleted(DatabaseImageStream image)
+    {
+        lock (_lock)
+        {
+            _imagesDone.Add(image.DatabaseName);
+        }
+    }
+
+    internal void ImageClosed(DatabaseImageStream image)
+    {
+        lock (_lock)
+        {
+            if (_openImage == image)
+            {
+                _openImage = null;
+            }
+        }
+    }
+
+    internal void ReportTransientRead(string database, uint firstPage, int retries)
+    {
+        TransientReadsRecovered++;
+        TransientRead?.Invoke(database, firstPage, retries);
+    }
+
+    /// <summary>Fixes the log range: forces a new generation, so every record so far is in a complete generation,
+    /// and lists [GenLow, new - 1]. Only after every database image was read in full and closed.</summary>
+    public IReadOnlyList<BackupLogGeneration> ListLogs()
+    {
+        lock (_lock)
+        {
+            if (State == BackupState.Logs || State == BackupState.Truncated)
+            {
+                return _logs!;
+            }
+            Require(BackupState.Images, "list the logs");
+            if (_openImage is not null)
+            {
+                throw new BackupSequenceException($"The image of database '{_openImage.DatabaseName}' is still open; close every database image before listing the logs (a backup that lists them earlier cannot be restored).");
+            }
+            var missing = Type.IncludesDatabases() ? _databases.Keys.Where(n => !_imagesDone.Contains(n)).ToList() : [];
+            if (missing.Count > 0)
+            {
+                throw new BackupSequenceException($"Database image(s) not read in full yet: {string.Join(", ", missing)}. A {Type.ToString().ToLowerInvariant()} backup needs every database image before the logs.");
+            }
+            uint next = _instance.ForceNewGeneration();
+            GenHigh = next - 1;
+            var list = new List<BackupLogGeneration>();
+            for (uint g = GenLow; g <= GenHigh; g++)
+            {
+                var path = LogFiles.PathOf(_instance.LogDirectory, g);
+                if (!File.Exists(path))
+                {
+                    throw new LogCorruptException($"Log generation {g}, part of this backup, is missing from '{_instance.LogDirectory}'. The backup cannot be complete; abort it and take a full backup.", g);
+                }
+                list.Add(new BackupLogGeneration(g, LogFiles.FileName(g), new FileInfo(path).Length));
+            }
+            _logs = list;
+            State = BackupState.Logs;
+            return list;
+        }
+    }
+
+    /// <summary>Opens one listed generation, verified in full first (header, signature, every record, its end):
+    /// a damaged log fails the whole backup.</summary>
+    public Stream OpenLog(uint generation)
+    {
+        lock (_lock)
+        {
+            if (State is not (BackupState.Logs or BackupState.Truncated))
+            {
+                Require(BackupState.Logs, "read a log generation");
+            }
+            if (_logs!.All(l => l.Generation != generation))
+            {
+                throw new BackupSequenceException($"Generation {generation} is not in this backup's log range ({GenLow} to {GenHigh}).");
+            }
+        }
+        var reader = LogGenerationReader.Open(_instance.LogDirectory, generation);
+        if (reader.Header.LogSignature != _instance.LogSignature)
+        {
+            throw new LogCorruptException($"Log generation {generation} belongs to another log stream; the backup cannot include it.", generation);
+        }
+        while (reader.TryRead(out _))
+        {
+        }
+        if (reader.End != LogEnd.GenerationEnd)
+        {
+            throw new LogCorruptException($"Log generation {generation} ('{reader.Path}') is damaged at offset {reader.EndPosition.Offset} (it does not end with its end record); the backup fails. Run 'blueback db logs' on the log directory.", generation, reader.EndPosition.Offset);
+        }
+        return new LogImageStream(this, generation, File.ReadAllBytes(reader.Path));
+    }
+
+    internal void LogCompleted(uint generation)
+    {
+        lock (_lock)
+        {
+            _logsRead.Add(generation);
+        }
+    }
+
+    /// <summary>Deletes the generations this backup holds that crash recovery no longer needs (below the
+    /// checkpoint). Full and incremental only, and only once every listed generation was read in full.</summary>
+    public IReadOnlyList<uint> Truncate()
+    {
+        lock (_lock)
+        {
+            if (State == BackupState.Truncated)
+            {
+                return [];
+            }
+            Require(BackupState.Logs, "truncate");
+            if (!Type.Truncates())
+            {
+                throw new BackupSequenceException($"A {Type.ToString().ToLowerInvariant()} backup does not truncate logs (only full and incremental backups do).");
+            }
+            var unread = _logs!.Where(l => !_logsRead.Contains(l.Generation)).Select(l => l.Generation).ToList();
+            if (unread.Count > 0)
+            {
+                throw new BackupSequenceException($"Log generation(s) {string.Join(", ", unread)} were not read in full; read every listed generation before truncating.");
+            }
+            var deleted = _instance.DeleteBackedUpGenerations(GenHigh!.Value);
+            State = BackupState.Truncated;
+            return deleted;
+        }
+    }
+
+    /// <summary>Success: records the backup in every database header (a logged change) and releases the
+    /// instance for the next backup. Idempotent.</summary>
+    public void End()
+    {
+        lock (_lock)
+        {
+            if (State == BackupState.Ended)
+            {
+                return;
+            }
+            if (State is not (BackupState.Logs or BackupState.Truncated))
+            {
+                Require(BackupState.Logs, "end the backup");
+            }
+            var unread = _logs!.Where(l => !_logsRead.Contains(l.Generation)).Select(l => l.Generation).ToList();
+            if (unread.Count > 0)
+            {
+                throw new BackupSequenceException($"Log generation(s) {string.Join(", ", unread)} were not read in full; a backup ends only after its logs are read (or abort it).");
+            }
+            var info = new BackupInfo { MarkLsn = Mark.Value, MarkTicks = Started.Ticks, GenLow = GenLow, GenHigh = GenHigh!.Value };
+            _instance.RecordBackup(Type, info, _databases.Values.Select(d => d.Id).ToList());
+            State = BackupState.Ended;
+            _instance.BackupFinished(this);
+        }
+    }
+
+    /// <summary>Releases the pins and the in-progress state. Idempotent; never throws.</summary>
+    public void Abort()
+    {
+        _aborted = true;
+        lock (_lock)
+        {
+            if (State is BackupState.Ended or BackupState.Aborted)
+            {
+                return;
+            }
+            State = BackupState.Aborted;
+            _instance.BackupFinished(this);
+        }
+    }
+
+    public bool IsFinished => State is BackupState.Ended or BackupState.Aborted;
+
+    internal void ThrowIfAborted()
+    {
+        if (_aborted)
+        {
+            throw new BackupSequenceException($"The backup of instance '{InstanceName}' was aborted.");
+        }
+    }
+
+    private void Require(BackupState expected, string action)
+    {
+        if (State == BackupState.Aborted)
+        {
+            throw new BackupSequenceException($"Cannot {action}: the backup of instance '{InstanceName}' was aborted. Begin a new one.");
+        }
+        if (State == BackupState.Ended)
+        {
+            throw new BackupSequenceException($"Cannot {action}: the backup of instance '{InstanceName}' has ended.");
+        }
+        if (State != expected)
+        {
+            var first = expected switch
+            {
+                BackupState.Images => "it is only possible before the logs are listed",
+                BackupState.Logs => "list the logs first (after every database image is read)",
+                _ => "the backup is in another phase",
+            };
+            throw new BackupSequenceException($"Cannot {action} now (the backup is in phase {State}): {first}.");
+        }
+    }
+
+    internal static byte[] RecordPayload(BackupType type, BackupInfo info)
+    {
+        var p = new byte[1 + BackupInfo.SizeOf];
+        p[0] = (byte)type;
+        System.Runtime.InteropServices.MemoryMarshal.Write(p.AsSpan(1), in info);
+        return p;
+    }
+
+    internal static (BackupType Type, BackupInfo Info) ParseRecord(ReadOnlySpan<byte> payload) =>
+        ((BackupType)payload[0], System.Runtime.InteropServices.MemoryMarshal.Read<BackupInfo>(payload[1..]));
+
+    /// <summary>Applies a backup record to a header: a full backup starts a new base, clearing the incremental
+    /// and differential records.</summary>
+    internal static void Apply(ref DatabaseHeader h, BackupType type, BackupInfo info)
+    {
+        switch (type)
+        {
+            case BackupType.Full:
+                h.LastFull = info;
+                h.LastIncremental = default;
+                h.LastDifferential = default;
+                break;
+            case BackupType.Incremental:
+                h.LastIncremental = info;
+                break;
+            case BackupType.Differential:
+                h.LastDifferential = info;
+                break;
+            case BackupType.Copy:
+                h.LastCopy = info;
+                break;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using Blueback.Storage.Backup;
+using Blueback.Storage.BTree;
+using Blueback.Storage.Format;
+using Blueback.Storage.Log;
+
+namespace Blueback.Storage;
+
+public sealed partial class StorageInstance
+{
+    private readonly Lock _backupLock = new();
+    private InstanceBackup? _backup;
+
+    /// <summary>The backup running now, if any.</summary>
+    public InstanceBackup? RunningBackup => _backup;
+
+    /// <summary>Begins an online backup. Refused, with the reason, when another backup of this instance runs,
+    /// when an incremental or differential backup meets circular logging, a database without a full backup, or a
+    /// log gap since the previous backup.</summary>
+    public InstanceBackup BeginBackup(BackupType type)
+    {
+        // The writer lock, briefly: no attach or detach (and no half-appended transaction) while the set is fixed.
+        using var writer = HoldWriter();
+        lock (_backupLock)
+        {
+            if (_backup is { } running)
+            {
+                throw new BackupRefusedException($"A {Lower(running.Type)} backup of instance '{Name}' is already running (begun {running.Started:O}, id {running.Id:N}). Only one backup per instance runs at a time: end or abort it first.");
+            }
+            var dbs = Databases;
+            if (dbs.Count == 0)
+            {
+                throw new BackupRefusedException($"Instance '{Name}' has no attached database to back up.");
+            }
+            uint genLow;
+            if (type.IncludesDatabases())
+            {
+                genLow = _checkpoint.Generation;
+            }
+            else
+            {
+                if (Options.CircularLogging)
+                {
+                    throw new BackupRefusedException($"Instance '{Name}' uses circular logging: generations below the checkpoint are deleted, so a {Lower(type)} backup cannot hold every generation since the last backup. Take a full backup, or turn circular logging off.");
+                }
+                foreach (var db in dbs.Where(d => d.Header.LastFull.IsEmpty))
+                {
+                    throw new BackupRefusedException($"Database '{db.Name}' of instance '{Name}' has no full backup recorded; a {Lower(type)} backup needs one in every database. Take a full backup first.");
+                }
+                uint prevHigh = dbs.Min(d => type == BackupType.Incremental ? Math.Max(d.Header.LastFull.GenHigh, d.Header.LastIncremental.GenHigh) : d.Header.LastFull.GenHigh);
+                genLow = prevHigh + 1;
+                var onDisk = LogFiles.List(LogDirectory).ToHashSet();
+                for (uint g = genLow; g < _log.CurrentGeneration; g++)
+                {
+                    if (!onDisk.Contains(g))
+                    {
+                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {Lower(type)} backup could not be restored. Take a full backup.");
+                    }
+                }
+            }
+            var list = new List<BackupDatabase>();
+            foreach (var db in dbs)
+            {
+                uint pages = type.IncludesDatabases() ? SpaceRoot.PageCount(Cache.Read(db.Id, FormatConstants.SpaceRootPage, long.MaxValue)) : 0;
+                list.Add(new BackupDatabase(db.Name, db.Id, db.PageSize, pages, type.IncludesDatabases() ? ((long)pages + 1) * db.PageSize : 0, db.Signature));
+            }
+            _backup = new InstanceBackup(this, type, _log.AppendPosition, genLow, list);
+            LogPin = () => _backup?.GenLow;
+            return _backup;
+        }
+    }
+
+    private static string Lower(BackupType t) => t.ToString().ToLowerInvariant();
+
+    internal void BackupFinished(InstanceBackup backup)
+    {
+        lock (_backupLock)
+        {
+            if (_backup == backup)
+            {
+                _backup = null;
+            }
+        }
+    }
+
+    /// <summary>Ends the current generation (if it holds records) and makes it durable; returns the first
+    /// generation that is not complete.</summary>
+    internal uint ForceNewGeneration()
+    {
+        uint next;
+        Lsn end;
+        using (_log.AppendScope())
+        {
+            next = _log.ForceNewGenerationLocked();
+            end = _log.AppendPositionLocked;
+        }
+        _log.FlushTo(end, Options.WaitTimeout);
+        return next;
+    }
+
+    /// <summary>Truncation after a backup: a checkpoint first (so that as much as possible is below it), then
+    /// every generation up to <paramref name="genHigh"/> that is below the checkpoint and not being written.</summary>
+    internal List<uint> DeleteBackedUpGenerations(uint genHigh)
+    {
+        lock (_checkpointLock)
+        {
+            CheckpointCore();
+            uint limit = Math.Min(Math.Min(_checkpoint.Generation, _log.FileGeneration), genHigh + 1);
+            var deleted = new List<uint>();
+            foreach (var g in LogFiles.List(LogDirectory).Where(g => g < limit))
+            {
+                File.Delete(LogFiles.PathOf(LogDirectory, g));
+                deleted.Add(g);
+            }
+            if (deleted.Count > 0)
+            {
+                FileSystem.SyncDirectory(LogDirectory);
+            }
+            return deleted;
+        }
+    }
+
+    /// <summary>Logs the backup's record for each database, makes it durable, then writes it into the headers.</summary>
+    internal void RecordBackup(BackupType type, BackupInfo info, IReadOnlyList<ushort> databases)
+    {
+        var payload = InstanceBackup.RecordPayload(type, info);
+        Lsn end;
+        using (_log.AppendScope())
+        {
+            foreach (var id in databases)
+            {
+                _log.AppendSmall(LogRecordType.BackupRecorded, id, 0, payload);
+            }
+            end = _log.AppendPositionLocked;
+        }
+        _log.FlushTo(end, Options.WaitTimeout);
+        foreach (var db in Databases.Where(d => databases.Contains(d.Id)))
+        {
+            db.UpdateHeader((ref DatabaseHeader h) => InstanceBackup.Apply(ref h, type, info));
+        }
+    }
+}
