@@ -130,7 +130,13 @@ public sealed class BluebackClient : IDisposable
         return response.IsSuccessStatusCode;
     }
 
-    private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
+    internal HttpClient Http => _http;
+
+    /// <summary>Begins an online backup of an instance (full, copy, incremental or differential).</summary>
+    public Task<BackupSession> BeginBackupAsync(string instance, string type, CancellationToken cancellationToken = default) =>
+        BackupSession.BeginAsync(this, instance, type, cancellationToken);
+
+    internal static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
     {
         if (response.IsSuccessStatusCode)
         {

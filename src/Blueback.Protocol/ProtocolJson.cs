@@ -9,4 +9,9 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(Problem))]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(BeginBackupRequest))]
+[JsonSerializable(typeof(BackupSessionInfo))]
+[JsonSerializable(typeof(BackupLogsInfo))]
+[JsonSerializable(typeof(TruncateResponse))]
+[JsonSerializable(typeof(BackupSessionList))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

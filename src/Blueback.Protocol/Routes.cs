@@ -14,6 +14,22 @@ public static class Routes
 
     public static string Batch(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/batch";
 
+    public const string Backups = "/v1/backups";
+
+    public static string BeginBackup(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/backups";
+
+    public static string Backup(string id) => $"{Backups}/{Uri.EscapeDataString(id)}";
+
+    public static string BackupImage(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/image";
+
+    public static string BackupLogs(string id) => $"{Backup(id)}/logs";
+
+    public static string BackupLog(string id, uint generation) => $"{Backup(id)}/logs/{generation}";
+
+    public static string BackupTruncate(string id) => $"{Backup(id)}/truncate";
+
+    public static string BackupEnd(string id) => $"{Backup(id)}/end";
+
     private static string Table(string instance, string database, string table) =>
         $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";
 
@@ -24,6 +40,13 @@ public static class Routes
         public const string Key = Table + "/keys/{*key}";
         public const string Keys = Table + "/keys";
         public const string Batch = "/v1/instances/{instance}/batch";
+        public const string BeginBackup = "/v1/instances/{instance}/backups";
+        public const string Backup = "/v1/backups/{id}";
+        public const string BackupImage = "/v1/backups/{id}/databases/{database}/image";
+        public const string BackupLogs = "/v1/backups/{id}/logs";
+        public const string BackupLog = "/v1/backups/{id}/logs/{generation}";
+        public const string BackupTruncate = "/v1/backups/{id}/truncate";
+        public const string BackupEnd = "/v1/backups/{id}/end";
     }
 
     public static class Limits

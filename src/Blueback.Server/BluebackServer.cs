@@ -51,6 +51,7 @@ public static class BluebackServer
         var logger = loggerFactory.CreateLogger("Blueback.Server");
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
+        using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
         using var exporter = new PrometheusExporter();
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
@@ -63,6 +64,7 @@ public static class BluebackServer
             });
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
             DataEndpoints.Map(app, host, lifetime);
+            BackupEndpoints.Map(app, host, sessions, metrics, lifetime);
             StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
@@ -93,6 +95,7 @@ public static class BluebackServer
             {
                 await app.StopAsync(drain.Token).ConfigureAwait(false);
             }
+            sessions.Dispose(); // running backups are aborted before their instances close
             host.Dispose();
             output.WriteLine($"Stopped cleanly in {sw.ElapsedMilliseconds} ms; databases marked clean.");
             output.Flush();

@@ -7,6 +7,19 @@ using Blueback.Storage;
 // Every transaction: writes its marker in two databases (markers are never deleted), and moves money between two accounts (the total stays
 // constant), so a half-applied transaction is visible as a marker in one database only or a wrong total.
 // Usage: CrashWorker DIR RUN SEED
+if (args.Length == 2 && args[0] == "backup-reader")
+{
+    // A backup program that is killed mid-stream: begin a full backup, read part of the first image, then wait.
+    using var client = new Blueback.Client.BluebackClient(args[1]);
+    var session = await client.BeginBackupAsync("store", "full").ConfigureAwait(false);
+    var image = await session.OpenDatabaseImageAsync(session.Databases[0].Name).ConfigureAwait(false);
+    var buffer = new byte[64 * 1024];
+    _ = await image.ReadAsync(buffer).ConfigureAwait(false);
+    Console.Out.WriteLine($"READING {session.Id}");
+    Console.Out.Flush();
+    await Task.Delay(TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+    return 0;
+}
 if (args.Length < 3)
 {
     Console.Error.WriteLine("usage: CrashWorker DIR RUN SEED");

@@ -6,12 +6,14 @@ using Blueback.Storage.Recovery;
 
 namespace Blueback.Storage.Tests;
 
+using Xunit;
+
 /// <summary>Test-side backup media and a minimal restore: write the images as database files, put the logs in
 /// place, build a checkpoint at the set's first generation, and let soft recovery replay them. (The restore
 /// issue builds the product path with its checks; this is enough to prove the backup consistent.)</summary>
 internal sealed class BackupMedia
 {
-    public Dictionary<string, (byte[] Image, BackupDatabase Info)> Images { get; } = new();
+    public Dictionary<string, (byte[] Image, BackupDatabase? Info)> Images { get; } = new();
     public SortedDictionary<uint, byte[]> Logs { get; } = new();
     public uint GenLow { get; set; } = uint.MaxValue;
     public Signature LogSignature { get; set; }
@@ -51,7 +53,7 @@ internal sealed class BackupMedia
             ms.Write(buffer, 0, n);
             between?.Invoke();
         }
-        Assert.Equal(s.Length, ms.Length);
+        Xunit.Assert.Equal(s.Length, ms.Length);
         return ms.ToArray();
     }
 
@@ -60,16 +62,19 @@ internal sealed class BackupMedia
     {
         Directory.CreateDirectory(Path.Combine(directory, StorageInstance.LogDirectoryName));
         var attached = new List<AttachedDatabase>();
-        foreach (var (name, (image, info)) in Images)
+        foreach (var (name, (image, _)) in Images)
         {
-            int ps = info.PageSize;
+            int ps = (int)MemoryMarshal.Read<DatabaseHeader>(image).PageSize;
             var trailer = MemoryMarshal.Read<BackupTrailer>(image.AsSpan(image.Length - ps));
             Assert.Equal(BackupTrailer.MagicValue, trailer.Magic);
             Assert.True(Checksum.VerifyPage(image.AsSpan(image.Length - ps), trailer.PageCount));
             Assert.Equal(LogSignature, trailer.LogSignature);
             Assert.True(trailer.GenHigh <= Logs.Keys.Max(), $"the image of {name} needs generation {trailer.GenHigh}, the set ends at {Logs.Keys.Max()}");
+            var header = MemoryMarshal.Read<DatabaseHeader>(image);
+            Assert.Equal(trailer.DatabaseSignature, header.DatabaseSignature);
+            Assert.Equal(GenLow, header.CurrentBackup.GenLow);
             File.WriteAllBytes(Path.Combine(directory, name + StorageInstance.DatabaseExtension), image.AsSpan(0, image.Length - ps).ToArray());
-            attached.Add(new AttachedDatabase(info.Id, info.Signature, name + StorageInstance.DatabaseExtension));
+            attached.Add(new AttachedDatabase(trailer.DatabaseId, header.DatabaseSignature, name + StorageInstance.DatabaseExtension));
         }
         uint expected = GenLow;
         foreach (var (g, bytes) in Logs)

@@ -36,6 +36,7 @@ internal static class StatusEndpoints
             {
                 Name = inst.Name,
                 State = inst.IsPoisoned ? "stopped-after-error" : "online",
+                BackupInProgress = inst.RunningBackup is not null,
                 CircularLogging = inst.Options.CircularLogging,
                 LogSignature = inst.LogSignature.Id.ToString("N"),
                 Checkpoint = inst.CheckpointLsn.ToString(),
@@ -64,7 +65,6 @@ internal static class StatusEndpoints
                 Add(d, "incremental", h.LastIncremental);
                 Add(d, "differential", h.LastDifferential);
                 Add(d, "copy", h.LastCopy);
-                i.BackupInProgress |= !h.CurrentBackup.IsEmpty;
                 i.Databases.Add(d);
             }
             s.Instances.Add(i);

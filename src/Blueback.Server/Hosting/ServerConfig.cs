@@ -14,6 +14,10 @@ public sealed class ServerConfig
     [JsonPropertyName("shutdownTimeoutSeconds")]
     public double? ShutdownTimeoutSeconds { get; set; }
 
+    /// <summary>A backup session whose client makes no call for this long is aborted.</summary>
+    [JsonPropertyName("backupLeaseSeconds")]
+    public double? BackupLeaseSeconds { get; set; }
+
     public static ServerConfig Default() => new()
     {
         Instances =

@@ -1,0 +1,221 @@
+using System.Net.Http.Json;
+using Blueback.Protocol;
+
+namespace Blueback.Client;
+
+/// <summary>A running backup on the server, for a backup program: enumerate and read the database images, then
+/// the logs, then truncate and end. Every call takes a CancellationToken and returns promptly when it fires.
+/// Disposing a session that did not end aborts it on the server within a bound (2 s by default), never throwing
+/// and never hanging, whether or not the server answers (the Q185694 lesson).</summary>
+public sealed class BackupSession : IAsyncDisposable
+{
+    private readonly BluebackClient _client;
+    private int _finished;
+
+    private BackupSession(BluebackClient client, BackupSessionInfo info)
+    {
+        _client = client;
+        Info = info;
+    }
+
+    public BackupSessionInfo Info { get; private set; }
+    public string Id => Info.Id;
+    public IReadOnlyList<BackupDatabaseInfo> Databases => Info.Databases;
+
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the server to acknowledge the abort.</summary>
+    public TimeSpan AbortBound { get; set; } = TimeSpan.FromSeconds(2);
+
+    public bool IsFinished => Volatile.Read(ref _finished) != 0;
+
+    internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, string type, CancellationToken ct)
+    {
+        using var content = JsonContent.Create(new BeginBackupRequest { Type = type }, ProtocolJson.Default.BeginBackupRequest);
+        using var response = await client.Http.PostAsync(Routes.BeginBackup(instance), content, ct).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
+        var info = await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupSessionInfo, ct).ConfigureAwait(false);
+        return new BackupSession(client, info!);
+    }
+
+    /// <summary>The session as the server sees it now (state, and the error of a failed stream).</summary>
+    public async Task<BackupSessionInfo> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.GetAsync(Routes.Backup(Id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        Info = (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupSessionInfo, cancellationToken).ConfigureAwait(false))!;
+        return Info;
+    }
+
+    /// <summary>A database image as a stream of known length (header pages, every page, trailer).</summary>
+    public Task<BackupStream> OpenDatabaseImageAsync(string database, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(Routes.BackupImage(Id, database), $"image of database '{database}'", cancellationToken);
+
+    /// <summary>Fixes and lists the log range (after every database image was read and closed).</summary>
+    public async Task<BackupLogsInfo> ListLogsAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.PostAsync(Routes.BackupLogs(Id), null, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupLogsInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public Task<BackupStream> OpenLogAsync(uint generation, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(Routes.BackupLog(Id, generation), $"log generation {generation}", cancellationToken);
+
+    /// <summary>Deletes on the server the generations this backup holds that crash recovery no longer needs.
+    /// Call only once the backup set is durable at its destination.</summary>
+    public async Task<IReadOnlyList<uint>> TruncateAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.PostAsync(Routes.BackupTruncate(Id), null, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.TruncateResponse, cancellationToken).ConfigureAwait(false))!.Deleted;
+    }
+
+    /// <summary>Ends the backup successfully: the server records it in every database header.</summary>
+    public async Task EndAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.PostAsync(Routes.BackupEnd(Id), null, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _finished, 1);
+    }
+
+    /// <summary>Aborts the backup on the server. Idempotent.</summary>
+    public async Task AbortAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.DeleteAsync(Routes.Backup(Id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _finished, 1);
+    }
+
+    private async Task<BackupStream> OpenStreamAsync(string route, string what, CancellationToken ct)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, route);
+        HttpResponseMessage? response = null;
+        try
+        {
+            response = await _client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            var stream = new BackupStream(this, what, request, response, body, response.Content.Headers.ContentLength ?? -1);
+            response = null;
+            request = null;
+            return stream;
+        }
+        finally
+        {
+            response?.Dispose();
+            request?.Dispose();
+        }
+    }
+
+    /// <summary>Aborts an unfinished session within <see cref="AbortBound"/>; never throws.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+        using var bound = new CancellationTokenSource(AbortBound);
+        try
+        {
+            using var response = await _client.Http.DeleteAsync(Routes.Backup(Id), bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The server is gone or slow: its lease aborts the session; we do not wait for it.
+        }
+    }
+}
+
+/// <summary>An image or a log generation streaming from the server. A short body (the server cut the stream
+/// because a read failed) raises <see cref="BackupStreamException"/> with the server's reason.</summary>
+public sealed class BackupStream : Stream
+{
+    private readonly BackupSession _session;
+    private readonly string _what;
+    private readonly HttpRequestMessage _request;
+    private readonly HttpResponseMessage _response;
+    private readonly Stream _body;
+    private readonly long _length;
+    private long _position;
+
+    internal BackupStream(BackupSession session, string what, HttpRequestMessage request, HttpResponseMessage response, Stream body, long length)
+    {
+        _session = session;
+        _what = what;
+        _request = request;
+        _response = response;
+        _body = body;
+        _length = length;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => _length;
+
+    public override long Position
+    {
+        get => _position;
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int n;
+        try
+        {
+            n = await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            throw await FailureAsync(ex).ConfigureAwait(false);
+        }
+        _position += n;
+        if (n == 0 && buffer.Length > 0 && _length >= 0 && _position < _length)
+        {
+            throw await FailureAsync(null).ConfigureAwait(false);
+        }
+        return n;
+    }
+
+    private async Task<BackupStreamException> FailureAsync(Exception? inner)
+    {
+        string? reason = null;
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            reason = (await _session.RefreshAsync(cts.Token).ConfigureAwait(false)).Error;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or BluebackApiException)
+        {
+            // The reason is a courtesy; the failure stands without it.
+        }
+        return new BackupStreamException($"The {_what} ended after {_position} of {_length} bytes: {reason ?? inner?.Message ?? "the server closed the stream"}.", inner);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) =>
+        throw new NotSupportedException("Read backup streams asynchronously (ReadAsync, CopyToAsync), with a CancellationToken.");
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _body.Dispose();
+            _response.Dispose();
+            _request.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+public sealed class BackupStreamException(string message, Exception? inner) : IOException(message, inner);

@@ -1,0 +1,103 @@
+using System.Text.Json.Serialization;
+
+namespace Blueback.Protocol;
+
+/// <summary>POST /v1/instances/{instance}/backups.</summary>
+public sealed class BeginBackupRequest
+{
+    /// <summary>full, copy, incremental or differential.</summary>
+    [JsonPropertyName("type")]
+    public string? Type { get; set; }
+}
+
+public sealed class BackupSessionInfo
+{
+    [JsonPropertyName("id")]
+    public string Id { get; set; } = "";
+
+    [JsonPropertyName("instance")]
+    public string Instance { get; set; } = "";
+
+    [JsonPropertyName("type")]
+    public string Type { get; set; } = "";
+
+    [JsonPropertyName("state")]
+    public string State { get; set; } = "";
+
+    [JsonPropertyName("started")]
+    public DateTime Started { get; set; }
+
+    [JsonPropertyName("genLow")]
+    public uint GenLow { get; set; }
+
+    [JsonPropertyName("genHigh")]
+    public uint? GenHigh { get; set; }
+
+    [JsonPropertyName("leaseSeconds")]
+    public double LeaseSeconds { get; set; }
+
+    [JsonPropertyName("logSignature")]
+    public string LogSignature { get; set; } = "";
+
+    [JsonPropertyName("databases")]
+    public List<BackupDatabaseInfo> Databases { get; set; } = [];
+
+    /// <summary>Why a stream of this session failed, if one did.</summary>
+    [JsonPropertyName("error")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Error { get; set; }
+}
+
+public sealed class BackupDatabaseInfo
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("id")]
+    public int Id { get; set; }
+
+    [JsonPropertyName("signature")]
+    public string Signature { get; set; } = "";
+
+    [JsonPropertyName("pageSize")]
+    public int PageSize { get; set; }
+
+    [JsonPropertyName("imageSize")]
+    public long ImageSize { get; set; }
+}
+
+public sealed class BackupLogsInfo
+{
+    [JsonPropertyName("genLow")]
+    public uint GenLow { get; set; }
+
+    [JsonPropertyName("genHigh")]
+    public uint GenHigh { get; set; }
+
+    [JsonPropertyName("generations")]
+    public List<BackupLogInfo> Generations { get; set; } = [];
+}
+
+public sealed class BackupLogInfo
+{
+    [JsonPropertyName("generation")]
+    public uint Generation { get; set; }
+
+    [JsonPropertyName("file")]
+    public string File { get; set; } = "";
+
+    [JsonPropertyName("size")]
+    public long Size { get; set; }
+}
+
+public sealed class TruncateResponse
+{
+    [JsonPropertyName("deleted")]
+    public List<uint> Deleted { get; set; } = [];
+}
+
+public sealed class BackupSessionList
+{
+    [JsonPropertyName("sessions")]
+    public List<BackupSessionInfo> Sessions { get; set; } = [];
+}
