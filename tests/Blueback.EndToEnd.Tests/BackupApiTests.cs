@@ -22,7 +22,7 @@ public class BackupApiTests
         private readonly List<Task> _tasks;
         private readonly long[] _acked;
 
-        public HttpWriters(string server, int count)
+        public HttpWriters(string server, int count, string prefix)
         {
             _acked = new long[count];
             _tasks = Enumerable.Range(0, count).Select(w => Task.Run(async () =>
@@ -34,9 +34,9 @@ public class BackupApiTests
                     {
                         Ops =
                         [
-                            new BatchOp { Op = "put", Database = "mailbox", Table = "counters", Key = $"w{w}", Value = n.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-                            new BatchOp { Op = "put", Database = "public", Table = "counters", Key = $"w{w}", Value = n.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-                            new BatchOp { Op = "put", Database = "mailbox", Table = "markers", Key = $"m{w}-{n:D8}", ValueBase64 = Convert.ToBase64String(new byte[300]) },
+                            new BatchOp { Op = "put", Database = "mailbox", Table = "counters", Key = $"{prefix}w{w}", Value = n.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                            new BatchOp { Op = "put", Database = "public", Table = "counters", Key = $"{prefix}w{w}", Value = n.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                            new BatchOp { Op = "put", Database = "mailbox", Table = "markers", Key = $"{prefix}m{w}-{n:D8}", ValueBase64 = Convert.ToBase64String(new byte[300]) },
                         ],
                     });
                     Volatile.Write(ref _acked[w], n);
@@ -80,18 +80,18 @@ public class BackupApiTests
         return media;
     }
 
-    private static void AssertConsistent(StorageInstance restored, long[] atLeast)
+    private static void AssertConsistent(StorageInstance restored, long[] atLeast, string prefix)
     {
         var mailbox = restored.GetDatabase("mailbox");
         var pub = restored.GetDatabase("public");
         using var r = restored.BeginRead();
         for (int w = 0; w < atLeast.Length; w++)
         {
-            long n = long.Parse(Encoding.UTF8.GetString(r.Get(mailbox, "counters", B($"w{w}")) ?? B("0")), System.Globalization.CultureInfo.InvariantCulture);
-            long m = long.Parse(Encoding.UTF8.GetString(r.Get(pub, "counters", B($"w{w}")) ?? B("0")), System.Globalization.CultureInfo.InvariantCulture);
+            long n = long.Parse(Encoding.UTF8.GetString(r.Get(mailbox, "counters", B($"{prefix}w{w}")) ?? B("0")), System.Globalization.CultureInfo.InvariantCulture);
+            long m = long.Parse(Encoding.UTF8.GetString(r.Get(pub, "counters", B($"{prefix}w{w}")) ?? B("0")), System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(n == m, $"writer {w}: counter {n} in mailbox, {m} in public: a batch was half restored");
             Assert.True(n >= atLeast[w], $"writer {w}: restored {n}, but {atLeast[w]} was acknowledged before the backup began");
-            var markers = r.Scan(mailbox, "markers", B($"m{w}-"), B($"m{w}."), false).Count();
+            var markers = r.Scan(mailbox, "markers", B($"{prefix}m{w}-"), B($"{prefix}m{w}."), false).Count();
             Assert.Equal(n, markers);
         }
     }
@@ -107,7 +107,8 @@ public class BackupApiTests
         {
             BackupMedia media;
             long[] before;
-            await using (var writers = new HttpWriters(server.Url, 4))
+            var prefix = $"r{round}";
+            await using (var writers = new HttpWriters(server.Url, 4, prefix))
             {
                 await Task.Delay(500);
                 before = writers.Acked;
@@ -117,7 +118,7 @@ public class BackupApiTests
             }
             media.LogSignature = ReadLogSignature(media);
             using var restored = media.Restore(dir[$"restored{round++}"], options);
-            AssertConsistent(restored, before);
+            AssertConsistent(restored, before, prefix);
         }
         using var status = new BluebackClient(server.Url);
         var st = await status.StatusAsync();

@@ -58,6 +58,7 @@ public sealed class BackupSessions : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _reaper;
     private readonly ILogger _logger;
+    private int _disposed;
 
     public BackupSessions(TimeSpan lease, ILogger logger)
     {
@@ -166,6 +167,10 @@ public sealed class BackupSessions : IDisposable
     /// <summary>Aborts every running session (server shutdown) and stops the lease timer, within a bound.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         foreach (var s in Running())
         {
             Abort(s, "the server is shutting down");
