@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 using Blueback.Protocol;
 
 namespace Blueback.Client;
@@ -29,11 +30,36 @@ public sealed class BackupSession : IAsyncDisposable
 
     internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, string type, CancellationToken ct)
     {
-        using var content = JsonContent.Create(new BeginBackupRequest { Type = type }, ProtocolJson.Default.BeginBackupRequest);
-        using var response = await client.Http.PostAsync(Routes.BeginBackup(instance), content, ct).ConfigureAwait(false);
-        await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
-        var info = await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupSessionInfo, ct).ConfigureAwait(false);
-        return new BackupSession(client, info!);
+        // The id is ours: if this call is cancelled after the server began the backup but before its answer
+        // arrived, we can still abort it rather than leave it to the lease.
+        var id = Guid.NewGuid().ToString("N");
+        try
+        {
+            using var content = JsonContent.Create(new BeginBackupRequest { Type = type, Id = id }, ProtocolJson.Default.BeginBackupRequest);
+            using var response = await client.Http.PostAsync(Routes.BeginBackup(instance), content, ct).ConfigureAwait(false);
+            await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
+            var info = await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupSessionInfo, ct).ConfigureAwait(false);
+            return new BackupSession(client, info!);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or JsonException)
+        {
+            _ = AbortQuietlyAsync(client, id, TimeSpan.FromSeconds(2));
+            throw;
+        }
+    }
+
+    /// <summary>Best effort, bounded, never throws: used when we may not know whether the server began a session.</summary>
+    private static async Task AbortQuietlyAsync(BluebackClient client, string id, TimeSpan bound)
+    {
+        using var cts = new CancellationTokenSource(bound);
+        try
+        {
+            using var response = await client.Http.DeleteAsync(Routes.Backup(id), cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The server is gone or slow: its lease aborts the session.
+        }
     }
 
     /// <summary>The session as the server sees it now (state, and the error of a failed stream).</summary>
@@ -113,15 +139,7 @@ public sealed class BackupSession : IAsyncDisposable
         {
             return;
         }
-        using var bound = new CancellationTokenSource(AbortBound);
-        try
-        {
-            using var response = await _client.Http.DeleteAsync(Routes.Backup(Id), bound.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
-        {
-            // The server is gone or slow: its lease aborts the session; we do not wait for it.
-        }
+        await AbortQuietlyAsync(_client, Id, AbortBound).ConfigureAwait(false);
     }
 }
 

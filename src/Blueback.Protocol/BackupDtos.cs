@@ -8,6 +8,11 @@ public sealed class BeginBackupRequest
     /// <summary>full, copy, incremental or differential.</summary>
     [JsonPropertyName("type")]
     public string? Type { get; set; }
+
+    /// <summary>An id the client chose (32 hex digits), so that it can abort a session whose begin it cancelled
+    /// before the answer arrived.</summary>
+    [JsonPropertyName("id")]
+    public string? Id { get; set; }
 }
 
 public sealed class BackupSessionInfo

@@ -37,9 +37,18 @@ internal static class BackupEndpoints
             {
                 return Problems.BadRequest($"Backup type '{req?.Type}' is not one of full, copy, incremental, differential.");
             }
+            var clientId = req?.Id;
+            if (clientId is not null && (clientId.Length != 32 || !clientId.All(char.IsAsciiHexDigitLower)))
+            {
+                return Problems.BadRequest("A backup id chosen by the client must be 32 lowercase hex digits (a GUID in N format).");
+            }
             return Guard(() =>
             {
-                var s = sessions.Begin(inst, type);
+                var s = sessions.Begin(inst, type, clientId);
+                if (ctx.RequestAborted.IsCancellationRequested)
+                {
+                    sessions.Abort(s, "the client went away before the backup's begin was answered");
+                }
                 return Results.Json(s.Info(inst), ProtocolJson.Default.BackupSessionInfo, statusCode: StatusCodes.Status201Created);
             });
         }).WithName("backup-begin");

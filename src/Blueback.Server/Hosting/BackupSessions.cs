@@ -6,12 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace Blueback.Server.Hosting;
 
 /// <summary>One running backup as the server sees it: the engine's backup plus a lease that every call renews.</summary>
-public sealed class BackupSession(InstanceBackup backup, TimeSpan lease)
+public sealed class BackupSession(InstanceBackup backup, TimeSpan lease, string? clientId = null)
 {
     private long _expiresTicks = DateTime.UtcNow.Add(lease).Ticks;
 
     public InstanceBackup Backup { get; } = backup;
-    public string Id => Backup.Id.ToString("N");
+    public string Id { get; } = clientId ?? backup.Id.ToString("N");
     public TimeSpan Lease { get; } = lease;
     public string? Error { get; set; }
     public string? AbortReason { get; private set; }
@@ -69,10 +69,17 @@ public sealed class BackupSessions : IDisposable
 
     public TimeSpan Lease { get; }
 
-    public BackupSession Begin(StorageInstance instance, BackupType type)
+    public BackupSession Begin(StorageInstance instance, BackupType type, string? clientId = null)
     {
+        lock (_lock)
+        {
+            if (clientId is not null && (_sessions.ContainsKey(clientId) || _finished.ContainsKey(clientId)))
+            {
+                throw new BackupRefusedException($"A backup session with id {clientId} already exists; choose a new id.");
+            }
+        }
         var backup = instance.BeginBackup(type);
-        var session = new BackupSession(backup, Lease);
+        var session = new BackupSession(backup, Lease, clientId);
         backup.TransientRead = (db, page, retries) =>
             _logger.LogWarning("Backup {Id}: pages from {Page} of database {Database} failed verification and read correctly after {Retries} retries (transient)", session.Id, page, db, retries);
         lock (_lock)
