@@ -20,6 +20,27 @@ if (args.Length == 2 && args[0] == "backup-reader")
     await Task.Delay(TimeSpan.FromMinutes(10)).ConfigureAwait(false);
     return 0;
 }
+if (args.Length == 2 && args[0] == "backup-full")
+{
+    // A whole full backup from wherever this process runs (another network namespace, say), data discarded.
+    using var client = new Blueback.Client.BluebackClient(args[1]);
+    await using var session = await client.BeginBackupAsync("store", "full").ConfigureAwait(false);
+    long bytes = 0;
+    foreach (var db in session.Databases)
+    {
+        await using var image = await session.OpenDatabaseImageAsync(db.Name).ConfigureAwait(false);
+        bytes += await CountAsync(image).ConfigureAwait(false);
+    }
+    var logs = await session.ListLogsAsync().ConfigureAwait(false);
+    foreach (var g in logs.Generations)
+    {
+        await using var log = await session.OpenLogAsync(g.Generation).ConfigureAwait(false);
+        bytes += await CountAsync(log).ConfigureAwait(false);
+    }
+    await session.EndAsync().ConfigureAwait(false);
+    Console.Out.WriteLine($"OK {bytes}");
+    return 0;
+}
 if (args.Length < 3)
 {
     Console.Error.WriteLine("usage: CrashWorker DIR RUN SEED");
@@ -88,3 +109,15 @@ var workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
 })).ToArray();
 await Task.WhenAll(workers).ConfigureAwait(false);
 return 0;
+
+static async Task<long> CountAsync(Stream s)
+{
+    var buffer = new byte[1 << 20];
+    long total = 0;
+    int n;
+    while ((n = await s.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+    {
+        total += n;
+    }
+    return total;
+}

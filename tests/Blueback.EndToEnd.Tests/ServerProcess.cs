@@ -38,7 +38,15 @@ public sealed partial class ServerProcess : IDisposable
 
     public static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, bool unixSocket = false, params string[] extra)
+    public static Task<ServerProcess> StartAsync(string dataDirectory, bool unixSocket = false, params string[] extra) =>
+        StartInAsync([], dataDirectory, unixSocket, extra);
+
+    /// <summary>All the addresses the server printed (http://IP:PORT).</summary>
+    public List<string> Urls { get; } = new();
+
+    /// <summary>Starts the server under a wrapper command (such as <c>ip netns exec NAME</c>, which execs it: the
+    /// process id stays the server's).</summary>
+    public static async Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, params string[] extra)
     {
         var socket = unixSocket ? Path.Combine(dataDirectory + "-sock", "blueback.sock") : null;
         if (socket is not null)
@@ -51,7 +59,12 @@ public sealed partial class ServerProcess : IDisposable
             args.AddRange(["--unix", socket]);
         }
         args.AddRange(extra);
-        var psi = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = wrapper.Length == 0
+            ? new ProcessStartInfo("dotnet", args)
+            : new ProcessStartInfo(wrapper[0], [.. wrapper[1..], "dotnet", .. args]);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
         var p = Process.Start(psi)!;
         var server = new ServerProcess(p, dataDirectory, socket);
         p.OutputDataReceived += (_, e) => server.OnLine(e.Data);
@@ -77,10 +90,14 @@ public sealed partial class ServerProcess : IDisposable
         {
             _output.AppendLine(line);
         }
-        const string listening = "Listening on http://127.0.0.1:";
-        if (line.StartsWith(listening, StringComparison.Ordinal))
+        if (line.StartsWith("Listening on http://", StringComparison.Ordinal))
         {
-            Url = line["Listening on ".Length..];
+            var url = line["Listening on ".Length..];
+            Urls.Add(url);
+            if (url.StartsWith("http://127.0.0.1:", StringComparison.Ordinal))
+            {
+                Url = url;
+            }
         }
         if (line.StartsWith("Ready.", StringComparison.Ordinal))
         {
