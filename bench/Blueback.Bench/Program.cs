@@ -6,6 +6,7 @@ using Blueback.Bench;
 // Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
+bool backupOnly = args.Contains("--backup");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -16,6 +17,11 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (backupOnly)
+    {
+        BackupBench.Run(root, quick ? 256L << 20 : 2L << 30, seconds);
+        return;
+    }
     // The server over HTTP (blueback load -> blueback serve) beside the engine in process, same workload.
     foreach (int batch in new[] { 100, 1 })
     {
