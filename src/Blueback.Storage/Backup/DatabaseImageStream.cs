@@ -8,7 +8,7 @@ namespace Blueback.Storage.Backup;
 /// the page count at open (each read under the file's range lock so no flush can tear it, each checksum and page
 /// number verified, transient mismatches retried), then the trailer page. Pages added after the image was opened
 /// are covered by the logs.</summary>
-internal sealed class DatabaseImageStream : Stream
+internal sealed class DatabaseImageStream : BackupReadStream
 {
     private const int PagesPerRange = 64;
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(80), TimeSpan.FromMilliseconds(160)];
@@ -55,15 +55,7 @@ internal sealed class DatabaseImageStream : Stream
 
     public bool Complete => _position == Length;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
+    protected override long ReadPosition => _position;
 
     public override int Read(Span<byte> buffer)
     {
@@ -99,17 +91,6 @@ internal sealed class DatabaseImageStream : Stream
         }
         return total;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Read(buffer.Span));
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     private ReadOnlySpan<byte> PageFromRange(uint page)
     {
@@ -189,14 +170,6 @@ internal sealed class DatabaseImageStream : Stream
         Checksum.StampPage(page, _pageCount);
         return page;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

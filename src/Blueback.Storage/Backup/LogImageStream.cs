@@ -1,20 +1,13 @@
 namespace Blueback.Storage.Backup;
 
 /// <summary>A verified log generation as a stream; reading it to the end marks it read in full.</summary>
-internal sealed class LogImageStream(InstanceBackup backup, uint generation, byte[] data) : Stream
+internal sealed class LogImageStream(InstanceBackup backup, uint generation, byte[] data) : BackupReadStream
 {
     private int _position;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => data.Length;
 
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
+    protected override long ReadPosition => _position;
 
     public override int Read(Span<byte> buffer)
     {
@@ -28,23 +21,4 @@ internal sealed class LogImageStream(InstanceBackup backup, uint generation, byt
         }
         return n;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Read(buffer.Span));
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
