@@ -180,7 +180,7 @@ public sealed class InstanceBackup
         {
             throw new LogCorruptException($"Log generation {generation} ('{reader.Path}') is damaged at offset {reader.EndPosition.Offset} (it does not end with its end record); the backup fails. Run 'blueback db logs' on the log directory.", generation, reader.EndPosition.Offset);
         }
-        return new LogImageStream(this, generation, File.ReadAllBytes(reader.Path));
+        return new LogImageStream(this, generation, reader.Bytes);
     }
 
     internal void LogCompleted(uint generation)

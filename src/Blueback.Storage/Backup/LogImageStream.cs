@@ -1,7 +1,7 @@
 namespace Blueback.Storage.Backup;
 
 /// <summary>A verified log generation as a stream; reading it to the end marks it read in full.</summary>
-internal sealed class LogImageStream(InstanceBackup backup, uint generation, byte[] data) : BackupReadStream
+internal sealed class LogImageStream(InstanceBackup backup, uint generation, ReadOnlyMemory<byte> data) : BackupReadStream
 {
     private int _position;
 
@@ -13,7 +13,7 @@ internal sealed class LogImageStream(InstanceBackup backup, uint generation, byt
     {
         backup.ThrowIfAborted();
         int n = Math.Min(buffer.Length, data.Length - _position);
-        data.AsSpan(_position, n).CopyTo(buffer);
+        data.Span.Slice(_position, n).CopyTo(buffer);
         _position += n;
         if (_position == data.Length)
         {

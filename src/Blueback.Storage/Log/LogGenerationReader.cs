@@ -21,6 +21,9 @@ internal sealed class LogGenerationReader
     }
 
     public string Path { get; }
+
+    /// <summary>The whole file as read (the backup sends these bytes once they verified).</summary>
+    public ReadOnlyMemory<byte> Bytes => _data.AsMemory(0, Length);
     public uint Generation { get; }
     public int Length { get; }
     public LogFileHeader Header { get; }
