@@ -1,0 +1,91 @@
+using System.IO.Compression;
+
+namespace Blueback.Repository.Compression;
+
+/// <summary>How chunks are stored. The manifest records the codec of every set, so a reader never guesses.</summary>
+public abstract class Codec
+{
+    public abstract string Name { get; }
+
+    /// <summary>Compresses one chunk; returns the stored bytes.</summary>
+    public abstract byte[] Compress(ReadOnlySpan<byte> raw);
+
+    /// <summary>Restores a chunk of known raw size.</summary>
+    public abstract void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw);
+
+    public static Codec None { get; } = new NoneCodec();
+
+    /// <summary>zstd through the system's libzstd when it is there; otherwise Brotli from the framework (slower,
+    /// and reported as such in the manifest and by the backup command).</summary>
+    public static Codec Default(int level = 1) => Zstd.IsAvailable ? new ZstdCodec(level) : new BrotliCodec();
+
+    public static Codec ByName(string name) => name switch
+    {
+        "none" => None,
+        "brotli" => new BrotliCodec(),
+        _ when name.StartsWith("zstd", StringComparison.Ordinal) => Zstd.IsAvailable
+            ? new ZstdCodec(1)
+            : throw new InvalidOperationException("This set is compressed with zstd, but libzstd.so.1 is not installed on this machine: install the zstd library (Debian: libzstd1)."),
+        _ => throw new InvalidDataException($"Unknown codec '{name}' in the manifest; this build knows none, zstd and brotli."),
+    };
+
+    private sealed class NoneCodec : Codec
+    {
+        public override string Name => "none";
+        public override byte[] Compress(ReadOnlySpan<byte> raw) => raw.ToArray();
+        public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
+        {
+            if (stored.Length != raw.Length)
+            {
+                throw new InvalidDataException($"stored chunk is {stored.Length} bytes, expected {raw.Length}");
+            }
+            stored.CopyTo(raw);
+        }
+    }
+
+    private sealed class ZstdCodec(int level) : Codec
+    {
+        public override string Name => $"zstd-{level}";
+
+        public override byte[] Compress(ReadOnlySpan<byte> raw)
+        {
+            var buffer = new byte[Zstd.Bound(raw.Length)];
+            int n = Zstd.Compress(raw, buffer, level);
+            Array.Resize(ref buffer, n);
+            return buffer;
+        }
+
+        public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
+        {
+            int n = Zstd.Decompress(stored, raw);
+            if (n != raw.Length)
+            {
+                throw new InvalidDataException($"zstd chunk decompressed to {n} bytes, expected {raw.Length}");
+            }
+        }
+    }
+
+    private sealed class BrotliCodec : Codec
+    {
+        public override string Name => "brotli";
+
+        public override byte[] Compress(ReadOnlySpan<byte> raw)
+        {
+            var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(raw.Length)];
+            if (!BrotliEncoder.TryCompress(raw, buffer, out int n, quality: 1, window: 22))
+            {
+                throw new InvalidOperationException("Brotli compression failed.");
+            }
+            Array.Resize(ref buffer, n);
+            return buffer;
+        }
+
+        public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
+        {
+            if (!BrotliDecoder.TryDecompress(stored, raw, out int n) || n != raw.Length)
+            {
+                throw new InvalidDataException("Brotli chunk does not decompress to its recorded size.");
+            }
+        }
+    }
+}

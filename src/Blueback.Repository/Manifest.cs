@@ -1,0 +1,70 @@
+using System.Text.Json.Serialization;
+
+namespace Blueback.Repository;
+
+/// <summary>What a backup set holds. Written last; a set without a committed manifest does not exist.</summary>
+public sealed class Manifest
+{
+    [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; } = Repository.FormatVersion;
+    [JsonPropertyName("repositoryId")] public string RepositoryId { get; set; } = "";
+    [JsonPropertyName("setId")] public string SetId { get; set; } = "";
+    [JsonPropertyName("parentSetId")] public string? ParentSetId { get; set; }
+    [JsonPropertyName("instance")] public string Instance { get; set; } = "";
+    [JsonPropertyName("server")] public string Server { get; set; } = "";
+    [JsonPropertyName("type")] public string Type { get; set; } = "";
+    [JsonPropertyName("started")] public DateTime Started { get; set; }
+    [JsonPropertyName("ended")] public DateTime Ended { get; set; }
+    [JsonPropertyName("logSignature")] public string LogSignature { get; set; } = "";
+    [JsonPropertyName("genLow")] public uint GenLow { get; set; }
+    [JsonPropertyName("genHigh")] public uint GenHigh { get; set; }
+    [JsonPropertyName("codec")] public string Codec { get; set; } = "";
+    [JsonPropertyName("databases")] public List<ManifestDatabase> Databases { get; set; } = [];
+    [JsonPropertyName("files")] public List<ManifestFile> Files { get; set; } = [];
+}
+
+public sealed class ManifestDatabase
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("id")] public int Id { get; set; }
+    [JsonPropertyName("signature")] public string Signature { get; set; } = "";
+    [JsonPropertyName("pageSize")] public int PageSize { get; set; }
+}
+
+public sealed class ManifestFile
+{
+    /// <summary>"databases/NAME.bdb" or "logs/bbXXXXXXXX.log".</summary>
+    [JsonPropertyName("path")] public string Path { get; set; } = "";
+    [JsonPropertyName("size")] public long Size { get; set; }
+    [JsonPropertyName("sha256")] public string Sha256 { get; set; } = "";
+    [JsonPropertyName("chunks")] public List<ManifestChunk> Chunks { get; set; } = [];
+}
+
+public sealed class ManifestChunk
+{
+    [JsonPropertyName("key")] public string Key { get; set; } = "";
+    /// <summary>Bytes of the file this chunk holds.</summary>
+    [JsonPropertyName("rawSize")] public int RawSize { get; set; }
+    [JsonPropertyName("storedSize")] public int StoredSize { get; set; }
+    /// <summary>CRC32C of the stored bytes, so a damaged object is found before decompression.</summary>
+    [JsonPropertyName("crc32c")] public uint Crc32C { get; set; }
+}
+
+/// <summary>The manifest file: the manifest's exact JSON text and the SHA-256 of that text.</summary>
+public sealed class ManifestEnvelope
+{
+    [JsonPropertyName("manifest")] public System.Text.Json.JsonElement Manifest { get; set; }
+    [JsonPropertyName("sha256")] public string Sha256 { get; set; } = "";
+}
+
+public sealed class RepositoryConfig
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; }
+    [JsonPropertyName("created")] public DateTime Created { get; set; }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(Manifest))]
+[JsonSerializable(typeof(ManifestEnvelope))]
+[JsonSerializable(typeof(RepositoryConfig))]
+internal sealed partial class RepositoryJson : JsonSerializerContext;

@@ -1,0 +1,139 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Blueback.Repository.Compression;
+using Blueback.Repository.Stores;
+
+namespace Blueback.Repository;
+
+/// <summary>A problem in a repository or a set, naming the object.</summary>
+public sealed class RepositoryException(string message) : Exception(message);
+
+/// <summary>A backup repository: <c>config.json</c> (id, format version) and <c>sets/SETID/</c> with chunks and,
+/// once committed, <c>manifest.json</c>.</summary>
+public sealed class Repository
+{
+    public const int FormatVersion = 1;
+    private const string ConfigKey = "config.json";
+
+    private Repository(IRepositoryStore store, RepositoryConfig config)
+    {
+        Store = store;
+        Config = config;
+    }
+
+    public IRepositoryStore Store { get; }
+    public RepositoryConfig Config { get; }
+    public string Id => Config.Id;
+
+    public static async Task<Repository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
+    {
+        if (store.Exists(ConfigKey))
+        {
+            throw new RepositoryException($"'{store.Location}' already holds a repository; use it, or choose an empty location.");
+        }
+        var config = new RepositoryConfig { Id = Guid.NewGuid().ToString("N"), FormatVersion = FormatVersion, Created = DateTime.UtcNow };
+        await store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
+        return new Repository(store, config);
+    }
+
+    public static async Task<Repository> OpenAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
+    {
+        if (!store.Exists(ConfigKey))
+        {
+            throw new RepositoryException($"'{store.Location}' is not a Blueback repository (no {ConfigKey}); create one with 'blueback repo init'.");
+        }
+        RepositoryConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(await store.ReadAsync(ConfigKey, cancellationToken).ConfigureAwait(false), RepositoryJson.Default.RepositoryConfig);
+        }
+        catch (JsonException ex)
+        {
+            throw new RepositoryException($"'{store.Location}/{ConfigKey}' is damaged: {ex.Message}");
+        }
+        if (config is null || string.IsNullOrEmpty(config.Id))
+        {
+            throw new RepositoryException($"'{store.Location}/{ConfigKey}' has no repository id.");
+        }
+        if (config.FormatVersion != FormatVersion)
+        {
+            throw new RepositoryException($"Repository '{store.Location}' has format version {config.FormatVersion}; this build of blueback reads only version {FormatVersion}. Use the blueback version that wrote it.");
+        }
+        return new Repository(store, config);
+    }
+
+    public static string SetPrefix(string setId) => $"sets/{setId}";
+
+    public static string ManifestKey(string setId) => $"{SetPrefix(setId)}/manifest.json";
+
+    /// <summary>Committed sets, oldest first (by log position, then time). Sets without a manifest are not sets.</summary>
+    public async Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default)
+    {
+        var list = new List<Manifest>();
+        foreach (var dir in Store.List("sets"))
+        {
+            var id = dir["sets/".Length..];
+            if (!Store.Exists(ManifestKey(id)))
+            {
+                continue;
+            }
+            list.Add(await ReadManifestAsync(id, cancellationToken).ConfigureAwait(false));
+        }
+        return list.OrderBy(m => m.Instance, StringComparer.Ordinal).ThenBy(m => m.GenHigh).ThenBy(m => m.Ended).ToList();
+    }
+
+    /// <summary>Reads and checks a manifest: its own checksum, this repository's id, a known format.</summary>
+    public async Task<Manifest> ReadManifestAsync(string setId, CancellationToken cancellationToken = default)
+    {
+        var key = ManifestKey(setId);
+        if (!Store.Exists(key))
+        {
+            throw new RepositoryException($"Set {setId} does not exist in '{Store.Location}' (no committed manifest).");
+        }
+        ManifestEnvelope? envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize(await Store.ReadAsync(key, cancellationToken).ConfigureAwait(false), RepositoryJson.Default.ManifestEnvelope);
+        }
+        catch (JsonException ex)
+        {
+            throw new RepositoryException($"Set {setId}: the manifest '{key}' is damaged (not valid JSON: {ex.Message}).");
+        }
+        var raw = envelope!.Manifest.GetRawText();
+        if (!string.Equals(Hex(SHA256.HashData(Encoding.UTF8.GetBytes(raw))), envelope.Sha256, StringComparison.Ordinal))
+        {
+            throw new RepositoryException($"Set {setId}: the manifest '{key}' fails its own SHA-256 checksum; it was changed or damaged.");
+        }
+        var m = envelope.Manifest.Deserialize(RepositoryJson.Default.Manifest)!;
+        if (m.RepositoryId != Id)
+        {
+            throw new RepositoryException($"Set {setId} belongs to repository {m.RepositoryId}, not to this one ({Id}); it was copied in from elsewhere.");
+        }
+        if (m.FormatVersion != FormatVersion)
+        {
+            throw new RepositoryException($"Set {setId} has format version {m.FormatVersion}; this build reads version {FormatVersion}.");
+        }
+        return m;
+    }
+
+    public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) => new(this, setId, codec, chunkSize);
+
+    /// <summary>Removes what uncommitted sets left behind (a set directory without a manifest).</summary>
+    public List<string> CollectGarbage()
+    {
+        var removed = new List<string>();
+        foreach (var dir in Store.List("sets"))
+        {
+            var id = dir["sets/".Length..];
+            if (!Store.Exists(ManifestKey(id)))
+            {
+                Store.DeletePrefix(SetPrefix(id));
+                removed.Add(id);
+            }
+        }
+        return removed;
+    }
+
+    internal static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexStringLower(b);
+}
