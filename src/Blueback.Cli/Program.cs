@@ -4,6 +4,10 @@ using Blueback.Cli.Commands;
 var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
 root.Subcommands.Add(ServeCommand.Build());
 root.Subcommands.Add(LoadCommand.Build());
+root.Subcommands.Add(BackupCommand.Build());
+root.Subcommands.Add(RepositoryCommands.List());
+root.Subcommands.Add(RepositoryCommands.Verify());
+root.Subcommands.Add(RepositoryCommands.Repo());
 root.Subcommands.Add(DbCommands.Build());
 root.Subcommands.Add(DemoCommand.Build());
 // Long commands handle Ctrl+C and SIGTERM themselves (Signals): first a graceful stop, then an immediate exit.

@@ -1,0 +1,180 @@
+using System.CommandLine;
+using Blueback.Repository;
+using Blueback.Repository.Stores;
+using Blueback.Storage.Diagnostics;
+
+namespace Blueback.Cli.Commands;
+
+/// <summary><c>blueback repo init|gc</c>, <c>blueback list</c>, <c>blueback verify</c>.</summary>
+internal static class RepositoryCommands
+{
+    public static Command Repo()
+    {
+        var repo = new Command("repo", "Create and maintain backup repositories.");
+        var dir = new Argument<string>("DIR") { Description = "Directory for the new repository." };
+        var init = new Command("init", "Create a repository in DIR.") { dir };
+        init.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        {
+            var r = await Repository.Repository.InitAsync(new LocalDirectoryStore(pr.GetValue(dir)!), ct).ConfigureAwait(false);
+            Console.WriteLine($"Created repository {r.Id} in {r.Store.Location}.");
+            return Output.Ok;
+        }).ConfigureAwait(false));
+        repo.Subcommands.Add(init);
+        var repoOpt = RepoOption();
+        var gc = new Command("gc", "Remove what unfinished backups left behind (sets without a committed manifest).") { repoOpt };
+        gc.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        {
+            var r = await Open(pr.GetValue(repoOpt)!, ct).ConfigureAwait(false);
+            var removed = r.CollectGarbage();
+            Console.WriteLine(removed.Count == 0 ? "Nothing to remove." : $"Removed {removed.Count} unfinished set(s): {string.Join(", ", removed)}.");
+            return Output.Ok;
+        }).ConfigureAwait(false));
+        repo.Subcommands.Add(gc);
+        return repo;
+    }
+
+    public static Option<string> RepoOption() => new("--repo") { Description = "The backup repository (a directory).", Required = true };
+
+    public static Task<Repository.Repository> Open(string dir, CancellationToken ct) => Repository.Repository.OpenAsync(new LocalDirectoryStore(dir), ct);
+
+    public static Command List()
+    {
+        var repoOpt = RepoOption();
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var cmd = new Command("list", "List the committed backup sets of a repository.") { repoOpt, json };
+        cmd.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        {
+            var r = await Open(pr.GetValue(repoOpt)!, ct).ConfigureAwait(false);
+            var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
+            if (pr.GetValue(json))
+            {
+                Output.WriteJson(sets.Select(s => new
+                {
+                    id = s.SetId,
+                    instance = s.Instance,
+                    type = s.Type,
+                    started = s.Started,
+                    ended = s.Ended,
+                    genLow = s.GenLow,
+                    genHigh = s.GenHigh,
+                    parent = s.ParentSetId,
+                    size = s.Files.Sum(f => f.Size),
+                    stored = s.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)),
+                }));
+                return Output.Ok;
+            }
+            Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  parent");
+            foreach (var s in sets)
+            {
+                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {s.Type,-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {s.ParentSetId ?? "-"}");
+            }
+            return Output.Ok;
+        }).ConfigureAwait(false));
+        return cmd;
+    }
+
+    public static Command Verify()
+    {
+        var repoOpt = RepoOption();
+        var set = new Option<string?>("--set") { Description = "The set to verify (default: all)." };
+        var all = new Option<bool>("--all") { Description = "Verify every set (the default)." };
+        var cmd = new Command("verify", "Re-read sets: manifest checksum, chunk checksums, file hashes, every page's checksum, the chain to the full set.") { repoOpt, set, all };
+        cmd.SetAction(async (pr, _) =>
+        {
+            using var signals = new Signals();
+            return await GuardAsync(async () =>
+            {
+                var r = await Open(pr.GetValue(repoOpt)!, signals.Token).ConfigureAwait(false);
+                var sets = await r.ListSetsAsync(signals.Token).ConfigureAwait(false);
+                var chosen = pr.GetValue(set) is { } id ? [await r.ReadManifestAsync(id, signals.Token).ConfigureAwait(false)] : sets;
+                int bad = 0;
+                foreach (var m in chosen)
+                {
+                    var problems = await SetVerifier.VerifyAsync(r, m, InspectAsync, signals.Token).ConfigureAwait(false);
+                    problems.AddRange(Chain(m, sets));
+                    Console.WriteLine(problems.Count == 0 ? $"set {m.SetId} ({m.Instance}, {m.Type}): OK, {m.Files.Count} files verified" : $"set {m.SetId} ({m.Instance}, {m.Type}): {problems.Count} problem(s)");
+                    foreach (var p in problems)
+                    {
+                        Console.WriteLine($"  {p}");
+                    }
+                    bad += problems.Count;
+                }
+                return bad == 0 ? Output.Ok : Output.ProblemFound;
+            }).ConfigureAwait(false);
+        });
+        return cmd;
+    }
+
+    /// <summary>Every page inside a database image verifies at its position (chunks hold whole pages).</summary>
+    private static Task InspectAsync(ManifestFile file, ReadOnlyMemory<byte> raw, long offset, List<string> problems)
+    {
+        if (!file.Path.StartsWith("databases/", StringComparison.Ordinal))
+        {
+            return Task.CompletedTask;
+        }
+        var span = raw.Span;
+        int pageSize = offset == 0 ? PageVerification.ImagePageSize(span) : PageSizes.GetValueOrDefault(file.Path);
+        if (offset == 0)
+        {
+            PageSizes[file.Path] = pageSize;
+        }
+        if (pageSize == 0)
+        {
+            problems.Add($"file {file.Path}: not a database image (no header page)");
+            return Task.CompletedTask;
+        }
+        for (int at = 0; at + pageSize <= span.Length; at += pageSize)
+        {
+            uint page = (uint)((offset + at) / pageSize);
+            if (PageVerification.Problem(span.Slice(at, pageSize), page) is { } what)
+            {
+                problems.Add($"file {file.Path}: page {page} {what}");
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    private static readonly Dictionary<string, int> PageSizes = new(StringComparer.Ordinal);
+
+    /// <summary>An incremental or differential set must join its parent with no gap in generations.</summary>
+    private static IEnumerable<string> Chain(Manifest m, List<Manifest> sets)
+    {
+        if (m.Type is "full" or "copy")
+        {
+            yield break;
+        }
+        var parent = sets.FirstOrDefault(s => s.SetId == m.ParentSetId);
+        if (parent is null)
+        {
+            yield return $"set {m.SetId}: its parent set {m.ParentSetId ?? "(none)"} is not in the repository: the chain back to a full set is broken";
+            yield break;
+        }
+        if (parent.GenHigh + 1 != m.GenLow)
+        {
+            yield return $"set {m.SetId}: starts at generation {m.GenLow} but its parent {parent.SetId} ends at {parent.GenHigh}: a gap in the chain";
+        }
+    }
+
+    public static async Task<int> GuardAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("blueback: cancelled.");
+            return Output.Cancelled;
+        }
+        catch (RepositoryException ex)
+        {
+            Console.Error.WriteLine($"blueback: {ex.Message}");
+            return Output.Failed;
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"blueback: {ex.Message}");
+            return Output.Failed;
+        }
+    }
+}
