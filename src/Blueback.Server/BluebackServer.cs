@@ -22,6 +22,9 @@ public sealed record ServeOptions
     public string? UnixSocket { get; init; }
     public string? ConfigFile { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>No log lines on the console (a server embedded in another command, such as the demo).</summary>
+    public bool Quiet { get; init; }
 }
 
 /// <summary>The server process: opens the instances, serves them over HTTP (TCP and/or a Unix socket), and on
@@ -34,7 +37,10 @@ public static class BluebackServer
         var shutdown = config.ShutdownTimeoutSeconds is { } secs ? TimeSpan.FromSeconds(secs) : options.ShutdownTimeout;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        if (!options.Quiet)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Blueback", LogLevel.Information);
         // Signals are the command's business (first: graceful stop, second: exit at once), not the host's.
@@ -47,7 +53,13 @@ public static class BluebackServer
             Listen(k, options, output);
         });
 
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        using var loggerFactory = LoggerFactory.Create(b =>
+        {
+            if (!options.Quiet)
+            {
+                b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
+            }
+        });
         var logger = loggerFactory.CreateLogger("Blueback.Server");
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);

@@ -31,89 +31,33 @@ internal static class BackupCommand
     private static async Task<int> RunAsync(string server, string instance, string type, string repoDir, bool json, bool noCompress, CancellationToken ct)
     {
         var repo = await RepositoryCommands.Open(repoDir, ct).ConfigureAwait(false);
-        var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
-        string? parent = type switch
-        {
-            "incremental" => sets.LastOrDefault(s => s.Instance == instance && s.Type is "full" or "incremental")?.SetId,
-            "differential" => sets.LastOrDefault(s => s.Instance == instance && s.Type == "full")?.SetId,
-            _ => null,
-        };
-        if (type is "incremental" or "differential" && parent is null)
-        {
-            Console.Error.WriteLine($"blueback backup: the repository has no full backup of instance '{instance}' to base a {type} backup on; take a full backup into it first.");
-            return Output.Failed;
-        }
         using var client = new BluebackClient(server);
-        var codec = noCompress ? Codec.None : Codec.Default();
-        BackupSetWriter? writer = null;
-        BackupSession? session = null;
-        var sw = Stopwatch.StartNew();
+        var progress = new Progress(json);
+        BackupResult r;
         try
         {
-            session = await client.BeginBackupAsync(instance, type, ct).ConfigureAwait(false);
-            session.AbortBound = TimeSpan.FromSeconds(1); // Ctrl+C must exit within 2 s, whatever the server does
-            writer = repo.BeginSet(session.Id, codec);
-            var progress = new Progress(json);
-            var manifest = new Manifest
-            {
-                ParentSetId = parent,
-                Instance = instance,
-                Server = server,
-                Type = type,
-                Started = DateTime.UtcNow,
-                LogSignature = session.Info.LogSignature,
-                GenLow = session.Info.GenLow,
-                Databases = session.Databases.Select(d => new ManifestDatabase { Name = d.Name, Id = d.Id, Signature = d.Signature, PageSize = d.PageSize }).ToList(),
-            };
-            foreach (var db in type is "full" or "copy" ? session.Databases : [])
-            {
-                await using var image = await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
-                var path = $"databases/{db.Name}.bdb";
-                await writer.AddFileAsync(path, image, done => progress.Report(path, done, image.Length), ct).ConfigureAwait(false);
-            }
-            var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
-            manifest.GenHigh = logs.GenHigh;
-            foreach (var g in logs.Generations)
-            {
-                await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
-                var path = $"logs/{g.File}";
-                await writer.AddFileAsync(path, log, done => progress.Report(path, done, log.Length), ct).ConfigureAwait(false);
-            }
-            manifest.Ended = DateTime.UtcNow;
-            await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
-            // The set is durable: only now may the server delete the logs it holds.
-            IReadOnlyList<uint> truncated = type is "full" or "incremental" ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
-            await session.EndAsync(ct).ConfigureAwait(false);
-            progress.Done();
-            double secs = sw.Elapsed.TotalSeconds;
-            if (json)
-            {
-                Output.WriteJson(new { set = session.Id, instance, type, parent, bytes = writer.RawBytes, stored = writer.StoredBytes, codec = writer.CodecName, seconds = secs, genLow = manifest.GenLow, genHigh = manifest.GenHigh, truncated });
-            }
-            else
-            {
-                Console.WriteLine($"Backup set {session.Id}: {type} of {instance}, generations {manifest.GenLow}-{manifest.GenHigh}, {writer.RawBytes / 1048576.0:0.0} MiB ({writer.StoredBytes / 1048576.0:0.0} MiB stored, {writer.CodecName}) in {secs:0.0} s ({writer.RawBytes / 1e6 / secs:0} MB/s); {truncated.Count} log generation(s) truncated on the server.");
-            }
-            return Output.Ok;
+            r = await BackupRunner.RunAsync(client, server, repo, instance, type, noCompress ? Codec.None : Codec.Default(), progress.Report, ct).ConfigureAwait(false);
+        }
+        catch (BackupRefusedByRepositoryException ex)
+        {
+            Console.Error.WriteLine($"blueback backup: {ex.Message}");
+            return Output.Failed;
         }
         catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException)
         {
-            writer?.Abandon();
             Console.Error.WriteLine($"blueback backup: {ex.Message} No set was written; the server's logs were not truncated.");
             return Output.Failed;
         }
-        catch
+        progress.Done();
+        if (json)
         {
-            writer?.Abandon();
-            throw;
+            Output.WriteJson(new { set = r.SetId, instance, type, parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated });
         }
-        finally
+        else
         {
-            if (session is not null)
-            {
-                await session.DisposeAsync().ConfigureAwait(false); // aborts within its bound unless the backup ended
-            }
+            Console.WriteLine($"Backup set {r.SetId}: {type} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }
+        return Output.Ok;
     }
 
     /// <summary>Progress on stderr: one updating line on a terminal, a plain line every few seconds otherwise.</summary>

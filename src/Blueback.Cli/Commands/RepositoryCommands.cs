@@ -90,8 +90,7 @@ internal static class RepositoryCommands
                 int bad = 0;
                 foreach (var m in chosen)
                 {
-                    var problems = await SetVerifier.VerifyAsync(r, m, InspectAsync, signals.Token).ConfigureAwait(false);
-                    problems.AddRange(Chain(m, sets));
+                    var problems = await VerifySetAsync(r, m, sets, signals.Token).ConfigureAwait(false);
                     Console.WriteLine(problems.Count == 0 ? $"set {m.SetId} ({m.Instance}, {m.Type}): OK, {m.Files.Count} files verified" : $"set {m.SetId} ({m.Instance}, {m.Type}): {problems.Count} problem(s)");
                     foreach (var p in problems)
                     {
@@ -103,6 +102,14 @@ internal static class RepositoryCommands
             }).ConfigureAwait(false);
         });
         return cmd;
+    }
+
+    /// <summary>Everything verify checks for one set.</summary>
+    public static async Task<List<string>> VerifySetAsync(Repository.Repository r, Manifest m, List<Manifest> sets, CancellationToken ct)
+    {
+        var problems = await SetVerifier.VerifyAsync(r, m, InspectAsync, ct).ConfigureAwait(false);
+        problems.AddRange(Chain(m, sets));
+        return problems;
     }
 
     /// <summary>Every page inside a database image verifies at its position (chunks hold whole pages).</summary>

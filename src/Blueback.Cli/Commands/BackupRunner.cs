@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Blueback.Client;
+using Blueback.Repository;
+using Blueback.Repository.Compression;
+
+namespace Blueback.Cli.Commands;
+
+public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated);
+
+/// <summary>The repository has no base for an incremental or differential backup.</summary>
+public sealed class BackupRefusedByRepositoryException(string message) : Exception(message);
+
+/// <summary>One backup into a repository: images, then logs, the manifest committed, and only then truncation and
+/// the end of the session. Any failure or cancel before the commit removes the partial set and aborts the
+/// session (bounded); nothing short of a committed manifest is left looking like a set.</summary>
+public static class BackupRunner
+{
+    public static async Task<BackupResult> RunAsync(BluebackClient client, string server, Repository.Repository repo, string instance, string type,
+        Codec codec, Action<string, long, long>? progress, CancellationToken ct)
+    {
+        var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
+        string? parent = type switch
+        {
+            "incremental" => sets.LastOrDefault(s => s.Instance == instance && s.Type is "full" or "incremental")?.SetId,
+            "differential" => sets.LastOrDefault(s => s.Instance == instance && s.Type == "full")?.SetId,
+            _ => null,
+        };
+        if (type is "incremental" or "differential" && parent is null)
+        {
+            throw new BackupRefusedByRepositoryException($"the repository has no full backup of instance '{instance}' to base a {type} backup on; take a full backup into it first.");
+        }
+        var sw = Stopwatch.StartNew();
+        BackupSetWriter? writer = null;
+        var session = await client.BeginBackupAsync(instance, type, ct).ConfigureAwait(false);
+        session.AbortBound = TimeSpan.FromSeconds(1); // Ctrl+C must exit within 2 s, whatever the server does
+        try
+        {
+            writer = repo.BeginSet(session.Id, codec);
+            var manifest = new Manifest
+            {
+                ParentSetId = parent,
+                Instance = instance,
+                Server = server,
+                Type = type,
+                Started = DateTime.UtcNow,
+                LogSignature = session.Info.LogSignature,
+                GenLow = session.Info.GenLow,
+                Databases = session.Databases.Select(d => new ManifestDatabase { Name = d.Name, Id = d.Id, Signature = d.Signature, PageSize = d.PageSize }).ToList(),
+            };
+            foreach (var db in type is "full" or "copy" ? session.Databases : [])
+            {
+                await using var image = await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
+                var path = $"databases/{db.Name}.bdb";
+                await writer.AddFileAsync(path, image, done => progress?.Invoke(path, done, image.Length), ct).ConfigureAwait(false);
+            }
+            var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
+            manifest.GenHigh = logs.GenHigh;
+            foreach (var g in logs.Generations)
+            {
+                await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
+                var path = $"logs/{g.File}";
+                await writer.AddFileAsync(path, log, done => progress?.Invoke(path, done, log.Length), ct).ConfigureAwait(false);
+            }
+            manifest.Ended = DateTime.UtcNow;
+            await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
+            // The set is durable: only now may the server delete the logs it holds.
+            IReadOnlyList<uint> truncated = type is "full" or "incremental" ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
+            await session.EndAsync(ct).ConfigureAwait(false);
+            return new BackupResult(session.Id, parent, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated);
+        }
+        catch
+        {
+            writer?.Abandon();
+            throw;
+        }
+        finally
+        {
+            await session.DisposeAsync().ConfigureAwait(false); // aborts within its bound unless the backup ended
+        }
+    }
+}
