@@ -63,7 +63,15 @@ public sealed class RepositoryConfig
     [JsonPropertyName("created")] public DateTime Created { get; set; }
 }
 
+public sealed class VerifyRecord
+{
+    [JsonPropertyName("time")] public DateTime Time { get; set; }
+    [JsonPropertyName("ok")] public bool Ok { get; set; }
+    [JsonPropertyName("problems")] public int Problems { get; set; }
+}
+
 [JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(VerifyRecord))]
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(ManifestEnvelope))]
 [JsonSerializable(typeof(RepositoryConfig))]

@@ -117,6 +117,29 @@ public sealed class Repository
         return m;
     }
 
+    public static string VerifiedKey(string setId) => $"{SetPrefix(setId)}/verified.json";
+
+    /// <summary>Records the outcome of a verify of a set (shown by list).</summary>
+    public Task RecordVerifiedAsync(string setId, bool ok, int problems, CancellationToken cancellationToken = default) =>
+        Store.WriteAtomicAsync(VerifiedKey(setId), JsonSerializer.SerializeToUtf8Bytes(new VerifyRecord { Time = DateTime.UtcNow, Ok = ok, Problems = problems }, RepositoryJson.Default.VerifyRecord), cancellationToken);
+
+    /// <summary>The last verify of a set, or null if it was never verified.</summary>
+    public async Task<VerifyRecord?> LastVerifiedAsync(string setId, CancellationToken cancellationToken = default)
+    {
+        if (!Store.Exists(VerifiedKey(setId)))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(await Store.ReadAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false), RepositoryJson.Default.VerifyRecord);
+        }
+        catch (JsonException)
+        {
+            return null; // a damaged mark only means "not known to be verified"
+        }
+    }
+
     public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) => new(this, setId, codec, chunkSize);
 
     /// <summary>Removes what uncommitted sets left behind (a set directory without a manifest).</summary>

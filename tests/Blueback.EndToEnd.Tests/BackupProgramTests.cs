@@ -44,6 +44,31 @@ public partial class BackupProgramTests
         Assert.Equal(fullId, sets[1].GetProperty("parent").GetString());
         var ok = Cli("verify", "--repo", repo);
         Assert.True(ok.Exit == 0, ok.Out + ok.Err);
+        var verifiedList = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement;
+        Assert.True(verifiedList[0].GetProperty("verified").GetProperty("ok").GetBoolean());
+
+        // A log whose bytes were damaged before they were chunked (so every chunk checksum holds) is still found:
+        // verify reads each generation's records.
+        var r = await Repository.Repository.OpenAsync(new Repository.Stores.LocalDirectoryStore(repo));
+        var source = await r.ReadManifestAsync(fullId);
+        var copy = r.BeginSet(Guid.NewGuid().ToString("N"), Repository.Compression.Codec.None);
+        foreach (var f in source.Files)
+        {
+            using var ms = new MemoryStream();
+            await Repository.SetVerifier.ExtractAsync(r, source, f, ms);
+            var bytes0 = ms.ToArray();
+            if (f.Path.StartsWith("logs/", StringComparison.Ordinal) && f == source.Files.Last(x => x.Path.StartsWith("logs/", StringComparison.Ordinal)))
+            {
+                bytes0[4096 + 8] ^= 0xFF; // inside the first record: whatever follows, the generation no longer verifies
+            }
+            await copy.AddFileAsync(f.Path, new MemoryStream(bytes0));
+        }
+        source.Type = "copy";
+        source.ParentSetId = null;
+        await copy.CommitAsync(source);
+        var logBad = Cli("verify", "--repo", repo, "--set", copy.SetId);
+        Assert.Equal(1, logBad.Exit);
+        Assert.Contains("log generation", logBad.Out, StringComparison.Ordinal);
 
         // A flipped byte in a chunk and a missing chunk are each named.
         var chunks = Directory.GetFiles(Path.Combine(repo, "sets", fullId, "chunks")).Order(StringComparer.Ordinal).ToList();

@@ -46,10 +46,16 @@ internal static class RepositoryCommands
         {
             var r = await Open(pr.GetValue(repoOpt)!, ct).ConfigureAwait(false);
             var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
+            var verified = new Dictionary<string, VerifyRecord?>();
+            foreach (var s in sets)
+            {
+                verified[s.SetId] = await r.LastVerifiedAsync(s.SetId, ct).ConfigureAwait(false);
+            }
             if (pr.GetValue(json))
             {
                 Output.WriteJson(sets.Select(s => new
                 {
+                    verified = verified[s.SetId] is { } v ? new { time = v.Time, ok = v.Ok, problems = v.Problems } : null,
                     id = s.SetId,
                     instance = s.Instance,
                     type = s.Type,
@@ -63,10 +69,11 @@ internal static class RepositoryCommands
                 }));
                 return Output.Ok;
             }
-            Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  parent");
+            Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  parent");
             foreach (var s in sets)
             {
-                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {s.Type,-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {s.ParentSetId ?? "-"}");
+                var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
+                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {s.Type,-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {s.ParentSetId ?? "-"}");
             }
             return Output.Ok;
         }).ConfigureAwait(false));
@@ -91,6 +98,7 @@ internal static class RepositoryCommands
                 foreach (var m in chosen)
                 {
                     var problems = await VerifySetAsync(r, m, sets, signals.Token).ConfigureAwait(false);
+                    await r.RecordVerifiedAsync(m.SetId, problems.Count == 0, problems.Count, signals.Token).ConfigureAwait(false);
                     Console.WriteLine(problems.Count == 0 ? $"set {m.SetId} ({m.Instance}, {m.Type}): OK, {m.Files.Count} files verified" : $"set {m.SetId} ({m.Instance}, {m.Type}): {problems.Count} problem(s)");
                     foreach (var p in problems)
                     {
@@ -107,9 +115,63 @@ internal static class RepositoryCommands
     /// <summary>Everything verify checks for one set.</summary>
     public static async Task<List<string>> VerifySetAsync(Repository.Repository r, Manifest m, List<Manifest> sets, CancellationToken ct)
     {
-        var problems = await SetVerifier.VerifyAsync(r, m, InspectAsync, ct).ConfigureAwait(false);
+        var logs = new LogCopies(m);
+        var problems = await SetVerifier.VerifyAsync(r, m, (file, raw, offset, found) =>
+        {
+            logs.Add(file, raw, offset, found);
+            return InspectAsync(file, raw, offset, found);
+        }, ct).ConfigureAwait(false);
         problems.AddRange(Chain(m, sets));
         return problems;
+    }
+
+    /// <summary>Each log generation in a set, reassembled one at a time (a generation's size at most): checked whole
+    /// (header, records, end record), its signature against the set's, and chained to the one before it.</summary>
+    private sealed class LogCopies(Manifest manifest)
+    {
+        private MemoryStream? _current;
+        private long _previousCreated;
+        private uint _previousGeneration;
+
+        public void Add(ManifestFile file, ReadOnlyMemory<byte> raw, long offset, List<string> problems)
+        {
+            if (!file.Path.StartsWith("logs/", StringComparison.Ordinal))
+            {
+                return;
+            }
+            if (offset == 0)
+            {
+                _current = new MemoryStream((int)Math.Min(file.Size, int.MaxValue));
+            }
+            _current!.Write(raw.Span);
+            if (offset + raw.Length < file.Size)
+            {
+                return;
+            }
+            var name = Path.GetFileName(file.Path);
+            if (!Storage.Log.LogFiles.TryParseGeneration(name, out uint generation))
+            {
+                problems.Add($"set {manifest.SetId}, file {file.Path}: not a log generation's name");
+                return;
+            }
+            var check = LogCheck.VerifyCopy(_current.ToArray(), $"{manifest.SetId}/{file.Path}", generation);
+            _current = null;
+            if (check.Problem is not null)
+            {
+                problems.Add($"set {manifest.SetId}, file {file.Path}: {check.Problem}");
+                return;
+            }
+            if (!string.Equals(check.LogSignatureId, manifest.LogSignature, StringComparison.Ordinal))
+            {
+                problems.Add($"set {manifest.SetId}, file {file.Path}: belongs to log stream {check.LogSignatureId}, not the set's {manifest.LogSignature}");
+            }
+            if (_previousGeneration != 0 && (generation != _previousGeneration + 1 || check.PreviousCreatedTicks != _previousCreated))
+            {
+                problems.Add($"set {manifest.SetId}, file {file.Path}: does not follow generation {_previousGeneration} (not contiguous)");
+            }
+            _previousGeneration = generation;
+            _previousCreated = check.CreatedTicks;
+        }
     }
 
     /// <summary>Every page inside a database image verifies at its position (chunks hold whole pages).</summary>

@@ -21,10 +21,33 @@ public sealed record LogReport(string Directory, IReadOnlyList<GenerationReport>
     public bool Ok => Problems.Count == 0 && Generations.All(g => g.Problems.Count == 0);
 }
 
+/// <summary>One generation's copy checked on its own: header, every record, its end record.</summary>
+public sealed record GenerationCopyCheck(uint Generation, string LogSignatureId, long CreatedTicks, long PreviousCreatedTicks, string? Problem);
+
 /// <summary>Offline verification of a log directory (the original's eseutil /ml): every generation's header and
 /// records, signatures, gaps and contiguity, damage versus a torn tail.</summary>
 public static class LogCheck
 {
+    /// <summary>Checks a generation held in memory (from a backup set): it must be whole, ending with its end record.</summary>
+    public static GenerationCopyCheck VerifyCopy(byte[] data, string name, uint generation)
+    {
+        LogGenerationReader reader;
+        try
+        {
+            reader = LogGenerationReader.FromBytes(data, name, generation);
+        }
+        catch (LogCorruptException ex)
+        {
+            return new GenerationCopyCheck(generation, "", 0, 0, ex.Message);
+        }
+        while (reader.TryRead(out _))
+        {
+        }
+        var h = reader.Header;
+        string? problem = reader.End == LogEnd.GenerationEnd ? null : $"log generation {generation} is damaged or incomplete at offset {reader.EndPosition.Offset} (no end record)";
+        return new GenerationCopyCheck(generation, h.LogSignature.Id.ToString("N"), h.CreatedTicks, h.PreviousCreatedTicks, problem);
+    }
+
     public static LogReport Verify(string directory, CancellationToken cancellationToken = default)
     {
         var problems = new List<string>();

@@ -68,6 +68,13 @@ internal sealed class LogGenerationReader
         return new LogGenerationReader(path, generation, data, length, header, attachments);
     }
 
+    /// <summary>A generation held in memory (a copy inside a backup set, say).</summary>
+    public static LogGenerationReader FromBytes(byte[] data, string name, uint generation)
+    {
+        var (header, attachments) = LogFiles.ReadHeader(data, name, generation);
+        return new LogGenerationReader(name, generation, data, data.Length, header, attachments);
+    }
+
     public bool TryRead(out LogRecord record)
     {
         record = default;
