@@ -192,7 +192,7 @@ public class BackupApiTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await image.ReadExactlyAsync(buf, cts.Token));
             await image.DisposeAsync();
         }
-        await WaitForNoBackupAsync(c, TimeSpan.FromSeconds(1));
+        await WaitForNoBackupAsync(c, TimeSpan.FromSeconds(5)); // the server notices at its next write to the socket
 
         // Silent: no call for longer than the lease.
         var silent = await c.BeginBackupAsync("store", "full");

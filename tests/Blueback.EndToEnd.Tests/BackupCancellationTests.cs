@@ -6,8 +6,13 @@ using Xunit.Abstractions;
 
 namespace Blueback.EndToEnd.Tests;
 
+/// <summary>Counts this process's file descriptors, so it runs alone, never beside other tests.</summary>
+[CollectionDefinition(nameof(BackupCancellationTests), DisableParallelization = true)]
+public sealed class CancellationCollection;
+
 /// <summary>Stopping a backup at any moment: every cancelled call returns promptly, the server is clean at once,
 /// writers never notice, and nothing leaks (the Q185694 seed).</summary>
+[Collection(nameof(BackupCancellationTests))]
 public class BackupCancellationTests(ITestOutputHelper output)
 {
     [Fact(Timeout = 300_000)]

@@ -218,9 +218,11 @@ internal static class RepositoryCommands
             yield return $"set {m.SetId}: its parent set {m.ParentSetId ?? "(none)"} is not in the repository: the chain back to a full set is broken";
             yield break;
         }
-        if (parent.GenHigh + 1 != m.GenLow)
+        // An overlap is harmless (a backup killed after its commit but before truncation leaves the next one
+        // starting earlier); a gap is not.
+        if (m.GenLow > parent.GenHigh + 1)
         {
-            yield return $"set {m.SetId}: starts at generation {m.GenLow} but its parent {parent.SetId} ends at {parent.GenHigh}: a gap in the chain";
+            yield return $"set {m.SetId}: starts at generation {m.GenLow} but its parent {parent.SetId} ends at {parent.GenHigh}: generations {parent.GenHigh + 1} to {m.GenLow - 1} are in no set (a gap in the chain)";
         }
     }
 

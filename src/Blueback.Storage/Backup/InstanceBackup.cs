@@ -211,6 +211,9 @@ public sealed class InstanceBackup
             {
                 throw new BackupSequenceException($"Log generation(s) {string.Join(", ", unread)} were not read in full; read every listed generation before truncating.");
             }
+            // Truncation means the client holds the set durably: record the backup first, so that the next
+            // incremental starts after it even if the client dies before End (its generations are gone from here).
+            _instance.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
             var deleted = _instance.DeleteBackedUpGenerations(GenHigh!.Value);
             State = BackupState.Truncated;
             return deleted;
@@ -236,8 +239,10 @@ public sealed class InstanceBackup
             {
                 throw new BackupSequenceException($"Log generation(s) {string.Join(", ", unread)} were not read in full; a backup ends only after its logs are read (or abort it).");
             }
-            var info = new BackupInfo { MarkLsn = Mark.Value, MarkTicks = Started.Ticks, GenLow = GenLow, GenHigh = GenHigh!.Value };
-            _instance.RecordBackup(Type, info, _databases.Values.Select(d => d.Id).ToList());
+            if (State != BackupState.Truncated)
+            {
+                _instance.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
+            }
             State = BackupState.Ended;
             _instance.BackupFinished(this);
         }
@@ -259,6 +264,8 @@ public sealed class InstanceBackup
     }
 
     public bool IsFinished => State is BackupState.Ended or BackupState.Aborted;
+
+    private BackupInfo Info => new() { MarkLsn = Mark.Value, MarkTicks = Started.Ticks, GenLow = GenLow, GenHigh = GenHigh!.Value };
 
     internal void ThrowIfAborted()
     {
