@@ -9,16 +9,8 @@ public class BackupFailureTests
 {
     private static (int Exit, string Out, string Err) Cli(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(180_000))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"blueback {string.Join(' ', args)} did not exit");
-        }
-        return (p.ExitCode, o.Result, e.Result);
+        var (exit, output, error, _) = BackupProgramTests.Cli(args);
+        return (exit, output, error);
     }
 
     [Fact(Timeout = 300_000)]

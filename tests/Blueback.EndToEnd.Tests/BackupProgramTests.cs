@@ -8,7 +8,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary><c>blueback backup</c>, <c>list</c>, <c>verify</c> and <c>repo gc</c> as an operator runs them.</summary>
 public partial class BackupProgramTests
 {
-    private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args)
+    internal static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         var sw = Stopwatch.StartNew();

@@ -88,7 +88,7 @@ internal static class BackupEndpoints
             {
                 if (s.Backup.State == BackupState.Aborted)
                 {
-                    return Problems.Result(StatusCodes.Status409Conflict, "Backup aborted", $"Backup {id} was aborted ({s.AbortReason ?? "by its client"}); it cannot end successfully. Begin a new one.");
+                    return Problems.Of(StatusCodes.Status409Conflict, "Backup aborted", $"Backup {id} was aborted ({s.AbortReason ?? "by its client"}); it cannot end successfully. Begin a new one.");
                 }
                 s.Backup.End();
                 sessions.Finished(s);
@@ -115,7 +115,7 @@ internal static class BackupEndpoints
         }
         if (finished && !allowFinished)
         {
-            return Problems.Result(StatusCodes.Status409Conflict, "Backup finished",
+            return Problems.Of(StatusCodes.Status409Conflict, "Backup finished",
                 s.Backup.State == BackupState.Aborted
                     ? $"Backup {id} was aborted ({s.AbortReason ?? "by its client"}). Begin a new one."
                     : $"Backup {id} has ended. Begin a new one.");
@@ -136,11 +136,11 @@ internal static class BackupEndpoints
         }
         catch (BackupRefusedException ex)
         {
-            return Problems.Result(StatusCodes.Status409Conflict, "Backup refused", ex.Message);
+            return Problems.Of(StatusCodes.Status409Conflict, "Backup refused", ex.Message);
         }
         catch (BackupSequenceException ex)
         {
-            return Problems.Result(StatusCodes.Status409Conflict, "Out of order", ex.Message);
+            return Problems.Of(StatusCodes.Status409Conflict, "Out of order", ex.Message);
         }
         catch (StorageException ex)
         {

@@ -38,7 +38,7 @@ internal static class DataEndpoints
         }
         catch (BadHttpRequestException bad)
         {
-            return Problems.Result(bad.StatusCode, "Bad request", bad.Message);
+            return Problems.Of(bad.StatusCode, "Bad request", bad.Message);
         }
         catch (Exception ex) when (ex is IOException && !cts.IsCancellationRequested)
         {

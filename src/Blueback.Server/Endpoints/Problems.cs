@@ -9,23 +9,23 @@ internal static class Problems
 {
     public const string ContentType = "application/problem+json";
 
-    public static IResult Result(int status, string title, string detail, string? instance = null) =>
+    public static IResult Of(int status, string title, string detail, string? instance = null) =>
         Results.Json(new Problem { Status = status, Title = title, Detail = detail, Instance = instance }, ProtocolJson.Default.Problem, ContentType, status);
 
-    public static IResult BadRequest(string detail) => Result(StatusCodes.Status400BadRequest, "Bad request", detail);
+    public static IResult BadRequest(string detail) => Of(StatusCodes.Status400BadRequest, "Bad request", detail);
 
-    public static IResult NotFound(string detail) => Result(StatusCodes.Status404NotFound, "Not found", detail);
+    public static IResult NotFound(string detail) => Of(StatusCodes.Status404NotFound, "Not found", detail);
 
     /// <summary>Maps an engine error to a status: the caller's fault (400), the server's state (503), or damage (500).</summary>
     public static IResult FromException(Exception ex) => ex switch
     {
         StorageLimitException => BadRequest(ex.Message),
-        StorageTimeoutException => Result(StatusCodes.Status503ServiceUnavailable, "Busy", ex.Message + " Retry later."),
-        InstancePoisonedException => Result(StatusCodes.Status503ServiceUnavailable, "Instance stopped", ex.Message),
-        ObjectDisposedException => Result(StatusCodes.Status503ServiceUnavailable, "Shutting down", "The server is shutting down; retry against it once it is back."),
-        OperationCanceledException => Result(StatusCodes.Status503ServiceUnavailable, "Cancelled", "The request was cancelled (client gone or server shutting down)."),
-        DatabaseStateException => Result(StatusCodes.Status409Conflict, "Database state", ex.Message),
-        StorageException => Result(StatusCodes.Status500InternalServerError, "Storage error", ex.Message),
-        _ => Result(StatusCodes.Status500InternalServerError, "Internal error", $"{ex.GetType().Name}: {ex.Message}"),
+        StorageTimeoutException => Of(StatusCodes.Status503ServiceUnavailable, "Busy", ex.Message + " Retry later."),
+        InstancePoisonedException => Of(StatusCodes.Status503ServiceUnavailable, "Instance stopped", ex.Message),
+        ObjectDisposedException => Of(StatusCodes.Status503ServiceUnavailable, "Shutting down", "The server is shutting down; retry against it once it is back."),
+        OperationCanceledException => Of(StatusCodes.Status503ServiceUnavailable, "Cancelled", "The request was cancelled (client gone or server shutting down)."),
+        DatabaseStateException => Of(StatusCodes.Status409Conflict, "Database state", ex.Message),
+        StorageException => Of(StatusCodes.Status500InternalServerError, "Storage error", ex.Message),
+        _ => Of(StatusCodes.Status500InternalServerError, "Internal error", $"{ex.GetType().Name}: {ex.Message}"),
     };
 }
