@@ -66,13 +66,13 @@ internal static class DataEndpoints
         {
             return error!;
         }
-        var (value, tooBig) = await Body.ReadAsync(ctx.Request, Routes.Limits.MaxValueBytes, ct).ConfigureAwait(false);
-        if (tooBig)
+        using var value = await Body.ReadPooledAsync(ctx.Request, Routes.Limits.MaxValueBytes, ct).ConfigureAwait(false);
+        if (value.TooBig)
         {
             return Problems.BadRequest($"The value is larger than {Routes.Limits.MaxValueBytes} bytes (16 MiB), the most a key can hold.");
         }
         using var tx = await inst.BeginWriteAsync(ct).ConfigureAwait(false);
-        tx.Put(db, table, key, value);
+        tx.Put(db, table, key, value.Span);
         await tx.CommitAsync(CommitMode.Durable, ct).ConfigureAwait(false);
         return Results.NoContent();
     }

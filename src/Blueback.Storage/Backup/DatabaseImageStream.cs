@@ -53,8 +53,6 @@ internal sealed class DatabaseImageStream : BackupReadStream
 
     public override long Length => ((long)_pageCount + 1) * _pageSize;
 
-    public bool Complete => _position == Length;
-
     protected override long ReadPosition => _position;
 
     public override int Read(Span<byte> buffer)

@@ -87,8 +87,6 @@ internal sealed partial class LogWriter : IDisposable
     private long _flushCount;
     private long _bytesWritten;
 
-    public long CurrentFileCreatedTicks => _fileCreatedTicks;
-
     /// <summary>Creates generation <paramref name="generation"/> and starts appending at its first record.</summary>
     public void Start(uint generation, long previousCreatedTicks)
     {

@@ -38,17 +38,6 @@ internal sealed class BufferCache
 
     public long Bound => _bound;
 
-    public int FrameCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _frames.Count;
-            }
-        }
-    }
-
     /// <summary>Set by the checkpointer under the log's append lock; see <see cref="Frame.LastImage"/>.</summary>
     public Lsn RedoPoint { get; set; }
 

@@ -168,8 +168,6 @@ internal sealed class DatabaseFile : IDisposable
         }
     }
 
-    public long PhysicalLength => Volatile.Read(ref _physicalLength);
-
     public void Sync() => FileSystem.DataSync(Handle, Path);
 
     public DatabaseHeader ReadHeader() => ReadHeader(Handle, Path);

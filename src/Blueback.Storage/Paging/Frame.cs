@@ -32,17 +32,4 @@ internal sealed class Frame(ushort database, uint page)
     public Exception? LoadError;
     /// <summary>Serializes write-back of this page so that an older version never lands after a newer one.</summary>
     public readonly Lock WriteLock = new();
-
-    public int VersionCount
-    {
-        get
-        {
-            int n = 0;
-            for (var v = Latest; v is not null; v = v.Older)
-            {
-                n++;
-            }
-            return n;
-        }
-    }
 }

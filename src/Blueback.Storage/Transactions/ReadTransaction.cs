@@ -35,11 +35,11 @@ public sealed class ReadTransaction : IDisposable
     {
         TableAccess.CheckKey(key);
         var v = View(db);
-        var root = TableAccess.FindTable(v, table);
+        var root = Catalog.Find(v, table);
         return root is null ? null : BPlusTree.Get(v, root.Value, key);
     }
 
-    public bool TableExists(Database db, string table) => TableAccess.FindTable(View(db), table) is not null;
+    public bool TableExists(Database db, string table) => Catalog.Find(View(db), table) is not null;
 
     public IReadOnlyList<string> Tables(Database db) => Catalog.List(View(db));
 
@@ -48,7 +48,7 @@ public sealed class ReadTransaction : IDisposable
     public IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Database db, string table, byte[]? from = null, byte[]? to = null, bool reverse = false)
     {
         var v = View(db);
-        var root = TableAccess.FindTable(v, table);
+        var root = Catalog.Find(v, table);
         return root is null ? [] : BPlusTree.Scan(v, root.Value, from, to, reverse);
     }
 

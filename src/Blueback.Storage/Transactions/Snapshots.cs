@@ -54,17 +54,6 @@ internal sealed class Snapshots
         }
     }
 
-    public int ActiveCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _active.Values.Sum();
-            }
-        }
-    }
-
     /// <summary>No reader needs a page version older than the newest one at or below this sequence.</summary>
     public long OldestNeeded
     {

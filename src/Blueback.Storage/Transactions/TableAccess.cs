@@ -1,4 +1,3 @@
-using Blueback.Storage.BTree;
 using Blueback.Storage.Format;
 
 namespace Blueback.Storage.Transactions;
@@ -51,6 +50,4 @@ internal static class TableAccess
         }
         return list;
     }
-
-    public static uint? FindTable(IPageReader r, string table) => Catalog.Find(r, table);
 }

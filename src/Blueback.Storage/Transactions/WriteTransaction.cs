@@ -37,7 +37,7 @@ public sealed class WriteTransaction : IDisposable
         TableAccess.CheckKey(key);
         TableAccess.CheckValue(value);
         var v = View(db);
-        var root = TableAccess.FindTable(v, table) ?? Catalog.Create(v, table);
+        var root = Catalog.Find(v, table) ?? Catalog.Create(v, table);
         BPlusTree.Put(v, root, key, value);
     }
 
@@ -46,7 +46,7 @@ public sealed class WriteTransaction : IDisposable
     {
         TableAccess.CheckKey(key);
         var v = View(db);
-        var root = TableAccess.FindTable(v, table);
+        var root = Catalog.Find(v, table);
         return root is not null && BPlusTree.Delete(v, root.Value, key);
     }
 
@@ -54,14 +54,14 @@ public sealed class WriteTransaction : IDisposable
     {
         TableAccess.CheckKey(key);
         var v = View(db);
-        var root = TableAccess.FindTable(v, table);
+        var root = Catalog.Find(v, table);
         return root is null ? null : BPlusTree.Get(v, root.Value, key);
     }
 
     public IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Database db, string table, byte[]? from = null, byte[]? to = null, bool reverse = false)
     {
         var v = View(db);
-        var root = TableAccess.FindTable(v, table);
+        var root = Catalog.Find(v, table);
         // Materialized: the private pages may change under a lazy enumeration if the caller writes meanwhile.
         return root is null ? [] : BPlusTree.Scan(v, root.Value, from, to, reverse).ToList();
     }
@@ -69,14 +69,14 @@ public sealed class WriteTransaction : IDisposable
     public List<KeyValuePair<byte[], byte[]>> Scan(Database db, string table, byte[]? from, byte[]? to, bool reverse, int limit)
     {
         var v = View(db);
-        var root = TableAccess.FindTable(v, table);
+        var root = Catalog.Find(v, table);
         return root is null ? [] : TableAccess.Page(BPlusTree.Scan(v, root.Value, from, to, reverse), limit);
     }
 
     public void CreateTable(Database db, string table)
     {
         var v = View(db);
-        if (TableAccess.FindTable(v, table) is null)
+        if (Catalog.Find(v, table) is null)
         {
             Catalog.Create(v, table);
         }
@@ -84,7 +84,7 @@ public sealed class WriteTransaction : IDisposable
 
     public bool DropTable(Database db, string table) => Catalog.Drop(View(db), table);
 
-    public bool TableExists(Database db, string table) => TableAccess.FindTable(View(db), table) is not null;
+    public bool TableExists(Database db, string table) => Catalog.Find(View(db), table) is not null;
 
     public IReadOnlyList<string> Tables(Database db) => Catalog.List(View(db));
 
