@@ -61,3 +61,10 @@ public sealed class StorageTimeoutException : StorageException
 {
     public StorageTimeoutException(string message) : base(message) { }
 }
+
+/// <summary>A restore or its hard recovery was refused or failed: a log range that does not match the images, a
+/// stop point before the set's end, an interrupted restore, a restored database opened before its recovery.</summary>
+public sealed class RestoreException : StorageException
+{
+    public RestoreException(string message) : base(message) { }
+}

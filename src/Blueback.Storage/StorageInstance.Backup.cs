@@ -32,9 +32,10 @@ public sealed partial class StorageInstance
                 throw new BackupRefusedException($"Instance '{Name}' has no attached database to back up.");
             }
             uint genLow;
+            var redo = _checkpoint; // read once: the set's first generation and its redo point must agree
             if (type.IncludesDatabases())
             {
-                genLow = _checkpoint.Generation;
+                genLow = redo.Generation;
             }
             else
             {
@@ -63,7 +64,7 @@ public sealed partial class StorageInstance
                 uint pages = type.IncludesDatabases() ? SpaceRoot.PageCount(Cache.Read(db.Id, FormatConstants.SpaceRootPage, long.MaxValue)) : 0;
                 list.Add(new BackupDatabase(db.Name, db.Id, db.PageSize, pages, type.IncludesDatabases() ? ((long)pages + 1) * db.PageSize : 0, db.Signature));
             }
-            _backup = new InstanceBackup(this, type, _log.AppendPosition, genLow, list);
+            _backup = new InstanceBackup(this, type, _log.AppendPosition, redo, genLow, list);
             LogPin = () => _backup?.GenLow;
             return _backup;
         }

@@ -46,9 +46,12 @@ public sealed partial class StorageInstance
                 long seq = ++_sequence;
                 Span<byte> payload = stackalloc byte[16];
                 BinaryPrimitives.WriteInt64LittleEndian(payload, seq);
-                BinaryPrimitives.WriteInt64LittleEndian(payload[8..], DateTime.UtcNow.Ticks);
+                var now = DateTime.UtcNow;
+                BinaryPrimitives.WriteInt64LittleEndian(payload[8..], now.Ticks);
                 _log.AppendSmall(LogRecordType.Commit, 0, 0, payload);
                 commitEnd = _log.AppendPositionLocked;
+                tx.CommitLsn = commitEnd;
+                tx.CommitTime = now;
                 // Published under the append lock: a checkpoint that takes its redo point after this commit's
                 // records then always finds its pages dirty.
                 Cache.Publish(published, seq, commitEnd);

@@ -115,7 +115,7 @@ public sealed partial class StorageInstance
                 }
                 throw new DatabaseStateException($"'{full}' is not the database instance '{Name}' attached as id {id} (its signature is {h.DatabaseSignature}, expected {signature}). Put the right file back or restore it.");
             }
-            if (h.State == DatabaseState.RestoredAwaitingRecovery)
+            if (h.State == DatabaseState.RestoredAwaitingRecovery || (h.CurrentBackup.GenLow != 0 && h.CurrentBackup.GenHigh == 0))
             {
                 throw new DatabaseStateException($"Database '{full}' was restored from a backup and awaits hard recovery; soft recovery must not touch it. Run 'blueback db recover {Directory}' (restore's recovery) first.");
             }
@@ -144,13 +144,7 @@ public sealed partial class StorageInstance
         }
         else
         {
-            var path = LogFiles.PathOf(LogDirectory, end.Generation);
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-            var rec = new byte[LogRecordLayout.HeaderSize];
-            LogRecordLayout.WriteHeader(rec, rec.Length, end, LogRecordType.GenerationEnd, 0, 0);
-            LogRecordLayout.Seal(rec, end, rec.Length);
-            RandomAccess.Write(handle, rec, end.Offset);
-            FileSystem.DataSync(handle, path);
+            LogFiles.EndGenerationAt(LogDirectory, end);
             newGen = end.Generation + 1;
         }
         bool removed = false;

@@ -120,10 +120,16 @@ public sealed partial class StorageInstance : IDisposable
     }
 
     /// <summary>Opens an existing instance, running soft recovery if it was not shut down cleanly.</summary>
-    public static StorageInstance Open(string directory, InstanceOptions? options = null)
+    public static StorageInstance Open(string directory, InstanceOptions? options = null) => Open(directory, options, restoring: false);
+
+    internal static StorageInstance Open(string directory, InstanceOptions? options, bool restoring)
     {
         options ??= new InstanceOptions();
         options.Validate();
+        if (!restoring && Restore.RestoreRecord.Read(directory) is { Status: not Restore.RestoreStatus.Done } pending)
+        {
+            throw new RestoreException($"Instance '{Path.GetFullPath(directory)}' is being restored and was not recovered (restore status {pending.Status}{(pending.Error is null ? "" : $": {pending.Error}")}). Finish it with 'blueback db recover {directory}', or run 'blueback restore' again to restart it.");
+        }
         var state = CheckpointFile.Read(Path.Combine(directory, CheckpointFile.FileName));
         var instance = new StorageInstance(directory, options, state.LogSignature);
         try

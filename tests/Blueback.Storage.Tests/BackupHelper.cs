@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Blueback.Storage.Backup;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
-using Blueback.Storage.Recovery;
+using Blueback.Storage.Restore;
 
 namespace Blueback.Storage.Tests;
 
@@ -17,6 +17,8 @@ internal sealed class BackupMedia
     public SortedDictionary<uint, byte[]> Logs { get; } = new();
     public uint GenLow { get; set; } = uint.MaxValue;
     public Signature LogSignature { get; set; }
+    /// <summary>For a chain: the last generation of the full set (the images are consistent after it).</summary>
+    public uint ConsistentAfter { get; set; }
 
     /// <summary>Runs a whole backup of <paramref name="type"/>, reading in small pieces so writers interleave.</summary>
     public static BackupMedia Take(StorageInstance inst, BackupType type, BackupMedia? into = null, bool truncate = true, Action? between = null)
@@ -57,32 +59,36 @@ internal sealed class BackupMedia
         return ms.ToArray();
     }
 
-    /// <summary>Restores into <paramref name="directory"/> and opens it (soft recovery replays the logs).</summary>
-    public StorageInstance Restore(string directory, InstanceOptions options)
+    /// <summary>Restores into <paramref name="directory"/> the product's way (images and logs in place, a restore
+    /// record, hard recovery) and opens the result.</summary>
+    public StorageInstance Restore(string directory, InstanceOptions options, RecoveryStop? stop = null, bool playForward = true, Action<string>? progress = null, CancellationToken token = default)
     {
-        Directory.CreateDirectory(Path.Combine(directory, StorageInstance.LogDirectoryName));
-        var attached = new List<AttachedDatabase>();
+        var logDir = Path.Combine(directory, StorageInstance.LogDirectoryName);
+        Directory.CreateDirectory(logDir);
+        var record = new RestoreRecord
+        {
+            GenLow = GenLow,
+            GenHigh = Logs.Keys.Max(),
+            ConsistentAfter = ConsistentAfter,
+            LogSignature = LogSignature,
+            Stop = stop?.ToString(),
+            PlayForward = playForward,
+            Created = DateTime.UtcNow,
+        };
         foreach (var (name, (image, _)) in Images)
         {
-            int ps = (int)MemoryMarshal.Read<DatabaseHeader>(image).PageSize;
-            var trailer = MemoryMarshal.Read<BackupTrailer>(image.AsSpan(image.Length - ps));
-            Assert.Equal(BackupTrailer.MagicValue, trailer.Magic);
-            Assert.True(Checksum.VerifyPage(image.AsSpan(image.Length - ps), trailer.PageCount));
-            Assert.Equal(LogSignature, trailer.LogSignature);
-            Assert.True(trailer.GenHigh <= Logs.Keys.Max(), $"the image of {name} needs generation {trailer.GenHigh}, the set ends at {Logs.Keys.Max()}");
-            var header = MemoryMarshal.Read<DatabaseHeader>(image);
-            Assert.Equal(trailer.DatabaseSignature, header.DatabaseSignature);
-            Assert.Equal(GenLow, header.CurrentBackup.GenLow);
-            File.WriteAllBytes(Path.Combine(directory, name + StorageInstance.DatabaseExtension), image.AsSpan(0, image.Length - ps).ToArray());
-            attached.Add(new AttachedDatabase(trailer.DatabaseId, header.DatabaseSignature, name + StorageInstance.DatabaseExtension));
+            var rel = name + StorageInstance.DatabaseExtension;
+            File.WriteAllBytes(Path.Combine(directory, rel), image);
+            record.Databases.Add(RestoreTarget.DescribeImage(directory, rel, name));
         }
         uint expected = GenLow;
         foreach (var (g, bytes) in Logs)
         {
             Assert.Equal(expected++, g); // contiguous
-            File.WriteAllBytes(LogFiles.PathOf(Path.Combine(directory, StorageInstance.LogDirectoryName), g), bytes);
+            File.WriteAllBytes(LogFiles.PathOf(logDir, g), bytes);
         }
-        CheckpointFile.Write(Path.Combine(directory, CheckpointFile.FileName), LogSignature, new Lsn(GenLow, LogFileHeader.RegionSize), 1, attached);
+        record.Write(directory);
+        HardRecovery.Run(directory, options, progress, token);
         return StorageInstance.Open(directory, options);
     }
 }

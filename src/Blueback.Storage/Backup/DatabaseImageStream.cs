@@ -161,6 +161,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
             PageCount = _pageCount,
             PageSize = (uint)_pageSize,
             BackupId = _backup.Id,
+            RedoLsn = _backup.RedoPoint.Value,
         };
         t.Page.Type = PageType.BackupTrailer;
         t.Page.PageNumber = _pageCount;

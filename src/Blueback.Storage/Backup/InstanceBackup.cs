@@ -33,11 +33,12 @@ public sealed class InstanceBackup
     private List<BackupLogGeneration>? _logs;
     private volatile bool _aborted;
 
-    internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, uint genLow, IReadOnlyList<BackupDatabase> databases)
+    internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, Lsn redoPoint, uint genLow, IReadOnlyList<BackupDatabase> databases)
     {
         _instance = instance;
         Type = type;
         Mark = mark;
+        RedoPoint = redoPoint;
         GenLow = genLow;
         Started = DateTime.UtcNow;
         Id = Guid.NewGuid();
@@ -50,6 +51,8 @@ public sealed class InstanceBackup
     public DateTime Started { get; }
     /// <summary>The log position when the backup began.</summary>
     public Lsn Mark { get; }
+    /// <summary>The checkpoint when the backup began (where a restore of its images starts replay).</summary>
+    public Lsn RedoPoint { get; }
     /// <summary>The first log generation the backup set needs.</summary>
     public uint GenLow { get; }
     /// <summary>The last generation in the set, once the logs are listed.</summary>

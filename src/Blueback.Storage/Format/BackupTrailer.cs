@@ -26,5 +26,8 @@ public struct BackupTrailer
     [FieldOffset(112)] public uint PageCount;
     [FieldOffset(116)] public uint PageSize;
     [FieldOffset(120)] public Guid BackupId;
-    // 136..159 reserved.
+    /// <summary>The checkpoint when the backup began: every change before it is in the image's pages, so hard
+    /// recovery starts replay here (and every page it then touches has a whole image in the log before any delta).</summary>
+    [FieldOffset(136)] public ulong RedoLsn;
+    // 144..159 reserved.
 }

@@ -43,6 +43,19 @@ public static class LogFiles
         return list;
     }
 
+    /// <summary>Writes a generation-end record at <paramref name="end"/> and flushes it: the log then ends there
+    /// cleanly, whatever followed in that file.</summary>
+    internal static void EndGenerationAt(string directory, Lsn end)
+    {
+        var path = PathOf(directory, end.Generation);
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        var rec = new byte[LogRecordLayout.HeaderSize];
+        LogRecordLayout.WriteHeader(rec, rec.Length, end, LogRecordType.GenerationEnd, 0, 0);
+        LogRecordLayout.Seal(rec, end, rec.Length);
+        RandomAccess.Write(handle, rec, end.Offset);
+        FileSystem.DataSync(handle, path);
+    }
+
     public static byte[] BuildHeader(LogFileHeader header, IReadOnlyList<LogAttachment> attachments)
     {
         if (attachments.Count > LogFileHeader.MaxAttachments)

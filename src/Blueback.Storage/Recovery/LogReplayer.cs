@@ -32,6 +32,16 @@ internal sealed class LogReplayer
         }
     }
 
+    /// <summary>Hard recovery's bounds (stop point, last generation, where a break is tolerated); null for soft
+    /// recovery, which replays to the end and treats every break as an error.</summary>
+    public ReplayLimits? Limits { get; init; }
+    /// <summary>True when replay ended at the stop point (a commit past it was found and left out).</summary>
+    public bool StopReached { get; private set; }
+    /// <summary>Why replay ended before the end of the log, when it did (a break tolerated by "up to what is
+    /// contiguous", or the last generation asked for).</summary>
+    public string? EndReason { get; private set; }
+    public Lsn LastCommitEnd { get; private set; }
+    public DateTime LastCommitTime { get; private set; }
     public long TransactionsReplayed { get; private set; }
     public long RecordsApplied { get; private set; }
     public HashSet<ushort> Touched { get; } = new();
@@ -48,8 +58,21 @@ internal sealed class LogReplayer
         LogFileHeader? previous = null;
         for (uint g = start.Generation; ; g++)
         {
+            Limits?.CancellationToken.ThrowIfCancellationRequested();
+            if (Limits?.LastGeneration is { } last && g > last)
+            {
+                EndReason = $"play-forward was not asked for: replay stopped at the end of generation {last}, the set's last";
+                FlushPages();
+                return new Lsn(g, LogFileHeader.RegionSize);
+            }
             if (!File.Exists(LogFiles.PathOf(_logDirectory, g)))
             {
+                if (g <= lastOnDisk && Tolerated(g))
+                {
+                    EndReason = $"generation {g} is missing (later ones exist): replay stopped at the last contiguous generation, {g - 1}";
+                    FlushPages();
+                    return new Lsn(g, LogFileHeader.RegionSize);
+                }
                 if (g == start.Generation && start.Offset == LogFileHeader.RegionSize && g > lastOnDisk)
                 {
                     // The checkpoint is at the start of a generation that was never created: nothing to replay.
@@ -69,7 +92,15 @@ internal sealed class LogReplayer
             }
             var reader = LogGenerationReader.Open(_logDirectory, g);
             var h = reader.Header;
-            if (h.LogSignature != _logSignature)
+            bool foreign = h.LogSignature != _logSignature;
+            bool broken = !foreign && previous is not null && h.PreviousCreatedTicks != previous.Value.CreatedTicks;
+            if ((foreign || broken) && Tolerated(g))
+            {
+                EndReason = $"generation {g} ('{reader.Path}') {(foreign ? "belongs to another log stream" : "does not follow the one before it")}: replay stopped at the last contiguous generation, {g - 1}";
+                FlushPages();
+                return new Lsn(g, LogFileHeader.RegionSize);
+            }
+            if (foreign)
             {
                 throw new LogCorruptException($"Log generation {g} ('{reader.Path}') belongs to another log stream (signature {h.LogSignature}, expected {_logSignature}). It was copied in from another instance; remove it and restore the right one.", g);
             }
@@ -84,6 +115,13 @@ internal sealed class LogReplayer
                 if (rec.Lsn.Offset < pos)
                 {
                     continue;
+                }
+                if (rec.Type == LogRecordType.Commit && PastStop(rec))
+                {
+                    _txn.Clear(); // the first transaction past the stop point is left out, with all after it
+                    StopReached = true;
+                    FlushPages();
+                    return safeEnd;
                 }
                 if (Handle(rec))
                 {
@@ -112,6 +150,26 @@ internal sealed class LogReplayer
             }
         }
     }
+
+    /// <summary>A break in the log beyond what the restored set needs ends play-forward instead of failing, when
+    /// the operator asked for "up to what is contiguous".</summary>
+    private bool Tolerated(uint generation) => Limits is { UpToContiguous: true } l && generation > l.RequiredThrough;
+
+    private bool PastStop(LogRecord commit)
+    {
+        if (Limits is not { } l)
+        {
+            return false;
+        }
+        if (l.StopLsn is { } lsn && commit.End > lsn)
+        {
+            return true;
+        }
+        return l.StopTime is { } time && CommitTime(commit) > time;
+    }
+
+    internal static DateTime CommitTime(LogRecord commit) =>
+        commit.Payload.Length >= 16 ? new DateTime(BinaryPrimitives.ReadInt64LittleEndian(commit.Payload.Span[8..]), DateTimeKind.Utc) : DateTime.MinValue;
 
     private bool HasRecords(uint generation)
     {
@@ -142,6 +200,8 @@ internal sealed class LogReplayer
                 }
                 _txn.Clear();
                 TransactionsReplayed++;
+                LastCommitEnd = rec.End;
+                LastCommitTime = CommitTime(rec);
                 if (_pages.Count * 8192L > _memoryBound)
                 {
                     FlushPages();
@@ -255,3 +315,8 @@ internal sealed class LogReplayer
         _torn.Clear();
     }
 }
+
+/// <summary>Bounds for hard recovery's replay. Commits whose end lies after <see cref="StopLsn"/>, or whose time is
+/// after <see cref="StopTime"/>, are left out with everything after them. A break in the log (missing, foreign or
+/// non-contiguous generation) after <see cref="RequiredThrough"/> ends replay when <see cref="UpToContiguous"/>.</summary>
+internal sealed record ReplayLimits(Lsn? StopLsn, DateTime? StopTime, uint? LastGeneration, uint RequiredThrough, bool UpToContiguous, CancellationToken CancellationToken);

@@ -88,6 +88,13 @@ public sealed class WriteTransaction : IDisposable
 
     public IReadOnlyList<string> Tables(Database db) => Catalog.List(View(db));
 
+    /// <summary>Where the commit record ends in the log (zero before commit, or when nothing changed): restore
+    /// can stop exactly after this transaction with <c>--stop-at</c> this position.</summary>
+    public Format.Lsn CommitLsn { get; internal set; }
+
+    /// <summary>The time written in the commit record (UTC); a restore stopping at this time includes it.</summary>
+    public DateTime CommitTime { get; internal set; }
+
     /// <summary>Commits. Durable: returns once the commit is on disk. Lazy: returns at once.</summary>
     public void Commit(CommitMode mode = CommitMode.Durable)
     {
