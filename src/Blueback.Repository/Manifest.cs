@@ -14,6 +14,9 @@ public sealed class Manifest
     [JsonPropertyName("type")] public string Type { get; set; } = "";
     [JsonPropertyName("started")] public DateTime Started { get; set; }
     [JsonPropertyName("ended")] public DateTime Ended { get; set; }
+    /// <summary>Every transaction committed at or before this time is in the set's logs (taken just before the
+    /// server closed the set's last generation); restore uses it to pick the sets a stop time needs.</summary>
+    [JsonPropertyName("logsCover")] public DateTime? LogsCover { get; set; }
     [JsonPropertyName("logSignature")] public string LogSignature { get; set; } = "";
     [JsonPropertyName("genLow")] public uint GenLow { get; set; }
     [JsonPropertyName("genHigh")] public uint GenHigh { get; set; }

@@ -77,20 +77,31 @@ public static class SetVerifier
         return problems;
     }
 
-    /// <summary>Writes a set's file, reassembled and checked chunk by chunk, to <paramref name="destination"/>.</summary>
-    public static async Task ExtractAsync(Repository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default)
+    /// <summary>Writes a set's file, reassembled and checked chunk by chunk (CRC32C of each stored chunk, then the
+    /// size and SHA-256 of the whole file), to <paramref name="destination"/>.</summary>
+    public static async Task ExtractAsync(Repository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default, Action<long>? progress = null)
     {
         var codec = Codec.ByName(manifest.Codec);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        long written = 0;
         foreach (var chunk in file.Chunks)
         {
             var stored = await repository.Store.ReadAsync(chunk.Key, cancellationToken).ConfigureAwait(false);
             if (BackupSetWriter.Crc32C(stored) != chunk.Crc32C)
             {
-                throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged (CRC32C mismatch).");
+                throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged (CRC32C mismatch). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
             }
             var raw = new byte[chunk.RawSize];
             codec.Decompress(stored, raw);
+            sha.AppendData(raw);
             await destination.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+            written += raw.Length;
+            progress?.Invoke(written);
+        }
+        var hash = Repository.Hex(sha.GetHashAndReset());
+        if (written != file.Size || !string.Equals(hash, file.Sha256, StringComparison.Ordinal))
+        {
+            throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: reassembled {written} bytes with SHA-256 {hash}, but the manifest says {file.Size} bytes with {file.Sha256}. The set is damaged; restore from another set.");
         }
     }
 }

@@ -77,6 +77,7 @@ public sealed partial class StorageInstance
                 db.File.Dispose();
             }
         }
+        _directoryLock.Dispose();
     }
 
     public void Dispose() => Close();

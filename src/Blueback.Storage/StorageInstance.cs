@@ -21,6 +21,7 @@ public sealed partial class StorageInstance : IDisposable
     private long _sequence;
     private volatile Exception? _poison;
     private volatile bool _closed;
+    private readonly IDisposable _directoryLock;
 
     private StorageInstance(string directory, InstanceOptions options, Signature logSignature)
     {
@@ -28,6 +29,7 @@ public sealed partial class StorageInstance : IDisposable
         Options = options;
         Name = options.Name ?? Path.GetFileName(Directory.TrimEnd(Path.DirectorySeparatorChar));
         LogSignature = logSignature;
+        _directoryLock = InstanceLock.Acquire(Directory);
         _snapshots = new Snapshots(0);
         Cache = new BufferCache(options.CacheSize, _snapshots, FileOf, lsn => _log.FlushTo(lsn, Options.WaitTimeout));
     }

@@ -53,6 +53,8 @@ public static class BackupRunner
                 var path = $"databases/{db.Name}.bdb";
                 await writer.AddFileAsync(path, image, done => progress?.Invoke(path, done, image.Length), ct).ConfigureAwait(false);
             }
+            // Taken before the server closes the generation: every commit up to this time is in the set's logs.
+            manifest.LogsCover = DateTime.UtcNow;
             var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
             manifest.GenHigh = logs.GenHigh;
             foreach (var g in logs.Generations)

@@ -15,7 +15,40 @@ internal static class DbCommands
         db.Subcommands.Add(ChecksumCommand());
         db.Subcommands.Add(Logs());
         db.Subcommands.Add(CheckpointCommand());
+        db.Subcommands.Add(Recover());
         return db;
+    }
+
+    /// <summary>Hard recovery of restored files already in place (the original's eseutil /cc), from the directory's
+    /// restore record; options given here override the record's stop point and play-forward.</summary>
+    private static Command Recover()
+    {
+        var dir = new Argument<DirectoryInfo>("DIR") { Description = "The instance directory a restore wrote into." };
+        var stopAt = new Option<string?>("--stop-at") { Description = "Stop point: a time (ISO 8601) or a log position GEN:OFFSET." };
+        var noForward = new Option<bool>("--no-play-forward") { Description = "Replay only the restored sets' logs." };
+        var contiguous = new Option<bool>("--up-to-contiguous") { Description = "Play forward up to the first missing or foreign generation instead of failing there." };
+        var cmd = new Command("recover", "Run hard recovery on a restored instance directory (after an interrupted restore, or files put in place by hand).") { dir, stopAt, noForward, contiguous };
+        cmd.SetAction(pr =>
+        {
+            using var signals = new Signals();
+            return Output.Guard(() =>
+            {
+                var path = pr.GetValue(dir)!.FullName;
+                var record = Storage.Restore.RestoreRecord.Read(path)
+                    ?? throw new Storage.RestoreException($"'{path}' has no restore record: nothing was restored there. Restore with 'blueback restore' first.");
+                if (pr.GetValue(stopAt) is { } s)
+                {
+                    record.Stop = Storage.Restore.RecoveryStop.Parse(s).ToString();
+                }
+                record.PlayForward &= !pr.GetValue(noForward);
+                record.UpToContiguous |= pr.GetValue(contiguous);
+                record.Write(path);
+                var r = Storage.Restore.HardRecovery.Run(path, null, m => Console.Error.WriteLine($"recover: {m}"), signals.Token);
+                Console.WriteLine($"Recovered {path}: replayed {r.TransactionsReplayed} transactions from {r.From} to {r.End}{(r.EndReason is null ? "" : $"; {r.EndReason}")}.");
+                return Output.Ok;
+            });
+        });
+        return cmd;
     }
 
     private static Option<bool> JsonOption() => new("--json") { Description = "Print JSON for scripts instead of text." };

@@ -33,7 +33,13 @@ public static class HardRecovery
         record.Write(dir);
         try
         {
-            var report = RunCore(dir, record, options ?? new InstanceOptions(), progress, cancellationToken);
+            HardRecoveryReport report;
+            using (InstanceLock.Acquire(dir))
+            {
+                report = RunCore(dir, record, progress, cancellationToken);
+            }
+            // Opening once runs the ordinary checks and leaves the instance shut down cleanly.
+            StorageInstance.Open(dir, options, restoring: true).Dispose();
             record.Status = RestoreStatus.Done;
             record.RecoveryEnded = DateTime.UtcNow;
             record.End = report.End.ToString();
@@ -53,7 +59,7 @@ public static class HardRecovery
         }
     }
 
-    private static HardRecoveryReport RunCore(string dir, RestoreRecord record, InstanceOptions options, Action<string>? progress, CancellationToken token)
+    private static HardRecoveryReport RunCore(string dir, RestoreRecord record, Action<string>? progress, CancellationToken token)
     {
         var logDir = Path.Combine(dir, StorageInstance.LogDirectoryName);
         var stop = record.Stop is null ? null : RecoveryStop.Parse(record.Stop);
@@ -105,13 +111,6 @@ public static class HardRecovery
             }
             attached.RemoveAll(a => replayer.AttachChanges.TryGetValue(a.Id, out var change) && change is null);
             CheckpointFile.Write(checkpointPath, record.LogSignature, checkpoint, 1, attached);
-            foreach (var (_, f, _) in files)
-            {
-                f.Dispose();
-            }
-            files.Clear();
-            // Opening once runs the ordinary checks and leaves the instance shut down cleanly.
-            StorageInstance.Open(dir, options, restoring: true).Dispose();
             return new HardRecoveryReport(redo, end, replayer.TransactionsReplayed, replayer.RecordsApplied, replayer.StopReached, replayer.EndReason,
                 replayer.TransactionsReplayed > 0 ? replayer.LastCommitTime : null, setAside);
         }

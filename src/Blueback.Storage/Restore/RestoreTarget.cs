@@ -76,6 +76,13 @@ public static class RestoreTarget
         return new RestoredDatabase { Id = t.DatabaseId, Name = name, Path = relativePath, Signature = h.DatabaseSignature };
     }
 
+    /// <summary>Makes the names of the files written into the directory and its log directory durable.</summary>
+    public static void SyncDirectories(string dir)
+    {
+        FileSystem.SyncDirectory(Path.Combine(dir, StorageInstance.LogDirectoryName));
+        FileSystem.SyncDirectory(dir);
+    }
+
     /// <summary>The log stream a generation file belongs to.</summary>
     public static Signature LogSignatureOf(string logDirectory, uint generation) =>
         LogGenerationReader.Open(logDirectory, generation).Header.LogSignature;
