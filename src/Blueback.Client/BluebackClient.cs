@@ -72,14 +72,15 @@ public sealed class BluebackClient : IDisposable
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ScanResponse, cancellationToken).ConfigureAwait(false))!;
     }
 
-    public async Task BatchAsync(string instance, BatchRequest batch, CancellationToken cancellationToken = default)
+    /// <summary>Commits the batch atomically; returns where its commit lies, a stop point for a restore.</summary>
+    public async Task<CommitPoint> BatchAsync(string instance, BatchRequest batch, CancellationToken cancellationToken = default)
     {
         using var body = new PooledBufferWriter();
         using (var writer = new Utf8JsonWriter(body))
         {
             JsonSerializer.Serialize(writer, batch, ProtocolJson.Default.BatchRequest);
         }
-        await BatchJsonAsync(instance, body.WrittenMemory, cancellationToken).ConfigureAwait(false);
+        return await BatchJsonAsync(instance, body.WrittenMemory, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Puts many values of the same bytes (a load generator's batch) with the value's base64 encoded
@@ -109,12 +110,13 @@ public sealed class BluebackClient : IDisposable
         await BatchJsonAsync(instance, body.WrittenMemory, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task BatchJsonAsync(string instance, ReadOnlyMemory<byte> json, CancellationToken cancellationToken)
+    private async Task<CommitPoint> BatchJsonAsync(string instance, ReadOnlyMemory<byte> json, CancellationToken cancellationToken)
     {
         using var content = new ReadOnlyMemoryContent(json);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var response = await _http.PostAsync(Routes.Batch(instance), content, cancellationToken).ConfigureAwait(false);
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return CommitPoint.From(response);
     }
 
     public async Task<StatusResponse> StatusAsync(CancellationToken cancellationToken = default)

@@ -3,6 +3,10 @@ namespace Blueback.Protocol;
 /// <summary>The HTTP routes of the server: the public interface that clients and the server share.</summary>
 public static class Routes
 {
+    /// <summary>Response headers of a write: where its commit ends in the log ("GEN:OFFSET") and the time in its
+    /// commit record (ISO 8601, UTC); either is a stop point that restores exactly up to this write.</summary>
+    public const string CommitLsnHeader = "Blueback-Commit-Lsn";
+    public const string CommitTimeHeader = "Blueback-Commit-Time";
     public const string Health = "/healthz";
     public const string Metrics = "/metrics";
     public const string Status = "/v1/status";

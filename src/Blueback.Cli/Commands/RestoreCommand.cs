@@ -82,6 +82,7 @@ internal static class RestoreCommand
             UpToContiguous = o.UpToContiguous,
             Created = DateTime.UtcNow,
         };
+        progress.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({progress.Total / 1048576.0:0.0} MiB) into {dir}");
         using (InstanceLock.Acquire(dir))
         {
             RestoreTarget.Prepare(dir, o.Replace);

@@ -224,6 +224,8 @@ internal static class DataEndpoints
             }
         }
         await tx.CommitAsync(CommitMode.Durable, ct).ConfigureAwait(false);
+        ctx.Response.Headers[Routes.CommitLsnHeader] = tx.CommitLsn.ToString();
+        ctx.Response.Headers[Routes.CommitTimeHeader] = tx.CommitTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
         return Results.NoContent();
     }
 
