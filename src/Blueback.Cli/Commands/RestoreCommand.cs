@@ -10,6 +10,9 @@ namespace Blueback.Cli.Commands;
 /// <summary><c>blueback restore</c>, offline: picks the sets, writes their images and logs into an instance
 /// directory under a restore record, runs hard recovery, and leaves an instance that <c>blueback serve</c> opens.
 /// Run again after an interruption, it starts over (or says it is already done).</summary>
+/// <summary>What a restore did: where, hard recovery's report, bytes written and time taken.</summary>
+public sealed record RestoreResult(string Directory, HardRecoveryReport Report, long Bytes, double Seconds, bool AlreadyDone);
+
 internal static class RestoreCommand
 {
     public static Command Build()
@@ -56,18 +59,47 @@ internal static class RestoreCommand
         var repo = await RepositoryCommands.Open(o.Repo, ct).ConfigureAwait(false);
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         var chain = RestorePlanner.Plan(sets, o.Set, o.Instance, stop, liveLogsFollow: o.Replace && o.PlayForward);
-        var full = chain[0];
-        var name = o.As ?? full.Instance;
-        var dir = Path.GetFullPath(Path.Combine(o.To, name));
-        var setIds = chain.Select(s => s.SetId).ToList();
-
-        if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(setIds) && done.Stop == stop?.ToString())
+        var name = o.As ?? chain[0].Instance;
+        var r = await RunAsync(repo, chain, o.To, name, stop, o.PlayForward, o.UpToContiguous, o.Replace, o.Json, ct).ConfigureAwait(false);
+        if (r.AlreadyDone)
         {
-            Console.Error.WriteLine($"blueback restore: '{dir}' already holds this restore, recovered {done.RecoveryEnded:O} to {done.End}; nothing to do.");
+            Console.Error.WriteLine($"blueback restore: '{r.Directory}' already holds this restore, recovered to {r.Report.End}; nothing to do.");
             return Output.Ok;
         }
+        var report = r.Report;
+        if (o.Json)
+        {
+            Output.WriteJson(new { directory = r.Directory, instance = name, sets = chain.Select(s => s.SetId), stop = stop?.ToString(), end = report.End, stopReached = report.StopReached, endReason = report.EndReason, lastCommit = report.LastCommitTime, transactions = report.TransactionsReplayed, pages = report.PagesApplied, bytes = r.Bytes, seconds = r.Seconds, setAside = report.SetAside });
+        }
+        else
+        {
+            Console.WriteLine($"Restored {name} into {r.Directory} from {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))}: {r.Bytes / 1048576.0:0.0} MiB in {r.Seconds:0.0} s ({r.Bytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
+            if (report.EndReason is not null)
+            {
+                Console.WriteLine($"  Replay stopped because {report.EndReason}.");
+            }
+            if (report.SetAside is not null)
+            {
+                Console.WriteLine($"  Generations after the stop point were kept in {report.SetAside}.");
+            }
+        }
+        return Output.Ok;
+    }
+
+    /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it. Shared by the command and the demo.</summary>
+    public static async Task<RestoreResult> RunAsync(Repository.Repository repo, List<Manifest> chain, string dataDirectory, string name, RecoveryStop? stop,
+        bool playForward, bool upToContiguous, bool replace, bool quiet, CancellationToken ct)
+    {
+        var full = chain[0];
+        var dir = Path.GetFullPath(Path.Combine(dataDirectory, name));
+        var setIds = chain.Select(s => s.SetId).ToList();
+        if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(setIds) && done.Stop == stop?.ToString())
+        {
+            var end = Blueback.Storage.Format.Lsn.TryParse(done.End ?? "", out var e) ? e : default;
+            return new RestoreResult(dir, new HardRecoveryReport(default, end, done.TransactionsReplayed, 0, false, done.EndReason, done.LastCommitTime, done.SetAside), 0, 0, AlreadyDone: true);
+        }
         var clock = Stopwatch.StartNew();
-        var progress = new RestoreProgress(o.Json, chain.Sum(s => s.Files.Where(f => s == full || f.Path.StartsWith("logs/", StringComparison.Ordinal)).Sum(f => f.Size)));
+        var progress = new RestoreProgress(quiet, chain.Sum(s => s.Files.Where(f => s == full || f.Path.StartsWith("logs/", StringComparison.Ordinal)).Sum(f => f.Size)));
         var record = new RestoreRecord
         {
             Repository = repo.Store.Location,
@@ -78,14 +110,14 @@ internal static class RestoreCommand
             GenHigh = chain.Max(s => s.GenHigh),
             ConsistentAfter = full.GenHigh,
             Stop = stop?.ToString(),
-            PlayForward = o.PlayForward,
-            UpToContiguous = o.UpToContiguous,
+            PlayForward = playForward,
+            UpToContiguous = upToContiguous,
             Created = DateTime.UtcNow,
         };
         progress.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({progress.Total / 1048576.0:0.0} MiB) into {dir}");
         using (InstanceLock.Acquire(dir))
         {
-            RestoreTarget.Prepare(dir, o.Replace);
+            RestoreTarget.Prepare(dir, replace);
             record.Write(dir); // from here an interruption is visible, and the instance will not open
             try
             {
@@ -102,24 +134,7 @@ internal static class RestoreCommand
         }
         progress.Done();
         var report = HardRecovery.Run(dir, new InstanceOptions { Name = name }, progress.Phase, ct);
-        double seconds = clock.Elapsed.TotalSeconds;
-        if (o.Json)
-        {
-            Output.WriteJson(new { directory = dir, instance = name, sets = setIds, stop = stop?.ToString(), end = report.End, stopReached = report.StopReached, endReason = report.EndReason, lastCommit = report.LastCommitTime, transactions = report.TransactionsReplayed, pages = report.PagesApplied, bytes = progress.Total, seconds, setAside = report.SetAside });
-        }
-        else
-        {
-            Console.WriteLine($"Restored {name} into {dir} from {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))}: {progress.Total / 1048576.0:0.0} MiB in {seconds:0.0} s ({progress.Total / 1e6 / Math.Max(seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
-            if (report.EndReason is not null)
-            {
-                Console.WriteLine($"  Replay stopped because {report.EndReason}.");
-            }
-            if (report.SetAside is not null)
-            {
-                Console.WriteLine($"  Generations after the stop point were kept in {report.SetAside}.");
-            }
-        }
-        return Output.Ok;
+        return new RestoreResult(dir, report, progress.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
     }
 
     /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) and flushed.</summary>
