@@ -12,7 +12,7 @@ internal static class BackupBench
 {
     private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
-    public static void Run(string root, long bytes, double seconds)
+    public static void Run(string root, long bytes, double seconds, bool restoreOnly = false)
     {
         var data = Path.Combine(root, "backup-data");
         Console.WriteLine($"backup bench: loading {bytes >> 20} MiB into store/mailbox");
@@ -44,6 +44,11 @@ internal static class BackupBench
         }
         try
         {
+            if (restoreOnly)
+            {
+                RestoreBench.Run(root, data, url!);
+                return;
+            }
             using var c = new BluebackClient(url!);
             var files = Directory.EnumerateFiles(Path.Combine(data, "store"), "*", SearchOption.AllDirectories)
                 .Where(f => f.EndsWith(".bdb", StringComparison.Ordinal) || f.EndsWith(".log", StringComparison.Ordinal)).ToList();

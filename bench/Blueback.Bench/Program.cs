@@ -7,6 +7,7 @@ using Blueback.Bench;
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
+bool restoreOnly = args.Contains("--restore");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -17,6 +18,11 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (restoreOnly)
+    {
+        BackupBench.Run(root, quick ? 256L << 20 : 2L << 30, seconds, restoreOnly: true);
+        return;
+    }
     if (backupOnly)
     {
         BackupBench.Run(root, quick ? 256L << 20 : 2L << 30, seconds);
