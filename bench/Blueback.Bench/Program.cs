@@ -79,7 +79,10 @@ finally
 {
     try
     {
-        Directory.Delete(root, recursive: true);
+        if (dirIdx < 0)
+        {
+            Directory.Delete(root, recursive: true); // a directory given with --dir is kept for inspection
+        }
     }
     catch (IOException)
     {

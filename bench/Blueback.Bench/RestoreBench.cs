@@ -13,8 +13,8 @@ internal static class RestoreBench
     public static void Run(string root, string data, string url)
     {
         var repo = Path.Combine(root, "restore-repo");
-        Run("dotnet", Cli, "repo", "init", repo);
-        Run("dotnet", Cli, "backup", "--server", url, "--repo", repo, "--type", "full", "--no-compress");
+        Exec("dotnet", Cli, "repo", "init", repo);
+        Exec("dotnet", Cli, "backup", "--server", url, "--repo", repo, "--type", "full", "--no-compress");
         var source = Path.Combine(data, "store");
         long bytes = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".bdb", StringComparison.Ordinal) || f.EndsWith(".log", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
         double cp = 0, restore = 0, restoreBytes = 0;
@@ -22,14 +22,14 @@ internal static class RestoreBench
         {
             var cpTarget = Path.Combine(root, $"cp-{round}");
             var sw = Stopwatch.StartNew();
-            Run("cp", "-r", source, cpTarget);
-            Run("sync", "-f", cpTarget);
+            Exec("cp", "-r", source, cpTarget);
+            Exec("sync", "-f", cpTarget);
             double cpRate = bytes / sw.Elapsed.TotalSeconds;
             Directory.Delete(cpTarget, true);
 
             var target = Path.Combine(root, $"restored-{round}");
             sw.Restart();
-            var json = Run("dotnet", Cli, "restore", "--repo", repo, "--to", target, "--json");
+            var json = Exec("dotnet", Cli, "restore", "--repo", repo, "--to", target, "--json");
             double seconds = sw.Elapsed.TotalSeconds;
             long restored = JsonDocument.Parse(json).RootElement.GetProperty("bytes").GetInt64();
             Directory.Delete(target, true);
@@ -47,7 +47,7 @@ internal static class RestoreBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline restore (uncompressed set, process start and hard recovery included): {restore / 1e6:0} MB/s ({restoreBytes / 1048576:0} MiB); cp -r of the instance files: {cp / 1e6:0} MB/s; ratio {restore / cp:0.00}"));
     }
 
-    private static string Run(string file, params string[] args)
+    private static string Exec(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         using var p = Process.Start(psi)!;

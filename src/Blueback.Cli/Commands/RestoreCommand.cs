@@ -147,7 +147,8 @@ internal static class RestoreCommand
         {
             var fileName = Path.GetFileName(f.Path);
             await ExtractAsync(repo, full, f, Path.Combine(dir, fileName), progress, ct).ConfigureAwait(false);
-            record.Databases.Add(RestoreTarget.DescribeImage(dir, fileName, Path.GetFileNameWithoutExtension(fileName)));
+            record.Databases.Add(RestoreTarget.DescribeImage(dir, fileName, Path.GetFileNameWithoutExtension(fileName), out var imageStream));
+            record.LogSignature = imageStream;
         }
         var written = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in chain)
@@ -172,12 +173,11 @@ internal static class RestoreCommand
         {
             throw new RestorePlanException($"set {full.SetId} holds no database image.");
         }
-        var signature = RestoreTarget.LogSignatureOf(logDir, full.GenLow);
-        if (chain.Any(s => s.LogSignature != full.LogSignature) || signature.Id.ToString("N") != full.LogSignature)
+        // Hard recovery checks every image's trailer and every generation against this stream.
+        if (chain.Any(s => s.LogSignature != full.LogSignature) || record.LogSignature.Id.ToString("N") != full.LogSignature)
         {
-            throw new RestorePlanException($"the sets {string.Join(", ", chain.Select(s => s.SetId))} are not all of log stream {full.LogSignature} (generation {full.GenLow} says {signature}); they come from different instances.");
+            throw new RestorePlanException($"the sets {string.Join(", ", chain.Select(s => s.SetId))} are not all of log stream {full.LogSignature} (the images say {record.LogSignature}); they come from different instances.");
         }
-        record.LogSignature = signature;
     }
 
     private static async Task ExtractAsync(Repository.Repository repo, Manifest set, ManifestFile f, string path, RestoreProgress progress, CancellationToken ct)

@@ -206,7 +206,10 @@ public static class HardRecovery
         {
             throw new RestoreException($"'{path}' needs log generations from {t.GenLow}, but the restored logs start at {record.GenLow} (the starting log is too high). Restore the set's first generations.");
         }
-        if (t.GenHigh > record.GenHigh)
+        // The trailer names the generation current when the image ended; if the set's logs stop just before it,
+        // nothing had been written in it by the time the logs were listed (listing switches away from any
+        // generation that holds a record).
+        if (t.GenHigh > record.GenHigh + 1)
         {
             throw new RestoreException($"'{path}' needs log generations up to {t.GenHigh}, but the restored logs end at {record.GenHigh} (the ending log is too low). Restore the set's last generations.");
         }

@@ -56,7 +56,11 @@ public static class RestoreTarget
     }
 
     /// <summary>Describes a database image written into the directory, from its header and trailer.</summary>
-    public static RestoredDatabase DescribeImage(string dir, string relativePath, string name)
+    public static RestoredDatabase DescribeImage(string dir, string relativePath, string name) => DescribeImage(dir, relativePath, name, out _);
+
+    /// <summary>Also gives the log stream the image's trailer names (a set may hold no log at all, when nothing was
+    /// written between its checkpoint and its end).</summary>
+    public static RestoredDatabase DescribeImage(string dir, string relativePath, string name, out Signature logSignature)
     {
         var path = Path.Combine(dir, relativePath);
         using var file = DatabaseFile.Open(path, writable: false);
@@ -73,6 +77,7 @@ public static class RestoreTarget
         {
             throw new RestoreException($"'{path}' has no valid backup trailer on its last page ({pages - 1}): the image is truncated or damaged. Restore it again from a set that 'blueback verify' passes.");
         }
+        logSignature = t.LogSignature;
         return new RestoredDatabase { Id = t.DatabaseId, Name = name, Path = relativePath, Signature = h.DatabaseSignature };
     }
 
@@ -83,7 +88,4 @@ public static class RestoreTarget
         FileSystem.SyncDirectory(dir);
     }
 
-    /// <summary>The log stream a generation file belongs to.</summary>
-    public static Signature LogSignatureOf(string logDirectory, uint generation) =>
-        LogGenerationReader.Open(logDirectory, generation).Header.LogSignature;
 }
