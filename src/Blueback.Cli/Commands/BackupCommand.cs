@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Blueback.Client;
 using Blueback.Repository;
 using Blueback.Repository.Compression;
@@ -61,12 +60,10 @@ internal static class BackupCommand
         return Output.Ok;
     }
 
-    /// <summary>Progress on stderr: one updating line on a terminal, a plain line every few seconds otherwise.</summary>
+    /// <summary>Backup progress: the current file, bytes in all, rate and time left in the file.</summary>
     private sealed class Progress(bool quiet)
     {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private readonly bool _terminal = !Console.IsErrorRedirected;
-        private TimeSpan _last;
+        private readonly ProgressLine _line = new(quiet);
         private long _bytes;
         private long _fileDone;
 
@@ -74,30 +71,15 @@ internal static class BackupCommand
         {
             _bytes += done - _fileDone;
             _fileDone = done == total ? 0 : done;
-            if (quiet || _clock.Elapsed - _last < TimeSpan.FromSeconds(_terminal ? 0.25 : 5))
+            if (!_line.Due)
             {
                 return;
             }
-            _last = _clock.Elapsed;
-            double rate = _bytes / 1e6 / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
+            double rate = _bytes / 1e6 / Math.Max(0.001, _line.Elapsed.TotalSeconds);
             var eta = total > 0 && rate > 0 ? $", {(total - done) / 1e6 / rate:0}s left in this file" : "";
-            var line = $"backup: {file} {done / 1048576.0:0}/{total / 1048576.0:0} MiB, {_bytes / 1048576.0:0} MiB in all, {rate:0} MB/s{eta}";
-            if (_terminal)
-            {
-                Console.Error.Write("\r" + line.PadRight(100));
-            }
-            else
-            {
-                Console.Error.WriteLine(line);
-            }
+            _line.Write($"backup: {file} {done / 1048576.0:0}/{total / 1048576.0:0} MiB, {_bytes / 1048576.0:0} MiB in all, {rate:0} MB/s{eta}");
         }
 
-        public void Done()
-        {
-            if (_terminal && !quiet && _last > TimeSpan.Zero)
-            {
-                Console.Error.WriteLine();
-            }
-        }
+        public void Done() => _line.Done();
     }
 }

@@ -196,12 +196,10 @@ internal static class RestoreCommand
         return string.Equals(Convert.ToHexStringLower(hash), sha256, StringComparison.Ordinal);
     }
 
-    /// <summary>Progress on stderr: bytes written of the total, rate and time left, then recovery's phases.</summary>
+    /// <summary>Restore progress: bytes written of the total, rate and time left, then recovery's phases.</summary>
     private sealed class RestoreProgress(bool quiet, long total)
     {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private readonly bool _terminal = !Console.IsErrorRedirected;
-        private TimeSpan _last;
+        private readonly ProgressLine _line = new(quiet);
         private long _bytes;
         private long _fileDone;
 
@@ -211,31 +209,16 @@ internal static class RestoreCommand
         {
             _bytes += done - _fileDone;
             _fileDone = done == size ? 0 : done;
-            if (quiet || _clock.Elapsed - _last < TimeSpan.FromSeconds(_terminal ? 0.25 : 5))
+            if (!_line.Due)
             {
                 return;
             }
-            _last = _clock.Elapsed;
-            double rate = _bytes / 1e6 / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
+            double rate = _bytes / 1e6 / Math.Max(0.001, _line.Elapsed.TotalSeconds);
             var left = rate > 0 ? $", {(total - _bytes) / 1e6 / rate:0}s left" : "";
-            var line = $"restore: {file}, {_bytes / 1048576.0:0}/{total / 1048576.0:0} MiB, {rate:0} MB/s{left}";
-            if (_terminal)
-            {
-                Console.Error.Write("\r" + line.PadRight(100));
-            }
-            else
-            {
-                Console.Error.WriteLine(line);
-            }
+            _line.Write($"restore: {file}, {_bytes / 1048576.0:0}/{total / 1048576.0:0} MiB, {rate:0} MB/s{left}");
         }
 
-        public void Done()
-        {
-            if (_terminal && !quiet && _last > TimeSpan.Zero)
-            {
-                Console.Error.WriteLine();
-            }
-        }
+        public void Done() => _line.Done();
 
         public void Phase(string what)
         {
