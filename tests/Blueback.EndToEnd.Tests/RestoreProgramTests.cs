@@ -104,11 +104,7 @@ public partial class RestoreProgramTests
         return JsonDocument.Parse(b.Out).RootElement.GetProperty("set").GetString()!;
     }
 
-    private static (int Exit, string Out, string Err, TimeSpan Took) Restore(params string[] args)
-    {
-        var r = Cli(["restore", .. args]);
-        return r;
-    }
+    private static (int Exit, string Out, string Err, TimeSpan Took) Restore(params string[] args) => Cli(["restore", .. args]);
 
     [Fact(Timeout = 600_000)]
     public async Task Every_chain_restores_under_load_to_a_committed_state_and_stop_points_are_exact()

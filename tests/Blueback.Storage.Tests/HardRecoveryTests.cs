@@ -252,8 +252,9 @@ public class HardRecoveryTests
         var e7 = Assert.Throws<RestoreException>(() => StorageInstance.Open(dir["early-time"], Opts).Dispose());
         Assert.Contains("db recover", e7.Message, StringComparison.Ordinal);
         File.Delete(RestoreRecord.PathIn(dir["early-time"]));
+        var b = RestoreTarget.DescribeImage(dir["early-time"], "b.bdb", "b");
         Recovery.CheckpointFile.Write(Path.Combine(dir["early-time"], Recovery.CheckpointFile.FileName), full.LogSignature, new Lsn(full.GenLow, LogFileHeader.RegionSize), 1,
-            [new Recovery.AttachedDatabase(RestoreTarget.DescribeImage(dir["early-time"], "b.bdb", "b").Id, RestoreTarget.DescribeImage(dir["early-time"], "b.bdb", "b").Signature, "b.bdb")]);
+            [new Recovery.AttachedDatabase(b.Id, b.Signature, "b.bdb")]);
         var e8 = Assert.Throws<DatabaseStateException>(() => StorageInstance.Open(dir["early-time"], Opts).Dispose());
         Assert.Contains("hard recovery", e8.Message, StringComparison.Ordinal);
     }
