@@ -214,6 +214,12 @@ public class HardRecoveryTests
             uint first = inst.CurrentGeneration;
             // Writers fill two more generations while the images are read, so the set spans at least three.
             full = await Task.Run(() => BackupMedia.Take(inst, BackupType.Full, between: () => SpinWait.SpinUntil(() => inst.CurrentGeneration >= first + 2, 10_000)));
+            // The checkpoint can move between reading 'first' and the backup's begin; take another set then.
+            for (int attempt = 0; full.Logs.Count < 2 && attempt < 5; attempt++)
+            {
+                first = inst.CurrentGeneration;
+                full = await Task.Run(() => BackupMedia.Take(inst, BackupType.Full, between: () => SpinWait.SpinUntil(() => inst.CurrentGeneration >= first + 3, 10_000)));
+            }
             otherFull = await Task.Run(() => BackupMedia.Take(other, BackupType.Full));
         }
         Assert.True(full.Logs.Count >= 2, "the set should span generations");
