@@ -11,12 +11,18 @@ namespace Blueback.Client;
 public sealed class BluebackClient : IDisposable
 {
     private static readonly MediaTypeHeaderValue OctetStream = new("application/octet-stream");
+    private readonly SocketsHttpHandler _handler;
     private readonly HttpClient _http;
+    private readonly HttpClient _uploads;
 
     public BluebackClient(string server, TimeSpan? timeout = null)
     {
         Server = server;
-        _http = ServerAddress.CreateHttpClient(server, timeout ?? TimeSpan.FromSeconds(60));
+        _handler = ServerAddress.CreateHandler(server, out var baseAddress);
+        _http = new HttpClient(_handler, disposeHandler: false) { BaseAddress = baseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+        // A whole database image may take longer than any fixed timeout to send: uploads are bounded by their
+        // caller's token and by the server's lease instead.
+        _uploads = new HttpClient(_handler, disposeHandler: false) { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public string Server { get; }
@@ -134,9 +140,16 @@ public sealed class BluebackClient : IDisposable
 
     internal HttpClient Http => _http;
 
+    internal HttpClient Uploads => _uploads;
+
     /// <summary>Begins an online backup of an instance (full, copy, incremental or differential).</summary>
     public Task<BackupSession> BeginBackupAsync(string instance, string type, CancellationToken cancellationToken = default) =>
         BackupSession.BeginAsync(this, instance, type, cancellationToken);
+
+    /// <summary>Begins an online restore into <paramref name="instance"/>: a new instance, or (mode "replace") in
+    /// place of a live one, which the server takes offline until the restore ends.</summary>
+    public Task<RestoreSession> BeginRestoreAsync(string instance, BeginRestoreRequest request, CancellationToken cancellationToken = default) =>
+        RestoreSession.BeginAsync(this, instance, request, cancellationToken);
 
     internal static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -165,5 +178,10 @@ public sealed class BluebackClient : IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _uploads.Dispose();
+        _handler.Dispose();
+    }
 }

@@ -11,12 +11,19 @@ public static class ServerAddress
 
     public static HttpClient CreateHttpClient(string server, TimeSpan timeout)
     {
+        var handler = CreateHandler(server, out var baseAddress);
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
+    }
+
+    /// <summary>The connection handler for <paramref name="server"/> (shareable by several HttpClients) and the base
+    /// address requests are relative to.</summary>
+    public static SocketsHttpHandler CreateHandler(string server, out Uri baseAddress)
+    {
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
         };
-        Uri baseAddress;
         if (server.StartsWith(UnixPrefix, StringComparison.Ordinal))
         {
             var path = server[UnixPrefix.Length..];
@@ -45,6 +52,6 @@ public static class ServerAddress
             handler.Dispose();
             throw new ArgumentException($"'{server}' is not a server address: use http://HOST:PORT or unix:/path/to.sock.", nameof(server));
         }
-        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
+        return handler;
     }
 }

@@ -14,4 +14,6 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(BackupLogsInfo))]
 [JsonSerializable(typeof(TruncateResponse))]
 [JsonSerializable(typeof(BackupSessionList))]
+[JsonSerializable(typeof(BeginRestoreRequest))]
+[JsonSerializable(typeof(RestoreSessionInfo))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -34,6 +34,20 @@ public static class Routes
 
     public static string BackupEnd(string id) => $"{Backup(id)}/end";
 
+    /// <summary>Request header of a restore upload: the SHA-256 (lowercase hex) of the file's bytes, which the
+    /// server checks before the file counts as written.</summary>
+    public const string Sha256Header = "Blueback-Sha256";
+
+    public static string BeginRestore(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/restores";
+
+    public static string Restore(string id) => $"/v1/restores/{Uri.EscapeDataString(id)}";
+
+    public static string RestoreImage(string id, string database) => $"{Restore(id)}/databases/{Uri.EscapeDataString(database)}/image";
+
+    public static string RestoreLog(string id, uint generation) => $"{Restore(id)}/logs/{generation}";
+
+    public static string RestoreRecover(string id) => $"{Restore(id)}/recover";
+
     private static string Table(string instance, string database, string table) =>
         $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";
 
@@ -51,6 +65,11 @@ public static class Routes
         public const string BackupLog = "/v1/backups/{id}/logs/{generation}";
         public const string BackupTruncate = "/v1/backups/{id}/truncate";
         public const string BackupEnd = "/v1/backups/{id}/end";
+        public const string BeginRestore = "/v1/instances/{instance}/restores";
+        public const string Restore = "/v1/restores/{id}";
+        public const string RestoreImage = "/v1/restores/{id}/databases/{database}/image";
+        public const string RestoreLog = "/v1/restores/{id}/logs/{generation}";
+        public const string RestoreRecover = "/v1/restores/{id}/recover";
     }
 
     public static class Limits

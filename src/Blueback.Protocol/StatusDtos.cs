@@ -26,6 +26,10 @@ public sealed class InstanceStatus
     [JsonPropertyName("state")]
     public string State { get; set; } = "";
 
+    /// <summary>Why an instance is not online (being restored, or left offline by a restore that did not finish).</summary>
+    [JsonPropertyName("detail")]
+    public string? Detail { get; set; }
+
     [JsonPropertyName("circularLogging")]
     public bool CircularLogging { get; set; }
 

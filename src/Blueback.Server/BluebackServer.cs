@@ -64,6 +64,7 @@ public static class BluebackServer
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
+        using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
         using var exporter = new PrometheusExporter();
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
@@ -74,9 +75,11 @@ public static class BluebackServer
                 var route = ctx.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "unmatched";
                 metrics.Request(ctx.Request.Method, route, ctx.Response.StatusCode);
             });
+            InstanceGate.Use(app, host);
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
             DataEndpoints.Map(app, host, lifetime);
             BackupEndpoints.Map(app, host, sessions, metrics, lifetime);
+            RestoreEndpoints.Map(app, host, restores);
             StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
@@ -87,9 +90,11 @@ public static class BluebackServer
             {
                 output.WriteLine($"Listening on {a}");
             }
-            foreach (var inst in host.Instances)
+            foreach (var slot in host.Slots)
             {
-                output.WriteLine($"Serving instance {inst.Name}: {string.Join(", ", inst.Databases.Select(d => d.Name))}{(inst.LastRecovery is { WasClean: false } r ? $" (recovered {r.TransactionsReplayed} transactions after an unclean stop)" : "")}");
+                output.WriteLine(slot.Instance is { } inst
+                    ? $"Serving instance {inst.Name}: {string.Join(", ", inst.Databases.Select(d => d.Name))}{(inst.LastRecovery is { WasClean: false } r ? $" (recovered {r.TransactionsReplayed} transactions after an unclean stop)" : "")}"
+                    : $"NOT serving instance {slot.Name}: {slot.Unavailable}");
             }
             output.WriteLine("Ready. Ctrl+C or SIGTERM stops gracefully; a second signal exits at once.");
             output.Flush();
@@ -107,6 +112,7 @@ public static class BluebackServer
             {
                 await app.StopAsync(drain.Token).ConfigureAwait(false);
             }
+            restores.Dispose(); // running restores are aborted (their instances left offline, or as they were)
             sessions.Dispose(); // running backups are aborted before their instances close
             host.Dispose();
             output.WriteLine($"Stopped cleanly in {sw.ElapsedMilliseconds} ms; databases marked clean.");

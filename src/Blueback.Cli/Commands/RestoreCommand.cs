@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Blueback.Client;
 using Blueback.Repository;
 using Blueback.Storage;
 using Blueback.Storage.Log;
@@ -20,25 +21,26 @@ internal static class RestoreCommand
         var repo = RepositoryCommands.RepoOption();
         var set = new Option<string>("--set") { Description = "The set to restore (its id), or 'latest'.", DefaultValueFactory = _ => "latest" };
         var instance = new Option<string?>("--instance") { Description = "With 'latest': which instance's sets (needed when the repository holds several)." };
-        var to = new Option<string>("--to") { Description = "Server data directory to restore into (the instance goes to DIR/NAME).", Required = true };
-        var asName = new Option<string?>("--as") { Description = "Name of the restored instance (default: the backed-up instance's name)." };
-        var replace = new Option<bool>("--replace") { Description = "Restore over an existing, stopped instance: its database files are moved aside, its logs kept and played forward." };
+        var to = new Option<string?>("--to") { Description = "Offline: the server data directory to restore into (the instance goes to DIR/NAME), with no server running on it." };
+        var server = new Option<string?>("--server") { Description = "Online: the running server to restore into (http://HOST:PORT or unix:/path.sock), through its restore API." };
+        var asName = new Option<string?>("--as") { Description = "Name of the restored instance (offline default: the backed-up instance's name; online default: NAME-restored, beside the live one)." };
+        var replace = new Option<bool>("--replace") { Description = "Restore over the existing instance: its database files are moved aside, its logs kept and played forward so no committed data is lost. Online, the server takes it offline meanwhile (503 on its data routes)." };
         var stopAt = new Option<string?>("--stop-at") { Description = "Stop point: a time (ISO 8601, UTC unless a zone is given) or a log position GEN:OFFSET." };
         var noForward = new Option<bool>("--no-play-forward") { Description = "Replay only the restored sets' logs, not later generations in the instance's log directory." };
         var contiguous = new Option<bool>("--up-to-contiguous") { Description = "Play forward up to the first missing or foreign generation instead of failing there." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { repo, set, instance, to, asName, replace, stopAt, noForward, contiguous, json };
+        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { repo, set, instance, to, server, asName, replace, stopAt, noForward, contiguous, json };
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            var options = new Options(pr.GetValue(repo)!, pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to)!, pr.GetValue(asName), pr.GetValue(replace),
+            var options = new Options(pr.GetValue(repo)!, pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
                 pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
             return await RepositoryCommands.GuardAsync(() => RunAsync(options, signals.Token)).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private sealed record Options(string Repo, string Set, string? Instance, string To, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
+    private sealed record Options(string Repo, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
 
     private static async Task<int> RunAsync(Options o, CancellationToken ct)
     {
@@ -46,7 +48,7 @@ internal static class RestoreCommand
         {
             return await RestoreAsync(o, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RestorePlanException or StorageException)
+        catch (Exception ex) when (ex is RestorePlanException or StorageException or RestoreFailedException or BluebackApiException or HttpRequestException)
         {
             Console.Error.WriteLine($"blueback restore: {ex.Message}");
             return Output.Failed;
@@ -55,12 +57,35 @@ internal static class RestoreCommand
 
     private static async Task<int> RestoreAsync(Options o, CancellationToken ct)
     {
+        if ((o.To is null) == (o.Server is null))
+        {
+            throw new RestorePlanException("say where to restore: --to DIR (offline, into a server's data directory) or --server URL (online, through a running server), not both.");
+        }
+        if (o.Replace && o.As is not null)
+        {
+            throw new RestorePlanException("--replace restores over the instance of the sets' name; --as restores beside it under a new name. Choose one.");
+        }
         var stop = o.StopAt is null ? null : RecoveryStop.Parse(o.StopAt);
         var repo = await RepositoryCommands.Open(o.Repo, ct).ConfigureAwait(false);
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         var chain = RestorePlanner.Plan(sets, o.Set, o.Instance, stop, liveLogsFollow: o.Replace && o.PlayForward);
-        var name = o.As ?? chain[0].Instance;
-        var r = await RunAsync(repo, chain, o.To, name, stop, o.PlayForward, o.UpToContiguous, o.Replace, o.Json, ct).ConfigureAwait(false);
+        RestoreResult r;
+        string name;
+        if (o.Server is { } url)
+        {
+            name = o.Replace ? chain[0].Instance : o.As ?? chain[0].Instance + "-restored";
+            using var client = new BluebackClient(url);
+            var sink = new ServerRestoreSink(client, name, o.Replace);
+            await using (sink.ConfigureAwait(false))
+            {
+                r = await RunAsync(repo, chain, sink, stop, o.PlayForward, o.UpToContiguous, o.Json, ct).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            name = o.As ?? chain[0].Instance;
+            r = await RunAsync(repo, chain, o.To!, name, stop, o.PlayForward, o.UpToContiguous, o.Replace, o.Json, ct).ConfigureAwait(false);
+        }
         if (r.AlreadyDone)
         {
             Console.Error.WriteLine($"blueback restore: '{r.Directory}' already holds this restore, recovered to {r.Report.End}; nothing to do.");
@@ -86,24 +111,38 @@ internal static class RestoreCommand
         return Output.Ok;
     }
 
-    /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it. Shared by the command and the demo.</summary>
+    /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it, offline. Shared by the command and the demo.</summary>
     public static async Task<RestoreResult> RunAsync(Repository.Repository repo, List<Manifest> chain, string dataDirectory, string name, RecoveryStop? stop,
         bool playForward, bool upToContiguous, bool replace, bool quiet, CancellationToken ct)
     {
-        var full = chain[0];
         var dir = Path.GetFullPath(Path.Combine(dataDirectory, name));
-        var setIds = chain.Select(s => s.SetId).ToList();
-        if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(setIds) && done.Stop == stop?.ToString())
+        if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(chain.Select(s => s.SetId)) && done.Stop == stop?.ToString())
         {
             var end = Blueback.Storage.Format.Lsn.TryParse(done.End ?? "", out var e) ? e : default;
             return new RestoreResult(dir, new HardRecoveryReport(default, end, done.TransactionsReplayed, 0, false, done.EndReason, done.LastCommitTime, done.SetAside), 0, 0, AlreadyDone: true);
+        }
+        var sink = new DirectoryRestoreSink(dir, name, replace);
+        await using (sink.ConfigureAwait(false))
+        {
+            return await RunAsync(repo, chain, sink, stop, playForward, upToContiguous, quiet, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The restore itself, wherever it writes: the record, every file checked on the way, then recovery.</summary>
+    private static async Task<RestoreResult> RunAsync(Repository.Repository repo, List<Manifest> chain, IRestoreSink sink, RecoveryStop? stop,
+        bool playForward, bool upToContiguous, bool quiet, CancellationToken ct)
+    {
+        var full = chain[0];
+        if (chain.FirstOrDefault(s => s.LogSignature != full.LogSignature) is { } foreign)
+        {
+            throw new RestorePlanException($"set {foreign.SetId} is of log stream {foreign.LogSignature}, set {full.SetId} of {full.LogSignature}: they come from different instances and cannot be restored together.");
         }
         var clock = Stopwatch.StartNew();
         var progress = new RestoreProgress(quiet, chain.Sum(s => s.Files.Where(f => s == full || f.Path.StartsWith("logs/", StringComparison.Ordinal)).Sum(f => f.Size)));
         var record = new RestoreRecord
         {
             Repository = repo.Store.Location,
-            Sets = setIds,
+            Sets = chain.Select(s => s.SetId).ToList(),
             SourceInstance = full.Instance,
             SourceServer = full.Server,
             GenLow = full.GenLow,
@@ -114,87 +153,58 @@ internal static class RestoreCommand
             UpToContiguous = upToContiguous,
             Created = DateTime.UtcNow,
         };
-        progress.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({progress.Total / 1048576.0:0.0} MiB) into {dir}");
-        using (InstanceLock.Acquire(dir))
+        progress.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({progress.Total / 1048576.0:0.0} MiB) into {sink.Where}");
+        await sink.BeginAsync(record, ct).ConfigureAwait(false); // from here an interruption is visible, and the instance will not open
+        try
         {
-            RestoreTarget.Prepare(dir, replace);
-            record.Write(dir); // from here an interruption is visible, and the instance will not open
-            try
-            {
-                await WriteFilesAsync(repo, chain, dir, record, progress, ct).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                record.Status = RestoreStatus.Failed;
-                record.Error = ex is OperationCanceledException ? "stopped by the operator while files were being written" : ex.Message;
-                record.Write(dir);
-                throw;
-            }
-            record.Write(dir);
+            await WriteFilesAsync(repo, chain, sink, progress, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await sink.FailAsync(ex is OperationCanceledException ? "stopped by the operator while files were being written" : ex.Message).ConfigureAwait(false);
+            throw;
         }
         progress.Done();
-        var report = HardRecovery.Run(dir, new InstanceOptions { Name = name }, progress.Phase, ct);
-        return new RestoreResult(dir, report, progress.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
+        var report = await sink.RecoverAsync(progress.Phase, ct).ConfigureAwait(false);
+        return new RestoreResult(sink.Where, report, progress.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
     }
 
-    /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) and flushed.</summary>
-    private static async Task WriteFilesAsync(Repository.Repository repo, List<Manifest> chain, string dir, RestoreRecord record, RestoreProgress progress, CancellationToken ct)
+    /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) on the way.</summary>
+    private static async Task WriteFilesAsync(Repository.Repository repo, List<Manifest> chain, IRestoreSink sink, RestoreProgress progress, CancellationToken ct)
     {
         var full = chain[0];
-        var logDir = Path.Combine(dir, StorageInstance.LogDirectoryName);
-        Directory.CreateDirectory(logDir);
-        foreach (var f in full.Files.Where(f => f.Path.StartsWith("databases/", StringComparison.Ordinal)))
+        var images = full.Files.Where(f => f.Path.StartsWith("databases/", StringComparison.Ordinal)).ToList();
+        if (images.Count == 0)
         {
-            var fileName = Path.GetFileName(f.Path);
-            await ExtractAsync(repo, full, f, Path.Combine(dir, fileName), progress, ct).ConfigureAwait(false);
-            record.Databases.Add(RestoreTarget.DescribeImage(dir, fileName, Path.GetFileNameWithoutExtension(fileName), out var imageStream));
-            record.LogSignature = imageStream;
+            throw new RestorePlanException($"set {full.SetId} holds no database image.");
+        }
+        foreach (var f in images)
+        {
+            await sink.WriteDatabaseAsync(Path.GetFileNameWithoutExtension(f.Path), f, Copy(repo, full, f, progress), ct).ConfigureAwait(false);
         }
         var written = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in chain)
         {
             foreach (var f in s.Files.Where(f => f.Path.StartsWith("logs/", StringComparison.Ordinal)))
             {
-                var path = Path.Combine(logDir, Path.GetFileName(f.Path));
                 if (!written.Add(f.Path))
                 {
                     continue; // an overlapping generation, already written from an earlier set of the chain
                 }
-                if (File.Exists(path) && await SameAsync(path, f.Sha256, ct).ConfigureAwait(false))
+                if (!LogFiles.TryParseGeneration(Path.GetFileName(f.Path), out uint generation))
+                {
+                    throw new RestorePlanException($"set {s.SetId} holds '{f.Path}', which is not named as a log generation. Run 'blueback verify --set {s.SetId}'.");
+                }
+                if (!await sink.WriteLogAsync(generation, f, Copy(repo, s, f, progress), ct).ConfigureAwait(false))
                 {
                     progress.Add(f.Path, f.Size, f.Size);
-                    continue; // a live generation kept by --replace, identical to the set's copy
                 }
-                await ExtractAsync(repo, s, f, path, progress, ct).ConfigureAwait(false);
             }
         }
-        RestoreTarget.SyncDirectories(dir);
-        if (record.Databases.Count == 0)
-        {
-            throw new RestorePlanException($"set {full.SetId} holds no database image.");
-        }
-        // Hard recovery checks every image's trailer and every generation against this stream.
-        if (chain.Any(s => s.LogSignature != full.LogSignature) || record.LogSignature.Id.ToString("N") != full.LogSignature)
-        {
-            throw new RestorePlanException($"the sets {string.Join(", ", chain.Select(s => s.SetId))} are not all of log stream {full.LogSignature} (the images say {record.LogSignature}); they come from different instances.");
-        }
     }
 
-    private static async Task ExtractAsync(Repository.Repository repo, Manifest set, ManifestFile f, string path, RestoreProgress progress, CancellationToken ct)
-    {
-        await using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
-        {
-            await SetVerifier.ExtractAsync(repo, set, f, fs, ct, done => progress.Add(f.Path, done, f.Size)).ConfigureAwait(false);
-            fs.Flush(flushToDisk: true);
-        }
-    }
-
-    private static async Task<bool> SameAsync(string path, string sha256, CancellationToken ct)
-    {
-        await using var fs = File.OpenRead(path);
-        var hash = await System.Security.Cryptography.SHA256.HashDataAsync(fs, ct).ConfigureAwait(false);
-        return string.Equals(Convert.ToHexStringLower(hash), sha256, StringComparison.Ordinal);
-    }
+    private static Func<Stream, CancellationToken, Task> Copy(Repository.Repository repo, Manifest set, ManifestFile f, RestoreProgress progress) =>
+        (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => progress.Add(f.Path, done, f.Size));
 
     /// <summary>Restore progress: bytes written of the total, rate and time left, then recovery's phases.</summary>
     private sealed class RestoreProgress(bool quiet, long total)

@@ -16,6 +16,10 @@ internal static class Problems
 
     public static IResult NotFound(string detail) => Of(StatusCodes.Status404NotFound, "Not found", detail);
 
+    /// <summary>An instance that is being restored or was left offline by a restore.</summary>
+    public static IResult Unavailable(Hosting.InstanceSlot slot) =>
+        Of(StatusCodes.Status503ServiceUnavailable, slot.State == Hosting.InstanceState.Restoring ? "Instance being restored" : "Instance offline", slot.Unavailable);
+
     /// <summary>Maps an engine error to a status: the caller's fault (400), the server's state (503), or damage (500).</summary>
     public static IResult FromException(Exception ex) => ex switch
     {

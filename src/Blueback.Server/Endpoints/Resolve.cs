@@ -10,10 +10,11 @@ internal static class Resolve
 {
     public static bool Instance(InstanceHost host, string name, out StorageInstance instance, out IResult? error)
     {
-        instance = host.Find(name)!;
-        error = instance is null
+        var slot = host.Slot(name);
+        instance = slot?.Instance!;
+        error = slot is null
             ? Problems.NotFound($"Instance '{name}' does not exist on this server. It serves: {string.Join(", ", host.Instances.Select(i => i.Name))}.")
-            : null;
+            : instance is null ? Problems.Unavailable(slot) : null;
         return error is null;
     }
 

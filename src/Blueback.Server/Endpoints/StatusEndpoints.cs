@@ -28,48 +28,65 @@ internal static class StatusEndpoints
             Version = typeof(StatusEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev",
             Started = started,
         };
-        foreach (var inst in host.Instances)
+        foreach (var slot in host.Slots)
         {
-            var gens = LogFiles.List(inst.LogDirectory);
-            var rec = inst.LastRecovery;
-            var i = new InstanceStatus
+            if (!slot.TryEnter(out var inst))
             {
-                Name = inst.Name,
-                State = inst.IsPoisoned ? "stopped-after-error" : "online",
-                BackupInProgress = inst.RunningBackup is not null,
-                CircularLogging = inst.Options.CircularLogging,
-                LogSignature = inst.LogSignature.Id.ToString("N"),
-                Checkpoint = inst.CheckpointLsn.ToString(),
-                LogPosition = inst.LogPosition.ToString(),
-                OldestGeneration = gens.Count > 0 ? gens[0] : 0,
-                CurrentGeneration = inst.CurrentGeneration,
-                LastOpen = rec is null ? null : new OpenStatus
-                {
-                    Clean = rec.WasClean,
-                    TransactionsReplayed = rec.TransactionsReplayed,
-                    RecoveredFrom = rec.From.ToString(),
-                    RecoveredTo = rec.To.ToString(),
-                },
-            };
-            foreach (var db in inst.Databases)
-            {
-                var h = db.Header;
-                var d = new DatabaseStatus
-                {
-                    Name = db.Name,
-                    SizeBytes = new FileInfo(db.Path).Length,
-                    PageSize = db.PageSize,
-                    State = h.State.ToString(),
-                };
-                Add(d, "full", h.LastFull);
-                Add(d, "incremental", h.LastIncremental);
-                Add(d, "differential", h.LastDifferential);
-                Add(d, "copy", h.LastCopy);
-                i.Databases.Add(d);
+                s.Instances.Add(new InstanceStatus { Name = slot.Name, State = slot.State == InstanceState.Restoring ? "restoring" : "offline", Detail = slot.Unavailable });
+                continue;
             }
-            s.Instances.Add(i);
+            try
+            {
+                s.Instances.Add(Describe(inst));
+            }
+            finally
+            {
+                slot.Leave();
+            }
         }
         return s;
+    }
+
+    private static InstanceStatus Describe(StorageInstance inst)
+    {
+        var gens = LogFiles.List(inst.LogDirectory);
+        var rec = inst.LastRecovery;
+        var i = new InstanceStatus
+        {
+            Name = inst.Name,
+            State = inst.IsPoisoned ? "stopped-after-error" : "online",
+            BackupInProgress = inst.RunningBackup is not null,
+            CircularLogging = inst.Options.CircularLogging,
+            LogSignature = inst.LogSignature.Id.ToString("N"),
+            Checkpoint = inst.CheckpointLsn.ToString(),
+            LogPosition = inst.LogPosition.ToString(),
+            OldestGeneration = gens.Count > 0 ? gens[0] : 0,
+            CurrentGeneration = inst.CurrentGeneration,
+            LastOpen = rec is null ? null : new OpenStatus
+            {
+                Clean = rec.WasClean,
+                TransactionsReplayed = rec.TransactionsReplayed,
+                RecoveredFrom = rec.From.ToString(),
+                RecoveredTo = rec.To.ToString(),
+            },
+        };
+        foreach (var db in inst.Databases)
+        {
+            var h = db.Header;
+            var d = new DatabaseStatus
+            {
+                Name = db.Name,
+                SizeBytes = new FileInfo(db.Path).Length,
+                PageSize = db.PageSize,
+                State = h.State.ToString(),
+            };
+            Add(d, "full", h.LastFull);
+            Add(d, "incremental", h.LastIncremental);
+            Add(d, "differential", h.LastDifferential);
+            Add(d, "copy", h.LastCopy);
+            i.Databases.Add(d);
+        }
+        return i;
     }
 
     private static void Add(DatabaseStatus d, string type, BackupInfo b)

@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Blueback.Protocol;
+
+namespace Blueback.Client;
+
+/// <summary>A running restore on the server, for a restore program: upload the database images and log
+/// generations (each with its SHA-256, which the server checks), then ask for recovery and follow it to the end.
+/// Disposing a session that did not finish aborts it on the server within a bound (2 s by default), never throwing
+/// and never hanging; the server then leaves the instance as it was if nothing was written, or offline with its
+/// restore record saying what happened.</summary>
+public sealed class RestoreSession : IAsyncDisposable
+{
+    private readonly BluebackClient _client;
+    private int _finished;
+
+    private RestoreSession(BluebackClient client, RestoreSessionInfo info)
+    {
+        _client = client;
+        Info = info;
+    }
+
+    public RestoreSessionInfo Info { get; private set; }
+    public string Id => Info.Id;
+
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the server to acknowledge the abort.</summary>
+    public TimeSpan AbortBound { get; set; } = TimeSpan.FromSeconds(2);
+
+    public bool IsFinished => Volatile.Read(ref _finished) != 0;
+
+    internal static async Task<RestoreSession> BeginAsync(BluebackClient client, string instance, BeginRestoreRequest request, CancellationToken ct)
+    {
+        request.Id ??= Guid.NewGuid().ToString("N"); // ours, so a begin cancelled before its answer can still be aborted
+        try
+        {
+            using var content = JsonContent.Create(request, ProtocolJson.Default.BeginRestoreRequest);
+            using var response = await client.Http.PostAsync(Routes.BeginRestore(instance), content, ct).ConfigureAwait(false);
+            await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
+            var info = await response.Content.ReadFromJsonAsync(ProtocolJson.Default.RestoreSessionInfo, ct).ConfigureAwait(false);
+            return new RestoreSession(client, info!);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or JsonException)
+        {
+            _ = AbortQuietlyAsync(client, request.Id, TimeSpan.FromSeconds(2));
+            throw;
+        }
+    }
+
+    /// <summary>Sends a database image: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
+    public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
+        UploadAsync(Routes.RestoreImage(Id, database), size, sha256, write, cancellationToken);
+
+    /// <summary>Sends a log generation: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
+    public Task UploadLogAsync(uint generation, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
+        UploadAsync(Routes.RestoreLog(Id, generation), size, sha256, write, cancellationToken);
+
+    private async Task UploadAsync(string route, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, route) { Content = new PushContent(size, write) };
+        request.Headers.Add(Routes.Sha256Header, sha256);
+        using var response = await _client.Uploads.SendAsync(request, ct).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Asks for hard recovery and follows it (polling, which also renews the lease) until the instance is
+    /// online. <paramref name="phase"/> hears each new phase. Throws <see cref="RestoreFailedException"/> when
+    /// recovery fails; the instance is then offline and the message says why.</summary>
+    public async Task<RestoreSessionInfo> RecoverAsync(Action<string>? phase = null, CancellationToken cancellationToken = default)
+    {
+        using (var response = await _client.Http.PostAsync(Routes.RestoreRecover(Id), null, cancellationToken).ConfigureAwait(false))
+        {
+            await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            Info = (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.RestoreSessionInfo, cancellationToken).ConfigureAwait(false))!;
+        }
+        string? last = null;
+        while (true)
+        {
+            if (Info.Phase is { } p && p != last)
+            {
+                phase?.Invoke(p);
+                last = p;
+            }
+            switch (Info.State)
+            {
+                case "done":
+                    Volatile.Write(ref _finished, 1);
+                    return Info;
+                case "failed" or "aborted":
+                    Volatile.Write(ref _finished, 1);
+                    throw new RestoreFailedException($"Restore {Id} into instance '{Info.Instance}' {Info.State}: {Info.Error ?? "no reason given"}. The instance stays offline; run the restore again.");
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+            await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The session as the server sees it now.</summary>
+    public async Task<RestoreSessionInfo> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.GetAsync(Routes.Restore(Id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        Info = (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.RestoreSessionInfo, cancellationToken).ConfigureAwait(false))!;
+        return Info;
+    }
+
+    /// <summary>Aborts the restore on the server. Idempotent.</summary>
+    public async Task AbortAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _client.Http.DeleteAsync(Routes.Restore(Id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _finished, 1);
+    }
+
+    /// <summary>Aborts an unfinished session within <see cref="AbortBound"/>; never throws.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+        await AbortQuietlyAsync(_client, Id, AbortBound).ConfigureAwait(false);
+    }
+
+    /// <summary>Best effort, bounded, never throws: the server's lease aborts the session if this cannot.</summary>
+    private static async Task AbortQuietlyAsync(BluebackClient client, string id, TimeSpan bound)
+    {
+        using var cts = new CancellationTokenSource(bound);
+        try
+        {
+            using var response = await client.Http.DeleteAsync(Routes.Restore(id), cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The server is gone or slow: its lease aborts the session.
+        }
+    }
+
+    /// <summary>A request body written by the caller as it goes (no whole file in memory), of a length known up front.</summary>
+    private sealed class PushContent(long size, Func<Stream, CancellationToken, Task> write) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => write(stream, CancellationToken.None);
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) => write(stream, cancellationToken);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = size;
+            return true;
+        }
+    }
+}
+
+/// <summary>A restore that the server could not finish; the message says why and what to do.</summary>
+public sealed class RestoreFailedException(string message) : Exception(message);

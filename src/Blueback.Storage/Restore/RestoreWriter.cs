@@ -1,0 +1,202 @@
+using System.Security.Cryptography;
+using Blueback.Storage.Log;
+
+namespace Blueback.Storage.Restore;
+
+/// <summary>Puts a restore's files into an instance directory under its restore record: prepares the directory,
+/// writes each database image and log generation (hashed, flushed, renamed into place only when whole), describes
+/// each image from its trailer, and checks at the end that everything belongs to one log stream. The offline
+/// restore and the server's restore sessions both write through it, so both leave the same directory that hard
+/// recovery then works on. Holds the instance lock until disposed.</summary>
+public sealed class RestoreWriter : IDisposable
+{
+    private readonly IDisposable _lock;
+    private readonly HashSet<string> _written = new(StringComparer.Ordinal);
+
+    private RestoreWriter(string dir, RestoreRecord record, IDisposable instanceLock)
+    {
+        Directory = dir;
+        Record = record;
+        _lock = instanceLock;
+    }
+
+    public string Directory { get; }
+    public RestoreRecord Record { get; }
+    public string LogDirectory => Path.Combine(Directory, StorageInstance.LogDirectoryName);
+
+    /// <summary>Locks and prepares <paramref name="instanceDirectory"/> (see <see cref="RestoreTarget.Prepare"/>) and
+    /// writes the record: from here an interruption is visible and the instance will not open.</summary>
+    public static RestoreWriter Begin(string instanceDirectory, RestoreRecord record, bool replace)
+    {
+        var dir = Path.GetFullPath(instanceDirectory);
+        System.IO.Directory.CreateDirectory(dir);
+        var held = InstanceLock.Acquire(dir);
+        try
+        {
+            RestoreTarget.Prepare(dir, replace);
+            System.IO.Directory.CreateDirectory(Path.Combine(dir, StorageInstance.LogDirectoryName));
+            record.Status = RestoreStatus.NotStarted;
+            record.Databases.Clear();
+            record.Write(dir);
+            return new RestoreWriter(dir, record, held);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes the image of database <paramref name="name"/> (file NAME.bdb) and records its trailer's facts.</summary>
+    public async Task WriteDatabaseAsync(string name, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken)
+    {
+        if (!IsPlainName(name))
+        {
+            throw new RestoreException($"'{name}' is not a database name (1 to 64 letters, digits, '-', '_', '.', not starting with '.').");
+        }
+        var fileName = name + StorageInstance.DatabaseExtension;
+        if (Record.Databases.Any(d => d.Name == name))
+        {
+            throw new RestoreException($"The image of database '{name}' was already written in this restore.");
+        }
+        var path = Path.Combine(Directory, fileName);
+        await WriteFileAsync(path, size, expectedSha256, copy, cancellationToken).ConfigureAwait(false);
+        RestoredDatabase db;
+        Format.Signature logSignature;
+        try
+        {
+            db = RestoreTarget.DescribeImage(Directory, fileName, name, out logSignature);
+        }
+        catch (Exception ex) when (ex is StorageException or IOException)
+        {
+            File.Delete(path); // not counted as written, so not left behind
+            throw ex as RestoreException ?? new RestoreException($"'{path}' is not a database image ({ex.Message}). Restore it from a set that 'blueback verify' passes.");
+        }
+        if (Record.Databases.Count > 0 && Record.LogSignature != logSignature)
+        {
+            throw new RestoreException($"The image of database '{name}' belongs to log stream {logSignature}, the images before it to {Record.LogSignature}: they come from different instances. Restore one instance's sets.");
+        }
+        Record.LogSignature = logSignature;
+        Record.Databases.Add(db);
+        Record.Write(Directory);
+    }
+
+    /// <summary>Writes log generation <paramref name="generation"/>, replacing a live copy kept by a replace only once
+    /// the new copy is whole. False when this restore already wrote it (overlapping sets of a chain).</summary>
+    public async Task<bool> WriteLogAsync(uint generation, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken)
+    {
+        var path = LogFiles.PathOf(LogDirectory, generation);
+        if (!_written.Add(path))
+        {
+            return false;
+        }
+        await WriteFileAsync(path, size, expectedSha256, copy, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>True when log generation <paramref name="generation"/> is already in place with this content.</summary>
+    public async Task<bool> HasLogAsync(uint generation, long size, string sha256, CancellationToken cancellationToken)
+    {
+        var path = LogFiles.PathOf(LogDirectory, generation);
+        return File.Exists(path) && new FileInfo(path).Length == size && await HashAsync(path, cancellationToken).ConfigureAwait(false) == sha256;
+    }
+
+    /// <summary>Every file is in place: makes the names durable and checks the whole.</summary>
+    public void Complete()
+    {
+        RestoreTarget.SyncDirectories(Directory);
+        if (Record.Databases.Count == 0)
+        {
+            throw new RestoreException($"The restore into '{Directory}' received no database image: there is nothing to recover. A set's images come from its full set.");
+        }
+        Record.Write(Directory);
+    }
+
+    /// <summary>Records that writing failed or was stopped, so the directory says what happened.</summary>
+    public void Fail(string error)
+    {
+        Record.Status = RestoreStatus.Failed;
+        Record.Error = error;
+        Record.Write(Directory);
+    }
+
+    public void Dispose() => _lock.Dispose();
+
+    private static async Task WriteFileAsync(string path, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
+    {
+        var temp = path + ".part";
+        try
+        {
+            await using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
+            {
+                fs.SetLength(size); // one extent where the file system allows it; the length is checked below anyway
+                fs.Position = 0;
+                using var hash = expectedSha256 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                await using (var sink = new HashingStream(fs, hash))
+                {
+                    await copy(sink, ct).ConfigureAwait(false);
+                    if (sink.Written != size)
+                    {
+                        throw new RestoreException($"'{path}' received {sink.Written:N0} bytes, {size:N0} were announced: the transfer was cut short. Run the restore again.");
+                    }
+                }
+                if (hash is not null && Convert.ToHexStringLower(hash.GetHashAndReset()) is var actual && actual != expectedSha256)
+                {
+                    throw new RestoreException($"'{path}' does not have the SHA-256 the set's manifest gives ({actual}, expected {expectedSha256}): it was damaged on the way. Run the restore again; if it repeats, run 'blueback verify' on the set.");
+                }
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    private static async Task<string> HashAsync(string path, CancellationToken ct)
+    {
+        await using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, ct).ConfigureAwait(false));
+    }
+
+    private static bool IsPlainName(string name) =>
+        name.Length is > 0 and <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    /// <summary>A write-only stream that counts and (optionally) hashes what passes through to the file; disposing it
+    /// leaves the file open for the flush that follows.</summary>
+    private sealed class HashingStream(Stream inner, IncrementalHash? hash) : Stream
+    {
+        public long Written { get; private set; }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Written;
+        public override long Position { get => Written; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash?.AppendData(buffer);
+            Written += buffer.Length;
+            inner.Write(buffer);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            hash?.AppendData(buffer.Span);
+            Written += buffer.Length;
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+}
