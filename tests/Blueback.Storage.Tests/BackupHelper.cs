@@ -16,6 +16,8 @@ internal sealed class BackupMedia
     public Dictionary<string, (byte[] Image, BackupDatabase? Info)> Images { get; } = new();
     public SortedDictionary<uint, byte[]> Logs { get; } = new();
     public uint GenLow { get; set; } = uint.MaxValue;
+    /// <summary>The last generation the backup lists: GenLow - 1 when it holds none (an idle instance).</summary>
+    public uint GenHigh { get; set; }
     public Signature LogSignature { get; set; }
     /// <summary>For a chain: the last generation of the full set (the images are consistent after it).</summary>
     public uint ConsistentAfter { get; set; }
@@ -37,6 +39,7 @@ internal sealed class BackupMedia
             using var s = b.OpenLog(log.Generation);
             media.Logs[log.Generation] = ReadAll(s, null);
         }
+        media.GenHigh = Math.Max(media.GenHigh, b.GenHigh!.Value);
         if (truncate && type.Truncates())
         {
             b.Truncate();
@@ -68,7 +71,7 @@ internal sealed class BackupMedia
         var record = new RestoreRecord
         {
             GenLow = GenLow,
-            GenHigh = Logs.Keys.Max(),
+            GenHigh = GenHigh,
             ConsistentAfter = ConsistentAfter,
             LogSignature = LogSignature,
             Stop = stop?.ToString(),

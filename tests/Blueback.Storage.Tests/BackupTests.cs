@@ -150,6 +150,7 @@ public class BackupTests
         foreach (var (k, v) in full.Images) chain1.Images[k] = v;
         foreach (var m in new[] { full, diff }) foreach (var (g, bytes) in m.Logs) chain1.Logs[g] = bytes;
         chain1.GenLow = full.GenLow;
+        chain1.GenHigh = diff.GenHigh;
         chain1.LogSignature = full.LogSignature;
         using (var r1 = chain1.Restore(dir["r1"], Opts))
         {
@@ -160,6 +161,7 @@ public class BackupTests
         foreach (var (k, v) in full.Images) chain2.Images[k] = v;
         foreach (var m in new[] { full, inc1, inc2 }) foreach (var (g, bytes) in m.Logs) chain2.Logs[g] = bytes;
         chain2.GenLow = full.GenLow;
+        chain2.GenHigh = inc2.GenHigh;
         chain2.LogSignature = full.LogSignature;
         using (var r2 = chain2.Restore(dir["r2"], Opts))
         {

@@ -98,7 +98,7 @@ public class HardRecoveryTests
 
     private static BackupMedia Chain(params BackupMedia[] sets)
     {
-        var chain = new BackupMedia { GenLow = sets[0].GenLow, LogSignature = sets[0].LogSignature, ConsistentAfter = sets[0].Logs.Keys.Max() };
+        var chain = new BackupMedia { GenLow = sets[0].GenLow, GenHigh = sets.Max(s => s.GenHigh), LogSignature = sets[0].LogSignature, ConsistentAfter = sets[0].GenHigh };
         foreach (var (k, v) in sets[0].Images)
         {
             chain.Images[k] = v;
@@ -302,6 +302,34 @@ public class HardRecoveryTests
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(48), ticks);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, Checksum.Crc32C(generation, bytes.AsSpan(4, LogFileHeader.RegionSize - 4)));
         return bytes;
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_full_set_of_an_idle_instance_holds_no_log_generation_and_restores_from_its_images_alone()
+    {
+        using var dir = new TempDir();
+        long n;
+        using (var inst = NewInstance(dir["live"]))
+        {
+            await using (var w = new RecordingWriters(inst, 2))
+            {
+                await Task.Delay(200);
+            }
+        }
+        BackupMedia set;
+        using (var inst = StorageInstance.Open(dir["live"], Opts)) // shut down cleanly: nothing after the checkpoint
+        {
+            n = StateOf(inst);
+            set = BackupMedia.Take(inst, BackupType.Full);
+        }
+        Assert.Empty(set.Logs);
+        Assert.Equal(set.GenLow - 1, set.GenHigh);
+        using var restored = set.Restore(dir["restored"], Opts);
+        Assert.Equal(n, StateOf(restored));
+        Assert.True(n > 0);
+        var record = RestoreRecord.Read(dir["restored"])!;
+        Assert.Equal(RestoreStatus.Done, record.Status);
+        Assert.Equal(0, record.TransactionsReplayed);
     }
 
     [Fact(Timeout = 120_000)]
