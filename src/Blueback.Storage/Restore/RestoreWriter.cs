@@ -132,7 +132,7 @@ public sealed class RestoreWriter : IDisposable
                 fs.SetLength(size); // one extent where the file system allows it; the length is checked below anyway
                 fs.Position = 0;
                 using var hash = expectedSha256 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                await using (var sink = new HashingStream(fs, hash))
+                await using (var sink = new HashingStream(fs, hash, fs.SafeFileHandle))
                 {
                     await copy(sink, ct).ConfigureAwait(false);
                     if (sink.Written != size)
@@ -166,8 +166,12 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>A write-only stream that counts and (optionally) hashes what passes through to the file; disposing it
     /// leaves the file open for the flush that follows.</summary>
-    private sealed class HashingStream(Stream inner, IncrementalHash? hash) : Stream
+    private sealed class HashingStream(FileStream inner, IncrementalHash? hash, Microsoft.Win32.SafeHandles.SafeFileHandle handle) : Stream
     {
+        /// <summary>Writeback is started every this many bytes, so the final flush finds little left to write.</summary>
+        private const long WritebackStep = 32 << 20;
+        private long _writebackFrom;
+
         public long Written { get; private set; }
         public override bool CanRead => false;
         public override bool CanSeek => false;
@@ -185,15 +189,26 @@ public sealed class RestoreWriter : IDisposable
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             hash?.AppendData(buffer);
-            Written += buffer.Length;
             inner.Write(buffer);
+            Advance(buffer.Length);
         }
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             hash?.AppendData(buffer.Span);
-            Written += buffer.Length;
-            return inner.WriteAsync(buffer, cancellationToken);
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            Advance(buffer.Length);
+        }
+
+        private void Advance(int n)
+        {
+            Written += n;
+            if (Written - _writebackFrom >= WritebackStep)
+            {
+                inner.Flush(flushToDisk: false); // out of FileStream's buffer, into the page cache
+                FileSystem.StartWriteback(handle, _writebackFrom, Written - _writebackFrom);
+                _writebackFrom = Written;
+            }
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
