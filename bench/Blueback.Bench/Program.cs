@@ -3,11 +3,12 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
 bool restoreOnly = args.Contains("--restore");
+bool replayOnly = args.Contains("--replay");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -18,6 +19,11 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (replayOnly)
+    {
+        ReplayBench.Run(Path.Combine(root, "replay"), quick ? 256L << 20 : 2L << 30, quick ? 256L << 20 : 1L << 30);
+        return;
+    }
     if (restoreOnly)
     {
         BackupBench.Run(root, quick ? 256L << 20 : 2L << 30, seconds, restoreOnly: true);

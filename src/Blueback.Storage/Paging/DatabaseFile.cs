@@ -147,6 +147,25 @@ internal sealed class DatabaseFile : IDisposable
         }
     }
 
+    /// <summary>Writes consecutive pages from <paramref name="firstPage"/> in one call (replay's flush of a run of
+    /// pages), stamping each page's number and checksum first.</summary>
+    public void WritePages(uint firstPage, Span<byte> pages)
+    {
+        int count = pages.Length / PageSize;
+        for (int i = 0; i < count; i++)
+        {
+            var page = pages.Slice(i * PageSize, PageSize);
+            PageHeader.Of(page).PageNumber = firstPage + (uint)i;
+            Checksum.StampPage(page, firstPage + (uint)i);
+        }
+        long offset = (long)firstPage * PageSize;
+        EnsureLength(offset + pages.Length);
+        lock (RangeLock)
+        {
+            RandomAccess.Write(Handle, pages, offset);
+        }
+    }
+
     /// <summary>The file grows in extents (an eighth of its size, 1 to 64 MiB) rather than page by page.</summary>
     private void EnsureLength(long needed)
     {

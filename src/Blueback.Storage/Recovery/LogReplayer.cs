@@ -15,7 +15,8 @@ internal sealed class LogReplayer
     private readonly Func<ushort, Signature, string, DatabaseFile?> _attach;
     private readonly long _memoryBound;
     private readonly Dictionary<ushort, (DatabaseFile File, Signature Signature)> _databases = new();
-    private readonly Dictionary<ulong, byte[]> _pages = new();
+    private readonly Dictionary<ulong, ArraySegment<byte>> _pages = new();
+    private readonly PageArena _arena = new();
     private readonly HashSet<ulong> _torn = new();
     private readonly List<LogRecord> _txn = new();
 
@@ -202,7 +203,7 @@ internal sealed class LogReplayer
                 TransactionsReplayed++;
                 LastCommitEnd = rec.End;
                 LastCommitTime = CommitTime(rec);
-                if (_pages.Count * 8192L > _memoryBound)
+                if (_arena.Bytes > _memoryBound)
                 {
                     FlushPages();
                 }
@@ -253,16 +254,27 @@ internal sealed class LogReplayer
             return; // a database detached since, or one whose file is gone with a later detach
         }
         ulong key = ((ulong)rec.Database << 32) | rec.Page;
-        if (!_pages.TryGetValue(key, out var page))
+        if (!_pages.TryGetValue(key, out var segment))
         {
-            page = new byte[db.File.PageSize];
-            db.File.ReadRaw(rec.Page, page);
-            if (!Checksum.VerifyPage(page, rec.Page) && !Checksum.IsAllZero(page))
+            segment = _arena.Rent(db.File.PageSize);
+            _pages[key] = segment;
+            if (rec.Type == LogRecordType.PageImage && rec.Payload.Length == segment.Count)
+            {
+                // A whole image needs nothing from the disk: replaying it and every later record gives the same page
+                // whatever the file holds (older, or already newer from an interrupted run), so the read is skipped.
+                rec.Payload.Span.CopyTo(segment);
+                Touched.Add(rec.Database);
+                RecordsApplied++;
+                return;
+            }
+            var fresh = segment.AsSpan();
+            db.File.ReadRaw(rec.Page, fresh);
+            if (!Checksum.VerifyPage(fresh, rec.Page) && !Checksum.IsAllZero(fresh))
             {
                 _torn.Add(key); // a torn write: only a whole-page image can repair it
             }
-            _pages[key] = page;
         }
+        var page = segment.AsSpan();
         bool torn = _torn.Contains(key);
         var pageLsn = torn ? Lsn.Zero : Lsn.FromValue(PageHeader.Read(page).Lsn);
         if (pageLsn >= rec.Lsn)
@@ -293,10 +305,14 @@ internal sealed class LogReplayer
         RecordsApplied++;
     }
 
-    /// <summary>Writes replayed pages to their files and flushes them.</summary>
+    /// <summary>Writes replayed pages to their files, runs of consecutive pages in one write each, and flushes them.</summary>
     public void FlushPages()
     {
         var files = new HashSet<DatabaseFile>();
+        var run = new byte[RunBytes];
+        DatabaseFile? runFile = null;
+        uint runFirst = 0;
+        int runLength = 0;
         foreach (var (key, page) in _pages.OrderBy(kv => kv.Key))
         {
             var dbId = (ushort)(key >> 32);
@@ -304,15 +320,64 @@ internal sealed class LogReplayer
             {
                 continue;
             }
-            db.File.WritePage((uint)key, page);
+            uint pageNo = (uint)key;
+            if (runFile != db.File || pageNo != runFirst + runLength / page.Count || runLength + page.Count > run.Length)
+            {
+                runFile?.WritePages(runFirst, run.AsSpan(0, runLength));
+                (runFile, runFirst, runLength) = (db.File, pageNo, 0);
+            }
+            page.AsSpan().CopyTo(run.AsSpan(runLength));
+            runLength += page.Count;
             files.Add(db.File);
         }
+        runFile?.WritePages(runFirst, run.AsSpan(0, runLength));
         foreach (var f in files)
         {
             f.Sync();
         }
         _pages.Clear();
         _torn.Clear();
+        _arena.Reset();
+    }
+
+    private const int RunBytes = 1 << 20;
+
+    /// <summary>Page buffers carved from large slabs that are reused after each flush: replay touches every page of a
+    /// large database once, and a small array per page would be collected, expensively, after surviving for a while.</summary>
+    private sealed class PageArena
+    {
+        private const int SlabBytes = 4 << 20;
+        private readonly List<byte[]> _slabs = [];
+        private int _slab;
+        private int _offset;
+
+        /// <summary>Bytes handed out since the last reset.</summary>
+        public long Bytes => (long)_slab * SlabBytes + _offset;
+
+        public ArraySegment<byte> Rent(int size)
+        {
+            if (_slabs.Count == 0 || _offset + size > SlabBytes)
+            {
+                if (_slabs.Count > 0)
+                {
+                    _slab++;
+                }
+                if (_slab == _slabs.Count)
+                {
+                    _slabs.Add(new byte[SlabBytes]);
+                }
+                _offset = 0;
+            }
+            var segment = new ArraySegment<byte>(_slabs[_slab], _offset, size);
+            _offset += size;
+            return segment;
+        }
+
+        public void Reset()
+        {
+            _slab = 0;
+            _offset = 0;
+        }
     }
 }
 
