@@ -50,7 +50,9 @@ public sealed partial class StorageInstance
                 uint prevHigh = dbs.Min(d => type == BackupType.Incremental ? Math.Max(d.Header.LastFull.GenHigh, d.Header.LastIncremental.GenHigh) : d.Header.LastFull.GenHigh);
                 genLow = prevHigh + 1;
                 var onDisk = LogFiles.List(LogDirectory).ToHashSet();
-                for (uint g = genLow; g < _log.CurrentGeneration; g++)
+                // Below the generation the flusher writes now, every file must exist; the ones above it may be in
+                // memory only (lazy commits), not missing: the backup's log listing flushes them.
+                for (uint g = genLow; g < _log.FileGeneration; g++)
                 {
                     if (!onDisk.Contains(g))
                     {
