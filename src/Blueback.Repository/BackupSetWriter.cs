@@ -6,9 +6,10 @@ using Blueback.Repository.Compression;
 
 namespace Blueback.Repository;
 
-/// <summary>Writes one backup set: each file streamed in chunks (compressed, CRC32C of the stored bytes, durable
-/// before the next), the whole file hashed with SHA-256, and the manifest last, atomically. Memory holds one
-/// chunk at a time whatever the file size.</summary>
+/// <summary>Writes one backup set: each file streamed in chunks (compressed, CRC32C of the stored bytes), the
+/// whole file hashed with SHA-256, and the manifest last, atomically, once every chunk is durable. Up to
+/// <see cref="Repository.Parallelism"/> chunk writes are in flight at once (an object store's latency hides behind
+/// them); memory holds that many stored chunks plus the one being read, whatever the file size.</summary>
 public sealed class BackupSetWriter
 {
     public const int DefaultChunkSize = 4 << 20;
@@ -16,6 +17,9 @@ public sealed class BackupSetWriter
     private readonly Codec _codec;
     private readonly int _chunkSize;
     private readonly List<ManifestFile> _files = new();
+    private readonly List<Task> _writes = new();
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _abandon = new();
     private bool _committed;
 
     internal BackupSetWriter(Repository repository, string setId, Codec codec, int chunkSize)
@@ -24,6 +28,7 @@ public sealed class BackupSetWriter
         SetId = setId;
         _codec = codec;
         _chunkSize = chunkSize;
+        _slots = new SemaphoreSlim(Math.Max(1, repository.Parallelism));
     }
 
     public string SetId { get; }
@@ -60,7 +65,7 @@ public sealed class BackupSetWriter
                 sha.AppendData(raw.Span);
                 var stored = _codec.Compress(raw.Span);
                 var key = $"{Repository.SetPrefix(SetId)}/chunks/{_files.Count:D4}-{index:D6}";
-                await _repository.Store.WriteAsync(key, stored, cancellationToken).ConfigureAwait(false);
+                await StartWriteAsync(key, stored, cancellationToken).ConfigureAwait(false);
                 file.Chunks.Add(new ManifestChunk { Key = key, RawSize = filled, StoredSize = stored.Length, Crc32C = Crc32C(stored) });
                 file.Size += filled;
                 RawBytes += filled;
@@ -81,9 +86,36 @@ public sealed class BackupSetWriter
         return file;
     }
 
-    /// <summary>Writes the manifest (temporary name, flush, rename): from this moment the set exists.</summary>
+    /// <summary>Waits for a free slot, then starts the chunk's write; a write that failed before fails this call.</summary>
+    private async Task StartWriteAsync(string key, byte[] stored, CancellationToken ct)
+    {
+        await _slots.WaitAsync(ct).ConfigureAwait(false);
+        if (_writes.FirstOrDefault(t => t.IsFaulted || t.IsCanceled) is { } failed)
+        {
+            _slots.Release();
+            await failed.ConfigureAwait(false); // rethrows the first failure
+        }
+        _writes.RemoveAll(t => t.IsCompletedSuccessfully);
+        var token = CancellationTokenSource.CreateLinkedTokenSource(ct, _abandon.Token);
+        _writes.Add(Task.Run(async () =>
+        {
+            try
+            {
+                await _repository.Store.WriteAsync(key, stored, token.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _slots.Release();
+                token.Dispose();
+            }
+        }, CancellationToken.None));
+    }
+
+    /// <summary>Writes the manifest (temporary name, flush, rename) once every chunk is durable: from this moment
+    /// the set exists.</summary>
     public async Task CommitAsync(Manifest manifest, CancellationToken cancellationToken = default)
     {
+        await Task.WhenAll(_writes).WaitAsync(cancellationToken).ConfigureAwait(false);
         manifest.RepositoryId = _repository.Id;
         manifest.SetId = SetId;
         manifest.Codec = _codec.Name;
@@ -96,24 +128,32 @@ public sealed class BackupSetWriter
         _committed = true;
     }
 
-    /// <summary>Removes an uncommitted set's data (after a failure or a cancel). Never throws.</summary>
-    public void Abandon()
+    /// <summary>Removes an uncommitted set's data (after a failure or a cancel), within <paramref name="bound"/>.
+    /// Never throws: whatever is left has no manifest, so it is not a set, and 'blueback repo gc' removes it.</summary>
+    public async Task AbandonAsync(TimeSpan bound)
     {
         if (_committed)
         {
             return;
         }
+        using var cts = new CancellationTokenSource(bound);
+        await _abandon.CancelAsync().ConfigureAwait(false);
         try
         {
-            _repository.Store.DeletePrefix(Repository.SetPrefix(SetId));
+            // Writes still in flight would recreate what the delete removes: they stop first (their token is cancelled).
+            await Task.WhenAll(_writes).WaitAsync(cts.Token).ConfigureAwait(false);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or IOException or RepositoryException or UnauthorizedAccessException)
         {
-            // Left for 'blueback repo gc': without a manifest it is not a set.
+            // Failed or cancelled writes are what is being abandoned; a write that outlives the bound is left to gc.
         }
-        catch (UnauthorizedAccessException)
+        try
         {
-            // Same.
+            await _repository.Store.DeletePrefixAsync(Repository.SetPrefix(SetId), cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException or RepositoryException)
+        {
+            // Left for gc.
         }
     }
 

@@ -6,8 +6,26 @@ using Blueback.Repository.Stores;
 
 namespace Blueback.Repository;
 
+/// <summary>What <c>repo gc</c> removed, and what it left because it may still be written.</summary>
+public sealed class GcReport
+{
+    public List<string> Removed { get; } = [];
+    public long RemovedBytes { get; set; }
+    public List<string> Young { get; } = [];
+    public List<string> StoreLeftovers { get; } = [];
+}
+
 /// <summary>A problem in a repository or a set, naming the object.</summary>
-public sealed class RepositoryException(string message) : Exception(message);
+public sealed class RepositoryException : Exception
+{
+    public RepositoryException(string message) : base(message)
+    {
+    }
+
+    public RepositoryException(string message, Exception inner) : base(message, inner)
+    {
+    }
+}
 
 /// <summary>A backup repository: <c>config.json</c> (id, format version) and <c>sets/SETID/</c> with chunks and,
 /// once committed, <c>manifest.json</c>.</summary>
@@ -23,12 +41,16 @@ public sealed class Repository
     }
 
     public IRepositoryStore Store { get; }
+
+    /// <summary>Chunk transfers in flight at once when writing a set or reading one back: what hides an object
+    /// store's latency. Memory grows by one chunk (and its compressed copy) per transfer.</summary>
+    public int Parallelism { get; set; } = 4;
     public RepositoryConfig Config { get; }
     public string Id => Config.Id;
 
     public static async Task<Repository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
     {
-        if (store.Exists(ConfigKey))
+        if (await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"'{store.Location}' already holds a repository; use it, or choose an empty location.");
         }
@@ -39,7 +61,7 @@ public sealed class Repository
 
     public static async Task<Repository> OpenAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
     {
-        if (!store.Exists(ConfigKey))
+        if (!await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"'{store.Location}' is not a Blueback repository (no {ConfigKey}); create one with 'blueback repo init'.");
         }
@@ -71,10 +93,10 @@ public sealed class Repository
     public async Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default)
     {
         var list = new List<Manifest>();
-        foreach (var dir in Store.List("sets"))
+        foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
         {
             var id = dir["sets/".Length..];
-            if (!Store.Exists(ManifestKey(id)))
+            if (!await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
             {
                 continue;
             }
@@ -87,7 +109,7 @@ public sealed class Repository
     public async Task<Manifest> ReadManifestAsync(string setId, CancellationToken cancellationToken = default)
     {
         var key = ManifestKey(setId);
-        if (!Store.Exists(key))
+        if (!await Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"Set {setId} does not exist in '{Store.Location}' (no committed manifest).");
         }
@@ -126,7 +148,7 @@ public sealed class Repository
     /// <summary>The last verify of a set, or null if it was never verified.</summary>
     public async Task<VerifyRecord?> LastVerifiedAsync(string setId, CancellationToken cancellationToken = default)
     {
-        if (!Store.Exists(VerifiedKey(setId)))
+        if (!await Store.ExistsAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -142,20 +164,36 @@ public sealed class Repository
 
     public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) => new(this, setId, codec, chunkSize);
 
-    /// <summary>Removes what uncommitted sets left behind (a set directory without a manifest).</summary>
-    public List<string> CollectGarbage()
+    /// <summary>How long a set without a manifest is left alone by <see cref="CollectGarbageAsync"/>: it may be a
+    /// backup still being written (nothing stops a backup while gc runs), so only leftovers that stayed untouched
+    /// this long are removed.</summary>
+    public static readonly TimeSpan DefaultGrace = TimeSpan.FromHours(1);
+
+    /// <summary>Removes what uncommitted or forgotten sets left behind (a set without a manifest whose newest object
+    /// is older than <paramref name="grace"/>) and what interrupted writes left in the store.</summary>
+    public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken = default)
     {
-        var removed = new List<string>();
-        foreach (var dir in Store.List("sets"))
+        var report = new GcReport();
+        var cutoff = DateTime.UtcNow - grace;
+        foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
         {
             var id = dir["sets/".Length..];
-            if (!Store.Exists(ManifestKey(id)))
+            if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
             {
-                Store.DeletePrefix(SetPrefix(id));
-                removed.Add(id);
+                continue;
             }
+            var objects = await Store.ListObjectsAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
+            if (objects.Count > 0 && objects.Max(o => o.LastModified) > cutoff)
+            {
+                report.Young.Add(id);
+                continue;
+            }
+            await Store.DeletePrefixAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
+            report.Removed.Add(id);
+            report.RemovedBytes += objects.Sum(o => o.Size);
         }
-        return removed;
+        report.StoreLeftovers.AddRange(await Store.CleanUpAsync(grace, cancellationToken).ConfigureAwait(false));
+        return report;
     }
 
     internal static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexStringLower(b);

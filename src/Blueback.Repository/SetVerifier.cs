@@ -30,7 +30,7 @@ public static class SetVerifier
             foreach (var chunk in file.Chunks)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (!repository.Store.Exists(chunk.Key))
+                if (!await repository.Store.ExistsAsync(chunk.Key, cancellationToken).ConfigureAwait(false))
                 {
                     problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is missing");
                     fileOk = false;
@@ -141,19 +141,29 @@ public static class SetVerifier
     /// <summary>How many decompressed chunks an extract holds in memory at most (besides the one being written).</summary>
     public const int ExtractDepth = 2;
 
+    /// <summary>Reads, checks and decompresses a file's chunks in order onto <paramref name="output"/>, with up to
+    /// <see cref="Repository.Parallelism"/> reads in flight (an object store's latency hides behind them).</summary>
     private static async Task ReadChunksAsync(Repository repository, Manifest manifest, ManifestFile file, Codec codec, System.Threading.Channels.ChannelWriter<(byte[] Raw, int Length)> output, CancellationToken ct)
     {
+        var pool = System.Buffers.ArrayPool<byte>.Shared;
+        var pending = new Queue<(ManifestChunk Chunk, byte[] Stored, Task<long> Read)>();
+        int next = 0;
         try
         {
-            var pool = System.Buffers.ArrayPool<byte>.Shared;
-            foreach (var chunk in file.Chunks)
+            while (next < file.Chunks.Count || pending.Count > 0)
             {
-                // Pooled buffers: a fresh multi-megabyte array per chunk costs page faults and collections.
-                var stored = pool.Rent(chunk.StoredSize);
+                while (next < file.Chunks.Count && pending.Count < Math.Max(1, repository.Parallelism))
+                {
+                    // Pooled buffers: a fresh multi-megabyte array per chunk costs page faults and collections.
+                    var c = file.Chunks[next++];
+                    var buffer = pool.Rent(c.StoredSize);
+                    pending.Enqueue((c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.AsMemory(0, c.StoredSize), ct)));
+                }
+                var (chunk, stored, read) = pending.Dequeue();
                 byte[]? raw = null;
                 try
                 {
-                    long length = await repository.Store.ReadIntoAsync(chunk.Key, stored.AsMemory(0, chunk.StoredSize), ct).ConfigureAwait(false);
+                    long length = await read.ConfigureAwait(false);
                     if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored.AsSpan(0, chunk.StoredSize)) != chunk.Crc32C)
                     {
                         throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged ({(length != chunk.StoredSize ? $"{length} bytes stored, {chunk.StoredSize} recorded" : "CRC32C mismatch")}). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
@@ -188,6 +198,22 @@ public static class SetVerifier
         {
             output.TryComplete(ex);
             throw;
+        }
+        finally
+        {
+            // Reads started ahead and not consumed: let them end, then give their buffers back.
+            while (pending.TryDequeue(out var left))
+            {
+                try
+                {
+                    await left.Read.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or RepositoryException or UnauthorizedAccessException)
+                {
+                    // The failure that matters was already reported.
+                }
+                pool.Return(left.Stored);
+            }
         }
     }
 }

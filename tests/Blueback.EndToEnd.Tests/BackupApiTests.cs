@@ -75,6 +75,7 @@ public class BackupApiTests
             await log.CopyToAsync(ms, ct);
             media.Logs[g.Generation] = ms.ToArray();
         }
+        media.GenHigh = logs.GenHigh;
         await s.TruncateAsync(ct);
         await s.EndAsync(ct);
         return media;

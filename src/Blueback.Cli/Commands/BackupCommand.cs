@@ -14,22 +14,22 @@ internal static class BackupCommand
         var server = new Option<string>("--server") { Description = "Server address: http://HOST:PORT or unix:/path.sock.", DefaultValueFactory = _ => "http://127.0.0.1:7420" };
         var instance = new Option<string>("--instance") { Description = "Instance to back up.", DefaultValueFactory = _ => "store" };
         var type = new Option<string>("--type") { Description = "full, copy, incremental or differential.", DefaultValueFactory = _ => "full" };
-        var repo = RepositoryCommands.RepoOption();
+        var repo = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, repo, json, noCompress };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, json, noCompress };
+        repo.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(() => RunAsync(pr.GetValue(server)!, pr.GetValue(instance)!, pr.GetValue(type)!, pr.GetValue(repo)!,
-                pr.GetValue(json), pr.GetValue(noCompress), signals.Token)).ConfigureAwait(false);
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, pr.GetValue(instance)!, pr.GetValue(type)!,
+                await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string server, string instance, string type, string repoDir, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string instance, string type, Repository.Repository repo, bool json, bool noCompress, CancellationToken ct)
     {
-        var repo = await RepositoryCommands.Open(repoDir, ct).ConfigureAwait(false);
         using var client = new BluebackClient(server);
         var progress = new Progress(json);
         BackupResult r;

@@ -72,7 +72,10 @@ public static class BackupRunner
         }
         catch
         {
-            writer?.Abandon();
+            if (writer is not null)
+            {
+                await writer.AbandonAsync(TimeSpan.FromMilliseconds(700)).ConfigureAwait(false); // leaves time in the 2 s for the session's abort
+            }
             throw;
         }
         finally

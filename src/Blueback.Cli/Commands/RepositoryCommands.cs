@@ -11,40 +11,49 @@ internal static class RepositoryCommands
     public static Command Repo()
     {
         var repo = new Command("repo", "Create and maintain backup repositories.");
-        var dir = new Argument<string>("DIR") { Description = "Directory for the new repository." };
-        var init = new Command("init", "Create a repository in DIR.") { dir };
+        var initOpts = new RepoOptions();
+        var where = new Argument<string>("LOCATION") { Description = "A directory, or s3://BUCKET/PREFIX in an existing bucket." };
+        var init = new Command("init", "Create a repository.") { where };
+        initOpts.AddTo(init, withRepo: false);
         init.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
-            var r = await Repository.Repository.InitAsync(new LocalDirectoryStore(pr.GetValue(dir)!), ct).ConfigureAwait(false);
+            var r = await Repository.Repository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), ct).ConfigureAwait(false);
             Console.WriteLine($"Created repository {r.Id} in {r.Store.Location}.");
             return Output.Ok;
         }).ConfigureAwait(false));
         repo.Subcommands.Add(init);
-        var repoOpt = RepoOption();
-        var gc = new Command("gc", "Remove what unfinished backups left behind (sets without a committed manifest).") { repoOpt };
+        var gcOpts = new RepoOptions();
+        var grace = new Option<string>("--grace") { Description = "Leave sets without a manifest alone until nothing in them changed for this long (a backup may still be writing them): 1h by default; 30m, 2h, 1d...", DefaultValueFactory = _ => "1h" };
+        var gc = new Command("gc", "Remove what unfinished or forgotten backups left behind (sets without a committed manifest), and unfinished uploads.") { grace };
+        gcOpts.AddTo(gc);
         gc.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
-            var r = await Open(pr.GetValue(repoOpt)!, ct).ConfigureAwait(false);
-            var removed = r.CollectGarbage();
-            Console.WriteLine(removed.Count == 0 ? "Nothing to remove." : $"Removed {removed.Count} unfinished set(s): {string.Join(", ", removed)}.");
+            var r = await gcOpts.OpenAsync(pr, ct).ConfigureAwait(false);
+            var report = await r.CollectGarbageAsync(Durations.Parse(pr.GetValue(grace)!, "--grace"), ct).ConfigureAwait(false);
+            Console.WriteLine(report.Removed.Count == 0 ? "No set to remove." : $"Removed {report.Removed.Count} set(s) without a manifest ({report.RemovedBytes / 1048576.0:0.0} MiB): {string.Join(", ", report.Removed)}.");
+            foreach (var line in report.StoreLeftovers)
+            {
+                Console.WriteLine($"Removed {line}.");
+            }
+            if (report.Young.Count > 0)
+            {
+                Console.WriteLine($"Left {report.Young.Count} set(s) without a manifest that changed within the grace period (a backup may still be writing them): {string.Join(", ", report.Young)}.");
+            }
             return Output.Ok;
         }).ConfigureAwait(false));
         repo.Subcommands.Add(gc);
         return repo;
     }
 
-    public static Option<string> RepoOption() => new("--repo") { Description = "The backup repository (a directory).", Required = true };
-
-    public static Task<Repository.Repository> Open(string dir, CancellationToken ct) => Repository.Repository.OpenAsync(new LocalDirectoryStore(dir), ct);
-
     public static Command List()
     {
-        var repoOpt = RepoOption();
+        var repoOpts = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var cmd = new Command("list", "List the committed backup sets of a repository.") { repoOpt, json };
+        var cmd = new Command("list", "List the committed backup sets of a repository.") { json };
+        repoOpts.AddTo(cmd);
         cmd.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
-            var r = await Open(pr.GetValue(repoOpt)!, ct).ConfigureAwait(false);
+            var r = await repoOpts.OpenAsync(pr, ct).ConfigureAwait(false);
             var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
             var verified = new Dictionary<string, VerifyRecord?>();
             foreach (var s in sets)
@@ -82,16 +91,17 @@ internal static class RepositoryCommands
 
     public static Command Verify()
     {
-        var repoOpt = RepoOption();
+        var repoOpts = new RepoOptions();
         var set = new Option<string?>("--set") { Description = "The set to verify (default: all)." };
         var all = new Option<bool>("--all") { Description = "Verify every set (the default)." };
-        var cmd = new Command("verify", "Re-read sets: manifest checksum, chunk checksums, file hashes, every page's checksum, the chain to the full set.") { repoOpt, set, all };
+        var cmd = new Command("verify", "Re-read sets: manifest checksum, chunk checksums, file hashes, every page's checksum, the chain to the full set.") { set, all };
+        repoOpts.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
             return await GuardAsync(async () =>
             {
-                var r = await Open(pr.GetValue(repoOpt)!, signals.Token).ConfigureAwait(false);
+                var r = await repoOpts.OpenAsync(pr, signals.Token).ConfigureAwait(false);
                 var sets = await r.ListSetsAsync(signals.Token).ConfigureAwait(false);
                 var chosen = pr.GetValue(set) is { } id ? [await r.ReadManifestAsync(id, signals.Token).ConfigureAwait(false)] : sets;
                 int bad = 0;
@@ -243,6 +253,11 @@ internal static class RepositoryCommands
             return Output.Failed;
         }
         catch (IOException ex)
+        {
+            Console.Error.WriteLine($"blueback: {ex.Message}");
+            return Output.Failed;
+        }
+        catch (FormatException ex)
         {
             Console.Error.WriteLine($"blueback: {ex.Message}");
             return Output.Failed;

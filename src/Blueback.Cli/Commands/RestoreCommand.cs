@@ -18,7 +18,7 @@ internal static class RestoreCommand
 {
     public static Command Build()
     {
-        var repo = RepositoryCommands.RepoOption();
+        var repo = new RepoOptions();
         var set = new Option<string>("--set") { Description = "The set to restore (its id), or 'latest'.", DefaultValueFactory = _ => "latest" };
         var instance = new Option<string?>("--instance") { Description = "With 'latest': which instance's sets (needed when the repository holds several)." };
         var to = new Option<string?>("--to") { Description = "Offline: the server data directory to restore into (the instance goes to DIR/NAME), with no server running on it." };
@@ -29,24 +29,25 @@ internal static class RestoreCommand
         var noForward = new Option<bool>("--no-play-forward") { Description = "Replay only the restored sets' logs, not later generations in the instance's log directory." };
         var contiguous = new Option<bool>("--up-to-contiguous") { Description = "Play forward up to the first missing or foreign generation instead of failing there." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { repo, set, instance, to, server, asName, replace, stopAt, noForward, contiguous, json };
+        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { set, instance, to, server, asName, replace, stopAt, noForward, contiguous, json };
+        repo.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            var options = new Options(pr.GetValue(repo)!, pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
+            var options = new Options(repo.Location(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
                 pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
-            return await RepositoryCommands.GuardAsync(() => RunAsync(options, signals.Token)).ConfigureAwait(false);
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
         });
         return cmd;
     }
 
     private sealed record Options(string Repo, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
 
-    private static async Task<int> RunAsync(Options o, CancellationToken ct)
+    private static async Task<int> RunAsync(Options o, Repository.Repository repo, CancellationToken ct)
     {
         try
         {
-            return await RestoreAsync(o, ct).ConfigureAwait(false);
+            return await RestoreAsync(o, repo, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RestorePlanException or StorageException or RestoreFailedException or BluebackApiException or HttpRequestException)
         {
@@ -55,7 +56,7 @@ internal static class RestoreCommand
         }
     }
 
-    private static async Task<int> RestoreAsync(Options o, CancellationToken ct)
+    private static async Task<int> RestoreAsync(Options o, Repository.Repository repo, CancellationToken ct)
     {
         if ((o.To is null) == (o.Server is null))
         {
@@ -66,7 +67,6 @@ internal static class RestoreCommand
             throw new RestorePlanException("--replace restores over the instance of the sets' name; --as restores beside it under a new name. Choose one.");
         }
         var stop = o.StopAt is null ? null : RecoveryStop.Parse(o.StopAt);
-        var repo = await RepositoryCommands.Open(o.Repo, ct).ConfigureAwait(false);
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         var chain = RestorePlanner.Plan(sets, o.Set, o.Instance, stop, liveLogsFollow: o.Replace && o.PlayForward);
         RestoreResult r;

@@ -1,9 +1,11 @@
 namespace Blueback.Repository.Stores;
 
-/// <summary>A repository in a local directory. Keys map to files; durability is fsync of the file and its
-/// directory.</summary>
+/// <summary>A repository in a local directory. Keys map to files, each flushed when written; an atomic write goes
+/// under a temporary name, is flushed, and renamed into place (then the directory is flushed).</summary>
 public sealed class LocalDirectoryStore(string root) : IRepositoryStore
 {
+    private const string TempSuffix = ".tmp";
+
     public string Location { get; } = Path.GetFullPath(root);
 
     private string PathOf(string key)
@@ -15,25 +17,50 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         return Path.Combine(Location, key.Replace('/', Path.DirectorySeparatorChar));
     }
 
+    private string KeyOf(string path) => Path.GetRelativePath(Location, path).Replace(Path.DirectorySeparatorChar, '/');
+
     public async Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
-        await using (fs.ConfigureAwait(false))
-        {
-            await fs.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-            fs.Flush(flushToDisk: true);
-        }
+        await WriteFileAsync(path, FileMode.Create, data, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
-        var tmp = path + ".tmp";
-        await WriteAsync(key + ".tmp", data, cancellationToken).ConfigureAwait(false);
+        var dir = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(dir);
+        var tmp = path + TempSuffix;
+        await WriteFileAsync(tmp, FileMode.Create, data, cancellationToken).ConfigureAwait(false);
         File.Move(tmp, path, overwrite: true);
-        SyncDirectory(Path.GetDirectoryName(path)!);
+        Storage.FileSystem.SyncDirectory(dir);
+    }
+
+    public async Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            await WriteFileAsync(path, FileMode.CreateNew, data, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return false;
+        }
+        Storage.FileSystem.SyncDirectory(Path.GetDirectoryName(path)!);
+        return true;
+    }
+
+    private static async Task WriteFileAsync(string path, FileMode mode, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        var fs = new FileStream(path, mode, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+        await using (fs.ConfigureAwait(false))
+        {
+            await fs.WriteAsync(data, ct).ConfigureAwait(false);
+            fs.Flush(flushToDisk: true);
+        }
     }
 
     public Task<byte[]> ReadAsync(string key, CancellationToken cancellationToken) => File.ReadAllBytesAsync(PathOf(key), cancellationToken);
@@ -55,27 +82,52 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         return done == want ? length : done;
     }
 
-    public bool Exists(string key) => File.Exists(PathOf(key));
+    public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));
 
-    public IEnumerable<string> List(string prefix)
+    public Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken)
     {
         var dir = PathOf(prefix);
-        if (!Directory.Exists(dir))
-        {
-            return [];
-        }
-        return Directory.EnumerateFileSystemEntries(dir).Select(p => Path.GetRelativePath(Location, p).Replace(Path.DirectorySeparatorChar, '/')).Order(StringComparer.Ordinal).ToList();
+        return Task.FromResult(!Directory.Exists(dir)
+            ? []
+            : Directory.EnumerateFileSystemEntries(dir).Where(p => !p.EndsWith(TempSuffix, StringComparison.Ordinal)).Select(KeyOf).Order(StringComparer.Ordinal).ToList());
     }
 
-    public void DeletePrefix(string prefix)
+    public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var dir = PathOf(prefix);
+        return Task.FromResult(!Directory.Exists(dir)
+            ? []
+            : Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Select(p => new FileInfo(p))
+                .Select(f => new StoredObject(KeyOf(f.FullName), f.Length, f.LastWriteTimeUtc)).OrderBy(o => o.Key, StringComparer.Ordinal).ToList());
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        File.Delete(PathOf(key));
+        return Task.CompletedTask;
+    }
+
+    public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         var dir = PathOf(prefix);
         if (Directory.Exists(dir))
         {
             Directory.Delete(dir, recursive: true);
         }
+        return Task.CompletedTask;
     }
 
-    /// <summary>fsync of a directory, so that a rename in it survives a crash.</summary>
-    private static void SyncDirectory(string directory) => Blueback.Storage.FileSystem.SyncDirectory(directory);
+    public Task<List<string>> CleanUpAsync(TimeSpan olderThan, CancellationToken cancellationToken)
+    {
+        var removed = new List<string>();
+        if (Directory.Exists(Location))
+        {
+            foreach (var f in Directory.EnumerateFiles(Location, "*" + TempSuffix, SearchOption.AllDirectories).Where(f => File.GetLastWriteTimeUtc(f) < DateTime.UtcNow - olderThan))
+            {
+                File.Delete(f);
+                removed.Add($"temporary file {KeyOf(f)}");
+            }
+        }
+        return Task.FromResult(removed);
+    }
 }

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Globalization;
+using Blueback.Repository.Stores;
+
+namespace Blueback.Cli.Commands;
+
+/// <summary>The options every repository command shares: where the repository is (a directory, or
+/// <c>s3://BUCKET/PREFIX</c> with the S3 settings), how many transfers run at once, and a bandwidth limit.</summary>
+internal sealed class RepoOptions
+{
+    public Option<string> Repo { get; } = new("--repo") { Description = "The backup repository: a directory, or s3://BUCKET/PREFIX.", Required = true };
+    public Option<string?> S3Endpoint { get; } = new("--s3-endpoint") { Description = "URL of an S3-compatible service (MinIO, Ceph RGW...); default: AWS, or $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL." };
+    public Option<string?> S3Region { get; } = new("--s3-region") { Description = "Region (default: $AWS_REGION, else us-east-1)." };
+    public Option<bool> S3PathStyle { get; } = new("--s3-path-style") { Description = "Put the bucket in the path, not the host name (most S3-compatible services need it; implied by --s3-endpoint)." };
+    public Option<int> Parallel { get; } = new("--parallel") { Description = "Chunk transfers in flight at once (memory: about 2 chunks of 4 MiB each).", DefaultValueFactory = _ => 4 };
+    public Option<string?> MaxRate { get; } = new("--max-rate") { Description = "Bandwidth limit to and from the repository, in bytes per second (K, M, G suffixes: 50M)." };
+
+    public void AddTo(Command command, bool withRepo = true)
+    {
+        if (withRepo)
+        {
+            command.Options.Add(Repo);
+        }
+        command.Options.Add(S3Endpoint);
+        command.Options.Add(S3Region);
+        command.Options.Add(S3PathStyle);
+        command.Options.Add(Parallel);
+        command.Options.Add(MaxRate);
+    }
+
+    public string Location(ParseResult pr) => pr.GetValue(Repo)!;
+
+    /// <summary>The store the options name, throttled when a limit is given.</summary>
+    public IRepositoryStore Store(ParseResult pr) => Store(pr, Location(pr));
+
+    public IRepositoryStore Store(ParseResult pr, string location)
+    {
+        IRepositoryStore store;
+        if (location.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            var endpoint = pr.GetValue(S3Endpoint) ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3") ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL");
+            store = new S3Store(location, new S3Options
+            {
+                Endpoint = endpoint,
+                Region = pr.GetValue(S3Region) ?? Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") ?? "us-east-1",
+                PathStyle = pr.GetValue(S3PathStyle) || endpoint is not null,
+            });
+        }
+        else if (location.Contains("://", StringComparison.Ordinal))
+        {
+            throw new Repository.RepositoryException($"'{location}': repositories are directories or s3://BUCKET/PREFIX.");
+        }
+        else
+        {
+            store = new LocalDirectoryStore(location);
+        }
+        return pr.GetValue(MaxRate) is { } rate ? new ThrottledStore(store, ParseRate(rate)) : store;
+    }
+
+    public async Task<Repository.Repository> OpenAsync(ParseResult pr, CancellationToken ct)
+    {
+        var repo = await Repository.Repository.OpenAsync(Store(pr), ct).ConfigureAwait(false);
+        repo.Parallelism = Math.Clamp(pr.GetValue(Parallel), 1, 64);
+        return repo;
+    }
+
+    /// <summary>Bytes per second: a number with an optional K, M or G (powers of 1,000: rates are decimal).</summary>
+    public static long ParseRate(string text)
+    {
+        var t = text.Trim();
+        long unit = 1;
+        if (t.Length > 0 && char.ToUpperInvariant(t[^1]) is 'K' or 'M' or 'G')
+        {
+            unit = char.ToUpperInvariant(t[^1]) switch { 'K' => 1_000, 'M' => 1_000_000, _ => 1_000_000_000 };
+            t = t[..^1];
+        }
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || n <= 0)
+        {
+            throw new Repository.RepositoryException($"--max-rate '{text}' is not a rate: write bytes per second, such as 50M or 200K.");
+        }
+        return (long)(n * unit);
+    }
+}

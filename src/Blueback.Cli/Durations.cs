@@ -1,0 +1,39 @@
+using System.Globalization;
+
+namespace Blueback.Cli;
+
+/// <summary>Durations as operators write them: a number and a unit (s, m, h, d, w), several summed ("1d12h").</summary>
+internal static class Durations
+{
+    public static TimeSpan Parse(string text, string option)
+    {
+        var total = TimeSpan.Zero;
+        int i = 0;
+        if (text == "0")
+        {
+            return total;
+        }
+        while (i < text.Length)
+        {
+            int start = i;
+            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            {
+                i++;
+            }
+            if (i == start || i == text.Length || !int.TryParse(text.AsSpan(start, i - start), NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+            {
+                throw new FormatException($"{option} '{text}' is not a duration: write a number and a unit, such as 30m, 12h, 7d or 2w (s, m, h, d, w).");
+            }
+            total += text[i++] switch
+            {
+                's' => TimeSpan.FromSeconds(n),
+                'm' => TimeSpan.FromMinutes(n),
+                'h' => TimeSpan.FromHours(n),
+                'd' => TimeSpan.FromDays(n),
+                'w' => TimeSpan.FromDays(7 * n),
+                _ => throw new FormatException($"{option} '{text}': unknown unit '{text[i - 1]}'; use s, m, h, d or w."),
+            };
+        }
+        return total;
+    }
+}

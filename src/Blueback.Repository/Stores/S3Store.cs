@@ -1,0 +1,343 @@
+using System.Net;
+using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace Blueback.Repository.Stores;
+
+/// <summary>Where and how to reach an S3-compatible store. Credentials come from the usual AWS environment
+/// variables or profile (the SDK's default chain).</summary>
+public sealed record S3Options
+{
+    /// <summary>The service's URL (MinIO, Ceph RGW, moto...); null for AWS itself.</summary>
+    public string? Endpoint { get; init; }
+    public string Region { get; init; } = "us-east-1";
+    /// <summary>Bucket in the path (http://host/bucket/key) rather than in the host name: what most S3-compatible
+    /// stores need.</summary>
+    public bool PathStyle { get; init; }
+    /// <summary>Objects larger than this go up in parts.</summary>
+    public long MultipartThreshold { get; init; } = 16 << 20;
+    /// <summary>Size of each part of a multipart upload (S3's minimum is 5 MiB, except for the last part).</summary>
+    public int PartSize { get; init; } = 8 << 20;
+    /// <summary>How many times a call that failed for a transient reason (timeout, 5xx, throttling, a dropped
+    /// connection) is tried again, with exponential backoff, before the failure is reported.</summary>
+    public int MaxRetries { get; init; } = 5;
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>A repository in an S3-compatible bucket under a prefix: <c>s3://BUCKET/PREFIX</c>. Every upload is
+/// checked: its MD5 goes with it (the service refuses bytes that do not match) and the ETag that comes back must be
+/// ours (for a multipart upload, the MD5 of the parts' MD5s). A PUT appears whole or not at all; a multipart upload
+/// that fails is aborted, and <c>repo gc</c> aborts any left by a process that died.</summary>
+public sealed class S3Store : IRepositoryStore, IDisposable
+{
+    private readonly AmazonS3Client _client;
+    private readonly S3Options _options;
+    private readonly string _bucket;
+    private readonly string _prefix;
+
+    public S3Store(string url, S3Options options)
+    {
+        (_bucket, _prefix) = ParseUrl(url);
+        _options = options;
+        Location = url.TrimEnd('/');
+        var config = new AmazonS3Config
+        {
+            ForcePathStyle = options.PathStyle,
+            MaxErrorRetry = options.MaxRetries,
+            RetryMode = RequestRetryMode.Standard,
+            Timeout = options.Timeout,
+            AuthenticationRegion = options.Region,
+        };
+        if (options.Endpoint is { } endpoint)
+        {
+            config.ServiceURL = endpoint;
+        }
+        else
+        {
+            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(options.Region);
+        }
+        _client = new AmazonS3Client(config);
+    }
+
+    public string Location { get; }
+
+    /// <summary>Splits <c>s3://BUCKET/PREFIX</c>; the prefix may be empty.</summary>
+    public static (string Bucket, string Prefix) ParseUrl(string url)
+    {
+        const string scheme = "s3://";
+        if (!url.StartsWith(scheme, StringComparison.Ordinal) || url.Length == scheme.Length)
+        {
+            throw new RepositoryException($"'{url}' is not an S3 location: write s3://BUCKET/PREFIX.");
+        }
+        var rest = url[scheme.Length..].Trim('/');
+        int slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var bucket = slash < 0 ? rest : rest[..slash];
+        var prefix = slash < 0 ? "" : rest[(slash + 1)..] + "/";
+        if (bucket.Length is < 3 or > 63 || !bucket.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.'))
+        {
+            throw new RepositoryException($"'{bucket}' in '{url}' is not a valid bucket name (3 to 63 lowercase letters, digits, '-' and '.').");
+        }
+        return (bucket, prefix);
+    }
+
+    private string KeyOf(string key) => _prefix + key;
+
+    private string Relative(string fullKey) => fullKey[_prefix.Length..];
+
+    public Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => WriteAsync(key, data, cancellationToken);
+
+    public Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        Guard(key, "write", data.Length > _options.MultipartThreshold ? () => MultipartAsync(key, data, cancellationToken) : () => PutAsync(key, data, null, cancellationToken));
+
+    public async Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(key, "create", () => PutAsync(key, data, "*", cancellationToken)).ConfigureAwait(false);
+            return true;
+        }
+        catch (RepositoryException ex) when (ex.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict })
+        {
+            return false;
+        }
+    }
+
+    private async Task PutAsync(string key, ReadOnlyMemory<byte> data, string? ifNoneMatch, CancellationToken ct)
+    {
+        var md5 = MD5.HashData(data.Span);
+        using var body = new MemoryStream(data.ToArray(), writable: false);
+        var request = new PutObjectRequest
+        {
+            BucketName = _bucket,
+            Key = KeyOf(key),
+            InputStream = body,
+            MD5Digest = Convert.ToBase64String(md5),
+            AutoCloseStream = false,
+        };
+        if (ifNoneMatch is not null)
+        {
+            request.IfNoneMatch = ifNoneMatch;
+        }
+        var response = await _client.PutObjectAsync(request, ct).ConfigureAwait(false);
+        CheckETag(key, response.ETag, Convert.ToHexStringLower(md5));
+    }
+
+    /// <summary>Parts of <see cref="S3Options.PartSize"/>, each with its MD5, the whole checked by the combined ETag;
+    /// any failure aborts the upload so that no part is left billed and hidden.</summary>
+    private async Task MultipartAsync(string key, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        var init = await _client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = KeyOf(key) }, ct).ConfigureAwait(false);
+        try
+        {
+            var parts = new List<PartETag>();
+            using var md5s = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+            for (int offset = 0, number = 1; offset < data.Length; offset += _options.PartSize, number++)
+            {
+                var part = data.Slice(offset, Math.Min(_options.PartSize, data.Length - offset));
+                var md5 = MD5.HashData(part.Span);
+                md5s.AppendData(md5);
+                using var body = new MemoryStream(part.ToArray(), writable: false);
+                var r = await _client.UploadPartAsync(new UploadPartRequest
+                {
+                    BucketName = _bucket,
+                    Key = KeyOf(key),
+                    UploadId = init.UploadId,
+                    PartNumber = number,
+                    InputStream = body,
+                    MD5Digest = Convert.ToBase64String(md5),
+                }, ct).ConfigureAwait(false);
+                CheckETag($"{key} (part {number})", r.ETag, Convert.ToHexStringLower(md5));
+                parts.Add(new PartETag(number, r.ETag));
+            }
+            var done = await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _bucket,
+                Key = KeyOf(key),
+                UploadId = init.UploadId,
+                PartETags = parts,
+            }, ct).ConfigureAwait(false);
+            CheckETag(key, done.ETag, $"{Convert.ToHexStringLower(md5s.GetHashAndReset())}-{parts.Count}");
+        }
+        catch
+        {
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = KeyOf(key), UploadId = init.UploadId }, bound.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is AmazonServiceException or OperationCanceledException or HttpRequestException or IOException)
+            {
+                // 'repo gc' aborts it later.
+            }
+            throw;
+        }
+    }
+
+    /// <summary>An ETag that is an MD5 (what S3 returns without KMS encryption) must be ours.</summary>
+    private void CheckETag(string key, string? etag, string expected)
+    {
+        var got = etag?.Trim('"') ?? "";
+        bool looksLikeMd5 = got.Length >= 32 && got[..32].All(char.IsAsciiHexDigit);
+        if (looksLikeMd5 && !string.Equals(got, expected, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new RepositoryException($"'{Location}/{key}': the store reports ETag {got} for the upload, but its bytes have {expected}: the object was damaged on the way or by the store. Nothing was committed; run the backup again.");
+        }
+    }
+
+    public async Task<byte[]> ReadAsync(string key, CancellationToken cancellationToken) =>
+        await Guard(key, "read", async () =>
+        {
+            using var response = await _client.GetObjectAsync(_bucket, KeyOf(key), cancellationToken).ConfigureAwait(false);
+            using var ms = new MemoryStream(response.ContentLength > 0 ? (int)response.ContentLength : 0);
+            await response.ResponseStream.CopyToAsync(ms, cancellationToken).ConfigureAwait(false);
+            return ms.ToArray();
+        }).ConfigureAwait(false);
+
+    public async Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        await Guard(key, "read", async () =>
+        {
+            using var response = await _client.GetObjectAsync(_bucket, KeyOf(key), cancellationToken).ConfigureAwait(false);
+            long length = response.ContentLength;
+            int want = (int)Math.Min(length, buffer.Length), done = 0;
+            while (done < want)
+            {
+                int n = await response.ResponseStream.ReadAsync(buffer[done..want], cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                done += n;
+            }
+            return done == want ? length : done;
+        }).ConfigureAwait(false);
+
+    public async Task<bool> ExistsAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(key, "look up", () => _client.GetObjectMetadataAsync(_bucket, KeyOf(key), cancellationToken)).ConfigureAwait(false);
+            return true;
+        }
+        catch (RepositoryException ex) when (ex.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound })
+        {
+            return false;
+        }
+    }
+
+    public async Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var result = new List<string>();
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = KeyOf(prefix.TrimEnd('/') + "/"), Delimiter = "/" };
+        while (true)
+        {
+            var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            result.AddRange((page.CommonPrefixes ?? []).Select(p => Relative(p.TrimEnd('/'))));
+            result.AddRange((page.S3Objects ?? []).Select(o => Relative(o.Key)));
+            if (page.IsTruncated != true)
+            {
+                break;
+            }
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+        return result.Order(StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var result = new List<StoredObject>();
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = KeyOf(prefix.TrimEnd('/') + "/") };
+        while (true)
+        {
+            var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            result.AddRange((page.S3Objects ?? []).Select(o => new StoredObject(Relative(o.Key), o.Size ?? 0, (o.LastModified ?? DateTime.MinValue).ToUniversalTime())));
+            if (page.IsTruncated != true)
+            {
+                break;
+            }
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+        return result;
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
+        Guard(key, "delete", () => _client.DeleteObjectAsync(_bucket, KeyOf(key), cancellationToken));
+
+    public async Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var objects = await ListObjectsAsync(prefix, cancellationToken).ConfigureAwait(false);
+        foreach (var batch in objects.Chunk(1000))
+        {
+            var response = await Guard(prefix, "delete", () => _client.DeleteObjectsAsync(new DeleteObjectsRequest
+            {
+                BucketName = _bucket,
+                Objects = batch.Select(o => new KeyVersion { Key = KeyOf(o.Key) }).ToList(),
+            }, cancellationToken)).ConfigureAwait(false);
+            if (response.DeleteErrors is { Count: > 0 } errors)
+            {
+                throw new RepositoryException($"'{Location}/{prefix}': {errors.Count} object(s) could not be deleted, the first '{errors[0].Key}': {errors[0].Message}. Run the command again.");
+            }
+        }
+    }
+
+    public async Task<List<string>> CleanUpAsync(TimeSpan olderThan, CancellationToken cancellationToken)
+    {
+        var removed = new List<string>();
+        var request = new ListMultipartUploadsRequest { BucketName = _bucket, Prefix = _prefix };
+        while (true)
+        {
+            var page = await Guard("", "list unfinished uploads", () => _client.ListMultipartUploadsAsync(request, cancellationToken)).ConfigureAwait(false);
+            foreach (var u in (page.MultipartUploads ?? []).Where(u => (u.Initiated ?? DateTime.MinValue).ToUniversalTime() < DateTime.UtcNow - olderThan))
+            {
+                await Guard(u.Key, "abort an unfinished upload", () => _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = u.Key, UploadId = u.UploadId }, cancellationToken)).ConfigureAwait(false);
+                removed.Add($"unfinished multipart upload of {Relative(u.Key)} (begun {u.Initiated:u})");
+            }
+            if (page.IsTruncated != true)
+            {
+                break;
+            }
+            request.KeyMarker = page.NextKeyMarker;
+            request.UploadIdMarker = page.NextUploadIdMarker;
+        }
+        return removed;
+    }
+
+    /// <summary>Turns the SDK's failures (after its own retries) into repository errors that name the object and
+    /// say what to do; cancellation passes through.</summary>
+    private async Task<T> Guard<T>(string key, string what, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode == "NoSuchBucket")
+        {
+            throw new RepositoryException($"Bucket '{_bucket}' does not exist at {(_options.Endpoint ?? "AWS")}: create it, or check --repo and --s3-endpoint.", ex);
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+        {
+            throw new RepositoryException($"'{Location}/{key}': access denied ({ex.ErrorCode}) when trying to {what}. Check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and the bucket's policy.", ex);
+        }
+        catch (AmazonServiceException ex)
+        {
+            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message} ({(int)ex.StatusCode} {ex.ErrorCode}), after {_options.MaxRetries} retries where the error was transient.", ex);
+        }
+        catch (AmazonClientException ex)
+        {
+            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable?", ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable?", ex);
+        }
+    }
+
+    private async Task Guard(string key, string what, Func<Task> call) => await Guard(key, what, async () =>
+    {
+        await call().ConfigureAwait(false);
+        return true;
+    }).ConfigureAwait(false);
+
+    public void Dispose() => _client.Dispose();
+}
