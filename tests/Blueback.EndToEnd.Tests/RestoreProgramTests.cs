@@ -20,7 +20,7 @@ public partial class RestoreProgramTests
 
     /// <summary>Writers, each committing numbered transactions that touch both databases: for writer w and number i,
     /// its counter, a marker of i, and one of seven keys, all set to i. Records every acknowledged commit's point.</summary>
-    private sealed class Writers : IAsyncDisposable
+    internal sealed class Writers : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly List<Task> _tasks;
@@ -67,7 +67,7 @@ public partial class RestoreProgramTests
     /// <summary>Reads a restored instance: per writer, the last number whose transaction is present, after checking
     /// that the state is exactly transactions 1..n of that writer (markers, counter and keys agree), and that every
     /// database file passes <c>db checksum</c>.</summary>
-    private static long[] StateOf(string instanceDir, int writers)
+    internal static long[] StateOf(string instanceDir, int writers)
     {
         foreach (var f in Directory.GetFiles(instanceDir, "*.bdb"))
         {

@@ -42,7 +42,7 @@ internal static class BackupCommand
             Console.Error.WriteLine($"blueback backup: {ex.Message}");
             return Output.Failed;
         }
-        catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException or IOException)
+        catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException or IOException or RepositoryException)
         {
             var remedy = ex is IOException && ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase) ? " Free space in the repository or use a larger one, then run the backup again." : "";
             Console.Error.WriteLine($"blueback backup: {ex.Message.TrimEnd('.', ' ')}. No set was written; the server's logs were not truncated.{remedy}");

@@ -86,6 +86,9 @@ public sealed class S3Store : IRepositoryStore, IDisposable
 
     private string Relative(string fullKey) => fullKey[_prefix.Length..];
 
+    /// <summary>The full key prefix of everything "in" <paramref name="prefix"/> (the repository's root when empty).</summary>
+    private string Directory(string prefix) => prefix.Trim('/') is { Length: > 0 } p ? KeyOf(p + "/") : _prefix;
+
     public Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => WriteAsync(key, data, cancellationToken);
 
     public Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
@@ -229,7 +232,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     public async Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken)
     {
         var result = new List<string>();
-        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = KeyOf(prefix.TrimEnd('/') + "/"), Delimiter = "/" };
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = Directory(prefix), Delimiter = "/" };
         while (true)
         {
             var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
@@ -247,7 +250,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     public async Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken)
     {
         var result = new List<StoredObject>();
-        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = KeyOf(prefix.TrimEnd('/') + "/") };
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = Directory(prefix) };
         while (true)
         {
             var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
@@ -319,6 +322,10 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         {
             throw new RepositoryException($"'{Location}/{key}': access denied ({ex.ErrorCode}) when trying to {what}. Check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and the bucket's policy.", ex);
         }
+        catch (Exception ex) when (ex is AmazonServiceException && IsNetwork(ex))
+        {
+            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {Innermost(ex).Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable? (tried {_options.MaxRetries} more times, with backoff)", ex);
+        }
         catch (AmazonServiceException ex)
         {
             throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message} ({(int)ex.StatusCode} {ex.ErrorCode}), after {_options.MaxRetries} retries where the error was transient.", ex);
@@ -331,6 +338,27 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         {
             throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable?", ex);
         }
+    }
+
+    private static bool IsNetwork(Exception ex)
+    {
+        for (var e = ex.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is HttpRequestException or IOException or System.Net.Sockets.SocketException)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null)
+        {
+            ex = ex.InnerException;
+        }
+        return ex;
     }
 
     private async Task Guard(string key, string what, Func<Task> call) => await Guard(key, what, async () =>
