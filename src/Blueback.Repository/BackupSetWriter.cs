@@ -111,11 +111,14 @@ public sealed class BackupSetWriter
         }, CancellationToken.None));
     }
 
+    /// <summary>Waits until every chunk written so far is durable (the first failure is thrown).</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => Task.WhenAll(_writes).WaitAsync(cancellationToken);
+
     /// <summary>Writes the manifest (temporary name, flush, rename) once every chunk is durable: from this moment
     /// the set exists.</summary>
     public async Task CommitAsync(Manifest manifest, CancellationToken cancellationToken = default)
     {
-        await Task.WhenAll(_writes).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
         manifest.RepositoryId = _repository.Id;
         manifest.SetId = SetId;
         manifest.Codec = _codec.Name;

@@ -183,7 +183,11 @@ public sealed class Repository
                 continue;
             }
             var objects = await Store.ListObjectsAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
-            if (objects.Count > 0 && objects.Max(o => o.LastModified) > cutoff)
+            // A forgotten set counts from when it was forgotten (a restore may still be reading it); any other from
+            // its newest object (a backup may still be writing it).
+            var tomb = objects.FirstOrDefault(o => o.Key == ForgottenKey(id));
+            var since = tomb.Key is not null ? tomb.LastModified : objects.Count > 0 ? objects.Max(o => o.LastModified) : DateTime.MinValue;
+            if (since > cutoff)
             {
                 report.Young.Add(id);
                 continue;
@@ -194,6 +198,22 @@ public sealed class Repository
         }
         report.StoreLeftovers.AddRange(await Store.CleanUpAsync(grace, cancellationToken).ConfigureAwait(false));
         return report;
+    }
+
+    public static string ForgottenKey(string setId) => $"{SetPrefix(setId)}/forgotten.json";
+
+    /// <summary>Forgets a set: a tombstone first (its time starts gc's grace), then the manifest, so the set stops
+    /// existing at once while its chunks stay until 'repo gc' runs after the grace period (a restore reading it
+    /// meanwhile still finds them). Safe to repeat after an interruption.</summary>
+    public async Task ForgetAsync(string setId, CancellationToken cancellationToken = default)
+    {
+        var tomb = Encoding.UTF8.GetBytes($"{{\"forgotten\": \"{DateTime.UtcNow:O}\"}}\n");
+        await Store.WriteAtomicAsync(ForgottenKey(setId), tomb, cancellationToken).ConfigureAwait(false);
+        await Store.DeleteAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false);
+        if (await Store.ExistsAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false))
+        {
+            await Store.DeleteAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     internal static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexStringLower(b);

@@ -71,6 +71,7 @@ public class RepositoryTests
         var repo = await Repository.InitAsync(new LocalDirectoryStore(dir.Path));
         var w = repo.BeginSet("abandoned", Codec.None);
         await w.AddFileAsync("databases/x.bdb", new MemoryStream(Data(1000, 3)));
+        await w.FlushAsync();
         Assert.Empty(await repo.ListSetsAsync());
         // Young: it may be a backup still being written, so gc leaves it within the grace period.
         var young = await repo.CollectGarbageAsync(Repository.DefaultGrace);

@@ -29,7 +29,13 @@ internal static class RepositoryCommands
         gc.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
             var r = await gcOpts.OpenAsync(pr, ct).ConfigureAwait(false);
-            var report = await r.CollectGarbageAsync(Durations.Parse(pr.GetValue(grace)!, "--grace"), ct).ConfigureAwait(false);
+            var graceTime = Durations.Parse(pr.GetValue(grace)!, "--grace");
+            GcReport report;
+            var held = await RepositoryLock.AcquireAsync(r, "gc", RepositoryLock.DefaultLease, ct).ConfigureAwait(false);
+            await using (held.ConfigureAwait(false))
+            {
+                report = await r.CollectGarbageAsync(graceTime, ct).ConfigureAwait(false);
+            }
             Console.WriteLine(report.Removed.Count == 0 ? "No set to remove." : $"Removed {report.Removed.Count} set(s) without a manifest ({report.RemovedBytes / 1048576.0:0.0} MiB): {string.Join(", ", report.Removed)}.");
             foreach (var line in report.StoreLeftovers)
             {
