@@ -12,7 +12,7 @@ internal static class BackupBench
 {
     private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
-    public static void Run(string root, long bytes, double seconds, bool restoreOnly = false)
+    public static void Run(string root, long bytes, double seconds, bool restoreOnly = false, Action<string, string, string>? instead = null)
     {
         var data = Path.Combine(root, "backup-data");
         Console.WriteLine($"backup bench: loading {bytes >> 20} MiB into store/mailbox");
@@ -47,6 +47,11 @@ internal static class BackupBench
             if (restoreOnly)
             {
                 RestoreBench.Run(root, data, url!);
+                return;
+            }
+            if (instead is not null)
+            {
+                instead(root, data, url!);
                 return;
             }
             using var c = new BluebackClient(url!);
