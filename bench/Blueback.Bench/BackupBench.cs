@@ -33,7 +33,7 @@ internal static class BackupBench
                 tx.Commit(CommitMode.Lazy);
             }
         }
-        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", data, "--listen", "http://127.0.0.1:0"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", data, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File]) { RedirectStandardOutput = true, UseShellExecute = false })!;
         string? url = null;
         for (var line = server.StandardOutput.ReadLine(); line is not null && !line.StartsWith("Ready.", StringComparison.Ordinal); line = server.StandardOutput.ReadLine())
         {

@@ -11,7 +11,7 @@ internal static class ServerLoad
     public static double Run(string dataDir, int writers, int batch, int valueSize, double seconds)
     {
         var sock = dataDir + ".sock";
-        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", dataDir, "--listen", "http://127.0.0.1:0"])
+        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", dataDir, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File])
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,

@@ -10,6 +10,7 @@ root.Subcommands.Add(RepositoryCommands.List());
 root.Subcommands.Add(RepositoryCommands.Verify());
 root.Subcommands.Add(RepositoryCommands.Repo());
 root.Subcommands.Add(ForgetCommand.Build());
+root.Subcommands.Add(TokenCommand.Build());
 root.Subcommands.Add(DbCommands.Build());
 root.Subcommands.Add(DemoCommand.Build());
 // Long commands handle Ctrl+C and SIGTERM themselves (Signals): first a graceful stop, then an immediate exit.

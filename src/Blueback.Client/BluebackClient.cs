@@ -15,14 +15,25 @@ public sealed class BluebackClient : IDisposable
     private readonly HttpClient _http;
     private readonly HttpClient _uploads;
 
-    public BluebackClient(string server, TimeSpan? timeout = null)
+    /// <summary>Environment variable a token is taken from when none is given.</summary>
+    public const string TokenVariable = "BLUEBACK_TOKEN";
+
+    /// <param name="token">The bearer token for every call; null: the BLUEBACK_TOKEN environment variable, if set.</param>
+    public BluebackClient(string server, TimeSpan? timeout = null, string? token = null)
     {
         Server = server;
+        token ??= Environment.GetEnvironmentVariable(TokenVariable);
         _handler = ServerAddress.CreateHandler(server, out var baseAddress);
         _http = new HttpClient(_handler, disposeHandler: false) { BaseAddress = baseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(60) };
         // A whole database image may take longer than any fixed timeout to send: uploads are bounded by their
         // caller's token and by the server's lease instead.
         _uploads = new HttpClient(_handler, disposeHandler: false) { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        if (!string.IsNullOrWhiteSpace(token))
+        {
+            var auth = new AuthenticationHeaderValue("Bearer", token.Trim());
+            _http.DefaultRequestHeaders.Authorization = auth;
+            _uploads.DefaultRequestHeaders.Authorization = auth;
+        }
     }
 
     public string Server { get; }
@@ -150,6 +161,28 @@ public sealed class BluebackClient : IDisposable
     /// place of a live one, which the server takes offline until the restore ends.</summary>
     public Task<RestoreSession> BeginRestoreAsync(string instance, BeginRestoreRequest request, CancellationToken cancellationToken = default) =>
         RestoreSession.BeginAsync(this, instance, request, cancellationToken);
+
+    /// <summary>Creates a token with <paramref name="role"/> (admin only); the answer holds its secret, once.</summary>
+    public async Task<TokenInfo> CreateTokenAsync(string role, string? name, CancellationToken cancellationToken = default)
+    {
+        using var content = JsonContent.Create(new CreateTokenRequest { Role = role, Name = name }, ProtocolJson.Default.CreateTokenRequest);
+        using var response = await _http.PostAsync(Routes.Tokens, content, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.TokenInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<List<TokenInfo>> ListTokensAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.GetAsync(Routes.Tokens, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ListTokenInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task RevokeTokenAsync(string id, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.DeleteAsync(Routes.Token(id), cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
 
     internal static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
     {

@@ -16,4 +16,7 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(BackupSessionList))]
 [JsonSerializable(typeof(BeginRestoreRequest))]
 [JsonSerializable(typeof(RestoreSessionInfo))]
+[JsonSerializable(typeof(CreateTokenRequest))]
+[JsonSerializable(typeof(TokenInfo))]
+[JsonSerializable(typeof(List<TokenInfo>))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

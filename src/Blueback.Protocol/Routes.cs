@@ -20,6 +20,10 @@ public static class Routes
 
     public const string Backups = "/v1/backups";
 
+    public const string Tokens = "/v1/tokens";
+
+    public static string Token(string id) => $"{Tokens}/{Uri.EscapeDataString(id)}";
+
     public static string BeginBackup(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/backups";
 
     public static string Backup(string id) => $"{Backups}/{Uri.EscapeDataString(id)}";
@@ -65,6 +69,7 @@ public static class Routes
         public const string BackupLog = "/v1/backups/{id}/logs/{generation}";
         public const string BackupTruncate = "/v1/backups/{id}/truncate";
         public const string BackupEnd = "/v1/backups/{id}/end";
+        public const string Token = "/v1/tokens/{id}";
         public const string BeginRestore = "/v1/instances/{instance}/restores";
         public const string Restore = "/v1/restores/{id}";
         public const string RestoreImage = "/v1/restores/{id}/databases/{database}/image";

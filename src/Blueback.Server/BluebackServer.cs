@@ -23,6 +23,9 @@ public sealed record ServeOptions
     public string? ConfigFile { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>On first start, the admin token to create (a file holding one) instead of a new random one.</summary>
+    public string? AdminTokenFile { get; init; }
+
     /// <summary>No log lines on the console (a server embedded in another command, such as the demo).</summary>
     public bool Quiet { get; init; }
 }
@@ -61,6 +64,11 @@ public static class BluebackServer
             }
         });
         var logger = loggerFactory.CreateLogger("Blueback.Server");
+        var tokens = Security.TokenStore.Open(options.DataDirectory, options.AdminTokenFile, out var createdAdmin);
+        if (createdAdmin is not null)
+        {
+            output.WriteLine($"First start: created an admin token in {createdAdmin} (readable by this user only). Clients use it with --token-file {createdAdmin}; 'blueback token create' makes tokens with narrower roles.");
+        }
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
@@ -75,11 +83,13 @@ public static class BluebackServer
                 var route = ctx.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "unmatched";
                 metrics.Request(ctx.Request.Method, route, ctx.Response.StatusCode);
             });
+            Security.Authentication.Use(app, tokens, metrics, logger);
             InstanceGate.Use(app, host);
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
             DataEndpoints.Map(app, host, lifetime);
             BackupEndpoints.Map(app, host, sessions, metrics, lifetime);
             RestoreEndpoints.Map(app, host, restores);
+            Security.TokenEndpoints.Map(app, tokens);
             StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 

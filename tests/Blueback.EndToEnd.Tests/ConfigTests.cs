@@ -31,7 +31,7 @@ public class ConfigTests
         var ex = await Assert.ThrowsAsync<BluebackApiException>(() => c.PutAsync("store", "mailbox", "t", "k"u8.ToArray(), "v"u8.ToArray()));
         Assert.Equal(HttpStatusCode.NotFound, ex.Status);
         Assert.Contains("archive", ex.Message, StringComparison.Ordinal);
-        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        using var http = TestToken.Http(server.Url);
         using var resp = await http.GetAsync("/nope");
         Assert.Equal(HttpStatusCode.NotFound, resp.StatusCode);
         Assert.Equal("application/problem+json", resp.Content.Headers.ContentType?.MediaType);

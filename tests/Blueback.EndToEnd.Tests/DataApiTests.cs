@@ -75,7 +75,7 @@ public class DataApiTests
         Assert.Equal(["mailbox", "public"], status.Instances[0].Databases.Select(d => d.Name));
         Assert.All(status.Instances[0].Databases, d => Assert.Equal(8192, d.PageSize));
         Assert.True(status.Instances[0].CurrentGeneration >= 1);
-        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        using var http = TestToken.Http(server.Url);
         var metrics = await http.GetStringAsync(Routes.Metrics);
         Assert.Contains("blueback_commits_total{instance=\"store\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("blueback_requests_total{method=\"PUT\",route=\"put\",status=\"204\"}", metrics, StringComparison.Ordinal);
@@ -88,7 +88,7 @@ public class DataApiTests
         using var dir = new TempDir();
         using var server = await ServerProcess.StartAsync(dir["data"]);
         using var c = new BluebackClient(server.Url);
-        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        using var http = TestToken.Http(server.Url);
 
         // A well-behaved writer runs throughout.
         using var stop = new CancellationTokenSource();

@@ -25,7 +25,7 @@ public class RestoreApiTests
     {
         using var dir = new TempDir();
         using var server = await ServerProcess.StartAsync(dir["data"]);
-        using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(30) };
+        using var http = TestToken.Http(server.Url, TimeSpan.FromSeconds(30));
         using var c = new BluebackClient(server.Url);
         await c.PutAsync("store", "mailbox", "t", "k"u8.ToArray(), "before"u8.ToArray());
 

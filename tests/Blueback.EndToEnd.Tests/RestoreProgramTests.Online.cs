@@ -119,7 +119,7 @@ public partial class RestoreProgramTests
         // restore program runs, and a starved probe would see nothing.
         var probe = new Thread(() =>
         {
-            using var raw = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(10) };
+            using var raw = TestToken.Http(server.Url, TimeSpan.FromSeconds(10));
             while (!stopProbe.IsCancellationRequested)
             {
                 using (var r = raw.Send(new HttpRequestMessage(HttpMethod.Get, Routes.Key("store", "mailbox", "t", "w0-n"u8))))

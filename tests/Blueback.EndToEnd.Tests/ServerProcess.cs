@@ -46,7 +46,13 @@ public sealed partial class ServerProcess : IDisposable
 
     /// <summary>Starts the server under a wrapper command (such as <c>ip netns exec NAME</c>, which execs it: the
     /// process id stays the server's).</summary>
-    public static async Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, params string[] extra)
+    public static Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, params string[] extra) =>
+        StartInAsync(wrapper, dataDirectory, unixSocket, testToken: true, extra);
+
+    /// <summary>Starts a server that makes its own admin token on first start (not the test run's).</summary>
+    public static Task<ServerProcess> StartWithOwnTokenAsync(string dataDirectory) => StartInAsync([], dataDirectory, false, testToken: false);
+
+    private static async Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, bool testToken, params string[] extra)
     {
         var socket = unixSocket ? Path.Combine(dataDirectory + "-sock", "blueback.sock") : null;
         if (socket is not null)
@@ -59,6 +65,10 @@ public sealed partial class ServerProcess : IDisposable
             args.AddRange(["--unix", socket]);
         }
         args.AddRange(extra);
+        if (testToken && !extra.Contains("--admin-token-file"))
+        {
+            args.AddRange(["--admin-token-file", TestToken.File]);
+        }
         var psi = wrapper.Length == 0
             ? new ProcessStartInfo("dotnet", args)
             : new ProcessStartInfo(wrapper[0], [.. wrapper[1..], "dotnet", .. args]);

@@ -19,18 +19,20 @@ internal static class BackupCommand
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
         var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, json, noCompress };
         repo.AddTo(cmd);
+        var tokens = new TokenOptions();
+        tokens.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, pr.GetValue(instance)!, pr.GetValue(type)!,
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), pr.GetValue(instance)!, pr.GetValue(type)!,
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string server, string instance, string type, Repository.Repository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, string instance, string type, Repository.Repository repo, bool json, bool noCompress, CancellationToken ct)
     {
-        using var client = new BluebackClient(server);
+        using var client = new BluebackClient(server, token: token);
         var progress = new Progress(json);
         BackupResult r;
         try

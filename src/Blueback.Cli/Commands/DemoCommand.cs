@@ -50,8 +50,16 @@ internal static class DemoCommand
 
         // 1. A server with the default instances, on a Unix socket (the same code path as TCP).
         using var stopServer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var serverTask = BluebackServer.RunAsync(new ServeOptions { DataDirectory = Path.Combine(root, "data"), Listen = [], UnixSocket = socket, Quiet = true }, TextWriter.Null, stopServer.Token);
-        using var client = new BluebackClient(server, TimeSpan.FromSeconds(30));
+        // The demo chooses the server's admin token (as automation does with --admin-token-file) and uses it.
+        var token = Server.Security.TokenStore.NewToken();
+        var tokenFile = Path.Combine(root, "admin.token");
+        File.WriteAllText(tokenFile, token);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        var serverTask = BluebackServer.RunAsync(new ServeOptions { DataDirectory = Path.Combine(root, "data"), Listen = [], UnixSocket = socket, Quiet = true, AdminTokenFile = tokenFile }, TextWriter.Null, stopServer.Token);
+        using var client = new BluebackClient(server, TimeSpan.FromSeconds(30), token);
         await WaitHealthyAsync(client, serverTask, ct).ConfigureAwait(false);
         var status = await client.StatusAsync(ct).ConfigureAwait(false);
         Console.WriteLine($"1. Server up: {string.Join("; ", status.Instances.Select(i => $"instance {i.Name} ({string.Join(", ", i.Databases.Select(d => d.Name))})"))}.");

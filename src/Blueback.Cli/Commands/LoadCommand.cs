@@ -25,10 +25,12 @@ internal static class LoadCommand
         var warmup = new Option<double>("--warmup") { Description = "Seconds of load before measuring (JIT and caches warm up; not counted).", DefaultValueFactory = _ => 0 };
         var cmd = new Command("load", "Write through the data API with concurrent writers and report throughput and latency.")
             { server, instance, database, table, writers, seconds, ops, valueSize, batch, json, ackFile, warmup };
+        var tokens = new TokenOptions();
+        tokens.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            var settings = new LoadSettings(pr.GetValue(server)!, pr.GetValue(instance)!, pr.GetValue(database)!, pr.GetValue(table)!,
+            var settings = new LoadSettings(pr.GetValue(server)!, tokens.Resolve(pr), pr.GetValue(instance)!, pr.GetValue(database)!, pr.GetValue(table)!,
                 Math.Max(1, pr.GetValue(writers)), pr.GetValue(ops) is null ? pr.GetValue(seconds) ?? 10 : pr.GetValue(seconds),
                 pr.GetValue(ops), Math.Max(0, pr.GetValue(valueSize)), Math.Clamp(pr.GetValue(batch), 1, Routes.Limits.MaxBatchOps), pr.GetValue(ackFile), Math.Max(0, pr.GetValue(warmup)));
             if (settings.ValueSize * (long)settings.Batch > Routes.Limits.MaxBatchBodyBytes / 2)
@@ -59,7 +61,7 @@ internal static class LoadCommand
         return cmd;
     }
 
-    private sealed record LoadSettings(string Server, string Instance, string Database, string Table, int Writers, double? Seconds, long? Ops, int ValueSize, int Batch, string? AckFile, double Warmup);
+    private sealed record LoadSettings(string Server, string? Token, string Instance, string Database, string Table, int Writers, double? Seconds, long? Ops, int ValueSize, int Batch, string? AckFile, double Warmup);
 
     internal sealed record Latency(double P50, double P95, double P99, double Max);
 
@@ -67,7 +69,7 @@ internal static class LoadCommand
 
     private static async Task<LoadResult> RunAsync(LoadSettings s, CancellationToken cancel)
     {
-        using var client = new BluebackClient(s.Server, TimeSpan.FromSeconds(30));
+        using var client = new BluebackClient(s.Server, TimeSpan.FromSeconds(30), s.Token);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         if (s.Seconds is { } secs)
         {

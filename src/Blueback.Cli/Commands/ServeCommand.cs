@@ -15,7 +15,8 @@ internal static class ServeCommand
         var unix = new Option<string?>("--unix") { Description = "Also listen on this Unix domain socket (for local clients)." };
         var config = new Option<string?>("--config") { Description = "JSON file declaring instances, databases and engine settings." };
         var shutdown = new Option<double>("--shutdown-timeout") { Description = "Seconds a graceful stop may take.", DefaultValueFactory = _ => 10 };
-        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown };
+        var adminToken = new Option<string?>("--admin-token-file") { Description = "On first start, make this file's token the admin token (automation), instead of a new one in DATA/auth/admin.token." };
+        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown, adminToken };
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
@@ -27,6 +28,7 @@ internal static class ServeCommand
                 UnixSocket = pr.GetValue(unix),
                 ConfigFile = pr.GetValue(config),
                 ShutdownTimeout = TimeSpan.FromSeconds(pr.GetValue(shutdown)),
+                AdminTokenFile = pr.GetValue(adminToken),
             };
             try
             {

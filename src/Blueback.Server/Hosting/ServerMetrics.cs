@@ -9,11 +9,13 @@ public sealed class ServerMetrics : IDisposable
     public const string MeterName = "Blueback.Server";
     private readonly Meter _meter = new(MeterName);
     private readonly Counter<long> _requests;
+    private readonly Counter<long> _authFailures;
     private long _backupBytes;
 
     public ServerMetrics(InstanceHost host)
     {
         _requests = _meter.CreateCounter<long>("blueback_requests", description: "HTTP requests served, by method, route and status.");
+        _authFailures = _meter.CreateCounter<long>("blueback_auth_failures", description: "Requests refused for their token: missing, invalid (401) or of the wrong role (forbidden, 403).");
         _meter.CreateObservableCounter("blueback_commits", () => Each(host, i => i.Commits), description: "Committed write transactions.");
         _meter.CreateObservableCounter("blueback_log_flushes", () => Each(host, i => i.LogFlushes), description: "Log flushes (one fsync each; commits share them).");
         _meter.CreateObservableCounter("blueback_log_bytes_written", () => Each(host, i => i.LogBytesWritten), unit: "bytes", description: "Bytes written to the log.");
@@ -33,6 +35,8 @@ public sealed class ServerMetrics : IDisposable
 
     public void Request(string method, string route, int status) =>
         _requests.Add(1, new("method", method), new("route", route), new("status", status));
+
+    public void AuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void BackupBytes(long n) => Interlocked.Add(ref _backupBytes, n);
 
