@@ -19,11 +19,12 @@ public sealed class BluebackClient : IDisposable
     public const string TokenVariable = "BLUEBACK_TOKEN";
 
     /// <param name="token">The bearer token for every call; null: the BLUEBACK_TOKEN environment variable, if set.</param>
-    public BluebackClient(string server, TimeSpan? timeout = null, string? token = null)
+    /// <param name="trust">For https://: a CA or a pinned fingerprint to trust instead of the system's roots.</param>
+    public BluebackClient(string server, TimeSpan? timeout = null, string? token = null, ServerTrust? trust = null)
     {
         Server = server;
         token ??= Environment.GetEnvironmentVariable(TokenVariable);
-        _handler = ServerAddress.CreateHandler(server, out var baseAddress);
+        _handler = ServerAddress.CreateHandler(server, out var baseAddress, trust);
         _http = new HttpClient(_handler, disposeHandler: false) { BaseAddress = baseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(60) };
         // A whole database image may take longer than any fixed timeout to send: uploads are bounded by their
         // caller's token and by the server's lease instead.

@@ -9,15 +9,15 @@ public static class ServerAddress
 {
     public const string UnixPrefix = "unix:";
 
-    public static HttpClient CreateHttpClient(string server, TimeSpan timeout)
+    public static HttpClient CreateHttpClient(string server, TimeSpan timeout, ServerTrust? trust = null)
     {
-        var handler = CreateHandler(server, out var baseAddress);
+        var handler = CreateHandler(server, out var baseAddress, trust);
         return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
     }
 
     /// <summary>The connection handler for <paramref name="server"/> (shareable by several HttpClients) and the base
     /// address requests are relative to.</summary>
-    public static SocketsHttpHandler CreateHandler(string server, out Uri baseAddress)
+    public static SocketsHttpHandler CreateHandler(string server, out Uri baseAddress, ServerTrust? trust = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -50,7 +50,11 @@ public static class ServerAddress
         else if (!Uri.TryCreate(server, UriKind.Absolute, out baseAddress!) || baseAddress.Scheme is not ("http" or "https"))
         {
             handler.Dispose();
-            throw new ArgumentException($"'{server}' is not a server address: use http://HOST:PORT or unix:/path/to.sock.", nameof(server));
+            throw new ArgumentException($"'{server}' is not a server address: use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock.", nameof(server));
+        }
+        if (baseAddress.Scheme == "https" && trust is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = trust.Validate;
         }
         return handler;
     }

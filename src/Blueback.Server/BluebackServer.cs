@@ -23,6 +23,13 @@ public sealed record ServeOptions
     public string? ConfigFile { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>PEM certificate (chain) and private key for https:// listeners.</summary>
+    public string? TlsCertificate { get; init; }
+    public string? TlsKey { get; init; }
+
+    /// <summary>Allows plain http:// on addresses other than loopback (tokens and data in clear text).</summary>
+    public bool InsecureListen { get; init; }
+
     /// <summary>On first start, the admin token to create (a file holding one) instead of a new random one.</summary>
     public string? AdminTokenFile { get; init; }
 
@@ -132,26 +139,41 @@ public static class BluebackServer
 
     private static void Listen(KestrelServerOptions k, ServeOptions options, TextWriter output)
     {
+        var certificate = LoadCertificate(options);
         foreach (var url in options.Listen)
         {
-            var (host, port) = ParseUrl(url);
+            var (host, port, tls) = ParseUrl(url);
+            if (tls && certificate is null)
+            {
+                throw new ServerConfigException($"'{url}' asks for TLS: give the certificate and key with --tls-cert FILE --tls-key FILE (PEM).");
+            }
+            bool loopback = host is "localhost" || (host is not ("*" or "+" or "0.0.0.0") && IPAddress.IsLoopback(IPAddress.Parse(host.Trim('[', ']'))));
+            if (!tls && !loopback)
+            {
+                if (!options.InsecureListen)
+                {
+                    throw new ServerConfigException($"'{url}' is not loopback and has no TLS: tokens and data would cross the network in clear text. Listen on https:// with --tls-cert and --tls-key, or pass --insecure-listen to accept the risk.");
+                }
+                output.WriteLine($"WARNING: listening on {url} without TLS (--insecure-listen): anyone on the network path can read tokens and data.");
+            }
+            Action<ListenOptions> configure = l =>
+            {
+                if (tls)
+                {
+                    l.UseHttps(certificate!);
+                }
+            };
             if (host is "localhost")
             {
-                k.ListenLocalhost(port);
+                k.ListenLocalhost(port, configure);
             }
             else if (host is "*" or "+" or "0.0.0.0")
             {
-                output.WriteLine($"WARNING: listening on every interface without TLS ({url}); anyone who can reach this port can read and write every database.");
-                k.ListenAnyIP(port);
+                k.ListenAnyIP(port, configure);
             }
             else
             {
-                var ip = IPAddress.Parse(host.Trim('[', ']'));
-                if (!IPAddress.IsLoopback(ip))
-                {
-                    output.WriteLine($"WARNING: listening on {url} without TLS; anyone who can reach it can read and write every database.");
-                }
-                k.Listen(ip, port);
+                k.Listen(IPAddress.Parse(host.Trim('[', ']')), port, configure);
             }
         }
         if (options.UnixSocket is { } socket)
@@ -165,30 +187,46 @@ public static class BluebackServer
         }
     }
 
-    /// <summary>http://HOST:PORT with HOST an IP address, localhost or * (every interface).</summary>
-    public static (string Host, int Port) ParseUrl(string url)
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(ServeOptions options)
     {
-        const string scheme = "http://";
-        if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        if (options.TlsCertificate is null && options.TlsKey is null)
         {
-            throw new ServerConfigException($"'{url}': TLS is not available yet; listen on http:// (loopback) or a Unix socket.");
+            return null;
         }
-        if (!url.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        if (options.TlsCertificate is null || options.TlsKey is null)
         {
-            throw new ServerConfigException($"'{url}' is not an http://HOST:PORT address.");
+            throw new ServerConfigException("TLS needs both --tls-cert FILE and --tls-key FILE (PEM).");
         }
-        var rest = url[scheme.Length..].TrimEnd('/');
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey);
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or ArgumentException)
+        {
+            throw new ServerConfigException($"Cannot load the TLS certificate '{options.TlsCertificate}' with key '{options.TlsKey}': {ex.Message}. Both must be PEM, the key matching the certificate.");
+        }
+    }
+
+    /// <summary>http(s)://HOST:PORT with HOST an IP address, localhost or * (every interface).</summary>
+    public static (string Host, int Port, bool Tls) ParseUrl(string url)
+    {
+        bool tls = url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        if (!tls && !url.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ServerConfigException($"'{url}' is not an http://HOST:PORT or https://HOST:PORT address.");
+        }
+        var rest = url[(tls ? "https://" : "http://").Length..].TrimEnd('/');
         int colon = rest.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(rest[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 0 or > 65535)
         {
-            throw new ServerConfigException($"'{url}' has no valid port: use http://HOST:PORT.");
+            throw new ServerConfigException($"'{url}' has no valid port: use http(s)://HOST:PORT.");
         }
         var host = rest[..colon];
         if (host is not ("localhost" or "*" or "+") && !IPAddress.TryParse(host.Trim('[', ']'), out _))
         {
             throw new ServerConfigException($"'{url}': the host must be an IP address, localhost or *.");
         }
-        return (host, port);
+        return (host, port, tls);
     }
 
     /// <summary>A host lifetime that leaves signals alone.</summary>

@@ -14,7 +14,7 @@ public class RemoteBackupTests
     {
         using var ns = NetworkNamespace.Create(linked: true);
         using var dir = new TempDir();
-        using var server = await ServerProcess.StartAsync(dir["data"], false, "--listen", $"http://{ns.HostV4}:0", "--listen", $"http://[{ns.HostV6}]:0");
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--listen", $"http://{ns.HostV4}:0", "--listen", $"http://[{ns.HostV6}]:0", "--insecure-listen");
         using (var c = new BluebackClient(server.Url))
         {
             await BackupApiTests.FillAsync(c);

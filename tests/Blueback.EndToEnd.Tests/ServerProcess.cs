@@ -100,11 +100,11 @@ public sealed partial class ServerProcess : IDisposable
         {
             _output.AppendLine(line);
         }
-        if (line.StartsWith("Listening on http://", StringComparison.Ordinal))
+        if (line.StartsWith("Listening on http", StringComparison.Ordinal))
         {
             var url = line["Listening on ".Length..];
             Urls.Add(url);
-            if (url.StartsWith("http://127.0.0.1:", StringComparison.Ordinal))
+            if (url.StartsWith("http://127.0.0.1:", StringComparison.Ordinal) || url.StartsWith("https://127.0.0.1:", StringComparison.Ordinal))
             {
                 Url = url;
             }

@@ -24,15 +24,15 @@ internal static class BackupCommand
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), pr.GetValue(instance)!, pr.GetValue(type)!,
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, pr.GetValue(type)!,
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string server, string? token, string instance, string type, Repository.Repository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, string type, Repository.Repository repo, bool json, bool noCompress, CancellationToken ct)
     {
-        using var client = new BluebackClient(server, token: token);
+        using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try

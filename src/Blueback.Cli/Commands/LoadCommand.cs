@@ -30,7 +30,7 @@ internal static class LoadCommand
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            var settings = new LoadSettings(pr.GetValue(server)!, tokens.Resolve(pr), pr.GetValue(instance)!, pr.GetValue(database)!, pr.GetValue(table)!,
+            var settings = new LoadSettings(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, pr.GetValue(database)!, pr.GetValue(table)!,
                 Math.Max(1, pr.GetValue(writers)), pr.GetValue(ops) is null ? pr.GetValue(seconds) ?? 10 : pr.GetValue(seconds),
                 pr.GetValue(ops), Math.Max(0, pr.GetValue(valueSize)), Math.Clamp(pr.GetValue(batch), 1, Routes.Limits.MaxBatchOps), pr.GetValue(ackFile), Math.Max(0, pr.GetValue(warmup)));
             if (settings.ValueSize * (long)settings.Batch > Routes.Limits.MaxBatchBodyBytes / 2)
@@ -61,7 +61,7 @@ internal static class LoadCommand
         return cmd;
     }
 
-    private sealed record LoadSettings(string Server, string? Token, string Instance, string Database, string Table, int Writers, double? Seconds, long? Ops, int ValueSize, int Batch, string? AckFile, double Warmup);
+    private sealed record LoadSettings(string Server, string? Token, Client.ServerTrust? Trust, string Instance, string Database, string Table, int Writers, double? Seconds, long? Ops, int ValueSize, int Batch, string? AckFile, double Warmup);
 
     internal sealed record Latency(double P50, double P95, double P99, double Max);
 
@@ -69,7 +69,7 @@ internal static class LoadCommand
 
     private static async Task<LoadResult> RunAsync(LoadSettings s, CancellationToken cancel)
     {
-        using var client = new BluebackClient(s.Server, TimeSpan.FromSeconds(30), s.Token);
+        using var client = new BluebackClient(s.Server, TimeSpan.FromSeconds(30), s.Token, s.Trust);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         if (s.Seconds is { } secs)
         {

@@ -263,7 +263,7 @@ internal static class RepositoryCommands
             Console.Error.WriteLine($"blueback: {ex.Message}");
             return Output.Failed;
         }
-        catch (FormatException ex)
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
         {
             Console.Error.WriteLine($"blueback: {ex.Message}");
             return Output.Failed;

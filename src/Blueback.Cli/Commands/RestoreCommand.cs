@@ -36,14 +36,14 @@ internal static class RestoreCommand
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            var options = new Options(repo.Location(pr), tokens.Resolve(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
+            var options = new Options(repo.Location(pr), tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
                 pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private sealed record Options(string Repo, string? Token, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
+    private sealed record Options(string Repo, string? Token, ServerTrust? Trust, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
 
     private static async Task<int> RunAsync(Options o, Repository.Repository repo, CancellationToken ct)
     {
@@ -76,7 +76,7 @@ internal static class RestoreCommand
         if (o.Server is { } url)
         {
             name = o.Replace ? chain[0].Instance : o.As ?? chain[0].Instance + "-restored";
-            using var client = new BluebackClient(url, token: o.Token);
+            using var client = new BluebackClient(url, token: o.Token, trust: o.Trust);
             var sink = new ServerRestoreSink(client, name, o.Replace);
             await using (sink.ConfigureAwait(false))
             {

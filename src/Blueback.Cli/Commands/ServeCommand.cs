@@ -11,12 +11,15 @@ internal static class ServeCommand
     public static Command Build()
     {
         var data = new Option<string>("--data") { Description = "Data directory (one folder per instance).", DefaultValueFactory = _ => "blueback-data" };
-        var listen = new Option<string[]>("--listen") { Description = "Address to listen on, http://IP:PORT (repeatable; loopback by default).", AllowMultipleArgumentsPerToken = false };
+        var listen = new Option<string[]>("--listen") { Description = "Address to listen on, http://IP:PORT or https://IP:PORT (repeatable; loopback by default; anything else needs TLS or --insecure-listen).", AllowMultipleArgumentsPerToken = false };
         var unix = new Option<string?>("--unix") { Description = "Also listen on this Unix domain socket (for local clients)." };
         var config = new Option<string?>("--config") { Description = "JSON file declaring instances, databases and engine settings." };
         var shutdown = new Option<double>("--shutdown-timeout") { Description = "Seconds a graceful stop may take.", DefaultValueFactory = _ => 10 };
         var adminToken = new Option<string?>("--admin-token-file") { Description = "On first start, make this file's token the admin token (automation), instead of a new one in DATA/auth/admin.token." };
-        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown, adminToken };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for https:// listeners." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain http:// on an address other than loopback (tokens and data in clear text)." };
+        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown, adminToken, tlsCert, tlsKey, insecure };
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
@@ -29,6 +32,9 @@ internal static class ServeCommand
                 ConfigFile = pr.GetValue(config),
                 ShutdownTimeout = TimeSpan.FromSeconds(pr.GetValue(shutdown)),
                 AdminTokenFile = pr.GetValue(adminToken),
+                TlsCertificate = pr.GetValue(tlsCert),
+                TlsKey = pr.GetValue(tlsKey),
+                InsecureListen = pr.GetValue(insecure),
             };
             try
             {

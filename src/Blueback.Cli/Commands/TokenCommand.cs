@@ -56,11 +56,11 @@ internal static class TokenCommand
         {
             try
             {
-                using var client = new BluebackClient(pr.GetValue(server)!, TimeSpan.FromSeconds(30), tokens.Resolve(pr));
+                using var client = new BluebackClient(pr.GetValue(server)!, TimeSpan.FromSeconds(30), tokens.Resolve(pr), tokens.Trust(pr));
                 await body(client, pr, ct).ConfigureAwait(false);
                 return Output.Ok;
             }
-            catch (Exception ex) when (ex is BluebackApiException or HttpRequestException or IOException)
+            catch (Exception ex) when (ex is BluebackApiException or HttpRequestException or IOException or ArgumentException)
             {
                 Console.Error.WriteLine($"blueback token: {ex.Message}");
                 return Output.Failed;
