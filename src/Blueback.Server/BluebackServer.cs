@@ -60,6 +60,13 @@ public static class BluebackServer
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = Protocol.Routes.Limits.MaxBatchBodyBytes + (1 << 20);
+            var limits = config.Limits;
+            k.Limits.MaxConcurrentConnections = limits.MaxConnections;
+            k.Limits.MaxConcurrentUpgradedConnections = limits.MaxConnections;
+            k.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersBytes;
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.RequestHeadersTimeoutSeconds);
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(limits.KeepAliveTimeoutSeconds);
+            k.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(5));
             Listen(k, options, output);
         });
 
@@ -79,7 +86,7 @@ public static class BluebackServer
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
-        using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
+        using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxRestoreSessions };
         using var exporter = new PrometheusExporter();
         var app = builder.Build();
         await using (app.ConfigureAwait(false))

@@ -36,6 +36,9 @@ public sealed class RestoreSessions : IDisposable
 
     public TimeSpan Lease { get; }
 
+    /// <summary>Restore sessions running at once; one more is refused (409) until one ends.</summary>
+    public int MaxRunning { get; init; } = 4;
+
     public RestoreSession Begin(string instance, bool replace, BeginRestoreRequest req, string? clientId)
     {
         var id = clientId ?? Guid.NewGuid().ToString("N");
@@ -58,6 +61,10 @@ public sealed class RestoreSessions : IDisposable
             if (_sessions.ContainsKey(id))
             {
                 throw new RestoreConflictException($"A restore session with id {id} already exists; choose a new id.");
+            }
+            if (_sessions.Values.Count(s => !s.IsFinished) >= MaxRunning)
+            {
+                throw new RestoreConflictException($"{MaxRunning} restore sessions are running already (the server's limit, limits.maxRestoreSessions); retry when one has ended.");
             }
         }
         if (replace)

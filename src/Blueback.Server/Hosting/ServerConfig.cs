@@ -18,6 +18,9 @@ public sealed class ServerConfig
     [JsonPropertyName("backupLeaseSeconds")]
     public double? BackupLeaseSeconds { get; set; }
 
+    [JsonPropertyName("limits")]
+    public ServerLimits Limits { get; set; } = new();
+
     public static ServerConfig Default() => new()
     {
         Instances =
@@ -73,6 +76,23 @@ public sealed class ServerConfig
             }
         }
     }
+}
+
+/// <summary>What one client may take from the server. Every limit has a default; a config file may change any.</summary>
+public sealed class ServerLimits
+{
+    /// <summary>Connections open at once; more wait in the kernel's backlog.</summary>
+    [JsonPropertyName("maxConnections")] public long MaxConnections { get; set; } = 1000;
+    /// <summary>All of a request's headers together.</summary>
+    [JsonPropertyName("maxRequestHeadersBytes")] public int MaxRequestHeadersBytes { get; set; } = 32 * 1024;
+    /// <summary>A request's headers must arrive within this (a slow-loris client is cut off after it).</summary>
+    [JsonPropertyName("requestHeadersTimeoutSeconds")] public double RequestHeadersTimeoutSeconds { get; set; } = 15;
+    /// <summary>An idle keep-alive connection is closed after this.</summary>
+    [JsonPropertyName("keepAliveTimeoutSeconds")] public double KeepAliveTimeoutSeconds { get; set; } = 120;
+    /// <summary>A body must arrive at no less than this many bytes per second (after a grace of 5 s).</summary>
+    [JsonPropertyName("minRequestBodyBytesPerSecond")] public double MinRequestBodyBytesPerSecond { get; set; } = 240;
+    /// <summary>Restore sessions running at once (a backup session is already one per instance).</summary>
+    [JsonPropertyName("maxRestoreSessions")] public int MaxRestoreSessions { get; set; } = 4;
 }
 
 public sealed class InstanceConfig
