@@ -26,6 +26,9 @@ public sealed record InstanceOptions
     /// <summary>Bound on waiting for the writer lock and for a commit's log flush.</summary>
     public TimeSpan WaitTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Faults to inject into this instance's I/O (tests and failure drills); null in production.</summary>
+    public IoFaults? Faults { get; init; }
+
     /// <summary>Page size for databases created without an explicit one.</summary>
     public int DefaultPageSize { get; init; } = FormatConstants.DefaultPageSize;
 

@@ -68,3 +68,6 @@ public sealed class RestoreException : StorageException
 {
     public RestoreException(string message) : base(message) { }
 }
+
+/// <summary>The disk failed a read or a write (the operating system's error is the inner exception).</summary>
+public sealed class StorageIOException(string message, Exception inner) : StorageException(message, inner);

@@ -20,6 +20,7 @@ public sealed partial class StorageInstance
         }
         var path = Path.Combine(Directory, name + DatabaseExtension);
         var file = DatabaseFile.Create(path, pageSize ?? Options.DefaultPageSize, Signature.New(), LogSignature);
+        file.Faults = Options.Faults;
         return AttachCore(file, name);
     }
 
@@ -35,6 +36,7 @@ public sealed partial class StorageInstance
             throw new StorageException($"Instance '{Name}' already has a database named '{name}'.");
         }
         var file = DatabaseFile.Open(Path.GetFullPath(path));
+        file.Faults = Options.Faults;
         try
         {
             var h = file.ReadHeader();

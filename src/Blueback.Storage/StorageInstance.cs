@@ -153,7 +153,7 @@ public sealed partial class StorageInstance : IDisposable
     private void StartLog(uint generation, long previousCreatedTicks)
     {
         _log = new LogWriter(Name, LogDirectory, LogSignature, (uint)Options.LogGenerationSize, Options.CircularLogging,
-            () => _checkpoint, LogAttachments, Poison);
+            () => _checkpoint, LogAttachments, Poison) { Faults = Options.Faults };
         _log.Flushed = _snapshots.Flushed;
         _log.Start(generation, previousCreatedTicks);
     }

@@ -105,9 +105,16 @@ internal sealed class DatabaseImageStream : BackupReadStream
         var span = _range.AsSpan(0, count * _pageSize);
         for (int attempt = 0; ; attempt++)
         {
-            lock (_file.RangeLock)
+            try
             {
-                _file.ReadRaw(first, span);
+                lock (_file.RangeLock)
+                {
+                    _file.ReadRaw(first, span);
+                }
+            }
+            catch (IOException ex)
+            {
+                throw new StorageIOException($"Reading pages {first} to {first + count - 1} of database '{_db.Name}' ('{_file.Path}') for the backup failed: {ex.Message}. The backup cannot go on; the instance keeps serving. Check the disk, then take the backup again.", ex);
             }
             uint? bad = FirstBadPage(first, count);
             if (bad is null)

@@ -95,12 +95,15 @@ internal sealed partial class LogWriter
             {
                 // A generation is complete and durable before the next one receives a byte: damage in a
                 // generation that has a successor is then always damage, never a torn tail.
+                Faults?.Before(IoOperation.LogFlush, LogFiles.PathOf(_directory, _fileGeneration));
                 FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
                 OpenGeneration(chunk.Generation, _fileCreatedTicks);
             }
+            Faults?.Before(IoOperation.LogWrite, LogFiles.PathOf(_directory, _fileGeneration));
             RandomAccess.Write(_file!, chunk.Data.AsSpan(0, chunk.Used), chunk.Start);
             Interlocked.Add(ref _bytesWritten, chunk.Used);
         }
+        Faults?.Before(IoOperation.LogFlush, LogFiles.PathOf(_directory, _fileGeneration));
         FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
         foreach (var chunk in batch)
         {
@@ -159,6 +162,7 @@ internal sealed partial class LogWriter
         };
         // The next generation's zero-filled file is prepared in the background; use it if it is ready.
         bool spareReady = _spareTask is { IsCompletedSuccessfully: true };
+        Faults?.Before(IoOperation.LogCreate, LogFiles.PathOf(_directory, generation));
         LogFiles.Create(_directory, header, _attachments(), useSpare: spareReady);
         if (_spareTask is null || _spareTask.IsCompleted)
         {

@@ -44,6 +44,9 @@ internal sealed partial class LogWriter : IDisposable
     private volatile bool _stopping;
     private volatile Exception? _failure;
 
+    /// <summary>Faults injected into this log's writes, flushes and file creation (tests and drills).</summary>
+    public IoFaults? Faults { get; init; }
+
     public LogWriter(string instanceName, string directory, Signature logSignature, uint generationSize, bool circular,
         Func<Lsn> checkpoint, Func<IReadOnlyList<LogAttachment>> attachments, Action<Exception> onFailure)
     {

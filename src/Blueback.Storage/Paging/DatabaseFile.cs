@@ -116,9 +116,13 @@ internal sealed class DatabaseFile : IDisposable
         throw new PageCorruptException(Path, pageNo, "checksum mismatch");
     }
 
+    /// <summary>Faults injected into this file's reads and writes (set by the instance that opened it).</summary>
+    public IoFaults? Faults { get; set; }
+
     /// <summary>Reads without verifying: recovery and diagnostics decide themselves what a bad page means.</summary>
     public int ReadRaw(uint pageNo, Span<byte> into)
     {
+        Faults?.Before(IoOperation.DatabaseRead, Path);
         long offset = (long)pageNo * PageSize;
         int total = 0;
         while (total < into.Length)
@@ -137,6 +141,7 @@ internal sealed class DatabaseFile : IDisposable
     /// <summary>Writes a page, stamping its checksum into <paramref name="page"/> first.</summary>
     public void WritePage(uint pageNo, Span<byte> page)
     {
+        Faults?.Before(IoOperation.DatabaseWrite, Path);
         PageHeader.Of(page).PageNumber = pageNo;
         Checksum.StampPage(page, pageNo);
         long offset = (long)pageNo * PageSize;
@@ -151,6 +156,7 @@ internal sealed class DatabaseFile : IDisposable
     /// pages), stamping each page's number and checksum first.</summary>
     public void WritePages(uint firstPage, Span<byte> pages)
     {
+        Faults?.Before(IoOperation.DatabaseWrite, Path);
         int count = pages.Length / PageSize;
         for (int i = 0; i < count; i++)
         {

@@ -1,0 +1,122 @@
+namespace Blueback.Storage;
+
+/// <summary>The I/O an instance does that faults can be injected into.</summary>
+public enum IoOperation
+{
+    LogWrite,
+    LogFlush,
+    LogCreate,
+    DatabaseRead,
+    DatabaseWrite,
+}
+
+/// <summary>Faults injected into one instance's I/O (<see cref="InstanceOptions.Faults"/>): for tests and failure
+/// drills, never a global switch. Each rule fails (with an <see cref="IOException"/>, as the disk would) or delays
+/// the next calls of one kind of operation; a seeded rule fails calls at random.</summary>
+public sealed class IoFaults
+{
+    private readonly Lock _lock = new();
+    private readonly List<Rule> _rules = [];
+    private readonly Dictionary<IoOperation, int> _injected = [];
+
+    private sealed class Rule
+    {
+        public IoOperation Operation { get; init; }
+        public int Skip { get; set; }
+        public int Remaining { get; set; }
+        public TimeSpan? Delay { get; init; }
+        public string Message { get; init; } = "";
+        public Random? Random { get; init; }
+        public double Probability { get; init; }
+    }
+
+    /// <summary>Fails <paramref name="count"/> calls of <paramref name="operation"/>, after letting <paramref name="after"/> pass.</summary>
+    public IoFaults Fail(IoOperation operation, int count = 1, int after = 0, string message = "injected I/O error")
+    {
+        lock (_lock)
+        {
+            _rules.Add(new Rule { Operation = operation, Skip = after, Remaining = count, Message = message });
+        }
+        return this;
+    }
+
+    /// <summary>Fails each call of <paramref name="operation"/> with <paramref name="probability"/>, from a seeded generator.</summary>
+    public IoFaults FailAtRandom(IoOperation operation, double probability, int seed, string message = "injected random I/O error")
+    {
+        lock (_lock)
+        {
+            _rules.Add(new Rule { Operation = operation, Remaining = int.MaxValue, Probability = probability, Random = new Random(seed), Message = message });
+        }
+        return this;
+    }
+
+    /// <summary>Delays <paramref name="count"/> calls of <paramref name="operation"/> by <paramref name="delay"/>.</summary>
+    public IoFaults Delay(IoOperation operation, TimeSpan delay, int count = 1)
+    {
+        lock (_lock)
+        {
+            _rules.Add(new Rule { Operation = operation, Remaining = count, Delay = delay });
+        }
+        return this;
+    }
+
+    /// <summary>Removes every rule (the disk is healthy again).</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _rules.Clear();
+        }
+    }
+
+    /// <summary>How many faults were injected into <paramref name="operation"/> so far.</summary>
+    public int Injected(IoOperation operation)
+    {
+        lock (_lock)
+        {
+            return _injected.GetValueOrDefault(operation);
+        }
+    }
+
+    /// <summary>Called before each operation: throws or sleeps when a rule says so.</summary>
+    internal void Before(IoOperation operation, string path)
+    {
+        TimeSpan? delay = null;
+        string? fail = null;
+        lock (_lock)
+        {
+            foreach (var r in _rules.Where(r => r.Operation == operation && r.Remaining > 0))
+            {
+                if (r.Skip > 0)
+                {
+                    r.Skip--;
+                    continue;
+                }
+                if (r.Random is { } rng && rng.NextDouble() >= r.Probability)
+                {
+                    continue;
+                }
+                r.Remaining--;
+                _injected[operation] = _injected.GetValueOrDefault(operation) + 1;
+                if (r.Delay is { } d)
+                {
+                    delay = d;
+                }
+                else
+                {
+                    fail = r.Message;
+                }
+                break;
+            }
+            _rules.RemoveAll(r => r.Remaining <= 0);
+        }
+        if (delay is { } wait)
+        {
+            Thread.Sleep(wait);
+        }
+        if (fail is not null)
+        {
+            throw new IOException($"{operation} of '{path}' failed: {fail}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using Blueback.Storage.Backup;
+using static Blueback.Storage.Tests.Small;
+
+namespace Blueback.Storage.Tests;
+
+/// <summary>Faults injected into one instance's I/O: a failed log write or flush stops the instance (nothing more is
+/// acknowledged, every later call fails with the first error, and a reopen loses no acknowledged commit); a failed
+/// database read fails the backup cleanly, naming the database, while the instance keeps serving.</summary>
+public class FaultTests
+{
+    [Theory(Timeout = 120_000)]
+    [InlineData(IoOperation.LogWrite)]
+    [InlineData(IoOperation.LogFlush)]
+    [InlineData(IoOperation.LogCreate)]
+    public async Task A_failed_log_write_flush_or_creation_stops_the_instance_and_a_reopen_keeps_every_acknowledged_commit(IoOperation op)
+    {
+        using var dir = new TempDir();
+        var faults = new IoFaults();
+        var acked = new ConcurrentDictionary<int, bool>();
+        var options = Options with { Faults = faults };
+        Exception? first = null;
+        using (var inst = StorageInstance.Create(dir["i"], options))
+        {
+            var db = inst.CreateDatabase("a");
+            var value = new byte[2000];
+            // Writers commit durably; the fault lands in the middle (a log creation needs a generation switch).
+            faults.Fail(op, count: 1, after: op == IoOperation.LogCreate ? 0 : 20);
+            var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+            {
+                for (int i = 0; i < 400; i++)
+                {
+                    int n = w * 1000 + i;
+                    try
+                    {
+                        using var tx = await inst.BeginWriteAsync();
+                        tx.Put(db, "t", B($"k{n}"), value);
+                        await tx.CommitAsync();
+                        acked[n] = true;
+                    }
+                    catch (InstancePoisonedException ex)
+                    {
+                        Interlocked.CompareExchange(ref first, ex, null);
+                        return;
+                    }
+                }
+            })).ToArray();
+            await Task.WhenAll(writers);
+            Assert.True(faults.Injected(op) == 1, $"the {op} fault was not reached");
+            Assert.NotNull(first);
+            Assert.Contains("injected I/O error", first.ToString(), StringComparison.Ordinal);
+
+            // Healthy disk again, but the instance stays stopped with the original error until it is reopened.
+            faults.Clear();
+            var again = await Assert.ThrowsAsync<InstancePoisonedException>(async () =>
+            {
+                using var tx = await inst.BeginWriteAsync();
+                tx.Put(db, "t", B("after"), value);
+                await tx.CommitAsync();
+            });
+            Assert.Contains("injected I/O error", again.ToString(), StringComparison.Ordinal);
+        }
+        using (var reopened = StorageInstance.Open(dir["i"], Options))
+        {
+            var db = reopened.GetDatabase("a");
+            using var r = reopened.BeginRead();
+            foreach (var n in acked.Keys)
+            {
+                Assert.True(r.Get(db, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
+            }
+            Assert.Null(r.Get(db, "t", B("after")));
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public Task A_failed_database_read_fails_the_backup_naming_the_database_and_the_instance_keeps_serving() => Task.Run(() =>
+    {
+        using var dir = new TempDir();
+        var faults = new IoFaults();
+        using var inst = StorageInstance.Create(dir["i"], Options with { Faults = faults, CacheSize = 4L << 20 });
+        var db = inst.CreateDatabase("mailbox");
+        var value = new byte[3000];
+        for (int i = 0; i < 2000; i++)
+        {
+            using var tx = inst.BeginWrite();
+            tx.Put(db, "t", B($"k{i}"), value);
+            tx.Commit();
+        }
+        inst.Checkpoint();
+        var backup = inst.BeginBackup(BackupType.Full);
+        using (var image = backup.OpenDatabaseImage("mailbox"))
+        {
+            var buffer = new byte[1 << 16];
+            image.ReadExactly(buffer); // the first range reads fine
+            faults.Fail(IoOperation.DatabaseRead, count: 1_000_000);
+            var ex = Assert.ThrowsAny<StorageException>(() =>
+            {
+                while (image.Read(buffer) > 0)
+                {
+                }
+            });
+            Assert.Contains("database 'mailbox'", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("injected I/O error", ex.Message, StringComparison.Ordinal);
+        }
+        backup.Abort();
+        faults.Clear();
+
+        // The instance serves, and the next backup is whole.
+        using (var tx = inst.BeginWrite())
+        {
+            tx.Put(db, "t", B("after"), value);
+            tx.Commit();
+        }
+        var media = BackupMedia.Take(inst, BackupType.Full);
+        using var restored = media.Restore(dir["r"], Options);
+        using var r = restored.BeginRead();
+        Assert.NotNull(r.Get(restored.GetDatabase("mailbox"), "t", B("after")));
+        Assert.NotNull(r.Get(restored.GetDatabase("mailbox"), "t", B("k1999")));
+    });
+}
