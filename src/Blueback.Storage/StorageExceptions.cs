@@ -71,3 +71,27 @@ public sealed class RestoreException : StorageException
 
 /// <summary>The disk failed a read or a write (the operating system's error is the inner exception).</summary>
 public sealed class StorageIOException(string message, Exception inner) : StorageException(message, inner);
+
+/// <summary>The log volume has no room for the next generation: commits are refused until space is freed; nothing
+/// acknowledged is lost, and commits resume by themselves once the generation can be created.</summary>
+public sealed class LogDiskFullException : StorageException
+{
+    public LogDiskFullException(string instance, uint generation, string directory, Exception inner, bool pending = false)
+        : base($"Instance '{instance}': log generation {generation} cannot be created in '{directory}' ({inner.Message}). The log volume is full: commits are refused until space is freed there; they resume by themselves, and nothing acknowledged is lost."
+            + (pending ? " This commit was not acknowledged: it is in the log's memory and becomes durable only if space is freed before the instance stops." : ""), inner)
+    {
+        Instance = instance;
+        Generation = generation;
+        Directory = directory;
+    }
+
+    public string Instance { get; }
+    public uint Generation { get; }
+    public string Directory { get; }
+
+    /// <summary>A fresh exception with the same facts, for one more refused commit.</summary>
+    public LogDiskFullException Again() => new(Instance, Generation, Directory, InnerException!);
+
+    /// <summary>For a commit already in the log's memory when the volume filled: its outcome is not known.</summary>
+    public LogDiskFullException Pending() => new(Instance, Generation, Directory, InnerException!, pending: true);
+}

@@ -41,6 +41,11 @@ public sealed partial class StorageInstance
                     Checkpoint();
                 }
             }
+            catch (Exception ex) when (!_closed && FindDiskFull(ex) is not null)
+            {
+                // A full log volume: no page may be written before its log, so this checkpoint waits for room.
+                _checkpointWake.Wait(TimeSpan.FromSeconds(1));
+            }
             catch (Exception ex) when (!_closed)
             {
                 Poison(ex);
@@ -115,6 +120,18 @@ public sealed partial class StorageInstance
                 DeleteGenerationsBelow(Math.Min(redo.Generation, _log.FileGeneration));
             }
         }
+    }
+
+    private static LogDiskFullException? FindDiskFull(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is LogDiskFullException full)
+            {
+                return full;
+            }
+        }
+        return null;
     }
 
     private void DeleteGenerationsBelow(uint generation)

@@ -25,6 +25,10 @@ public sealed partial class StorageInstance
     internal Lsn Commit(WriteTransaction tx, CommitMode mode)
     {
         ThrowIfUnusable();
+        if (_log.DiskFull is { } full)
+        {
+            throw full.Again(); // refused before anything is appended: the transaction is simply not committed
+        }
         var views = tx.Views.Where(v => v.Pages.Count > 0).OrderBy(v => v.Database.Id).ToList();
         if (views.Count == 0)
         {

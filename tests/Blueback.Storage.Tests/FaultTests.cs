@@ -12,8 +12,7 @@ public class FaultTests
     [Theory(Timeout = 120_000)]
     [InlineData(IoOperation.LogWrite)]
     [InlineData(IoOperation.LogFlush)]
-    [InlineData(IoOperation.LogCreate)]
-    public async Task A_failed_log_write_flush_or_creation_stops_the_instance_and_a_reopen_keeps_every_acknowledged_commit(IoOperation op)
+    public async Task A_failed_log_write_or_flush_stops_the_instance_and_a_reopen_keeps_every_acknowledged_commit(IoOperation op)
     {
         using var dir = new TempDir();
         var faults = new IoFaults();
@@ -24,8 +23,8 @@ public class FaultTests
         {
             var db = inst.CreateDatabase("a");
             var value = new byte[2000];
-            // Writers commit durably; the fault lands in the middle (a log creation needs a generation switch).
-            faults.Fail(op, count: 1, after: op == IoOperation.LogCreate ? 0 : 20);
+            // Writers commit durably; the fault lands in the middle.
+            faults.Fail(op, count: 1, after: 20);
             var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
             {
                 for (int i = 0; i < 400; i++)
@@ -69,6 +68,67 @@ public class FaultTests
                 Assert.True(r.Get(db, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
             }
             Assert.Null(r.Get(db, "t", B("after")));
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_full_log_volume_refuses_commits_clearly_and_they_resume_once_there_is_room_with_nothing_acknowledged_lost()
+    {
+        using var dir = new TempDir();
+        var faults = new IoFaults();
+        var acked = new ConcurrentDictionary<int, bool>();
+        int refused = 0;
+        using (var inst = StorageInstance.Create(dir["i"], Options with { Faults = faults }))
+        {
+            var db = inst.CreateDatabase("a");
+            var value = new byte[2000];
+            // The next generation cannot be created (no room), for a while.
+            faults.Fail(IoOperation.LogCreate, count: int.MaxValue);
+            using var stop = new CancellationTokenSource();
+            var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+            {
+                for (int i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    int n = w * 100_000 + i;
+                    try
+                    {
+                        using var tx = await inst.BeginWriteAsync();
+                        tx.Put(db, "t", B($"k{n}"), value);
+                        await tx.CommitAsync();
+                        acked[n] = true;
+                    }
+                    catch (LogDiskFullException ex)
+                    {
+                        Assert.Contains("log volume is full", ex.Message, StringComparison.Ordinal);
+                        Interlocked.Increment(ref refused);
+                        await Task.Delay(20);
+                    }
+                }
+            })).ToArray();
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (Volatile.Read(ref refused) < 20)
+            {
+                Assert.True(DateTime.UtcNow < until, $"commits were never refused as the log volume filled ({acked.Count} acknowledged, {faults.Injected(IoOperation.LogCreate)} creations failed; writers: {string.Join("; ", writers.Select(t => t.Exception?.InnerException?.ToString() ?? t.Status.ToString()))})");
+                await Task.Delay(50);
+            }
+            Assert.False(inst.IsPoisoned, "a full log volume must not stop the instance for good");
+            int before = acked.Count;
+            faults.Clear(); // space is freed
+            until = DateTime.UtcNow.AddSeconds(30);
+            while (acked.Count < before + 200)
+            {
+                Assert.True(DateTime.UtcNow < until, $"commits did not resume after space was freed ({acked.Count - before} since)");
+                await Task.Delay(50);
+            }
+            await stop.CancelAsync();
+            await Task.WhenAll(writers);
+        }
+        using var reopened = StorageInstance.Open(dir["i"], Options);
+        var rdb = reopened.GetDatabase("a");
+        using var r = reopened.BeginRead();
+        foreach (var n in acked.Keys)
+        {
+            Assert.True(r.Get(rdb, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
         }
     }
 

@@ -26,6 +26,7 @@ internal static class Problems
         StorageLimitException => BadRequest(ex.Message),
         StorageTimeoutException => Of(StatusCodes.Status503ServiceUnavailable, "Busy", ex.Message + " Retry later."),
         InstancePoisonedException => Of(StatusCodes.Status503ServiceUnavailable, "Instance stopped", ex.Message),
+        LogDiskFullException => Of(StatusCodes.Status503ServiceUnavailable, "Log volume full", ex.Message),
         ObjectDisposedException => Of(StatusCodes.Status503ServiceUnavailable, "Shutting down", "The server is shutting down; retry against it once it is back."),
         OperationCanceledException => Of(StatusCodes.Status503ServiceUnavailable, "Cancelled", "The request was cancelled (client gone or server shutting down)."),
         DatabaseStateException => Of(StatusCodes.Status409Conflict, "Database state", ex.Message),

@@ -10,7 +10,7 @@ internal sealed partial class LogWriter
     {
         while (true)
         {
-            bool woken = _wake.Wait(LazyFlushInterval);
+            bool woken = _wake.Wait(_diskFull is null ? LazyFlushInterval : DiskFullRetry);
             bool stopping = _stopping;
             try
             {
@@ -89,15 +89,33 @@ internal sealed partial class LogWriter
             target = new Lsn(_appendGeneration, _appendOffset);
         }
 
-        foreach (var chunk in batch)
+        for (int i = 0; i < batch.Count; i++)
         {
+            var chunk = batch[i];
             if (chunk.Generation != _fileGeneration)
             {
                 // A generation is complete and durable before the next one receives a byte: damage in a
                 // generation that has a successor is then always damage, never a torn tail.
                 Faults?.Before(IoOperation.LogFlush, LogFiles.PathOf(_directory, _fileGeneration));
                 FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
-                OpenGeneration(chunk.Generation, _fileCreatedTicks);
+                try
+                {
+                    OpenGeneration(chunk.Generation, _fileCreatedTicks);
+                }
+                catch (IOException ex)
+                {
+                    // No room for the next generation (a full log volume): nothing of it was written, so nothing
+                    // is lost. The rest of the batch goes back in front of the queue, new commits are refused
+                    // with this error, and the flusher tries again until there is room.
+                    Requeue(batch, i);
+                    if (_diskFull is null)
+                    {
+                        DiskFullChanged?.Invoke(ex);
+                    }
+                    _diskFull = new LogDiskFullException(_instanceName, chunk.Generation, _directory, ex);
+                    ReleaseWaiters(_diskFull);
+                    return;
+                }
             }
             Faults?.Before(IoOperation.LogWrite, LogFiles.PathOf(_directory, _fileGeneration));
             RandomAccess.Write(_file!, chunk.Data.AsSpan(0, chunk.Used), chunk.Start);
@@ -105,6 +123,11 @@ internal sealed partial class LogWriter
         }
         Faults?.Before(IoOperation.LogFlush, LogFiles.PathOf(_directory, _fileGeneration));
         FileSystem.DataSync(_file!, LogFiles.PathOf(_directory, _fileGeneration));
+        if (_diskFull is not null)
+        {
+            _diskFull = null;
+            DiskFullChanged?.Invoke(null);
+        }
         foreach (var chunk in batch)
         {
             if (chunk.Data.Length == ChunkSize && _spare.Count < 8)
@@ -143,8 +166,6 @@ internal sealed partial class LogWriter
 
     private void OpenGeneration(uint generation, long previousCreatedTicks)
     {
-        _file?.Dispose();
-        _file = null;
         var created = DateTime.UtcNow.Ticks;
         if (created <= previousCreatedTicks)
         {
@@ -170,12 +191,49 @@ internal sealed partial class LogWriter
             long size = _generationSize;
             _spareTask = Task.Run(() => LogFiles.PrepareSpare(sparePath, size));
         }
-        _file = File.OpenHandle(LogFiles.PathOf(_directory, generation), FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        // The previous generation stays open until the next one exists: if creating it fails (a full volume),
+        // the flusher tries again later from the same state.
+        var next = File.OpenHandle(LogFiles.PathOf(_directory, generation), FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        _file?.Dispose();
+        _file = next;
         _fileGeneration = generation;
         _fileCreatedTicks = created;
     }
 
     private Task? _spareTask;
+    private volatile LogDiskFullException? _diskFull;
+
+    /// <summary>Set while the next generation cannot be created (a full log volume); commits are refused meanwhile.</summary>
+    public LogDiskFullException? DiskFull => _diskFull;
+
+    /// <summary>Told when the log volume fills (the error) and when there is room again (null).</summary>
+    public Action<Exception?>? DiskFullChanged { get; set; }
+
+    /// <summary>Tells every committer waiting for durability that its commit cannot be made durable now (its
+    /// outcome is unknown: it becomes durable if room appears), rather than letting it wait out its bound.</summary>
+    private void ReleaseWaiters(LogDiskFullException full)
+    {
+        List<TaskCompletionSource> all;
+        lock (_waitersLock)
+        {
+            all = _waiters.Select(w => w.Tcs).ToList();
+            _waiters.Clear();
+        }
+        foreach (var t in all)
+        {
+            t.TrySetException(full.Pending());
+        }
+    }
+
+    private void Requeue(List<Chunk> batch, int from)
+    {
+        lock (_appendLock)
+        {
+            var rest = batch.GetRange(from, batch.Count - from);
+            _pending.InsertRange(0, rest);
+            _pendingBytes += rest.Sum(c => (long)c.Used);
+        }
+    }
 
     private void Fail(Exception ex)
     {

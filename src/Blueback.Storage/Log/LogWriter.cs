@@ -12,6 +12,8 @@ internal sealed partial class LogWriter : IDisposable
     private const int ChunkSize = 1 << 20;
     private const int GenerationEndSize = LogRecordLayout.HeaderSize;
     private static readonly TimeSpan LazyFlushInterval = TimeSpan.FromMilliseconds(50);
+    /// <summary>How often a full log volume is tried again.</summary>
+    private static readonly TimeSpan DiskFullRetry = TimeSpan.FromMilliseconds(250);
 
     private readonly string _directory;
     private readonly Signature _logSignature;
@@ -214,6 +216,10 @@ internal sealed partial class LogWriter : IDisposable
         if (failure is not null)
         {
             return Task.FromException(new InstancePoisonedException(_instanceName, failure));
+        }
+        if (_diskFull is { } full)
+        {
+            return Task.FromException(full.Pending());
         }
         var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_waitersLock)
