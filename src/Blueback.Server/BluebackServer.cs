@@ -59,8 +59,8 @@ public static class BluebackServer
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = Protocol.Routes.Limits.MaxBatchBodyBytes + (1 << 20);
             var limits = config.Limits;
+            k.Limits.MaxRequestBodySize = limits.MaxBatchBodyBytes + (1 << 20); // restore uploads raise it per request
             k.Limits.MaxConcurrentConnections = limits.MaxConnections;
             k.Limits.MaxConcurrentUpgradedConnections = limits.MaxConnections;
             k.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersBytes;
@@ -85,7 +85,7 @@ public static class BluebackServer
         }
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
-        using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger);
+        using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxBackupSessions };
         using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxRestoreSessions };
         using var exporter = new PrometheusExporter();
         var app = builder.Build();
@@ -100,7 +100,7 @@ public static class BluebackServer
             Security.Authentication.Use(app, tokens, metrics, logger);
             InstanceGate.Use(app, host);
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-            DataEndpoints.Map(app, host, lifetime);
+            DataEndpoints.Map(app, host, lifetime, config.Limits.MaxBatchBodyBytes);
             BackupEndpoints.Map(app, host, sessions, metrics, lifetime);
             RestoreEndpoints.Map(app, host, restores);
             Security.TokenEndpoints.Map(app, tokens);

@@ -37,6 +37,34 @@ public class ConfigTests
         Assert.Equal("application/problem+json", resp.Content.Headers.ContentType?.MediaType);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task Limits_in_the_config_bound_batch_bodies_and_backup_sessions_and_bad_values_are_refused()
+    {
+        using var dir = new TempDir();
+        var config = dir["blueback.json"];
+        await File.WriteAllTextAsync(config, """
+            { "instances": [ { "name": "a", "databases": [ { "name": "d" } ] }, { "name": "b", "databases": [ { "name": "d" } ] } ],
+              "limits": { "maxBatchBodyBytes": 65536, "maxBackupSessions": 1 } }
+            """);
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        using var c = new BluebackClient(server.Url);
+        var big = new Protocol.BatchRequest { Ops = [new Protocol.BatchOp { Op = "put", Database = "d", Table = "t", Key = "k", Value = new string('v', 100_000) }] };
+        var tooBig = await Assert.ThrowsAsync<BluebackApiException>(() => c.BatchAsync("a", big));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.Status);
+        Assert.Contains("maxBatchBodyBytes", tooBig.Message, StringComparison.Ordinal);
+        await using (var first = await c.BeginBackupAsync("a", "full"))
+        {
+            var second = await Assert.ThrowsAsync<BluebackApiException>(() => c.BeginBackupAsync("b", "full"));
+            Assert.Equal(HttpStatusCode.Conflict, second.Status);
+            Assert.Contains("maxBackupSessions", second.Message, StringComparison.Ordinal);
+        }
+
+        await File.WriteAllTextAsync(dir["bad.json"], """{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], "limits": { "maxConnections": 0 } }""");
+        var refused = BackupProgramTests.Cli("serve", "--data", dir["data2"], "--config", dir["bad.json"]);
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("limits", refused.Err, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task A_bad_config_file_stops_the_server_with_a_clear_message()
     {

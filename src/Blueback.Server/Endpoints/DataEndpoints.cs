@@ -13,7 +13,7 @@ namespace Blueback.Server.Endpoints;
 /// <summary>The data API: put, get, delete, range scan, atomic batches.</summary>
 internal static class DataEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, IHostApplicationLifetime lifetime)
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, IHostApplicationLifetime lifetime, long maxBatchBodyBytes)
     {
         app.MapPut(Routes.Templates.Key, (HttpContext ctx, string instance, string database, string table) =>
             Guard(ctx, lifetime, ct => PutAsync(ctx, host, instance, database, table, ct))).WithName("put");
@@ -24,7 +24,7 @@ internal static class DataEndpoints
         app.MapGet(Routes.Templates.Keys, (HttpContext ctx, string instance, string database, string table) =>
             Guard(ctx, lifetime, _ => Task.FromResult(Scan(ctx, host, instance, database, table)))).WithName("scan");
         app.MapPost(Routes.Templates.Batch, (HttpContext ctx, string instance) =>
-            Guard(ctx, lifetime, ct => BatchAsync(ctx, host, instance, ct))).WithName("batch");
+            Guard(ctx, lifetime, ct => BatchAsync(ctx, host, instance, maxBatchBodyBytes, ct))).WithName("batch");
     }
 
     /// <summary>Runs a handler with a token that fires when the client goes or the server stops, and turns
@@ -181,18 +181,18 @@ internal static class DataEndpoints
         return true;
     }
 
-    private static async Task<IResult> BatchAsync(HttpContext ctx, InstanceHost host, string instance, CancellationToken ct)
+    private static async Task<IResult> BatchAsync(HttpContext ctx, InstanceHost host, string instance, long limit, CancellationToken ct)
     {
         if (!Resolve.Instance(host, instance, out var inst, out var error))
         {
             return error!;
         }
         var parsed = new List<(bool Put, Database Db, string Table, byte[] Key, byte[]? Value)>();
-        using (var body = await Body.ReadPooledAsync(ctx.Request, Routes.Limits.MaxBatchBodyBytes, ct).ConfigureAwait(false))
+        using (var body = await Body.ReadPooledAsync(ctx.Request, limit, ct).ConfigureAwait(false))
         {
             if (body.TooBig)
             {
-                return Problems.BadRequest($"The batch body is larger than {Routes.Limits.MaxBatchBodyBytes >> 20} MiB; split it into smaller batches.");
+                return Problems.Of(StatusCodes.Status413PayloadTooLarge, "Too large", $"The batch body is larger than {limit:N0} bytes (the server's limits.maxBatchBodyBytes); split it into smaller batches.");
             }
             if (!BatchParser.TryParse(body.Span, out var ops, out var why))
             {

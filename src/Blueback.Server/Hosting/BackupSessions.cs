@@ -55,8 +55,7 @@ public sealed class BackupSessions : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, BackupSession> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BackupSession> _finished = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _reaper;
+    private readonly LeaseReaper _reaper;
     private readonly ILogger _logger;
     private int _disposed;
 
@@ -64,10 +63,19 @@ public sealed class BackupSessions : IDisposable
     {
         Lease = lease;
         _logger = logger;
-        _reaper = Task.Run(ReapAsync);
+        _reaper = new LeaseReaper(() =>
+        {
+            foreach (var s in Running().Where(s => s.Expired))
+            {
+                Abort(s, $"no call from the client for {s.Lease.TotalSeconds:0.#} s (lease expired)");
+            }
+        });
     }
 
     public TimeSpan Lease { get; }
+
+    /// <summary>Backup sessions running at once over all instances (each instance also allows only one).</summary>
+    public int MaxRunning { get; init; } = 8;
 
     public BackupSession Begin(StorageInstance instance, BackupType type, string? clientId = null)
     {
@@ -76,6 +84,10 @@ public sealed class BackupSessions : IDisposable
             if (clientId is not null && (_sessions.ContainsKey(clientId) || _finished.ContainsKey(clientId)))
             {
                 throw new BackupRefusedException($"A backup session with id {clientId} already exists; choose a new id.");
+            }
+            if (_sessions.Values.Count(s => !s.Backup.IsFinished) >= MaxRunning)
+            {
+                throw new BackupRefusedException($"{MaxRunning} backup sessions are running already (the server's limit, limits.maxBackupSessions); retry when one has ended.");
             }
         }
         var backup = instance.BeginBackup(type);
@@ -152,25 +164,6 @@ public sealed class BackupSessions : IDisposable
         }
     }
 
-    private async Task ReapAsync()
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                foreach (var s in Running().Where(s => s.Expired))
-                {
-                    Abort(s, $"no call from the client for {s.Lease.TotalSeconds:0.#} s (lease expired)");
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
-    }
-
     /// <summary>Aborts every running session (server shutdown) and stops the lease timer, within a bound.</summary>
     public void Dispose()
     {
@@ -182,8 +175,6 @@ public sealed class BackupSessions : IDisposable
         {
             Abort(s, "the server is shutting down");
         }
-        _stop.Cancel();
-        Task.WaitAny([_reaper], TimeSpan.FromSeconds(2));
-        _stop.Dispose();
+        _reaper.Dispose();
     }
 }

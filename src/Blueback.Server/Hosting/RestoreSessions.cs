@@ -21,8 +21,7 @@ public sealed class RestoreSessions : IDisposable
     private readonly InstanceHost _host;
     private readonly BackupSessions _backups;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _reaper;
+    private readonly LeaseReaper _reaper;
     private int _disposed;
 
     public RestoreSessions(InstanceHost host, BackupSessions backups, TimeSpan lease, ILogger logger)
@@ -31,7 +30,13 @@ public sealed class RestoreSessions : IDisposable
         _backups = backups;
         Lease = lease;
         _logger = logger;
-        _reaper = Task.Run(ReapAsync);
+        _reaper = new LeaseReaper(() =>
+        {
+            foreach (var s in Running().Where(s => s.Expired))
+            {
+                Abort(s, $"no call from the client for {s.Lease.TotalSeconds:0.#} s (lease expired)");
+            }
+        });
     }
 
     public TimeSpan Lease { get; }
@@ -311,25 +316,6 @@ public sealed class RestoreSessions : IDisposable
         }
     }
 
-    private async Task ReapAsync()
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                foreach (var s in Running().Where(s => s.Expired))
-                {
-                    Abort(s, $"no call from the client for {s.Lease.TotalSeconds:0.#} s (lease expired)");
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
-    }
-
     /// <summary>Aborts every running session (server shutdown) within a bound, before the instances close.</summary>
     public void Dispose()
     {
@@ -341,9 +327,7 @@ public sealed class RestoreSessions : IDisposable
         {
             Abort(s, "the server is shutting down");
         }
-        _stop.Cancel();
-        Task.WaitAny([_reaper], TimeSpan.FromSeconds(2));
-        _stop.Dispose();
+        _reaper.Dispose();
     }
 }
 

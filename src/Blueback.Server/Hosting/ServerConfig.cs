@@ -55,6 +55,12 @@ public sealed class ServerConfig
 
     private void Validate(string path)
     {
+        var l = Limits;
+        if (l.MaxConnections < 1 || l.MaxRequestHeadersBytes < 1024 || l.RequestHeadersTimeoutSeconds <= 0 || l.KeepAliveTimeoutSeconds <= 0
+            || l.MinRequestBodyBytesPerSecond < 0 || l.MaxRestoreSessions < 1 || l.MaxBackupSessions < 1 || l.MaxBatchBodyBytes is < 65536 or > 1L << 30)
+        {
+            throw new ServerConfigException($"Config file '{path}': a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
+        }
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var i in Instances)
         {
@@ -91,8 +97,12 @@ public sealed class ServerLimits
     [JsonPropertyName("keepAliveTimeoutSeconds")] public double KeepAliveTimeoutSeconds { get; set; } = 120;
     /// <summary>A body must arrive at no less than this many bytes per second (after a grace of 5 s).</summary>
     [JsonPropertyName("minRequestBodyBytesPerSecond")] public double MinRequestBodyBytesPerSecond { get; set; } = 240;
-    /// <summary>Restore sessions running at once (a backup session is already one per instance).</summary>
+    /// <summary>Restore sessions running at once.</summary>
     [JsonPropertyName("maxRestoreSessions")] public int MaxRestoreSessions { get; set; } = 4;
+    /// <summary>Backup sessions running at once over all instances (one per instance in any case).</summary>
+    [JsonPropertyName("maxBackupSessions")] public int MaxBackupSessions { get; set; } = 8;
+    /// <summary>A batch request's body (its values base64-encoded, and the JSON around them).</summary>
+    [JsonPropertyName("maxBatchBodyBytes")] public long MaxBatchBodyBytes { get; set; } = Protocol.Routes.Limits.MaxBatchBodyBytes;
 }
 
 public sealed class InstanceConfig
