@@ -140,7 +140,7 @@ internal static partial class ReplayBench
         var data = Path.Combine(dir, "data");
         var backup = Path.Combine(dir, "base");
         Directory.CreateDirectory(dir);
-        Sh("chown", "-R", "postgres:postgres", dir);
+        Shell.Run("chown", "-R", "postgres:postgres", dir);
         Pg("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync");
         int port = 20000 + Random.Shared.Next(20000);
         var opts = $"-p {port} -c listen_addresses='' -c unix_socket_directories={dir} -c max_wal_size=16GB -c checkpoint_timeout=3600 -c shared_buffers=256MB -c wal_keep_size=16GB";
@@ -178,8 +178,8 @@ internal static partial class ReplayBench
                 File.Copy(seg, target);
             }
         }
-        Sh("chown", "-R", "postgres:postgres", backup);
-        Sh("chmod", "700", backup);
+        Shell.Run("chown", "-R", "postgres:postgres", backup);
+        Shell.Run("chmod", "700", backup);
         var log = Path.Combine(dir, "recovery.log");
         Pg("pg_ctl", "-D", backup, "-o", opts, "-l", log, "-w", "-t", "3600", "start");
         Pg("pg_ctl", "-D", backup, "-m", "fast", "-w", "stop");
@@ -209,21 +209,7 @@ internal static partial class ReplayBench
     private static partial Regex RedoDone();
 
     private static string Sql(string dir, int port, string sql) =>
-        Sh("runuser", "-u", "postgres", "--", Path.Combine(PgBin, "psql"), "-h", dir, "-p", port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-d", "postgres", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql);
+        Shell.Run("runuser", "-u", "postgres", "--", Path.Combine(PgBin, "psql"), "-h", dir, "-p", port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-d", "postgres", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql);
 
-    private static string Pg(string tool, params string[] args) => Sh("runuser", ["-u", "postgres", "--", Path.Combine(PgBin, tool), .. args]);
-
-    private static string Sh(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {err.Result}{output}");
-        }
-        return output;
-    }
+    private static string Pg(string tool, params string[] args) => Shell.Run("runuser", ["-u", "postgres", "--", Path.Combine(PgBin, tool), .. args]);
 }

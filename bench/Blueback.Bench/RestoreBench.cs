@@ -8,13 +8,11 @@ namespace Blueback.Bench;
 /// disk's copy rate), in one run. Both write to the same file system; each copy is flushed before its clock stops.</summary>
 internal static class RestoreBench
 {
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
-
     public static void Run(string root, string data, string url)
     {
         var repo = Path.Combine(root, "restore-repo");
-        Exec("dotnet", Cli, "repo", "init", repo);
-        Exec("dotnet", Cli, "backup", "--server", url, "--repo", repo, "--type", "full", "--no-compress");
+        Shell.Blueback("repo", "init", repo);
+        Shell.Blueback("backup", "--server", url, "--repo", repo, "--type", "full", "--no-compress");
         var source = Path.Combine(data, "store");
         long bytes = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".bdb", StringComparison.Ordinal) || f.EndsWith(".log", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
         double cp = 0, restore = 0, restoreBytes = 0;
@@ -22,14 +20,14 @@ internal static class RestoreBench
         {
             var cpTarget = Path.Combine(root, $"cp-{round}");
             var sw = Stopwatch.StartNew();
-            Exec("cp", "-r", source, cpTarget);
-            Exec("sync", "-f", cpTarget);
+            Shell.Run("cp", "-r", source, cpTarget);
+            Shell.Run("sync", "-f", cpTarget);
             double cpRate = bytes / sw.Elapsed.TotalSeconds;
             Directory.Delete(cpTarget, true);
 
             var target = Path.Combine(root, $"restored-{round}");
             sw.Restart();
-            var json = Exec("dotnet", Cli, "restore", "--repo", repo, "--to", target, "--json");
+            var json = Shell.Blueback("restore", "--repo", repo, "--to", target, "--json");
             double seconds = sw.Elapsed.TotalSeconds;
             long restored = JsonDocument.Parse(json).RootElement.GetProperty("bytes").GetInt64();
             Directory.Delete(target, true);
@@ -45,19 +43,5 @@ internal static class RestoreBench
             }
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline restore (uncompressed set, process start and hard recovery included): {restore / 1e6:0} MB/s ({restoreBytes / 1048576:0} MiB); cp -r of the instance files: {cp / 1e6:0} MB/s; ratio {restore / cp:0.00}"));
-    }
-
-    private static string Exec(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {err.Result}");
-        }
-        return output;
     }
 }

@@ -12,8 +12,6 @@ namespace Blueback.Bench;
 /// around the process (start and hard recovery included, as for the local one).</summary>
 internal static class S3Bench
 {
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
-
     public static void Run(string root, string data, string url)
     {
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "bench");
@@ -51,13 +49,13 @@ internal static class S3Bench
     private static void Measure(string what, int parallel, string repo, string[] extra, string root, string url)
     {
         var p = parallel.ToString(CultureInfo.InvariantCulture);
-        Exec(["repo", "init", repo, .. extra]);
-        var backup = JsonDocument.Parse(Exec(["backup", "--server", url, "--repo", repo, "--type", "full", "--json", "--parallel", p, .. extra])).RootElement;
+        Shell.Blueback(["repo", "init", repo, .. extra]);
+        var backup = JsonDocument.Parse(Shell.Blueback(["backup", "--server", url, "--repo", repo, "--type", "full", "--json", "--parallel", p, .. extra])).RootElement;
         long bytes = backup.GetProperty("bytes").GetInt64();
         double backupRate = bytes / backup.GetProperty("seconds").GetDouble();
         var target = Path.Combine(root, "s3bench-restored");
         var sw = Stopwatch.StartNew();
-        Exec(["restore", "--repo", repo, "--to", target, "--parallel", p, .. extra]);
+        Shell.Blueback(["restore", "--repo", repo, "--to", target, "--parallel", p, .. extra]);
         double restoreRate = bytes / sw.Elapsed.TotalSeconds;
         Directory.Delete(target, recursive: true);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {what} | {parallel} | {backupRate / 1e6:0} | {restoreRate / 1e6:0} | {bytes / 1048576.0:0} MiB |"));
@@ -89,19 +87,5 @@ internal static class S3Bench
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static string Exec(string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet", [Cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"blueback {string.Join(' ', args)} failed ({p.ExitCode}): {err.Result}");
-        }
-        return output;
     }
 }
