@@ -133,6 +133,85 @@ public class FaultTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task A_really_full_log_volume_refuses_commits_and_they_resume_once_space_is_freed()
+    {
+        using var dir = new TempDir();
+        var instDir = dir["i"];
+        var logs = Path.Combine(instDir, StorageInstance.LogDirectoryName);
+        Directory.CreateDirectory(logs);
+        Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", logs); // a log volume of its own, 4 MiB
+        try
+        {
+            var acked = new ConcurrentDictionary<int, bool>();
+            int refused = 0;
+            using (var inst = StorageInstance.Create(instDir, Options))
+            {
+                var db = inst.CreateDatabase("a");
+                // Fill the volume but for about one generation: the next ones cannot be created.
+                var filler = Path.Combine(logs, "filler.bin");
+                long room = new DriveInfo(logs).AvailableFreeSpace - (Options.LogGenerationSize + (64 << 10));
+                await File.WriteAllBytesAsync(filler, new byte[Math.Max(0, room)]);
+                var value = new byte[2000];
+                using var stop = new CancellationTokenSource();
+                var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+                {
+                    for (int i = 0; !stop.IsCancellationRequested; i++)
+                    {
+                        int n = w * 100_000 + i;
+                        try
+                        {
+                            using var tx = await inst.BeginWriteAsync();
+                            tx.Put(db, "t", B($"k{n}"), value);
+                            await tx.CommitAsync();
+                            acked[n] = true;
+                        }
+                        catch (LogDiskFullException)
+                        {
+                            Interlocked.Increment(ref refused);
+                            await Task.Delay(20);
+                        }
+                    }
+                })).ToArray();
+                var until = DateTime.UtcNow.AddSeconds(30);
+                while (Volatile.Read(ref refused) < 10)
+                {
+                    Assert.True(DateTime.UtcNow < until, $"commits were never refused on a full volume ({acked.Count} acknowledged; writers: {string.Join("; ", writers.Select(t => t.Exception?.InnerException?.Message ?? t.Status.ToString()))})");
+                    await Task.Delay(50);
+                }
+                Assert.False(inst.IsPoisoned);
+                int before = acked.Count;
+                File.Delete(filler); // the operator frees space
+                until = DateTime.UtcNow.AddSeconds(30);
+                while (acked.Count < before + 200)
+                {
+                    Assert.True(DateTime.UtcNow < until, $"commits did not resume after space was freed ({acked.Count - before} since)");
+                    await Task.Delay(50);
+                }
+                await stop.CancelAsync();
+                await Task.WhenAll(writers);
+            }
+            using var reopened = StorageInstance.Open(instDir, Options);
+            var rdb = reopened.GetDatabase("a");
+            using var r = reopened.BeginRead();
+            foreach (var n in acked.Keys)
+            {
+                Assert.True(r.Get(rdb, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
+            }
+        }
+        finally
+        {
+            Run("umount", "-l", logs);
+        }
+    }
+
+    private static void Run(string file, params string[] args)
+    {
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, args) { RedirectStandardError = true, UseShellExecute = false })!;
+        var err = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(30_000) && p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {err}");
+    }
+
+    [Fact(Timeout = 120_000)]
     public Task A_failed_database_read_fails_the_backup_naming_the_database_and_the_instance_keeps_serving() => Task.Run(() =>
     {
         using var dir = new TempDir();
