@@ -62,24 +62,20 @@ internal static class BackupCommand
         return Output.Ok;
     }
 
-    /// <summary>Backup progress: the current file, bytes in all, rate and time left in the file.</summary>
+    /// <summary>Backup progress: the current file, the set so far of what is known of it, rate, and time left.</summary>
     private sealed class Progress(bool quiet)
     {
         private readonly ProgressLine _line = new(quiet);
-        private long _bytes;
-        private long _fileDone;
 
-        public void Report(string file, long done, long total)
+        public void Report(BackupProgress p)
         {
-            _bytes += done - _fileDone;
-            _fileDone = done == total ? 0 : done;
             if (!_line.Due)
             {
                 return;
             }
-            double rate = _bytes / 1e6 / Math.Max(0.001, _line.Elapsed.TotalSeconds);
-            var eta = total > 0 && rate > 0 ? $", {(total - done) / 1e6 / rate:0}s left in this file" : "";
-            _line.Write($"backup: {file} {done / 1048576.0:0}/{total / 1048576.0:0} MiB, {_bytes / 1048576.0:0} MiB in all, {rate:0} MB/s{eta}");
+            double rate = p.SetDone / 1e6 / Math.Max(0.001, _line.Elapsed.TotalSeconds);
+            var left = rate > 0 ? $", {(p.SetKnown - p.SetDone) / 1e6 / rate:0}s left{(p.LogsListed ? "" : " before the logs")}" : "";
+            _line.Write($"backup: {p.File} {p.FileDone / 1048576.0:0}/{p.FileSize / 1048576.0:0} MiB; set {p.SetDone / 1048576.0:0}/{p.SetKnown / 1048576.0:0} MiB{(p.LogsListed ? "" : " + logs")}, {rate:0} MB/s{left}");
         }
 
         public void Done() => _line.Done();

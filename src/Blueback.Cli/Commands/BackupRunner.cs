@@ -5,6 +5,10 @@ using Blueback.Repository.Compression;
 
 namespace Blueback.Cli.Commands;
 
+/// <summary>Where a backup is: the current file, and the whole set as far as its size is known (the images' from the
+/// start; the logs' once the server has listed them).</summary>
+public sealed record BackupProgress(string File, long FileDone, long FileSize, long SetDone, long SetKnown, bool LogsListed);
+
 public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated);
 
 /// <summary>The repository has no base for an incremental or differential backup.</summary>
@@ -16,7 +20,7 @@ public sealed class BackupRefusedByRepositoryException(string message) : Excepti
 public static class BackupRunner
 {
     public static async Task<BackupResult> RunAsync(BluebackClient client, string server, Repository.Repository repo, string instance, string type,
-        Codec codec, Action<string, long, long>? progress, CancellationToken ct)
+        Codec codec, Action<BackupProgress>? progress, CancellationToken ct)
     {
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         string? parent = type switch
@@ -47,21 +51,29 @@ public static class BackupRunner
                 GenLow = session.Info.GenLow,
                 Databases = session.Databases.Select(d => new ManifestDatabase { Name = d.Name, Id = d.Id, Signature = d.Signature, PageSize = d.PageSize }).ToList(),
             };
-            foreach (var db in type is "full" or "copy" ? session.Databases : [])
+            // What the set will hold, as far as it is known: every image's size from the start, the logs' once listed.
+            var images = type is "full" or "copy" ? session.Databases : [];
+            long known = images.Sum(d => d.ImageSize), before = 0;
+            foreach (var db in images)
             {
                 await using var image = await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
                 var path = $"databases/{db.Name}.bdb";
-                await writer.AddFileAsync(path, image, done => progress?.Invoke(path, done, image.Length), ct).ConfigureAwait(false);
+                long at = before;
+                await writer.AddFileAsync(path, image, done => progress?.Invoke(new BackupProgress(path, done, image.Length, at + done, known, LogsListed: false)), ct).ConfigureAwait(false);
+                before += image.Length;
             }
             // Taken before the server closes the generation: every commit up to this time is in the set's logs.
             manifest.LogsCover = DateTime.UtcNow;
             var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
             manifest.GenHigh = logs.GenHigh;
+            known = before + logs.Generations.Sum(g => g.Size);
             foreach (var g in logs.Generations)
             {
                 await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
                 var path = $"logs/{g.File}";
-                await writer.AddFileAsync(path, log, done => progress?.Invoke(path, done, log.Length), ct).ConfigureAwait(false);
+                long at = before;
+                await writer.AddFileAsync(path, log, done => progress?.Invoke(new BackupProgress(path, done, log.Length, at + done, known, LogsListed: true)), ct).ConfigureAwait(false);
+                before += log.Length;
             }
             manifest.Ended = DateTime.UtcNow;
             await writer.CommitAsync(manifest, ct).ConfigureAwait(false);

@@ -108,9 +108,9 @@ internal static class DemoCommand
             var sw = new Stopwatch();
             try
             {
-                await BackupRunner.RunAsync(client, server, repo, "store", "full", Codec.Default(), (_, done, total) =>
+                await BackupRunner.RunAsync(client, server, repo, "store", "full", Codec.Default(), p =>
                 {
-                    if (!stopBackup.IsCancellationRequested && done >= total / 2)
+                    if (!stopBackup.IsCancellationRequested && p.FileDone >= p.FileSize / 2)
                     {
                         sw.Start();
                         stopBackup.Cancel();
