@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Blueback.Client;
+
+namespace Blueback.EndToEnd.Tests;
+
+/// <summary>Ctrl+C the way a terminal sends it (the Q185694 seed): the backup program runs in a pseudo-terminal and
+/// ^C goes through the terminal's line discipline as SIGINT to its foreground process group, at many moments of a
+/// backup. Every time it exits 130 (or 0, had it just finished) within 2 s, the server's session is gone, and no
+/// partial set is left.</summary>
+public class CtrlCTests
+{
+    private const string PtyHelper = """
+        import os, pty, sys, time, select
+        delay = float(sys.argv[1]); argv = sys.argv[2:]
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execvp(argv[0], argv)
+        end = time.monotonic() + delay
+        open_ = True
+        def drain(until):
+            global open_
+            while time.monotonic() < until:
+                if open_:
+                    r, _, _ = select.select([fd], [], [], 0.02)
+                    if r:
+                        try:
+                            os.read(fd, 65536)
+                        except OSError:
+                            open_ = False  # the terminal's other side closed: the program is exiting
+                else:
+                    time.sleep(0.005)
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return status
+            return None
+        status = drain(end)
+        if status is not None:
+            print("finished-before", os.waitstatus_to_exitcode(status), 0); sys.exit(0)
+        t0 = time.monotonic()
+        os.write(fd, b"\x03")
+        status = drain(t0 + 10)
+        ms = (time.monotonic() - t0) * 1000
+        if status is None:
+            os.kill(pid, 9); os.waitpid(pid, 0)
+            print("hung", -1, round(ms)); sys.exit(0)
+        print("interrupted", os.waitstatus_to_exitcode(status), round(ms))
+        """;
+
+    [Fact(Timeout = 600_000)]
+    public Task Ctrl_C_at_12_moments_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12);
+
+    [Fact(Timeout = 1_800_000)]
+    [Trait("Category", "Stress")]
+    public Task Ctrl_C_at_50_moments_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(50);
+
+    private static async Task RunAsync(int moments)
+    {
+        using var dir = new TempDir();
+        var helper = dir["ctrl_c_in_a_terminal.py"]; // not pty.py: it would import itself
+        await File.WriteAllTextAsync(helper, PtyHelper);
+        var repo = dir["repo"];
+        Assert.Equal(0, BackupProgramTests.Cli("repo", "init", repo).Exit);
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        await BackupApiTests.FillAsync(c);
+        // Slowed so that a backup lasts a few seconds and the moments spread over all of it.
+        string[] backup = ["dotnet", ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--no-compress", "--max-rate", "12M"];
+        var rng = new Random(5);
+        var times = new List<double>();
+        var outcomes = new List<string>();
+        for (int i = 0; i < moments; i++)
+        {
+            double delay = 0.4 + rng.NextDouble() * 2.4; // from the program's start (about 0.2 s) to past the backup's end
+            var psi = new ProcessStartInfo("python3", [helper, delay.ToString("0.000", CultureInfo.InvariantCulture), .. backup]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            using var p = Process.Start(psi)!;
+            var errors = p.StandardError.ReadToEndAsync();
+            var line = (await p.StandardOutput.ReadToEndAsync()).Trim() + (await errors).Trim();
+            Assert.True(p.WaitForExit(30_000), "the pty helper hung");
+            var parts = line.Split(' ');
+            Assert.True(parts.Length == 3, $"pty helper said '{line}'");
+            int code = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            double ms = double.Parse(parts[2], CultureInfo.InvariantCulture);
+            outcomes.Add($"{parts[0]}:{code}");
+            Assert.NotEqual("hung", parts[0]);
+            if (parts[0] == "interrupted")
+            {
+                Assert.True(code is 130 or 0, $"moment {i}: exit {code}");
+                Assert.True(ms < 2000, $"moment {i}: exited {ms:0} ms after ^C");
+                times.Add(ms);
+            }
+            await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(5));
+        }
+        // Whatever was interrupted left no set; what finished is whole.
+        Assert.Equal(0, BackupProgramTests.Cli("verify", "--repo", repo).Exit);
+        var sets = JsonDocument.Parse(BackupProgramTests.Cli("list", "--repo", repo, "--json").Out).RootElement.GetArrayLength();
+        Assert.True(sets <= outcomes.Count(o => o.EndsWith(":0", StringComparison.Ordinal)), $"{sets} sets listed after {string.Join(", ", outcomes)}");
+        Assert.Equal(0, BackupProgramTests.Cli("repo", "gc", "--repo", repo, "--grace", "0").Exit);
+        Assert.All(Directory.GetDirectories(Path.Combine(repo, "sets")), d => Assert.True(File.Exists(Path.Combine(d, "manifest.json")), $"{d}: a partial set after gc"));
+        Assert.True(times.Count >= moments / 2, $"only {times.Count} of {moments} moments landed during a backup: {string.Join(", ", outcomes)}");
+        times.Sort();
+        Console.WriteLine($"Ctrl+C at {moments} moments: {times.Count} interrupted; exit after ^C p50 {times[times.Count / 2]:0} ms, p99 {times[Math.Min(times.Count - 1, (int)(times.Count * 0.99))]:0} ms, max {times[^1]:0} ms ({string.Join(", ", outcomes)})");
+    }
+}
