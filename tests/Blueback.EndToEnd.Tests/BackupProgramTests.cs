@@ -24,6 +24,64 @@ public partial class BackupProgramTests
     }
 
     [Fact(Timeout = 300_000)]
+    public async Task A_backup_killed_between_its_commit_and_truncation_leaves_a_whole_set_and_the_next_backup_chains_on()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        var config = dir["server.json"];
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "store", "logGenerationSize": 262144, "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ], "backupLeaseSeconds": 2 }""");
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        using var c = new BluebackClient(server.Url);
+        var writers = new RestoreProgramTests.Writers(c, 2);
+        long[] beforeInc;
+        string killed;
+        await using (writers)
+        {
+            await Task.Delay(300);
+            Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
+            await Task.Delay(300);
+
+            // Stopped exactly after the commit (the failpoint), then killed: the set is there, nothing truncated.
+            var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--json"]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            psi.Environment[Blueback.Cli.Commands.BackupRunner.FailpointVariable] = "after-commit";
+            using (var p = Process.Start(psi)!)
+            {
+                _ = p.StandardOutput.ReadToEndAsync();
+                var until = DateTime.UtcNow.AddSeconds(60);
+                string? line;
+                while ((line = await p.StandardError.ReadLineAsync()) is not null && !line.Contains("failpoint after-commit", StringComparison.Ordinal))
+                {
+                    Assert.True(DateTime.UtcNow < until, "the failpoint was not reached");
+                }
+                Assert.NotNull(line);
+                var oldest = (await c.StatusAsync()).Instances[0].OldestGeneration;
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit(10_000);
+                await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(10)); // the lease aborts the session
+                Assert.Equal(oldest, (await c.StatusAsync()).Instances[0].OldestGeneration); // nothing was truncated
+            }
+            var list = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement;
+            Assert.Equal(2, list.GetArrayLength());
+            killed = list[1].GetProperty("id").GetString()!;
+            Assert.Equal(0, Cli("verify", "--repo", repo, "--set", killed).Exit);
+
+            // The next incremental chains onto the killed set (overlapping it: the server never recorded it).
+            await Task.Delay(300);
+            beforeInc = writers.Snapshot();
+            var inc = Cli("backup", "--server", server.Url, "--repo", repo, "--type", "incremental", "--json");
+            Assert.True(inc.Exit == 0, inc.Err);
+            Assert.Equal(killed, JsonDocument.Parse(inc.Out).RootElement.GetProperty("parent").GetString());
+        }
+        var verify = Cli("verify", "--repo", repo);
+        Assert.True(verify.Exit == 0, verify.Out);
+        var restore = Cli("restore", "--repo", repo, "--to", dir["restored"]);
+        Assert.True(restore.Exit == 0, restore.Err);
+        var state = RestoreProgramTests.StateOf(Path.Combine(dir["restored"], "store"), 2);
+        Assert.True(state.Zip(beforeInc).All(x => x.First >= x.Second), $"restored [{string.Join(",", state)}], acknowledged before the incremental [{string.Join(",", beforeInc)}]");
+    }
+
+    [Fact(Timeout = 300_000)]
     public async Task Full_and_incremental_sets_are_committed_listed_and_verified_and_damage_is_named()
     {
         using var dir = new TempDir();

@@ -19,6 +19,9 @@ public sealed class BackupRefusedByRepositoryException(string message) : Excepti
 /// session (bounded); nothing short of a committed manifest is left looking like a set.</summary>
 public static class BackupRunner
 {
+    /// <summary>Environment variable naming a failpoint where the program stops (crash tests only).</summary>
+    public const string FailpointVariable = "BLUEBACK_FAILPOINT";
+
     public static async Task<BackupResult> RunAsync(BluebackClient client, string server, Repository.Repository repo, string instance, string type,
         Codec codec, Action<BackupProgress>? progress, CancellationToken ct)
     {
@@ -77,6 +80,13 @@ public static class BackupRunner
             }
             manifest.Ended = DateTime.UtcNow;
             await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
+            if (Environment.GetEnvironmentVariable(FailpointVariable) == "after-commit")
+            {
+                // A failpoint for crash tests: the set is committed and nothing is truncated yet; a test kills the
+                // program here, at exactly this moment.
+                Console.Error.WriteLine("blueback: failpoint after-commit reached");
+                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+            }
             // The set is durable: only now may the server delete the logs it holds.
             IReadOnlyList<uint> truncated = type is "full" or "incremental" ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
             await session.EndAsync(ct).ConfigureAwait(false);
