@@ -3,13 +3,14 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
 bool restoreOnly = args.Contains("--restore");
 bool replayOnly = args.Contains("--replay");
 bool s3Only = args.Contains("--s3");
+bool baseBackupOnly = args.Contains("--basebackup");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -20,6 +21,12 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (baseBackupOnly)
+    {
+        long size = quick ? 256L << 20 : 2L << 30;
+        BackupBench.Run(root, size, seconds, instead: (r, d, u) => BaseBackupBench.Run(r, d, u, size));
+        return;
+    }
     if (s3Only)
     {
         BackupBench.Run(root, quick ? 256L << 20 : 2L << 30, seconds, instead: S3Bench.Run);

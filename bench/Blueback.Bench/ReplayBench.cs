@@ -16,7 +16,6 @@ namespace Blueback.Bench;
 /// recovery call; PostgreSQL's "redo done ... elapsed").</summary>
 internal static partial class ReplayBench
 {
-    private const string PgBin = "/usr/lib/postgresql/15/bin";
     private const int ValueBytes = 1024;
     private const int Every = 50;
 
@@ -29,9 +28,9 @@ internal static partial class ReplayBench
         var pg = new List<(double Rate, long Bytes, double Seconds)>();
         for (int round = 0; round < 2; round++)
         {
-            bb.Add(Blueback(Path.Combine(root, $"bb-{round}"), rows, logBytes));
+            bb.Add(BluebackReplay(Path.Combine(root, $"bb-{round}"), rows, logBytes));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  blueback round {round}: {bb[^1].Bytes / 1048576.0:0} MiB of log replayed in {bb[^1].Seconds:0.00} s = {bb[^1].Rate / 1e6:0} MB/s"));
-            pg.Add(Postgres(Path.Combine(root, $"pg-{round}"), rows, logBytes));
+            pg.Add(PostgresReplay(Path.Combine(root, $"pg-{round}"), rows, logBytes));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  postgres round {round}: {pg[^1].Bytes / 1048576.0:0} MiB of WAL replayed in {pg[^1].Seconds:0.00} s = {pg[^1].Rate / 1e6:0} MB/s"));
         }
         double b = bb.Max(x => x.Rate), p = pg.Max(x => x.Rate);
@@ -40,7 +39,7 @@ internal static partial class ReplayBench
 
     private static byte[] Key(long i) => Encoding.UTF8.GetBytes($"k{i:D10}");
 
-    private static (double Rate, long Bytes, double Seconds) Blueback(string dir, long rows, long logBytes)
+    private static (double Rate, long Bytes, double Seconds) BluebackReplay(string dir, long rows, long logBytes)
     {
         var live = Path.Combine(dir, "live");
         var restored = Path.Combine(dir, "restored", "store");
@@ -135,39 +134,35 @@ internal static partial class ReplayBench
     private static long LogBytes(Storage.Format.Lsn from, Storage.Format.Lsn to, int generationSize) =>
         ((long)to.Generation - from.Generation) * generationSize + to.Offset - from.Offset;
 
-    private static (double Rate, long Bytes, double Seconds) Postgres(string dir, long rows, long logBytes)
+    private static (double Rate, long Bytes, double Seconds) PostgresReplay(string dir, long rows, long logBytes)
     {
         var data = Path.Combine(dir, "data");
         var backup = Path.Combine(dir, "base");
-        Directory.CreateDirectory(dir);
-        Shell.Run("chown", "-R", "postgres:postgres", dir);
-        Pg("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync");
-        int port = 20000 + Random.Shared.Next(20000);
-        var opts = $"-p {port} -c listen_addresses='' -c unix_socket_directories={dir} -c max_wal_size=16GB -c checkpoint_timeout=3600 -c shared_buffers=256MB -c wal_keep_size=16GB";
-        Pg("pg_ctl", "-D", data, "-o", opts, "-l", Path.Combine(dir, "live.log"), "-w", "start");
+        int port = Postgres.InitAndStart(dir);
+        var opts = Postgres.Options(dir, port);
         try
         {
-            Sql(dir, port, "CREATE TABLE t (k bigint PRIMARY KEY, v bytea NOT NULL)");
+            Postgres.Sql(dir, port, "CREATE TABLE t (k bigint PRIMARY KEY, v bytea NOT NULL)");
             for (long i = 0; i < rows; i += 100_000)
             {
-                Sql(dir, port, $"INSERT INTO t SELECT g, decode(repeat(md5(g::text), {ValueBytes / 16}), 'hex') FROM generate_series({i}, {Math.Min(rows, i + 100_000) - 1}) g");
+                Postgres.Sql(dir, port, $"INSERT INTO t SELECT g, decode(repeat(md5(g::text), {ValueBytes / 16}), 'hex') FROM generate_series({i}, {Math.Min(rows, i + 100_000) - 1}) g");
             }
-            Sql(dir, port, "CHECKPOINT");
-            Pg("pg_basebackup", "-h", dir, "-p", port.ToString(CultureInfo.InvariantCulture), "-D", backup, "-Fp", "-X", "none", "--no-sync", "-c", "fast");
-            var start = Sql(dir, port, "SELECT pg_current_wal_insert_lsn()").Trim();
+            Postgres.Sql(dir, port, "CHECKPOINT");
+            Postgres.Tool("pg_basebackup", "-h", dir, "-p", port.ToString(CultureInfo.InvariantCulture), "-D", backup, "-Fp", "-X", "none", "--no-sync", "-c", "fast");
+            var start = Postgres.Sql(dir, port, "SELECT pg_current_wal_insert_lsn()").Trim();
             for (int r = 0; ; r++)
             {
-                Sql(dir, port, $"UPDATE t SET v = decode(repeat(md5((k + {r + 1} * 1000003)::text), {ValueBytes / 16}), 'hex') WHERE k % {Every} = {r % Every}");
-                if (long.Parse(Sql(dir, port, $"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '{start}')::bigint").Trim(), CultureInfo.InvariantCulture) >= logBytes)
+                Postgres.Sql(dir, port, $"UPDATE t SET v = decode(repeat(md5((k + {r + 1} * 1000003)::text), {ValueBytes / 16}), 'hex') WHERE k % {Every} = {r % Every}");
+                if (long.Parse(Postgres.Sql(dir, port, $"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '{start}')::bigint").Trim(), CultureInfo.InvariantCulture) >= logBytes)
                 {
                     break;
                 }
             }
-            Sql(dir, port, "SELECT pg_switch_wal()");
+            Postgres.Sql(dir, port, "SELECT pg_switch_wal()");
         }
         finally
         {
-            Pg("pg_ctl", "-D", data, "-m", "fast", "-w", "stop");
+            Postgres.Stop(data);
         }
         // The base backup plus every segment written since: recovery from the backup_label replays them all.
         foreach (var seg in Directory.EnumerateFiles(Path.Combine(data, "pg_wal")).Where(f => Path.GetFileName(f).Length == 24))
@@ -181,8 +176,8 @@ internal static partial class ReplayBench
         Shell.Run("chown", "-R", "postgres:postgres", backup);
         Shell.Run("chmod", "700", backup);
         var log = Path.Combine(dir, "recovery.log");
-        Pg("pg_ctl", "-D", backup, "-o", opts, "-l", log, "-w", "-t", "3600", "start");
-        Pg("pg_ctl", "-D", backup, "-m", "fast", "-w", "stop");
+        Postgres.Tool("pg_ctl", "-D", backup, "-o", opts, "-l", log, "-w", "-t", "3600", "start");
+        Postgres.Tool("pg_ctl", "-D", backup, "-m", "fast", "-w", "stop");
         var text = File.ReadAllText(log);
         var starts = RedoStarts().Match(text);
         var done = RedoDone().Match(text);
@@ -208,8 +203,4 @@ internal static partial class ReplayBench
     [GeneratedRegex(@"redo done at ([0-9A-F]+/[0-9A-F]+) system usage: .*elapsed: ([0-9.]+) s")]
     private static partial Regex RedoDone();
 
-    private static string Sql(string dir, int port, string sql) =>
-        Shell.Run("runuser", "-u", "postgres", "--", Path.Combine(PgBin, "psql"), "-h", dir, "-p", port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-d", "postgres", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql);
-
-    private static string Pg(string tool, params string[] args) => Shell.Run("runuser", ["-u", "postgres", "--", Path.Combine(PgBin, tool), .. args]);
 }
