@@ -285,7 +285,15 @@ public sealed class RestoreSessions : IDisposable
                 }
                 else if (s.WasOnline)
                 {
-                    _host.Mount(s.Instance, remember: false); // nothing was written: the instance is as it was
+                    try
+                    {
+                        _host.Mount(s.Instance, remember: false); // nothing was written: the instance is as it was
+                    }
+                    catch (Exception ex) when (ex is StorageException or IOException)
+                    {
+                        _host.MarkOffline(s.Instance, $"it could not be opened again after restore {s.Id} was stopped: {ex.Message}");
+                        _logger.LogError("Restore {Id}: instance {Instance} could not be reopened after the abort: {Error}", s.Id, s.Instance, ex.Message);
+                    }
                 }
                 else if (s.Replace || Directory.Exists(Path.Combine(_host.DirectoryOf(s.Instance), StorageInstance.LogDirectoryName)))
                 {
