@@ -76,60 +76,16 @@ public class FaultTests
     {
         using var dir = new TempDir();
         var faults = new IoFaults();
-        var acked = new ConcurrentDictionary<int, bool>();
-        int refused = 0;
+        ICollection<int> acked;
         using (var inst = StorageInstance.Create(dir["i"], Options with { Faults = faults }))
         {
-            var db = inst.CreateDatabase("a");
-            var value = new byte[2000];
+            inst.CreateDatabase("a");
             // The next generation cannot be created (no room), for a while.
             faults.Fail(IoOperation.LogCreate, count: int.MaxValue);
-            using var stop = new CancellationTokenSource();
-            var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
-            {
-                for (int i = 0; !stop.IsCancellationRequested; i++)
-                {
-                    int n = w * 100_000 + i;
-                    try
-                    {
-                        using var tx = await inst.BeginWriteAsync();
-                        tx.Put(db, "t", B($"k{n}"), value);
-                        await tx.CommitAsync();
-                        acked[n] = true;
-                    }
-                    catch (LogDiskFullException ex)
-                    {
-                        Assert.Contains("log volume is full", ex.Message, StringComparison.Ordinal);
-                        Interlocked.Increment(ref refused);
-                        await Task.Delay(20);
-                    }
-                }
-            })).ToArray();
-            var until = DateTime.UtcNow.AddSeconds(30);
-            while (Volatile.Read(ref refused) < 20)
-            {
-                Assert.True(DateTime.UtcNow < until, $"commits were never refused as the log volume filled ({acked.Count} acknowledged, {faults.Injected(IoOperation.LogCreate)} creations failed; writers: {string.Join("; ", writers.Select(t => t.Exception?.InnerException?.ToString() ?? t.Status.ToString()))})");
-                await Task.Delay(50);
-            }
-            Assert.False(inst.IsPoisoned, "a full log volume must not stop the instance for good");
-            int before = acked.Count;
-            faults.Clear(); // space is freed
-            until = DateTime.UtcNow.AddSeconds(30);
-            while (acked.Count < before + 200)
-            {
-                Assert.True(DateTime.UtcNow < until, $"commits did not resume after space was freed ({acked.Count - before} since)");
-                await Task.Delay(50);
-            }
-            await stop.CancelAsync();
-            await Task.WhenAll(writers);
+            acked = await FullVolumeAsync(inst, refusals: 20, freeSpace: faults.Clear,
+                () => $"{faults.Injected(IoOperation.LogCreate)} creations failed");
         }
-        using var reopened = StorageInstance.Open(dir["i"], Options);
-        var rdb = reopened.GetDatabase("a");
-        using var r = reopened.BeginRead();
-        foreach (var n in acked.Keys)
-        {
-            Assert.True(r.Get(rdb, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
-        }
+        AssertAcknowledgedPresent(dir["i"], acked);
     }
 
     [Fact(Timeout = 120_000)]
@@ -142,65 +98,83 @@ public class FaultTests
         Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", logs); // a log volume of its own, 4 MiB
         try
         {
-            var acked = new ConcurrentDictionary<int, bool>();
-            int refused = 0;
+            ICollection<int> acked;
             using (var inst = StorageInstance.Create(instDir, Options))
             {
-                var db = inst.CreateDatabase("a");
+                inst.CreateDatabase("a");
                 // Fill the volume but for about one generation: the next ones cannot be created.
                 var filler = Path.Combine(logs, "filler.bin");
                 long room = new DriveInfo(logs).AvailableFreeSpace - (Options.LogGenerationSize + (64 << 10));
                 await File.WriteAllBytesAsync(filler, new byte[Math.Max(0, room)]);
-                var value = new byte[2000];
-                using var stop = new CancellationTokenSource();
-                var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
-                {
-                    for (int i = 0; !stop.IsCancellationRequested; i++)
-                    {
-                        int n = w * 100_000 + i;
-                        try
-                        {
-                            using var tx = await inst.BeginWriteAsync();
-                            tx.Put(db, "t", B($"k{n}"), value);
-                            await tx.CommitAsync();
-                            acked[n] = true;
-                        }
-                        catch (LogDiskFullException)
-                        {
-                            Interlocked.Increment(ref refused);
-                            await Task.Delay(20);
-                        }
-                    }
-                })).ToArray();
-                var until = DateTime.UtcNow.AddSeconds(30);
-                while (Volatile.Read(ref refused) < 10)
-                {
-                    Assert.True(DateTime.UtcNow < until, $"commits were never refused on a full volume ({acked.Count} acknowledged; writers: {string.Join("; ", writers.Select(t => t.Exception?.InnerException?.Message ?? t.Status.ToString()))})");
-                    await Task.Delay(50);
-                }
-                Assert.False(inst.IsPoisoned);
-                int before = acked.Count;
-                File.Delete(filler); // the operator frees space
-                until = DateTime.UtcNow.AddSeconds(30);
-                while (acked.Count < before + 200)
-                {
-                    Assert.True(DateTime.UtcNow < until, $"commits did not resume after space was freed ({acked.Count - before} since)");
-                    await Task.Delay(50);
-                }
-                await stop.CancelAsync();
-                await Task.WhenAll(writers);
+                acked = await FullVolumeAsync(inst, refusals: 10, freeSpace: () => File.Delete(filler), () => "a real full volume");
             }
-            using var reopened = StorageInstance.Open(instDir, Options);
-            var rdb = reopened.GetDatabase("a");
-            using var r = reopened.BeginRead();
-            foreach (var n in acked.Keys)
-            {
-                Assert.True(r.Get(rdb, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
-            }
+            AssertAcknowledgedPresent(instDir, acked);
         }
         finally
         {
             Run("umount", "-l", logs);
+        }
+    }
+
+    /// <summary>Three durable writers on a log volume with no room: waits for <paramref name="refusals"/> clear
+    /// refusals (the instance not stopped), frees space, and waits for 200 more acknowledged commits. Returns every
+    /// acknowledged commit's number.</summary>
+    private static async Task<ICollection<int>> FullVolumeAsync(StorageInstance inst, int refusals, Action freeSpace, Func<string> context)
+    {
+        var acked = new ConcurrentDictionary<int, bool>();
+        int refused = 0;
+        var db = inst.GetDatabase("a");
+        var value = new byte[2000];
+        using var stop = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+        {
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                int n = w * 100_000 + i;
+                try
+                {
+                    using var tx = await inst.BeginWriteAsync();
+                    tx.Put(db, "t", B($"k{n}"), value);
+                    await tx.CommitAsync();
+                    acked[n] = true;
+                }
+                catch (LogDiskFullException ex)
+                {
+                    Assert.Contains("log volume is full", ex.Message, StringComparison.Ordinal);
+                    Interlocked.Increment(ref refused);
+                    await Task.Delay(20);
+                }
+            }
+        })).ToArray();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (Volatile.Read(ref refused) < refusals)
+        {
+            Assert.True(DateTime.UtcNow < until, $"commits were never refused as the log volume filled ({acked.Count} acknowledged, {context()}; writers: {string.Join("; ", writers.Select(t => t.Exception?.InnerException?.ToString() ?? t.Status.ToString()))})");
+            await Task.Delay(50);
+        }
+        Assert.False(inst.IsPoisoned, "a full log volume must not stop the instance for good");
+        int before = acked.Count;
+        freeSpace();
+        until = DateTime.UtcNow.AddSeconds(30);
+        while (acked.Count < before + 200)
+        {
+            Assert.True(DateTime.UtcNow < until, $"commits did not resume after space was freed ({acked.Count - before} since)");
+            await Task.Delay(50);
+        }
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+        return acked.Keys;
+    }
+
+    /// <summary>Reopens the instance (soft recovery) and checks that every acknowledged commit is there.</summary>
+    private static void AssertAcknowledgedPresent(string instDir, IEnumerable<int> acked)
+    {
+        using var reopened = StorageInstance.Open(instDir, Options);
+        var db = reopened.GetDatabase("a");
+        using var r = reopened.BeginRead();
+        foreach (var n in acked)
+        {
+            Assert.True(r.Get(db, "t", B($"k{n}")) is not null, $"acknowledged commit k{n} was lost");
         }
     }
 
