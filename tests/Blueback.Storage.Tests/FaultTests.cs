@@ -95,7 +95,7 @@ public class FaultTests
         var instDir = dir["i"];
         var logs = Path.Combine(instDir, StorageInstance.LogDirectoryName);
         Directory.CreateDirectory(logs);
-        Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", logs); // a log volume of its own, 4 MiB
+        Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", logs); // a log volume of its own, 16 MiB (room for the run once the filler goes)
         try
         {
             ICollection<int> acked;
