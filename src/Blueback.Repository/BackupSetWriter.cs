@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -8,8 +8,9 @@ namespace Blueback.Repository;
 
 /// <summary>Writes one backup set: each file streamed in chunks (compressed, CRC32C of the stored bytes), the
 /// whole file hashed with SHA-256, and the manifest last, atomically, once every chunk is durable. Up to
-/// <see cref="Repository.Parallelism"/> chunk writes are in flight at once (an object store's latency hides behind
-/// them); memory holds that many stored chunks plus the one being read, whatever the file size.</summary>
+/// <see cref="Repository.Parallelism"/> chunks are in flight at once (compressed on several cores; an object
+/// store's latency hides behind the writes); memory holds that many raw and stored chunks, whatever the file
+/// size.</summary>
 public sealed class BackupSetWriter
 {
     public const int DefaultChunkSize = 4 << 20;
@@ -20,6 +21,11 @@ public sealed class BackupSetWriter
     private readonly List<Task> _writes = new();
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _abandon = new();
+    // Chunk buffers are reused: a fresh multi-megabyte array per chunk costs page faults and collections. At most
+    // one per pipeline place each (the pool never holds more than were in use at once).
+    private readonly ConcurrentBag<byte[]> _rawBuffers = new();
+    private readonly ConcurrentBag<byte[]> _storedBuffers = new();
+    private long _storedBytes;
     private bool _committed;
 
     internal BackupSetWriter(Repository repository, string setId, Codec codec, int chunkSize)
@@ -34,60 +40,80 @@ public sealed class BackupSetWriter
     public string SetId { get; }
     public string CodecName => _codec.Name;
     public long RawBytes { get; private set; }
-    public long StoredBytes { get; private set; }
+    public long StoredBytes => Interlocked.Read(ref _storedBytes);
 
     /// <summary>Copies a stream into the set under <paramref name="path"/>. <paramref name="progress"/> gets the
-    /// bytes read so far.</summary>
+    /// bytes read so far. Chunks move through a pipeline: while the next one is received, earlier ones are hashed
+    /// (SHA-256 of the file, in order, one chunk after another), compressed and checksummed (several at once), and
+    /// written; at most <see cref="Repository.Parallelism"/> chunks are in flight.</summary>
     public async Task<ManifestFile> AddFileAsync(string path, Stream source, Action<long>? progress = null, CancellationToken cancellationToken = default)
     {
         var file = new ManifestFile { Path = path };
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(_chunkSize);
+        Task hashed = Task.CompletedTask;
         try
         {
             for (int index = 0; ; index++)
             {
+                await TakeSlotAsync(cancellationToken).ConfigureAwait(false);
+                var raw = Rent(_rawBuffers, _chunkSize);
                 int filled = 0;
-                while (filled < _chunkSize)
+                try
                 {
-                    int n = await source.ReadAsync(buffer.AsMemory(filled, _chunkSize - filled), cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
+                    while (filled < _chunkSize)
                     {
-                        break;
+                        int n = await source.ReadAsync(raw.AsMemory(filled, _chunkSize - filled), cancellationToken).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            break;
+                        }
+                        filled += n;
                     }
-                    filled += n;
+                }
+                catch
+                {
+                    Release(_rawBuffers, raw);
+                    _slots.Release();
+                    throw;
                 }
                 if (filled == 0)
                 {
+                    Release(_rawBuffers, raw);
+                    _slots.Release();
                     break;
                 }
-                var raw = buffer.AsMemory(0, filled);
-                sha.AppendData(raw.Span);
-                var stored = _codec.Compress(raw.Span);
-                var key = $"{Repository.SetPrefix(SetId)}/chunks/{_files.Count:D4}-{index:D6}";
-                await StartWriteAsync(key, stored, cancellationToken).ConfigureAwait(false);
-                file.Chunks.Add(new ManifestChunk { Key = key, RawSize = filled, StoredSize = stored.Length, Crc32C = Crc32C(stored) });
+                var chunk = new ManifestChunk { Key = $"{Repository.SetPrefix(SetId)}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
+                file.Chunks.Add(chunk);
+                // The file's hash takes the chunks in order, each after the one before, off this thread.
+                var previous = hashed;
+                hashed = Task.Run(async () =>
+                {
+                    await previous.ConfigureAwait(false);
+                    sha.AppendData(raw, 0, filled);
+                }, CancellationToken.None);
+                StartChunk(chunk, raw, hashed);
                 file.Size += filled;
                 RawBytes += filled;
-                StoredBytes += stored.Length;
                 progress?.Invoke(file.Size);
                 if (filled < _chunkSize)
                 {
                     break;
                 }
             }
+            await hashed.ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await WaitQuietly(hashed).ConfigureAwait(false); // the hash in flight (a few chunks at most) still uses sha
+            throw;
         }
         file.Sha256 = Repository.Hex(sha.GetHashAndReset());
         _files.Add(file);
         return file;
     }
 
-    /// <summary>Waits for a free slot, then starts the chunk's write; a write that failed before fails this call.</summary>
-    private async Task StartWriteAsync(string key, byte[] stored, CancellationToken ct)
+    /// <summary>Waits for a free place in the pipeline; a chunk that failed before fails this call.</summary>
+    private async Task TakeSlotAsync(CancellationToken ct)
     {
         await _slots.WaitAsync(ct).ConfigureAwait(false);
         if (_writes.FirstOrDefault(t => t.IsFaulted || t.IsCanceled) is { } failed)
@@ -96,20 +122,72 @@ public sealed class BackupSetWriter
             await failed.ConfigureAwait(false); // rethrows the first failure
         }
         _writes.RemoveAll(t => t.IsCompletedSuccessfully);
-        var token = CancellationTokenSource.CreateLinkedTokenSource(ct, _abandon.Token);
+    }
+
+    /// <summary>Compresses and checksums a chunk on the thread pool, then writes it; the raw buffer goes back once
+    /// the file's hash has taken it too.</summary>
+    private void StartChunk(ManifestChunk chunk, byte[] raw, Task hashed)
+    {
+        var token = CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token);
         _writes.Add(Task.Run(async () =>
         {
+            byte[]? stored = null;
             try
             {
-                await _repository.Store.WriteAsync(key, stored, token.Token).ConfigureAwait(false);
+                ReadOnlyMemory<byte> bytes;
+                if (_codec.StoresRaw)
+                {
+                    bytes = raw.AsMemory(0, chunk.RawSize);
+                }
+                else
+                {
+                    stored = Rent(_storedBuffers, _codec.MaxStoredSize(_chunkSize));
+                    bytes = stored.AsMemory(0, _codec.Compress(raw.AsSpan(0, chunk.RawSize), stored));
+                }
+                chunk.StoredSize = bytes.Length;
+                chunk.Crc32C = Crc32C(bytes.Span);
+                Interlocked.Add(ref _storedBytes, bytes.Length);
+                if (stored is not null)
+                {
+                    await WaitQuietly(hashed).ConfigureAwait(false);
+                    Release(_rawBuffers, raw);
+                    raw = null!;
+                }
+                await _repository.Store.WriteAsync(chunk.Key, bytes, token.Token).ConfigureAwait(false);
             }
             finally
             {
+                if (raw is not null)
+                {
+                    await WaitQuietly(hashed).ConfigureAwait(false);
+                    Release(_rawBuffers, raw);
+                }
+                if (stored is not null)
+                {
+                    Release(_storedBuffers, stored);
+                }
                 _slots.Release();
                 token.Dispose();
             }
         }, CancellationToken.None));
     }
+
+    private static async Task WaitQuietly(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The hash's failure is the file's, reported by AddFileAsync; here only the buffer's lifetime matters.
+        }
+    }
+
+    private static byte[] Rent(ConcurrentBag<byte[]> pool, int size) =>
+        pool.TryTake(out var buffer) && buffer.Length >= size ? buffer : GC.AllocateUninitializedArray<byte>(size);
+
+    private static void Release(ConcurrentBag<byte[]> pool, byte[] buffer) => pool.Add(buffer);
 
     /// <summary>Waits until every chunk written so far is durable (the first failure is thrown).</summary>
     public Task FlushAsync(CancellationToken cancellationToken = default) => Task.WhenAll(_writes).WaitAsync(cancellationToken);

@@ -81,6 +81,37 @@ internal static partial class FileSystem
         }
     }
 
+    /// <summary>Reserves <paramref name="length"/> bytes of blocks for a file about to be written, without changing its
+    /// length (fallocate KEEP_SIZE): fewer extents, and a full disk shows before the copy rather than in its middle.
+    /// File systems that cannot reserve are left to allocate as they write.</summary>
+    public static void Reserve(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path, long length)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            if (Fallocate((int)handle.DangerousGetHandle(), 1 /* FALLOC_FL_KEEP_SIZE */, 0, length) != 0
+                && Marshal.GetLastPInvokeError() is 28 /* ENOSPC */ or 122 /* EDQUOT */)
+            {
+                throw new IOException($"There is not enough space for '{path}' ({length:N0} bytes): {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}. Free space or choose another location.");
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static partial int Fallocate(int fd, int mode, long offset, long length);
+
     [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 

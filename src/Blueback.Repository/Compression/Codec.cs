@@ -7,8 +7,15 @@ public abstract class Codec
 {
     public abstract string Name { get; }
 
-    /// <summary>Compresses one chunk; returns the stored bytes.</summary>
-    public abstract byte[] Compress(ReadOnlySpan<byte> raw);
+    /// <summary>The most bytes <see cref="Compress"/> can write for <paramref name="rawSize"/> raw bytes.</summary>
+    public abstract int MaxStoredSize(int rawSize);
+
+    /// <summary>Compresses one chunk into <paramref name="destination"/> (at least <see cref="MaxStoredSize"/>
+    /// long); returns the stored length.</summary>
+    public abstract int Compress(ReadOnlySpan<byte> raw, Span<byte> destination);
+
+    /// <summary>True when stored bytes are the raw bytes (a writer may store its raw buffer as it is).</summary>
+    public virtual bool StoresRaw => false;
 
     /// <summary>Restores a chunk of known raw size.</summary>
     public abstract void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw);
@@ -32,7 +39,14 @@ public abstract class Codec
     private sealed class NoneCodec : Codec
     {
         public override string Name => "none";
-        public override byte[] Compress(ReadOnlySpan<byte> raw) => raw.ToArray();
+        public override bool StoresRaw => true;
+        public override int MaxStoredSize(int rawSize) => rawSize;
+
+        public override int Compress(ReadOnlySpan<byte> raw, Span<byte> destination)
+        {
+            raw.CopyTo(destination);
+            return raw.Length;
+        }
         public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
         {
             if (stored.Length != raw.Length)
@@ -47,13 +61,9 @@ public abstract class Codec
     {
         public override string Name => $"zstd-{level}";
 
-        public override byte[] Compress(ReadOnlySpan<byte> raw)
-        {
-            var buffer = new byte[Zstd.Bound(raw.Length)];
-            int n = Zstd.Compress(raw, buffer, level);
-            Array.Resize(ref buffer, n);
-            return buffer;
-        }
+        public override int MaxStoredSize(int rawSize) => Zstd.Bound(rawSize);
+
+        public override int Compress(ReadOnlySpan<byte> raw, Span<byte> destination) => Zstd.Compress(raw, destination, level);
 
         public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
         {
@@ -69,15 +79,15 @@ public abstract class Codec
     {
         public override string Name => "brotli";
 
-        public override byte[] Compress(ReadOnlySpan<byte> raw)
+        public override int MaxStoredSize(int rawSize) => BrotliEncoder.GetMaxCompressedLength(rawSize);
+
+        public override int Compress(ReadOnlySpan<byte> raw, Span<byte> destination)
         {
-            var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(raw.Length)];
-            if (!BrotliEncoder.TryCompress(raw, buffer, out int n, quality: 1, window: 22))
+            if (!BrotliEncoder.TryCompress(raw, destination, out int n, quality: 1, window: 22))
             {
                 throw new InvalidOperationException("Brotli compression failed.");
             }
-            Array.Resize(ref buffer, n);
-            return buffer;
+            return n;
         }
 
         public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
