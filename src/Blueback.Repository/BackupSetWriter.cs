@@ -13,7 +13,7 @@ namespace Blueback.Repository;
 /// size.</summary>
 public sealed class BackupSetWriter
 {
-    public const int DefaultChunkSize = 4 << 20;
+    public const int DefaultChunkSize = 8 << 20;
     private readonly Repository _repository;
     private readonly Codec _codec;
     private readonly int _chunkSize;

@@ -185,17 +185,20 @@ internal static class BackupEndpoints
             session = s!;
         }
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, lifetime.ApplicationStopping);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
         try
         {
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = source.Length;
+            // Straight into the response pipe's memory (pages are read and checked there): no copy between the
+            // engine and Kestrel. The first read runs before the headers go, so a failure there is still a 4xx/5xx.
+            var body = ctx.Response.BodyWriter;
             while (true)
             {
+                var memory = body.GetMemory(CopyBuffer);
                 int n;
                 try
                 {
-                    n = source.Read(buffer, 0, CopyBuffer);
+                    n = source.Read(memory.Span);
                 }
                 catch (StorageException ex)
                 {
@@ -214,7 +217,12 @@ internal static class BackupEndpoints
                 {
                     break;
                 }
-                await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, n), cts.Token).ConfigureAwait(false);
+                body.Advance(n);
+                var flushed = await body.FlushAsync(cts.Token).ConfigureAwait(false);
+                if (flushed.IsCanceled || flushed.IsCompleted)
+                {
+                    throw new IOException($"the response stream ended while sending {what}");
+                }
                 metrics.BackupBytes(n);
                 session.Renew();
             }
@@ -228,7 +236,6 @@ internal static class BackupEndpoints
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             await source.DisposeAsync().ConfigureAwait(false);
         }
     }
