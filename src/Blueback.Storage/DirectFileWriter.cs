@@ -174,7 +174,8 @@ internal sealed partial class DirectFileWriter : Stream
         long offset = _bufferOffset;
         var handle = _handle;
         var path = Path;
-        _pending[_current] = Task.Run(() => WriteBuffer(handle, path, buffer, length, offset));
+        // A direct write blocks until the disk has the data: on a thread of its own, not one of the pool's few.
+        _pending[_current] = Task.Factory.StartNew(() => WriteBuffer(handle, path, buffer, length, offset), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _bufferOffset += length;
         _filled = 0;
         _current ^= 1;

@@ -26,7 +26,9 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     {
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        return Task.Run(() => Storage.DirectFileWriter.WriteFile(path, data.Span), cancellationToken);
+        // A write and its flush block for milliseconds: on a thread of its own, not one of the pool's few (the
+        // chunks being compressed and received need those).
+        return Task.Factory.StartNew(() => Storage.DirectFileWriter.WriteFile(path, data.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public async Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
