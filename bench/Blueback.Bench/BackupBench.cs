@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Blueback.Client;
 using Blueback.Storage;
@@ -73,9 +74,18 @@ internal static class BackupBench
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"backup over loopback: {backup / 1e6:0} MB/s ({backupBytes >> 20} MiB of images and logs), cat of the same files: {cat / 1e6:0} MB/s, ratio {backup / cat:0.00}"));
 
-            double without = Writers(url!, seconds, withBackup: false);
-            double with = Writers(url!, seconds, withBackup: true);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"writers (16, durable 1 KiB puts over HTTP): {without:N0}/s without a backup, {with:N0}/s during backups, kept {with / without:0.00}"));
+            // Alternating, twice; the better of each (the writers' own rate moves by about 10% from run to run here).
+            double without = 0, with = 0, backupDuring = 0;
+            for (int round = 0; round < 2; round++)
+            {
+                without = Math.Max(without, Writers(url!, seconds, withBackup: false).Puts);
+                var (puts, backupRate) = Writers(url!, seconds, withBackup: true);
+                if (puts > with)
+                {
+                    (with, backupDuring) = (puts, backupRate);
+                }
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"writers (16, durable 1 KiB puts over HTTP): {without:N0}/s without a backup, {with:N0}/s during backups, kept {with / without:0.00}; the backups meanwhile: {backupDuring / 1e6:0} MB/s"));
 
             var (returns, clean) = Cancels(c, 100);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cancel-to-return over 100 points: p50 {P(returns, 0.5):0.0} ms, p99 {P(returns, 0.99):0.0} ms, max {returns[^1]:0.0} ms; server clean after the cancel: p50 {P(clean, 0.5):0.0} ms, p99 {P(clean, 0.99):0.0} ms, max {clean[^1]:0.0} ms"));
@@ -99,7 +109,7 @@ internal static class BackupBench
         return (total / sw.Elapsed.TotalSeconds, total);
     }
 
-    private static (double Rate, long Bytes) FullBackup(BluebackClient c)
+    private static (double Rate, long Bytes) FullBackup(BluebackClient c, StrongBox<long>? counter = null)
     {
         return Task.Run(async () =>
         {
@@ -114,6 +124,10 @@ internal static class BackupBench
                 while ((r = await image.ReadAsync(buffer)) > 0)
                 {
                     n += r;
+                    if (counter is not null)
+                    {
+                        Interlocked.Add(ref counter.Value, r);
+                    }
                 }
             }
             foreach (var g in (await s.ListLogsAsync()).Generations)
@@ -123,6 +137,10 @@ internal static class BackupBench
                 while ((r = await log.ReadAsync(buffer)) > 0)
                 {
                     n += r;
+                    if (counter is not null)
+                    {
+                        Interlocked.Add(ref counter.Value, r);
+                    }
                 }
             }
             await s.EndAsync();
@@ -130,7 +148,9 @@ internal static class BackupBench
         }).GetAwaiter().GetResult();
     }
 
-    private static double Writers(string url, double seconds, bool withBackup)
+    /// <summary>Puts per second by 16 writers over <paramref name="seconds"/>; with back-to-back backups running,
+    /// also the backups' MB/s in the same window (what the backups still get while writers have priority).</summary>
+    private static (double Puts, double BackupRate) Writers(string url, double seconds, bool withBackup)
     {
         return Task.Run(async () =>
         {
@@ -146,19 +166,21 @@ internal static class BackupBench
                     Interlocked.Increment(ref ops);
                 }
             })).ToList();
+            var backed = new StrongBox<long>();
             var backups = withBackup ? Task.Run(async () =>
             {
                 using var c = new BluebackClient(url);
                 while (!stop.IsCancellationRequested)
                 {
-                    await Task.Run(() => FullBackup(c));
+                    await Task.Run(() => FullBackup(c, backed));
                 }
             }) : Task.CompletedTask;
             var sw = Stopwatch.StartNew();
             await Task.WhenAll(writers);
-            double rate = ops / sw.Elapsed.TotalSeconds;
+            double elapsed = sw.Elapsed.TotalSeconds;
+            double rate = ops / elapsed, backupRate = Interlocked.Read(ref backed.Value) / elapsed;
             await backups;
-            return rate;
+            return (rate, backupRate);
         }).GetAwaiter().GetResult();
     }
 

@@ -32,7 +32,7 @@ internal static class BaseBackupBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"base backup bench: Blueback instance {instanceBytes >> 20} MiB on disk, PostgreSQL cluster {pgBytes >> 20} MiB"));
 
             Measured? bb = null, pg = null;
-            double cp = 0;
+            double cp = 0, dd = 0;
             for (int round = 0; round < 3; round++)
             {
                 var repo = Path.Combine(root, $"bb-repo-{round}");
@@ -60,6 +60,7 @@ internal static class BaseBackupBench
                 Shell.Run("sync", "-f", cpTarget);
                 double cpRate = cpBytes / sw.Elapsed.TotalSeconds;
                 Directory.Delete(cpTarget, recursive: true);
+                double ddRate = Shell.DirectCopyRate(Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories), Path.Combine(root, $"dd-{round}"));
                 if (round == 0)
                 {
                     continue; // warms the page cache, the JIT and both servers
@@ -73,6 +74,7 @@ internal static class BaseBackupBench
                     pg = p;
                 }
                 cp = Math.Max(cp, cpRate);
+                dd = Math.Max(dd, ddRate);
             }
             double bbRate = bb!.Bytes / bb.Seconds, pgRate = pg!.Bytes / pg.Seconds;
             Console.WriteLine("| tool | MB/s | CPU s per GB | peak memory | stored / raw |");
@@ -80,7 +82,8 @@ internal static class BaseBackupBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| blueback backup (zstd-1, local repository) | {bbRate / 1e6:0} | {bb.CpuSeconds / (bb.Bytes / 1e9):0.00} | {bb.PeakKiB / 1024} MiB | {(double)bb.Stored / bb.Bytes:0.000} |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pg_basebackup -Fp -X stream, CRC32C manifest | {pgRate / 1e6:0} | {pg.CpuSeconds / (pg.Bytes / 1e9):0.00} | {pg.PeakKiB / 1024} MiB | 1.000 |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| cp -r + sync -f of the instance's files | {cp / 1e6:0} | | | |"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"blueback / pg_basebackup {bbRate / pgRate:0.00} (target 2.00); blueback / cp {bbRate / cp:0.00} (target 0.70)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| dd oflag=direct conv=fsync of the same files (the disk) | {dd / 1e6:0} | | | |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"blueback / pg_basebackup {bbRate / pgRate:0.00} (target 2.00); blueback / cp {bbRate / cp:0.00} (target 0.70); blueback / dd {bbRate / dd:0.00}"));
         }
         finally
         {

@@ -15,7 +15,7 @@ internal static class RestoreBench
         Shell.Blueback("backup", "--server", url, "--repo", repo, "--type", "full", "--no-compress");
         var source = Path.Combine(data, "store");
         long bytes = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".bdb", StringComparison.Ordinal) || f.EndsWith(".log", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
-        double cp = 0, restore = 0, restoreBytes = 0;
+        double cp = 0, dd = 0, restore = 0, restoreBytes = 0;
         for (int round = 0; round < 3; round++)
         {
             var cpTarget = Path.Combine(root, $"cp-{round}");
@@ -24,6 +24,7 @@ internal static class RestoreBench
             Shell.Run("sync", "-f", cpTarget);
             double cpRate = bytes / sw.Elapsed.TotalSeconds;
             Directory.Delete(cpTarget, true);
+            double ddRate = Shell.DirectCopyRate(Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".bdb", StringComparison.Ordinal) || f.EndsWith(".log", StringComparison.Ordinal)), Path.Combine(root, $"dd-{round}"));
 
             var target = Path.Combine(root, $"restored-{round}");
             sw.Restart();
@@ -35,6 +36,7 @@ internal static class RestoreBench
             {
                 // Round 0 warms the page cache and the file system for both; the better of the next two counts.
                 cp = Math.Max(cp, cpRate);
+                dd = Math.Max(dd, ddRate);
                 if (restored / seconds > restore)
                 {
                     restore = restored / seconds;
@@ -42,6 +44,6 @@ internal static class RestoreBench
                 }
             }
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline restore (uncompressed set, process start and hard recovery included): {restore / 1e6:0} MB/s ({restoreBytes / 1048576:0} MiB); cp -r of the instance files: {cp / 1e6:0} MB/s; ratio {restore / cp:0.00}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline restore (uncompressed set, process start and hard recovery included): {restore / 1e6:0} MB/s ({restoreBytes / 1048576:0} MiB); cp -r of the instance files: {cp / 1e6:0} MB/s; ratio {restore / cp:0.00}; dd oflag=direct of the same files: {dd / 1e6:0} MB/s; ratio {restore / dd:0.00}"));
     }
 }

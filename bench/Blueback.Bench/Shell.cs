@@ -21,4 +21,22 @@ internal static class Shell
 
     /// <summary>The blueback CLI this harness was built with.</summary>
     public static string Blueback(params string[] args) => Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "blueback.dll"), .. args]);
+
+    /// <summary>The disk's own write rate for these files: each copied by dd with O_DIRECT (no page cache on the
+    /// way out) and flushed, in bytes per second. A second reference beside cp, which on these VMs is bound by the
+    /// cost of filling fresh page-cache pages rather than by the disk.</summary>
+    public static double DirectCopyRate(IEnumerable<string> files, string targetDir)
+    {
+        Directory.CreateDirectory(targetDir);
+        long bytes = 0;
+        var sw = Stopwatch.StartNew();
+        foreach (var f in files)
+        {
+            Run("dd", $"if={f}", $"of={Path.Combine(targetDir, Path.GetFileName(f))}", "bs=4M", "oflag=direct", "conv=fsync", "status=none");
+            bytes += new FileInfo(f).Length;
+        }
+        double rate = bytes / sw.Elapsed.TotalSeconds;
+        Directory.Delete(targetDir, recursive: true);
+        return rate;
+    }
 }

@@ -86,6 +86,7 @@ public static class BluebackServer
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxBackupSessions };
+        using var backupReads = new BackgroundPriority(Math.Max(2, Environment.ProcessorCount), "blueback-backup-read", config.BackupReadNice ?? BackgroundPriority.DefaultNice);
         using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxRestoreSessions };
         using var exporter = new PrometheusExporter();
         var app = builder.Build();
@@ -101,7 +102,7 @@ public static class BluebackServer
             InstanceGate.Use(app, host);
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
             DataEndpoints.Map(app, host, lifetime, config.Limits.MaxBatchBodyBytes);
-            BackupEndpoints.Map(app, host, sessions, metrics, lifetime);
+            BackupEndpoints.Map(app, host, sessions, metrics, lifetime, backupReads);
             RestoreEndpoints.Map(app, host, restores);
             Security.TokenEndpoints.Map(app, tokens);
             StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);

@@ -65,6 +65,55 @@ public class ConfigTests
         Assert.Contains("limits", refused.Err, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task Backup_reads_run_on_threads_at_the_configured_lower_priority()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "thread nice values are read from /proc: this test runs on Linux");
+        using var dir = new TempDir();
+        using (var server = await ServerProcess.StartAsync(dir["data"]))
+        {
+            Assert.Equal([10, 10], BackupReadNice(server.Pid).Take(2)); // the default
+            // A backup still runs at full speed on idle cores, through those threads.
+            using var c = new BluebackClient(server.Url);
+            await using var s = await c.BeginBackupAsync("store", "copy");
+            await using var image = await s.OpenDatabaseImageAsync("mailbox");
+            long read = 0;
+            var buffer = new byte[1 << 20];
+            for (int n; (n = await image.ReadAsync(buffer)) > 0;)
+            {
+                read += n;
+            }
+            Assert.Equal(image.Length, read);
+        }
+        var config = dir["blueback.json"];
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], "backupReadNice": 0 }""");
+        using (var server = await ServerProcess.StartAsync(dir["data3"], false, "--config", config))
+        {
+            Assert.All(BackupReadNice(server.Pid), n => Assert.Equal(0, n));
+        }
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], "backupReadNice": 20 }""");
+        var refused = BackupProgramTests.Cli("serve", "--data", dir["data2"], "--config", config);
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("backupReadNice", refused.Err, StringComparison.Ordinal);
+    }
+
+    /// <summary>The nice value (field 19 of /proc/PID/task/TID/stat) of each of the server's backup read threads.</summary>
+    private static List<int> BackupReadNice(int pid)
+    {
+        var nice = new List<int>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            var stat = File.ReadAllText(Path.Combine(task, "stat"));
+            int close = stat.LastIndexOf(')');
+            if (stat[(stat.IndexOf('(') + 1)..close].StartsWith("blueback-backup", StringComparison.Ordinal))
+            {
+                nice.Add(int.Parse(stat[(close + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        Assert.True(nice.Count >= 2, $"the server has {nice.Count} backup read threads; expected one per core, at least 2");
+        return nice;
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task A_bad_config_file_stops_the_server_with_a_clear_message()
     {

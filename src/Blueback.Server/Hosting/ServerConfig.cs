@@ -18,6 +18,11 @@ public sealed class ServerConfig
     [JsonPropertyName("backupLeaseSeconds")]
     public double? BackupLeaseSeconds { get; set; }
 
+    /// <summary>The nice value (0 to 19) of the threads that read and check pages for backups: above 0, the
+    /// instance's clients come first and a backup takes the CPU they leave.</summary>
+    [JsonPropertyName("backupReadNice")]
+    public int? BackupReadNice { get; set; }
+
     [JsonPropertyName("limits")]
     public ServerLimits Limits { get; set; } = new();
 
@@ -60,6 +65,10 @@ public sealed class ServerConfig
             || l.MinRequestBodyBytesPerSecond < 0 || l.MaxRestoreSessions < 1 || l.MaxBackupSessions < 1 || l.MaxBatchBodyBytes is < 65536 or > 1L << 30)
         {
             throw new ServerConfigException($"Config file '{path}': a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
+        }
+        if (BackupReadNice is < 0 or > 19)
+        {
+            throw new ServerConfigException($"Config file '{path}': \"backupReadNice\" is {BackupReadNice}; give a nice value from 0 (normal priority) to 19 (the lowest).");
         }
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var i in Instances)
