@@ -17,12 +17,26 @@ internal static class BackupCommand
         var repo = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, json, noCompress };
+        var nice = new Option<int>("--nice")
+        {
+            Description = "CPU priority of this program (Linux nice, 0 to 19): backups yield to the server's clients on a shared machine. 0 runs at normal priority.",
+            DefaultValueFactory = _ => Server.Hosting.Niceness.Background,
+        };
+        nice.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 19)
+            {
+                r.AddError("--nice takes 0 (normal priority) to 19 (the lowest).");
+            }
+        });
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, json, noCompress, nice };
         repo.AddTo(cmd);
         var tokens = new TokenOptions();
         tokens.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
+            // Like the server's backup reads: the backup is background work, on both sides of a local backup.
+            Server.Hosting.Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, pr.GetValue(type)!,
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
 namespace Blueback.Server.Hosting;
 
@@ -8,12 +7,12 @@ namespace Blueback.Server.Hosting;
 /// When the cores are idle a backup runs at full speed; when writers need them, the scheduler gives the backup
 /// what is left, so writes keep their rate (docs/benchmarks.md, "writers during backups"). Elsewhere, or where the
 /// priority cannot be lowered, the threads run at normal priority.</summary>
-internal sealed partial class BackgroundPriority : TaskScheduler, IDisposable
+internal sealed class BackgroundPriority : TaskScheduler, IDisposable
 {
-    /// <summary>The default nice value of the threads (config "backupReadNice"): 10 gives a backup about a tenth of
-    /// a normal thread's share of a busy core (never starved: a backup must still end while writers run flat out);
-    /// measured, 19 kept the writers no better (docs/benchmarks.md).</summary>
-    public const int DefaultNice = 10;
+    /// <summary>The default nice value of the threads (config "backupReadNice"): about a tenth of a normal
+    /// thread's share of a busy core, never starved (a backup must still end while writers run flat out); measured,
+    /// 19 kept the writers no better (docs/benchmarks.md).</summary>
+    public const int DefaultNice = Niceness.Background;
 
     private readonly BlockingCollection<Task> _queue = new();
     private readonly Thread[] _threads;
@@ -38,7 +37,7 @@ internal sealed partial class BackgroundPriority : TaskScheduler, IDisposable
 
     private void Work()
     {
-        Lower(_nice);
+        Niceness.LowerThisThread(_nice);
         try
         {
             foreach (var task in _queue.GetConsumingEnumerable())
@@ -49,23 +48,6 @@ internal sealed partial class BackgroundPriority : TaskScheduler, IDisposable
         catch (ObjectDisposedException)
         {
             // The server is stopping.
-        }
-    }
-
-    private static void Lower(int nice)
-    {
-        if (nice == 0 || !OperatingSystem.IsLinux())
-        {
-            return;
-        }
-        try
-        {
-            // Linux keeps the nice value per thread: PRIO_PROCESS with a thread id lowers only this one.
-            _ = SetPriority(0 /* PRIO_PROCESS */, GetTid(), nice);
-        }
-        catch (EntryPointNotFoundException)
-        {
-            // An older C library: the thread keeps normal priority.
         }
     }
 
@@ -91,10 +73,4 @@ internal sealed partial class BackgroundPriority : TaskScheduler, IDisposable
         // Queued reads still run (on the pool) so no caller waits for ever; the threads end once the queue is empty.
         _queue.CompleteAdding();
     }
-
-    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    private static partial int SetPriority(int which, int who, int prio);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
 }

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Blueback.Server.Hosting;
+
+/// <summary>Lowers CPU priority (the Linux nice value) for backup work, on both sides: the server's backup read
+/// threads and the backup program. Linux keeps the value per thread, and a new thread starts with its creator's;
+/// raising it back needs privileges, so these only lower. Elsewhere they do nothing.</summary>
+public static partial class Niceness
+{
+    /// <summary>The default for backup work: about a tenth of a normal thread's share of a busy core.</summary>
+    public const int Background = 10;
+
+    /// <summary>Lowers the calling thread to <paramref name="nice"/> (0 leaves it as it is).</summary>
+    public static void LowerThisThread(int nice)
+    {
+        if (nice > 0 && OperatingSystem.IsLinux())
+        {
+            Set(GetTid(), nice);
+        }
+    }
+
+    /// <summary>Lowers every thread of this process to <paramref name="nice"/>; threads made later inherit it.</summary>
+    public static void LowerProcess(int nice)
+    {
+        if (nice <= 0 || !OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid))
+            {
+                Set(tid, nice);
+            }
+        }
+    }
+
+    private static void Set(int tid, int nice)
+    {
+        try
+        {
+            _ = SetPriority(0 /* PRIO_PROCESS: with a thread id, that thread only */, tid, nice);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // An older C library: normal priority.
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriority(int which, int who, int prio);
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+}
