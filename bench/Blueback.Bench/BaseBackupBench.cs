@@ -31,16 +31,12 @@ internal static class BaseBackupBench
             long pgBytes = long.Parse(Postgres.Sql(pgDir, port, "SELECT sum(pg_database_size(datname))::bigint FROM pg_database").Trim(), CultureInfo.InvariantCulture);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"base backup bench: Blueback instance {instanceBytes >> 20} MiB on disk, PostgreSQL cluster {pgBytes >> 20} MiB"));
 
-            Measured? bb = null, pg = null;
+            Measured? bb = null, bbRaw = null, pg = null;
             double cp = 0, dd = 0;
             for (int round = 0; round < 3; round++)
             {
-                var repo = Path.Combine(root, $"bb-repo-{round}");
-                Shell.Blueback("repo", "init", repo);
-                var b = Timed(out var bOut, "dotnet", Path.Combine(AppContext.BaseDirectory, "blueback.dll"), "backup", "--server", url, "--repo", repo, "--json");
-                var json = JsonDocument.Parse(bOut).RootElement;
-                b = b with { Bytes = json.GetProperty("bytes").GetInt64(), Stored = json.GetProperty("stored").GetInt64() };
-                Directory.Delete(repo, recursive: true);
+                var b = BluebackBackup(root, url, round, compress: true);
+                var bRaw = BluebackBackup(root, url, round, compress: false);
 
                 var target = Path.Combine(root, $"pg-base-{round}");
                 Directory.CreateDirectory(target);
@@ -69,6 +65,10 @@ internal static class BaseBackupBench
                 {
                     bb = b;
                 }
+                if (bbRaw is null || bRaw.Bytes / bRaw.Seconds > bbRaw.Bytes / bbRaw.Seconds)
+                {
+                    bbRaw = bRaw;
+                }
                 if (pg is null || p.Bytes / p.Seconds > pg.Bytes / pg.Seconds)
                 {
                     pg = p;
@@ -80,6 +80,7 @@ internal static class BaseBackupBench
             Console.WriteLine("| tool | MB/s | CPU s per GB | peak memory | stored / raw |");
             Console.WriteLine("|---|---:|---:|---:|---:|");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| blueback backup (zstd-1, local repository) | {bbRate / 1e6:0} | {bb.CpuSeconds / (bb.Bytes / 1e9):0.00} | {bb.PeakKiB / 1024} MiB | {(double)bb.Stored / bb.Bytes:0.000} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| blueback backup --no-compress (local repository) | {bbRaw!.Bytes / bbRaw.Seconds / 1e6:0} | {bbRaw.CpuSeconds / (bbRaw.Bytes / 1e9):0.00} | {bbRaw.PeakKiB / 1024} MiB | {(double)bbRaw.Stored / bbRaw.Bytes:0.000} |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pg_basebackup -Fp -X stream, CRC32C manifest | {pgRate / 1e6:0} | {pg.CpuSeconds / (pg.Bytes / 1e9):0.00} | {pg.PeakKiB / 1024} MiB | 1.000 |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| cp -r + sync -f of the instance's files | {cp / 1e6:0} | | | |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| dd oflag=direct conv=fsync of the same files (the disk) | {dd / 1e6:0} | | | |"));
@@ -89,6 +90,17 @@ internal static class BaseBackupBench
         {
             Postgres.Stop(Path.Combine(pgDir, "data"));
         }
+    }
+
+    /// <summary>One full backup by the backup program into a fresh local repository, removed afterwards.</summary>
+    private static Measured BluebackBackup(string root, string url, int round, bool compress)
+    {
+        var repo = Path.Combine(root, $"bb-repo-{round}");
+        Shell.Blueback("repo", "init", repo);
+        var b = Timed(out var output, "dotnet", [Path.Combine(AppContext.BaseDirectory, "blueback.dll"), "backup", "--server", url, "--repo", repo, "--json", .. compress ? Array.Empty<string>() : ["--no-compress"]]);
+        var json = JsonDocument.Parse(output).RootElement;
+        Directory.Delete(repo, recursive: true);
+        return b with { Bytes = json.GetProperty("bytes").GetInt64(), Stored = json.GetProperty("stored").GetInt64() };
     }
 
     /// <summary>Runs a process under /usr/bin/time: wall seconds, user + system CPU seconds, peak resident memory.</summary>

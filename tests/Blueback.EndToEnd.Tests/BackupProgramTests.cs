@@ -81,6 +81,49 @@ public partial class BackupProgramTests
         Assert.True(state.Zip(beforeInc).All(x => x.First >= x.Second), $"restored [{string.Join(",", state)}], acknowledged before the incremental [{string.Join(",", beforeInc)}]");
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task The_backup_program_runs_at_nice_10_by_default_and_at_the_nice_it_is_given()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "thread nice values are read from /proc: this test runs on Linux");
+        using var dir = new TempDir();
+        var config = dir["server.json"];
+        // A short lease: each program is killed at the failpoint, and its session must be gone before the next begins.
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ], "backupLeaseSeconds": 2 }""");
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        using var c = new BluebackClient(server.Url);
+        var repo = dir["repo"];
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        foreach (var (args, expected) in new[] { (Array.Empty<string>(), 10), (["--nice", "0"], 0), (["--nice", "19"], 19) })
+        {
+            // Held at the failpoint after its commit, so its threads can be read while it runs.
+            var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--type", "copy", .. args]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            psi.Environment[Blueback.Cli.Commands.BackupRunner.FailpointVariable] = "after-commit";
+            using var p = Process.Start(psi)!;
+            try
+            {
+                _ = p.StandardOutput.ReadToEndAsync();
+                string? line;
+                var err = new System.Text.StringBuilder();
+                while ((line = await p.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.Contains("failpoint after-commit", StringComparison.Ordinal))
+                {
+                    err.AppendLine(line);
+                }
+                Assert.True(line is not null, $"blueback backup {string.Join(' ', args)} ended before its failpoint: {err}");
+                var nice = ThreadNice.Of(p.Id);
+                Assert.True(nice.Count > 3 && nice.All(n => n == expected), $"blueback backup {string.Join(' ', args)}: thread nice values [{string.Join(",", nice)}], expected all {expected}");
+            }
+            finally
+            {
+                p.Kill(entireProcessTree: true);
+                await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(15)); // the lease aborts the session
+        }
+        var refused = Cli("backup", "--server", server.Url, "--repo", repo, "--nice", "20");
+        Assert.NotEqual(0, refused.Exit);
+        Assert.Contains("--nice", refused.Err, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = 300_000)]
     public async Task Full_and_incremental_sets_are_committed_listed_and_verified_and_damage_is_named()
     {

@@ -66,7 +66,7 @@ public class ConfigTests
     }
 
     [Fact(Timeout = 180_000)]
-    public async Task Backup_reads_run_on_threads_at_the_configured_lower_priority()
+    public async Task Backup_reads_run_on_threads_at_the_configured_lower_priority_and_bad_backup_settings_are_refused()
     {
         Assert.True(OperatingSystem.IsLinux(), "thread nice values are read from /proc: this test runs on Linux");
         using var dir = new TempDir();
@@ -91,25 +91,18 @@ public class ConfigTests
         {
             Assert.All(BackupReadNice(server.Pid), n => Assert.Equal(0, n));
         }
-        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], "backupReadNice": 20 }""");
-        var refused = BackupProgramTests.Cli("serve", "--data", dir["data2"], "--config", config);
-        Assert.Equal(2, refused.Exit);
-        Assert.Contains("backupReadNice", refused.Err, StringComparison.Ordinal);
+        foreach (var (bad, name) in new[] { ("\"backupReadNice\": 20", "backupReadNice"), ("\"backupBusyRateMBps\": -1", "backupBusyRateMBps") })
+        {
+            await File.WriteAllTextAsync(config, $$"""{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], {{bad}} }""");
+            var refused = BackupProgramTests.Cli("serve", "--data", dir["data2"], "--config", config);
+            Assert.Equal(2, refused.Exit);
+            Assert.Contains(name, refused.Err, StringComparison.Ordinal);
+        }
     }
 
-    /// <summary>The nice value (field 19 of /proc/PID/task/TID/stat) of each of the server's backup read threads.</summary>
     private static List<int> BackupReadNice(int pid)
     {
-        var nice = new List<int>();
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-        {
-            var stat = File.ReadAllText(Path.Combine(task, "stat"));
-            int close = stat.LastIndexOf(')');
-            if (stat[(stat.IndexOf('(') + 1)..close].StartsWith("blueback-backup", StringComparison.Ordinal))
-            {
-                nice.Add(int.Parse(stat[(close + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture));
-            }
-        }
+        var nice = ThreadNice.Of(pid, "blueback-backup");
         Assert.True(nice.Count >= 2, $"the server has {nice.Count} backup read threads; expected one per core, at least 2");
         return nice;
     }

@@ -86,7 +86,8 @@ public class SecurityTests
         var stored = await File.ReadAllTextAsync(Path.Combine(dir["data"], "auth", "tokens.json"));
         foreach (var t in tokens.Values.Append(TestToken.Value))
         {
-            Assert.DoesNotContain(t.Split('_')[2], stored, StringComparison.Ordinal);
+            // The secret is everything after the id: it may itself hold '_' (base64url), so no Split here.
+            Assert.DoesNotContain(t[(t.IndexOf('_', t.IndexOf('_', StringComparison.Ordinal) + 1) + 1)..], stored, StringComparison.Ordinal);
         }
         using var admin = TestToken.Http(server.Url);
         var metrics = await admin.GetStringAsync(Routes.Metrics);
@@ -108,7 +109,7 @@ public class SecurityTests
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(data, "auth", "tokens.json")));
         var token = (await File.ReadAllTextAsync(path)).Trim();
-        Assert.DoesNotContain(token.Split('_')[2], await File.ReadAllTextAsync(Path.Combine(data, "auth", "tokens.json")), StringComparison.Ordinal);
+        Assert.DoesNotContain(token[(token.IndexOf('_', token.IndexOf('_', StringComparison.Ordinal) + 1) + 1)..], await File.ReadAllTextAsync(Path.Combine(data, "auth", "tokens.json")), StringComparison.Ordinal);
 
         // The test run's token means nothing to this server; --data finds the server's own, and wins over BLUEBACK_TOKEN.
         Assert.NotEqual(0, Cli("token", "list", "--server", server.Url).Exit);

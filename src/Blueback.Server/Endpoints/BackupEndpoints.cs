@@ -16,7 +16,7 @@ internal static class BackupEndpoints
 {
     private const int CopyBuffer = 1 << 20;
 
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, BackupSessions sessions, ServerMetrics metrics, IHostApplicationLifetime lifetime, BackgroundPriority reads)
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, BackupSessions sessions, ServerMetrics metrics, IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing)
     {
         app.MapPost(Routes.Templates.BeginBackup, async (HttpContext ctx, string instance) =>
         {
@@ -62,7 +62,7 @@ internal static class BackupEndpoints
             WithSession(host, sessions, id, allowFinished: true, (s, inst) => Results.Json(s.Info(inst), ProtocolJson.Default.BackupSessionInfo))).WithName("backup-get");
 
         app.MapGet(Routes.Templates.BackupImage, (HttpContext ctx, string id, string database) =>
-            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, id, s => s.Backup.OpenDatabaseImage(database), $"the image of database '{database}'")).WithName("backup-image");
+            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenDatabaseImage(database), $"the image of database '{database}'")).WithName("backup-image");
 
         app.MapPost(Routes.Templates.BackupLogs, (string id) =>
             WithSession(host, sessions, id, allowFinished: false, (s, _) =>
@@ -77,7 +77,7 @@ internal static class BackupEndpoints
             })).WithName("backup-logs");
 
         app.MapGet(Routes.Templates.BackupLog, (HttpContext ctx, string id, uint generation) =>
-            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, id, s => s.Backup.OpenLog(generation), $"log generation {generation}")).WithName("backup-log");
+            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenLog(generation), $"log generation {generation}")).WithName("backup-log");
 
         app.MapPost(Routes.Templates.BackupTruncate, (string id) =>
             WithSession(host, sessions, id, allowFinished: false, (s, _) =>
@@ -148,11 +148,12 @@ internal static class BackupEndpoints
         }
     }
 
-    /// <summary>Streams an image or a generation, read on the background-priority threads. If the client goes away
+    /// <summary>Streams an image or a generation, read on the background-priority threads and paced while the
+    /// instance's clients are busy (<see cref="BackupPacing"/>). If the client goes away
     /// mid-stream, the session is aborted at once (the server then accepts a new backup); if reading fails
     /// mid-stream, the connection is cut (the client sees a short body) and the session records the error.</summary>
     private static async Task StreamAsync(HttpContext ctx, InstanceHost host, BackupSessions sessions, ServerMetrics metrics,
-        IHostApplicationLifetime lifetime, BackgroundPriority reads, string id, Func<BackupSession, Stream> open, string what)
+        IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing, string id, Func<BackupSession, Stream> open, string what)
     {
         Stream source;
         BackupSession session;
@@ -226,6 +227,7 @@ internal static class BackupEndpoints
                 }
                 metrics.BackupBytes(n);
                 session.Renew();
+                await pacing.PaceAsync(n, cts.Token).ConfigureAwait(false); // the instance's clients come first
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)

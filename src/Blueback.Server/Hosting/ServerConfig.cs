@@ -23,6 +23,11 @@ public sealed class ServerConfig
     [JsonPropertyName("backupReadNice")]
     public int? BackupReadNice { get; set; }
 
+    /// <summary>While the instance's clients are making data requests, backup streams together send at most this
+    /// many MB (10^6 bytes) per second; 0 lifts the limit. An idle server sends at full speed.</summary>
+    [JsonPropertyName("backupBusyRateMBps")]
+    public double? BackupBusyRateMBps { get; set; }
+
     [JsonPropertyName("limits")]
     public ServerLimits Limits { get; set; } = new();
 
@@ -65,6 +70,10 @@ public sealed class ServerConfig
             || l.MinRequestBodyBytesPerSecond < 0 || l.MaxRestoreSessions < 1 || l.MaxBackupSessions < 1 || l.MaxBatchBodyBytes is < 65536 or > 1L << 30)
         {
             throw new ServerConfigException($"Config file '{path}': a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
+        }
+        if (BackupBusyRateMBps is < 0)
+        {
+            throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s, or 0 for no limit.");
         }
         if (BackupReadNice is < 0 or > 19)
         {
