@@ -3,8 +3,8 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Blueback.Storage;
 
-/// <summary>A new file written front to back around the page cache (O_DIRECT on Linux), for the large sequential
-/// copies of backup sets and restores. Why: a buffered write copies every byte into freshly allocated page-cache
+/// <summary>A new file written front to back around the page cache (O_DIRECT on Linux), for the chunks of backup
+/// sets (the repository links this file; restores write through the cache, as replay reads the pages next). Why: a buffered write copies every byte into freshly allocated page-cache
 /// pages, which on the machines measured here costs more than the disk itself (dd: about 320 MB/s buffered against
 /// 1,000 MB/s direct, docs/benchmarks.md), and a backup that fills the page cache evicts the server's working set.
 /// Bytes are staged in two aligned buffers: one is written while the other fills. Where the file system refuses
