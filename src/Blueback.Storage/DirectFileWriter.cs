@@ -71,7 +71,7 @@ internal sealed partial class DirectFileWriter : Stream
     {
         using var writer = Create(path, createNew, data.Length, Math.Max(Alignment, Math.Min(DefaultBufferSize, data.Length)));
         writer.Write(data);
-        writer.CompleteAsync(CancellationToken.None).GetAwaiter().GetResult();
+        writer.Complete();
     }
 
     public override bool CanRead => false;
@@ -90,6 +90,8 @@ internal sealed partial class DirectFileWriter : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
+    /// <summary>Writes on the calling thread: a full buffer goes to the file before this returns (the overlap of
+    /// filling one buffer while the other is written is the async path's).</summary>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         while (!buffer.IsEmpty)
@@ -98,7 +100,9 @@ internal sealed partial class DirectFileWriter : Stream
             buffer = buffer[n..];
             if (_filled == _bufferSize)
             {
-                Submit().GetAwaiter().GetResult();
+                WriteBuffer(_handle, Path, _buffers[_current], _filled, _bufferOffset);
+                _bufferOffset += _filled;
+                _filled = 0;
             }
         }
     }
@@ -139,6 +143,35 @@ internal sealed partial class DirectFileWriter : Stream
             await Submit().ConfigureAwait(false);
         }
         await WaitAllAsync().ConfigureAwait(false);
+        Finish(length);
+    }
+
+    /// <summary>The synchronous <see cref="CompleteAsync"/>, for writers that used only <see cref="Write(ReadOnlySpan{byte})"/>.</summary>
+    public void Complete()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            return;
+        }
+        if (_pending[0] is not null || _pending[1] is not null)
+        {
+            throw new InvalidOperationException($"'{Path}' has asynchronous writes in flight: complete it with CompleteAsync.");
+        }
+        long length = Written;
+        if (_filled > 0)
+        {
+            int padded = (_filled + Alignment - 1) / Alignment * Alignment;
+            Staged(_current, _filled, padded - _filled).Clear();
+            WriteBuffer(_handle, Path, _buffers[_current], padded, _bufferOffset);
+            _bufferOffset += padded;
+            _filled = 0;
+        }
+        Finish(length);
+    }
+
+    private void Finish(long length)
+    {
         try
         {
             // Always set: a padded tail wrote past the end, and a reservation may have reached beyond it.
@@ -217,7 +250,8 @@ internal sealed partial class DirectFileWriter : Stream
         if (!_disposed)
         {
             _disposed = true;
-            // A write in flight reads from a buffer about to be returned: it ends first (a bounded disk write).
+            // A write in flight reads from a buffer about to be returned: it must end first. It is one disk write of
+            // at most a buffer, already submitted; nothing else is waited for.
             foreach (var p in _pending)
             {
                 try

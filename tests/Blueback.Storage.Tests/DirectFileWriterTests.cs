@@ -30,6 +30,12 @@ public class DirectFileWriterTests
             }
             Assert.Equal(data, await File.ReadAllBytesAsync(path));
             File.Delete(path);
+
+            // The synchronous path (what chunk writes use), over an existing longer file: replaced, not merged.
+            await File.WriteAllBytesAsync(path, new byte[size + 9000]);
+            DirectFileWriter.WriteFile(path, data);
+            Assert.Equal(data, await File.ReadAllBytesAsync(path));
+            File.Delete(path);
         }
     }
 
