@@ -197,6 +197,8 @@ public sealed class BackupSetWriter
     public async Task CommitAsync(Manifest manifest, CancellationToken cancellationToken = default)
     {
         await FlushAsync(cancellationToken).ConfigureAwait(false);
+        // Each chunk was flushed as written; its name in the directory must be durable too before the manifest.
+        await _repository.Store.SyncPrefixAsync($"{Repository.SetPrefix(SetId)}/chunks", cancellationToken).ConfigureAwait(false);
         manifest.RepositoryId = _repository.Id;
         manifest.SetId = SetId;
         manifest.Codec = _codec.Name;

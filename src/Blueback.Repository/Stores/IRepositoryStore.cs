@@ -14,6 +14,11 @@ public interface IRepositoryStore
     /// without its manifest does not exist).</summary>
     Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
+    /// <summary>Makes the names of the objects written under <paramref name="prefix"/> durable as well (a local
+    /// directory: fsync of it and of each directory above it, as POSIX asks beyond each file's own flush); nothing
+    /// to do where a write is whole once acknowledged (S3).</summary>
+    Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Writes an object durably so that a reader sees all of it or none of it, even across a crash (a
     /// manifest, the repository's config).</summary>
     Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);

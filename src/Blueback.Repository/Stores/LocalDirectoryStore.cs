@@ -31,6 +31,18 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         return Task.Factory.StartNew(() => Storage.DirectFileWriter.WriteFile(path, data.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
+    public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken)
+    {
+        // The directory, then each one above it up to the repository's root: a new directory's own entry lives in its
+        // parent (sets/ID/chunks in sets/ID, sets/ID in sets).
+        for (var dir = PathOf(prefix); dir.Length > Location.Length && Directory.Exists(dir); dir = Path.GetDirectoryName(dir)!)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Storage.FileSystem.SyncDirectory(dir);
+        }
+        return Task.CompletedTask;
+    }
+
     public async Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var path = PathOf(key);

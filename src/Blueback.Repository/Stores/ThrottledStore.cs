@@ -62,6 +62,7 @@ public sealed class ThrottledStore(IRepositoryStore inner, long bytesPerSecond) 
         return await inner.ReadIntoAsync(key, buffer, cancellationToken).ConfigureAwait(false);
     }
 
+    public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken) => inner.SyncPrefixAsync(prefix, cancellationToken);
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => inner.ExistsAsync(key, cancellationToken);
     public Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
     public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken) => inner.ListObjectsAsync(prefix, cancellationToken);
