@@ -1,7 +1,8 @@
 namespace Blueback.Storage.Tests;
 
-/// <summary>The writer that restores and repository chunks use: exact content and length whatever the size (the
-/// padded last block is cut back), on a file system that takes O_DIRECT and on one that refuses it (tmpfs).</summary>
+/// <summary>The writer of repository chunks: exact content and length whatever the size (the padded last block is
+/// cut back, data longer than the staging buffer goes in pieces), on a file system that takes O_DIRECT and on one
+/// that refuses it (tmpfs).</summary>
 public class DirectFileWriterTests
 {
     public static TheoryData<int> Sizes => new() { 0, 1, 4095, 4096, 4097, (4 << 20) - 1, 4 << 20, (9 << 20) + 3 };
@@ -16,22 +17,7 @@ public class DirectFileWriterTests
             var data = new byte[size];
             new Random(size).NextBytes(data);
             var path = Path.Combine(root, $"f-{size}");
-            using (var writer = DirectFileWriter.Create(path, expectedLength: size + 12345))
-            {
-                // Uneven pieces, so that staging crosses buffer boundaries mid-write.
-                for (int at = 0; at < size;)
-                {
-                    int n = Math.Min(size - at, 1 + (at * 7 % 300_001));
-                    await writer.WriteAsync(data.AsMemory(at, n));
-                    at += n;
-                }
-                await writer.CompleteAsync(CancellationToken.None);
-                Assert.Equal(size, writer.Written);
-            }
-            Assert.Equal(data, await File.ReadAllBytesAsync(path));
-            File.Delete(path);
-
-            // The synchronous path (what chunk writes use), over an existing longer file: replaced, not merged.
+            // Over an existing longer file: replaced, not merged.
             await File.WriteAllBytesAsync(path, new byte[size + 9000]);
             DirectFileWriter.WriteFile(path, data);
             Assert.Equal(data, await File.ReadAllBytesAsync(path));
@@ -63,18 +49,6 @@ public class DirectFileWriterTests
         var path = Path.Combine(dir.Path, "no-such-dir", "f");
         var ex = Assert.ThrowsAny<IOException>(() => DirectFileWriter.WriteFile(path, new byte[10]));
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task A_file_not_completed_is_left_for_its_owner_and_disposing_it_does_not_hang()
-    {
-        using var dir = new TempDir("direct");
-        var path = dir["partial"];
-        var writer = DirectFileWriter.Create(path);
-        await writer.WriteAsync(new byte[(5 << 20) + 17]);
-        await Task.Run(writer.Dispose).WaitAsync(TimeSpan.FromSeconds(10)); // waits only for the write in flight
-        Assert.True(File.Exists(path));
-        Assert.Throws<ObjectDisposedException>(() => writer.Write(new byte[1]));
     }
 
     /// <summary>The test's own directory, and a tmpfs one (/dev/shm refuses O_DIRECT, so the buffered path runs).</summary>
