@@ -75,8 +75,14 @@ public class LifecycleTests
                 }
             }
         })).ToList();
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        // Writers in full flow before the stop: the first acknowledgement (a fresh process on a busy machine may take
+        // more than a second to give it), then 1.5 s more.
+        for (var until = DateTime.UtcNow.AddSeconds(30); acked.IsEmpty && DateTime.UtcNow < until;)
+        {
+            await Task.Delay(50);
+        }
         Assert.NotEmpty(acked);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
         var took = await server.TerminateAsync(bound + TimeSpan.FromSeconds(5));
         stop.Cancel();
         await Task.WhenAll(writers);
