@@ -23,8 +23,8 @@ public sealed class BackupSetWriter
     private readonly CancellationTokenSource _abandon = new();
     // Chunk buffers are reused: a fresh multi-megabyte array per chunk costs page faults and collections. At most
     // one per pipeline place each (the pool never holds more than were in use at once).
-    private readonly ConcurrentBag<byte[]> _rawBuffers = new();
-    private readonly ConcurrentBag<byte[]> _storedBuffers = new();
+    private readonly ConcurrentBag<ChunkBuffer> _rawBuffers = new();
+    private readonly ConcurrentBag<ChunkBuffer> _storedBuffers = new();
     private long _storedBytes;
     private bool _committed;
 
@@ -62,7 +62,7 @@ public sealed class BackupSetWriter
                 {
                     while (filled < _chunkSize)
                     {
-                        int n = await source.ReadAsync(raw.AsMemory(filled, _chunkSize - filled), cancellationToken).ConfigureAwait(false);
+                        int n = await source.ReadAsync(raw.Memory[filled.._chunkSize], cancellationToken).ConfigureAwait(false);
                         if (n == 0)
                         {
                             break;
@@ -89,7 +89,7 @@ public sealed class BackupSetWriter
                 hashed = Task.Run(async () =>
                 {
                     await previous.ConfigureAwait(false);
-                    sha.AppendData(raw, 0, filled);
+                    sha.AppendData(raw.Span[..filled]);
                 }, CancellationToken.None);
                 StartChunk(chunk, raw, hashed);
                 file.Size += filled;
@@ -126,23 +126,23 @@ public sealed class BackupSetWriter
 
     /// <summary>Compresses and checksums a chunk on the thread pool, then writes it; the raw buffer goes back once
     /// the file's hash has taken it too.</summary>
-    private void StartChunk(ManifestChunk chunk, byte[] raw, Task hashed)
+    private void StartChunk(ManifestChunk chunk, ChunkBuffer raw, Task hashed)
     {
         var token = CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token);
         _writes.Add(Task.Run(async () =>
         {
-            byte[]? stored = null;
+            ChunkBuffer? stored = null;
             try
             {
                 ReadOnlyMemory<byte> bytes;
                 if (_codec.StoresRaw)
                 {
-                    bytes = raw.AsMemory(0, chunk.RawSize);
+                    bytes = raw.Memory[..chunk.RawSize];
                 }
                 else
                 {
                     stored = Rent(_storedBuffers, _codec.MaxStoredSize(_chunkSize));
-                    bytes = stored.AsMemory(0, _codec.Compress(raw.AsSpan(0, chunk.RawSize), stored));
+                    bytes = stored.Memory[.._codec.Compress(raw.Span[..chunk.RawSize], stored.Span)];
                 }
                 chunk.StoredSize = bytes.Length;
                 chunk.Crc32C = Crc32C(bytes.Span);
@@ -184,10 +184,10 @@ public sealed class BackupSetWriter
         }
     }
 
-    private static byte[] Rent(ConcurrentBag<byte[]> pool, int size) =>
-        pool.TryTake(out var buffer) && buffer.Length >= size ? buffer : GC.AllocateUninitializedArray<byte>(size);
+    private static ChunkBuffer Rent(ConcurrentBag<ChunkBuffer> pool, int size) =>
+        pool.TryTake(out var buffer) && buffer.Size >= size ? buffer : new ChunkBuffer(size);
 
-    private static void Release(ConcurrentBag<byte[]> pool, byte[] buffer) => pool.Add(buffer);
+    private static void Release(ConcurrentBag<ChunkBuffer> pool, ChunkBuffer buffer) => pool.Add(buffer);
 
     /// <summary>Waits until every chunk written so far is durable (the first failure is thrown).</summary>
     public Task FlushAsync(CancellationToken cancellationToken = default) => Task.WhenAll(_writes).WaitAsync(cancellationToken);

@@ -8,8 +8,8 @@ namespace Blueback.Storage;
 /// repository links this file; restores write through the cache, as replay reads the pages next). Why: a buffered
 /// write copies every byte into freshly allocated page-cache pages, which on the machines measured here costs more
 /// than the disk itself (dd: about 320 MB/s buffered against 1,000 MB/s direct, docs/benchmarks.md), and a backup
-/// that fills the page cache evicts the server's working set. Bytes go through one aligned staging buffer; the last
-/// block is padded, then the length is cut back and the data flushed. Where the file system refuses O_DIRECT
+/// that fills the page cache evicts the server's working set. Bytes aligned in memory are written as they are, others
+/// through an aligned staging buffer; the last block is padded, then the length is cut back and the data flushed. Where the file system refuses O_DIRECT
 /// (tmpfs) the same code writes through the page cache.</summary>
 internal static partial class DirectFileWriter
 {
@@ -33,35 +33,18 @@ internal static partial class DirectFileWriter
                 // Blocks reserved up front: few extents, and a full disk shows before the copy rather than in it.
                 FileSystem.Reserve(handle, path, data.Length);
             }
-            nint staging = Staging.TryTake(out var kept) ? kept : (nint)NativeMemory.AlignedAlloc(StagingSize, Alignment);
-            try
+            fixed (byte* source = data)
             {
-                var buffer = new Span<byte>((void*)staging, StagingSize);
-                for (long offset = 0; offset < data.Length; offset += StagingSize)
+                // A source already aligned in memory (the repository's chunk buffers are) goes to the disk as it is;
+                // only the last, partial block goes through the staging buffer to be padded.
+                int direct = (nint)source % Alignment == 0 ? data.Length / Alignment * Alignment : 0;
+                if (direct > 0)
                 {
-                    int n = (int)Math.Min(StagingSize, data.Length - offset);
-                    data.Slice((int)offset, n).CopyTo(buffer);
-                    int padded = (n + Alignment - 1) / Alignment * Alignment;
-                    buffer[n..padded].Clear();
-                    try
-                    {
-                        RandomAccess.Write(handle, buffer[..padded], offset);
-                    }
-                    catch (IOException ex)
-                    {
-                        throw new IOException($"Writing '{path}' at offset {offset:N0} failed: {ex.Message}", ex);
-                    }
+                    Write(handle, path, data[..direct], 0);
                 }
-            }
-            finally
-            {
-                if (Staging.Count < StagingKept)
+                if (direct < data.Length)
                 {
-                    Staging.Add(staging);
-                }
-                else
-                {
-                    NativeMemory.AlignedFree((void*)staging);
+                    Staged(handle, path, data[direct..], direct);
                 }
             }
             try
@@ -74,6 +57,47 @@ internal static partial class DirectFileWriter
                 throw new IOException($"Setting the length of '{path}' to {data.Length:N0} bytes failed: {ex.Message}", ex);
             }
             FileSystem.DataSync(handle, path);
+        }
+    }
+
+    /// <summary>Copies <paramref name="data"/> through an aligned staging buffer, padding its last block.</summary>
+    private static unsafe void Staged(SafeFileHandle handle, string path, ReadOnlySpan<byte> data, long at)
+    {
+        nint staging = Staging.TryTake(out var kept) ? kept : (nint)NativeMemory.AlignedAlloc(StagingSize, Alignment);
+        try
+        {
+            var buffer = new Span<byte>((void*)staging, StagingSize);
+            for (int offset = 0; offset < data.Length; offset += StagingSize)
+            {
+                int n = Math.Min(StagingSize, data.Length - offset);
+                data.Slice(offset, n).CopyTo(buffer);
+                int padded = (n + Alignment - 1) / Alignment * Alignment;
+                buffer[n..padded].Clear();
+                Write(handle, path, buffer[..padded], at + offset);
+            }
+        }
+        finally
+        {
+            if (Staging.Count < StagingKept)
+            {
+                Staging.Add(staging);
+            }
+            else
+            {
+                NativeMemory.AlignedFree((void*)staging);
+            }
+        }
+    }
+
+    private static void Write(SafeFileHandle handle, string path, ReadOnlySpan<byte> bytes, long offset)
+    {
+        try
+        {
+            RandomAccess.Write(handle, bytes, offset);
+        }
+        catch (IOException ex)
+        {
+            throw new IOException($"Writing '{path}' at offset {offset:N0} failed: {ex.Message}", ex);
         }
     }
 
