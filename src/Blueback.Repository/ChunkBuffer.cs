@@ -26,3 +26,22 @@ internal sealed class ChunkBuffer
 
     public Span<byte> Span => _array.AsSpan(_offset, Size);
 }
+
+/// <summary>Chunk buffers shared by reads (restore, verify): a few kept for reuse, since a fresh multi-megabyte
+/// buffer faults in new pages every time; sizes rounded up to a mebibyte so one buffer fits most chunks.</summary>
+internal static class ChunkBufferPool
+{
+    private const int Kept = 16;
+    private static readonly System.Collections.Concurrent.ConcurrentBag<ChunkBuffer> Free = new();
+
+    public static ChunkBuffer Rent(int size) =>
+        Free.TryTake(out var buffer) && buffer.Size >= size ? buffer : new ChunkBuffer((size + (1 << 20) - 1) & ~((1 << 20) - 1));
+
+    public static void Return(ChunkBuffer buffer)
+    {
+        if (Free.Count < Kept)
+        {
+            Free.Add(buffer);
+        }
+    }
+}

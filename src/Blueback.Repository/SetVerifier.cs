@@ -87,7 +87,7 @@ public static class SetVerifier
         var codec = Codec.ByName(manifest.Codec);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var chunks = System.Threading.Channels.Channel.CreateBounded<(byte[] Raw, int Length)>(new System.Threading.Channels.BoundedChannelOptions(ExtractDepth) { SingleReader = true, SingleWriter = true });
+        var chunks = System.Threading.Channels.Channel.CreateBounded<(ChunkBuffer Raw, int Length)>(new System.Threading.Channels.BoundedChannelOptions(ExtractDepth) { SingleReader = true, SingleWriter = true });
         var reader = Task.Run(() => ReadChunksAsync(repository, manifest, file, codec, chunks.Writer, cts.Token), CancellationToken.None);
         long written = 0;
         try
@@ -96,10 +96,10 @@ public static class SetVerifier
             {
                 try
                 {
-                    var hashing = Task.Run(() => sha.AppendData(raw, 0, length), CancellationToken.None);
+                    var hashing = Task.Run(() => sha.AppendData(raw.Span[..length]), CancellationToken.None);
                     try
                     {
-                        await destination.WriteAsync(raw.AsMemory(0, length), cts.Token).ConfigureAwait(false);
+                        await destination.WriteAsync(raw.Memory[..length], cts.Token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -108,7 +108,7 @@ public static class SetVerifier
                 }
                 finally
                 {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(raw);
+                    ChunkBufferPool.Return(raw);
                 }
                 written += length;
                 progress?.Invoke(written);
@@ -128,7 +128,7 @@ public static class SetVerifier
             }
             while (chunks.Reader.TryRead(out var left))
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(left.Raw);
+                ChunkBufferPool.Return(left.Raw);
             }
         }
         var hash = Repository.Hex(sha.GetHashAndReset());
@@ -143,10 +143,9 @@ public static class SetVerifier
 
     /// <summary>Reads, checks and decompresses a file's chunks in order onto <paramref name="output"/>, with up to
     /// <see cref="Repository.Parallelism"/> reads in flight (an object store's latency hides behind them).</summary>
-    private static async Task ReadChunksAsync(Repository repository, Manifest manifest, ManifestFile file, Codec codec, System.Threading.Channels.ChannelWriter<(byte[] Raw, int Length)> output, CancellationToken ct)
+    private static async Task ReadChunksAsync(Repository repository, Manifest manifest, ManifestFile file, Codec codec, System.Threading.Channels.ChannelWriter<(ChunkBuffer Raw, int Length)> output, CancellationToken ct)
     {
-        var pool = System.Buffers.ArrayPool<byte>.Shared;
-        var pending = new Queue<(ManifestChunk Chunk, byte[] Stored, Task<long> Read)>();
+        var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer Stored, Task<long> Read)>();
         int next = 0;
         try
         {
@@ -154,17 +153,17 @@ public static class SetVerifier
             {
                 while (next < file.Chunks.Count && pending.Count < Math.Max(1, repository.Parallelism))
                 {
-                    // Pooled buffers: a fresh multi-megabyte array per chunk costs page faults and collections.
+                    // Pooled, block-aligned buffers: a local store reads into them around the page cache.
                     var c = file.Chunks[next++];
-                    var buffer = pool.Rent(c.StoredSize);
-                    pending.Enqueue((c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.AsMemory(0, c.StoredSize), ct)));
+                    var buffer = ChunkBufferPool.Rent(c.StoredSize);
+                    pending.Enqueue((c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..c.StoredSize], ct)));
                 }
                 var (chunk, stored, read) = pending.Dequeue();
-                byte[]? raw = null;
+                ChunkBuffer? raw = null;
                 try
                 {
                     long length = await read.ConfigureAwait(false);
-                    if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored.AsSpan(0, chunk.StoredSize)) != chunk.Crc32C)
+                    if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored.Span[..chunk.StoredSize]) != chunk.Crc32C)
                     {
                         throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged ({(length != chunk.StoredSize ? $"{length} bytes stored, {chunk.StoredSize} recorded" : "CRC32C mismatch")}). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
                     }
@@ -174,8 +173,8 @@ public static class SetVerifier
                     }
                     else
                     {
-                        raw = pool.Rent(chunk.RawSize);
-                        codec.Decompress(stored.AsSpan(0, chunk.StoredSize), raw.AsSpan(0, chunk.RawSize));
+                        raw = ChunkBufferPool.Rent(chunk.RawSize);
+                        codec.Decompress(stored.Span[..chunk.StoredSize], raw.Span[..chunk.RawSize]);
                     }
                     await output.WriteAsync((raw, chunk.RawSize), ct).ConfigureAwait(false);
                     raw = null; // the writer side owns it now
@@ -184,11 +183,11 @@ public static class SetVerifier
                 {
                     if (stored is not null)
                     {
-                        pool.Return(stored);
+                        ChunkBufferPool.Return(stored);
                     }
                     if (raw is not null)
                     {
-                        pool.Return(raw);
+                        ChunkBufferPool.Return(raw);
                     }
                 }
             }
@@ -212,7 +211,7 @@ public static class SetVerifier
                 {
                     // The failure that matters was already reported.
                 }
-                pool.Return(left.Stored);
+                ChunkBufferPool.Return(left.Stored);
             }
         }
     }

@@ -14,7 +14,7 @@ namespace Blueback.Storage;
 internal static partial class DirectFileWriter
 {
     public const int Alignment = 4096;
-    private const int StagingSize = 4 << 20;
+    internal const int StagingSize = 4 << 20;
     private const int StagingKept = 16;
 
     // Staging buffers are kept for reuse: a fresh multi-megabyte allocation per file would fault in new pages every
@@ -63,7 +63,7 @@ internal static partial class DirectFileWriter
     /// <summary>Copies <paramref name="data"/> through an aligned staging buffer, padding its last block.</summary>
     private static unsafe void Staged(SafeFileHandle handle, string path, ReadOnlySpan<byte> data, long at)
     {
-        nint staging = Staging.TryTake(out var kept) ? kept : (nint)NativeMemory.AlignedAlloc(StagingSize, Alignment);
+        nint staging = RentStaging();
         try
         {
             var buffer = new Span<byte>((void*)staging, StagingSize);
@@ -78,14 +78,22 @@ internal static partial class DirectFileWriter
         }
         finally
         {
-            if (Staging.Count < StagingKept)
-            {
-                Staging.Add(staging);
-            }
-            else
-            {
-                NativeMemory.AlignedFree((void*)staging);
-            }
+            ReturnStaging(staging);
+        }
+    }
+
+    /// <summary>An aligned buffer of <see cref="StagingSize"/> bytes (also for <see cref="DirectFileReader"/>).</summary>
+    internal static unsafe nint RentStaging() => Staging.TryTake(out var kept) ? kept : (nint)NativeMemory.AlignedAlloc(StagingSize, Alignment);
+
+    internal static unsafe void ReturnStaging(nint staging)
+    {
+        if (Staging.Count < StagingKept)
+        {
+            Staging.Add(staging);
+        }
+        else
+        {
+            NativeMemory.AlignedFree((void*)staging);
         }
     }
 
@@ -130,7 +138,7 @@ internal static partial class DirectFileWriter
     }
 
     /// <summary>O_DIRECT's value differs between architectures; 0 where it is not known here (buffered writes).</summary>
-    private static int DirectFlag => RuntimeInformation.ProcessArchitecture switch
+    internal static int DirectFlag => RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 or Architecture.X86 => 0x4000,
         Architecture.Arm64 or Architecture.Arm => 0x10000,
@@ -138,5 +146,5 @@ internal static partial class DirectFileWriter
     };
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenFile(string path, int flags, int mode);
+    internal static partial int OpenFile(string path, int flags, int mode);
 }

@@ -109,6 +109,62 @@ internal static partial class FileSystem
         }
     }
 
+    private static bool _noCachestat;
+
+    /// <summary>Whether at least half of a file range is in the page cache with none of it dirty (Linux 6.5+
+    /// cachestat, which only looks); null where the kernel cannot say.</summary>
+    public static unsafe bool? MostlyCached(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
+    {
+        if (_noCachestat || !OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
+        {
+            return null;
+        }
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            var range = new CachestatRange { Offset = (ulong)offset, Length = (ulong)length };
+            Cachestat stat;
+            if (Syscall(CachestatNumber, (int)handle.DangerousGetHandle(), &range, &stat, 0) != 0)
+            {
+                _noCachestat = true; // ENOSYS: an older kernel
+                return null;
+            }
+            long pages = (length + Environment.SystemPageSize - 1) / Environment.SystemPageSize;
+            return stat.Dirty > 0 || (long)stat.Cached * 2 >= pages;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>cachestat's number, the same on x86-64 and arm64 (the generic table).</summary>
+    private const long CachestatNumber = 451;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct CachestatRange
+    {
+        public ulong Offset;
+        public ulong Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Cachestat
+    {
+        public ulong Cached;
+        public ulong Dirty;
+        public ulong Writeback;
+        public ulong Evicted;
+        public ulong RecentlyEvicted;
+    }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static unsafe partial long Syscall(long number, int fd, CachestatRange* range, Cachestat* stat, uint flags);
+
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
     private static partial int Fallocate(int fd, int mode, long offset, long length);
 

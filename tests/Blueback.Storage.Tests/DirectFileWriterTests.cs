@@ -82,7 +82,7 @@ public class DirectFileWriterTests
     }
 
     /// <summary>The test's own directory, and a tmpfs one (/dev/shm refuses O_DIRECT, so the buffered path runs).</summary>
-    private static IEnumerable<string> Roots(string dir)
+    internal static IEnumerable<string> Roots(string dir)
     {
         yield return dir;
         var shm = Path.Combine("/dev/shm", $"bb-direct-{Guid.NewGuid():N}");

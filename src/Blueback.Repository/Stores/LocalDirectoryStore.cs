@@ -82,21 +82,11 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
 
     public Task<byte[]> ReadAsync(string key, CancellationToken cancellationToken) => File.ReadAllBytesAsync(PathOf(key), cancellationToken);
 
-    public async Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken)
+    public Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        using var handle = File.OpenHandle(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-        long length = RandomAccess.GetLength(handle);
-        int want = (int)Math.Min(length, buffer.Length), done = 0;
-        while (done < want)
-        {
-            int n = await RandomAccess.ReadAsync(handle, buffer[done..want], done, cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                break;
-            }
-            done += n;
-        }
-        return done == want ? length : done;
+        var path = PathOf(key);
+        // Around the page cache (a chunk is read once), on a thread of its own like the writes.
+        return Task.Factory.StartNew(() => Storage.DirectFileReader.ReadFile(path, buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));

@@ -25,6 +25,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
     private int _rangeCount;
     private bool _closed;
     private byte[]? _trailer;
+    private readonly UncachedPageReader _reader;
 
     public DatabaseImageStream(InstanceBackup backup, Database db, uint pageCount, DatabaseHeader header)
     {
@@ -34,6 +35,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
         _pageSize = db.PageSize;
         _pageCount = Math.Max(pageCount, FormatConstants.FirstDataPage);
         _headers = new byte[2 * _pageSize];
+        _reader = new UncachedPageReader(_file);
         header.CurrentBackup = new BackupInfo { MarkLsn = backup.Mark.Value, MarkTicks = backup.Started.Ticks, GenLow = backup.GenLow, GenHigh = 0 };
         for (uint copy = 0; copy < 2; copy++)
         {
@@ -125,10 +127,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
         {
             try
             {
-                lock (_file.RangeLock)
-                {
-                    _file.ReadRaw(first, span);
-                }
+                _reader.Read(first, span); // under the file's range lock
             }
             catch (IOException ex)
             {
@@ -150,6 +149,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
             }
             Thread.Sleep(RetryDelays[attempt]);
             _backup.ThrowIfAborted();
+            _reader.Forget(); // read again from the file, not from what was read ahead
         }
     }
 
@@ -198,6 +198,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
         if (!_closed)
         {
             _closed = true;
+            _reader.Dispose();
             _backup.ImageClosed(this);
         }
         base.Dispose(disposing);

@@ -1,0 +1,191 @@
+using Blueback.Storage.Paging;
+using Microsoft.Win32.SafeHandles;
+
+namespace Blueback.Storage.Backup;
+
+/// <summary>Reads a database's pages for a backup: from the page cache when most of a range is there, otherwise
+/// from the disk around the cache (O_DIRECT), in windows read ahead of the stream. Why: a backup reads every page
+/// once, and pages not in the cache would first be copied into fresh cache pages, which on the machines measured here
+/// costs far more CPU than the disk's own work (2 GB not cached: 4.8 s of kernel CPU buffered, 0.14 s direct;
+/// docs/benchmarks.md) and evicts the server's working set. Each read, cached or direct, runs under the file's
+/// range lock, so no flush tears a page in it; like any read here, what it returns may be older than the disk a
+/// moment later, which the set's logs cover. Where the kernel cannot say what is cached (before Linux 6.5) or the
+/// file system refuses O_DIRECT, every read goes through the cache.</summary>
+internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
+{
+    /// <summary>Bytes per direct read; two windows are in flight or ready, so the disk always has one to do.</summary>
+    private const int WindowBytes = 4 << 20;
+    private static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(5);
+    private SafeFileHandle? _direct;
+    private bool _buffered = !OperatingSystem.IsLinux() || DirectFileWriter.DirectFlag == 0;
+    private Window? _current, _next;
+
+    /// <summary>Reads pages <paramref name="first"/> onwards into <paramref name="into"/> (a whole number of pages);
+    /// past the file's end, zeros.</summary>
+    public void Read(uint first, Span<byte> into)
+    {
+        file.Faults?.Before(IoOperation.DatabaseRead, file.Path);
+        long offset = (long)first * file.PageSize;
+        if (FromWindows(offset, into))
+        {
+            return;
+        }
+        DropWindows(); // not where the stream was: start again from here
+        if (_buffered || FileSystem.MostlyCached(file.Handle, offset, into.Length) is not false || Direct() is null)
+        {
+            lock (file.RangeLock)
+            {
+                file.ReadRaw(first, into);
+            }
+            return;
+        }
+        _current = Load(offset);
+        _next = Load(offset + WindowBytes);
+        if (!FromWindows(offset, into))
+        {
+            throw new InvalidOperationException("A window read ahead does not hold the range it was read for."); // cannot happen
+        }
+    }
+
+    /// <summary>Copies the range from the windows read ahead, moving on to the next window (and reading the one after
+    /// it) as the range runs past the current one. False when the range does not start in the current window.</summary>
+    private bool FromWindows(long offset, Span<byte> into)
+    {
+        if (_current is null || offset < _current.Offset || offset >= _current.Offset + WindowBytes)
+        {
+            return false;
+        }
+        while (into.Length > 0)
+        {
+            var w = _current!;
+            w.Wait();
+            int at = (int)(offset - w.Offset), n = Math.Min(into.Length, WindowBytes - at);
+            w.Span.Slice(at, n).CopyTo(into);
+            into = into[n..];
+            offset += n;
+            if (offset == w.Offset + WindowBytes)
+            {
+                // The window is used up: the next one becomes current, and the one after it starts reading.
+                w.Free();
+                _current = _next;
+                _next = Load(_current!.Offset + WindowBytes);
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Starts reading a window on the pool (the disk works while the stream sends the one before).</summary>
+    private Window Load(long offset)
+    {
+        var w = new Window(offset);
+        var direct = _direct!;
+        w.Loaded = Task.Run(() =>
+        {
+            lock (file.RangeLock)
+            {
+                w.Fill(direct);
+            }
+        });
+        return w;
+    }
+
+    /// <summary>Drops what was read ahead: the next read goes to the file again (a page that failed its check).</summary>
+    public void Forget() => DropWindows();
+
+    private void DropWindows()
+    {
+        _current?.FreeWhenDone(DisposeBound);
+        _next?.FreeWhenDone(DisposeBound);
+        _current = _next = null;
+    }
+
+    /// <summary>A second, O_DIRECT handle on the file, opened at the first read that wants it; null (and reads
+    /// through the cache from then on) where the file system refuses it.</summary>
+    private SafeFileHandle? Direct()
+    {
+        if (_direct is null)
+        {
+            int fd = DirectFileWriter.OpenFile(file.Path, 0x0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */ | DirectFileWriter.DirectFlag, 0);
+            if (fd < 0)
+            {
+                _buffered = true; // EINVAL (no O_DIRECT here) or anything else: the cache path reports real errors
+                return null;
+            }
+            _direct = new SafeFileHandle(fd, ownsHandle: true);
+        }
+        return _direct;
+    }
+
+    public void Dispose()
+    {
+        DropWindows();
+        _direct?.Dispose(); // a read still in flight holds its own reference to the handle
+    }
+
+    /// <summary>One aligned buffer being read, or read, from the disk.</summary>
+    private sealed unsafe class Window(long offset)
+    {
+        private nint _buffer = DirectFileWriter.RentStaging();
+
+        public long Offset { get; } = offset;
+        public Task Loaded { get; set; } = Task.CompletedTask;
+        public Span<byte> Span => new((void*)_buffer, WindowBytes);
+
+        public void Fill(SafeFileHandle direct)
+        {
+            var span = Span;
+            int total = 0;
+            while (total < span.Length)
+            {
+                int n = RandomAccess.Read(direct, span[total..], Offset + total);
+                if (n == 0)
+                {
+                    span[total..].Clear(); // past the end of the file: pages never written
+                    return;
+                }
+                total += n;
+            }
+        }
+
+        /// <summary>Waits for the read; its failure is the caller's (the image's read fails, naming the pages).</summary>
+        public void Wait()
+        {
+            try
+            {
+                Loaded.GetAwaiter().GetResult();
+            }
+            catch (ObjectDisposedException ex)
+            {
+                throw new IOException($"the read ahead at offset {Offset:N0} was cut short: {ex.Message}", ex);
+            }
+        }
+
+        public void Free()
+        {
+            DirectFileWriter.ReturnStaging(_buffer);
+            _buffer = 0;
+        }
+
+        /// <summary>Gives the buffer back once no read can still be writing into it; one that outlives the bound is
+        /// left to the process (never freed under a read in flight).</summary>
+        public void FreeWhenDone(TimeSpan bound)
+        {
+            if (_buffer == 0)
+            {
+                return;
+            }
+            try
+            {
+                if (!Loaded.Wait(bound))
+                {
+                    return;
+                }
+            }
+            catch (AggregateException)
+            {
+                // A failed read no longer uses the buffer.
+            }
+            Free();
+        }
+    }
+}
