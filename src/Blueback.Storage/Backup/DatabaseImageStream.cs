@@ -49,6 +49,9 @@ internal sealed class DatabaseImageStream : BackupReadStream
 
     public string DatabaseName => _db.Name;
 
+    /// <summary>Bytes of pages read from the disk around the page cache (<see cref="UncachedPageReader"/>).</summary>
+    internal long BytesReadAroundCache => _reader.DirectBytes;
+
     /// <summary>Pages before the trailer.</summary>
     public uint PageCount => _pageCount;
 

@@ -20,6 +20,9 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
     private bool _buffered = !OperatingSystem.IsLinux() || DirectFileWriter.DirectFlag == 0;
     private Window? _current, _next;
 
+    /// <summary>Bytes read from the disk around the cache so far (tests, diagnostics).</summary>
+    public long DirectBytes { get; private set; }
+
     /// <summary>Reads pages <paramref name="first"/> onwards into <paramref name="into"/> (a whole number of pages);
     /// past the file's end, zeros.</summary>
     public void Read(uint first, Span<byte> into)
@@ -61,6 +64,7 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
             w.Wait();
             int at = (int)(offset - w.Offset), n = Math.Min(into.Length, WindowBytes - at);
             w.Span.Slice(at, n).CopyTo(into);
+            DirectBytes += n;
             into = into[n..];
             offset += n;
             if (offset == w.Offset + WindowBytes)
