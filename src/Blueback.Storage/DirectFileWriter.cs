@@ -97,7 +97,7 @@ internal static partial class DirectFileWriter
         }
     }
 
-    private static void Write(SafeFileHandle handle, string path, ReadOnlySpan<byte> bytes, long offset)
+    internal static void Write(SafeFileHandle handle, string path, ReadOnlySpan<byte> bytes, long offset)
     {
         try
         {
@@ -109,7 +109,7 @@ internal static partial class DirectFileWriter
         }
     }
 
-    private static SafeFileHandle Open(string path, bool createNew)
+    internal static SafeFileHandle Open(string path, bool createNew)
     {
         var mode = createNew ? FileMode.CreateNew : FileMode.Create;
         if (!OperatingSystem.IsLinux() || DirectFlag == 0)

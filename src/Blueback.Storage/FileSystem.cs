@@ -57,30 +57,6 @@ internal static partial class FileSystem
         }
     }
 
-    /// <summary>Starts writing back a range of a file without waiting (Linux sync_file_range WRITE): a long copy that
-    /// ends with a flush then overlaps its writeback with the copy instead of paying for it all at the end. A hint
-    /// only: durability still comes from the flush, and elsewhere this does nothing.</summary>
-    public static void StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            _ = SyncFileRange((int)handle.DangerousGetHandle(), offset, length, 2 /* SYNC_FILE_RANGE_WRITE */);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
-    }
-
     /// <summary>Reserves <paramref name="length"/> bytes of blocks for a file about to be written, without changing its
     /// length (fallocate KEEP_SIZE): fewer extents, and a full disk shows before the copy rather than in its middle.
     /// File systems that cannot reserve are left to allocate as they write.</summary>
@@ -108,6 +84,32 @@ internal static partial class FileSystem
             }
         }
     }
+
+    /// <summary>Asks the kernel to read a file range into the page cache in the background (POSIX_FADV_WILLNEED);
+    /// a hint, ignored where there is no such call.</summary>
+    public static void WillNeed(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            _ = Fadvise((int)handle.DangerousGetHandle(), offset, length, 3 /* POSIX_FADV_WILLNEED */);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int Fadvise(int fd, long offset, long length, int advice);
 
     private static bool _noCachestat;
 
@@ -167,9 +169,6 @@ internal static partial class FileSystem
 
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
     private static partial int Fallocate(int fd, int mode, long offset, long length);
-
-    [LibraryImport("libc", EntryPoint = "sync_file_range")]
-    private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int Fdatasync(int fd);

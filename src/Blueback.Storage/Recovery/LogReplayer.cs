@@ -53,6 +53,27 @@ internal sealed class LogReplayer
     /// committed log ends: everything after it is a torn or uncommitted tail.</summary>
     public Lsn Replay(Lsn start)
     {
+        var prefetch = new ReplayPrefetcher(_logDirectory, start, _databases.Select(d => (d.Key, d.Value.File)));
+        _prefetch = prefetch;
+        try
+        {
+            return ReplayFrom(start);
+        }
+        finally
+        {
+            _prefetch = null;
+            prefetch.Dispose();
+            BlocksPrefetched += prefetch.BlocksAsked;
+        }
+    }
+
+    /// <summary>Blocks of database pages the prefetcher asked the kernel to read ahead (tests, diagnostics).</summary>
+    public long BlocksPrefetched { get; private set; }
+
+    private ReplayPrefetcher? _prefetch;
+
+    private Lsn ReplayFrom(Lsn start)
+    {
         var onDisk = LogFiles.List(_logDirectory);
         uint lastOnDisk = onDisk.Count == 0 ? 0 : onDisk[^1];
         Lsn safeEnd = start;
@@ -117,6 +138,7 @@ internal sealed class LogReplayer
                 {
                     continue;
                 }
+                _prefetch?.ReplayAt(rec.Lsn);
                 if (rec.Type == LogRecordType.Commit && PastStop(rec))
                 {
                     _txn.Clear(); // the first transaction past the stop point is left out, with all after it
