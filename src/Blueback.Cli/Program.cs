@@ -1,8 +1,5 @@
 using System.CommandLine;
-using Blueback.Cli;
 using Blueback.Cli.Commands;
-
-ClientSockets.PreferInlineCompletions(args); // before the first socket is made
 
 var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
 root.Subcommands.Add(ServeCommand.Build());
