@@ -185,22 +185,26 @@ public sealed class BackupStream : Stream
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
         {
-            throw await FailureAsync(ex).ConfigureAwait(false);
+            throw await FailureAsync(ex, cancellationToken).ConfigureAwait(false);
         }
         _position += n;
         if (n == 0 && buffer.Length > 0 && _length >= 0 && _position < _length)
         {
-            throw await FailureAsync(null).ConfigureAwait(false);
+            // A cancel can end the read with a short body rather than an exception: that is the caller's cancel, not a
+            // failure to explain (asking the server why cost up to 2 s more on a Ctrl+C).
+            cancellationToken.ThrowIfCancellationRequested();
+            throw await FailureAsync(null, cancellationToken).ConfigureAwait(false);
         }
         return n;
     }
 
-    private async Task<BackupStreamException> FailureAsync(Exception? inner)
+    private async Task<BackupStreamException> FailureAsync(Exception? inner, CancellationToken ct)
     {
         string? reason = null;
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(2));
             reason = (await _session.RefreshAsync(cts.Token).ConfigureAwait(false)).Error;
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or BluebackApiException)

@@ -93,11 +93,18 @@ public sealed class InstanceBackup
         }
     }
 
+    /// <summary>Every byte of the image was read: it no longer holds the backup's place, even before its stream is
+    /// closed. A client that read one image to its end opens the next at once, while the server may still be
+    /// closing the first (a 409 here once, in the demo).</summary>
     internal void ImageCompleted(DatabaseImageStream image)
     {
         lock (_lock)
         {
             _imagesDone.Add(image.DatabaseName);
+            if (_openImage == image)
+            {
+                _openImage = null;
+            }
         }
     }
 
