@@ -16,6 +16,7 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
     /// <summary>Bytes per direct read; two windows are in flight or ready, so the disk always has one to do.</summary>
     private const int WindowBytes = 4 << 20;
     private static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ReadBound = TimeSpan.FromSeconds(60);
     private SafeFileHandle? _direct;
     private bool _buffered = !OperatingSystem.IsLinux() || DirectFileWriter.DirectFlag == 0;
     private Window? _current, _next;
@@ -151,16 +152,21 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
             }
         }
 
-        /// <summary>Waits for the read; its failure is the caller's (the image's read fails, naming the pages).</summary>
+        /// <summary>Waits for the read, at most <see cref="ReadBound"/> (a disk that stops answering fails the backup
+        /// instead of holding it); its failure is the caller's (the image's read fails, naming the pages).</summary>
         public void Wait()
         {
             try
             {
-                Loaded.GetAwaiter().GetResult();
+                if (!Loaded.Wait(ReadBound))
+                {
+                    throw new IOException($"reading 4 MiB at offset {Offset:N0} took more than {ReadBound.TotalSeconds:0} s");
+                }
             }
-            catch (ObjectDisposedException ex)
+            catch (AggregateException ex)
             {
-                throw new IOException($"the read ahead at offset {Offset:N0} was cut short: {ex.Message}", ex);
+                var inner = ex.InnerException ?? ex;
+                throw new IOException($"the read ahead at offset {Offset:N0} failed: {inner.Message}", inner);
             }
         }
 
