@@ -1,5 +1,8 @@
 using System.CommandLine;
+using Blueback.Cli;
 using Blueback.Cli.Commands;
+
+Signals.Install(); // first: a ^C while the program starts is a graceful stop too
 
 var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
 root.Subcommands.Add(ServeCommand.Build());

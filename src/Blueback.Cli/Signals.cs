@@ -2,44 +2,51 @@ using System.Runtime.InteropServices;
 
 namespace Blueback.Cli;
 
-/// <summary>Ctrl+C and SIGTERM for a long command: the first asks it to stop (its token fires), the second exits
-/// at once with 130. Cancellation runs on a thread of its own, never inside the signal handler.</summary>
+/// <summary>Ctrl+C and SIGTERM: the first asks the running command to stop (its token fires), the second exits at
+/// once with 130. One registration for the whole process, made first thing in Main (<see cref="Install"/>): a ^C
+/// while the program is still starting is a graceful stop too. Registered only inside a command, a ^C in the first
+/// second of a cold start (before the command ran) was lost where the signal was inherited as ignored, and would
+/// otherwise have killed the process outright. Cancellation runs on a thread of its own, never inside the signal
+/// handler.</summary>
 internal sealed class Signals : IDisposable
 {
-    private readonly CancellationTokenSource _cts = new();
-    private readonly PosixSignalRegistration _interrupt;
-    private readonly PosixSignalRegistration _terminate;
-    private int _count;
+    private static readonly CancellationTokenSource Stop = new();
+    private static readonly Lock InstallLock = new();
+    private static PosixSignalRegistration? s_interrupt;
+    private static PosixSignalRegistration? s_terminate;
+    private static int s_count;
 
-    public Signals()
+    /// <summary>Makes sure the process's registration exists (idempotent).</summary>
+    public Signals() => Install();
+
+    /// <summary>Registers the handlers for the process; called at the start of Main, before anything slow.</summary>
+    public static void Install()
     {
-        _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
-        _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
+        lock (InstallLock)
+        {
+            s_interrupt ??= PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
+            s_terminate ??= PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
+        }
     }
 
-    public CancellationToken Token => _cts.Token;
+    public CancellationToken Token => Stop.Token;
 
-    public bool Signalled => Volatile.Read(ref _count) > 0;
+    public bool Signalled => Volatile.Read(ref s_count) > 0;
 
-    private void Handle(PosixSignalContext context)
+    private static void Handle(PosixSignalContext context)
     {
         context.Cancel = true;
-        if (Interlocked.Increment(ref _count) == 1)
+        if (Interlocked.Increment(ref s_count) == 1)
         {
-            // On a thread of its own, not the pool's global queue: while a backup keeps the pool's threads busy with
-            // their own queued work, an item there waited seconds (a ^C at a backup's first second went unheeded
-            // until the backup had finished, in fresh-clone CI runs).
-            new Thread(static cts => ((CancellationTokenSource)cts!).Cancel()) { IsBackground = true, Name = "blueback-cancel" }.Start(_cts);
+            new Thread(static () => Stop.Cancel()) { IsBackground = true, Name = "blueback-cancel" }.Start();
             return;
         }
         Console.Error.WriteLine("blueback: second signal, exiting at once.");
         Environment.Exit(Output.Cancelled);
     }
 
+    /// <summary>Nothing to release: the registration lasts as long as the process.</summary>
     public void Dispose()
     {
-        _interrupt.Dispose();
-        _terminate.Dispose();
-        _cts.Dispose();
     }
 }
