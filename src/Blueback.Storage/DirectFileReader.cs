@@ -83,13 +83,10 @@ internal static class DirectFileReader
             return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         }
         int fd = DirectFileWriter.OpenFile(path, 0x0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */ | DirectFileWriter.DirectFlag, 0);
-        if (fd < 0 && Marshal.GetLastPInvokeError() == 22 /* EINVAL: the file system does not do O_DIRECT */)
-        {
-            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
         if (fd < 0)
         {
-            // The framework's own open gives the usual exceptions (not found, denied) with the path.
+            // EINVAL (no O_DIRECT on this file system) reads through the cache; anything else gets the framework's own
+            // open, whose exceptions (not found, denied) name the path.
             return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         }
         return new SafeFileHandle(fd, ownsHandle: true);
