@@ -87,7 +87,7 @@ public class S3RepositoryTests
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
         _ = p.StandardOutput.ReadToEndAsync();
-        await Task.Delay(2500);
+        await WaitForFirstChunkAsync(moto, p);
         Assert.False(p.HasExited, "the backup should still be uploading");
         var sw = Stopwatch.StartNew();
         moto.Dispose();
@@ -104,6 +104,25 @@ public class S3RepositoryTests
         Assert.Equal(0, Cli(["repo", "init", repo, .. S3(moto2)]).Exit);
         var next = Cli(["backup", "--server", server.Url, "--repo", repo, .. S3(moto2)]);
         Assert.True(next.Exit == 0, next.Err);
+    }
+
+    /// <summary>Waits until the backup has stored its first chunk: the upload is then under way, whatever the
+    /// machine's load made of the program's start (a fixed delay could fire while it was still starting).</summary>
+    private static async Task WaitForFirstChunkAsync(MotoServer moto, Process backup)
+    {
+        using var client = moto.Client();
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.False(backup.HasExited, "the backup ended before it had stored a chunk");
+            var listed = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = MotoServer.Bucket, Prefix = "r/sets/" });
+            if (listed.S3Objects?.Any(o => o.Key.Contains("/chunks/", StringComparison.Ordinal)) == true)
+            {
+                return;
+            }
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), "the backup stored no chunk within 60 s");
+            await Task.Delay(100);
+        }
     }
 
     [Fact(Timeout = 300_000)]
