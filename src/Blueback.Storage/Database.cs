@@ -26,6 +26,9 @@ public sealed class Database
     public Signature Signature => Header.DatabaseSignature;
     internal DatabaseFile File { get; }
     internal bool Detached { get; set; }
+    /// <summary>The last committed write view's <see cref="BTree.IPageWriter.Pieces"/>; kept in memory only,
+    /// read and set by the one writer.</summary>
+    internal BTree.PieceSpace PieceSpace { get; set; } = new();
 
     public DatabaseHeader Header
     {

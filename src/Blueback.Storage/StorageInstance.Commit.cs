@@ -59,6 +59,10 @@ public sealed partial class StorageInstance
                 // Published under the append lock: a checkpoint that takes its redo point after this commit's
                 // records then always finds its pages dirty.
                 Cache.Publish(published, seq, commitEnd);
+                foreach (var view in views.Where(v => v.PiecesChanged))
+                {
+                    view.Database.PieceSpace = view.Pieces;
+                }
                 _snapshots.Committed(seq, commitEnd, mode == CommitMode.Lazy, _log.FlushedLsn);
             }
         }

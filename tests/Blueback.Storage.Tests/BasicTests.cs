@@ -61,7 +61,7 @@ public class BasicTests
     }
 
     [Fact]
-    public void Large_values_use_overflow_pages_and_are_freed()
+    public void Large_values_are_kept_in_pieces_whose_pages_are_reused()
     {
         using var dir = new TempDir();
         using var inst = StorageInstance.Create(dir.Path, Options with { CacheSize = 128L << 20, LogGenerationSize = 4 << 20 });

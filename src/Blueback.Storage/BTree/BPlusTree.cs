@@ -20,7 +20,25 @@ internal static class BPlusTree
     public static byte[] ValueAt(IPageReader r, byte[] leaf, int i)
     {
         var v = NodePage.Value(leaf, i);
-        return v.Overflow ? Overflow.Read(r, v.FirstPage, v.Length) : leaf.AsSpan(v.InlineOffset, v.Length).ToArray();
+        return v.Kind switch
+        {
+            ValueKind.Pieces => ValuePieces.Read(r, v.Page, v.Slot, v.Length),
+            ValueKind.Chain => Overflow.Read(r, v.Page, v.Length),
+            _ => leaf.AsSpan(v.InlineOffset, v.Length).ToArray(),
+        };
+    }
+
+    /// <summary>Frees the pages or pieces that hold a value kept outside its leaf.</summary>
+    private static void FreeOutside(IPageWriter w, LeafValue v)
+    {
+        if (v.Kind == ValueKind.Pieces)
+        {
+            ValuePieces.Free(w, v.Page, v.Slot, v.Length);
+        }
+        else if (v.Kind == ValueKind.Chain)
+        {
+            Overflow.Free(w, v.Page);
+        }
     }
 
     private static byte[] FindLeaf(IPageReader r, uint root, ReadOnlySpan<byte> key, List<(uint Page, int Child)>? path)
@@ -54,11 +72,7 @@ internal static class BPlusTree
         bool existed = NodePage.Search(leaf, key, out int index);
         if (existed)
         {
-            var old = NodePage.Value(leaf, index);
-            if (old.Overflow)
-            {
-                Overflow.Free(w, old.FirstPage);
-            }
+            FreeOutside(w, NodePage.Value(leaf, index));
             NodePage.Remove(leaf, index);
         }
         _ = leafRo;
@@ -66,12 +80,12 @@ internal static class BPlusTree
         int inlineSize = NodePage.LeafCellHeader + key.Length + value.Length;
         if (inlineSize <= NodePage.MaxCell(w.PageSize))
         {
-            cell = NodePage.LeafCell(key, value, overflow: false, value.Length, 0);
+            cell = NodePage.LeafCell(key, value);
         }
         else
         {
-            uint first = Overflow.Write(w, value);
-            cell = NodePage.LeafCell(key, default, overflow: true, value.Length, first);
+            var (page, slot) = ValuePieces.Write(w, value);
+            cell = NodePage.PiecesCell(key, value.Length, page, slot);
         }
         InsertIntoLeaf(w, root, path, leafNo, index, cell);
         return !existed;
@@ -202,11 +216,7 @@ internal static class BPlusTree
         }
         uint leafNo = path.Count == 0 ? root : NodePage.Child(w.Read(path[^1].Page), path[^1].Child);
         var leaf = w.Write(leafNo);
-        var v = NodePage.Value(leaf, index);
-        if (v.Overflow)
-        {
-            Overflow.Free(w, v.FirstPage);
-        }
+        FreeOutside(w, NodePage.Value(leaf, index));
         NodePage.Remove(leaf, index);
         Rebalance(w, root, path, path.Count - 1, leafNo);
         return true;
@@ -410,11 +420,7 @@ internal static class BPlusTree
     {
         for (int i = 0; i < NodePage.Count(leaf); i++)
         {
-            var v = NodePage.Value(leaf, i);
-            if (v.Overflow)
-            {
-                Overflow.Free(w, v.FirstPage);
-            }
+            FreeOutside(w, NodePage.Value(leaf, i));
         }
     }
 }

@@ -18,4 +18,6 @@ internal interface IPageWriter : IPageReader
     /// <summary>A fresh page of the given type, from the free list or the end of the file.</summary>
     uint Allocate(PageType type);
     void Free(uint page);
+    /// <summary>Where the next long value's pieces go: hints, checked before use.</summary>
+    PieceSpace Pieces { get; }
 }

@@ -7,13 +7,16 @@ namespace Blueback.Storage.BTree;
 /// <remarks>
 /// After the 32-byte page header comes an array of 2-byte cell offsets (in key order), growing up; cells are
 /// packed from the end of the page, growing down. Leaf cell: key length (u16) · flags (u8) · value length (u32) ·
-/// key · value, or the first overflow page (u32) when <see cref="OverflowFlag"/> is set. Branch cell: key length
+/// key · value; or, for a value kept outside the page, the first page (u32) of its overflow chain when
+/// <see cref="OverflowFlag"/> is set (format version 1), or the page (u32) and slot (u16) of its first piece when
+/// <see cref="PiecesFlag"/> is set (<see cref="ValuePieces"/>, version 2). Branch cell: key length
 /// (u16) · child page (u32) · key; keys at or above the cell's key go to its child, smaller ones to the cell
 /// before it or, for the first, to the leftmost child kept in the header's Next field.
 /// </remarks>
 internal static class NodePage
 {
     public const byte OverflowFlag = 1;
+    public const byte PiecesFlag = 2;
     public const int LeafCellHeader = 7;
     public const int BranchCellHeader = 6;
     private const int SlotSize = 2;
@@ -64,24 +67,30 @@ internal static class NodePage
         {
             return BranchCellHeader + keyLen;
         }
-        bool overflow = (page[off + 2] & OverflowFlag) != 0;
-        int valueLen = (int)BinaryPrimitives.ReadUInt32LittleEndian(page[(off + 3)..]);
-        return LeafCellHeader + keyLen + (overflow ? 4 : valueLen);
+        return LeafCellHeader + keyLen + OutsideSize(page[off + 2], (int)BinaryPrimitives.ReadUInt32LittleEndian(page[(off + 3)..]));
     }
 
     public static ReadOnlySpan<byte> Cell(ReadOnlySpan<byte> page, int i) => page.Slice(CellOffset(page, i), CellSize(page, i));
 
-    /// <summary>A leaf cell's value: inline bytes, or the overflow chain's first page and total length.</summary>
-    public static (bool Overflow, int Length, uint FirstPage, int InlineOffset) Value(ReadOnlySpan<byte> page, int i)
+    /// <summary>Bytes of a leaf cell after its key: the value, or the reference to where it is kept.</summary>
+    private static int OutsideSize(byte flags, int valueLen) =>
+        (flags & PiecesFlag) != 0 ? 6 : (flags & OverflowFlag) != 0 ? 4 : valueLen;
+
+    /// <summary>A leaf cell's value: inline bytes, an overflow chain's first page, or its first piece.</summary>
+    public static LeafValue Value(ReadOnlySpan<byte> page, int i)
     {
         int off = CellOffset(page, i);
         int keyLen = BinaryPrimitives.ReadUInt16LittleEndian(page[off..]);
-        bool overflow = (page[off + 2] & OverflowFlag) != 0;
+        byte flags = page[off + 2];
         int valueLen = (int)BinaryPrimitives.ReadUInt32LittleEndian(page[(off + 3)..]);
         int at = off + LeafCellHeader + keyLen;
-        return overflow
-            ? (true, valueLen, BinaryPrimitives.ReadUInt32LittleEndian(page[at..]), 0)
-            : (false, valueLen, 0, at);
+        if ((flags & PiecesFlag) != 0)
+        {
+            return new(ValueKind.Pieces, valueLen, BinaryPrimitives.ReadUInt32LittleEndian(page[at..]), BinaryPrimitives.ReadUInt16LittleEndian(page[(at + 4)..]), 0);
+        }
+        return (flags & OverflowFlag) != 0
+            ? new(ValueKind.Chain, valueLen, BinaryPrimitives.ReadUInt32LittleEndian(page[at..]), 0, 0)
+            : new(ValueKind.Inline, valueLen, 0, 0, at);
     }
 
     public static uint Child(ReadOnlySpan<byte> page, int i) =>
@@ -229,21 +238,26 @@ internal static class NodePage
         return s;
     }
 
-    public static byte[] LeafCell(ReadOnlySpan<byte> key, ReadOnlySpan<byte> inlineValue, bool overflow, int totalLength, uint firstOverflow)
+    public static byte[] LeafCell(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        var cell = new byte[LeafCellHeader + key.Length + (overflow ? 4 : inlineValue.Length)];
+        var cell = new byte[LeafCellHeader + key.Length + value.Length];
         BinaryPrimitives.WriteUInt16LittleEndian(cell, (ushort)key.Length);
-        cell[2] = overflow ? OverflowFlag : (byte)0;
+        BinaryPrimitives.WriteUInt32LittleEndian(cell.AsSpan(3), (uint)value.Length);
+        key.CopyTo(cell.AsSpan(LeafCellHeader));
+        value.CopyTo(cell.AsSpan(LeafCellHeader + key.Length));
+        return cell;
+    }
+
+    /// <summary>A leaf cell naming the first piece of a value kept in <see cref="ValuePieces"/>.</summary>
+    public static byte[] PiecesCell(ReadOnlySpan<byte> key, int totalLength, uint page, ushort slot)
+    {
+        var cell = new byte[LeafCellHeader + key.Length + 6];
+        BinaryPrimitives.WriteUInt16LittleEndian(cell, (ushort)key.Length);
+        cell[2] = PiecesFlag;
         BinaryPrimitives.WriteUInt32LittleEndian(cell.AsSpan(3), (uint)totalLength);
         key.CopyTo(cell.AsSpan(LeafCellHeader));
-        if (overflow)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(cell.AsSpan(LeafCellHeader + key.Length), firstOverflow);
-        }
-        else
-        {
-            inlineValue.CopyTo(cell.AsSpan(LeafCellHeader + key.Length));
-        }
+        BinaryPrimitives.WriteUInt32LittleEndian(cell.AsSpan(LeafCellHeader + key.Length), page);
+        BinaryPrimitives.WriteUInt16LittleEndian(cell.AsSpan(LeafCellHeader + key.Length + 4), slot);
         return cell;
     }
 
@@ -261,3 +275,15 @@ internal static class NodePage
 
     public static uint BranchCellChild(byte[] cell) => BinaryPrimitives.ReadUInt32LittleEndian(cell.AsSpan(2));
 }
+
+internal enum ValueKind : byte
+{
+    Inline,
+    /// <summary>Whole overflow pages, as format version 1 wrote long values.</summary>
+    Chain,
+    Pieces,
+}
+
+/// <summary>Where a leaf cell's value is: inline at <see cref="InlineOffset"/>, or outside from
+/// <see cref="Page"/> (and <see cref="Slot"/> for pieces).</summary>
+internal readonly record struct LeafValue(ValueKind Kind, int Length, uint Page, ushort Slot, int InlineOffset);

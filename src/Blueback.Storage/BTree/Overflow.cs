@@ -2,8 +2,10 @@ using Blueback.Storage.Format;
 
 namespace Blueback.Storage.BTree;
 
-/// <summary>Long values live in a chain of overflow pages: each page's Next links the chain and Prev holds how
-/// many value bytes the page carries.</summary>
+/// <summary>Long values as format version 1 kept them: a chain of whole overflow pages, each page's Next linking
+/// the chain and Prev holding how many value bytes the page carries. Databases of version 1 still hold them, so
+/// they are read and freed; new long values go to <see cref="ValuePieces"/>. <see cref="Write"/> stays only so
+/// that tests can make such a database.</summary>
 internal static class Overflow
 {
     public static uint Write(IPageWriter w, ReadOnlySpan<byte> value)

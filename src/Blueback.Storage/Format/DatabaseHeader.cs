@@ -33,7 +33,11 @@ public struct DatabaseHeader
 {
     public const int SizeOf = 512;
     public const uint MagicValue = 0x42444242; // "BBDB"
-    public const ushort CurrentVersion = 1;
+    /// <summary>Version 2 keeps long values in pieces packed into shared pages; version 1 gave each its own
+    /// chain of whole pages. This build reads both and writes 2: a database it attaches becomes version 2 then,
+    /// before any page changes, since its new long values will be pieces.</summary>
+    public const ushort CurrentVersion = 2;
+    public const ushort OldestReadableVersion = 1;
 
     [FieldOffset(0)] public PageHeader Page;
     [FieldOffset(32)] public uint Magic;

@@ -13,6 +13,8 @@ public enum PageType : byte
     Free = 6,
     /// <summary>The last page of a database image in a backup.</summary>
     BackupTrailer = 7,
+    /// <summary>Pieces of long values (format version 2).</summary>
+    Pieces = 8,
 }
 
 /// <summary>The 32 bytes at the start of every page.</summary>

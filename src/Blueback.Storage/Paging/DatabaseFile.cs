@@ -239,9 +239,9 @@ internal sealed class DatabaseFile : IDisposable
         {
             throw new PageCorruptException(path, 0, "neither header page (0 nor its shadow 1) is valid: this is not a Blueback database, or both header copies are damaged");
         }
-        if (best.Value.FormatVersion != DatabaseHeader.CurrentVersion)
+        if (best.Value.FormatVersion is < DatabaseHeader.OldestReadableVersion or > DatabaseHeader.CurrentVersion)
         {
-            throw new DatabaseStateException($"Database '{path}' has format version {best.Value.FormatVersion}; this build reads version {DatabaseHeader.CurrentVersion}.");
+            throw new DatabaseStateException($"Database '{path}' has format version {best.Value.FormatVersion}; this build reads versions {DatabaseHeader.OldestReadableVersion} to {DatabaseHeader.CurrentVersion}. Use the version of Blueback that wrote it.");
         }
         return best.Value;
     }

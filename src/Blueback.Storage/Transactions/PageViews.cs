@@ -35,6 +35,13 @@ internal sealed class WriteView : IPageWriter
     public Database Database { get; }
     public Dictionary<uint, PrivatePage> Pages { get; } = new();
     public int PageSize => Database.PageSize;
+    /// <summary>The database's, copied at first use: a view that writes no long value copies nothing.</summary>
+    public PieceSpace Pieces => _pieces ??= Database.PieceSpace.Clone();
+
+    /// <summary>Whether <see cref="Pieces"/> was used, and so has to become the database's at commit.</summary>
+    public bool PiecesChanged => _pieces is not null;
+
+    private PieceSpace? _pieces;
 
     public byte[] Read(uint page) =>
         Pages.TryGetValue(page, out var p) ? p.Data : _cache.Read(Database.Id, page, long.MaxValue);
