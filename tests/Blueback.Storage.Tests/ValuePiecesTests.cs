@@ -235,6 +235,23 @@ public class ValuePiecesTests
         Assert.Equal(Bytes(5000, 3), BPlusTree.Get(m, root, B("c")));
     }
 
+    [Theory]
+    [InlineData(0)] // the piece's length
+    [InlineData(2)] // the next piece's page
+    public void A_damaged_piece_is_reported_naming_the_value_s_first_piece(int field)
+    {
+        var m = new MemoryPages(8192);
+        uint root = Catalog.Create(m, "t");
+        BPlusTree.Put(m, root, B("v"), Bytes(20_000, 1));
+        var v = NodePage.Value(m.Read(root), 0);
+        var data = m.Write(v.Page);
+        int off = BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(PageHeader.SizeOf + (2 * v.Slot)));
+        BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(off + field), field == 0 ? (ushort)65000 : (ushort)3);
+        var ex = Assert.Throws<StorageException>(() => BPlusTree.Get(m, root, B("v")));
+        Assert.Contains($"page {v.Page}, slot {v.Slot}", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<StorageException>(() => BPlusTree.Delete(m, root, B("v")));
+    }
+
     [Fact]
     public void Version_1_overflow_chains_still_read_replace_and_free()
     {

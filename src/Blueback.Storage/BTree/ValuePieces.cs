@@ -124,7 +124,7 @@ internal static class ValuePieces
             var data = r.Read(p);
             int off = PieceOffset(data, p, s, page, slot);
             int n = BinaryPrimitives.ReadUInt16LittleEndian(data[off..]);
-            if (n > length - at)
+            if (n > length - at || off + PieceHeader + n > data.Length)
             {
                 throw Damaged(page, slot, $"page {p} slot {s} holds {n} bytes where {length - at} were left of {length}");
             }
@@ -150,6 +150,10 @@ internal static class ValuePieces
             var data = w.Write(p);
             int off = PieceOffset(data, p, s, page, slot);
             int n = BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(off));
+            if (off + PieceHeader + n > data.Length)
+            {
+                throw Damaged(page, slot, $"page {p} slot {s} holds {n} bytes, past the page's end");
+            }
             uint nextPage = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(off + 2));
             ushort nextSlot = BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(off + 6));
             Remove(data, s, off, n);
