@@ -61,9 +61,12 @@ public abstract class Codec
     {
         public override string Name => $"zstd-{level}";
 
-        public override int MaxStoredSize(int rawSize) => Zstd.Bound(rawSize);
+        public override int MaxStoredSize(int rawSize) => Math.Max(Zstd.Bound(rawSize), ZstdRawFrame.Size(rawSize));
 
-        public override int Compress(ReadOnlySpan<byte> raw, Span<byte> destination) => Zstd.Compress(raw, destination, level);
+        public override int Compress(ReadOnlySpan<byte> raw, Span<byte> destination) =>
+            ZstdRawFrame.LooksIncompressible(raw, destination, level)
+                ? ZstdRawFrame.Write(raw, destination)
+                : Zstd.Compress(raw, destination, level);
 
         public override void Decompress(ReadOnlySpan<byte> stored, Span<byte> raw)
         {
