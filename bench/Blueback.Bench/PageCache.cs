@@ -64,8 +64,15 @@ internal static partial class PageCache
         }
     }
 
+    /// <summary>Sets the cache state for the next run, after 5 s of quiet, so that no run inherits the one
+    /// before's aftermath. The run before's output was just deleted: the root file system is mounted with
+    /// `discard`, so its blocks may still be being trimmed, and the memory of its cached pages was just freed,
+    /// which the next buffered writer gets cheaply for a moment and dearly once the guest has handed it back (see
+    /// docs/benchmarks.md, "The machine").</summary>
     public static void Prepare(string dir, bool warm)
     {
+        Shell.Run("sync");
+        Thread.Sleep(TimeSpan.FromSeconds(5));
         if (warm)
         {
             Warm(dir);
