@@ -13,7 +13,6 @@ internal sealed class DirectFileStream : Stream
     private readonly SafeFileHandle _handle;
     private nint _staging;
     private int _filled;
-    private long _stagedAt;
     private bool _completed;
 
     private DirectFileStream(SafeFileHandle handle, string path)
@@ -48,6 +47,9 @@ internal sealed class DirectFileStream : Stream
         }
     }
 
+    /// <summary>Where the staged bytes go in the file: everything before them is written.</summary>
+    private long StagedAt => Written - _filled;
+
     public override bool CanRead => false;
     public override bool CanSeek => false;
     public override bool CanWrite => !_completed;
@@ -79,8 +81,7 @@ internal sealed class DirectFileStream : Stream
                 if (_filled == 0 && (nint)source % Alignment == 0 && buffer.Length >= Alignment)
                 {
                     int whole = buffer.Length / Alignment * Alignment;
-                    DirectFileWriter.Write(_handle, FilePath, buffer[..whole], _stagedAt);
-                    _stagedAt += whole;
+                    DirectFileWriter.Write(_handle, FilePath, buffer[..whole], Written);
                     Written += whole;
                     buffer = buffer[whole..];
                     continue;
@@ -93,8 +94,7 @@ internal sealed class DirectFileStream : Stream
             buffer = buffer[n..];
             if (_filled == staging.Length)
             {
-                DirectFileWriter.Write(_handle, FilePath, staging, _stagedAt);
-                _stagedAt += _filled;
+                DirectFileWriter.Write(_handle, FilePath, staging, StagedAt);
                 _filled = 0;
             }
         }
@@ -123,7 +123,7 @@ internal sealed class DirectFileStream : Stream
             var staging = new Span<byte>((void*)_staging, DirectFileWriter.StagingSize);
             int padded = (_filled + Alignment - 1) / Alignment * Alignment;
             staging[_filled..padded].Clear();
-            DirectFileWriter.Write(_handle, FilePath, staging[..padded], _stagedAt);
+            DirectFileWriter.Write(_handle, FilePath, staging[..padded], StagedAt);
         }
         try
         {

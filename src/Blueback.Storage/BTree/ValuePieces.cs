@@ -98,12 +98,7 @@ internal static class ValuePieces
             return false;
         }
         var ro = w.Read(p);
-        bool freeSlot = false;
-        for (int s = 0; s < PageHeader.Read(ro).CellCount && !freeSlot; s++)
-        {
-            freeSlot = SlotAt(ro, s) == 0;
-        }
-        if (TotalFree(ro) - (freeSlot ? 0 : SlotSize) - PieceHeader < Math.Min(remaining, MinPiece))
+        if (TotalFree(ro) - (FirstFreeSlot(ro) < 0 ? SlotSize : 0) - PieceHeader < Math.Min(remaining, MinPiece))
         {
             return false;
         }
@@ -212,15 +207,7 @@ internal static class ValuePieces
     {
         int least = Math.Min(wanted, MinPiece);
         var h = PageHeader.Read(page);
-        int free = -1;
-        for (int s = 0; s < h.CellCount; s++)
-        {
-            if (SlotAt(page, s) == 0)
-            {
-                free = s;
-                break;
-            }
-        }
+        int free = FirstFreeSlot(page);
         int slotCost = free < 0 ? SlotSize : 0;
         int room = FreeEnd(page) - h.FreeStart - slotCost - PieceHeader;
         if (room < least && TotalFree(page) - slotCost - PieceHeader >= least)
@@ -238,6 +225,19 @@ internal static class ValuePieces
         slot = (ushort)(free < 0 ? h.CellCount : free);
         n = Math.Min(wanted, room);
         return true;
+    }
+
+    /// <summary>The first slot a removed piece left free; -1 when every slot holds a piece.</summary>
+    private static int FirstFreeSlot(ReadOnlySpan<byte> page)
+    {
+        for (int s = 0; s < PageHeader.Read(page).CellCount; s++)
+        {
+            if (SlotAt(page, s) == 0)
+            {
+                return s;
+            }
+        }
+        return -1;
     }
 
     private static void Put(Span<byte> page, ushort slot, ReadOnlySpan<byte> bytes)
@@ -273,7 +273,7 @@ internal static class ValuePieces
         ref var h = ref PageHeader.Of(page);
         if (off == FreeEnd(page))
         {
-            h.FreeEnd = (ushort)Math.Min(LowestPiece(page, page.Length), ushort.MaxValue);
+            h.FreeEnd = (ushort)Math.Min(LowestPiece(page), ushort.MaxValue);
         }
         while (h.CellCount > 0 && SlotAt(page, h.CellCount - 1) == 0)
         {
@@ -282,9 +282,10 @@ internal static class ValuePieces
         }
     }
 
-    private static int LowestPiece(ReadOnlySpan<byte> page, int end)
+    /// <summary>The offset of the piece nearest the slots; the page's end when it holds none.</summary>
+    private static int LowestPiece(ReadOnlySpan<byte> page)
     {
-        int lowest = end;
+        int lowest = page.Length;
         for (int s = 0; s < PageHeader.Read(page).CellCount; s++)
         {
             int o = SlotAt(page, s);
