@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
@@ -240,5 +241,5 @@ public sealed class BackupSetWriter
         }
     }
 
-    internal static uint Crc32C(ReadOnlySpan<byte> data) => Blueback.Storage.Format.Checksum.Crc32C(0, data);
+    internal static uint Crc32C(ReadOnlySpan<byte> data) => IO.Crc32C.Compute(0, data);
 }

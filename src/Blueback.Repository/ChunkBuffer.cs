@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -8,7 +9,7 @@ namespace Blueback.Repository;
 /// (for a zstd set, about 2 GB of copying less per 4 GB backed up).</summary>
 internal sealed class ChunkBuffer
 {
-    private const int Alignment = Storage.DirectFileWriter.Alignment;
+    private const int Alignment = DirectFileWriter.Alignment;
     private readonly byte[] _array;
     private readonly int _offset;
 

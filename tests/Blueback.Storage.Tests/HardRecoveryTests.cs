@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Blueback.Storage.Backup;
@@ -292,7 +293,7 @@ public class HardRecoveryTests
     {
         var bytes = other.Logs.Values.First().ToArray();
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), generation);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Checksum.Crc32C(generation, bytes.AsSpan(4, LogFileHeader.RegionSize - 4)));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Crc32C.Compute(generation, bytes.AsSpan(4, LogFileHeader.RegionSize - 4)));
         return bytes;
     }
 
@@ -300,7 +301,7 @@ public class HardRecoveryTests
     {
         var bytes = log.ToArray();
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(48), ticks);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Checksum.Crc32C(generation, bytes.AsSpan(4, LogFileHeader.RegionSize - 4)));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Crc32C.Compute(generation, bytes.AsSpan(4, LogFileHeader.RegionSize - 4)));
         return bytes;
     }
 

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.CommandLine;
 using Blueback.Client;
 using Blueback.Repository;
@@ -20,7 +21,7 @@ internal static class BackupCommand
         var nice = new Option<int>("--nice")
         {
             Description = "CPU priority of this program (Linux nice, 0 to 19): backups yield to the server's clients on a shared machine. 0 runs at normal priority.",
-            DefaultValueFactory = _ => Server.Hosting.Niceness.Background,
+            DefaultValueFactory = _ => Niceness.Background,
         };
         nice.Validators.Add(r =>
         {
@@ -36,7 +37,7 @@ internal static class BackupCommand
         cmd.SetAction(async (pr, _) =>
         {
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
-            Server.Hosting.Niceness.LowerProcess(pr.GetValue(nice));
+            Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, pr.GetValue(type)!,
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);

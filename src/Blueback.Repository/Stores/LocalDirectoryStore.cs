@@ -1,3 +1,5 @@
+using Blueback.IO;
+
 namespace Blueback.Repository.Stores;
 
 /// <summary>A repository in a local directory. Keys map to files, each flushed when written; an atomic write goes
@@ -19,7 +21,7 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
 
     private string KeyOf(string path) => Path.GetRelativePath(Location, path).Replace(Path.DirectorySeparatorChar, '/');
 
-    /// <summary>Chunks are written around the page cache (<see cref="Storage.DirectFileWriter"/>): a backup writes
+    /// <summary>Chunks are written around the page cache (<see cref="DirectFileWriter"/>): a backup writes
     /// gigabytes nobody reads back soon, and pushing them through the cache both costs more than the disk here and
     /// evicts the server's working set.</summary>
     public Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -28,7 +30,7 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         // A write and its flush block for milliseconds: on a thread of its own, not one of the pool's few (the
         // chunks being compressed and received need those).
-        return Task.Factory.StartNew(() => Storage.DirectFileWriter.WriteFile(path, data.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return Task.Factory.StartNew(() => DirectFileWriter.WriteFile(path, data.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken)
@@ -38,7 +40,7 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         for (var dir = PathOf(prefix); dir.Length > Location.Length && Directory.Exists(dir); dir = Path.GetDirectoryName(dir)!)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Storage.FileSystem.SyncDirectory(dir);
+            FileSystem.SyncDirectory(dir);
         }
         return Task.CompletedTask;
     }
@@ -51,7 +53,7 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         var tmp = path + TempSuffix;
         await WriteFileAsync(tmp, FileMode.Create, data, cancellationToken).ConfigureAwait(false);
         File.Move(tmp, path, overwrite: true);
-        Storage.FileSystem.SyncDirectory(dir);
+        FileSystem.SyncDirectory(dir);
     }
 
     public async Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -66,7 +68,7 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         {
             return false;
         }
-        Storage.FileSystem.SyncDirectory(Path.GetDirectoryName(path)!);
+        FileSystem.SyncDirectory(Path.GetDirectoryName(path)!);
         return true;
     }
 
@@ -86,7 +88,7 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     {
         var path = PathOf(key);
         // Around the page cache (a chunk is read once), on a thread of its own like the writes.
-        return Task.Factory.StartNew(() => Storage.DirectFileReader.ReadFile(path, buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return Task.Factory.StartNew(() => DirectFileReader.ReadFile(path, buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Collections.Concurrent;
 
 namespace Blueback.Server.Hosting;

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using Blueback.Storage.Paging;
 using Microsoft.Win32.SafeHandles;
 
@@ -14,11 +15,11 @@ namespace Blueback.Storage.Backup;
 internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
 {
     /// <summary>Bytes per direct read; two windows are in flight or ready, so the disk always has one to do.</summary>
-    private const int WindowBytes = 4 << 20;
+    private const int WindowBytes = DirectFileWriter.StagingSize; // a staging buffer each
     private static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReadBound = TimeSpan.FromSeconds(60);
     private SafeFileHandle? _direct;
-    private bool _buffered = !OperatingSystem.IsLinux() || DirectFileWriter.DirectFlag == 0;
+    private bool _buffered = !DirectFileReader.Possible;
     private Window? _current, _next;
 
     /// <summary>Bytes read from the disk around the cache so far (tests, diagnostics).</summary>
@@ -110,13 +111,12 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
     {
         if (_direct is null)
         {
-            int fd = DirectFileWriter.OpenFile(file.Path, 0x0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */ | DirectFileWriter.DirectFlag, 0);
-            if (fd < 0)
+            _direct = DirectFileReader.TryOpenDirect(file.Path);
+            if (_direct is null)
             {
                 _buffered = true; // EINVAL (no O_DIRECT here) or anything else: the cache path reports real errors
                 return null;
             }
-            _direct = new SafeFileHandle(fd, ownsHandle: true);
         }
         return _direct;
     }

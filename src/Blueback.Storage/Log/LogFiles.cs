@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -72,7 +73,7 @@ public static class LogFiles
             var a = attachments[i];
             MemoryMarshal.Write(region.AsSpan(LogFileHeader.AttachmentsOffset + (i * LogAttachment.SizeOf)), in a);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(region, Checksum.Crc32C(header.Generation, region.AsSpan(4)));
+        BinaryPrimitives.WriteUInt32LittleEndian(region, Crc32C.Compute(header.Generation, region.AsSpan(4)));
         return region;
     }
 
@@ -88,7 +89,7 @@ public static class LogFiles
         {
             throw new LogCorruptException($"Log file '{path}' is not a Blueback log generation (bad magic number).", expectedGeneration);
         }
-        var crc = Checksum.Crc32C(h.Generation, region[4..LogFileHeader.RegionSize]);
+        var crc = Crc32C.Compute(h.Generation, region[4..LogFileHeader.RegionSize]);
         if (crc != h.Checksum)
         {
             throw new LogCorruptException($"Log file '{path}': header checksum mismatch (generation {expectedGeneration}). The header is damaged; restore this generation from a backup.", expectedGeneration, 0);

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Buffers.Binary;
 using Blueback.Storage.Format;
 
@@ -29,7 +30,7 @@ internal static class LogRecordLayout
     public static void Seal(Span<byte> record, Lsn lsn, int length) =>
         BinaryPrimitives.WriteUInt32LittleEndian(record, Seed(lsn, record[4..length]));
 
-    private static uint Seed(Lsn lsn, ReadOnlySpan<byte> body) => Checksum.Crc32C((uint)(lsn.Value ^ (lsn.Value >> 29)), body);
+    private static uint Seed(Lsn lsn, ReadOnlySpan<byte> body) => Crc32C.Compute((uint)(lsn.Value ^ (lsn.Value >> 29)), body);
 
     /// <summary>Checks that a record starting at <paramref name="at"/> is whole and belongs at this position.</summary>
     public static bool IsValid(ReadOnlySpan<byte> file, int at, Lsn expected, out int length)

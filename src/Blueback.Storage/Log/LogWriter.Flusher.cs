@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Buffers.Binary;
 using Blueback.Storage.Format;
 using Microsoft.Win32.SafeHandles;

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -33,7 +34,7 @@ public static class CheckpointFile
             }
             var s = data.AsSpan(slot * CheckpointHeader.SlotSize, CheckpointHeader.SlotSize);
             var h = MemoryMarshal.Read<CheckpointHeader>(s);
-            if (h.Magic != CheckpointHeader.MagicValue || h.Checksum != Checksum.Crc32C((uint)slot, s[4..]) || h.AttachmentCount > CheckpointHeader.MaxAttachments)
+            if (h.Magic != CheckpointHeader.MagicValue || h.Checksum != Crc32C.Compute((uint)slot, s[4..]) || h.AttachmentCount > CheckpointHeader.MaxAttachments)
             {
                 continue;
             }
@@ -87,7 +88,7 @@ public static class CheckpointFile
             MemoryMarshal.Write(s.AsSpan(at), in a);
             pathBytes.CopyTo(s.AsSpan(at + 32));
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(s, Checksum.Crc32C((uint)slot, s.AsSpan(4)));
+        BinaryPrimitives.WriteUInt32LittleEndian(s, Crc32C.Compute((uint)slot, s.AsSpan(4)));
         bool created = !File.Exists(path);
         using (var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read))
         {

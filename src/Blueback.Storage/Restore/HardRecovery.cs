@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Blueback.Storage.Format;

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Blueback.Storage.Format;

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Runtime.InteropServices;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using System.Security.Cryptography;
 using Blueback.Storage.Log;
 

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Recovery;

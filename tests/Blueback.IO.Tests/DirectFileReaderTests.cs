@@ -1,6 +1,7 @@
+using Blueback.IO;
 using System.Runtime.InteropServices;
 
-namespace Blueback.Storage.Tests;
+namespace Blueback.IO.Tests;
 
 /// <summary>The reader of repository chunks: exactly the file's bytes whatever its size and the destination's
 /// alignment, the file's length when the destination is too small, and on a file system that refuses O_DIRECT.</summary>

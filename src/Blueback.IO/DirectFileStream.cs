@@ -1,13 +1,13 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace Blueback.Storage;
+namespace Blueback.IO;
 
 /// <summary>A new file written front to back around the page cache (O_DIRECT where the file system takes it), as a
 /// write-only stream: for restored database images and log generations, gigabytes written once (see
 /// <see cref="DirectFileWriter"/> for why the cache costs more than the disk here). Block-aligned memory goes to the
 /// disk as it is; anything else is gathered in an aligned staging buffer. <see cref="Complete"/> writes the padded
 /// tail, cuts the length back and flushes; a file never completed is its owner's to delete.</summary>
-internal sealed class DirectFileStream : Stream
+public sealed class DirectFileStream : Stream
 {
     private const int Alignment = DirectFileWriter.Alignment;
     private readonly SafeFileHandle _handle;

@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace Blueback.Storage;
+namespace Blueback.IO;
 
 /// <summary>The few POSIX calls the framework does not expose.</summary>
-internal static partial class FileSystem
+public static partial class FileSystem
 {
     /// <summary>Makes a create, rename or delete in <paramref name="directory"/> durable (fsync of the directory).</summary>
     public static void SyncDirectory(string directory)

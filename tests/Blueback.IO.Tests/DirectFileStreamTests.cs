@@ -1,4 +1,6 @@
-namespace Blueback.Storage.Tests;
+using Blueback.IO;
+
+namespace Blueback.IO.Tests;
 
 /// <summary>The streaming writer of restored files: exactly the bytes given, whatever the sizes and alignment of the
 /// pieces (aligned memory written as it is, the rest staged), on a file system that takes O_DIRECT and on one that

@@ -1,10 +1,10 @@
-using Blueback.Storage.Format;
+using Blueback.IO;
 
-namespace Blueback.Storage.Tests;
+namespace Blueback.IO.Tests;
 
 /// <summary>The three-lane CRC32C gives exactly the CRC of the textbook bit-at-a-time definition, at every length
 /// around its block boundaries, at any alignment and with any seed (pages, log records and chunks depend on it).</summary>
-public class ChecksumTests
+public class Crc32CTests
 {
     /// <summary>CRC32C as defined (reflected polynomial 0x82F63B78), one bit at a time, with the same seed rule.</summary>
     private static uint Reference(uint seed, ReadOnlySpan<byte> data)
@@ -42,7 +42,7 @@ public class ChecksumTests
             {
                 uint seed = (uint)rng.Next();
                 var span = data.AsSpan(offset, length);
-                Assert.True(Reference(seed, span) == Checksum.Crc32C(seed, span), $"length {length}, offset {offset}");
+                Assert.True(Reference(seed, span) == Crc32C.Compute(seed, span), $"length {length}, offset {offset}");
             }
         }
     }
@@ -55,8 +55,8 @@ public class ChecksumTests
         rng.NextBytes(data);
         for (int cut = 0; cut < data.Length; cut += 9_973)
         {
-            uint first = Checksum.Crc32C(0, data.AsSpan(0, cut));
-            Assert.Equal(Checksum.Crc32C(0, data), Checksum.Crc32C(first, data.AsSpan(cut)));
+            uint first = Crc32C.Compute(0, data.AsSpan(0, cut));
+            Assert.Equal(Crc32C.Compute(0, data), Crc32C.Compute(first, data.AsSpan(cut)));
         }
     }
 }

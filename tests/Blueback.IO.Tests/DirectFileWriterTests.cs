@@ -1,4 +1,6 @@
-namespace Blueback.Storage.Tests;
+using Blueback.IO;
+
+namespace Blueback.IO.Tests;
 
 /// <summary>The writer of repository chunks: exact content and length whatever the size (the padded last block is
 /// cut back, data longer than the staging buffer goes in pieces), on a file system that takes O_DIRECT and on one

@@ -1,3 +1,4 @@
+using Blueback.IO;
 using Blueback.Storage.Backup;
 using Blueback.Storage.BTree;
 using Blueback.Storage.Format;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Blueback.Storage;
+namespace Blueback.IO;
 
 /// <summary>Reads a whole file around the page cache (O_DIRECT on Linux): for repository chunks, which a restore or
 /// a verify reads once. A buffered read of data not in the cache fills fresh page-cache pages first, and on the
@@ -9,7 +9,7 @@ namespace Blueback.Storage;
 /// kernel CPU buffered, 2.2 s with 0.14 s direct; docs/benchmarks.md). Into a block-aligned destination the blocks go
 /// straight from the disk; the last partial block, or a destination that is not aligned, goes through an aligned
 /// staging buffer. Where the file system refuses O_DIRECT (tmpfs) the same code reads through the cache.</summary>
-internal static class DirectFileReader
+public static class DirectFileReader
 {
     private const int Alignment = DirectFileWriter.Alignment;
 
@@ -76,19 +76,23 @@ internal static class DirectFileReader
         return done;
     }
 
-    private static SafeFileHandle Open(string path)
+    private static SafeFileHandle Open(string path) =>
+        // Where O_DIRECT is refused (EINVAL) the read goes through the cache; any other failure gets the framework's
+        // own open, whose exceptions (not found, denied) name the path.
+        TryOpenDirect(path) ?? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+
+    /// <summary>Whether this platform can open files for O_DIRECT at all (Linux, with a known flag value).</summary>
+    public static bool Possible => OperatingSystem.IsLinux() && DirectFileWriter.DirectFlag != 0;
+
+    /// <summary>A read-only O_DIRECT handle on <paramref name="path"/>, or null where it cannot be had (not Linux, a
+    /// file system without O_DIRECT, or any failure to open, which a buffered open then reports).</summary>
+    public static SafeFileHandle? TryOpenDirect(string path)
     {
-        if (!OperatingSystem.IsLinux() || DirectFileWriter.DirectFlag == 0)
+        if (!Possible)
         {
-            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return null;
         }
         int fd = DirectFileWriter.OpenFile(path, 0x0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */ | DirectFileWriter.DirectFlag, 0);
-        if (fd < 0)
-        {
-            // EINVAL (no O_DIRECT on this file system) reads through the cache; anything else gets the framework's own
-            // open, whose exceptions (not found, denied) name the path.
-            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
-        return new SafeFileHandle(fd, ownsHandle: true);
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
     }
 }

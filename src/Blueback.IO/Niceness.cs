@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Blueback.Server.Hosting;
+namespace Blueback.IO;
 
 /// <summary>Lowers CPU priority (the Linux nice value) for backup work, on both sides: the server's backup read
 /// threads and the backup program. Linux keeps the value per thread, and a new thread starts with its creator's;

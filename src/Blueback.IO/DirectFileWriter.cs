@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Blueback.Storage;
+namespace Blueback.IO;
 
 /// <summary>Writes a whole new file around the page cache (O_DIRECT on Linux), for the chunks of backup sets (the
 /// repository links this file; restores write through the cache, as replay reads the pages next). Why: a buffered
@@ -11,10 +11,10 @@ namespace Blueback.Storage;
 /// that fills the page cache evicts the server's working set. Bytes aligned in memory are written as they are, others
 /// through an aligned staging buffer; the last block is padded, then the length is cut back and the data flushed. Where the file system refuses O_DIRECT
 /// (tmpfs) the same code writes through the page cache.</summary>
-internal static partial class DirectFileWriter
+public static partial class DirectFileWriter
 {
     public const int Alignment = 4096;
-    internal const int StagingSize = 4 << 20;
+    public const int StagingSize = 4 << 20;
     private const int StagingKept = 16;
 
     // Staging buffers are kept for reuse: a fresh multi-megabyte allocation per file would fault in new pages every
@@ -83,9 +83,10 @@ internal static partial class DirectFileWriter
     }
 
     /// <summary>An aligned buffer of <see cref="StagingSize"/> bytes (also for <see cref="DirectFileReader"/>).</summary>
-    internal static unsafe nint RentStaging() => Staging.TryTake(out var kept) ? kept : (nint)NativeMemory.AlignedAlloc(StagingSize, Alignment);
+    public static unsafe nint RentStaging() => Staging.TryTake(out var kept) ? kept : (nint)NativeMemory.AlignedAlloc(StagingSize, Alignment);
 
-    internal static unsafe void ReturnStaging(nint staging)
+    /// <summary>Gives back a buffer from <see cref="RentStaging"/>.</summary>
+    public static unsafe void ReturnStaging(nint staging)
     {
         if (Staging.Count < StagingKept)
         {
