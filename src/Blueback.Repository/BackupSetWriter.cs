@@ -9,13 +9,13 @@ namespace Blueback.Repository;
 
 /// <summary>Writes one backup set: each file streamed in chunks (compressed, CRC32C of the stored bytes), the
 /// whole file hashed with SHA-256, and the manifest last, atomically, once every chunk is durable. Up to
-/// <see cref="Repository.Parallelism"/> chunks are in flight at once (compressed on several cores; an object
+/// <see cref="BackupRepository.Parallelism"/> chunks are in flight at once (compressed on several cores; an object
 /// store's latency hides behind the writes); memory holds that many raw and stored chunks, whatever the file
 /// size.</summary>
 public sealed class BackupSetWriter
 {
     public const int DefaultChunkSize = 8 << 20;
-    private readonly Repository _repository;
+    private readonly BackupRepository _repository;
     private readonly Codec _codec;
     private readonly int _chunkSize;
     private readonly List<ManifestFile> _files = new();
@@ -29,7 +29,7 @@ public sealed class BackupSetWriter
     private long _storedBytes;
     private bool _committed;
 
-    internal BackupSetWriter(Repository repository, string setId, Codec codec, int chunkSize)
+    internal BackupSetWriter(BackupRepository repository, string setId, Codec codec, int chunkSize)
     {
         _repository = repository;
         SetId = setId;
@@ -46,7 +46,7 @@ public sealed class BackupSetWriter
     /// <summary>Copies a stream into the set under <paramref name="path"/>. <paramref name="progress"/> gets the
     /// bytes read so far. Chunks move through a pipeline: while the next one is received, earlier ones are hashed
     /// (SHA-256 of the file, in order, one chunk after another), compressed and checksummed (several at once), and
-    /// written; at most <see cref="Repository.Parallelism"/> chunks are in flight.</summary>
+    /// written; at most <see cref="BackupRepository.Parallelism"/> chunks are in flight.</summary>
     public async Task<ManifestFile> AddFileAsync(string path, Stream source, Action<long>? progress = null, CancellationToken cancellationToken = default)
     {
         var file = new ManifestFile { Path = path };
@@ -83,7 +83,7 @@ public sealed class BackupSetWriter
                     _slots.Release();
                     break;
                 }
-                var chunk = new ManifestChunk { Key = $"{Repository.SetPrefix(SetId)}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
+                var chunk = new ManifestChunk { Key = $"{BackupRepository.SetPrefix(SetId)}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
                 file.Chunks.Add(chunk);
                 // The file's hash takes the chunks in order, each after the one before, off this thread.
                 var previous = hashed;
@@ -108,7 +108,7 @@ public sealed class BackupSetWriter
             await WaitQuietly(hashed).ConfigureAwait(false); // the hash in flight (a few chunks at most) still uses sha
             throw;
         }
-        file.Sha256 = Repository.Hex(sha.GetHashAndReset());
+        file.Sha256 = BackupRepository.Hex(sha.GetHashAndReset());
         _files.Add(file);
         return file;
     }
@@ -199,16 +199,16 @@ public sealed class BackupSetWriter
     {
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         // Each chunk was flushed as written; its name in the directory must be durable too before the manifest.
-        await _repository.Store.SyncPrefixAsync($"{Repository.SetPrefix(SetId)}/chunks", cancellationToken).ConfigureAwait(false);
+        await _repository.Store.SyncPrefixAsync($"{BackupRepository.SetPrefix(SetId)}/chunks", cancellationToken).ConfigureAwait(false);
         manifest.RepositoryId = _repository.Id;
         manifest.SetId = SetId;
         manifest.Codec = _codec.Name;
         manifest.Files = _files;
         // The checksum covers the manifest's exact bytes, which the envelope embeds unchanged.
         var raw = JsonSerializer.SerializeToUtf8Bytes(manifest, RepositoryJson.Default.Manifest);
-        var sha = Repository.Hex(SHA256.HashData(raw));
+        var sha = BackupRepository.Hex(SHA256.HashData(raw));
         var bytes = Encoding.UTF8.GetBytes($"{{\n\"sha256\": \"{sha}\",\n\"manifest\": {Encoding.UTF8.GetString(raw)}\n}}\n");
-        await _repository.Store.WriteAtomicAsync(Repository.ManifestKey(SetId), bytes, cancellationToken).ConfigureAwait(false);
+        await _repository.Store.WriteAtomicAsync(BackupRepository.ManifestKey(SetId), bytes, cancellationToken).ConfigureAwait(false);
         _committed = true;
     }
 
@@ -233,7 +233,7 @@ public sealed class BackupSetWriter
         }
         try
         {
-            await _repository.Store.DeletePrefixAsync(Repository.SetPrefix(SetId), cts.Token).ConfigureAwait(false);
+            await _repository.Store.DeletePrefixAsync(BackupRepository.SetPrefix(SetId), cts.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException or RepositoryException)
         {

@@ -5,7 +5,7 @@ namespace Blueback.Repository;
 /// <summary>What a backup set holds. Written last; a set without a committed manifest does not exist.</summary>
 public sealed class Manifest
 {
-    [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; } = Repository.FormatVersion;
+    [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; } = BackupRepository.FormatVersion;
     [JsonPropertyName("repositoryId")] public string RepositoryId { get; set; } = "";
     [JsonPropertyName("setId")] public string SetId { get; set; } = "";
     [JsonPropertyName("parentSetId")] public string? ParentSetId { get; set; }

@@ -11,17 +11,17 @@ public sealed class RepositoryLock : IAsyncDisposable
     public const string Key = "locks/maintenance.json";
     public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(10);
 
-    private readonly Repository _repository;
+    private readonly BackupRepository _repository;
     private readonly LockRecord _record;
     private int _released;
 
-    private RepositoryLock(Repository repository, LockRecord record)
+    private RepositoryLock(BackupRepository repository, LockRecord record)
     {
         _repository = repository;
         _record = record;
     }
 
-    public static async Task<RepositoryLock> AcquireAsync(Repository repository, string purpose, TimeSpan lease, CancellationToken cancellationToken)
+    public static async Task<RepositoryLock> AcquireAsync(BackupRepository repository, string purpose, TimeSpan lease, CancellationToken cancellationToken)
     {
         var record = new LockRecord
         {
@@ -50,7 +50,7 @@ public sealed class RepositoryLock : IAsyncDisposable
         throw new RepositoryException($"Repository '{repository.Store.Location}': another maintainer took the lock at the same moment. Run the command again.");
     }
 
-    private static async Task<LockRecord?> ReadAsync(Repository repository, CancellationToken ct)
+    private static async Task<LockRecord?> ReadAsync(BackupRepository repository, CancellationToken ct)
     {
         try
         {

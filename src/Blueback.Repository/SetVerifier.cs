@@ -9,7 +9,7 @@ public static class SetVerifier
 {
     /// <summary>Streams each file's bytes to <paramref name="inspect"/> (for page and log checks) while checking
     /// chunks and hashes. Returns the problems found; empty means the set is intact.</summary>
-    public static async Task<List<string>> VerifyAsync(Repository repository, Manifest manifest, Func<ManifestFile, ReadOnlyMemory<byte>, long, List<string>, Task>? inspect = null, CancellationToken cancellationToken = default)
+    public static async Task<List<string>> VerifyAsync(BackupRepository repository, Manifest manifest, Func<ManifestFile, ReadOnlyMemory<byte>, long, List<string>, Task>? inspect = null, CancellationToken cancellationToken = default)
     {
         var problems = new List<string>();
         Codec codec;
@@ -69,7 +69,7 @@ public static class SetVerifier
             {
                 problems.Add($"set {manifest.SetId}, file {file.Path}: {offset} bytes in its chunks, {file.Size} recorded (truncated)");
             }
-            else if (!string.Equals(Repository.Hex(sha.GetHashAndReset()), file.Sha256, StringComparison.Ordinal))
+            else if (!string.Equals(BackupRepository.Hex(sha.GetHashAndReset()), file.Sha256, StringComparison.Ordinal))
             {
                 problems.Add($"set {manifest.SetId}, file {file.Path}: SHA-256 mismatch over the whole file");
             }
@@ -82,7 +82,7 @@ public static class SetVerifier
     /// makes a restore run near the disk's rate on two cores: the next chunks are read, checked and decompressed
     /// while the current one is hashed and, at the same time, written. At most <see cref="ExtractDepth"/> chunks
     /// are in memory at once.</summary>
-    public static async Task ExtractAsync(Repository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default, Action<long>? progress = null)
+    public static async Task ExtractAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default, Action<long>? progress = null)
     {
         var codec = Codec.ByName(manifest.Codec);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -131,7 +131,7 @@ public static class SetVerifier
                 ChunkBufferPool.Return(left.Raw);
             }
         }
-        var hash = Repository.Hex(sha.GetHashAndReset());
+        var hash = BackupRepository.Hex(sha.GetHashAndReset());
         if (written != file.Size || !string.Equals(hash, file.Sha256, StringComparison.Ordinal))
         {
             throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: reassembled {written} bytes with SHA-256 {hash}, but the manifest says {file.Size} bytes with {file.Sha256}. The set is damaged; restore from another set.");
@@ -142,8 +142,8 @@ public static class SetVerifier
     public const int ExtractDepth = 2;
 
     /// <summary>Reads, checks and decompresses a file's chunks in order onto <paramref name="output"/>, with up to
-    /// <see cref="Repository.Parallelism"/> reads in flight (an object store's latency hides behind them).</summary>
-    private static async Task ReadChunksAsync(Repository repository, Manifest manifest, ManifestFile file, Codec codec, System.Threading.Channels.ChannelWriter<(ChunkBuffer Raw, int Length)> output, CancellationToken ct)
+    /// <see cref="BackupRepository.Parallelism"/> reads in flight (an object store's latency hides behind them).</summary>
+    private static async Task ReadChunksAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Codec codec, System.Threading.Channels.ChannelWriter<(ChunkBuffer Raw, int Length)> output, CancellationToken ct)
     {
         var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer Stored, Task<long> Read)>();
         int next = 0;

@@ -150,7 +150,7 @@ public partial class BackupProgramTests
 
         // A log whose bytes were damaged before they were chunked (so every chunk checksum holds) is still found:
         // verify reads each generation's records.
-        var r = await Repository.Repository.OpenAsync(new Repository.Stores.LocalDirectoryStore(repo));
+        var r = await Blueback.Repository.BackupRepository.OpenAsync(new Repository.Stores.LocalDirectoryStore(repo));
         var source = await r.ReadManifestAsync(fullId);
         var copy = r.BeginSet(Guid.NewGuid().ToString("N"), Repository.Compression.Codec.None);
         foreach (var f in source.Files)

@@ -15,9 +15,9 @@ public class RepositoryTests
         return b;
     }
 
-    private static async Task<(Repository Repo, Manifest Manifest, Dictionary<string, byte[]> Files)> OneSetAsync(string dir, Codec codec)
+    private static async Task<(BackupRepository Repo, Manifest Manifest, Dictionary<string, byte[]> Files)> OneSetAsync(string dir, Codec codec)
     {
-        var repo = await Repository.InitAsync(new LocalDirectoryStore(dir));
+        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir));
         var files = new Dictionary<string, byte[]>
         {
             ["databases/mailbox.bdb"] = Data(3 * 1024 * 1024 + 123, 1),
@@ -68,13 +68,13 @@ public class RepositoryTests
     public async Task A_set_without_a_committed_manifest_does_not_exist_and_gc_removes_it()
     {
         using var dir = new TempDir();
-        var repo = await Repository.InitAsync(new LocalDirectoryStore(dir.Path));
+        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir.Path));
         var w = repo.BeginSet("abandoned", Codec.None);
         await w.AddFileAsync("databases/x.bdb", new MemoryStream(Data(1000, 3)));
         await w.FlushAsync();
         Assert.Empty(await repo.ListSetsAsync());
         // Young: it may be a backup still being written, so gc leaves it within the grace period.
-        var young = await repo.CollectGarbageAsync(Repository.DefaultGrace);
+        var young = await repo.CollectGarbageAsync(BackupRepository.DefaultGrace);
         Assert.Equal(["abandoned"], young.Young);
         Assert.Empty(young.Removed);
         Assert.True(Directory.Exists(Path.Combine(dir.Path, "sets", "abandoned")));
@@ -102,7 +102,7 @@ public class RepositoryTests
         problems = await SetVerifier.VerifyAsync(repo, m);
         Assert.Contains(problems, x => x.Contains("missing", StringComparison.Ordinal) && x.Contains("logs/bb00000001.log", StringComparison.Ordinal));
 
-        var manifestPath = Path.Combine(dir.Path, Repository.ManifestKey(m.SetId));
+        var manifestPath = Path.Combine(dir.Path, BackupRepository.ManifestKey(m.SetId));
         var text = await File.ReadAllTextAsync(manifestPath);
         await File.WriteAllTextAsync(manifestPath, text.Replace("\"genHigh\": 1", "\"genHigh\": 2", StringComparison.Ordinal));
         var ex = await Assert.ThrowsAsync<RepositoryException>(() => repo.ReadManifestAsync(m.SetId));
@@ -115,7 +115,7 @@ public class RepositoryTests
         using var a = new TempDir();
         using var b = new TempDir();
         var (_, m, _) = await OneSetAsync(a.Path, Codec.None);
-        var other = await Repository.InitAsync(new LocalDirectoryStore(b.Path));
+        var other = await BackupRepository.InitAsync(new LocalDirectoryStore(b.Path));
         var from = Path.Combine(a.Path, "sets", m.SetId);
         var to = Path.Combine(b.Path, "sets", m.SetId);
         foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
@@ -129,8 +129,8 @@ public class RepositoryTests
 
         var config = Path.Combine(b.Path, "config.json");
         await File.WriteAllTextAsync(config, (await File.ReadAllTextAsync(config)).Replace("\"formatVersion\": 1", "\"formatVersion\": 7", StringComparison.Ordinal));
-        ex = await Assert.ThrowsAsync<RepositoryException>(() => Repository.OpenAsync(new LocalDirectoryStore(b.Path)));
+        ex = await Assert.ThrowsAsync<RepositoryException>(() => BackupRepository.OpenAsync(new LocalDirectoryStore(b.Path)));
         Assert.Contains("format version 7", ex.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<RepositoryException>(() => Repository.InitAsync(new LocalDirectoryStore(a.Path)));
+        await Assert.ThrowsAsync<RepositoryException>(() => BackupRepository.InitAsync(new LocalDirectoryStore(a.Path)));
     }
 }

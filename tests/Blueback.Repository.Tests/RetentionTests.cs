@@ -78,9 +78,9 @@ public class RetentionTests
         Assert.DoesNotContain("z-full1", kept);
     }
 
-    private static async Task<Repository> RepoWithSetsAsync(string dir, int count)
+    private static async Task<BackupRepository> RepoWithSetsAsync(string dir, int count)
     {
-        var repo = await Repository.InitAsync(new LocalDirectoryStore(dir));
+        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir));
         for (int i = 0; i < count; i++)
         {
             var w = repo.BeginSet($"set{i}", Codec.None, chunkSize: 64 << 10);

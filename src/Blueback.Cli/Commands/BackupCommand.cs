@@ -45,7 +45,7 @@ internal static class BackupCommand
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, string type, Repository.Repository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, string type, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);

@@ -22,7 +22,7 @@ public static class BackupRunner
     /// <summary>Environment variable naming a failpoint where the program stops (crash tests only).</summary>
     public const string FailpointVariable = "BLUEBACK_FAILPOINT";
 
-    public static async Task<BackupResult> RunAsync(BluebackClient client, string server, Repository.Repository repo, string instance, string type,
+    public static async Task<BackupResult> RunAsync(BluebackClient client, string server, BackupRepository repo, string instance, string type,
         Codec codec, Action<BackupProgress>? progress, CancellationToken ct)
     {
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Blueback.Client;
 using Blueback.Protocol;
+using Blueback.Repository;
 using Blueback.Repository.Compression;
 using Blueback.Repository.Stores;
 using Blueback.Server;
@@ -95,7 +96,7 @@ internal static class DemoCommand
 
         // 3. A full backup and an incremental one, while the writers write.
         var repoDir = Path.Combine(root, "repository");
-        var repo = await Repository.Repository.InitAsync(new LocalDirectoryStore(repoDir), ct).ConfigureAwait(false);
+        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(repoDir), ct).ConfigureAwait(false);
         var full = await BackupRunner.RunAsync(client, server, repo, "store", "full", Codec.Default(), null, ct).ConfigureAwait(false);
         Console.WriteLine($"3. Full backup {full.SetId}: {Mb(full.RawBytes)} ({Mb(full.StoredBytes)} stored, {full.Codec}) in {full.Seconds:0.00} s, {full.RawBytes / 1e6 / Math.Max(full.Seconds, 0.001):0} MB/s; generations {full.GenLow}-{full.GenHigh}; {full.Truncated.Count} truncated on the server.");
         await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);

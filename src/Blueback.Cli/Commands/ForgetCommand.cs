@@ -46,7 +46,7 @@ internal static class ForgetCommand
         return cmd;
     }
 
-    private static async Task<int> RunAsync(Repository.Repository r, RetentionPolicy policy, string? instance, bool dryRun, bool json, CancellationToken ct)
+    private static async Task<int> RunAsync(BackupRepository r, RetentionPolicy policy, string? instance, bool dryRun, bool json, CancellationToken ct)
     {
         var @lock = dryRun ? null : await RepositoryLock.AcquireAsync(r, "forget", RepositoryLock.DefaultLease, ct).ConfigureAwait(false);
         try

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Blueback.Repository;
 using Blueback.Repository.Stores;
 
 namespace Blueback.Cli.Commands;
@@ -57,9 +58,9 @@ internal sealed class RepoOptions
         return pr.GetValue(MaxRate) is { } rate ? new ThrottledStore(store, ParseRate(rate)) : store;
     }
 
-    public async Task<Repository.Repository> OpenAsync(ParseResult pr, CancellationToken ct)
+    public async Task<BackupRepository> OpenAsync(ParseResult pr, CancellationToken ct)
     {
-        var repo = await Repository.Repository.OpenAsync(Store(pr), ct).ConfigureAwait(false);
+        var repo = await BackupRepository.OpenAsync(Store(pr), ct).ConfigureAwait(false);
         repo.Parallelism = Math.Clamp(pr.GetValue(Parallel), 1, 64);
         return repo;
     }

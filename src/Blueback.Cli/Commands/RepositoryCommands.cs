@@ -17,7 +17,7 @@ internal static class RepositoryCommands
         initOpts.AddTo(init, withRepo: false);
         init.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
-            var r = await Repository.Repository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), ct).ConfigureAwait(false);
+            var r = await BackupRepository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), ct).ConfigureAwait(false);
             Console.WriteLine($"Created repository {r.Id} in {r.Store.Location}.");
             return Output.Ok;
         }).ConfigureAwait(false));
@@ -129,7 +129,7 @@ internal static class RepositoryCommands
     }
 
     /// <summary>Everything verify checks for one set.</summary>
-    public static async Task<List<string>> VerifySetAsync(Repository.Repository r, Manifest m, List<Manifest> sets, CancellationToken ct)
+    public static async Task<List<string>> VerifySetAsync(BackupRepository r, Manifest m, List<Manifest> sets, CancellationToken ct)
     {
         var logs = new LogCopies(m);
         var problems = await SetVerifier.VerifyAsync(r, m, (file, raw, offset, found) =>

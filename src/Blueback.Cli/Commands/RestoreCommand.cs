@@ -45,7 +45,7 @@ internal static class RestoreCommand
 
     private sealed record Options(string Repo, string? Token, ServerTrust? Trust, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
 
-    private static async Task<int> RunAsync(Options o, Repository.Repository repo, CancellationToken ct)
+    private static async Task<int> RunAsync(Options o, BackupRepository repo, CancellationToken ct)
     {
         try
         {
@@ -58,7 +58,7 @@ internal static class RestoreCommand
         }
     }
 
-    private static async Task<int> RestoreAsync(Options o, Repository.Repository repo, CancellationToken ct)
+    private static async Task<int> RestoreAsync(Options o, BackupRepository repo, CancellationToken ct)
     {
         if ((o.To is null) == (o.Server is null))
         {
@@ -114,7 +114,7 @@ internal static class RestoreCommand
     }
 
     /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it, offline. Shared by the command and the demo.</summary>
-    public static async Task<RestoreResult> RunAsync(Repository.Repository repo, List<Manifest> chain, string dataDirectory, string name, RecoveryStop? stop,
+    public static async Task<RestoreResult> RunAsync(BackupRepository repo, List<Manifest> chain, string dataDirectory, string name, RecoveryStop? stop,
         bool playForward, bool upToContiguous, bool replace, bool quiet, CancellationToken ct)
     {
         var dir = Path.GetFullPath(Path.Combine(dataDirectory, name));
@@ -131,7 +131,7 @@ internal static class RestoreCommand
     }
 
     /// <summary>The restore itself, wherever it writes: the record, every file checked on the way, then recovery.</summary>
-    private static async Task<RestoreResult> RunAsync(Repository.Repository repo, List<Manifest> chain, IRestoreSink sink, RecoveryStop? stop,
+    private static async Task<RestoreResult> RunAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, RecoveryStop? stop,
         bool playForward, bool upToContiguous, bool quiet, CancellationToken ct)
     {
         var full = chain[0];
@@ -172,7 +172,7 @@ internal static class RestoreCommand
     }
 
     /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) on the way.</summary>
-    private static async Task WriteFilesAsync(Repository.Repository repo, List<Manifest> chain, IRestoreSink sink, RestoreProgress progress, CancellationToken ct)
+    private static async Task WriteFilesAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, RestoreProgress progress, CancellationToken ct)
     {
         var full = chain[0];
         var images = full.Files.Where(f => f.Path.StartsWith("databases/", StringComparison.Ordinal)).ToList();
@@ -205,7 +205,7 @@ internal static class RestoreCommand
         }
     }
 
-    private static Func<Stream, CancellationToken, Task> Copy(Repository.Repository repo, Manifest set, ManifestFile f, RestoreProgress progress) =>
+    private static Func<Stream, CancellationToken, Task> Copy(BackupRepository repo, Manifest set, ManifestFile f, RestoreProgress progress) =>
         (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => progress.Add(f.Path, done, f.Size));
 
     /// <summary>Restore progress: bytes written of the total, rate and time left, then recovery's phases.</summary>

@@ -29,12 +29,12 @@ public sealed class RepositoryException : Exception
 
 /// <summary>A backup repository: <c>config.json</c> (id, format version) and <c>sets/SETID/</c> with chunks and,
 /// once committed, <c>manifest.json</c>.</summary>
-public sealed class Repository
+public sealed class BackupRepository
 {
     public const int FormatVersion = 1;
     private const string ConfigKey = "config.json";
 
-    private Repository(IRepositoryStore store, RepositoryConfig config)
+    private BackupRepository(IRepositoryStore store, RepositoryConfig config)
     {
         Store = store;
         Config = config;
@@ -48,7 +48,7 @@ public sealed class Repository
     public RepositoryConfig Config { get; }
     public string Id => Config.Id;
 
-    public static async Task<Repository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
+    public static async Task<BackupRepository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
     {
         if (await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
@@ -56,10 +56,10 @@ public sealed class Repository
         }
         var config = new RepositoryConfig { Id = Guid.NewGuid().ToString("N"), FormatVersion = FormatVersion, Created = DateTime.UtcNow };
         await store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
-        return new Repository(store, config);
+        return new BackupRepository(store, config);
     }
 
-    public static async Task<Repository> OpenAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
+    public static async Task<BackupRepository> OpenAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
     {
         if (!await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
@@ -82,7 +82,7 @@ public sealed class Repository
         {
             throw new RepositoryException($"Repository '{store.Location}' has format version {config.FormatVersion}; this build of blueback reads only version {FormatVersion}. Use the blueback version that wrote it.");
         }
-        return new Repository(store, config);
+        return new BackupRepository(store, config);
     }
 
     public static string SetPrefix(string setId) => $"sets/{setId}";
