@@ -34,5 +34,6 @@ internal sealed class ProgressLine(bool quiet)
         {
             Console.Error.WriteLine();
         }
+        _last = TimeSpan.Zero; // the line is finished: a second Done adds nothing
     }
 }

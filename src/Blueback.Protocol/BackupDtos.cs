@@ -47,6 +47,11 @@ public sealed class BackupSessionInfo
     [JsonPropertyName("databases")]
     public List<BackupDatabaseInfo> Databases { get; set; } = [];
 
+    /// <summary>The server's clock when it answered (UTC): a backup program records the server's times, never its
+    /// own, since point-in-time restore compares them with commit times the server wrote.</summary>
+    [JsonPropertyName("serverTime")]
+    public DateTime ServerTime { get; set; }
+
     /// <summary>Why a stream of this session failed, if one did.</summary>
     [JsonPropertyName("error")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -75,6 +80,11 @@ public sealed class BackupLogsInfo
 {
     [JsonPropertyName("genLow")]
     public uint GenLow { get; set; }
+
+    /// <summary>The server's clock just before it closed the backup's last generation: every transaction
+    /// committed at or before this time is in the listed generations.</summary>
+    [JsonPropertyName("logsCover")]
+    public DateTime LogsCover { get; set; }
 
     [JsonPropertyName("genHigh")]
     public uint GenHigh { get; set; }

@@ -1,8 +1,8 @@
-using Blueback.IO;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Blueback.IO;
 using Blueback.Repository.Compression;
 
 namespace Blueback.Repository;
@@ -42,6 +42,10 @@ public sealed class BackupSetWriter
     public string CodecName => _codec.Name;
     public long RawBytes { get; private set; }
     public long StoredBytes => Interlocked.Read(ref _storedBytes);
+    /// <summary>The repository the set goes into (its id belongs in the manifest).</summary>
+    public string RepositoryId => _repository.Id;
+    /// <summary>The files added so far, in order: what the manifest lists.</summary>
+    public IReadOnlyList<ManifestFile> Files => _files;
 
     /// <summary>Copies a stream into the set under <paramref name="path"/>. <paramref name="progress"/> gets the
     /// bytes read so far. Chunks move through a pipeline: while the next one is received, earlier ones are hashed
@@ -194,16 +198,17 @@ public sealed class BackupSetWriter
     public Task FlushAsync(CancellationToken cancellationToken = default) => Task.WhenAll(_writes).WaitAsync(cancellationToken);
 
     /// <summary>Writes the manifest (temporary name, flush, rename) once every chunk is durable: from this moment
-    /// the set exists.</summary>
+    /// the set exists. The manifest is the caller's, whole: it must name this set, repository and codec, and list
+    /// exactly the files written.</summary>
     public async Task CommitAsync(Manifest manifest, CancellationToken cancellationToken = default)
     {
+        if (manifest.SetId != SetId || manifest.RepositoryId != _repository.Id || manifest.Codec != _codec.Name || !manifest.Files.SequenceEqual(_files))
+        {
+            throw new InvalidOperationException($"The manifest given for set {SetId} does not describe what was written (set id, repository, codec and files must be the writer's).");
+        }
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         // Each chunk was flushed as written; its name in the directory must be durable too before the manifest.
         await _repository.Store.SyncPrefixAsync($"{BackupRepository.SetPrefix(SetId)}/chunks", cancellationToken).ConfigureAwait(false);
-        manifest.RepositoryId = _repository.Id;
-        manifest.SetId = SetId;
-        manifest.Codec = _codec.Name;
-        manifest.Files = _files;
         // The checksum covers the manifest's exact bytes, which the envelope embeds unchanged.
         var raw = JsonSerializer.SerializeToUtf8Bytes(manifest, RepositoryJson.Default.Manifest);
         var sha = BackupRepository.Hex(SHA256.HashData(raw));

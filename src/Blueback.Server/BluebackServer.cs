@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
-using Blueback.Server.Endpoints;
-using Blueback.Server.Hosting;
+using Blueback.Server.Backups;
+using Blueback.Server.Http;
+using Blueback.Server.Instances;
+using Blueback.Server.Observability;
+using Blueback.Server.Restores;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -94,10 +97,10 @@ public static class BluebackServer
         }
         using var host = new InstanceHost(options.DataDirectory, config, logger);
         using var metrics = new ServerMetrics(host);
-        using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxBackupSessions };
+        using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxBackupSessions);
         var pacing = new BackupPacing((long)((config.BackupBusyRateMBps ?? DefaultBackupBusyRateMBps) * 1e6));
         using var backupReads = new BackgroundPriority(Math.Max(2, Environment.ProcessorCount), "blueback-backup-read", config.BackupReadNice ?? BackgroundPriority.DefaultNice);
-        using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger) { MaxRunning = config.Limits.MaxRestoreSessions };
+        using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
         using var exporter = new PrometheusExporter();
         var app = builder.Build();
         await using (app.ConfigureAwait(false))

@@ -1,4 +1,4 @@
-using Blueback.Server.Hosting;
+using Blueback.Server.Backups;
 
 namespace Blueback.EndToEnd.Tests;
 

@@ -44,7 +44,7 @@ public partial class BackupProgramTests
 
             // Stopped exactly after the commit (the failpoint), then killed: the set is there, nothing truncated.
             var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--json"]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            psi.Environment[Blueback.Cli.Commands.BackupRunner.FailpointVariable] = "after-commit";
+            psi.Environment[Blueback.Cli.Commands.BackupCommand.FailpointVariable] = "after-commit";
             using (var p = Process.Start(psi)!)
             {
                 _ = p.StandardOutput.ReadToEndAsync();
@@ -97,7 +97,7 @@ public partial class BackupProgramTests
         {
             // Held at the failpoint after its commit, so its threads can be read while it runs.
             var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--type", "copy", .. args]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            psi.Environment[Blueback.Cli.Commands.BackupRunner.FailpointVariable] = "after-commit";
+            psi.Environment[Blueback.Cli.Commands.BackupCommand.FailpointVariable] = "after-commit";
             using var p = Process.Start(psi)!;
             try
             {
@@ -166,6 +166,9 @@ public partial class BackupProgramTests
         }
         source.Type = "copy";
         source.ParentSetId = null;
+        source.SetId = copy.SetId;
+        source.Codec = copy.CodecName;
+        source.Files = [.. copy.Files];
         await copy.CommitAsync(source);
         var logBad = Cli("verify", "--repo", repo, "--set", copy.SetId);
         Assert.Equal(1, logBad.Exit);

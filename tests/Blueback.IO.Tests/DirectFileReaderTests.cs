@@ -1,5 +1,5 @@
-using Blueback.IO;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 
 namespace Blueback.IO.Tests;
 

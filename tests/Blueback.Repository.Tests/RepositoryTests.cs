@@ -29,7 +29,7 @@ public class RepositoryTests
         {
             await w.AddFileAsync(path, new MemoryStream(bytes));
         }
-        await w.CommitAsync(new Manifest { Instance = "store", Type = "full", GenLow = 1, GenHigh = 1 });
+        await w.CommitAsync(w.Describing(new Manifest { Instance = "store", Type = "full", GenLow = 1, GenHigh = 1 }));
         var m = Assert.Single(await repo.ListSetsAsync());
         return (repo, m, files);
     }

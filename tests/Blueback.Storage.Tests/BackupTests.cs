@@ -335,20 +335,20 @@ public class BackupTests
         var reported = new List<string>();
         var b2 = inst.BeginBackup(BackupType.Full);
         b2.TransientRead = (db, page, retries) => reported.Add($"{db}:{page}:{retries}");
-        // A dedicated thread: the backup's retries sleep on this one, and the pool may have no other free.
-        var fixer = new Thread(() =>
+        // The page is repaired in the backup's first wait before a retry (a fault hook, not a race with a timer).
+        var waits = new List<string>();
+        b2.BeforeRetry = (db, page, attempt) =>
         {
-            Thread.Sleep(25);
+            waits.Add($"{db}:{page}:{attempt}");
             using var fs = new FileStream(a.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
             fs.Position = offset;
             fs.WriteByte(original);
-        });
-        fixer.Start();
+        };
         using (var image = b2.OpenDatabaseImage("a"))
         {
             image.CopyTo(Stream.Null);
         }
-        Assert.True(fixer.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal([$"a:{victim}:0"], waits);
         await Task.Yield();
         Assert.Equal(1, b2.TransientReadsRecovered);
         Assert.Single(reported);

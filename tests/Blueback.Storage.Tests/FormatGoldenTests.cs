@@ -1,6 +1,6 @@
-using Blueback.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 using Blueback.Storage.Format;
 
 namespace Blueback.Storage.Tests;

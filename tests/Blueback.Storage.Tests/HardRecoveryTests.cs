@@ -1,6 +1,6 @@
-using Blueback.IO;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using Blueback.IO;
 using Blueback.Storage.Backup;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;

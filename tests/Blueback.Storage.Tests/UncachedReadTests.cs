@@ -1,5 +1,5 @@
-using Blueback.IO;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 using Blueback.Storage.Backup;
 using Blueback.Storage.Format;
 using static Blueback.Storage.Tests.Small;

@@ -1,8 +1,10 @@
-using Blueback.IO;
 using System.CommandLine;
+using Blueback.Backup;
 using Blueback.Client;
+using Blueback.IO;
 using Blueback.Repository;
 using Blueback.Repository.Compression;
+using Blueback.Storage.Backup;
 
 namespace Blueback.Cli.Commands;
 
@@ -10,11 +12,23 @@ namespace Blueback.Cli.Commands;
 /// (manifest written last) before the server is asked to truncate; anything short of that leaves no set.</summary>
 internal static class BackupCommand
 {
+    /// <summary>Environment variable naming a failpoint where the program waits (crash tests only): "after-commit"
+    /// waits, at most a minute, between the set's commit and the server's truncation, for a test to kill it there.</summary>
+    public const string FailpointVariable = "BLUEBACK_FAILPOINT";
+    private static readonly TimeSpan FailpointWait = TimeSpan.FromMinutes(1);
+
     public static Command Build()
     {
         var server = new Option<string>("--server") { Description = "Server address: http://HOST:PORT or unix:/path.sock.", DefaultValueFactory = _ => "http://127.0.0.1:7420" };
         var instance = new Option<string>("--instance") { Description = "Instance to back up.", DefaultValueFactory = _ => "store" };
         var type = new Option<string>("--type") { Description = "full, copy, incremental or differential.", DefaultValueFactory = _ => "full" };
+        type.Validators.Add(r =>
+        {
+            if (!BackupTypes.TryParse(r.GetValueOrDefault<string>(), out _))
+            {
+                r.AddError($"--type '{r.GetValueOrDefault<string>()}' is not one of full, copy, incremental, differential.");
+            }
+        });
         var repo = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
@@ -39,20 +53,23 @@ internal static class BackupCommand
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
             Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, pr.GetValue(type)!,
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, string type, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
+    private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
+
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            r = await BackupRunner.RunAsync(client, server, repo, instance, type, noCompress ? Codec.None : Codec.Default(), progress.Report, ct).ConfigureAwait(false);
+            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint() };
+            r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex)
         {
@@ -68,17 +85,26 @@ internal static class BackupCommand
         progress.Done();
         if (json)
         {
-            Output.WriteJson(new { set = r.SetId, instance, type, parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated });
+            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated });
         }
         else
         {
-            Console.WriteLine($"Backup set {r.SetId}: {type} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
+            Console.WriteLine($"Backup set {r.SetId}: {type.Name()} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }
         return Output.Ok;
     }
 
+    /// <summary>The crash tests' failpoint, if the environment names it: the set is committed and nothing is
+    /// truncated yet; a test kills the program while it waits here (bounded: it carries on after a minute).</summary>
+    private static Func<CancellationToken, Task>? Failpoint() =>
+        Environment.GetEnvironmentVariable(FailpointVariable) != "after-commit" ? null : async ct =>
+        {
+            await Console.Error.WriteLineAsync("blueback: failpoint after-commit reached").ConfigureAwait(false);
+            await Task.Delay(FailpointWait, ct).ConfigureAwait(false);
+        };
+
     /// <summary>Backup progress: the current file, the set so far of what is known of it, rate, and time left.</summary>
-    private sealed class Progress(bool quiet)
+    private sealed class Progress(bool quiet) : IProgress<BackupProgress>
     {
         private readonly ProgressLine _line = new(quiet);
 

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Blueback.Backup;
 using Blueback.Client;
 using Blueback.Protocol;
 using Blueback.Repository;
 using Blueback.Repository.Compression;
 using Blueback.Repository.Stores;
 using Blueback.Server;
+using Blueback.Storage.Backup;
 
 namespace Blueback.Cli.Commands;
 
@@ -97,10 +99,10 @@ internal static class DemoCommand
         // 3. A full backup and an incremental one, while the writers write.
         var repoDir = Path.Combine(root, "repository");
         var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(repoDir), ct).ConfigureAwait(false);
-        var full = await BackupRunner.RunAsync(client, server, repo, "store", "full", Codec.Default(), null, ct).ConfigureAwait(false);
+        var full = await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Full), null, ct).ConfigureAwait(false);
         Console.WriteLine($"3. Full backup {full.SetId}: {Mb(full.RawBytes)} ({Mb(full.StoredBytes)} stored, {full.Codec}) in {full.Seconds:0.00} s, {full.RawBytes / 1e6 / Math.Max(full.Seconds, 0.001):0} MB/s; generations {full.GenLow}-{full.GenHigh}; {full.Truncated.Count} truncated on the server.");
         await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
-        var inc = await BackupRunner.RunAsync(client, server, repo, "store", "incremental", Codec.Default(), null, ct).ConfigureAwait(false);
+        var inc = await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Incremental), null, ct).ConfigureAwait(false);
         Console.WriteLine($"4. Incremental backup {inc.SetId}: generations {inc.GenLow}-{inc.GenHigh}, {Mb(inc.RawBytes)} in {inc.Seconds:0.00} s.");
 
         // 4. A third backup stopped halfway through its first image.
@@ -109,14 +111,14 @@ internal static class DemoCommand
             var sw = new Stopwatch();
             try
             {
-                await BackupRunner.RunAsync(client, server, repo, "store", "full", Codec.Default(), p =>
+                await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Full), new SyncProgress<BackupProgress>(p =>
                 {
                     if (!stopBackup.IsCancellationRequested && p.FileDone >= p.FileSize / 2)
                     {
                         sw.Start();
                         stopBackup.Cancel();
                     }
-                }, stopBackup.Token).ConfigureAwait(false);
+                }), stopBackup.Token).ConfigureAwait(false);
                 Console.WriteLine("5. The third backup finished before it could be stopped.");
             }
             catch (OperationCanceledException) when (stopBackup.IsCancellationRequested && !ct.IsCancellationRequested)
@@ -139,11 +141,11 @@ internal static class DemoCommand
         int problems = 0;
         foreach (var m in sets)
         {
-            var found = await RepositoryCommands.VerifySetAsync(repo, m, sets, ct).ConfigureAwait(false);
+            var found = await SetVerification.VerifyAsync(repo, m, sets, ct).ConfigureAwait(false);
             problems += found.Count;
             Console.WriteLine($"6. verify {m.Type} set {m.SetId}: {(found.Count == 0 ? $"OK ({m.Files.Count} files, every chunk, hash and page)" : string.Join("; ", found))}");
         }
-        var after = await BackupRunner.RunAsync(client, server, repo, "store", "incremental", Codec.Default(), null, ct).ConfigureAwait(false);
+        var after = await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Incremental), null, ct).ConfigureAwait(false);
         Console.WriteLine($"7. The next backup after the stopped one: incremental {after.SetId}, generations {after.GenLow}-{after.GenHigh}. Writers committed {Interlocked.Read(ref batches):N0} batches in all, none failed.");
         stopServer.Cancel();
         await serverTask.ConfigureAwait(false);
@@ -152,7 +154,7 @@ internal static class DemoCommand
         // 6. Restore the newest chain into a new data directory and compare it with the live instance.
         sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         var chain = RestorePlanner.Plan(sets, "latest", "store", null, liveLogsFollow: false);
-        var restored = await RestoreCommand.RunAsync(repo, chain, Path.Combine(root, "restored"), "store", null, true, false, false, quiet: true, ct).ConfigureAwait(false);
+        var restored = await RestoreJob.ToDirectoryAsync(repo, chain, Path.Combine(root, "restored"), "store", replace: false, new RestoreOptions(), null, ct).ConfigureAwait(false);
         var live = InstanceDigest.Of(Path.Combine(root, "data", "store"));
         var copy = InstanceDigest.Of(restored.Directory);
         bool same = live == copy;

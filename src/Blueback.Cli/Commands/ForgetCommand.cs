@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Blueback.Backup;
 using Blueback.Repository;
 
 namespace Blueback.Cli.Commands;

@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Blueback.Backup;
 using Blueback.Repository;
 using Blueback.Repository.Stores;
-using Blueback.Storage.Diagnostics;
 
 namespace Blueback.Cli.Commands;
 
@@ -113,7 +113,7 @@ internal static class RepositoryCommands
                 int bad = 0;
                 foreach (var m in chosen)
                 {
-                    var problems = await VerifySetAsync(r, m, sets, signals.Token).ConfigureAwait(false);
+                    var problems = await SetVerification.VerifyAsync(r, m, sets, signals.Token).ConfigureAwait(false);
                     await r.RecordVerifiedAsync(m.SetId, problems.Count == 0, problems.Count, signals.Token).ConfigureAwait(false);
                     Console.WriteLine(problems.Count == 0 ? $"set {m.SetId} ({m.Instance}, {m.Type}): OK, {m.Files.Count} files verified" : $"set {m.SetId} ({m.Instance}, {m.Type}): {problems.Count} problem(s)");
                     foreach (var p in problems)
@@ -126,120 +126,6 @@ internal static class RepositoryCommands
             }).ConfigureAwait(false);
         });
         return cmd;
-    }
-
-    /// <summary>Everything verify checks for one set.</summary>
-    public static async Task<List<string>> VerifySetAsync(BackupRepository r, Manifest m, List<Manifest> sets, CancellationToken ct)
-    {
-        var logs = new LogCopies(m);
-        var problems = await SetVerifier.VerifyAsync(r, m, (file, raw, offset, found) =>
-        {
-            logs.Add(file, raw, offset, found);
-            return InspectAsync(file, raw, offset, found);
-        }, ct).ConfigureAwait(false);
-        problems.AddRange(Chain(m, sets));
-        return problems;
-    }
-
-    /// <summary>Each log generation in a set, reassembled one at a time (a generation's size at most): checked whole
-    /// (header, records, end record), its signature against the set's, and chained to the one before it.</summary>
-    private sealed class LogCopies(Manifest manifest)
-    {
-        private MemoryStream? _current;
-        private long _previousCreated;
-        private uint _previousGeneration;
-
-        public void Add(ManifestFile file, ReadOnlyMemory<byte> raw, long offset, List<string> problems)
-        {
-            if (!file.Path.StartsWith("logs/", StringComparison.Ordinal))
-            {
-                return;
-            }
-            if (offset == 0)
-            {
-                _current = new MemoryStream((int)Math.Min(file.Size, int.MaxValue));
-            }
-            _current!.Write(raw.Span);
-            if (offset + raw.Length < file.Size)
-            {
-                return;
-            }
-            var name = Path.GetFileName(file.Path);
-            if (!Storage.Log.LogFiles.TryParseGeneration(name, out uint generation))
-            {
-                problems.Add($"set {manifest.SetId}, file {file.Path}: not a log generation's name");
-                return;
-            }
-            var check = LogCheck.VerifyCopy(_current.ToArray(), $"{manifest.SetId}/{file.Path}", generation);
-            _current = null;
-            if (check.Problem is not null)
-            {
-                problems.Add($"set {manifest.SetId}, file {file.Path}: {check.Problem}");
-                return;
-            }
-            if (!string.Equals(check.LogSignatureId, manifest.LogSignature, StringComparison.Ordinal))
-            {
-                problems.Add($"set {manifest.SetId}, file {file.Path}: belongs to log stream {check.LogSignatureId}, not the set's {manifest.LogSignature}");
-            }
-            if (_previousGeneration != 0 && (generation != _previousGeneration + 1 || check.PreviousCreatedTicks != _previousCreated))
-            {
-                problems.Add($"set {manifest.SetId}, file {file.Path}: does not follow generation {_previousGeneration} (not contiguous)");
-            }
-            _previousGeneration = generation;
-            _previousCreated = check.CreatedTicks;
-        }
-    }
-
-    /// <summary>Every page inside a database image verifies at its position (chunks hold whole pages).</summary>
-    private static Task InspectAsync(ManifestFile file, ReadOnlyMemory<byte> raw, long offset, List<string> problems)
-    {
-        if (!file.Path.StartsWith("databases/", StringComparison.Ordinal))
-        {
-            return Task.CompletedTask;
-        }
-        var span = raw.Span;
-        int pageSize = offset == 0 ? PageVerification.ImagePageSize(span) : PageSizes.GetValueOrDefault(file.Path);
-        if (offset == 0)
-        {
-            PageSizes[file.Path] = pageSize;
-        }
-        if (pageSize == 0)
-        {
-            problems.Add($"file {file.Path}: not a database image (no header page)");
-            return Task.CompletedTask;
-        }
-        for (int at = 0; at + pageSize <= span.Length; at += pageSize)
-        {
-            uint page = (uint)((offset + at) / pageSize);
-            if (PageVerification.Problem(span.Slice(at, pageSize), page) is { } what)
-            {
-                problems.Add($"file {file.Path}: page {page} {what}");
-            }
-        }
-        return Task.CompletedTask;
-    }
-
-    private static readonly Dictionary<string, int> PageSizes = new(StringComparer.Ordinal);
-
-    /// <summary>An incremental or differential set must join its parent with no gap in generations.</summary>
-    private static IEnumerable<string> Chain(Manifest m, List<Manifest> sets)
-    {
-        if (m.Type is "full" or "copy")
-        {
-            yield break;
-        }
-        var parent = sets.FirstOrDefault(s => s.SetId == m.ParentSetId);
-        if (parent is null)
-        {
-            yield return $"set {m.SetId}: its parent set {m.ParentSetId ?? "(none)"} is not in the repository: the chain back to a full set is broken";
-            yield break;
-        }
-        // An overlap is harmless (a backup killed after its commit but before truncation leaves the next one
-        // starting earlier); a gap is not.
-        if (m.GenLow > parent.GenHigh + 1)
-        {
-            yield return $"set {m.SetId}: starts at generation {m.GenLow} but its parent {parent.SetId} ends at {parent.GenHigh}: generations {parent.GenHigh + 1} to {m.GenLow - 1} are in no set (a gap in the chain)";
-        }
     }
 
     public static async Task<int> GuardAsync(Func<Task<int>> body)

@@ -1,19 +1,16 @@
 using System.CommandLine;
-using System.Diagnostics;
+using Blueback.Backup;
 using Blueback.Client;
 using Blueback.Repository;
 using Blueback.Storage;
-using Blueback.Storage.Log;
 using Blueback.Storage.Restore;
 
 namespace Blueback.Cli.Commands;
 
 /// <summary><c>blueback restore</c>, offline: picks the sets, writes their images and logs into an instance
 /// directory under a restore record, runs hard recovery, and leaves an instance that <c>blueback serve</c> opens.
-/// Run again after an interruption, it starts over (or says it is already done).</summary>
-/// <summary>What a restore did: where, hard recovery's report, bytes written and time taken.</summary>
-public sealed record RestoreResult(string Directory, HardRecoveryReport Report, long Bytes, double Seconds, bool AlreadyDone);
-
+/// Run again after an interruption, it starts over (or says it is already done). The work is the backup library's
+/// <see cref="RestoreJob"/>; this parses, picks the sink and prints.</summary>
 internal static class RestoreCommand
 {
     public static Command Build()
@@ -71,6 +68,8 @@ internal static class RestoreCommand
         var stop = o.StopAt is null ? null : RecoveryStop.Parse(o.StopAt);
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         var chain = RestorePlanner.Plan(sets, o.Set, o.Instance, stop, liveLogsFollow: o.Replace && o.PlayForward);
+        var options = new RestoreOptions(stop, o.PlayForward, o.UpToContiguous);
+        var progress = new Progress(o.Json);
         RestoreResult r;
         string name;
         if (o.Server is { } url)
@@ -80,14 +79,15 @@ internal static class RestoreCommand
             var sink = new ServerRestoreSink(client, name, o.Replace);
             await using (sink.ConfigureAwait(false))
             {
-                r = await RunAsync(repo, chain, sink, stop, o.PlayForward, o.UpToContiguous, o.Json, ct).ConfigureAwait(false);
+                r = await RestoreJob.RunAsync(repo, chain, sink, options, progress, ct).ConfigureAwait(false);
             }
         }
         else
         {
             name = o.As ?? chain[0].Instance;
-            r = await RunAsync(repo, chain, o.To!, name, stop, o.PlayForward, o.UpToContiguous, o.Replace, o.Json, ct).ConfigureAwait(false);
+            r = await RestoreJob.ToDirectoryAsync(repo, chain, o.To!, name, o.Replace, options, progress, ct).ConfigureAwait(false);
         }
+        progress.Done();
         if (r.AlreadyDone)
         {
             Console.Error.WriteLine($"blueback restore: '{r.Directory}' already holds this restore, recovered to {r.Report.End}; nothing to do.");
@@ -113,131 +113,31 @@ internal static class RestoreCommand
         return Output.Ok;
     }
 
-    /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it, offline. Shared by the command and the demo.</summary>
-    public static async Task<RestoreResult> RunAsync(BackupRepository repo, List<Manifest> chain, string dataDirectory, string name, RecoveryStop? stop,
-        bool playForward, bool upToContiguous, bool replace, bool quiet, CancellationToken ct)
-    {
-        var dir = Path.GetFullPath(Path.Combine(dataDirectory, name));
-        if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(chain.Select(s => s.SetId)) && done.Stop == stop?.ToString())
-        {
-            var end = Blueback.Storage.Format.Lsn.TryParse(done.End ?? "", out var e) ? e : default;
-            return new RestoreResult(dir, new HardRecoveryReport(default, end, done.TransactionsReplayed, 0, false, done.EndReason, done.LastCommitTime, done.SetAside), 0, 0, AlreadyDone: true);
-        }
-        var sink = new DirectoryRestoreSink(dir, name, replace);
-        await using (sink.ConfigureAwait(false))
-        {
-            return await RunAsync(repo, chain, sink, stop, playForward, upToContiguous, quiet, ct).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The restore itself, wherever it writes: the record, every file checked on the way, then recovery.</summary>
-    private static async Task<RestoreResult> RunAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, RecoveryStop? stop,
-        bool playForward, bool upToContiguous, bool quiet, CancellationToken ct)
-    {
-        var full = chain[0];
-        if (chain.FirstOrDefault(s => s.LogSignature != full.LogSignature) is { } foreign)
-        {
-            throw new RestorePlanException($"set {foreign.SetId} is of log stream {foreign.LogSignature}, set {full.SetId} of {full.LogSignature}: they come from different instances and cannot be restored together.");
-        }
-        var clock = Stopwatch.StartNew();
-        var progress = new RestoreProgress(quiet, chain.Sum(s => s.Files.Where(f => s == full || f.Path.StartsWith("logs/", StringComparison.Ordinal)).Sum(f => f.Size)));
-        var record = new RestoreRecord
-        {
-            Repository = repo.Store.Location,
-            Sets = chain.Select(s => s.SetId).ToList(),
-            SourceInstance = full.Instance,
-            SourceServer = full.Server,
-            GenLow = full.GenLow,
-            GenHigh = chain.Max(s => s.GenHigh),
-            ConsistentAfter = full.GenHigh,
-            Stop = stop?.ToString(),
-            PlayForward = playForward,
-            UpToContiguous = upToContiguous,
-            Created = DateTime.UtcNow,
-        };
-        progress.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({progress.Total / 1048576.0:0.0} MiB) into {sink.Where}");
-        await sink.BeginAsync(record, ct).ConfigureAwait(false); // from here an interruption is visible, and the instance will not open
-        try
-        {
-            await WriteFilesAsync(repo, chain, sink, progress, ct).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            await sink.FailAsync(ex is OperationCanceledException ? "stopped by the operator while files were being written" : ex.Message).ConfigureAwait(false);
-            throw;
-        }
-        progress.Done();
-        var report = await sink.RecoverAsync(progress.Phase, ct).ConfigureAwait(false);
-        return new RestoreResult(sink.Where, report, progress.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
-    }
-
-    /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) on the way.</summary>
-    private static async Task WriteFilesAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, RestoreProgress progress, CancellationToken ct)
-    {
-        var full = chain[0];
-        var images = full.Files.Where(f => f.Path.StartsWith("databases/", StringComparison.Ordinal)).ToList();
-        if (images.Count == 0)
-        {
-            throw new RestorePlanException($"set {full.SetId} holds no database image.");
-        }
-        foreach (var f in images)
-        {
-            await sink.WriteDatabaseAsync(Path.GetFileNameWithoutExtension(f.Path), f, Copy(repo, full, f, progress), ct).ConfigureAwait(false);
-        }
-        var written = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var s in chain)
-        {
-            foreach (var f in s.Files.Where(f => f.Path.StartsWith("logs/", StringComparison.Ordinal)))
-            {
-                if (!written.Add(f.Path))
-                {
-                    continue; // an overlapping generation, already written from an earlier set of the chain
-                }
-                if (!LogFiles.TryParseGeneration(Path.GetFileName(f.Path), out uint generation))
-                {
-                    throw new RestorePlanException($"set {s.SetId} holds '{f.Path}', which is not named as a log generation. Run 'blueback verify --set {s.SetId}'.");
-                }
-                if (!await sink.WriteLogAsync(generation, f, Copy(repo, s, f, progress), ct).ConfigureAwait(false))
-                {
-                    progress.Add(f.Path, f.Size, f.Size);
-                }
-            }
-        }
-    }
-
-    private static Func<Stream, CancellationToken, Task> Copy(BackupRepository repo, Manifest set, ManifestFile f, RestoreProgress progress) =>
-        (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => progress.Add(f.Path, done, f.Size));
-
     /// <summary>Restore progress: bytes written of the total, rate and time left, then recovery's phases.</summary>
-    private sealed class RestoreProgress(bool quiet, long total)
+    private sealed class Progress(bool quiet) : IProgress<RestoreProgress>
     {
         private readonly ProgressLine _line = new(quiet);
-        private long _bytes;
-        private long _fileDone;
 
-        public long Total => total;
-
-        public void Add(string file, long done, long size)
+        public void Report(RestoreProgress p)
         {
-            _bytes += done - _fileDone;
-            _fileDone = done == size ? 0 : done;
+            if (p.Phase is { } phase)
+            {
+                _line.Done();
+                if (!quiet)
+                {
+                    Console.Error.WriteLine($"restore: {phase}");
+                }
+                return;
+            }
             if (!_line.Due)
             {
                 return;
             }
-            double rate = _bytes / 1e6 / Math.Max(0.001, _line.Elapsed.TotalSeconds);
-            var left = rate > 0 ? $", {(total - _bytes) / 1e6 / rate:0}s left" : "";
-            _line.Write($"restore: {file}, {_bytes / 1048576.0:0}/{total / 1048576.0:0} MiB, {rate:0} MB/s{left}");
+            double rate = p.Done / 1e6 / Math.Max(0.001, _line.Elapsed.TotalSeconds);
+            var left = rate > 0 ? $", {(p.Total - p.Done) / 1e6 / rate:0}s left" : "";
+            _line.Write($"restore: {p.File}, {p.Done / 1048576.0:0}/{p.Total / 1048576.0:0} MiB, {rate:0} MB/s{left}");
         }
 
         public void Done() => _line.Done();
-
-        public void Phase(string what)
-        {
-            if (!quiet)
-            {
-                Console.Error.WriteLine($"restore: {what}");
-            }
-        }
     }
 }

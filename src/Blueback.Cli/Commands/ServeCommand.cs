@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Blueback.Server;
-using Blueback.Server.Hosting;
 using Blueback.Storage;
 
 namespace Blueback.Cli.Commands;

@@ -1,4 +1,4 @@
-using Blueback.Server.Endpoints;
+using Blueback.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -36,7 +36,7 @@ internal static class Authentication
         return role is not null;
     }
 
-    public static void Use(IApplicationBuilder app, TokenStore tokens, Hosting.ServerMetrics metrics, ILogger logger)
+    public static void Use(IApplicationBuilder app, TokenStore tokens, Observability.ServerMetrics metrics, ILogger logger)
     {
         app.Use(async (ctx, next) =>
         {

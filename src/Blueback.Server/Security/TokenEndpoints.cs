@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Blueback.Protocol;
-using Blueback.Server.Endpoints;
+using Blueback.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

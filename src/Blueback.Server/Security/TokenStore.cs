@@ -76,7 +76,7 @@ public sealed class TokenStore
             }
             catch (JsonException ex)
             {
-                throw new Hosting.ServerConfigException($"'{path}' (the server's tokens) is not valid JSON: {ex.Message}. Restore it from a backup of the data directory, or remove it to start over with a new admin token (every other token is then lost).");
+                throw new ServerConfigException($"'{path}' (the server's tokens) is not valid JSON: {ex.Message}. Restore it from a backup of the data directory, or remove it to start over with a new admin token (every other token is then lost).");
             }
         }
         System.IO.Directory.CreateDirectory(dir);
@@ -91,7 +91,7 @@ public sealed class TokenStore
             secret = File.ReadAllText(adminTokenFile).Trim();
             if (!TryParse(secret, out _, out _))
             {
-                throw new Hosting.ServerConfigException($"'{adminTokenFile}' does not hold a Blueback token ({Prefix}ID_SECRET, as 'blueback token create' prints).");
+                throw new ServerConfigException($"'{adminTokenFile}' does not hold a Blueback token ({Prefix}ID_SECRET, as 'blueback token create' prints).");
             }
             store.Add(secret, "admin (first start)", Role.Admin);
         }

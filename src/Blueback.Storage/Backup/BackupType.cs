@@ -19,6 +19,26 @@ public static class BackupTypes
 
     public static bool Truncates(this BackupType t) => t is BackupType.Full or BackupType.Incremental;
 
+    /// <summary>The name used on the wire and in manifests: "full", "copy", "incremental", "differential".</summary>
+    public static string Name(this BackupType t) => t switch
+    {
+        BackupType.Full => "full",
+        BackupType.Copy => "copy",
+        BackupType.Incremental => "incremental",
+        BackupType.Differential => "differential",
+        _ => throw new ArgumentOutOfRangeException(nameof(t), t, "not a backup type"),
+    };
+
+    /// <summary>Whether a set of type <paramref name="t"/> can be the parent of one of type <paramref name="child"/>:
+    /// an incremental follows the last full or incremental, a differential the last full (what the engine records
+    /// as each one's base).</summary>
+    public static bool CanParent(this BackupType t, BackupType child) => child switch
+    {
+        BackupType.Incremental => t is BackupType.Full or BackupType.Incremental,
+        BackupType.Differential => t is BackupType.Full,
+        _ => false,
+    };
+
     public static bool TryParse(string? s, out BackupType type)
     {
         type = default;

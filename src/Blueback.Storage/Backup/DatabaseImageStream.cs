@@ -122,8 +122,8 @@ internal sealed class DatabaseImageStream : BackupReadStream
     }
 
     /// <summary>Reads pages <paramref name="first"/> onwards into <paramref name="span"/> under the file's range
-    /// lock, so no flush can tear them, and checks each; a mismatch is read again after a short wait (a transient
-    /// one is reported), and one that persists fails the backup naming the page.</summary>
+    /// lock, so no flush can tear them, and checks each; a mismatch is read again after a short wait (bounded, and
+    /// cut short by an abort; a transient one is reported), and one that persists fails the backup naming the page.</summary>
     private void LoadPages(uint first, int count, Span<byte> span)
     {
         for (int attempt = 0; ; attempt++)
@@ -150,8 +150,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
                 throw new PageCorruptException(_file.Path, bad.Value,
                     $"the page fails its checksum or page number in backup reads ({attempt + 1} reads over {RetryDelays.Sum(d => d.TotalMilliseconds):0} ms), so database '{_db.Name}' cannot be backed up");
             }
-            Thread.Sleep(RetryDelays[attempt]);
-            _backup.ThrowIfAborted();
+            _backup.WaitBeforeRetry(_db.Name, bad.Value, attempt, RetryDelays[attempt]);
             _reader.Forget(); // read again from the file, not from what was read ahead
         }
     }

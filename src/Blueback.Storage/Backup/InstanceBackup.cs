@@ -32,6 +32,8 @@ public sealed class InstanceBackup
     private DatabaseImageStream? _openImage;
     private List<BackupLogGeneration>? _logs;
     private volatile bool _aborted;
+    // Set by Abort: a wait before a retry ends at once rather than holding an aborted backup's thread.
+    private readonly ManualResetEventSlim _abortSignal = new();
 
     internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, Lsn redoPoint, uint genLow, IReadOnlyList<BackupDatabase> databases)
     {
@@ -57,6 +59,8 @@ public sealed class InstanceBackup
     public uint GenLow { get; }
     /// <summary>The last generation in the set, once the logs are listed.</summary>
     public uint? GenHigh { get; private set; }
+    /// <summary>Taken just before the log range was fixed: every commit at or before it is in the listed generations.</summary>
+    public DateTime? LogsCover { get; private set; }
     public BackupState State { get; private set; }
     public string InstanceName => _instance.Name;
 
@@ -76,7 +80,7 @@ public sealed class InstanceBackup
             Require(BackupState.Images, "open a database image");
             if (!Type.IncludesDatabases())
             {
-                throw new BackupSequenceException($"A {Type.ToString().ToLowerInvariant()} backup includes no database images, only logs: list the logs.");
+                throw new BackupSequenceException($"A {Type.Name()} backup includes no database images, only logs: list the logs.");
             }
             if (!_databases.TryGetValue(name, out var info))
             {
@@ -143,9 +147,11 @@ public sealed class InstanceBackup
             var missing = Type.IncludesDatabases() ? _databases.Keys.Where(n => !_imagesDone.Contains(n)).ToList() : [];
             if (missing.Count > 0)
             {
-                throw new BackupSequenceException($"Database image(s) not read in full yet: {string.Join(", ", missing)}. A {Type.ToString().ToLowerInvariant()} backup needs every database image before the logs.");
+                throw new BackupSequenceException($"Database image(s) not read in full yet: {string.Join(", ", missing)}. A {Type.Name()} backup needs every database image before the logs.");
             }
+            var cover = DateTime.UtcNow;
             uint next = _instance.ForceNewGeneration();
+            LogsCover = cover;
             GenHigh = next - 1;
             var list = new List<BackupLogGeneration>();
             for (uint g = GenLow; g <= GenHigh; g++)
@@ -214,7 +220,7 @@ public sealed class InstanceBackup
             Require(BackupState.Logs, "truncate");
             if (!Type.Truncates())
             {
-                throw new BackupSequenceException($"A {Type.ToString().ToLowerInvariant()} backup does not truncate logs (only full and incremental backups do).");
+                throw new BackupSequenceException($"A {Type.Name()} backup does not truncate logs (only full and incremental backups do).");
             }
             var unread = _logs!.Where(l => !_logsRead.Contains(l.Generation)).Select(l => l.Generation).ToList();
             if (unread.Count > 0)
@@ -262,6 +268,7 @@ public sealed class InstanceBackup
     public void Abort()
     {
         _aborted = true;
+        _abortSignal.Set();
         lock (_lock)
         {
             if (State is BackupState.Ended or BackupState.Aborted)
@@ -276,6 +283,25 @@ public sealed class InstanceBackup
     public bool IsFinished => State is BackupState.Ended or BackupState.Aborted;
 
     private BackupInfo Info => new() { MarkLsn = Mark.Value, MarkTicks = Started.Ticks, GenLow = GenLow, GenHigh = GenHigh!.Value };
+
+    /// <summary>Called instead of the wait before a page range that failed its check is read again, with the
+    /// database, the first bad page and the attempt (tests put a fault there: repair the page, or damage it more).</summary>
+    internal Action<string, uint, int>? BeforeRetry { get; set; }
+
+    /// <summary>The pause before a re-read of pages that failed their check: <paramref name="delay"/>, cut short by
+    /// an abort (which then throws), or the test's <see cref="BeforeRetry"/> hook instead.</summary>
+    internal void WaitBeforeRetry(string database, uint page, int attempt, TimeSpan delay)
+    {
+        if (BeforeRetry is { } hook)
+        {
+            hook(database, page, attempt);
+        }
+        else
+        {
+            _abortSignal.Wait(delay);
+        }
+        ThrowIfAborted();
+    }
 
     internal void ThrowIfAborted()
     {

@@ -1,6 +1,6 @@
 using Blueback.IO;
-using Blueback.Storage.Backup;
 using Blueback.Storage.BTree;
+using Blueback.Storage.Backup;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 
@@ -25,7 +25,7 @@ public sealed partial class StorageInstance
         {
             if (_backup is { } running)
             {
-                throw new BackupRefusedException($"A {Lower(running.Type)} backup of instance '{Name}' is already running (begun {running.Started:O}, id {running.Id:N}). Only one backup per instance runs at a time: end or abort it first.");
+                throw new BackupRefusedException($"A {running.Type.Name()} backup of instance '{Name}' is already running (begun {running.Started:O}, id {running.Id:N}). Only one backup per instance runs at a time: end or abort it first.");
             }
             var dbs = Databases;
             if (dbs.Count == 0)
@@ -42,11 +42,11 @@ public sealed partial class StorageInstance
             {
                 if (Options.CircularLogging)
                 {
-                    throw new BackupRefusedException($"Instance '{Name}' uses circular logging: generations below the checkpoint are deleted, so a {Lower(type)} backup cannot hold every generation since the last backup. Take a full backup, or turn circular logging off.");
+                    throw new BackupRefusedException($"Instance '{Name}' uses circular logging: generations below the checkpoint are deleted, so a {type.Name()} backup cannot hold every generation since the last backup. Take a full backup, or turn circular logging off.");
                 }
                 foreach (var db in dbs.Where(d => d.Header.LastFull.IsEmpty))
                 {
-                    throw new BackupRefusedException($"Database '{db.Name}' of instance '{Name}' has no full backup recorded; a {Lower(type)} backup needs one in every database. Take a full backup first.");
+                    throw new BackupRefusedException($"Database '{db.Name}' of instance '{Name}' has no full backup recorded; a {type.Name()} backup needs one in every database. Take a full backup first.");
                 }
                 uint prevHigh = dbs.Min(d => type == BackupType.Incremental ? Math.Max(d.Header.LastFull.GenHigh, d.Header.LastIncremental.GenHigh) : d.Header.LastFull.GenHigh);
                 genLow = prevHigh + 1;
@@ -57,7 +57,7 @@ public sealed partial class StorageInstance
                 {
                     if (!onDisk.Contains(g))
                     {
-                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {Lower(type)} backup could not be restored. Take a full backup.");
+                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {type.Name()} backup could not be restored. Take a full backup.");
                     }
                 }
             }
@@ -72,8 +72,6 @@ public sealed partial class StorageInstance
             return _backup;
         }
     }
-
-    private static string Lower(BackupType t) => t.ToString().ToLowerInvariant();
 
     internal void BackupFinished(InstanceBackup backup)
     {

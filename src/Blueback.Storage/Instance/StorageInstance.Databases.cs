@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using Blueback.Storage.Backup;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Paging;
@@ -112,7 +113,7 @@ public sealed partial class StorageInstance
     {
         if (_backup is { } running)
         {
-            throw new DatabaseStateException($"Database '{db.Name}' cannot be detached while a {running.Type.ToString().ToLowerInvariant()} backup of instance '{Name}' runs; end or abort it first.");
+            throw new DatabaseStateException($"Database '{db.Name}' cannot be detached while a {running.Type.Name()} backup of instance '{Name}' runs; end or abort it first.");
         }
         lock (_checkpointLock)
         {

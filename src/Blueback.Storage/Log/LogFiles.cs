@@ -1,7 +1,7 @@
-using Blueback.IO;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 using Blueback.Storage.Format;
 
 namespace Blueback.Storage.Log;

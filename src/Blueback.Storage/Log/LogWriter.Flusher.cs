@@ -1,5 +1,5 @@
-using Blueback.IO;
 using System.Buffers.Binary;
+using Blueback.IO;
 using Blueback.Storage.Format;
 using Microsoft.Win32.SafeHandles;
 

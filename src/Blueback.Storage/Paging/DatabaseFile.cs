@@ -1,5 +1,5 @@
-using Blueback.IO;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 using Blueback.Storage.BTree;
 using Blueback.Storage.Format;
 using Microsoft.Win32.SafeHandles;

@@ -1,7 +1,7 @@
-using Blueback.IO;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using Blueback.IO;
 using Blueback.Storage.Format;
 
 namespace Blueback.Storage.Recovery;

@@ -1,6 +1,6 @@
-using Blueback.IO;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Paging;

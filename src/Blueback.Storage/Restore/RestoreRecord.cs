@@ -1,6 +1,6 @@
-using Blueback.IO;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Blueback.IO;
 using Blueback.Storage.Format;
 
 namespace Blueback.Storage.Restore;

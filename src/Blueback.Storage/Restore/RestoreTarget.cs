@@ -1,5 +1,5 @@
-using Blueback.IO;
 using System.Runtime.InteropServices;
+using Blueback.IO;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Paging;

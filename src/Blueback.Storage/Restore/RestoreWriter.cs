@@ -1,5 +1,5 @@
-using Blueback.IO;
 using System.Security.Cryptography;
+using Blueback.IO;
 using Blueback.Storage.Log;
 
 namespace Blueback.Storage.Restore;

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using Blueback.Repository;
+using Blueback.Storage.Format;
+using Blueback.Storage.Restore;
+
+namespace Blueback.Backup;
+
+/// <summary>What to restore beyond the chain: where replay stops and whether it plays forward.</summary>
+public sealed record RestoreOptions(RecoveryStop? Stop = null, bool PlayForward = true, bool UpToContiguous = false);
+
+/// <summary>A restore's progress: bytes written of the total (with the file being written), or a phase of hard
+/// recovery (<see cref="Phase"/> set).</summary>
+public sealed record RestoreProgress(string? File, long Done, long Total, string? Phase);
+
+/// <summary>What a restore did: where, hard recovery's report, bytes written and time taken.</summary>
+public sealed record RestoreResult(string Directory, HardRecoveryReport Report, long Bytes, double Seconds, bool AlreadyDone);
+
+/// <summary>A restore: the chain's files read and checked (every chunk's CRC32C, each file's SHA-256) on their way to
+/// a sink (an instance directory offline, or a server's restore session), then hard recovery. Offline and online
+/// restores take this same path up to the last step.</summary>
+public static class RestoreJob
+{
+    /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it, offline; a directory that already
+    /// holds this very restore, recovered, is left as it is.</summary>
+    public static async Task<RestoreResult> ToDirectoryAsync(BackupRepository repo, List<Manifest> chain, string dataDirectory, string name, bool replace,
+        RestoreOptions options, IProgress<RestoreProgress>? progress, CancellationToken ct)
+    {
+        var dir = Path.GetFullPath(Path.Combine(dataDirectory, name));
+        if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(chain.Select(s => s.SetId)) && done.Stop == options.Stop?.ToString())
+        {
+            var end = Lsn.TryParse(done.End ?? "", out var e) ? e : default;
+            return new RestoreResult(dir, new HardRecoveryReport(default, end, done.TransactionsReplayed, 0, false, done.EndReason, done.LastCommitTime, done.SetAside), 0, 0, AlreadyDone: true);
+        }
+        var sink = new DirectoryRestoreSink(dir, name, replace);
+        await using (sink.ConfigureAwait(false))
+        {
+            return await RunAsync(repo, chain, sink, options, progress, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The restore itself, wherever it writes: the record, every file checked on the way, then recovery.</summary>
+    public static async Task<RestoreResult> RunAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, RestoreOptions options,
+        IProgress<RestoreProgress>? progress, CancellationToken ct)
+    {
+        var full = chain[0];
+        if (chain.FirstOrDefault(s => s.LogSignature != full.LogSignature) is { } foreign)
+        {
+            throw new RestorePlanException($"set {foreign.SetId} is of log stream {foreign.LogSignature}, set {full.SetId} of {full.LogSignature}: they come from different instances and cannot be restored together.");
+        }
+        var clock = Stopwatch.StartNew();
+        var bytes = new ByteCount(progress, SetLayout.Images(full).Sum(f => f.Size) + chain.Sum(s => SetLayout.LogFilesOf(s).Sum(f => f.Size)));
+        var record = new RestoreRecord
+        {
+            Repository = repo.Store.Location,
+            Sets = chain.Select(s => s.SetId).ToList(),
+            SourceInstance = full.Instance,
+            SourceServer = full.Server,
+            GenLow = full.GenLow,
+            GenHigh = chain.Max(s => s.GenHigh),
+            ConsistentAfter = full.GenHigh,
+            Stop = options.Stop?.ToString(),
+            PlayForward = options.PlayForward,
+            UpToContiguous = options.UpToContiguous,
+            Created = DateTime.UtcNow,
+        };
+        bytes.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({bytes.Total / 1048576.0:0.0} MiB) into {sink.Where}");
+        await sink.BeginAsync(record, ct).ConfigureAwait(false); // from here an interruption is visible, and the instance will not open
+        try
+        {
+            await WriteFilesAsync(repo, chain, sink, bytes, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await sink.FailAsync(ex is OperationCanceledException ? "stopped by the operator while files were being written" : ex.Message).ConfigureAwait(false);
+            throw;
+        }
+        var report = await sink.RecoverAsync(bytes.Phase, ct).ConfigureAwait(false);
+        return new RestoreResult(sink.Where, report, bytes.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
+    }
+
+    /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) on the way.</summary>
+    private static async Task WriteFilesAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, ByteCount bytes, CancellationToken ct)
+    {
+        var full = chain[0];
+        var images = SetLayout.Images(full).ToList();
+        if (images.Count == 0)
+        {
+            throw new RestorePlanException($"set {full.SetId} holds no database image.");
+        }
+        foreach (var f in images)
+        {
+            await sink.WriteDatabaseAsync(SetLayout.DatabaseName(f), f, Copy(repo, full, f, bytes), ct).ConfigureAwait(false);
+        }
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var s in chain)
+        {
+            foreach (var f in SetLayout.LogFilesOf(s))
+            {
+                if (!written.Add(f.Path))
+                {
+                    continue; // an overlapping generation, already written from an earlier set of the chain
+                }
+                if (!SetLayout.TryLogGeneration(f, out uint generation))
+                {
+                    throw new RestorePlanException($"set {s.SetId} holds '{f.Path}', which is not named as a log generation. Run 'blueback verify --set {s.SetId}'.");
+                }
+                if (!await sink.WriteLogAsync(generation, f, Copy(repo, s, f, bytes), ct).ConfigureAwait(false))
+                {
+                    bytes.Add(f.Path, f.Size, f.Size);
+                }
+            }
+        }
+    }
+
+    private static Func<Stream, CancellationToken, Task> Copy(BackupRepository repo, Manifest set, ManifestFile f, ByteCount bytes) =>
+        (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => bytes.Add(f.Path, done, f.Size));
+
+    /// <summary>Bytes written of the total, from each file's running count.</summary>
+    private sealed class ByteCount(IProgress<RestoreProgress>? progress, long total)
+    {
+        private long _bytes;
+        private long _fileDone;
+
+        public long Total => total;
+
+        public void Add(string file, long done, long size)
+        {
+            _bytes += done - _fileDone;
+            _fileDone = done == size ? 0 : done;
+            progress?.Report(new RestoreProgress(file, _bytes, total, null));
+        }
+
+        public void Phase(string what) => progress?.Report(new RestoreProgress(null, _bytes, total, what));
+    }
+}

@@ -1,0 +1,140 @@
+using Blueback.Client;
+using Blueback.Protocol;
+using Blueback.Repository;
+using Blueback.Storage;
+using Blueback.Storage.Format;
+using Blueback.Storage.Restore;
+
+namespace Blueback.Backup;
+
+/// <summary>Where a restore's files go and who recovers them: an instance directory (offline) or a server's
+/// restore session (online). The command picks the sets, reads and checks them, and streams them through one of
+/// these, so both restores take the same path up to the last step.</summary>
+public interface IRestoreSink : IAsyncDisposable
+{
+    /// <summary>What the restore writes into, for messages.</summary>
+    string Where { get; }
+
+    Task BeginAsync(RestoreRecord record, CancellationToken ct);
+
+    Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct);
+
+    /// <summary>False when the generation was already in place with this content (nothing sent).</summary>
+    Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct);
+
+    Task<HardRecoveryReport> RecoverAsync(Action<string> phase, CancellationToken ct);
+
+    /// <summary>Writing failed or was stopped: leave a record that says so (bounded, never throws).</summary>
+    Task FailAsync(string error);
+}
+
+/// <summary>Offline: writes into DATA/NAME through the engine's restore writer and runs hard recovery here.</summary>
+public sealed class DirectoryRestoreSink(string directory, string name, bool replace) : IRestoreSink
+{
+    private RestoreWriter? _writer;
+
+    public string Where => directory;
+
+    public Task BeginAsync(RestoreRecord record, CancellationToken ct)
+    {
+        _writer = RestoreWriter.Begin(directory, record, replace);
+        return Task.CompletedTask;
+    }
+
+    public Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
+        Writer.WriteDatabaseAsync(name, file.Size, null, copy, ct); // the extract checks every chunk and the file's SHA-256
+
+    public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
+    {
+        if (await Writer.HasLogAsync(generation, file.Size, file.Sha256, ct).ConfigureAwait(false))
+        {
+            return false; // a live generation kept by --replace, identical to the set's copy
+        }
+        return await Writer.WriteLogAsync(generation, file.Size, null, copy, ct).ConfigureAwait(false);
+    }
+
+    public Task<HardRecoveryReport> RecoverAsync(Action<string> phase, CancellationToken ct)
+    {
+        Writer.Complete();
+        Writer.Dispose(); // hard recovery takes the instance lock itself
+        _writer = null;
+        return Task.FromResult(HardRecovery.Run(directory, new InstanceOptions { Name = name }, phase, ct));
+    }
+
+    public Task FailAsync(string error)
+    {
+        _writer?.Fail(error);
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _writer?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private RestoreWriter Writer => _writer ?? throw new InvalidOperationException("The restore has not begun.");
+}
+
+/// <summary>Online: streams the files to a server's restore session, which writes them, recovers, and mounts the
+/// instance (new, or in place of a live one that it took offline).</summary>
+public sealed class ServerRestoreSink(BluebackClient client, string instance, bool replace) : IRestoreSink
+{
+    private RestoreSession? _session;
+
+    public string Where => $"instance '{instance}' on {client.Server}{(replace ? " (in place)" : " (new)")}";
+
+    public async Task BeginAsync(RestoreRecord record, CancellationToken ct)
+    {
+        _session = await client.BeginRestoreAsync(instance, new BeginRestoreRequest
+        {
+            Mode = replace ? "replace" : "new",
+            Repository = record.Repository,
+            Sets = record.Sets,
+            SourceInstance = record.SourceInstance,
+            SourceServer = record.SourceServer,
+            GenLow = record.GenLow,
+            GenHigh = record.GenHigh,
+            ConsistentAfter = record.ConsistentAfter,
+            Stop = record.Stop,
+            PlayForward = record.PlayForward,
+            UpToContiguous = record.UpToContiguous,
+        }, ct).ConfigureAwait(false);
+    }
+
+    public Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
+        Session.UploadDatabaseAsync(name, file.Size, file.Sha256, copy, ct);
+
+    public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
+    {
+        await Session.UploadLogAsync(generation, file.Size, file.Sha256, copy, ct).ConfigureAwait(false);
+        return true;
+    }
+
+    public async Task<HardRecoveryReport> RecoverAsync(Action<string> phase, CancellationToken ct)
+    {
+        var info = await Session.RecoverAsync(phase, ct).ConfigureAwait(false);
+        var r = info.Result ?? throw new RestoreFailedException($"Restore {info.Id} ended without a result from the server.");
+        return new HardRecoveryReport(Lsn.TryParse(r.From, out var from) ? from : default, Lsn.TryParse(r.End, out var end) ? end : default,
+            r.TransactionsReplayed, r.PagesApplied, r.StopReached, r.EndReason, r.LastCommitTime, r.SetAside);
+    }
+
+    /// <summary>The server marks the record failed when the session is aborted.</summary>
+    public async Task FailAsync(string error)
+    {
+        if (_session is not null)
+        {
+            await _session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_session is not null)
+        {
+            await _session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private RestoreSession Session => _session ?? throw new InvalidOperationException("The restore has not begun.");
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using Blueback.Client;
+using Blueback.Repository;
+using Blueback.Storage.Backup;
+
+namespace Blueback.Backup;
+
+/// <summary>One backup into a repository: the chain link checked, images, then logs, the manifest committed, and
+/// only then truncation and the end of the session. Any failure or cancel before the commit removes the partial
+/// set and aborts the session (bounded); nothing short of a committed manifest is left looking like a set.</summary>
+public static class BackupJob
+{
+    public static async Task<BackupResult> RunAsync(BluebackClient client, BackupRepository repo, BackupRequest request, IProgress<BackupProgress>? progress, CancellationToken ct)
+    {
+        var (instance, type) = (request.Instance, request.Type);
+        var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
+        var parent = ChainResolver.ParentForNew(sets, instance, type);
+        if (!type.IncludesDatabases() && parent is null)
+        {
+            throw new BackupRefusedByRepositoryException($"the repository has no full backup of instance '{instance}' to base a {type.Name()} backup on; take a full backup into it first.");
+        }
+        var sw = Stopwatch.StartNew();
+        BackupSetWriter? writer = null;
+        var session = await client.BeginBackupAsync(instance, type.Name(), ct).ConfigureAwait(false);
+        session.AbortBound = request.AbortBound;
+        try
+        {
+            // Before a byte is written: a set that would not join its parent is refused now, not found by verify
+            // after the server has truncated the logs that would have closed the gap.
+            if (parent is not null && ChainResolver.LinkProblem(parent, session.Id, session.Info.Instance, session.Info.LogSignature, session.Info.GenLow) is { } broken)
+            {
+                throw new BackupRefusedByRepositoryException($"{broken}. The {type.Name()} backup was not taken and no log was truncated; take a full backup into this repository.");
+            }
+            writer = repo.BeginSet(session.Id, request.Codec);
+            // What the set will hold, as far as it is known: every image's size from the start, the logs' once listed.
+            var images = type.IncludesDatabases() ? session.Databases : [];
+            long known = images.Sum(d => d.ImageSize), before = 0;
+            foreach (var db in images)
+            {
+                await using var image = await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
+                before = await AddAsync(writer, SetLayout.DatabasePath(db.Name), image, before, known, logsListed: false, progress, ct).ConfigureAwait(false);
+            }
+            var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
+            known = before + logs.Generations.Sum(g => g.Size);
+            foreach (var g in logs.Generations)
+            {
+                await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
+                before = await AddAsync(writer, SetLayout.LogPath(g.Generation), log, before, known, logsListed: true, progress, ct).ConfigureAwait(false);
+            }
+            var ended = (await session.RefreshAsync(ct).ConfigureAwait(false)).ServerTime;
+            var manifest = SetManifest.Build(session, type, parent, client.Server, logs, ended, writer);
+            await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
+            if (request.AfterCommit is { } hook)
+            {
+                await hook(ct).ConfigureAwait(false);
+            }
+            // The set is durable: only now may the server delete the logs it holds.
+            IReadOnlyList<uint> truncated = type.Truncates() ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
+            await session.EndAsync(ct).ConfigureAwait(false);
+            return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated);
+        }
+        catch
+        {
+            if (writer is not null)
+            {
+                await writer.AbandonAsync(TimeSpan.FromMilliseconds(700)).ConfigureAwait(false); // leaves time in the 2 s for the session's abort
+            }
+            throw;
+        }
+        finally
+        {
+            await session.DisposeAsync().ConfigureAwait(false); // aborts within its bound unless the backup ended
+        }
+    }
+
+    private static async Task<long> AddAsync(BackupSetWriter writer, string path, Stream source, long before, long known, bool logsListed, IProgress<BackupProgress>? progress, CancellationToken ct)
+    {
+        long size = source.Length;
+        await writer.AddFileAsync(path, source, done => progress?.Report(new BackupProgress(path, done, size, before + done, known, logsListed)), ct).ConfigureAwait(false);
+        return before + size;
+    }
+}

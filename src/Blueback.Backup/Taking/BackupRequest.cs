@@ -1,0 +1,32 @@
+using Blueback.Repository.Compression;
+using Blueback.Storage.Backup;
+
+namespace Blueback.Backup;
+
+/// <summary>What to back up, and how.</summary>
+public sealed record BackupRequest(string Instance, BackupType Type)
+{
+    /// <summary>How chunks are stored (zstd where the system has it, else a framework codec).</summary>
+    public Codec Codec { get; init; } = Codec.Default();
+
+    /// <summary>How long the abort of an unfinished session may take when the backup fails or is stopped: a
+    /// program stopped by Ctrl+C has 2 s in all.</summary>
+    public TimeSpan AbortBound { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Called once the set is committed and before the server truncates (tests stop a backup exactly
+    /// there). The backup waits for it, under the backup's own token.</summary>
+    public Func<CancellationToken, Task>? AfterCommit { get; init; }
+}
+
+/// <summary>Where a backup is: the current file, and the whole set as far as its size is known (the images' from the
+/// start; the logs' once the server has listed them).</summary>
+public sealed record BackupProgress(string File, long FileDone, long FileSize, long SetDone, long SetKnown, bool LogsListed);
+
+/// <summary>A committed set: its id and parent, bytes read and stored, the codec, the time taken, its log range,
+/// and the generations the server deleted afterwards.</summary>
+public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated);
+
+/// <summary>The repository cannot take this backup (no base for an incremental, or the server's log range does not
+/// join the chain it holds): the message names the sets and generations and what to do. Nothing was written and
+/// nothing truncated.</summary>
+public sealed class BackupRefusedByRepositoryException(string message) : Exception(message);

@@ -1,0 +1,250 @@
+using System.Text.Json;
+using Blueback.Protocol;
+using Blueback.Server.Http;
+using Blueback.Server.Instances;
+using Blueback.Server.Observability;
+using Blueback.Storage;
+using Blueback.Storage.Backup;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+
+namespace Blueback.Server.Backups;
+
+/// <summary>The backup API: a session per running backup, its state machine enforced (409 says what comes first),
+/// images and logs streamed with Content-Length on the connection the client opened.</summary>
+internal static class BackupEndpoints
+{
+    private const int CopyBuffer = 1 << 20;
+
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, BackupSessions sessions, ServerMetrics metrics, IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing)
+    {
+        app.MapPost(Routes.Templates.BeginBackup, async (HttpContext ctx, string instance) =>
+        {
+            if (!Resolve.Instance(host, instance, out var inst, out var error))
+            {
+                return error!;
+            }
+            BeginBackupRequest? req;
+            try
+            {
+                req = await JsonSerializer.DeserializeAsync(ctx.Request.Body, ProtocolJson.Default.BeginBackupRequest, ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (JsonException ex)
+            {
+                return Problems.BadRequest($"The body is not valid JSON: {ex.Message}. Send {{\"type\":\"full\"}}.");
+            }
+            if (!BackupTypes.TryParse(req?.Type, out var type))
+            {
+                return Problems.BadRequest($"Backup type '{req?.Type}' is not one of full, copy, incremental, differential.");
+            }
+            var clientId = req?.Id;
+            if (clientId is not null && (clientId.Length != 32 || !clientId.All(char.IsAsciiHexDigitLower)))
+            {
+                return Problems.BadRequest("A backup id chosen by the client must be 32 lowercase hex digits (a GUID in N format).");
+            }
+            return Guard(() =>
+            {
+                var s = sessions.Begin(inst, type, clientId);
+                if (ctx.RequestAborted.IsCancellationRequested)
+                {
+                    sessions.Abort(s, "the client went away before the backup's begin was answered");
+                }
+                return Results.Json(s.Info(inst), ProtocolJson.Default.BackupSessionInfo, statusCode: StatusCodes.Status201Created);
+            });
+        }).WithName("backup-begin");
+
+        app.MapGet(Routes.Backups, () => Results.Json(new BackupSessionList
+        {
+            Sessions = sessions.Running().Select(s => s.Info(host.Find(s.Backup.InstanceName)!)).ToList(),
+        }, ProtocolJson.Default.BackupSessionList)).WithName("backup-list");
+
+        app.MapGet(Routes.Templates.Backup, (string id) =>
+            WithSession(host, sessions, id, allowFinished: true, (s, inst) => Results.Json(s.Info(inst), ProtocolJson.Default.BackupSessionInfo))).WithName("backup-get");
+
+        app.MapGet(Routes.Templates.BackupImage, (HttpContext ctx, string id, string database) =>
+            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenDatabaseImage(database), $"the image of database '{database}'")).WithName("backup-image");
+
+        app.MapPost(Routes.Templates.BackupLogs, (string id) =>
+            WithSession(host, sessions, id, allowFinished: false, (s, _) =>
+            {
+                var logs = s.Backup.ListLogs();
+                return Results.Json(new BackupLogsInfo
+                {
+                    GenLow = s.Backup.GenLow,
+                    GenHigh = s.Backup.GenHigh ?? 0,
+                    LogsCover = s.Backup.LogsCover ?? DateTime.UtcNow,
+                    Generations = logs.Select(l => new BackupLogInfo { Generation = l.Generation, File = l.FileName, Size = l.Size }).ToList(),
+                }, ProtocolJson.Default.BackupLogsInfo);
+            })).WithName("backup-logs");
+
+        app.MapGet(Routes.Templates.BackupLog, (HttpContext ctx, string id, uint generation) =>
+            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenLog(generation), $"log generation {generation}")).WithName("backup-log");
+
+        app.MapPost(Routes.Templates.BackupTruncate, (string id) =>
+            WithSession(host, sessions, id, allowFinished: false, (s, _) =>
+                Results.Json(new TruncateResponse { Deleted = s.Backup.Truncate().ToList() }, ProtocolJson.Default.TruncateResponse))).WithName("backup-truncate");
+
+        app.MapPost(Routes.Templates.BackupEnd, (string id) =>
+            WithSession(host, sessions, id, allowFinished: true, (s, _) =>
+            {
+                if (s.Backup.State == BackupState.Aborted)
+                {
+                    return Problems.Of(StatusCodes.Status409Conflict, "Backup aborted", $"Backup {id} was aborted ({s.AbortReason ?? "by its client"}); it cannot end successfully. Begin a new one.");
+                }
+                s.Backup.End();
+                return Results.NoContent();
+            })).WithName("backup-end");
+
+        app.MapDelete(Routes.Templates.Backup, (string id) =>
+        {
+            var s = sessions.Find(id);
+            if (s is not null)
+            {
+                sessions.Abort(s, "aborted by its client");
+            }
+            return Results.NoContent(); // idempotent: aborting twice, or an unknown session, is not an error
+        }).WithName("backup-abort");
+    }
+
+    private static IResult WithSession(InstanceHost host, BackupSessions sessions, string id, bool allowFinished, Func<HostedBackup, StorageInstance, IResult> body)
+    {
+        var s = sessions.Find(id);
+        if (s is null)
+        {
+            return Problems.NotFound($"There is no backup session '{id}' on this server (it never existed, or ended long ago). Begin one with POST /v1/instances/{{instance}}/backups.");
+        }
+        if (s.IsFinished && !allowFinished)
+        {
+            return Problems.Of(StatusCodes.Status409Conflict, "Backup finished",
+                s.Backup.State == BackupState.Aborted
+                    ? $"Backup {id} was aborted ({s.AbortReason ?? "by its client"}). Begin a new one."
+                    : $"Backup {id} has ended. Begin a new one.");
+        }
+        var inst = host.Find(s.Backup.InstanceName);
+        if (inst is null)
+        {
+            return Problems.NotFound($"Instance '{s.Backup.InstanceName}' of backup {id} is no longer served.");
+        }
+        return Guard(() => body(s, inst));
+    }
+
+    private static IResult Guard(Func<IResult> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (BackupRefusedException ex)
+        {
+            return Problems.Of(StatusCodes.Status409Conflict, "Backup refused", ex.Message);
+        }
+        catch (BackupSequenceException ex)
+        {
+            return Problems.Of(StatusCodes.Status409Conflict, "Out of order", ex.Message);
+        }
+        catch (StorageException ex)
+        {
+            return Problems.FromException(ex);
+        }
+    }
+
+    /// <summary>Streams an image or a generation, read on the background-priority threads and paced while the
+    /// instance's clients are busy (<see cref="BackupPacing"/>). If the client goes away
+    /// mid-stream, the session is aborted at once (the server then accepts a new backup); if reading fails
+    /// mid-stream, the connection is cut (the client sees a short body) and the session records the error.</summary>
+    private static async Task StreamAsync(HttpContext ctx, InstanceHost host, BackupSessions sessions, ServerMetrics metrics,
+        IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing, string id, Func<HostedBackup, Stream> open, string what)
+    {
+        Stream source;
+        HostedBackup session;
+        {
+            var s = sessions.Find(id);
+            IResult? refusal = null;
+            Stream? opened = null;
+            if (s is null || s.IsFinished)
+            {
+                refusal = WithSession(host, sessions, id, allowFinished: false, (_, _) => Results.NoContent());
+            }
+            else
+            {
+                refusal = Guard(() =>
+                {
+                    opened = open(s);
+                    return Results.Empty;
+                });
+                if (opened is not null)
+                {
+                    refusal = null;
+                }
+            }
+            if (refusal is not null)
+            {
+                await refusal.ExecuteAsync(ctx).ConfigureAwait(false);
+                return;
+            }
+            source = opened!;
+            session = s!;
+        }
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, lifetime.ApplicationStopping);
+        try
+        {
+            ctx.Response.ContentType = "application/octet-stream";
+            ctx.Response.ContentLength = source.Length;
+            // Straight into the response pipe's memory (pages are read and checked there): no copy between the
+            // engine and Kestrel. The first read runs before the headers go, so a failure there is still a 4xx/5xx.
+            var body = ctx.Response.BodyWriter;
+            while (true)
+            {
+                var memory = body.GetMemory(CopyBuffer);
+                int n;
+                try
+                {
+                    // Reading and checking pages is the backup's work on the server: at background priority.
+                    n = await reads.Run(() => source.Read(memory.Span), cts.Token).ConfigureAwait(false);
+                }
+                catch (StorageException ex)
+                {
+                    sessions.StreamFailed(session, what, ex);
+                    if (!ctx.Response.HasStarted)
+                    {
+                        // Nothing has gone yet: the answer is the error itself, with its own length (the image's
+                        // Content-Length set above would make Kestrel cut the problem short).
+                        ctx.Response.Clear();
+                        await Problems.FromException(ex).ExecuteAsync(ctx).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        ctx.Abort(); // the client sees a short body and asks the session why
+                    }
+                    return;
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                body.Advance(n);
+                var flushed = await body.FlushAsync(cts.Token).ConfigureAwait(false);
+                if (flushed.IsCanceled || flushed.IsCompleted)
+                {
+                    throw new IOException($"the response stream ended while sending {what}");
+                }
+                metrics.BackupBytes(n);
+                session.Lease.Renew();
+                await pacing.PaceAsync(n, cts.Token).ConfigureAwait(false); // the instance's clients come first
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            sessions.Abort(session, ctx.RequestAborted.IsCancellationRequested
+                ? $"the client went away while receiving {what}"
+                : $"the server stopped while sending {what}");
+            ctx.Abort();
+        }
+        finally
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

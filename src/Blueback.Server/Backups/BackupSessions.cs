@@ -1,0 +1,70 @@
+using Blueback.Server.Sessions;
+using Blueback.Storage;
+using Blueback.Storage.Backup;
+using Microsoft.Extensions.Logging;
+
+namespace Blueback.Server.Backups;
+
+/// <summary>The server's backup sessions: begun, found, and aborted when their client goes quiet (lease) or drops
+/// a stream, or when the server stops.</summary>
+public sealed class BackupSessions : IDisposable
+{
+    private readonly LeasedSessions<HostedBackup> _sessions;
+    private readonly ILogger _logger;
+
+    public BackupSessions(TimeSpan lease, ILogger logger, int maxRunning = 8)
+    {
+        Lease = lease;
+        _logger = logger;
+        _sessions = new LeasedSessions<HostedBackup>("backup", "limits.maxBackupSessions", maxRunning, m => new BackupRefusedException(m), Abort);
+    }
+
+    public TimeSpan Lease { get; }
+
+    public HostedBackup Begin(StorageInstance instance, BackupType type, string? clientId = null)
+    {
+        _sessions.CheckRoom(clientId);
+        var backup = instance.BeginBackup(type);
+        var session = new HostedBackup(backup, Lease, clientId);
+        backup.TransientRead = (db, page, retries) =>
+            _logger.LogWarning("Backup {Id}: pages from {Page} of database {Database} failed verification and read correctly after {Retries} retries (transient)", session.Id, page, db, retries);
+        try
+        {
+            _sessions.Add(session);
+        }
+        catch (BackupRefusedException)
+        {
+            backup.Abort();
+            throw;
+        }
+        _logger.LogInformation("Backup {Id} ({Type}) of instance {Instance} begun at generation {GenLow}", session.Id, type.Name(), instance.Name, backup.GenLow);
+        return session;
+    }
+
+    /// <summary>A running session (renewed), or a finished one that is kept for a while so that late calls get a
+    /// clear answer.</summary>
+    public HostedBackup? Find(string id) => _sessions.Find(id);
+
+    public List<HostedBackup> Running() => _sessions.Running();
+
+    public void Abort(HostedBackup session, string reason)
+    {
+        if (session.IsFinished)
+        {
+            return;
+        }
+        session.Abort(reason);
+        _logger.LogWarning("Backup {Id} of instance {Instance} aborted: {Reason}", session.Id, session.Backup.InstanceName, reason);
+    }
+
+    /// <summary>A stream of the session failed on the server (a damaged page, a read error): the session keeps the
+    /// reason for its client, and the server's log names the database, page and remedy.</summary>
+    public void StreamFailed(HostedBackup session, string what, StorageException error)
+    {
+        session.Error = error.Message;
+        _logger.LogError("Backup {Id} of instance {Instance}: reading {What} failed: {Error}", session.Id, session.Backup.InstanceName, what, error.Message);
+    }
+
+    /// <summary>Aborts every running session (server shutdown) and stops the lease timer, within a bound.</summary>
+    public void Dispose() => _sessions.Dispose();
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics.Metrics;
+using Blueback.Server.Instances;
+
+namespace Blueback.Server.Observability;
+
+/// <summary>The server's instruments (System.Diagnostics.Metrics). Engine counters are observed from the
+/// instances at collection time; request counts are recorded as requests finish.</summary>
+public sealed class ServerMetrics : IDisposable
+{
+    public const string MeterName = "Blueback.Server";
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _authFailures;
+    private long _backupBytes;
+
+    public ServerMetrics(InstanceHost host)
+    {
+        _requests = _meter.CreateCounter<long>("blueback_requests", description: "HTTP requests served, by method, route and status.");
+        _authFailures = _meter.CreateCounter<long>("blueback_auth_failures", description: "Requests refused for their token: missing, invalid (401) or of the wrong role (forbidden, 403).");
+        _meter.CreateObservableCounter("blueback_commits", () => Each(host, i => i.Commits), description: "Committed write transactions.");
+        _meter.CreateObservableCounter("blueback_log_flushes", () => Each(host, i => i.LogFlushes), description: "Log flushes (one fsync each; commits share them).");
+        _meter.CreateObservableCounter("blueback_log_bytes_written", () => Each(host, i => i.LogBytesWritten), unit: "bytes", description: "Bytes written to the log.");
+        _meter.CreateObservableCounter("blueback_cache_hits", () => Each(host, i => i.CacheHits), description: "Page reads served from the cache.");
+        _meter.CreateObservableCounter("blueback_cache_misses", () => Each(host, i => i.CacheMisses), description: "Page reads that went to disk.");
+        _meter.CreateObservableGauge("blueback_cache_size", () => Each(host, i => i.CacheBytes), unit: "bytes", description: "Bytes of page versions in the cache.");
+        _meter.CreateObservableCounter("blueback_backup_bytes", () => Interlocked.Read(ref _backupBytes), unit: "bytes", description: "Bytes streamed to backup clients.");
+    }
+
+    private static IEnumerable<Measurement<long>> Each(InstanceHost host, Func<Storage.StorageInstance, long> value)
+    {
+        foreach (var i in host.Instances)
+        {
+            yield return new Measurement<long>(value(i), new KeyValuePair<string, object?>("instance", i.Name));
+        }
+    }
+
+    public void Request(string method, string route, int status) =>
+        _requests.Add(1, new("method", method), new("route", route), new("status", status));
+
+    public void AuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void BackupBytes(long n) => Interlocked.Add(ref _backupBytes, n);
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,99 @@
+using System.Reflection;
+using Blueback.Protocol;
+using Blueback.Server.Instances;
+using Blueback.Storage;
+using Blueback.Storage.Format;
+using Blueback.Storage.Log;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Blueback.Server.Observability;
+
+/// <summary>Status, health and metrics.</summary>
+internal static class StatusEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, DateTime started)
+    {
+        app.MapGet(Routes.Health, () => Results.Text("ok\n")).WithName("health");
+        app.MapGet(Routes.Metrics, () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8")).WithName("metrics");
+        app.MapGet(Routes.Status, () => Results.Json(Build(host, started), ProtocolJson.Default.StatusResponse)).WithName("status");
+    }
+
+    private static StatusResponse Build(InstanceHost host, DateTime started)
+    {
+        var s = new StatusResponse
+        {
+            Server = Environment.MachineName,
+            Version = typeof(StatusEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev",
+            Started = started,
+        };
+        foreach (var slot in host.Slots)
+        {
+            if (!slot.TryEnter(out var inst))
+            {
+                s.Instances.Add(new InstanceStatus { Name = slot.Name, State = slot.State == InstanceState.Restoring ? "restoring" : "offline", Detail = slot.Unavailable });
+                continue;
+            }
+            try
+            {
+                s.Instances.Add(Describe(inst));
+            }
+            finally
+            {
+                slot.Leave();
+            }
+        }
+        return s;
+    }
+
+    private static InstanceStatus Describe(StorageInstance inst)
+    {
+        var gens = LogFiles.List(inst.LogDirectory);
+        var rec = inst.LastRecovery;
+        var i = new InstanceStatus
+        {
+            Name = inst.Name,
+            State = inst.IsPoisoned ? "stopped-after-error" : "online",
+            BackupInProgress = inst.RunningBackup is not null,
+            CircularLogging = inst.Options.CircularLogging,
+            LogSignature = inst.LogSignature.Id.ToString("N"),
+            Checkpoint = inst.CheckpointLsn.ToString(),
+            LogPosition = inst.LogPosition.ToString(),
+            OldestGeneration = gens.Count > 0 ? gens[0] : 0,
+            CurrentGeneration = inst.CurrentGeneration,
+            LastOpen = rec is null ? null : new OpenStatus
+            {
+                Clean = rec.WasClean,
+                TransactionsReplayed = rec.TransactionsReplayed,
+                RecoveredFrom = rec.From.ToString(),
+                RecoveredTo = rec.To.ToString(),
+            },
+        };
+        foreach (var db in inst.Databases)
+        {
+            var h = db.Header;
+            var d = new DatabaseStatus
+            {
+                Name = db.Name,
+                SizeBytes = new FileInfo(db.Path).Length,
+                PageSize = db.PageSize,
+                State = h.State.ToString(),
+            };
+            Add(d, "full", h.LastFull);
+            Add(d, "incremental", h.LastIncremental);
+            Add(d, "differential", h.LastDifferential);
+            Add(d, "copy", h.LastCopy);
+            i.Databases.Add(d);
+        }
+        return i;
+    }
+
+    private static void Add(DatabaseStatus d, string type, BackupInfo b)
+    {
+        if (!b.IsEmpty)
+        {
+            d.LastBackups[type] = new BackupStatus { Time = new DateTime(b.MarkTicks, DateTimeKind.Utc), GenLow = b.GenLow, GenHigh = b.GenHigh };
+        }
+    }
+}

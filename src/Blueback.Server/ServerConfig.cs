@@ -1,0 +1,177 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Blueback.Storage;
+
+namespace Blueback.Server;
+
+/// <summary>The optional JSON config file: which instances and databases the server hosts, and their engine
+/// settings. Without one, the server hosts the defaults.</summary>
+public sealed class ServerConfig
+{
+    [JsonPropertyName("instances")]
+    public List<InstanceConfig> Instances { get; set; } = [];
+
+    [JsonPropertyName("shutdownTimeoutSeconds")]
+    public double? ShutdownTimeoutSeconds { get; set; }
+
+    /// <summary>A backup session whose client makes no call for this long is aborted.</summary>
+    [JsonPropertyName("backupLeaseSeconds")]
+    public double? BackupLeaseSeconds { get; set; }
+
+    /// <summary>The nice value (0 to 19) of the threads that read and check pages for backups: above 0, the
+    /// instance's clients come first and a backup takes the CPU they leave.</summary>
+    [JsonPropertyName("backupReadNice")]
+    public int? BackupReadNice { get; set; }
+
+    /// <summary>While the instance's clients are making data requests, backup streams together send at most this
+    /// many MB (10^6 bytes) per second; 0 lifts the limit. An idle server sends at full speed.</summary>
+    [JsonPropertyName("backupBusyRateMBps")]
+    public double? BackupBusyRateMBps { get; set; }
+
+    [JsonPropertyName("limits")]
+    public ServerLimits Limits { get; set; } = new();
+
+    public static ServerConfig Default() => new()
+    {
+        Instances =
+        [
+            new InstanceConfig { Name = "store", Databases = [new DatabaseConfig { Name = "mailbox" }, new DatabaseConfig { Name = "public" }] },
+            new InstanceConfig { Name = "directory", Databases = [new DatabaseConfig { Name = "directory" }] },
+        ],
+    };
+
+    public static ServerConfig Load(string path)
+    {
+        ServerConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(File.ReadAllText(path), ServerConfigJson.Default.ServerConfig);
+        }
+        catch (JsonException ex)
+        {
+            throw new ServerConfigException($"Config file '{path}' is not valid JSON: {ex.Message}");
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ServerConfigException($"Config file '{path}' does not exist.");
+        }
+        if (config is null || config.Instances.Count == 0)
+        {
+            throw new ServerConfigException($"Config file '{path}' declares no instances; declare at least one under \"instances\".");
+        }
+        config.Validate(path);
+        return config;
+    }
+
+    private void Validate(string path)
+    {
+        var l = Limits;
+        if (l.MaxConnections < 1 || l.MaxRequestHeadersBytes < 1024 || l.RequestHeadersTimeoutSeconds <= 0 || l.KeepAliveTimeoutSeconds <= 0
+            || l.MinRequestBodyBytesPerSecond < 0 || l.MaxRestoreSessions < 1 || l.MaxBackupSessions < 1 || l.MaxBatchBodyBytes is < 65536 or > 1L << 30)
+        {
+            throw new ServerConfigException($"Config file '{path}': a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
+        }
+        if (BackupBusyRateMBps is < 0)
+        {
+            throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s, or 0 for no limit.");
+        }
+        if (BackupReadNice is < 0 or > 19)
+        {
+            throw new ServerConfigException($"Config file '{path}': \"backupReadNice\" is {BackupReadNice}; give a nice value from 0 (normal priority) to 19 (the lowest).");
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var i in Instances)
+        {
+            if (!Names.IsValid(i.Name))
+            {
+                throw new ServerConfigException($"Config file '{path}': instance name '{i.Name}' is not valid (1 to 64 letters, digits, '-', '_', '.').");
+            }
+            if (!names.Add(i.Name))
+            {
+                throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' is declared twice.");
+            }
+            if (i.Databases.Count == 0)
+            {
+                throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' declares no databases.");
+            }
+            foreach (var d in i.Databases.Where(d => !Names.IsValid(d.Name)))
+            {
+                throw new ServerConfigException($"Config file '{path}': database name '{d.Name}' in instance '{i.Name}' is not valid.");
+            }
+        }
+    }
+}
+
+/// <summary>What one client may take from the server. Every limit has a default; a config file may change any.</summary>
+public sealed class ServerLimits
+{
+    /// <summary>Connections open at once; more wait in the kernel's backlog.</summary>
+    [JsonPropertyName("maxConnections")] public long MaxConnections { get; set; } = 1000;
+    /// <summary>All of a request's headers together.</summary>
+    [JsonPropertyName("maxRequestHeadersBytes")] public int MaxRequestHeadersBytes { get; set; } = 32 * 1024;
+    /// <summary>A request's headers must arrive within this (a slow-loris client is cut off after it).</summary>
+    [JsonPropertyName("requestHeadersTimeoutSeconds")] public double RequestHeadersTimeoutSeconds { get; set; } = 15;
+    /// <summary>An idle keep-alive connection is closed after this.</summary>
+    [JsonPropertyName("keepAliveTimeoutSeconds")] public double KeepAliveTimeoutSeconds { get; set; } = 120;
+    /// <summary>A body must arrive at no less than this many bytes per second (after a grace of 5 s).</summary>
+    [JsonPropertyName("minRequestBodyBytesPerSecond")] public double MinRequestBodyBytesPerSecond { get; set; } = 240;
+    /// <summary>Restore sessions running at once.</summary>
+    [JsonPropertyName("maxRestoreSessions")] public int MaxRestoreSessions { get; set; } = 4;
+    /// <summary>Backup sessions running at once over all instances (one per instance in any case).</summary>
+    [JsonPropertyName("maxBackupSessions")] public int MaxBackupSessions { get; set; } = 8;
+    /// <summary>A batch request's body (its values base64-encoded, and the JSON around them).</summary>
+    [JsonPropertyName("maxBatchBodyBytes")] public long MaxBatchBodyBytes { get; set; } = Protocol.Routes.Limits.MaxBatchBodyBytes;
+}
+
+public sealed class InstanceConfig
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("databases")]
+    public List<DatabaseConfig> Databases { get; set; } = [];
+
+    [JsonPropertyName("logGenerationSize")]
+    public int? LogGenerationSize { get; set; }
+
+    [JsonPropertyName("cacheSize")]
+    public long? CacheSize { get; set; }
+
+    [JsonPropertyName("circularLogging")]
+    public bool CircularLogging { get; set; }
+
+    public InstanceOptions ToOptions()
+    {
+        var o = new InstanceOptions { Name = Name, CircularLogging = CircularLogging };
+        if (LogGenerationSize is { } g)
+        {
+            o = o with { LogGenerationSize = g };
+        }
+        if (CacheSize is { } c)
+        {
+            o = o with { CacheSize = c };
+        }
+        return o;
+    }
+}
+
+public sealed class DatabaseConfig
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("pageSize")]
+    public int? PageSize { get; set; }
+}
+
+public sealed class ServerConfigException(string message) : Exception(message);
+
+internal static class Names
+{
+    public static bool IsValid(string? name) =>
+        !string.IsNullOrEmpty(name) && name.Length <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+}
+
+[JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(ServerConfig))]
+internal sealed partial class ServerConfigJson : JsonSerializerContext;
