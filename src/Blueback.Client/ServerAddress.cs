@@ -9,12 +9,6 @@ public static class ServerAddress
 {
     public const string UnixPrefix = "unix:";
 
-    public static HttpClient CreateHttpClient(string server, TimeSpan timeout, ServerTrust? trust = null)
-    {
-        var handler = CreateHandler(server, out var baseAddress, trust);
-        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
-    }
-
     /// <summary>The connection handler for <paramref name="server"/> (shareable by several HttpClients) and the base
     /// address requests are relative to.</summary>
     public static SocketsHttpHandler CreateHandler(string server, out Uri baseAddress, ServerTrust? trust = null)

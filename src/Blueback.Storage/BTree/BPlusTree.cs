@@ -380,47 +380,4 @@ internal static class BPlusTree
         }
         return page;
     }
-
-    /// <summary>Frees every page of a tree except its root, which becomes an empty leaf.</summary>
-    public static void Clear(IPageWriter w, uint root)
-    {
-        var page = w.Read(root);
-        if (!NodePage.IsLeaf(page))
-        {
-            for (int i = -1; i < NodePage.Count(page); i++)
-            {
-                FreeSubtree(w, NodePage.Child(page, i));
-            }
-        }
-        else
-        {
-            FreeValues(w, page);
-        }
-        NodePage.Init(w.Write(root), PageType.Leaf);
-    }
-
-    private static void FreeSubtree(IPageWriter w, uint p)
-    {
-        var page = w.Read(p);
-        if (NodePage.IsLeaf(page))
-        {
-            FreeValues(w, page);
-        }
-        else
-        {
-            for (int i = -1; i < NodePage.Count(page); i++)
-            {
-                FreeSubtree(w, NodePage.Child(page, i));
-            }
-        }
-        w.Free(p);
-    }
-
-    private static void FreeValues(IPageWriter w, byte[] leaf)
-    {
-        for (int i = 0; i < NodePage.Count(leaf); i++)
-        {
-            FreeOutside(w, NodePage.Value(leaf, i));
-        }
-    }
 }

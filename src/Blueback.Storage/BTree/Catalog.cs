@@ -40,19 +40,6 @@ internal static class Catalog
         return root;
     }
 
-    public static bool Drop(IPageWriter w, string table)
-    {
-        var root = Find(w, table);
-        if (root is null)
-        {
-            return false;
-        }
-        BPlusTree.Clear(w, root.Value);
-        w.Free(root.Value);
-        BPlusTree.Delete(w, FormatConstants.CatalogRootPage, NameKey(table));
-        return true;
-    }
-
     public static List<string> List(IPageReader r)
     {
         var names = new List<string>();

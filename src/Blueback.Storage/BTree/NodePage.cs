@@ -96,18 +96,6 @@ internal static class NodePage
     public static uint Child(ReadOnlySpan<byte> page, int i) =>
         i < 0 ? PageHeader.Read(page).Next : BinaryPrimitives.ReadUInt32LittleEndian(page[(CellOffset(page, i) + 2)..]);
 
-    public static void SetChild(Span<byte> page, int i, uint child)
-    {
-        if (i < 0)
-        {
-            PageHeader.Of(page).Next = child;
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(page[(CellOffset(page, i) + 2)..], child);
-        }
-    }
-
     /// <summary>Binary search. Found: the key's index. Not found: where it would go.</summary>
     public static bool Search(ReadOnlySpan<byte> page, ReadOnlySpan<byte> key, out int index)
     {

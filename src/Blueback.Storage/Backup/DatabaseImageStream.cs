@@ -34,10 +34,10 @@ internal sealed class DatabaseImageStream : BackupReadStream
         _file = db.File;
         _pageSize = db.PageSize;
         _pageCount = Math.Max(pageCount, FormatConstants.FirstDataPage);
-        _headers = new byte[2 * _pageSize];
+        _headers = new byte[(FormatConstants.ShadowHeaderPage + 1) * _pageSize];
         _reader = new UncachedPageReader(_file);
         header.CurrentBackup = new BackupInfo { MarkLsn = backup.Mark.Value, MarkTicks = backup.Started.Ticks, GenLow = backup.GenLow, GenHigh = 0 };
-        for (uint copy = 0; copy < 2; copy++)
+        for (uint copy = FormatConstants.HeaderPage; copy <= FormatConstants.ShadowHeaderPage; copy++)
         {
             var page = _headers.AsSpan((int)copy * _pageSize, _pageSize);
             header.Page.PageNumber = copy;
@@ -68,7 +68,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
         {
             uint page = (uint)(_position / _pageSize);
             int inPage = (int)(_position % _pageSize);
-            if (inPage == 0 && page >= 2 && page < _pageCount && buffer.Length >= _pageSize && !RangeHolds(page))
+            if (inPage == 0 && page > FormatConstants.ShadowHeaderPage && page < _pageCount && buffer.Length >= _pageSize && !RangeHolds(page))
             {
                 // Whole pages straight into the caller's buffer, checked there: one copy fewer per byte.
                 int count = (int)Math.Min(Math.Min(PagesPerRange, _pageCount - page), (uint)(buffer.Length / _pageSize));
@@ -80,7 +80,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
                 continue;
             }
             ReadOnlySpan<byte> source;
-            if (page < 2)
+            if (page <= FormatConstants.ShadowHeaderPage)
             {
                 source = _headers.AsSpan((int)page * _pageSize, _pageSize);
             }

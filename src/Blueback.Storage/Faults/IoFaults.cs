@@ -26,8 +26,6 @@ public sealed class IoFaults
         public int Remaining { get; set; }
         public TimeSpan? Delay { get; init; }
         public string Message { get; init; } = "";
-        public Random? Random { get; init; }
-        public double Probability { get; init; }
     }
 
     /// <summary>Fails <paramref name="count"/> calls of <paramref name="operation"/>, after letting <paramref name="after"/> pass.</summary>
@@ -36,16 +34,6 @@ public sealed class IoFaults
         lock (_lock)
         {
             _rules.Add(new Rule { Operation = operation, Skip = after, Remaining = count, Message = message });
-        }
-        return this;
-    }
-
-    /// <summary>Fails each call of <paramref name="operation"/> with <paramref name="probability"/>, from a seeded generator.</summary>
-    public IoFaults FailAtRandom(IoOperation operation, double probability, int seed, string message = "injected random I/O error")
-    {
-        lock (_lock)
-        {
-            _rules.Add(new Rule { Operation = operation, Remaining = int.MaxValue, Probability = probability, Random = new Random(seed), Message = message });
         }
         return this;
     }
@@ -90,10 +78,6 @@ public sealed class IoFaults
                 if (r.Skip > 0)
                 {
                     r.Skip--;
-                    continue;
-                }
-                if (r.Random is { } rng && rng.NextDouble() >= r.Probability)
-                {
                     continue;
                 }
                 r.Remaining--;

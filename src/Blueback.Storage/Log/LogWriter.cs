@@ -202,9 +202,6 @@ internal sealed partial class LogWriter : IDisposable
         return c;
     }
 
-    /// <summary>Asks the flusher to write everything appended so far.</summary>
-    public void RequestFlush() => _wake.Release();
-
     /// <summary>Completes when everything up to <paramref name="lsn"/> is on disk.</summary>
     public Task WhenFlushedAsync(Lsn lsn)
     {

@@ -224,7 +224,7 @@ internal sealed class DatabaseFile : IDisposable
         DatabaseHeader? best = null;
         foreach (var ps in candidates)
         {
-            foreach (uint copy in new uint[] { 0, 1 })
+            foreach (uint copy in HeaderCopies)
             {
                 if (TryReadHeaderPage(handle, ps, copy, out var h))
                 {
@@ -238,7 +238,7 @@ internal sealed class DatabaseFile : IDisposable
         }
         if (best is null)
         {
-            throw new PageCorruptException(path, 0, "neither header page (0 nor its shadow 1) is valid: this is not a Blueback database, or both header copies are damaged");
+            throw new PageCorruptException(path, FormatConstants.HeaderPage, "neither header page (0 nor its shadow 1) is valid: this is not a Blueback database, or both header copies are damaged");
         }
         if (best.Value.FormatVersion is < DatabaseHeader.OldestReadableVersion or > DatabaseHeader.CurrentVersion)
         {
@@ -262,6 +262,9 @@ internal sealed class DatabaseFile : IDisposable
         return header.Magic == DatabaseHeader.MagicValue && header.PageSize == (uint)pageSize && header.Page.PageNumber == pageNo;
     }
 
+    /// <summary>The header's two pages, written in this order.</summary>
+    private static readonly uint[] HeaderCopies = [FormatConstants.HeaderPage, FormatConstants.ShadowHeaderPage];
+
     /// <summary>Writes the header to page 0, flushes, then to page 1, flushes: a crash leaves one good copy.</summary>
     public void WriteHeader(ref DatabaseHeader header)
     {
@@ -271,7 +274,7 @@ internal sealed class DatabaseFile : IDisposable
         header.Revision++;
         header.Page.Type = PageType.DatabaseHeader;
         var page = new byte[PageSize];
-        foreach (uint copy in new uint[] { 0, 1 })
+        foreach (uint copy in HeaderCopies)
         {
             header.Page.PageNumber = copy;
             MemoryMarshal.Write(page, in header);

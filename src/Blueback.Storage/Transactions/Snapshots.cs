@@ -17,8 +17,6 @@ internal sealed class Snapshots
 
     public Snapshots(long visible) => _visible = visible;
 
-    public long Visible => Volatile.Read(ref _visible);
-
     public long Register()
     {
         lock (_lock)

@@ -73,17 +73,6 @@ public sealed class WriteTransaction : IDisposable
         return root is null ? [] : TableAccess.Page(BPlusTree.Scan(v, root.Value, from, to, reverse), limit);
     }
 
-    public void CreateTable(Database db, string table)
-    {
-        var v = View(db);
-        if (Catalog.Find(v, table) is null)
-        {
-            Catalog.Create(v, table);
-        }
-    }
-
-    public bool DropTable(Database db, string table) => Catalog.Drop(View(db), table);
-
     public bool TableExists(Database db, string table) => Catalog.Find(View(db), table) is not null;
 
     public IReadOnlyList<string> Tables(Database db) => Catalog.List(View(db));
