@@ -28,9 +28,13 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     {
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        // A write and its flush block for milliseconds: on a thread of its own, not one of the pool's few (the
-        // chunks being compressed and received need those).
-        return Task.Factory.StartNew(() => DirectFileWriter.WriteFile(path, data.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // A write and its flush block for milliseconds: on the dedicated I/O threads, not the pool's few (the chunks
+        // being compressed and received need those).
+        return IoThreads.Shared.RunAsync(() =>
+        {
+            DirectFileWriter.WriteFile(path, data.Span);
+            return true;
+        }, cancellationToken);
     }
 
     public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken)
@@ -87,8 +91,8 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     public Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
-        // Around the page cache (a chunk is read once), on a thread of its own like the writes.
-        return Task.Factory.StartNew(() => DirectFileReader.ReadFile(path, buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // Around the page cache (a chunk is read once), on the dedicated I/O threads like the writes.
+        return IoThreads.Shared.RunAsync(() => DirectFileReader.ReadFile(path, buffer.Span), cancellationToken);
     }
 
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));
