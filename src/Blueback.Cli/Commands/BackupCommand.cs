@@ -21,7 +21,7 @@ internal static class BackupCommand
     {
         var server = new Option<string>("--server") { Description = "Server address: http://HOST:PORT or unix:/path.sock.", DefaultValueFactory = _ => "http://127.0.0.1:7420" };
         var instance = new Option<string>("--instance") { Description = "Instance to back up.", DefaultValueFactory = _ => "store" };
-        var type = new Option<string>("--type") { Description = "full, copy, incremental or differential.", DefaultValueFactory = _ => "full" };
+        var type = new Option<string>("--type") { Description = "full, copy, incremental or differential.", DefaultValueFactory = _ => BackupType.Full.Name() };
         type.Validators.Add(r =>
         {
             if (!BackupTypes.TryParse(r.GetValueOrDefault<string>(), out _))

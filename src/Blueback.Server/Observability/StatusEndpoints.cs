@@ -2,6 +2,7 @@ using System.Reflection;
 using Blueback.Protocol;
 using Blueback.Server.Instances;
 using Blueback.Storage;
+using Blueback.Storage.Backup;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Microsoft.AspNetCore.Builder;
@@ -80,10 +81,10 @@ internal static class StatusEndpoints
                 PageSize = db.PageSize,
                 State = h.State.ToString(),
             };
-            Add(d, "full", h.LastFull);
-            Add(d, "incremental", h.LastIncremental);
-            Add(d, "differential", h.LastDifferential);
-            Add(d, "copy", h.LastCopy);
+            Add(d, BackupType.Full.Name(), h.LastFull);
+            Add(d, BackupType.Incremental.Name(), h.LastIncremental);
+            Add(d, BackupType.Differential.Name(), h.LastDifferential);
+            Add(d, BackupType.Copy.Name(), h.LastCopy);
             i.Databases.Add(d);
         }
         return i;
