@@ -31,6 +31,14 @@ public static class SetVerification
         return problems;
     }
 
+    /// <summary>Verifies the set and records the outcome beside it (what <c>list</c> shows as "verified").</summary>
+    public static async Task<List<string>> VerifyAndRecordAsync(BackupRepository repo, Manifest set, IReadOnlyList<Manifest> sets, CancellationToken ct)
+    {
+        var problems = await VerifyAsync(repo, set, sets, ct).ConfigureAwait(false);
+        await repo.RecordVerifiedAsync(set.SetId, problems.Count == 0, problems.Count, ct).ConfigureAwait(false);
+        return problems;
+    }
+
     /// <summary>Every page inside a database image verifies at its position (chunks hold whole pages); the page size
     /// comes from each image's header page, the first chunk of that file.</summary>
     private sealed class ImagePages

@@ -49,45 +49,26 @@ internal static class ForgetCommand
 
     private static async Task<int> RunAsync(BackupRepository r, RetentionPolicy policy, string? instance, bool dryRun, bool json, CancellationToken ct)
     {
-        var @lock = dryRun ? null : await RepositoryLock.AcquireAsync(r, "forget", RepositoryLock.DefaultLease, ct).ConfigureAwait(false);
-        try
+        var plan = await RepositoryMaintenance.ForgetAsync(r, policy, instance, dryRun, ct).ConfigureAwait(false);
+        if (json)
         {
-            var sets = (await r.ListSetsAsync(ct).ConfigureAwait(false)).Where(s => instance is null || s.Instance == instance).ToList();
-            var plan = Retention.Plan(sets, policy);
-            if (!dryRun)
+            Output.WriteJson(new
             {
-                foreach (var d in plan.Where(d => !d.Keep))
-                {
-                    await r.ForgetAsync(d.Set.SetId, ct).ConfigureAwait(false);
-                }
-            }
-            if (json)
-            {
-                Output.WriteJson(new
-                {
-                    dryRun,
-                    kept = plan.Where(d => d.Keep).Select(d => new { id = d.Set.SetId, instance = d.Set.Instance, type = d.Set.Type, ended = d.Set.Ended, reasons = d.Reasons }),
-                    forgotten = plan.Where(d => !d.Keep).Select(d => new { id = d.Set.SetId, instance = d.Set.Instance, type = d.Set.Type, ended = d.Set.Ended, bytes = d.Set.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)) }),
-                });
-                return Output.Ok;
-            }
-            foreach (var d in plan)
-            {
-                Console.WriteLine($"{(d.Keep ? "keep  " : dryRun ? "would forget" : "forget")} {d.Set.SetId} {d.Set.Instance} {d.Set.Type,-12} {d.Set.Ended:yyyy-MM-dd HH:mm}  {string.Join("; ", d.Reasons)}");
-            }
-            int gone = plan.Count(d => !d.Keep);
-            long bytes = plan.Where(d => !d.Keep).Sum(d => d.Set.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)));
-            Console.WriteLine(dryRun
-                ? $"Would forget {gone} of {plan.Count} set(s) ({bytes / 1048576.0:0.0} MiB stored). Nothing was changed (--dry-run)."
-                : $"Forgot {gone} of {plan.Count} set(s); 'blueback repo gc' frees their {bytes / 1048576.0:0.0} MiB once the grace period has passed (a restore reading them meanwhile still works).");
+                dryRun,
+                kept = plan.Where(d => d.Keep).Select(d => new { id = d.Set.SetId, instance = d.Set.Instance, type = d.Set.Type, ended = d.Set.Ended, reasons = d.Reasons }),
+                forgotten = plan.Where(d => !d.Keep).Select(d => new { id = d.Set.SetId, instance = d.Set.Instance, type = d.Set.Type, ended = d.Set.Ended, bytes = d.Set.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)) }),
+            });
             return Output.Ok;
         }
-        finally
+        foreach (var d in plan)
         {
-            if (@lock is not null)
-            {
-                await @lock.DisposeAsync().ConfigureAwait(false);
-            }
+            Console.WriteLine($"{(d.Keep ? "keep  " : dryRun ? "would forget" : "forget")} {d.Set.SetId} {d.Set.Instance} {d.Set.Type,-12} {d.Set.Ended:yyyy-MM-dd HH:mm}  {string.Join("; ", d.Reasons)}");
         }
+        int gone = plan.Count(d => !d.Keep);
+        long bytes = plan.Where(d => !d.Keep).Sum(d => d.Set.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)));
+        Console.WriteLine(dryRun
+            ? $"Would forget {gone} of {plan.Count} set(s) ({bytes / 1048576.0:0.0} MiB stored). Nothing was changed (--dry-run)."
+            : $"Forgot {gone} of {plan.Count} set(s); 'blueback repo gc' frees their {bytes / 1048576.0:0.0} MiB once the grace period has passed (a restore reading them meanwhile still works).");
+        return Output.Ok;
     }
 }

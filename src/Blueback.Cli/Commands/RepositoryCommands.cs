@@ -30,12 +30,7 @@ internal static class RepositoryCommands
         {
             var r = await gcOpts.OpenAsync(pr, ct).ConfigureAwait(false);
             var graceTime = Durations.Parse(pr.GetValue(grace)!, "--grace");
-            GcReport report;
-            var held = await RepositoryLock.AcquireAsync(r, "gc", RepositoryLock.DefaultLease, ct).ConfigureAwait(false);
-            await using (held.ConfigureAwait(false))
-            {
-                report = await r.CollectGarbageAsync(graceTime, ct).ConfigureAwait(false);
-            }
+            var report = await RepositoryMaintenance.CollectGarbageAsync(r, graceTime, ct).ConfigureAwait(false);
             Console.WriteLine(report.Removed.Count == 0 ? "No set to remove." : $"Removed {report.Removed.Count} set(s) without a manifest ({report.RemovedBytes / 1048576.0:0.0} MiB): {string.Join(", ", report.Removed)}.");
             foreach (var line in report.StoreLeftovers)
             {
@@ -113,8 +108,7 @@ internal static class RepositoryCommands
                 int bad = 0;
                 foreach (var m in chosen)
                 {
-                    var problems = await SetVerification.VerifyAsync(r, m, sets, signals.Token).ConfigureAwait(false);
-                    await r.RecordVerifiedAsync(m.SetId, problems.Count == 0, problems.Count, signals.Token).ConfigureAwait(false);
+                    var problems = await SetVerification.VerifyAndRecordAsync(r, m, sets, signals.Token).ConfigureAwait(false);
                     Console.WriteLine(problems.Count == 0 ? $"set {m.SetId} ({m.Instance}, {m.Type}): OK, {m.Files.Count} files verified" : $"set {m.SetId} ({m.Instance}, {m.Type}): {problems.Count} problem(s)");
                     foreach (var p in problems)
                     {
