@@ -43,10 +43,15 @@ public sealed class BackupSession : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or JsonException)
         {
-            _ = AbortQuietlyAsync(client, id, TimeSpan.FromSeconds(2));
+            // Awaited, not left running: a program stopped by Ctrl+C exits right after this throw, and an abort left
+            // in flight died with it, leaving the session to its lease (a minute of "already running" refusals).
+            await AbortQuietlyAsync(client, id, BeginAbortBound).ConfigureAwait(false);
             throw;
         }
     }
+
+    /// <summary>How long a begin that failed or was cancelled waits for the abort of the session it may have made.</summary>
+    private static readonly TimeSpan BeginAbortBound = TimeSpan.FromSeconds(1);
 
     /// <summary>Best effort, bounded, never throws: used when we may not know whether the server began a session.</summary>
     private static async Task AbortQuietlyAsync(BluebackClient client, string id, TimeSpan bound)
@@ -183,7 +188,13 @@ public sealed class BackupStream : Stream
         {
             n = await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is IOException or HttpRequestException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
+        {
+            // A cancel that tears the connection down mid-read can surface as an I/O error: it is the caller's
+            // cancel, and must read as one (a Ctrl+C that ended as "failed", exit 2, instead of 130).
+            throw new OperationCanceledException($"Reading the {_what} was cancelled.", ex, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
         {
             throw await FailureAsync(ex, cancellationToken).ConfigureAwait(false);
         }

@@ -42,7 +42,8 @@ public sealed class RestoreSession : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or JsonException)
         {
-            _ = AbortQuietlyAsync(client, request.Id, TimeSpan.FromSeconds(2));
+            // Awaited (bounded), not left running: the program may exit right after this throw (see BackupSession).
+            await AbortQuietlyAsync(client, request.Id, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             throw;
         }
     }

@@ -22,6 +22,37 @@ public class BackupCancellationTests(ITestOutputHelper output)
     [Trait("Category", "Stress")]
     public Task Cancelling_a_backup_at_100_random_points_returns_promptly_and_leaks_nothing() => RunAsync(100, seed: 2);
 
+    /// <summary>A begin cancelled while in flight (the server may have begun the session) has aborted it by the time
+    /// the call returns: a backup program exits right after, and an abort still in flight then died with it and
+    /// left the session to its lease (found with Ctrl+C in a program's first second: a minute of "already running").</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_begin_cancelled_in_flight_has_left_no_session_when_it_returns()
+    {
+        using var dir = new TempDir();
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        await BackupApiTests.FillAsync(c);
+        int cancelled = 0;
+        for (int us = 0; us < 40_000; us += 500)
+        {
+            using var cts = new CancellationTokenSource();
+            var begin = c.BeginBackupAsync("store", "copy", cts.Token);
+            await Task.Delay(TimeSpan.FromMicroseconds(us));
+            await cts.CancelAsync();
+            try
+            {
+                await using var s = await begin; // begun before the cancel: disposing aborts it (awaited, bounded)
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled++;
+            }
+            var status = await c.StatusAsync();
+            Assert.False(status.Instances.Any(i => i.BackupInProgress), $"a backup session was still running right after a begin cancelled {us} µs in");
+        }
+        Assert.True(cancelled > 0, "no begin was cancelled in flight");
+    }
+
     private async Task RunAsync(int points, int seed)
     {
         using var dir = new TempDir();

@@ -54,7 +54,7 @@ internal static class BackupCommand
             Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)),
-                await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
+                await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }
@@ -71,12 +71,12 @@ internal static class BackupCommand
             var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint() };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
-        catch (BackupRefusedByRepositoryException ex)
+        catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)
         {
             Console.Error.WriteLine($"blueback backup: {ex.Message}");
             return Output.Failed;
         }
-        catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException or IOException or RepositoryException)
+        catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException or IOException or RepositoryException && !ct.IsCancellationRequested)
         {
             var remedy = ex is IOException && ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase) ? " Free space in the repository or use a larger one, then run the backup again." : "";
             Console.Error.WriteLine($"blueback backup: {ex.Message.TrimEnd('.', ' ')}. No set was written; the server's logs were not truncated.{remedy}");

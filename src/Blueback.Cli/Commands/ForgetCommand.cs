@@ -42,7 +42,7 @@ internal static class ForgetCommand
                 }
                 var r = await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false);
                 return await RunAsync(r, policy, pr.GetValue(instance), pr.GetValue(dryRun), pr.GetValue(json), signals.Token).ConfigureAwait(false);
-            }).ConfigureAwait(false);
+            }, signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }

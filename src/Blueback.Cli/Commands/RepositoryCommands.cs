@@ -117,18 +117,21 @@ internal static class RepositoryCommands
                     bad += problems.Count;
                 }
                 return bad == 0 ? Output.Ok : Output.ProblemFound;
-            }).ConfigureAwait(false);
+            }, signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    public static async Task<int> GuardAsync(Func<Task<int>> body)
+    /// <summary>Runs a command's body, turning its failures into a message and an exit code. Once
+    /// <paramref name="stopped"/> has fired (Ctrl+C, SIGTERM), whatever the body throws is the stop's doing (a torn
+    /// connection, an aborted write) and exits 130 as a cancel, never 2 as a failure.</summary>
+    public static async Task<int> GuardAsync(Func<Task<int>> body, CancellationToken stopped = default)
     {
         try
         {
             return await body().ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException || (stopped.IsCancellationRequested && ex is not OutOfMemoryException))
         {
             Console.Error.WriteLine("blueback: cancelled.");
             return Output.Cancelled;

@@ -35,7 +35,7 @@ internal static class RestoreCommand
             using var signals = new Signals();
             var options = new Options(repo.Location(pr), tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
                 pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false)).ConfigureAwait(false);
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }
@@ -48,7 +48,7 @@ internal static class RestoreCommand
         {
             return await RestoreAsync(o, repo, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RestorePlanException or StorageException or RestoreFailedException or BluebackApiException or HttpRequestException)
+        catch (Exception ex) when (ex is RestorePlanException or StorageException or RestoreFailedException or BluebackApiException or HttpRequestException && !ct.IsCancellationRequested)
         {
             Console.Error.WriteLine($"blueback restore: {ex.Message}");
             return Output.Failed;

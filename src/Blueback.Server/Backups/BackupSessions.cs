@@ -24,7 +24,16 @@ public sealed class BackupSessions : IDisposable
     public HostedBackup Begin(StorageInstance instance, BackupType type, string? clientId = null)
     {
         _sessions.CheckRoom(clientId);
-        var backup = instance.BeginBackup(type);
+        InstanceBackup backup;
+        try
+        {
+            backup = instance.BeginBackup(type);
+        }
+        catch (BackupRefusedException) when (Running().FirstOrDefault(s => s.Backup.InstanceName == instance.Name) is { } running)
+        {
+            // The engine names its own backup id; the client knows the session's.
+            throw new BackupRefusedException($"A {running.Backup.Type.Name()} backup of instance '{instance.Name}' is already running (session {running.Id}, begun {running.Started:O}). Only one backup per instance runs at a time: end or abort it (DELETE /v1/backups/{running.Id}), or wait for its lease to expire ({running.Lease.Length.TotalSeconds:0.#} s without a call from its client).");
+        }
         var session = new HostedBackup(backup, Lease, clientId);
         backup.TransientRead = (db, page, retries) =>
             _logger.LogWarning("Backup {Id}: pages from {Page} of database {Database} failed verification and read correctly after {Retries} retries (transient)", session.Id, page, db, retries);
