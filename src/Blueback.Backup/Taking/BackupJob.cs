@@ -61,10 +61,14 @@ public static class BackupJob
         }
         catch
         {
+            // The partial set's removal and the session's abort at once: neither waits for the other, so a Ctrl+C
+            // returns after the slower of the two (each bounded), not after both.
+            var abort = session.DisposeAsync().AsTask();
             if (writer is not null)
             {
-                await writer.AbandonAsync(TimeSpan.FromMilliseconds(700)).ConfigureAwait(false); // leaves time in the 2 s for the session's abort
+                await writer.AbandonAsync(TimeSpan.FromMilliseconds(700)).ConfigureAwait(false);
             }
+            await abort.ConfigureAwait(false);
             throw;
         }
         finally
