@@ -31,7 +31,6 @@ public sealed class InstanceBackup
     private readonly HashSet<uint> _logsRead = new();
     private DatabaseImageStream? _openImage;
     private List<BackupLogGeneration>? _logs;
-    private volatile bool _aborted;
     // Set by Abort: a wait before a retry ends at once rather than holding an aborted backup's thread.
     private readonly ManualResetEventSlim _abortSignal = new();
 
@@ -267,7 +266,6 @@ public sealed class InstanceBackup
     /// <summary>Releases the pins and the in-progress state. Idempotent; never throws.</summary>
     public void Abort()
     {
-        _aborted = true;
         _abortSignal.Set();
         lock (_lock)
         {
@@ -305,7 +303,7 @@ public sealed class InstanceBackup
 
     internal void ThrowIfAborted()
     {
-        if (_aborted)
+        if (_abortSignal.IsSet)
         {
             throw new BackupSequenceException($"The backup of instance '{InstanceName}' was aborted.");
         }
