@@ -104,6 +104,10 @@ internal static class BackupEndpoints
             {
                 sessions.Abort(s, "aborted by its client");
             }
+            else
+            {
+                sessions.AbortUnbegun(id); // its begin may be on its way still
+            }
             return Results.NoContent(); // idempotent: aborting twice, or an unknown session, is not an error
         }).WithName("backup-abort");
     }

@@ -56,6 +56,9 @@ public sealed class BackupSessions : IDisposable
 
     public List<HostedBackup> Running() => _sessions.Running();
 
+    /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
+    public void AbortUnbegun(string id) => _sessions.AbortUnbegun(id);
+
     public void Abort(HostedBackup session, string reason)
     {
         if (session.IsFinished)

@@ -62,7 +62,16 @@ public sealed class RestoreSessions : IDisposable
             }
         }
         bool wasOnline = _host.BeginRestore(instance, replace, id, Drain);
-        var session = _sessions.Add(new HostedRestore(id, instance, replace, wasOnline, record, Lease));
+        var session = new HostedRestore(id, instance, replace, wasOnline, record, Lease);
+        try
+        {
+            _sessions.Add(session);
+        }
+        catch (RestoreConflictException ex)
+        {
+            Abort(session, ex.Message); // nothing written yet: the instance goes back as it was
+            throw;
+        }
         _logger.LogInformation("Restore {Id} of sets {Sets} into instance {Instance} ({Mode}) begun", id, string.Join(", ", record.Sets), instance, replace ? "in place" : "new");
         return session;
     }
@@ -70,6 +79,9 @@ public sealed class RestoreSessions : IDisposable
     public HostedRestore? Find(string id) => _sessions.Find(id);
 
     public List<HostedRestore> Running() => _sessions.Running();
+
+    /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
+    public void AbortUnbegun(string id) => _sessions.AbortUnbegun(id);
 
     /// <summary>Writes one file of the restore from <paramref name="body"/>. The first write prepares the instance
     /// directory (for a replace, its database files are moved aside there, not before).</summary>

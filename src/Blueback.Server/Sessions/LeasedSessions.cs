@@ -7,11 +7,16 @@ namespace Blueback.Server.Sessions;
 public sealed class LeasedSessions<T> : IDisposable where T : class, ILeasedSession
 {
     private const int FinishedKept = 100;
+    private const int AbortedUnbegunKept = 1_000;
     private static readonly TimeSpan ReapEvery = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ReaperStopBound = TimeSpan.FromSeconds(2);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, T> _sessions = new(StringComparer.Ordinal);
+    // Ids a client aborted before any session had them: the begin may still be on its way to the server (the
+    // client gave up waiting for its answer), and must not then make a session nobody will end.
+    private readonly HashSet<string> _abortedUnbegun = new(StringComparer.Ordinal);
+    private readonly Queue<string> _abortedUnbegunOrder = new();
     private readonly string _kind;
     private readonly string _limitSetting;
     private readonly Func<string, Exception> _refuse;
@@ -54,12 +59,38 @@ public sealed class LeasedSessions<T> : IDisposable where T : class, ILeasedSess
         {
             if (_sessions.ContainsKey(session.Id))
             {
-                throw _refuse($"A {_kind} session with id {session.Id} already exists; choose a new id.");
+                throw Duplicate(session.Id);
+            }
+            if (_abortedUnbegun.Contains(session.Id))
+            {
+                throw AbortedBeforeBegin(session.Id);
             }
             _sessions[session.Id] = session;
             Prune();
         }
         return session;
+    }
+
+    /// <summary>An abort for an id that no session has (yet): a begin with that id is refused from now on. Only
+    /// ids a client may choose (32 lowercase hex digits) are kept, the newest 1,000.</summary>
+    public void AbortUnbegun(string id)
+    {
+        if (id.Length != 32 || !id.All(char.IsAsciiHexDigitLower))
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            if (_sessions.ContainsKey(id) || !_abortedUnbegun.Add(id))
+            {
+                return;
+            }
+            _abortedUnbegunOrder.Enqueue(id);
+            if (_abortedUnbegunOrder.Count > AbortedUnbegunKept)
+            {
+                _abortedUnbegun.Remove(_abortedUnbegunOrder.Dequeue());
+            }
+        }
     }
 
     /// <summary>A session by id, its lease renewed if it is running; finished ones are kept a while.</summary>
@@ -88,13 +119,21 @@ public sealed class LeasedSessions<T> : IDisposable where T : class, ILeasedSess
     {
         if (id is not null && _sessions.ContainsKey(id))
         {
-            throw _refuse($"A {_kind} session with id {id} already exists; choose a new id.");
+            throw Duplicate(id);
+        }
+        if (id is not null && _abortedUnbegun.Contains(id))
+        {
+            throw AbortedBeforeBegin(id);
         }
         if (_sessions.Values.Count(s => !s.IsFinished) >= MaxRunning)
         {
             throw _refuse($"{MaxRunning} {_kind} sessions are running already (the server's limit, {_limitSetting}); retry when one has ended.");
         }
     }
+
+    private Exception AbortedBeforeBegin(string id) => _refuse($"The {_kind} session {id} was aborted by its client before it began; begin a new one.");
+
+    private Exception Duplicate(string id) => _refuse($"A {_kind} session with id {id} already exists; choose a new id.");
 
     private void Prune()
     {
