@@ -8,6 +8,7 @@ var root = new RootCommand("Blueback: a transactional store whose databases stay
 root.Subcommands.Add(ServeCommand.Build());
 root.Subcommands.Add(LoadCommand.Build());
 root.Subcommands.Add(BackupCommand.Build());
+root.Subcommands.Add(ShipCommand.Build());
 root.Subcommands.Add(RestoreCommand.Build());
 root.Subcommands.Add(RepositoryCommands.List());
 root.Subcommands.Add(RepositoryCommands.Verify());

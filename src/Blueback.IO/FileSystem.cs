@@ -108,6 +108,27 @@ public static partial class FileSystem
         }
     }
 
+    /// <summary>Bytes free (for an unprivileged user) and in total on the volume that holds <paramref name="path"/>
+    /// (statvfs); (0, 0) where it cannot be told.</summary>
+    public static unsafe (long Free, long Total) VolumeSpace(string path)
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess)
+        {
+            return (0, 0);
+        }
+        // struct statvfs on 64-bit Linux: f_bsize, f_frsize, f_blocks, f_bfree, f_bavail, ... (8 bytes each).
+        ulong* buf = stackalloc ulong[16];
+        if (Statvfs(path, buf) != 0)
+        {
+            return (0, 0);
+        }
+        ulong frsize = buf[1] != 0 ? buf[1] : buf[0];
+        return ((long)(buf[4] * frsize), (long)(buf[2] * frsize));
+    }
+
+    [LibraryImport("libc", EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statvfs(string path, ulong* buffer);
+
     [LibraryImport("libc", EntryPoint = "posix_fadvise")]
     private static partial int Fadvise(int fd, long offset, long length, int advice);
 

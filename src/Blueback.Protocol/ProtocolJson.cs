@@ -19,4 +19,9 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(CreateTokenRequest))]
 [JsonSerializable(typeof(TokenInfo))]
 [JsonSerializable(typeof(List<TokenInfo>))]
+[JsonSerializable(typeof(ShippingClaimRequest))]
+[JsonSerializable(typeof(ShippingClaimResponse))]
+[JsonSerializable(typeof(ShippingReady))]
+[JsonSerializable(typeof(ShippingAckRequest))]
+[JsonSerializable(typeof(ShippingAckResponse))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

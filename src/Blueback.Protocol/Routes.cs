@@ -52,6 +52,16 @@ public static class Routes
 
     public static string RestoreRecover(string id) => $"{Restore(id)}/recover";
 
+    public static string Shipping(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/shipping";
+
+    public static string ShippingReady(string instance) => $"{Shipping(instance)}/ready";
+
+    public static string ShippingLog(string instance, uint generation) => $"{Shipping(instance)}/logs/{generation}";
+
+    public static string ShippingAck(string instance) => $"{Shipping(instance)}/ack";
+
+    public static string ShippingDisable(string instance) => $"{Shipping(instance)}/disable";
+
     private static string Table(string instance, string database, string table) =>
         $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";
 
@@ -75,6 +85,11 @@ public static class Routes
         public const string RestoreImage = "/v1/restores/{id}/databases/{database}/image";
         public const string RestoreLog = "/v1/restores/{id}/logs/{generation}";
         public const string RestoreRecover = "/v1/restores/{id}/recover";
+        public const string Shipping = "/v1/instances/{instance}/shipping";
+        public const string ShippingReady = Shipping + "/ready";
+        public const string ShippingLog = Shipping + "/logs/{generation}";
+        public const string ShippingAck = Shipping + "/ack";
+        public const string ShippingDisable = Shipping + "/disable";
     }
 
     public static class Limits

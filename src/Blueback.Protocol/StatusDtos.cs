@@ -54,6 +54,10 @@ public sealed class InstanceStatus
     [JsonPropertyName("backupInProgress")]
     public bool BackupInProgress { get; set; }
 
+    /// <summary>Log shipping of the instance, or null when nothing ships it.</summary>
+    [JsonPropertyName("shipping")]
+    public ShippingStatus? Shipping { get; set; }
+
     [JsonPropertyName("databases")]
     public List<DatabaseStatus> Databases { get; set; } = [];
 }

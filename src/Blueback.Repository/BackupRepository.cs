@@ -29,7 +29,7 @@ public sealed class RepositoryException : Exception
 
 /// <summary>A backup repository: <c>config.json</c> (id, format version) and <c>sets/SETID/</c> with chunks and,
 /// once committed, <c>manifest.json</c>.</summary>
-public sealed class BackupRepository
+public sealed partial class BackupRepository
 {
     public const int FormatVersion = 1;
     private const string ConfigKey = "config.json";
@@ -106,9 +106,11 @@ public sealed class BackupRepository
     }
 
     /// <summary>Reads and checks a manifest: its own checksum, this repository's id, a known format.</summary>
-    public async Task<Manifest> ReadManifestAsync(string setId, CancellationToken cancellationToken = default)
+    public Task<Manifest> ReadManifestAsync(string setId, CancellationToken cancellationToken = default) =>
+        ReadManifestAtAsync(ManifestKey(setId), setId, cancellationToken);
+
+    private async Task<Manifest> ReadManifestAtAsync(string key, string setId, CancellationToken cancellationToken)
     {
-        var key = ManifestKey(setId);
         if (!await Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"Set {setId} does not exist in '{Store.Location}' (no committed manifest).");
@@ -162,7 +164,7 @@ public sealed class BackupRepository
         }
     }
 
-    public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) => new(this, setId, codec, chunkSize);
+    public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) => new(this, setId, SetPrefix(setId), codec, chunkSize);
 
     /// <summary>How long a set without a manifest is left alone by <see cref="CollectGarbageAsync"/>: it may be a
     /// backup still being written (nothing stops a backup while gc runs), so only leftovers that stayed untouched
@@ -196,6 +198,7 @@ public sealed class BackupRepository
             report.Removed.Add(id);
             report.RemovedBytes += objects.Sum(o => o.Size);
         }
+        await CollectShippedGarbageAsync(report, cutoff, cancellationToken).ConfigureAwait(false);
         report.StoreLeftovers.AddRange(await Store.CleanUpAsync(grace, cancellationToken).ConfigureAwait(false));
         return report;
     }

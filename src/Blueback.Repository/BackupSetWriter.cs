@@ -29,16 +29,19 @@ public sealed class BackupSetWriter
     private long _storedBytes;
     private bool _committed;
 
-    internal BackupSetWriter(BackupRepository repository, string setId, Codec codec, int chunkSize)
+    internal BackupSetWriter(BackupRepository repository, string setId, string prefix, Codec codec, int chunkSize)
     {
         _repository = repository;
         SetId = setId;
+        Prefix = prefix;
         _codec = codec;
         _chunkSize = chunkSize;
         _slots = new SemaphoreSlim(Math.Max(1, repository.Parallelism));
     }
 
     public string SetId { get; }
+    /// <summary>Where the set's objects go: <c>sets/SETID</c>, or a shipped generation's place.</summary>
+    public string Prefix { get; }
     public string CodecName => _codec.Name;
     public long RawBytes { get; private set; }
     public long StoredBytes => Interlocked.Read(ref _storedBytes);
@@ -87,7 +90,7 @@ public sealed class BackupSetWriter
                     _slots.Release();
                     break;
                 }
-                var chunk = new ManifestChunk { Key = $"{BackupRepository.SetPrefix(SetId)}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
+                var chunk = new ManifestChunk { Key = $"{Prefix}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
                 file.Chunks.Add(chunk);
                 // The file's hash takes the chunks in order, each after the one before, off this thread.
                 var previous = hashed;
@@ -208,12 +211,12 @@ public sealed class BackupSetWriter
         }
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         // Each chunk was flushed as written; its name in the directory must be durable too before the manifest.
-        await _repository.Store.SyncPrefixAsync($"{BackupRepository.SetPrefix(SetId)}/chunks", cancellationToken).ConfigureAwait(false);
+        await _repository.Store.SyncPrefixAsync($"{Prefix}/chunks", cancellationToken).ConfigureAwait(false);
         // The checksum covers the manifest's exact bytes, which the envelope embeds unchanged.
         var raw = JsonSerializer.SerializeToUtf8Bytes(manifest, RepositoryJson.Default.Manifest);
         var sha = BackupRepository.Hex(SHA256.HashData(raw));
         var bytes = Encoding.UTF8.GetBytes($"{{\n\"sha256\": \"{sha}\",\n\"manifest\": {Encoding.UTF8.GetString(raw)}\n}}\n");
-        await _repository.Store.WriteAtomicAsync(BackupRepository.ManifestKey(SetId), bytes, cancellationToken).ConfigureAwait(false);
+        await _repository.Store.WriteAtomicAsync($"{Prefix}/manifest.json", bytes, cancellationToken).ConfigureAwait(false);
         _committed = true;
     }
 
@@ -238,7 +241,7 @@ public sealed class BackupSetWriter
         }
         try
         {
-            await _repository.Store.DeletePrefixAsync(BackupRepository.SetPrefix(SetId), cts.Token).ConfigureAwait(false);
+            await _repository.Store.DeletePrefixAsync(Prefix, cts.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException or RepositoryException)
         {

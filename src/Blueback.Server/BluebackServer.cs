@@ -102,6 +102,7 @@ public static class BluebackServer
         using var backupReads = new BackgroundPriority(Math.Max(2, Environment.ProcessorCount), "blueback-backup-read", config.BackupReadNice ?? BackgroundPriority.DefaultNice);
         using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
         using var exporter = new PrometheusExporter();
+        var shippers = new Shipping.ShipperLeases(TimeSpan.FromSeconds(config.ShipperLeaseSeconds ?? 10));
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
         {
@@ -127,8 +128,9 @@ public static class BluebackServer
             DataEndpoints.Map(app, host, lifetime, config.Limits.MaxBatchBodyBytes);
             BackupEndpoints.Map(app, host, sessions, metrics, lifetime, backupReads, pacing);
             RestoreEndpoints.Map(app, host, restores);
+            Shipping.ShippingEndpoints.Map(app, host, shippers, lifetime);
             Security.TokenEndpoints.Map(app, tokens);
-            StatusEndpoints.Map(app, host, exporter, DateTime.UtcNow);
+            StatusEndpoints.Map(app, host, exporter, shippers, DateTime.UtcNow);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
             await app.StartAsync(stop).ConfigureAwait(false);

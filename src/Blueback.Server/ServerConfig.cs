@@ -18,6 +18,11 @@ public sealed class ServerConfig
     [JsonPropertyName("backupLeaseSeconds")]
     public double? BackupLeaseSeconds { get; set; }
 
+    /// <summary>A log shipper that makes no call for this long loses its hold on the instance (another may take it
+    /// up; the logs it has not shipped stay kept).</summary>
+    [JsonPropertyName("shipperLeaseSeconds")]
+    public double? ShipperLeaseSeconds { get; set; }
+
     /// <summary>The nice value (0 to 19) of the threads that read and check pages for backups: above 0, the
     /// instance's clients come first and a backup takes the CPU they leave.</summary>
     [JsonPropertyName("backupReadNice")]

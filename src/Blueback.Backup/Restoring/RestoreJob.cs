@@ -63,7 +63,7 @@ public static class RestoreJob
             UpToContiguous = options.UpToContiguous,
             Created = DateTime.UtcNow,
         };
-        bytes.Phase($"restoring {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))} ({bytes.Total / 1048576.0:0.0} MiB) into {sink.Where}");
+        bytes.Phase($"restoring {RestorePlanner.Describe(chain)} ({bytes.Total / 1048576.0:0.0} MiB) into {sink.Where}");
         await sink.BeginAsync(record, ct).ConfigureAwait(false); // from here an interruption is visible, and the instance will not open
         try
         {

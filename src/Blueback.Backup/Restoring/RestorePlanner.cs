@@ -11,6 +11,46 @@ public sealed class RestorePlanException(string message) : Exception(message);
 /// or, for <c>latest</c> with a stop point, the newest full set that ends before the stop and the sets after it.</summary>
 public static class RestorePlanner
 {
+    /// <summary>The plan from what the repository holds: for <c>latest</c>, the chain and then the shipped
+    /// generations that follow it without a gap (up to the one that covers the stop point, if one is given).</summary>
+    public static async Task<List<Manifest>> PlanAsync(BackupRepository repo, string setArg, string? instance, RecoveryStop? stop, bool liveLogsFollow, CancellationToken ct)
+    {
+        var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
+        var shipped = setArg == "latest" ? await repo.ListShippedAsync(instance, ct).ConfigureAwait(false) : [];
+        if (shipped.Count == 0)
+        {
+            return Plan(sets, setArg, instance, stop, liveLogsFollow);
+        }
+        // Shipped logs may reach a stop point that no set does: the chain is planned as if logs followed it, and
+        // the stop is checked once the shipped generations are added.
+        var chain = Plan(sets, setArg, instance, stop, liveLogsFollow: true);
+        var last = chain[^1];
+        var run = ShippedChain.Follow(shipped, last.Instance, last.LogSignature, chain.Max(s => s.GenHigh));
+        var manifests = await repo.ReadShippedAsync(run, ct).ConfigureAwait(false);
+        foreach (var m in manifests)
+        {
+            chain.Add(m);
+            if (stop is not null && Covers(m, stop))
+            {
+                break; // what follows lies after the stop point
+            }
+        }
+        if (stop is not null && !liveLogsFollow && !Covers(chain[^1], stop))
+        {
+            var end = chain[^1];
+            throw new RestorePlanException($"the stop point {stop} is after everything this chain holds ({Describe(chain)}, whose logs end with generation {end.GenHigh}{(end.LogsCover is { } c ? $" and cover commits up to {c:O}" : "")}): nothing after that is in the repository. Choose an earlier stop point.");
+        }
+        return chain;
+    }
+
+    /// <summary>A plan in a line: its sets by type and id, its shipped generations as a range.</summary>
+    public static string Describe(IReadOnlyList<Manifest> plan)
+    {
+        var sets = plan.Where(s => s.Type != BackupRepository.ShippedType).Select(s => $"{s.Type} {s.SetId}");
+        var shipped = plan.Where(s => s.Type == BackupRepository.ShippedType).ToList();
+        return string.Join(" + ", shipped.Count == 0 ? sets : sets.Append($"{shipped.Count} shipped generation(s) {shipped[0].GenLow}-{shipped[^1].GenHigh}"));
+    }
+
     public static List<Manifest> Plan(IReadOnlyList<Manifest> sets, string setArg, string? instance, RecoveryStop? stop, bool liveLogsFollow)
     {
         var candidates = sets.Where(s => instance is null || s.Instance == instance).ToList();

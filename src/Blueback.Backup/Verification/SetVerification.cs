@@ -24,7 +24,7 @@ public static class SetVerification
             }
             return Task.CompletedTask;
         }, ct).ConfigureAwait(false);
-        if (ChainResolver.Problem(set, sets) is { } chain)
+        if (set.Type != BackupRepository.ShippedType && ChainResolver.Problem(set, sets) is { } chain)
         {
             problems.Add(chain);
         }

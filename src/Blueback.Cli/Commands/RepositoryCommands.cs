@@ -61,9 +61,10 @@ internal static class RepositoryCommands
             {
                 verified[s.SetId] = await r.LastVerifiedAsync(s.SetId, ct).ConfigureAwait(false);
             }
+            var ranges = await ShippedRangesAsync(r, sets, ct).ConfigureAwait(false);
             if (pr.GetValue(json))
             {
-                Output.WriteJson(sets.Select(s => new
+                Output.WriteJson(sets.Select(s => (object)new
                 {
                     verified = verified[s.SetId] is { } v ? new { time = v.Time, ok = v.Ok, problems = v.Problems } : null,
                     id = s.SetId,
@@ -76,7 +77,20 @@ internal static class RepositoryCommands
                     parent = s.ParentSetId,
                     size = s.Files.Sum(f => f.Size),
                     stored = s.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)),
-                }));
+                }).Concat(ranges.Select(x => (object)new
+                {
+                    id = x.Id,
+                    instance = x.Instance,
+                    type = BackupRepository.ShippedType,
+                    logSignature = x.LogSignature,
+                    genLow = x.Low,
+                    genHigh = x.High,
+                    generations = x.Count,
+                    attachedTo = x.AttachedTo,
+                    cover = x.Cover,
+                    lagSeconds = x.Cover is { } c ? Math.Round((DateTime.UtcNow - c).TotalSeconds, 1) : (double?)null,
+                    stranded = x.Stranded,
+                })));
                 return Output.Ok;
             }
             Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  parent");
@@ -85,9 +99,37 @@ internal static class RepositoryCommands
                 var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
                 Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {s.Type,-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {s.ParentSetId ?? "-"}");
             }
+            foreach (var x in ranges)
+            {
+                var lag = x.Cover is { } c ? $", commits up to {c:yyyy-MM-dd HH:mm:ss.fff} ({(DateTime.UtcNow - c).TotalSeconds:0.0} s ago)" : "";
+                Console.WriteLine($"shipped logs of {x.Instance}: generations {x.Low}-{x.High} ({x.Count}) after {x.AttachedTo ?? "NO full set (restore cannot use them)"}{lag}{(x.Stranded > 0 ? $"; {x.Stranded} more after a gap, never replayed (run 'blueback verify')" : "")}");
+            }
             return Output.Ok;
         }).ConfigureAwait(false));
         return cmd;
+    }
+
+    private sealed record ShippedRange(string Id, string Instance, string LogSignature, uint Low, uint High, int Count, string? AttachedTo, DateTime? Cover, int Stranded);
+
+    /// <summary>Per instance and log stream: the shipped run that follows the newest set of the stream (its cover
+    /// read from its last manifest), and how many shipped generations lie beyond a gap.</summary>
+    private static async Task<List<ShippedRange>> ShippedRangesAsync(BackupRepository r, List<Manifest> sets, CancellationToken ct)
+    {
+        var ranges = new List<ShippedRange>();
+        var shipped = await r.ListShippedAsync(null, ct).ConfigureAwait(false);
+        foreach (var stream in shipped.GroupBy(k => (k.Instance, k.LogSignature)))
+        {
+            var (instance, signature) = stream.Key;
+            var own = sets.Where(s => s.Instance == instance && s.LogSignature == signature).ToList();
+            var newest = own.Where(ChainResolver.IsBase).MaxBy(s => s.GenHigh);
+            uint through = own.Count > 0 ? own.Max(s => s.GenHigh) : 0;
+            var run = newest is null ? stream.ToList() : ShippedChain.Follow(shipped, instance, signature, through);
+            var stranded = newest is null ? 0 : ShippedChain.Stranded(shipped, instance, signature, through).Count;
+            DateTime? cover = run.Count > 0 ? (await r.ReadShippedAsync(run[^1], ct).ConfigureAwait(false)).LogsCover : null;
+            uint low = run.Count > 0 ? run[0].Generation : 0, high = run.Count > 0 ? run[^1].Generation : through;
+            ranges.Add(new ShippedRange($"{BackupRepository.ShippedRoot}/{instance}/{signature}", instance, signature, low, high, run.Count, newest?.SetId, cover, stranded));
+        }
+        return ranges;
     }
 
     public static Command Verify()
@@ -104,7 +146,21 @@ internal static class RepositoryCommands
             {
                 var r = await repoOpts.OpenAsync(pr, signals.Token).ConfigureAwait(false);
                 var sets = await r.ListSetsAsync(signals.Token).ConfigureAwait(false);
-                var chosen = pr.GetValue(set) is { } id ? [await r.ReadManifestAsync(id, signals.Token).ConfigureAwait(false)] : sets;
+                var shipped = await r.ListShippedAsync(null, signals.Token).ConfigureAwait(false);
+                var id = pr.GetValue(set);
+                var chosen = id is null ? sets : id.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? [] : [await r.ReadManifestAsync(id, signals.Token).ConfigureAwait(false)];
+                if (id is not null && chosen.Count == 0)
+                {
+                    shipped = shipped.Where(k => k.SetId == id).ToList();
+                    if (shipped.Count == 0)
+                    {
+                        throw new RepositoryException($"the repository holds no shipped generation '{id}' (with a committed manifest). 'blueback list' shows the shipped ranges.");
+                    }
+                }
+                else if (id is not null)
+                {
+                    shipped = [];
+                }
                 int bad = 0;
                 foreach (var m in chosen)
                 {
@@ -115,6 +171,26 @@ internal static class RepositoryCommands
                         Console.WriteLine($"  {p}");
                     }
                     bad += problems.Count;
+                }
+                if (shipped.Count > 0)
+                {
+                    var (generations, runs) = await ShippedVerification.VerifyAsync(r, sets, shipped, signals.Token).ConfigureAwait(false);
+                    foreach (var (key, problems) in generations.Where(g => g.Problems.Count > 0))
+                    {
+                        Console.WriteLine($"shipped generation {key.Generation} of {key.Instance} ({key.SetId}): {problems.Count} problem(s)");
+                        foreach (var p in problems)
+                        {
+                            Console.WriteLine($"  {p}");
+                        }
+                        bad += problems.Count;
+                    }
+                    foreach (var p in id is null ? runs : [])
+                    {
+                        Console.WriteLine($"shipped logs: {p}");
+                        bad++;
+                    }
+                    int good = generations.Count(g => g.Problems.Count == 0);
+                    Console.WriteLine($"shipped logs: {good} of {generations.Count} generation(s) OK{(good < generations.Count ? "" : ", every record verified")}");
                 }
                 return bad == 0 ? Output.Ok : Output.ProblemFound;
             }, signals.Token).ConfigureAwait(false);

@@ -66,8 +66,7 @@ internal static class RestoreCommand
             throw new RestorePlanException("--replace restores over the instance of the sets' name; --as restores beside it under a new name. Choose one.");
         }
         var stop = o.StopAt is null ? null : RecoveryStop.Parse(o.StopAt);
-        var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
-        var chain = RestorePlanner.Plan(sets, o.Set, o.Instance, stop, liveLogsFollow: o.Replace && o.PlayForward);
+        var chain = await RestorePlanner.PlanAsync(repo, o.Set, o.Instance, stop, liveLogsFollow: o.Replace && o.PlayForward, ct).ConfigureAwait(false);
         var options = new RestoreOptions(stop, o.PlayForward, o.UpToContiguous);
         var progress = new Progress(o.Json);
         RestoreResult r;
@@ -100,7 +99,7 @@ internal static class RestoreCommand
         }
         else
         {
-            Console.WriteLine($"Restored {name} into {r.Directory} from {string.Join(" + ", chain.Select(s => $"{s.Type} {s.SetId}"))}: {r.Bytes / 1048576.0:0.0} MiB in {r.Seconds:0.0} s ({r.Bytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
+            Console.WriteLine($"Restored {name} into {r.Directory} from {RestorePlanner.Describe(chain)}: {r.Bytes / 1048576.0:0.0} MiB in {r.Seconds:0.0} s ({r.Bytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
             if (report.EndReason is not null)
             {
                 Console.WriteLine($"  Replay stopped because {report.EndReason}.");

@@ -23,6 +23,11 @@ public sealed class ServerMetrics : IDisposable
         _meter.CreateObservableCounter("blueback_cache_hits", () => Each(host, i => i.CacheHits), description: "Page reads served from the cache.");
         _meter.CreateObservableCounter("blueback_cache_misses", () => Each(host, i => i.CacheMisses), description: "Page reads that went to disk.");
         _meter.CreateObservableGauge("blueback_cache_size", () => Each(host, i => i.CacheBytes), unit: "bytes", description: "Bytes of page versions in the cache.");
+        _meter.CreateObservableGauge("blueback_shipping_lag_milliseconds", () => Shipped(host, s => (long)s.Lag.TotalMilliseconds), unit: "ms", description: "How long the oldest commit not yet in the shipping repository has waited (instances being shipped).");
+        _meter.CreateObservableGauge("blueback_shipping_unshipped_generations", () => Shipped(host, s => s.UnshippedGenerations), description: "Closed log generations kept on the server until shipped.");
+        _meter.CreateObservableGauge("blueback_shipping_unshipped_bytes", () => Shipped(host, s => s.UnshippedBytes), unit: "bytes", description: "Bytes of closed log generations kept until shipped.");
+        _meter.CreateObservableGauge("blueback_shipping_shipped_through", () => Shipped(host, s => s.Mark.ShippedThrough), description: "The last log generation the shipping repository holds.");
+        _meter.CreateObservableGauge("blueback_log_volume_free_bytes", () => Shipped(host, s => s.LogVolumeFreeBytes), unit: "bytes", description: "Free space on the log volume of instances being shipped.");
         _meter.CreateObservableCounter("blueback_backup_bytes", () => Interlocked.Read(ref _backupBytes), unit: "bytes", description: "Bytes streamed to backup clients.");
     }
 
@@ -31,6 +36,26 @@ public sealed class ServerMetrics : IDisposable
         foreach (var i in host.Instances)
         {
             yield return new Measurement<long>(value(i), new KeyValuePair<string, object?>("instance", i.Name));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Shipped(InstanceHost host, Func<Storage.Shipping.ShippingState, long> value)
+    {
+        foreach (var i in host.Instances)
+        {
+            Storage.Shipping.ShippingState? state;
+            try
+            {
+                state = i.ShippingNow();
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or Storage.StorageException)
+            {
+                continue; // an instance closing under the scrape: left out this time
+            }
+            if (state is not null)
+            {
+                yield return new Measurement<long>(value(state), new KeyValuePair<string, object?>("instance", i.Name));
+            }
         }
     }
 

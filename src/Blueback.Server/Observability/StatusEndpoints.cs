@@ -14,14 +14,14 @@ namespace Blueback.Server.Observability;
 /// <summary>Status, health and metrics.</summary>
 internal static class StatusEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, DateTime started)
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, Shipping.ShipperLeases shippers, DateTime started)
     {
         app.MapGet(Routes.Health, () => Results.Text("ok\n")).WithName("health");
         app.MapGet(Routes.Metrics, () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8")).WithName("metrics");
-        app.MapGet(Routes.Status, () => Results.Json(Build(host, started), ProtocolJson.Default.StatusResponse)).WithName("status");
+        app.MapGet(Routes.Status, () => Results.Json(Build(host, shippers, started), ProtocolJson.Default.StatusResponse)).WithName("status");
     }
 
-    private static StatusResponse Build(InstanceHost host, DateTime started)
+    private static StatusResponse Build(InstanceHost host, Shipping.ShipperLeases shippers, DateTime started)
     {
         var s = new StatusResponse
         {
@@ -38,7 +38,7 @@ internal static class StatusEndpoints
             }
             try
             {
-                s.Instances.Add(Describe(inst));
+                s.Instances.Add(Describe(inst, shippers));
             }
             finally
             {
@@ -48,7 +48,7 @@ internal static class StatusEndpoints
         return s;
     }
 
-    private static InstanceStatus Describe(StorageInstance inst)
+    private static InstanceStatus Describe(StorageInstance inst, Shipping.ShipperLeases shippers)
     {
         var gens = LogFiles.List(inst.LogDirectory);
         var rec = inst.LastRecovery;
@@ -57,6 +57,7 @@ internal static class StatusEndpoints
             Name = inst.Name,
             State = inst.IsPoisoned ? "stopped-after-error" : "online",
             BackupInProgress = inst.RunningBackup is not null,
+            Shipping = ShippingOf(inst, shippers),
             CircularLogging = inst.Options.CircularLogging,
             LogSignature = inst.LogSignature.Id.ToString("N"),
             Checkpoint = inst.CheckpointLsn.ToString(),
@@ -88,6 +89,30 @@ internal static class StatusEndpoints
             i.Databases.Add(d);
         }
         return i;
+    }
+
+    internal static ShippingStatus? ShippingOf(StorageInstance inst, Shipping.ShipperLeases shippers)
+    {
+        if (inst.ShippingNow() is not { } state)
+        {
+            return null;
+        }
+        var (connected, lastSeen) = shippers.Of(inst.Name);
+        return new ShippingStatus
+        {
+            Repository = state.Mark.Repository,
+            RepositoryId = state.Mark.RepositoryId,
+            ShippedThrough = state.Mark.ShippedThrough,
+            LastShipped = state.Mark.LastShipped,
+            OldestUnshipped = state.OldestUnshipped,
+            UnshippedGenerations = state.UnshippedGenerations,
+            UnshippedBytes = state.UnshippedBytes,
+            LagSeconds = Math.Round(state.Lag.TotalSeconds, 3),
+            ShipperConnected = connected,
+            ShipperLastSeen = lastSeen,
+            LogVolumeFreeBytes = state.LogVolumeFreeBytes,
+            Warning = connected ? state.Warning : state.Warning ?? (state.UnshippedGenerations > 0 ? $"no shipper is connected and {state.UnshippedGenerations} generation(s) wait to be shipped (kept on the server): start 'blueback ship'" : null),
+        };
     }
 
     private static void Add(DatabaseStatus d, string type, BackupInfo b)

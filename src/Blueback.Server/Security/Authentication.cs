@@ -24,6 +24,7 @@ internal static class Authentication
         ["token-create"] = Role.Admin,
         ["token-list"] = Role.Admin,
         ["token-revoke"] = Role.Admin,
+        ["shipping-disable"] = Role.Admin,
     };
 
     private static bool TryNeeds(string route, out Role? role)

@@ -183,19 +183,8 @@ public sealed class InstanceBackup
                 throw new BackupSequenceException($"Generation {generation} is not in this backup's log range ({GenLow} to {GenHigh}).");
             }
         }
-        var reader = LogGenerationReader.Open(_instance.LogDirectory, generation);
-        if (reader.Header.LogSignature != _instance.LogSignature)
-        {
-            throw new LogCorruptException($"Log generation {generation} belongs to another log stream; the backup cannot include it.", generation);
-        }
-        while (reader.TryRead(out _))
-        {
-        }
-        if (reader.End != LogEnd.GenerationEnd)
-        {
-            throw new LogCorruptException($"Log generation {generation} ('{reader.Path}') is damaged at offset {reader.EndPosition.Offset} (it does not end with its end record); the backup fails. Run 'blueback db logs' on the log directory.", generation, reader.EndPosition.Offset);
-        }
-        return new LogImageStream(this, generation, reader.Bytes);
+        var whole = WholeGeneration.Read(_instance.LogDirectory, generation, _instance.LogSignature, "the backup");
+        return new LogImageStream(this, generation, whole.Bytes);
     }
 
     internal void LogCompleted(uint generation)

@@ -57,7 +57,7 @@ public sealed partial class StorageInstance
                 {
                     if (!onDisk.Contains(g))
                     {
-                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {type.Name()} backup could not be restored. Take a full backup.");
+                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {type.Name()} backup could not be restored. {(_shipping is null ? "Take a full backup." : "Log shipping deletes what it has shipped: the shipped logs in its repository take the place of incremental backups. Take a full backup for a new base.")}");
                     }
                 }
             }
@@ -68,7 +68,6 @@ public sealed partial class StorageInstance
                 list.Add(new BackupDatabase(db.Name, db.Id, db.PageSize, pages, type.IncludesDatabases() ? ((long)pages + 1) * db.PageSize : 0, db.Signature));
             }
             _backup = new InstanceBackup(this, type, _log.AppendPosition, redo, genLow, list);
-            LogPin = () => _backup?.GenLow;
             return _backup;
         }
     }
@@ -106,17 +105,9 @@ public sealed partial class StorageInstance
         lock (_checkpointLock)
         {
             CheckpointCore();
-            uint limit = Math.Min(Math.Min(_checkpoint.Generation, _log.FileGeneration), genHigh + 1);
-            var deleted = new List<uint>();
-            foreach (var g in LogFiles.List(LogDirectory).Where(g => g < limit))
-            {
-                File.Delete(LogFiles.PathOf(LogDirectory, g));
-                deleted.Add(g);
-            }
-            if (deleted.Count > 0)
-            {
-                FileSystem.SyncDirectory(LogDirectory);
-            }
+            // Generations a shipper has not yet made durable stay, whatever the backup holds.
+            uint limit = Math.Min(Math.Min(Math.Min(_checkpoint.Generation, _log.FileGeneration), genHigh + 1), ShippingPin());
+            var deleted = DeleteGenerations(limit);
             return deleted;
         }
     }

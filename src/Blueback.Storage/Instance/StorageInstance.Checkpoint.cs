@@ -16,10 +16,6 @@ public sealed partial class StorageInstance
     private ulong _checkpointRevision;
     private DateTime _lastCheckpoint = DateTime.UtcNow;
 
-    /// <summary>Generations below this are kept even when circular logging could delete them (a running backup
-    /// pins them). Null: no pin.</summary>
-    internal Func<uint?>? LogPin { get; set; }
-
     private void StartCheckpointer()
     {
         _checkpointer = new Thread(CheckpointerLoop) { IsBackground = true, Name = $"blueback-checkpoint-{Name}" };
@@ -137,7 +133,7 @@ public sealed partial class StorageInstance
 
     private void DeleteGenerationsBelow(uint generation)
     {
-        if (LogPin?.Invoke() is { } pin)
+        if (PinnedFrom() is { } pin)
         {
             generation = Math.Min(generation, pin);
         }

@@ -32,6 +32,10 @@ internal sealed partial class LogWriter : IDisposable
     private long _pendingBytes;
     private uint _appendGeneration;
     private uint _appendOffset;
+    // When the current generation received its first record other than a flush mark (0: none yet), and the same
+    // for recent generations: how old the oldest commit not yet shipped is (log shipping rolls on that age).
+    private long _firstRecordTicks;
+    private readonly Dictionary<uint, long> _firstRecordByGeneration = new();
 
     // Flush side (flusher thread only, except where noted).
     private readonly Thread _flusher;
@@ -125,6 +129,12 @@ internal sealed partial class LogWriter : IDisposable
             Roll();
         }
         lsn = new Lsn(_appendGeneration, _appendOffset);
+        if (_firstRecordTicks == 0 && type != LogRecordType.FlushMark)
+        {
+            _firstRecordTicks = DateTime.UtcNow.Ticks;
+            _firstRecordByGeneration[_appendGeneration] = _firstRecordTicks;
+            _firstRecordByGeneration.Remove(_appendGeneration - 4096);
+        }
         var chunk = ChunkFor(padded);
         var span = chunk.Data.AsSpan(chunk.Used, padded);
         span.Clear();
@@ -171,7 +181,28 @@ internal sealed partial class LogWriter : IDisposable
         Reserve0(LogRecordType.GenerationEnd, lsn);
         _appendGeneration++;
         _appendOffset = LogFileHeader.RegionSize;
+        _firstRecordTicks = 0;
     }
+
+    /// <summary>Ends the current generation if its first record (flush marks aside) is at least
+    /// <paramref name="age"/> old; returns the first generation that is not complete, and whether it rolled.
+    /// Call under <see cref="AppendScope"/>.</summary>
+    public (uint Next, bool Rolled) RollIfOlderLocked(TimeSpan age, DateTime now)
+    {
+        if (_firstRecordTicks != 0 && now.Ticks - _firstRecordTicks >= age.Ticks)
+        {
+            Roll();
+            return (_appendGeneration, true);
+        }
+        return (_appendGeneration, false);
+    }
+
+    /// <summary>When <paramref name="generation"/> received its first record (flush marks aside), if this process
+    /// wrote it and it holds one. Call under <see cref="AppendScope"/>.</summary>
+    public DateTime? FirstRecordTimeLocked(uint generation) =>
+        _firstRecordByGeneration.TryGetValue(generation, out var t) && (generation != _appendGeneration || _firstRecordTicks != 0)
+            ? new DateTime(t, DateTimeKind.Utc)
+            : null;
 
     private void Reserve0(LogRecordType type, Lsn lsn)
     {

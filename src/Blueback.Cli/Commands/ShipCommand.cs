@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Globalization;
+using Blueback.Backup;
+using Blueback.Client;
+using Blueback.Repository.Compression;
+
+namespace Blueback.Cli.Commands;
+
+/// <summary><c>blueback ship</c>: continuous log shipping of an instance into a repository, until stopped
+/// (docs/shipping.md). Every commit acknowledged more than <c>--max-lag</c> ago is durable in the repository.</summary>
+internal static class ShipCommand
+{
+    public static Command Build()
+    {
+        var server = new Option<string>("--server") { Description = "Server address: http://HOST:PORT or unix:/path.sock.", DefaultValueFactory = _ => "http://127.0.0.1:7420" };
+        var instance = new Option<string>("--instance") { Description = "Instance to ship.", DefaultValueFactory = _ => "store" };
+        var maxLag = new Option<string>("--max-lag") { Description = "The longest a commit waits before it is durable in the repository: 5s by default (1s at least).", DefaultValueFactory = _ => "5s" };
+        var noCompress = new Option<bool>("--no-compress") { Description = "Store shipped generations uncompressed." };
+        var quiet = new Option<bool>("--quiet") { Description = "Print only problems, not a line per generation shipped." };
+        var cmd = new Command("ship", "Ship an instance's log into a repository continuously, until Ctrl+C or SIGTERM: a lost server loses at most --max-lag of commits.") { server, instance, maxLag, noCompress, quiet };
+        var repo = new RepoOptions();
+        repo.AddTo(cmd);
+        var tokens = new TokenOptions();
+        tokens.AddTo(cmd);
+        cmd.SetAction(async (pr, _) =>
+        {
+            using var signals = new Signals();
+            return await RepositoryCommands.GuardAsync(async () =>
+            {
+                var lag = Durations.Parse(pr.GetValue(maxLag)!, "--max-lag");
+                if (lag < TimeSpan.FromSeconds(1))
+                {
+                    throw new FormatException($"--max-lag {pr.GetValue(maxLag)} is too short: 1s at least (each generation closed early costs a log file).");
+                }
+                var r = await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false);
+                using var client = new BluebackClient(pr.GetValue(server)!, timeout: TimeSpan.FromSeconds(30), token: tokens.Resolve(pr), trust: tokens.Trust(pr));
+                var options = new ShipOptions(pr.GetValue(instance)!, lag) { Codec = pr.GetValue(noCompress) ? Codec.None : Codec.Default() };
+                var shipper = new LogShipper(client, r, options);
+                bool talk = !pr.GetValue(quiet);
+                shipper.Notice += line => Console.Error.WriteLine($"blueback ship: {line}");
+                shipper.Shipped += s =>
+                {
+                    if (talk)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"shipped generation {s.Generation}: {s.Commits} commit(s), {s.Bytes / 1048576.0:0.0} MiB ({s.StoredBytes / 1048576.0:0.00} MiB stored) in {s.Seconds:0.00} s; commits up to {s.Cover:HH:mm:ss.fff} are in the repository{(s.DeletedOnServer.Count > 0 ? $"; the server deleted generation(s) {s.DeletedOnServer.Min()}-{s.DeletedOnServer.Max()}" : "")}"));
+                    }
+                };
+                try
+                {
+                    await shipper.RunAsync(signals.Token).ConfigureAwait(false);
+                }
+                catch (ShippingFailedException ex) when (!signals.Signalled)
+                {
+                    Console.Error.WriteLine($"blueback ship: {ex.Message}");
+                    return Output.Failed;
+                }
+                return Output.Ok; // not reached: shipping runs until stopped
+            }, signals.Token).ConfigureAwait(false);
+        });
+        return cmd;
+    }
+}

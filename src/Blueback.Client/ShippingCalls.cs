@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using Blueback.Protocol;
+
+namespace Blueback.Client;
+
+/// <summary>The shipping API, one call per route (docs/shipping.md): claim, wait for closed generations, fetch one,
+/// acknowledge what the repository holds, release.</summary>
+public sealed class ShippingCalls(BluebackClient client, string instance, string shipperId)
+{
+    public string Instance => instance;
+    public string ShipperId => shipperId;
+
+    public async Task<ShippingClaimResponse> ClaimAsync(string repositoryId, string repository, uint resumeAfter, CancellationToken cancellationToken)
+    {
+        using var content = JsonContent.Create(new ShippingClaimRequest { ShipperId = shipperId, RepositoryId = repositoryId, Repository = repository, ResumeAfter = resumeAfter }, ProtocolJson.Default.ShippingClaimRequest);
+        using var response = await client.Http.PostAsync(Routes.Shipping(instance), content, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ShippingClaimResponse, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Waits (at most <paramref name="wait"/>, on the server) until a generation after
+    /// <paramref name="after"/> is closed; the server closes the current one once its oldest commit is
+    /// <paramref name="rollAfter"/> old.</summary>
+    public async Task<ShippingReady> ReadyAsync(uint after, TimeSpan rollAfter, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var url = string.Create(CultureInfo.InvariantCulture, $"{Routes.ShippingReady(instance)}?shipper={shipperId}&after={after}&rollAfterMs={(long)rollAfter.TotalMilliseconds}&waitMs={(long)wait.TotalMilliseconds}");
+        using var response = await client.Http.GetAsync(url, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ShippingReady, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>One closed generation, whole (the server verified it before sending); a short body throws.</summary>
+    public async Task<byte[]> FetchAsync(uint generation, CancellationToken cancellationToken)
+    {
+        using var response = await client.Uploads.GetAsync($"{Routes.ShippingLog(instance, generation)}?shipper={shipperId}", HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        if (response.Content.Headers.ContentLength is { } length && length != bytes.Length)
+        {
+            throw new IOException($"Log generation {generation} of instance '{instance}' arrived short ({bytes.Length} of {length} bytes).");
+        }
+        return bytes;
+    }
+
+    public async Task<ShippingAckResponse> AcknowledgeAsync(string repositoryId, uint through, CancellationToken cancellationToken)
+    {
+        using var content = JsonContent.Create(new ShippingAckRequest { ShipperId = shipperId, RepositoryId = repositoryId, Through = through }, ProtocolJson.Default.ShippingAckRequest);
+        using var response = await client.Http.PostAsync(Routes.ShippingAck(instance), content, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ShippingAckResponse, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Ends this shipper's lease (the server keeps the logs not yet shipped).</summary>
+    public async Task ReleaseAsync(CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.DeleteAsync($"{Routes.Shipping(instance)}?shipper={shipperId}", cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+}
