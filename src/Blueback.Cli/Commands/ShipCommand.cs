@@ -16,8 +16,9 @@ internal static class ShipCommand
         var instance = new Option<string>("--instance") { Description = "Instance to ship.", DefaultValueFactory = _ => "store" };
         var maxLag = new Option<string>("--max-lag") { Description = "The longest a commit waits before it is durable in the repository: 5s by default (1s at least).", DefaultValueFactory = _ => "5s" };
         var noCompress = new Option<bool>("--no-compress") { Description = "Store shipped generations uncompressed." };
+        var claimWait = new Option<string>("--claim-wait") { Description = "How long to wait for another shipper's hold on the instance to end (a killed shipper's lease runs out within the server's shipperLeaseSeconds, 10 s by default) before giving up: 15s by default, 0 gives up at once.", DefaultValueFactory = _ => "15s" };
         var quiet = new Option<bool>("--quiet") { Description = "Print only problems, not a line per generation shipped." };
-        var cmd = new Command("ship", "Ship an instance's log into a repository continuously, until Ctrl+C or SIGTERM: a lost server loses at most --max-lag of commits.") { server, instance, maxLag, noCompress, quiet };
+        var cmd = new Command("ship", "Ship an instance's log into a repository continuously, until Ctrl+C or SIGTERM: a lost server loses at most --max-lag of commits.") { server, instance, maxLag, noCompress, claimWait, quiet };
         var repo = new RepoOptions();
         repo.AddTo(cmd);
         var tokens = new TokenOptions();
@@ -34,7 +35,7 @@ internal static class ShipCommand
                 }
                 var r = await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false);
                 using var client = new BluebackClient(pr.GetValue(server)!, timeout: TimeSpan.FromSeconds(30), token: tokens.Resolve(pr), trust: tokens.Trust(pr));
-                var options = new ShipOptions(pr.GetValue(instance)!, lag) { Codec = pr.GetValue(noCompress) ? Codec.None : Codec.Default() };
+                var options = new ShipOptions(pr.GetValue(instance)!, lag) { Codec = pr.GetValue(noCompress) ? Codec.None : Codec.Default(), ClaimPatience = Durations.Parse(pr.GetValue(claimWait)!, "--claim-wait") };
                 var shipper = new LogShipper(client, r, options);
                 bool talk = !pr.GetValue(quiet);
                 shipper.Notice += line => Console.Error.WriteLine($"blueback ship: {line}");
