@@ -195,4 +195,163 @@ public class ShippingTests
         var verify = Cli("verify", "--repo", repo);
         Assert.True(verify.Exit == 0, verify.Out + verify.Err);
     }
+
+    private const string ShortLeaseConfig = """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ], "shipperLeaseSeconds": 3 }""";
+
+    [Fact(Timeout = 400_000)]
+    [Trait("Category", "Stress")]
+    public async Task On_s3_a_shipper_killed_and_restarted_mid_load_resumes_with_no_gap_and_the_recovery_point_holds()
+    {
+        using var dir = new TempDir();
+        using var moto = await MotoServer.StartAsync();
+        string[] s3 = ["--s3-endpoint", moto.Endpoint];
+        var repo = $"s3://{MotoServer.Bucket}/ship";
+        Assert.Equal(0, Cli(["repo", "init", repo, .. s3]).Exit);
+        await File.WriteAllTextAsync(dir["c.json"], ShortLeaseConfig);
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", dir["c.json"]);
+        using var c = new BluebackClient(server.Url);
+        var full = Cli(["backup", "--server", server.Url, "--repo", repo, .. s3]);
+        Assert.True(full.Exit == 0, full.Err);
+        var first = ShipperProcess.Start(["--server", server.Url, "--repo", repo, "--max-lag", "2s", .. s3]);
+        ShipperProcess second;
+        var writers = new TimedWriters(c, 16);
+        DateTime killed;
+        await using (writers)
+        {
+            await first.WaitShippingAsync(TimeSpan.FromSeconds(30));
+            await Task.Delay(1500);
+            first.Kill(); // SIGKILL, perhaps mid-upload: a torn generation has no manifest
+            first.Dispose();
+            await Task.Delay(500);
+            second = ShipperProcess.Start(["--server", server.Url, "--repo", repo, "--max-lag", "2s", .. s3]);
+            await Task.Delay(TimeSpan.FromSeconds(9)); // the killed shipper's lease ends (3 s), then the new one catches up
+            killed = DateTime.UtcNow;
+            server.Kill();
+        }
+        using (second)
+        {
+            Assert.Equal(130, (await second.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+            Assert.Contains("already being shipped", second.Err, StringComparison.Ordinal);
+        }
+        Directory.Delete(dir["data"], recursive: true);
+        var verify = Cli(["verify", "--repo", repo, .. s3]);
+        Assert.True(verify.Exit == 0, verify.Out + verify.Err);
+        var restore = Cli(["restore", "--repo", repo, "--set", "latest", "--to", dir["restored"], .. s3]);
+        Assert.True(restore.Exit == 0, restore.Err);
+        AssertRecoveryPoint(Path.Combine(dir["restored"], "store"), writers, killed);
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_repository_gone_for_a_while_holds_shipping_up_the_server_keeps_the_logs_and_nothing_is_lost()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
+        using var shipper = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "2s");
+        var writers = new TimedWriters(c, 4);
+        DateTime killed;
+        await using (writers)
+        {
+            await shipper.WaitShippingAsync(TimeSpan.FromSeconds(30));
+            // The repository's volume goes away: a file where its directory was, so nothing can be written there.
+            Directory.Move(repo, repo + ".away");
+            await File.WriteAllTextAsync(repo, "not a directory");
+            await Task.Delay(4000);
+            var status = (await c.StatusAsync()).Instances.Single(i => i.Name == "store").Shipping!;
+            Assert.True(status.UnshippedGenerations > 0, "no generation waited while the repository was away");
+            Assert.True(status.LagSeconds > 2, $"lag {status.LagSeconds} s while the repository was away");
+            Assert.Contains("retrying", shipper.Err, StringComparison.Ordinal);
+            Assert.False(shipper.HasExited);
+            File.Delete(repo);
+            Directory.Move(repo + ".away", repo);
+            await Task.Delay(5000); // the backlog ships
+            killed = DateTime.UtcNow;
+            server.Kill();
+        }
+        Assert.Contains("shipping again", shipper.Err, StringComparison.Ordinal);
+        Assert.Equal(130, (await shipper.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+        var restore = Cli("restore", "--repo", repo, "--set", "latest", "--to", dir["restored"]);
+        Assert.True(restore.Exit == 0, restore.Err);
+        AssertRecoveryPoint(Path.Combine(dir["restored"], "store"), writers, killed);
+
+        // A damaged shipped generation: verify names it, and so does a restore that needs it.
+        var gens = Directory.GetDirectories(Path.Combine(repo, "shipped", "store"), "*", SearchOption.AllDirectories)
+            .Where(d => File.Exists(Path.Combine(d, "manifest.json"))).Order(StringComparer.Ordinal).ToList();
+        Assert.True(gens.Count >= 3, $"only {gens.Count} shipped generations");
+        var victim = gens[gens.Count / 2];
+        var chunk = Directory.GetFiles(Path.Combine(victim, "chunks"))[0];
+        var bytes = await File.ReadAllBytesAsync(chunk);
+        bytes[bytes.Length / 2] ^= 0x5A;
+        await File.WriteAllBytesAsync(chunk, bytes);
+        var name = Path.GetFileName(victim);
+        var verify = Cli("verify", "--repo", repo);
+        Assert.Equal(1, verify.Exit);
+        Assert.Contains($"/{name}", verify.Out, StringComparison.Ordinal);
+        var broken = Cli("restore", "--repo", repo, "--set", "latest", "--to", dir["restored2"]);
+        Assert.Equal(2, broken.Exit);
+        Assert.Contains($"/{name}", broken.Err, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_full_repository_disk_is_reported_the_logs_are_kept_and_shipping_resumes_once_there_is_room()
+    {
+        using var dir = new TempDir();
+        var repo = dir["small"];
+        Directory.CreateDirectory(repo);
+        NetworkNamespace.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", repo);
+        try
+        {
+            Assert.Equal(0, Cli("repo", "init", repo).Exit);
+            using var server = await ServerProcess.StartAsync(dir["data"]);
+            using var c = new BluebackClient(server.Url);
+            Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
+            var filler = Path.Combine(repo, "filler");
+            await using (var f = File.Create(filler))
+            {
+                var block = new byte[1 << 16];
+                try
+                {
+                    while (true)
+                    {
+                        f.Write(block);
+                        f.Flush();
+                    }
+                }
+                catch (IOException)
+                {
+                    // full
+                }
+            }
+            using var shipper = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "2s");
+            var writers = new TimedWriters(c, 2);
+            DateTime killed;
+            await using (writers)
+            {
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                while (!shipper.Err.Contains("repository is full", StringComparison.Ordinal))
+                {
+                    Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"no 'repository is full' from the shipper:\n{shipper.Err}");
+                    Assert.False(shipper.HasExited, shipper.Err);
+                    await Task.Delay(200);
+                }
+                var status = (await c.StatusAsync()).Instances.Single(i => i.Name == "store").Shipping!;
+                Assert.True(status.ShipperConnected);
+                File.Delete(filler);
+                await Task.Delay(5000);
+                killed = DateTime.UtcNow;
+                server.Kill();
+            }
+            Assert.Equal(130, (await shipper.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+            var restore = Cli("restore", "--repo", repo, "--set", "latest", "--to", dir["restored"]);
+            Assert.True(restore.Exit == 0, restore.Err);
+            AssertRecoveryPoint(Path.Combine(dir["restored"], "store"), writers, killed);
+        }
+        finally
+        {
+            NetworkNamespace.Run("umount", "-l", repo);
+        }
+    }
 }
