@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -11,6 +11,7 @@ bool restoreOnly = args.Contains("--restore");
 bool replayOnly = args.Contains("--replay");
 bool s3Only = args.Contains("--s3");
 bool baseBackupOnly = args.Contains("--basebackup");
+bool shipOnly = args.Contains("--ship");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -21,6 +22,13 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (shipOnly)
+    {
+        int lagIdx = Array.IndexOf(args, "--max-lag");
+        var lag = TimeSpan.FromSeconds(lagIdx >= 0 ? double.Parse(args[lagIdx + 1], ci) : 5);
+        BackupBench.Run(root, 64L << 20, seconds, instead: (r, _, u) => ShipBench.Run(r, u, quick ? 5 : 15, lag));
+        return;
+    }
     if (baseBackupOnly)
     {
         long size = quick ? 256L << 20 : 2L << 30;
