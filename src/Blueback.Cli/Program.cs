@@ -9,6 +9,7 @@ root.Subcommands.Add(ServeCommand.Build());
 root.Subcommands.Add(LoadCommand.Build());
 root.Subcommands.Add(BackupCommand.Build());
 root.Subcommands.Add(ShipCommand.Build());
+root.Subcommands.Add(StandbyCommand.Build());
 root.Subcommands.Add(RestoreCommand.Build());
 root.Subcommands.Add(RepositoryCommands.List());
 root.Subcommands.Add(RepositoryCommands.Verify());

@@ -163,6 +163,14 @@ public sealed class BluebackClient : IDisposable
     public Task<RestoreSession> BeginRestoreAsync(string instance, BeginRestoreRequest request, CancellationToken cancellationToken = default) =>
         RestoreSession.BeginAsync(this, instance, request, cancellationToken);
 
+    /// <summary>Promotes a warm standby (admin): it applies what is left, starts a new log stream and takes writes.</summary>
+    public async Task<PromoteResponse> PromoteAsync(string instance, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync(Routes.Promote(instance), null, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PromoteResponse, cancellationToken).ConfigureAwait(false))!;
+    }
+
     /// <summary>Creates a token with <paramref name="role"/> (admin only); the answer holds its secret, once.</summary>
     public async Task<TokenInfo> CreateTokenAsync(string role, string? name, CancellationToken cancellationToken = default)
     {

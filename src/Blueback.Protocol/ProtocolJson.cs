@@ -24,4 +24,5 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(ShippingReady))]
 [JsonSerializable(typeof(ShippingAckRequest))]
 [JsonSerializable(typeof(ShippingAckResponse))]
+[JsonSerializable(typeof(PromoteResponse))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -62,6 +62,8 @@ public static class Routes
 
     public static string ShippingDisable(string instance) => $"{Shipping(instance)}/disable";
 
+    public static string Promote(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/promote";
+
     private static string Table(string instance, string database, string table) =>
         $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";
 
@@ -90,6 +92,7 @@ public static class Routes
         public const string ShippingLog = Shipping + "/logs/{generation}";
         public const string ShippingAck = Shipping + "/ack";
         public const string ShippingDisable = Shipping + "/disable";
+        public const string Promote = "/v1/instances/{instance}/promote";
     }
 
     public static class Limits

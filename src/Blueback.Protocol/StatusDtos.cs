@@ -58,6 +58,10 @@ public sealed class InstanceStatus
     [JsonPropertyName("shipping")]
     public ShippingStatus? Shipping { get; set; }
 
+    /// <summary>The warm standby this instance is (or was, until promoted), or null.</summary>
+    [JsonPropertyName("standby")]
+    public StandbyStatus? Standby { get; set; }
+
     [JsonPropertyName("databases")]
     public List<DatabaseStatus> Databases { get; set; } = [];
 }

@@ -36,6 +36,9 @@ public sealed record ServeOptions
     /// <summary>On first start, the admin token to create (a file holding one) instead of a new random one.</summary>
     public string? AdminTokenFile { get; init; }
 
+    /// <summary>Run as a warm standby of this instance, shipped into a repository (docs/standby.md).</summary>
+    public Standby.StandbyOptions? Standby { get; init; }
+
     /// <summary>No log lines on the console (a server embedded in another command, such as the demo).</summary>
     public bool Quiet { get; init; }
 }
@@ -55,7 +58,11 @@ public static class BluebackServer
 
     public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
     {
-        var config = options.ConfigFile is null ? ServerConfig.Default() : ServerConfig.Load(options.ConfigFile);
+        var config = options.ConfigFile is null ? (options.Standby is null ? ServerConfig.Default() : new ServerConfig()) : ServerConfig.Load(options.ConfigFile);
+        if (options.Standby is { } sb && config.Instances.Any(i => i.Name == sb.Instance))
+        {
+            throw new ServerConfigException($"The config declares instance '{sb.Instance}', which this server is to be the warm standby of: a standby's instance comes from the repository. Remove it from the config.");
+        }
         var shutdown = config.ShutdownTimeoutSeconds is { } secs ? TimeSpan.FromSeconds(secs) : options.ShutdownTimeout;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -103,6 +110,7 @@ public static class BluebackServer
         using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
         using var exporter = new PrometheusExporter();
         var shippers = new Shipping.ShipperLeases(TimeSpan.FromSeconds(config.ShipperLeaseSeconds ?? 10));
+        using var standby = options.Standby is { } so ? new Standby.StandbyFollower(host, so, logger) : null;
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
         {
@@ -129,11 +137,13 @@ public static class BluebackServer
             BackupEndpoints.Map(app, host, sessions, metrics, lifetime, backupReads, pacing);
             RestoreEndpoints.Map(app, host, restores);
             Shipping.ShippingEndpoints.Map(app, host, shippers, lifetime);
+            Standby.StandbyEndpoints.Map(app, standby);
             Security.TokenEndpoints.Map(app, tokens);
-            StatusEndpoints.Map(app, host, exporter, shippers, DateTime.UtcNow);
+            StatusEndpoints.Map(app, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
             await app.StartAsync(stop).ConfigureAwait(false);
+            standby?.Start();
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             output.WriteLine($"Blueback server, data in {host.DataDirectory}");
             foreach (var a in addresses)
@@ -162,6 +172,7 @@ public static class BluebackServer
             {
                 await app.StopAsync(drain.Token).ConfigureAwait(false);
             }
+            standby?.Dispose(); // the apply in progress ends its batch; a starting restore is cancelled
             restores.Dispose(); // running restores are aborted (their instances left offline, or as they were)
             sessions.Dispose(); // running backups are aborted before their instances close
             host.Dispose();

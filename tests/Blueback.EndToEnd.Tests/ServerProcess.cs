@@ -47,19 +47,25 @@ public sealed partial class ServerProcess : IDisposable
     /// <summary>Starts the server under a wrapper command (such as <c>ip netns exec NAME</c>, which execs it: the
     /// process id stays the server's).</summary>
     public static Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, params string[] extra) =>
-        StartInAsync(wrapper, dataDirectory, unixSocket, testToken: true, extra);
+        StartInAsync(wrapper, dataDirectory, unixSocket, testToken: true, extra, null);
 
     /// <summary>Starts a server that makes its own admin token on first start (not the test run's).</summary>
-    public static Task<ServerProcess> StartWithOwnTokenAsync(string dataDirectory) => StartInAsync([], dataDirectory, false, testToken: false);
+    public static Task<ServerProcess> StartWithOwnTokenAsync(string dataDirectory) => StartInAsync([], dataDirectory, false, testToken: false, [], null);
 
-    private static async Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, bool testToken, params string[] extra)
+    /// <summary>Starts <c>blueback standby --to DIR</c> (a server too: same output, same readiness line).</summary>
+    public static Task<ServerProcess> StartStandbyAsync(string dataDirectory, params string[] extra) =>
+        StartInAsync([], dataDirectory, false, testToken: true, extra, command: ["standby", "--to"]);
+
+    private static async Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, bool testToken, string[] extra, string[]? command = null)
     {
         var socket = unixSocket ? Path.Combine(dataDirectory + "-sock", "blueback.sock") : null;
         if (socket is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(socket)!);
         }
-        var args = new List<string> { Cli, "serve", "--data", dataDirectory, "--listen", "http://127.0.0.1:0" };
+        var args = new List<string> { Cli };
+        args.AddRange(command ?? ["serve", "--data"]);
+        args.AddRange([dataDirectory, "--listen", "http://127.0.0.1:0"]);
         if (socket is not null)
         {
             args.AddRange(["--unix", socket]);

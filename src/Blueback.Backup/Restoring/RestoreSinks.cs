@@ -29,7 +29,7 @@ public interface IRestoreSink : IAsyncDisposable
 }
 
 /// <summary>Offline: writes into DATA/NAME through the engine's restore writer and runs hard recovery here.</summary>
-public sealed class DirectoryRestoreSink(string directory, string name, bool replace) : IRestoreSink
+public sealed class DirectoryRestoreSink(string directory, string name, bool replace, Func<Action<string>, CancellationToken, HardRecoveryReport>? recover = null) : IRestoreSink
 {
     private RestoreWriter? _writer;
 
@@ -58,7 +58,7 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
         Writer.Complete();
         Writer.Dispose(); // hard recovery takes the instance lock itself
         _writer = null;
-        return Task.FromResult(HardRecovery.Run(directory, new InstanceOptions { Name = name }, phase, ct));
+        return Task.FromResult(recover is null ? HardRecovery.Run(directory, new InstanceOptions { Name = name }, phase, ct) : recover(phase, ct));
     }
 
     public Task FailAsync(string error)

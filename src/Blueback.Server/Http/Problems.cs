@@ -29,6 +29,7 @@ internal static class Problems
         LogDiskFullException => Of(StatusCodes.Status503ServiceUnavailable, "Log volume full", ex.Message),
         ObjectDisposedException => Of(StatusCodes.Status503ServiceUnavailable, "Shutting down", "The server is shutting down; retry against it once it is back."),
         OperationCanceledException => Of(StatusCodes.Status503ServiceUnavailable, "Cancelled", "The request was cancelled (client gone or server shutting down)."),
+        Storage.Standby.StandbyException => Of(StatusCodes.Status409Conflict, "Standby", ex.Message),
         DatabaseStateException => Of(StatusCodes.Status409Conflict, "Database state", ex.Message),
         StorageException => Of(StatusCodes.Status500InternalServerError, "Storage error", ex.Message),
         _ => Of(StatusCodes.Status500InternalServerError, "Internal error", $"{ex.GetType().Name}: {ex.Message}"),

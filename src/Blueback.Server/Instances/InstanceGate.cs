@@ -10,7 +10,7 @@ namespace Blueback.Server.Instances;
 internal static class InstanceGate
 {
     /// <summary>Routes under an instance that work on it while it is not online.</summary>
-    private static readonly HashSet<string> Ungated = new(StringComparer.Ordinal) { "restore-begin" };
+    private static readonly HashSet<string> Ungated = new(StringComparer.Ordinal) { "restore-begin", "standby-promote" };
 
     public static void Use(IApplicationBuilder app, InstanceHost host)
     {

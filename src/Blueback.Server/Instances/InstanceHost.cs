@@ -141,6 +141,22 @@ public sealed class InstanceHost : IDisposable
         _logger.LogInformation("Instance {Instance} is online: {Databases}", name, string.Join(", ", inst.Databases.Select(d => d.Name)));
     }
 
+    /// <summary>A slot for an instance that another part of the server brings online itself (a warm standby):
+    /// offline, with <paramref name="reason"/> in its 503s, until then.</summary>
+    public InstanceSlot AddSlot(string name, string reason)
+    {
+        lock (_lock)
+        {
+            if (!_slots.TryGetValue(name, out var slot))
+            {
+                slot = new InstanceSlot(name) { Order = ++_order };
+                slot.SetOffline(reason);
+                _slots[name] = slot;
+            }
+            return slot;
+        }
+    }
+
     /// <summary>Leaves the instance offline with a reason that its 503s give (its restore record says more).</summary>
     public void MarkOffline(string name, string reason)
     {

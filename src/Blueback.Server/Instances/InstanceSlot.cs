@@ -23,6 +23,9 @@ public sealed class InstanceSlot(string name)
     public InstanceState State { get => _state; set => _state = value; }
     public StorageInstance? Instance => _state == InstanceState.Online ? _instance : null;
     public string? RestoreSession { get; set; }
+
+    /// <summary>What a standby's apply puts in <see cref="RestoreSession"/> while it holds the slot.</summary>
+    internal const string StandbyApplyPrefix = "standby-apply: ";
     /// <summary>Where the slot lists among the server's instances.</summary>
     internal long Order { get; init; }
     public string? OfflineReason { get; private set; }
@@ -47,14 +50,16 @@ public sealed class InstanceSlot(string name)
     /// <summary>Why requests are refused, for the 503.</summary>
     public string Unavailable => _state switch
     {
+        InstanceState.Restoring when RestoreSession is { } s && s.StartsWith(StandbyApplyPrefix, StringComparison.Ordinal) => $"Instance '{Name}' is a warm standby applying the primary's next log generations ({s[StandbyApplyPrefix.Length..]}); it answers again in a moment. Retry.",
         InstanceState.Restoring => $"Instance '{Name}' is being restored (session {RestoreSession}); it comes back online when the restore ends. Retry then.",
         _ => $"Instance '{Name}' is offline: {OfflineReason ?? "it is not open"}.",
     };
 
     /// <summary>Stops new requests, waits up to <paramref name="drain"/> for those inside, then closes the instance.
     /// False (and online again) when requests are still inside at the bound.</summary>
-    internal bool TryTakeOffline(TimeSpan drain)
+    internal bool TryTakeOffline(TimeSpan drain, string? why = null)
     {
+        RestoreSession = why ?? RestoreSession;
         _state = InstanceState.Restoring;
         Interlocked.MemoryBarrier(); // pairs with the increment in TryEnter
         var until = DateTime.UtcNow + drain;

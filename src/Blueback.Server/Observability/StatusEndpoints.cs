@@ -14,14 +14,14 @@ namespace Blueback.Server.Observability;
 /// <summary>Status, health and metrics.</summary>
 internal static class StatusEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, Shipping.ShipperLeases shippers, DateTime started)
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, DateTime started)
     {
         app.MapGet(Routes.Health, () => Results.Text("ok\n")).WithName("health");
         app.MapGet(Routes.Metrics, () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8")).WithName("metrics");
-        app.MapGet(Routes.Status, () => Results.Json(Build(host, shippers, started), ProtocolJson.Default.StatusResponse)).WithName("status");
+        app.MapGet(Routes.Status, () => Results.Json(Build(host, shippers, standbyOf, started), ProtocolJson.Default.StatusResponse)).WithName("status");
     }
 
-    private static StatusResponse Build(InstanceHost host, Shipping.ShipperLeases shippers, DateTime started)
+    private static StatusResponse Build(InstanceHost host, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, DateTime started)
     {
         var s = new StatusResponse
         {
@@ -33,12 +33,18 @@ internal static class StatusEndpoints
         {
             if (!slot.TryEnter(out var inst))
             {
-                s.Instances.Add(new InstanceStatus { Name = slot.Name, State = slot.State == InstanceState.Restoring ? "restoring" : "offline", Detail = slot.Unavailable });
+                s.Instances.Add(new InstanceStatus { Name = slot.Name, State = slot.State == InstanceState.Restoring ? "restoring" : "offline", Detail = slot.Unavailable, Standby = standbyOf(slot.Name) });
                 continue;
             }
             try
             {
-                s.Instances.Add(Describe(inst, shippers));
+                var described = Describe(inst, shippers);
+                described.Standby = standbyOf(slot.Name);
+                if (inst.Standby is not null)
+                {
+                    described.State = "standby";
+                }
+                s.Instances.Add(described);
             }
             finally
             {

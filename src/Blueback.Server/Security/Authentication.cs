@@ -25,6 +25,7 @@ internal static class Authentication
         ["token-list"] = Role.Admin,
         ["token-revoke"] = Role.Admin,
         ["shipping-disable"] = Role.Admin,
+        ["standby-promote"] = Role.Admin,
     };
 
     private static bool TryNeeds(string route, out Role? role)

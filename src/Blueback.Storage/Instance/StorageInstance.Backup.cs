@@ -19,6 +19,7 @@ public sealed partial class StorageInstance
     /// log gap since the previous backup.</summary>
     public InstanceBackup BeginBackup(BackupType type)
     {
+        ThrowIfStandby("a backup");
         // The writer lock, briefly: no attach or detach (and no half-appended transaction) while the set is fixed.
         using var writer = HoldWriter();
         lock (_backupLock)

@@ -14,6 +14,12 @@ public sealed partial class StorageInstance
         {
             return;
         }
+        if (_standby is not null)
+        {
+            _closed = true; // a view: nothing to write back
+            ReleaseResources();
+            return;
+        }
         _backup?.Abort(); // a backup never holds a shutdown up (the original refused a clean stop meanwhile)
         bool haveWriter = _writer.Wait(Options.WaitTimeout);
         try

@@ -12,8 +12,8 @@ public sealed partial class StorageInstance
     private long _commits;
 
     public long Commits => Interlocked.Read(ref _commits);
-    public long LogFlushes => _log.FlushCount;
-    public long LogBytesWritten => _log.BytesWritten;
+    public long LogFlushes => _log?.FlushCount ?? 0;
+    public long LogBytesWritten => _log?.BytesWritten ?? 0;
     public long CacheHits => Cache.Hits;
     public long CacheMisses => Cache.Misses;
     public long CacheBytes => Cache.Bytes;

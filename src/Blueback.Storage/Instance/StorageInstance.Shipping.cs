@@ -50,6 +50,7 @@ public sealed partial class StorageInstance
     public ShippingMark ClaimShipping(string repositoryId, string repository, uint resumeAfter)
     {
         ThrowIfUnusable();
+        ThrowIfStandby("shipping");
         lock (_checkpointLock)
         {
             lock (_shippingLock)
@@ -131,6 +132,7 @@ public sealed partial class StorageInstance
     public async Task<ShippableLogs> CloseForShippingAsync(TimeSpan age, CancellationToken cancellationToken)
     {
         ThrowIfUnusable();
+        ThrowIfStandby("shipping");
         DateTime cover;
         bool rolled;
         Lsn end;
@@ -151,6 +153,7 @@ public sealed partial class StorageInstance
     public WholeGeneration ReadForShipping(uint generation)
     {
         ThrowIfUnusable();
+        ThrowIfStandby("shipping");
         if (generation > CompleteThrough)
         {
             throw new ShippingRefusedException($"Generation {generation} of instance '{Name}' is not closed yet (closed through {CompleteThrough}); ask for it once it is.");
@@ -166,7 +169,7 @@ public sealed partial class StorageInstance
     public ShippingState? ShippingNow()
     {
         var mark = Shipping;
-        if (mark is null || _closed)
+        if (mark is null || _closed || _standby is not null)
         {
             return null;
         }

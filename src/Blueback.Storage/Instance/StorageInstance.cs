@@ -47,12 +47,14 @@ public sealed partial class StorageInstance : IDisposable
     public Lsn CheckpointLsn => _checkpoint;
 
     /// <summary>Where the next log record goes.</summary>
-    public Lsn LogPosition => _log.AppendPosition;
+    public Lsn LogPosition => _log?.AppendPosition ?? StandbyEnd;
 
     /// <summary>Everything before this position is on disk.</summary>
-    public Lsn FlushedLsn => _log.FlushedLsn;
+    public Lsn FlushedLsn => _log?.FlushedLsn ?? StandbyEnd;
 
-    public uint CurrentGeneration => _log.CurrentGeneration;
+    public uint CurrentGeneration => _log?.CurrentGeneration ?? StandbyEnd.Generation;
+
+    private Lsn StandbyEnd => _standby is { } s ? Lsn.FromValue(s.End) : default;
 
     public bool IsPoisoned => _poison is not null;
 
@@ -178,6 +180,7 @@ public sealed partial class StorageInstance : IDisposable
     public WriteTransaction BeginWrite(CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable();
+        ThrowIfStandby("a write");
         if (!_writer.Wait(Options.WaitTimeout, cancellationToken))
         {
             throw WriterTimeout();
@@ -188,6 +191,7 @@ public sealed partial class StorageInstance : IDisposable
     public async Task<WriteTransaction> BeginWriteAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable();
+        ThrowIfStandby("a write");
         if (!await _writer.WaitAsync(Options.WaitTimeout, cancellationToken).ConfigureAwait(false))
         {
             throw WriterTimeout();

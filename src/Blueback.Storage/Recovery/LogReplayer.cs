@@ -71,12 +71,18 @@ internal sealed class LogReplayer
     public long BlocksPrefetched { get; private set; }
 
     private ReplayPrefetcher? _prefetch;
+    private Lsn _safeEnd;
+
+    /// <summary>The last position replay reached with no transaction open: where a later replay of more log (a
+    /// standby's next generations) must resume. At the end of the log it can be before <see cref="Replay"/>'s
+    /// result, when a transaction's first records end the last generation present and its commit is still to come.</summary>
+    public Lsn SafeEnd => _safeEnd;
 
     private Lsn ReplayFrom(Lsn start)
     {
         var onDisk = LogFiles.List(_logDirectory);
         uint lastOnDisk = onDisk.Count == 0 ? 0 : onDisk[^1];
-        Lsn safeEnd = start;
+        _safeEnd = start;
         LogFileHeader? previous = null;
         for (uint g = start.Generation; ; g++)
         {
@@ -144,11 +150,11 @@ internal sealed class LogReplayer
                     _txn.Clear(); // the first transaction past the stop point is left out, with all after it
                     StopReached = true;
                     FlushPages();
-                    return safeEnd;
+                    return _safeEnd;
                 }
                 if (Handle(rec))
                 {
-                    safeEnd = rec.End;
+                    _safeEnd = rec.End;
                 }
             }
             switch (reader.End)
@@ -157,7 +163,7 @@ internal sealed class LogReplayer
                     if (_txn.Count == 0)
                     {
                         // Nothing pending: the next record would go into the next generation.
-                        safeEnd = new Lsn(g + 1, LogFileHeader.RegionSize);
+                        _safeEnd = new Lsn(g + 1, LogFileHeader.RegionSize);
                     }
                     continue;
                 case LogEnd.Damaged:
@@ -169,7 +175,7 @@ internal sealed class LogReplayer
                     }
                     _txn.Clear(); // an uncommitted transaction torn off by the crash
                     FlushPages();
-                    return safeEnd;
+                    return _safeEnd;
             }
         }
     }

@@ -126,7 +126,7 @@ public static class HardRecovery
 
     /// <summary>Every generation of the restored range is present, of this log stream, contiguous by creation
     /// times, and whole; a stop point inside the range is refused before anything is written.</summary>
-    private static void CheckLogRange(string logDir, RestoreRecord record, RecoveryStop? stop, CancellationToken token)
+    internal static void CheckLogRange(string logDir, RestoreRecord record, RecoveryStop? stop, CancellationToken token)
     {
         uint consistent = record.ConsistentAfter == 0 ? record.GenHigh : record.ConsistentAfter;
         var setEnd = new Lsn(consistent + 1, LogFileHeader.RegionSize);
@@ -169,7 +169,7 @@ public static class HardRecovery
 
     /// <summary>The image must come from a backup (ESE's -615), match its trailer (signatures), and need no log
     /// outside the restored range (ESE's -554 and -553).</summary>
-    private static void CheckImage(string dir, RestoreRecord record, RestoredDatabase db)
+    internal static void CheckImage(string dir, RestoreRecord record, RestoredDatabase db)
     {
         var path = Path.Combine(dir, db.Path);
         if (!File.Exists(path))
@@ -223,7 +223,7 @@ public static class HardRecovery
 
     /// <summary>Clears the trailer page and marks the database restored-awaiting-recovery, so that nothing but
     /// hard recovery opens it until recovery ends.</summary>
-    private static void ClearTrailer(string dir, RestoreRecord record, RestoredDatabase db)
+    internal static void ClearTrailer(string dir, RestoreRecord record, RestoredDatabase db)
     {
         using var file = DatabaseFile.Open(Path.Combine(dir, db.Path));
         var zero = new byte[file.PageSize];
@@ -238,7 +238,7 @@ public static class HardRecovery
     /// <summary>After replay: the database belongs to the recovered log stream, is no longer a backup image, and
     /// has no backup base (the next backup of a restored instance must be a full one: its earlier sets end before
     /// a history that may now differ).</summary>
-    private static void MarkRecovered(DatabaseFile file, Signature logSignature, uint generation)
+    internal static void MarkRecovered(DatabaseFile file, Signature logSignature, uint generation)
     {
         var h = file.ReadHeader();
         h.State = DatabaseState.Dirty;

@@ -1,0 +1,93 @@
+using System.CommandLine;
+using Blueback.Client;
+using Blueback.Server;
+using Blueback.Server.Standby;
+using Blueback.Storage;
+
+namespace Blueback.Cli.Commands;
+
+/// <summary><c>blueback standby</c>: a warm standby of a shipped instance, served read-only until promoted
+/// (docs/standby.md); <c>blueback standby promote</c> makes it the primary.</summary>
+internal static class StandbyCommand
+{
+    public static Command Build()
+    {
+        var instance = new Option<string>("--instance") { Description = "The shipped instance to follow.", DefaultValueFactory = _ => "store" };
+        var to = new Option<string>("--to") { Description = "Data directory of the standby (the instance goes in DIR/NAME); empty or new on the first start, the standby's own after.", Required = true };
+        var listen = new Option<string[]>("--listen") { Description = "Address to serve on, http://IP:PORT or https://IP:PORT (repeatable; loopback 127.0.0.1:7421 by default).", AllowMultipleArgumentsPerToken = false };
+        var unix = new Option<string?>("--unix") { Description = "Also listen on this Unix domain socket." };
+        var poll = new Option<string>("--poll") { Description = "How often to look in the repository for new generations.", DefaultValueFactory = _ => "1s" };
+        var adminToken = new Option<string?>("--admin-token-file") { Description = "On first start, make this file's token the admin token, instead of a new one in DIR/auth/admin.token." };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for https:// listeners." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain http:// on an address other than loopback." };
+        var cmd = new Command("standby", "Run a warm standby of a shipped instance: restore its latest full set, apply every shipped generation as it arrives, serve it read-only until promoted.") { instance, to, listen, unix, poll, adminToken, tlsCert, tlsKey, insecure };
+        var repo = new RepoOptions();
+        repo.AddTo(cmd);
+        cmd.SetAction(async (pr, _) =>
+        {
+            using var signals = new Signals();
+            var listenUrls = pr.GetValue(listen) is { Length: > 0 } l ? l : (pr.GetValue(unix) is null ? ["http://127.0.0.1:7421"] : []);
+            try
+            {
+                var options = new ServeOptions
+                {
+                    DataDirectory = pr.GetValue(to)!,
+                    Listen = listenUrls,
+                    UnixSocket = pr.GetValue(unix),
+                    AdminTokenFile = pr.GetValue(adminToken),
+                    TlsCertificate = pr.GetValue(tlsCert),
+                    TlsKey = pr.GetValue(tlsKey),
+                    InsecureListen = pr.GetValue(insecure),
+                    Standby = new StandbyOptions(pr.GetValue(instance)!, ct => repo.OpenAsync(pr, ct)) { Poll = Durations.Parse(pr.GetValue(poll)!, "--poll") },
+                };
+                await BluebackServer.RunAsync(options, Console.Out, signals.Token).ConfigureAwait(false);
+                return Output.Ok;
+            }
+            catch (Exception ex) when (ex is ServerConfigException or StorageException or IOException or FormatException)
+            {
+                Console.Error.WriteLine($"blueback standby: {ex.Message}");
+                return Output.Failed;
+            }
+            catch (OperationCanceledException) when (signals.Signalled)
+            {
+                return Output.Cancelled;
+            }
+        });
+        cmd.Subcommands.Add(Promote());
+        return cmd;
+    }
+
+    private static Command Promote()
+    {
+        var server = new Option<string>("--server") { Description = "The standby's address.", DefaultValueFactory = _ => "http://127.0.0.1:7421" };
+        var instance = new Option<string>("--instance") { Description = "The standby's instance.", DefaultValueFactory = _ => "store" };
+        var cmd = new Command("promote", "Promote a warm standby: apply what is left, start a new log stream (a new timeline), and take writes.") { server, instance };
+        var tokens = new TokenOptions();
+        tokens.AddTo(cmd);
+        cmd.SetAction(async (pr, _) =>
+        {
+            using var signals = new Signals();
+            return await RepositoryCommands.GuardAsync(async () =>
+            {
+                using var client = new BluebackClient(pr.GetValue(server)!, timeout: TimeSpan.FromSeconds(60), token: tokens.Resolve(pr), trust: tokens.Trust(pr));
+                try
+                {
+                    var r = await client.PromoteAsync(pr.GetValue(instance)!, signals.Token).ConfigureAwait(false);
+                    Console.WriteLine($"Promoted {r.Instance} in {r.Seconds:0.00} s: applied through generation {r.AppliedThrough}{(r.LastCommit is { } t ? $" (last commit {t:O})" : "")}; it takes writes now, on the new log stream {r.NewLogSignature}. Take a full backup to start its chain (its shipping needs one).");
+                    if (r.Warning is not null)
+                    {
+                        Console.Error.WriteLine($"blueback standby promote: warning: {r.Warning}");
+                    }
+                    return Output.Ok;
+                }
+                catch (Exception ex) when (ex is BluebackApiException or HttpRequestException && !signals.Signalled)
+                {
+                    Console.Error.WriteLine($"blueback standby promote: {ex.Message}");
+                    return Output.Failed;
+                }
+            }, signals.Token).ConfigureAwait(false);
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,32 @@
+using Blueback.Protocol;
+using Blueback.Server.Http;
+using Blueback.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Blueback.Server.Standby;
+
+/// <summary>POST /v1/instances/{instance}/promote (admin): the warm standby becomes a primary.</summary>
+internal static class StandbyEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, StandbyFollower? follower)
+    {
+        app.MapPost(Routes.Templates.Promote, async (HttpContext ctx, string instance) =>
+        {
+            if (follower is null || follower.Instance != instance)
+            {
+                return Problems.Of(StatusCodes.Status409Conflict, "Not a standby", $"Instance '{instance}' is not a warm standby on this server (start one with 'blueback standby'); only a standby can be promoted.");
+            }
+            try
+            {
+                var result = await follower.PromoteAsync(CancellationToken.None).ConfigureAwait(false); // short and bounded: never left half done by a client that went away
+                return Results.Json(result, ProtocolJson.Default.PromoteResponse);
+            }
+            catch (StorageException ex)
+            {
+                return Problems.FromException(ex);
+            }
+        }).WithName("standby-promote");
+    }
+}

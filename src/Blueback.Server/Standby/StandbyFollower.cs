@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using Blueback.Backup;
+using Blueback.Protocol;
+using Blueback.Repository;
+using Blueback.Server.Instances;
+using Blueback.Storage;
+using Blueback.Storage.Format;
+using Blueback.Storage.Log;
+using Blueback.Storage.Restore;
+using Blueback.Storage.Standby;
+using Microsoft.Extensions.Logging;
+
+namespace Blueback.Server.Standby;
+
+/// <summary>What a server runs as a warm standby of an instance shipped into a repository.</summary>
+public sealed record StandbyOptions(string Instance, Func<CancellationToken, Task<BackupRepository>> OpenRepository)
+{
+    /// <summary>How often the repository is looked at for new generations.</summary>
+    public TimeSpan Poll { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>A warm standby (docs/standby.md): restores the latest full set (and every shipped generation after
+/// it) into the server's data directory, then polls the repository and applies each new generation; between
+/// applies the instance serves reads from a read-only view (writes get 409). Promotion applies what is left,
+/// starts a new log stream and opens the instance writable. Killed at any moment, it carries on from its applied
+/// position on the next start.</summary>
+internal sealed class StandbyFollower : IDisposable
+{
+    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(5);
+    private readonly InstanceHost _host;
+    private readonly StandbyOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly string _dir;
+    private BackupRepository? _repo;
+    private Task _loop = Task.CompletedTask;
+    private Lsn? _continue;
+    private volatile string _state = "starting";
+    private volatile string? _lastError;
+    private uint _primaryShippedThrough;
+    private DateTime? _primaryCover;
+
+    public StandbyFollower(InstanceHost host, StandbyOptions options, ILogger logger)
+    {
+        _host = host;
+        _options = options;
+        _logger = logger;
+        _dir = host.DirectoryOf(options.Instance);
+    }
+
+    public string Instance => _options.Instance;
+
+    /// <summary>Starts in the background: the server listens meanwhile, the instance answering 503 until its first
+    /// view is open.</summary>
+    public void Start()
+    {
+        var slot = _host.AddSlot(_options.Instance, "the warm standby is starting (restoring the latest full set from the repository)");
+        if (slot.State == InstanceState.Online)
+        {
+            _state = "promoted"; // served as an ordinary instance already (promoted on an earlier run)
+            return;
+        }
+        _loop = Task.Run(() => RunAsync(_stop.Token));
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        try
+        {
+            await StartCoreAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            _state = "failed";
+            _lastError = ex.Message;
+            _host.MarkOffline(_options.Instance, $"the warm standby could not start: {ex.Message}");
+            _logger.LogError("Standby of {Instance} could not start: {Message}", _options.Instance, ex.Message);
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        string? told = null;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.Poll, ct).ConfigureAwait(false);
+                await _lock.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    if (_state != "following")
+                    {
+                        return; // promoted meanwhile
+                    }
+                    await CatchUpAsync(ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _lock.Release();
+                }
+                if (told is not null)
+                {
+                    _logger.LogInformation("Standby of {Instance} is following again", _options.Instance);
+                    told = null;
+                }
+                _lastError = null;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or RepositoryException or HttpRequestException or StorageException or TimeoutException or UnauthorizedAccessException or OperationCanceledException)
+            {
+                _lastError = ex.Message;
+                if (told != ex.Message)
+                {
+                    told = ex.Message;
+                    _logger.LogWarning("Standby of {Instance}: {Message}; retrying", _options.Instance, ex.Message);
+                }
+            }
+        }
+    }
+
+    private async Task StartCoreAsync(CancellationToken ct)
+    {
+        _repo = await _options.OpenRepository(ct).ConfigureAwait(false);
+        var state = StandbyState.Read(_dir);
+        if (state?.Promoted is not null)
+        {
+            _host.Mount(_options.Instance, remember: true);
+            _state = "promoted";
+            return;
+        }
+        if (state is null)
+        {
+            if (RestoreRecord.Read(_dir) is { Status: not RestoreStatus.Done })
+            {
+                // A standby's first restore was interrupted (killed before it could follow): it starts over.
+                _logger.LogWarning("Standby of {Instance}: an interrupted first restore in {Directory} is started over", _options.Instance, _dir);
+                Directory.Delete(_dir, recursive: true);
+            }
+            if (Directory.Exists(_dir) && Directory.EnumerateFileSystemEntries(_dir).Any())
+            {
+                throw new StandbyException($"'{_dir}' is not empty and is not a standby (no {StandbyState.FileName}): the standby will not overwrite it. Give --to an empty or new directory.");
+            }
+            var plan = await RestorePlanner.PlanAsync(_repo, "latest", _options.Instance, null, liveLogsFollow: false, ct).ConfigureAwait(false);
+            _logger.LogInformation("Standby of {Instance}: restoring {Plan}", _options.Instance, RestorePlanner.Describe(plan));
+            var location = _repo.Store.Location;
+            var sink = new DirectoryRestoreSink(_dir, _options.Instance, replace: false, (_, token) =>
+            {
+                StandbyApplier.Initialize(_dir, location, token);
+                var applied = StandbyApplier.Apply(_dir, null, token);
+                _continue = applied.End;
+                return new HardRecoveryReport(default, applied.End, applied.Transactions, 0, false, null, applied.LastCommit, null);
+            });
+            await using (sink.ConfigureAwait(false))
+            {
+                await RestoreJob.RunAsync(_repo, plan, sink, new RestoreOptions(), null, ct).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            _continue = StandbyApplier.Apply(_dir, null, ct).End; // after a restart: from the persisted restart point
+        }
+        var slot = _host.Slot(_options.Instance)!;
+        slot.BringOnline(StorageInstance.OpenStandbyView(_dir, _host.OptionsOf(_options.Instance)));
+        _state = "following";
+        _logger.LogInformation("Standby of {Instance} is following {Repository} from generation {Generation}", _options.Instance, _repo.Store.Location, StandbyState.Read(_dir)?.AppliedThrough);
+        await _lock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await CatchUpAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Fetches every shipped generation after the applied one (verified whole, then put in place) and
+    /// applies them with the view closed. The caller holds the lock.</summary>
+    private async Task<int> CatchUpAsync(CancellationToken ct)
+    {
+        var repo = _repo!;
+        var record = RestoreRecord.Read(_dir)!;
+        var state = StandbyState.Read(_dir)!;
+        var signature = record.LogSignatureId.ToString("N");
+        var shipped = await repo.ListShippedAsync(_options.Instance, ct).ConfigureAwait(false);
+        var own = shipped.Where(k => k.LogSignature == signature).ToList();
+        _primaryShippedThrough = own.Count == 0 ? state.AppliedThrough : Math.Max(state.AppliedThrough, own.Max(k => k.Generation));
+        var run = ShippedChain.Follow(shipped, _options.Instance, signature, state.AppliedThrough);
+        if (run.Count == 0)
+        {
+            return 0;
+        }
+        var manifests = await repo.ReadShippedAsync(run, ct).ConfigureAwait(false);
+        foreach (var m in manifests)
+        {
+            var file = SetLayout.LogFilesOf(m).Single();
+            using var buffer = new MemoryStream((int)file.Size);
+            await SetVerifier.ExtractAsync(repo, m, file, buffer, ct).ConfigureAwait(false); // every chunk's CRC32C and the file's SHA-256
+            var bytes = buffer.ToArray();
+            WholeGeneration.FromBytes(bytes, m.SetId, m.GenLow, record.LogSignature, "the standby"); // every record, the end record, the stream
+            StandbyApplier.AddGeneration(_dir, m.GenLow, bytes);
+        }
+        _primaryCover = manifests[^1].LogsCover;
+        var slot = _host.Slot(_options.Instance)!;
+        if (!slot.TryTakeOffline(Drain, $"{InstanceSlot.StandbyApplyPrefix}generations {run[0].Generation}-{run[^1].Generation}"))
+        {
+            return 0; // a long read is inside: the generations are in place, applied on the next round
+        }
+        try
+        {
+            _continue = StandbyApplier.Apply(_dir, _continue, ct).End;
+        }
+        finally
+        {
+            slot.BringOnline(StorageInstance.OpenStandbyView(_dir, _host.OptionsOf(_options.Instance)));
+        }
+        return run.Count;
+    }
+
+    /// <summary>Applies what the repository holds (a failure to reach it is said, and what was applied is used),
+    /// starts a new log stream and opens the instance writable.</summary>
+    public async Task<PromoteResponse> PromoteAsync(CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        await _lock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_state != "following")
+            {
+                throw new StandbyException(_state == "promoted"
+                    ? $"Instance '{_options.Instance}' was already promoted: it is a primary."
+                    : $"Instance '{_options.Instance}' cannot be promoted while the standby is {_state}{(_lastError is { } e ? $" ({e})" : "")}.");
+            }
+            _state = "promoting";
+            string? warning = null;
+            try
+            {
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                bound.CancelAfter(TimeSpan.FromSeconds(20));
+                await CatchUpAsync(bound.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or RepositoryException or HttpRequestException or TimeoutException or OperationCanceledException)
+            {
+                warning = $"the repository could not be read for the last generations ({ex.Message}); promoted with what was applied";
+            }
+            var slot = _host.Slot(_options.Instance)!;
+            if (!slot.TryTakeOffline(Drain, $"{InstanceSlot.StandbyApplyPrefix}promotion"))
+            {
+                _state = "following";
+                throw new StandbyException($"Instance '{_options.Instance}' still had requests running after {Drain.TotalSeconds:0} s; it was not promoted. Retry.");
+            }
+            var state = StandbyState.Read(_dir)!;
+            Signature newSignature;
+            try
+            {
+                newSignature = StandbyApplier.Promote(_dir);
+                _host.Mount(_options.Instance, remember: true);
+            }
+            catch
+            {
+                _state = "failed";
+                throw;
+            }
+            _state = "promoted";
+            _logger.LogWarning("Standby of {Instance} promoted: it is a primary now, of the new log stream {Signature} (applied through generation {Generation})", _options.Instance, newSignature.Id.ToString("N"), state.AppliedThrough);
+            return new PromoteResponse
+            {
+                Instance = _options.Instance,
+                AppliedThrough = state.AppliedThrough,
+                LastCommit = state.LastCommit,
+                NewLogSignature = newSignature.Id.ToString("N"),
+                Seconds = sw.Elapsed.TotalSeconds,
+                Warning = warning,
+            };
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    public StandbyStatus Status()
+    {
+        StandbyState? state = null;
+        RestoreRecord? record = null;
+        try
+        {
+            state = StandbyState.Read(_dir);
+            record = RestoreRecord.Read(_dir);
+        }
+        catch (StorageException ex)
+        {
+            _lastError ??= ex.Message;
+        }
+        var lastCommit = state?.LastCommit;
+        return new StandbyStatus
+        {
+            State = _state,
+            Repository = _repo?.Store.Location ?? state?.Repository ?? "",
+            LogSignature = record?.LogSignatureId.ToString("N") ?? "",
+            AppliedThrough = state?.AppliedThrough ?? 0,
+            AppliedPosition = state is null ? "" : Lsn.FromValue(state.End).ToString(),
+            LastCommit = lastCommit,
+            LastApplied = state?.LastApplied,
+            TransactionsApplied = state?.TransactionsApplied ?? 0,
+            PrimaryShippedThrough = _primaryShippedThrough,
+            LagGenerations = state is null ? 0 : Math.Max(0, (long)_primaryShippedThrough - state.AppliedThrough),
+            LagSeconds = _primaryCover is { } c && lastCommit is { } l && c > l && _primaryShippedThrough > (state?.AppliedThrough ?? 0) ? Math.Round((c - l).TotalSeconds, 3) : 0,
+            LastError = _lastError,
+            Promoted = state?.Promoted,
+            NewLogSignature = state?.NewLogSignature,
+        };
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try
+        {
+            _loop.Wait(TimeSpan.FromSeconds(10)); // a running apply finishes its batch; a restore is cancelled
+        }
+        catch (AggregateException)
+        {
+            // its failure was logged
+        }
+        _stop.Dispose();
+    }
+}
