@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]|--standby]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -12,6 +12,7 @@ bool replayOnly = args.Contains("--replay");
 bool s3Only = args.Contains("--s3");
 bool baseBackupOnly = args.Contains("--basebackup");
 bool shipOnly = args.Contains("--ship");
+bool standbyOnly = args.Contains("--standby");
 int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
@@ -22,6 +23,12 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (standbyOnly)
+    {
+        ReplayBench.Run(Path.Combine(root, "standby"), quick ? 256L << 20 : 2L << 30, quick ? 256L << 20 : 1L << 30, follow: true);
+        PromoteBench.Run(root, quick ? 3 : 10);
+        return;
+    }
     if (shipOnly)
     {
         int lagIdx = Array.IndexOf(args, "--max-lag");

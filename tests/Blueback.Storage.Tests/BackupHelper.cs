@@ -66,6 +66,14 @@ internal sealed class BackupMedia
     /// record, hard recovery) and opens the result.</summary>
     public StorageInstance Restore(string directory, InstanceOptions options, RecoveryStop? stop = null, bool playForward = true, Action<string>? progress = null, CancellationToken token = default)
     {
+        WriteRestore(directory, stop, playForward);
+        HardRecovery.Run(directory, options, progress, token);
+        return StorageInstance.Open(directory, options);
+    }
+
+    /// <summary>The restore's files and record, without recovery (a standby takes it from there).</summary>
+    public void WriteRestore(string directory, RecoveryStop? stop = null, bool playForward = true)
+    {
         var logDir = Path.Combine(directory, StorageInstance.LogDirectoryName);
         Directory.CreateDirectory(logDir);
         var record = new RestoreRecord
@@ -91,7 +99,5 @@ internal sealed class BackupMedia
             File.WriteAllBytes(LogFiles.PathOf(logDir, g), bytes);
         }
         record.Write(directory);
-        HardRecovery.Run(directory, options, progress, token);
-        return StorageInstance.Open(directory, options);
     }
 }

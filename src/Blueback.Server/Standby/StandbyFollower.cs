@@ -40,6 +40,8 @@ internal sealed class StandbyFollower : IDisposable
     private volatile string? _lastError;
     private uint _primaryShippedThrough;
     private DateTime? _primaryCover;
+    private DateTime _lastDurable;
+    private static readonly TimeSpan DurableEvery = TimeSpan.FromSeconds(5);
 
     public StandbyFollower(InstanceHost host, StandbyOptions options, ILogger logger)
     {
@@ -214,7 +216,14 @@ internal sealed class StandbyFollower : IDisposable
         }
         try
         {
-            _continue = StandbyApplier.Apply(_dir, _continue, ct).End;
+            // Durable (pages flushed, restart point moved) every few seconds, not at every generation: fsyncing
+            // every apply cost a third of the apply rate.
+            bool durable = DateTime.UtcNow - _lastDurable >= DurableEvery;
+            _continue = StandbyApplier.Apply(_dir, _continue, ct, durable).End;
+            if (durable)
+            {
+                _lastDurable = DateTime.UtcNow;
+            }
         }
         finally
         {

@@ -36,6 +36,9 @@ internal sealed class LogReplayer
     /// <summary>Hard recovery's bounds (stop point, last generation, where a break is tolerated); null for soft
     /// recovery, which replays to the end and treats every break as an error.</summary>
     public ReplayLimits? Limits { get; init; }
+    /// <summary>Whether flushed pages are made durable at once (recovery: yes; a standby's apply between its
+    /// restart points: no, a crash replays from the last durable restart point anyway).</summary>
+    public bool SyncOnFlush { get; init; } = true;
     /// <summary>True when replay ended at the stop point (a commit past it was found and left out).</summary>
     public bool StopReached { get; private set; }
     /// <summary>Why replay ended before the end of the log, when it did (a break tolerated by "up to what is
@@ -359,9 +362,12 @@ internal sealed class LogReplayer
             files.Add(db.File);
         }
         runFile?.WritePages(runFirst, run.AsSpan(0, runLength));
-        foreach (var f in files)
+        if (SyncOnFlush)
         {
-            f.Sync();
+            foreach (var f in files)
+            {
+                f.Sync();
+            }
         }
         _pages.Clear();
         _torn.Clear();

@@ -48,9 +48,11 @@ public static class StandbyApplier
     }
 
     /// <summary>Replays every generation present after where the standby stands, from <paramref name="from"/> (the
-    /// end of the last apply in this process) or, after a restart, from the persisted restart point; flushes the
-    /// database files, then records the new position. Generations no replay will need again are deleted.</summary>
-    public static StandbyApplyReport Apply(string instanceDirectory, Lsn? from, CancellationToken ct)
+    /// end of the last apply in this process) or, after a restart, from the persisted restart point, and records
+    /// the new position. The pages are written (the read view sees them); when <paramref name="durable"/>, they are
+    /// also flushed to disk and the restart point moves up, and generations no replay will need again are deleted.
+    /// Between durable applies a crash costs only a longer replay on the next start.</summary>
+    public static StandbyApplyReport Apply(string instanceDirectory, Lsn? from, CancellationToken ct, bool durable = true)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var dir = Path.GetFullPath(instanceDirectory);
@@ -72,14 +74,17 @@ public static class StandbyApplier
             }
             var replayer = new LogReplayer(logDir, record.LogSignature, files, (id, sig, path) => throw new StandbyException(
                 $"The primary attached database {id} ('{path}', signature {sig}) after the standby's full set was taken: a standby cannot follow that. Take a full backup of the primary and start the standby again."),
-                ReplayMemory) { Limits = new ReplayLimits(null, null, null, state.AppliedThrough, false, ct) };
+                ReplayMemory) { Limits = new ReplayLimits(null, null, null, state.AppliedThrough, false, ct), SyncOnFlush = false };
             replayer.Replay(start);
             // Resume where no transaction is open: a transaction split by the primary's early close of a generation
             // has its commit in a generation not here yet, and must be replayed whole next time.
             var end = replayer.SafeEnd;
-            foreach (var (_, f, _) in files)
+            if (durable)
             {
-                f.Sync(); // the position below is recorded only once every page it covers is durable
+                foreach (var (_, f, _) in files)
+                {
+                    f.Sync(); // the restart point below moves only once every page before it is durable
+                }
             }
             var gens = LogFiles.List(logDir);
             uint applied = gens.Count == 0 ? state.AppliedThrough : Math.Max(state.AppliedThrough, gens.Where(g => g < end.Generation || (g == end.Generation && end.Offset != LogFileHeader.RegionSize)).DefaultIfEmpty(state.AppliedThrough).Max());
@@ -87,7 +92,7 @@ public static class StandbyApplier
             // page changed after it has a whole image after it: a page torn by the crash is rewritten), never past
             // where this apply started.
             var restart = Lsn.FromValue(state.Restart);
-            if (gens.Contains(applied))
+            if (durable && gens.Contains(applied))
             {
                 var checkpoint = Lsn.FromValue(LogFiles.ReadHeader(logDir, applied).Header.CheckpointLsn);
                 var candidate = checkpoint < start ? checkpoint : start;

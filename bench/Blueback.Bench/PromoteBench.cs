@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Blueback.Client;
+
+namespace Blueback.Bench;
+
+/// <summary>Promotion of a warm standby (issue 17), with real processes: a primary under load ships into a
+/// repository; a standby follows it; the clock runs from starting <c>blueback standby promote</c> to the first write
+/// the promoted instance accepts. Each round starts a fresh standby.</summary>
+internal static class PromoteBench
+{
+    public static void Run(string root, int rounds)
+    {
+        var dir = Path.Combine(root, "promote");
+        Directory.CreateDirectory(dir);
+        var repo = Path.Combine(dir, "repo");
+        var (primary, url) = Start(["serve", "--data", Path.Combine(dir, "primary")]);
+        Process? shipper = null;
+        var times = new List<double>();
+        try
+        {
+            Shell.Blueback(["repo", "init", repo]);
+            Shell.Blueback(["load", "--server", url, "--seconds", "3", "--writers", "8"]);
+            Shell.Blueback(["backup", "--server", url, "--repo", repo]);
+            shipper = Process.Start(new ProcessStartInfo("dotnet", [Cli, "ship", "--server", url, "--repo", repo, "--max-lag", "1s", "--quiet"]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true })!;
+            shipper.BeginOutputReadLine();
+            shipper.BeginErrorReadLine();
+            using var load = Process.Start(new ProcessStartInfo("dotnet", [Cli, "load", "--server", url, "--seconds", "600", "--writers", "4"]) { UseShellExecute = false, RedirectStandardOutput = true })!;
+            try
+            {
+                for (int round = 0; round < rounds; round++)
+                {
+                    var (standby, surl) = Start(["standby", "--to", Path.Combine(dir, $"standby-{round}"), "--repo", repo, "--instance", "store"]);
+                    try
+                    {
+                        using var c = new BluebackClient(surl);
+                        var sw = Stopwatch.StartNew();
+                        while ((c.StatusAsync().GetAwaiter().GetResult().Instances.Single(i => i.Name == "store").Standby?.State) != "following")
+                        {
+                            if (sw.Elapsed > TimeSpan.FromMinutes(2))
+                            {
+                                throw new InvalidOperationException("the standby did not start following");
+                            }
+                            Thread.Sleep(100);
+                        }
+                        Thread.Sleep(2000); // following under load
+                        sw.Restart();
+                        Shell.Blueback(["standby", "promote", "--server", surl]);
+                        c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes("first-write"), new byte[] { 1 }).GetAwaiter().GetResult();
+                        times.Add(sw.Elapsed.TotalSeconds);
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  promotion {round}: {times[^1]:0.000} s from the command to the first accepted write"));
+                    }
+                    finally
+                    {
+                        standby.Kill(entireProcessTree: true);
+                        standby.WaitForExit(10_000);
+                    }
+                }
+            }
+            finally
+            {
+                load.Kill(entireProcessTree: true);
+            }
+        }
+        finally
+        {
+            shipper?.Kill(entireProcessTree: true);
+            primary.Kill(entireProcessTree: true);
+            primary.WaitForExit(10_000);
+        }
+        times.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"promotion: {times.Count} rounds, p50 {times[times.Count / 2]:0.000} s, p99 {times[Math.Min(times.Count - 1, (int)(0.99 * times.Count))]:0.000} s, max {times[^1]:0.000} s (target p99 under 5 s)"));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
+
+    private static (Process Process, string Url) Start(string[] args)
+    {
+        var p = Process.Start(new ProcessStartInfo("dotnet", [Cli, .. args, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        string? url = null;
+        for (var line = p.StandardOutput.ReadLine(); line is not null; line = p.StandardOutput.ReadLine())
+        {
+            if (line.StartsWith("Listening on ", StringComparison.Ordinal))
+            {
+                url = line["Listening on ".Length..];
+            }
+            if (line.StartsWith("Ready.", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+        p.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        return (p, url ?? throw new InvalidOperationException($"blueback {args[0]} did not start"));
+    }
+}
