@@ -23,6 +23,11 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (args.Contains("--promote"))
+    {
+        PromoteBench.Run(root, quick ? 3 : 10);
+        return;
+    }
     if (standbyOnly)
     {
         ReplayBench.Run(Path.Combine(root, "standby"), quick ? 256L << 20 : 2L << 30, quick ? 256L << 20 : 1L << 30, follow: true);

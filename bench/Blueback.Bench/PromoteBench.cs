@@ -18,6 +18,7 @@ internal static class PromoteBench
         var (primary, url) = Start(["serve", "--data", Path.Combine(dir, "primary")]);
         Process? shipper = null;
         var times = new List<double>();
+        var lags = new List<double>();
         try
         {
             Shell.Blueback(["repo", "init", repo]);
@@ -44,12 +45,16 @@ internal static class PromoteBench
                             }
                             Thread.Sleep(100);
                         }
-                        Thread.Sleep(2000); // following under load
+                        for (int i = 0; i < 20; i++) // following under load: how far behind the primary's shipped commits
+                        {
+                            Thread.Sleep(100);
+                            lags.Add(c.StatusAsync().GetAwaiter().GetResult().Instances.Single(x => x.Name == "store").Standby!.LagSeconds);
+                        }
                         sw.Restart();
-                        Shell.Blueback(["standby", "promote", "--server", surl]);
+                        var said = Shell.Blueback(["standby", "promote", "--server", surl]);
                         c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes("first-write"), new byte[] { 1 }).GetAwaiter().GetResult();
                         times.Add(sw.Elapsed.TotalSeconds);
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  promotion {round}: {times[^1]:0.000} s from the command to the first accepted write"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  promotion {round}: {times[^1]:0.000} s from the command to the first accepted write ({said.Trim().Split(':')[0]} on the server)"));
                     }
                     finally
                     {
@@ -70,6 +75,8 @@ internal static class PromoteBench
             primary.WaitForExit(10_000);
         }
         times.Sort();
+        lags.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"standby lag behind the primary's shipped commits while following (status lagSeconds, {lags.Count} samples): p50 {lags[lags.Count / 2]:0.00} s, p99 {lags[Math.Min(lags.Count - 1, (int)(0.99 * lags.Count))]:0.00} s, max {lags[^1]:0.00} s"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"promotion: {times.Count} rounds, p50 {times[times.Count / 2]:0.000} s, p99 {times[Math.Min(times.Count - 1, (int)(0.99 * times.Count))]:0.000} s, max {times[^1]:0.000} s (target p99 under 5 s)"));
         Directory.Delete(dir, recursive: true);
     }

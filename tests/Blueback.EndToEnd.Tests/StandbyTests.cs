@@ -193,4 +193,32 @@ public class StandbyTests
         }
         Assert.Equal(acked, RestoreProgramTests.StateOf(Path.Combine(dir["standby"], "store"), 3));
     }
+
+    [Fact(Timeout = 400_000)]
+    [Trait("Category", "Stress")]
+    public async Task A_standby_follows_an_s3_repository_and_is_promoted_with_every_shipped_commit()
+    {
+        using var dir = new TempDir();
+        using var moto = await MotoServer.StartAsync();
+        string[] s3 = ["--s3-endpoint", moto.Endpoint];
+        var repo = $"s3://{MotoServer.Bucket}/standby";
+        Assert.Equal(0, Cli(["repo", "init", repo, .. s3]).Exit);
+        using var primary = await ServerProcess.StartAsync(dir["primary"]);
+        using var pc = new BluebackClient(primary.Url);
+        Assert.Equal(0, Cli(["backup", "--server", primary.Url, "--repo", repo, .. s3]).Exit);
+        using var shipper = ShipperProcess.Start(["--server", primary.Url, "--repo", repo, "--max-lag", "1s", "--quiet", .. s3]);
+        var writers = new RestoreProgramTests.Writers(pc, 3);
+        using var standby = await ServerProcess.StartStandbyAsync(dir["standby"], ["--repo", repo, "--instance", "store", .. s3]);
+        using var sc = new BluebackClient(standby.Url);
+        await using (writers)
+        {
+            await WaitAsync(async () => (await StandbyStatusAsync(sc)).State == "following", TimeSpan.FromSeconds(60), async () => System.Text.Json.JsonSerializer.Serialize(await StandbyStatusAsync(sc)));
+            await Task.Delay(4000);
+        }
+        var acked = writers.Snapshot();
+        await WaitCaughtUpAsync(pc, sc);
+        Assert.Equal(0, Cli("standby", "promote", "--server", standby.Url).Exit);
+        await standby.TerminateAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(acked, RestoreProgramTests.StateOf(Path.Combine(dir["standby"], "store"), 3));
+    }
 }
