@@ -30,6 +30,20 @@ public static partial class FileSystem
         }
     }
 
+    /// <summary>Replaces <paramref name="path"/> with <paramref name="bytes"/> so that a crash leaves the old file or
+    /// the new one, whole: a temporary file beside it, flushed, renamed over it, and the directory flushed.</summary>
+    public static void WriteAtomic(string path, ReadOnlySpan<byte> bytes, string temporarySuffix = ".tmp")
+    {
+        var temp = path + temporarySuffix;
+        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+        {
+            RandomAccess.Write(handle, bytes, 0);
+            DataSync(handle, temp);
+        }
+        File.Move(temp, path, overwrite: true);
+        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
     /// <summary>fdatasync: the data of a preallocated file reaches the disk without a metadata flush.</summary>
     public static void DataSync(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path)
     {

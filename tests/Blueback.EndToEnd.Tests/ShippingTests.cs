@@ -15,6 +15,16 @@ public class ShippingTests
 
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
 
+    /// <summary>A new repository holding a full set of a new server's instance: where shipping starts from.</summary>
+    internal static async Task<ServerProcess> ServerWithFullSetAsync(string repo, string dataDirectory, params string[] repoArgs)
+    {
+        Assert.Equal(0, Cli(["repo", "init", repo, .. repoArgs]).Exit);
+        var server = await ServerProcess.StartAsync(dataDirectory);
+        var full = Cli(["backup", "--server", server.Url, "--repo", repo, .. repoArgs]);
+        Assert.True(full.Exit == 0, full.Err);
+        return server;
+    }
+
     /// <summary>Writers that commit numbered transactions (the shape <see cref="RestoreProgramTests.StateOf"/>
     /// checks) and remember when each was acknowledged; a writer stops at its first error (the server killed).</summary>
     internal sealed class TimedWriters : IAsyncDisposable
@@ -93,11 +103,8 @@ public class ShippingTests
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
-        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var server = await ServerWithFullSetAsync(repo, dir["data"]);
         using var c = new BluebackClient(server.Url);
-        var full = Cli("backup", "--server", server.Url, "--repo", repo);
-        Assert.True(full.Exit == 0, full.Err);
         using var shipper = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "2s");
         var writers = new TimedWriters(c, 16);
         DateTime killed;
@@ -129,10 +136,8 @@ public class ShippingTests
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
-        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var server = await ServerWithFullSetAsync(repo, dir["data"]);
         using var c = new BluebackClient(server.Url);
-        Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
         using var shipper = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "1s");
         var writers = new RestoreProgramTests.Writers(c, 2);
         await using (writers)
@@ -247,10 +252,8 @@ public class ShippingTests
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
-        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var server = await ServerWithFullSetAsync(repo, dir["data"]);
         using var c = new BluebackClient(server.Url);
-        Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
         using var shipper = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "2s");
         var writers = new TimedWriters(c, 4);
         DateTime killed;
@@ -297,6 +300,7 @@ public class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait("Category", "Stress")]
     public async Task A_full_repository_disk_is_reported_the_logs_are_kept_and_shipping_resumes_once_there_is_room()
     {
         using var dir = new TempDir();
@@ -305,10 +309,8 @@ public class ShippingTests
         NetworkNamespace.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", repo);
         try
         {
-            Assert.Equal(0, Cli("repo", "init", repo).Exit);
-            using var server = await ServerProcess.StartAsync(dir["data"]);
+            using var server = await ServerWithFullSetAsync(repo, dir["data"]);
             using var c = new BluebackClient(server.Url);
-            Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
             var filler = Path.Combine(repo, "filler");
             await using (var f = File.Create(filler))
             {

@@ -48,10 +48,8 @@ public class StandbyTests
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
-        using var primary = await ServerProcess.StartAsync(dir["primary"]);
+        using var primary = await ShippingTests.ServerWithFullSetAsync(repo, dir["primary"]);
         using var pc = new BluebackClient(primary.Url);
-        Assert.Equal(0, Cli("backup", "--server", primary.Url, "--repo", repo).Exit);
         using var shipper = ShipperProcess.Start("--server", primary.Url, "--repo", repo, "--max-lag", "1s", "--quiet");
         var writers = new RestoreProgramTests.Writers(pc, 3);
         long[] acked;
@@ -77,6 +75,14 @@ public class StandbyTests
             var write = await Assert.ThrowsAsync<BluebackApiException>(() => sc.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes("x"), new byte[] { 1 }));
             Assert.Equal(System.Net.HttpStatusCode.Conflict, write.Status);
             Assert.Contains("warm standby", write.Message, StringComparison.Ordinal);
+            using (var http = TestToken.Http(standby.Url))
+            {
+                Assert.Contains("blueback_standby_applied_through{instance=\"store\"}", await http.GetStringAsync(Routes.Metrics), StringComparison.Ordinal);
+            }
+            using (var http = TestToken.Http(primary.Url))
+            {
+                Assert.Contains("blueback_shipping_lag_milliseconds{instance=\"store\"}", await http.GetStringAsync(Routes.Metrics), StringComparison.Ordinal);
+            }
         }
         acked = writers.Snapshot();
         string primarySignature;
@@ -162,14 +168,13 @@ public class StandbyTests
     }
 
     [Fact(Timeout = 400_000)]
+    [Trait("Category", "Stress")]
     public async Task A_standby_killed_at_random_moments_restarts_and_carries_on_from_its_applied_position()
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
-        using var primary = await ServerProcess.StartAsync(dir["primary"]);
+        using var primary = await ShippingTests.ServerWithFullSetAsync(repo, dir["primary"]);
         using var pc = new BluebackClient(primary.Url);
-        Assert.Equal(0, Cli("backup", "--server", primary.Url, "--repo", repo).Exit);
         using var shipper = ShipperProcess.Start("--server", primary.Url, "--repo", repo, "--max-lag", "1s", "--quiet");
         var rng = new Random(17);
         var writers = new RestoreProgramTests.Writers(pc, 3);
@@ -202,10 +207,8 @@ public class StandbyTests
         using var moto = await MotoServer.StartAsync();
         string[] s3 = ["--s3-endpoint", moto.Endpoint];
         var repo = $"s3://{MotoServer.Bucket}/standby";
-        Assert.Equal(0, Cli(["repo", "init", repo, .. s3]).Exit);
-        using var primary = await ServerProcess.StartAsync(dir["primary"]);
+        using var primary = await ShippingTests.ServerWithFullSetAsync(repo, dir["primary"], s3);
         using var pc = new BluebackClient(primary.Url);
-        Assert.Equal(0, Cli(["backup", "--server", primary.Url, "--repo", repo, .. s3]).Exit);
         using var shipper = ShipperProcess.Start(["--server", primary.Url, "--repo", repo, "--max-lag", "1s", "--quiet", .. s3]);
         var writers = new RestoreProgramTests.Writers(pc, 3);
         using var standby = await ServerProcess.StartStandbyAsync(dir["standby"], ["--repo", repo, "--instance", "store", .. s3]);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Blueback.Backup;
 using Blueback.Protocol;
 using Blueback.Repository;
@@ -49,7 +50,14 @@ internal sealed class StandbyFollower : IDisposable
         _options = options;
         _logger = logger;
         _dir = host.DirectoryOf(options.Instance);
+        var tag = new KeyValuePair<string, object?>("instance", options.Instance);
+        _meter.CreateObservableGauge("blueback_standby_lag_milliseconds", () => new Measurement<long>((long)(Status().LagSeconds * 1000), tag), unit: "ms", description: "How far a warm standby's last applied commit trails the primary's newest shipped one.");
+        _meter.CreateObservableGauge("blueback_standby_lag_generations", () => new Measurement<long>(Status().LagGenerations, tag), description: "Shipped generations a warm standby has not applied yet.");
+        _meter.CreateObservableGauge("blueback_standby_applied_through", () => new Measurement<long>(Status().AppliedThrough, tag), description: "The last log generation a warm standby applied.");
     }
+
+    // The server's meter name: the Prometheus exporter picks these up beside the server's own.
+    private readonly Meter _meter = new(Observability.ServerMetrics.MeterName);
 
     public string Instance => _options.Instance;
 
@@ -329,6 +337,7 @@ internal sealed class StandbyFollower : IDisposable
 
     public void Dispose()
     {
+        _meter.Dispose();
         _stop.Cancel();
         try
         {

@@ -94,19 +94,8 @@ public sealed class RestoreRecord
 
     /// <summary>Writes the record durably (temporary file, flush, rename, directory flush), so a crash leaves the
     /// old record or the new one.</summary>
-    public void Write(string instanceDirectory)
-    {
-        var path = PathIn(instanceDirectory);
-        var temp = path + ".tmp";
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(this, RestoreJson.Default.RestoreRecord);
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
-        {
-            RandomAccess.Write(handle, bytes, 0);
-            FileSystem.DataSync(handle, temp);
-        }
-        File.Move(temp, path, overwrite: true);
-        FileSystem.SyncDirectory(instanceDirectory);
-    }
+    public void Write(string instanceDirectory) =>
+        FileSystem.WriteAtomic(PathIn(instanceDirectory), JsonSerializer.SerializeToUtf8Bytes(this, RestoreJson.Default.RestoreRecord));
 }
 
 /// <summary>A database file put in place by a restore, and what its image's trailer said (kept here because hard

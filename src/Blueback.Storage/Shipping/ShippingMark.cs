@@ -39,18 +39,8 @@ public sealed class ShippingMark
     }
 
     /// <summary>Durably: temporary file, flush, rename, directory flush.</summary>
-    public void Write(string instanceDirectory)
-    {
-        var path = PathIn(instanceDirectory);
-        var temp = path + ".tmp";
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
-        {
-            RandomAccess.Write(handle, JsonSerializer.SerializeToUtf8Bytes(this, ShippingJson.Default.ShippingMark), 0);
-            FileSystem.DataSync(handle, temp);
-        }
-        File.Move(temp, path, overwrite: true);
-        FileSystem.SyncDirectory(instanceDirectory);
-    }
+    public void Write(string instanceDirectory) =>
+        FileSystem.WriteAtomic(PathIn(instanceDirectory), JsonSerializer.SerializeToUtf8Bytes(this, ShippingJson.Default.ShippingMark));
 
     public static void Delete(string instanceDirectory)
     {

@@ -181,14 +181,6 @@ public static class StandbyApplier
     public static void AddGeneration(string instanceDirectory, uint generation, ReadOnlySpan<byte> bytes)
     {
         var logDir = Path.Combine(Path.GetFullPath(instanceDirectory), StorageInstance.LogDirectoryName);
-        var path = LogFiles.PathOf(logDir, generation);
-        var temp = path + ".part";
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
-        {
-            RandomAccess.Write(handle, bytes, 0);
-            FileSystem.DataSync(handle, temp);
-        }
-        File.Move(temp, path, overwrite: true);
-        FileSystem.SyncDirectory(logDir);
+        FileSystem.WriteAtomic(LogFiles.PathOf(logDir, generation), bytes, ".part");
     }
 }

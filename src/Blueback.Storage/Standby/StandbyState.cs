@@ -44,18 +44,8 @@ public sealed class StandbyState
         }
     }
 
-    public void Write(string instanceDirectory)
-    {
-        var path = PathIn(instanceDirectory);
-        var temp = path + ".tmp";
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
-        {
-            RandomAccess.Write(handle, JsonSerializer.SerializeToUtf8Bytes(this, StandbyJson.Default.StandbyState), 0);
-            FileSystem.DataSync(handle, temp);
-        }
-        File.Move(temp, path, overwrite: true);
-        FileSystem.SyncDirectory(instanceDirectory);
-    }
+    public void Write(string instanceDirectory) =>
+        FileSystem.WriteAtomic(PathIn(instanceDirectory), JsonSerializer.SerializeToUtf8Bytes(this, StandbyJson.Default.StandbyState));
 }
 
 /// <summary>A write to a standby, or something only a primary does (a backup, shipping): refused, saying so.</summary>
