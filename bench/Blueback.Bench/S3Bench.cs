@@ -61,7 +61,7 @@ internal static class S3Bench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {what} | {parallel} | {backupRate / 1e6:0} | {restoreRate / 1e6:0} | {bytes / 1048576.0:0} MiB |"));
     }
 
-    private static void WaitReady(string endpoint)
+    internal static void WaitReady(string endpoint)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         for (int i = 0; i < 300; i++)
@@ -82,7 +82,7 @@ internal static class S3Bench
         throw new InvalidOperationException($"moto did not answer at {endpoint}");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

@@ -35,28 +35,17 @@ internal static class ShipBench
             localLags.AddRange(lags);
         }
         rows.Add(Row("local directory", without, with, localLags, maxLag));
-        int port = FreePort();
+        int port = S3Bench.FreePort();
         using var moto = Process.Start(new ProcessStartInfo("moto_server", ["-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
         moto.BeginOutputReadLine();
         moto.BeginErrorReadLine();
         try
         {
             var endpoint = $"http://127.0.0.1:{port}";
-            Thread.Sleep(1500);
+            S3Bench.WaitReady(endpoint);
             using (var http = new HttpClient())
             {
-                for (int i = 0; ; i++)
-                {
-                    try
-                    {
-                        http.Send(new HttpRequestMessage(HttpMethod.Put, $"{endpoint}/bench")).EnsureSuccessStatusCode();
-                        break;
-                    }
-                    catch (HttpRequestException) when (i < 100)
-                    {
-                        Thread.Sleep(100);
-                    }
-                }
+                http.Send(new HttpRequestMessage(HttpMethod.Put, $"{endpoint}/bench")).EnsureSuccessStatusCode();
             }
             Shell.Blueback(["repo", "init", "s3://bench/ship", "--s3-endpoint", endpoint]);
             Shell.Blueback(["backup", "--server", url, "--repo", "s3://bench/ship", "--type", "full", "--s3-endpoint", endpoint]);
@@ -172,11 +161,4 @@ internal static class ShipBench
     }
 
     private static double P(List<double> sorted, double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
 }

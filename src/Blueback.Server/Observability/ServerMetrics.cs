@@ -23,11 +23,12 @@ public sealed class ServerMetrics : IDisposable
         _meter.CreateObservableCounter("blueback_cache_hits", () => Each(host, i => i.CacheHits), description: "Page reads served from the cache.");
         _meter.CreateObservableCounter("blueback_cache_misses", () => Each(host, i => i.CacheMisses), description: "Page reads that went to disk.");
         _meter.CreateObservableGauge("blueback_cache_size", () => Each(host, i => i.CacheBytes), unit: "bytes", description: "Bytes of page versions in the cache.");
-        _meter.CreateObservableGauge("blueback_shipping_lag_milliseconds", () => Shipped(host, s => (long)s.Lag.TotalMilliseconds), unit: "ms", description: "How long the oldest commit not yet in the shipping repository has waited (instances being shipped).");
-        _meter.CreateObservableGauge("blueback_shipping_unshipped_generations", () => Shipped(host, s => s.UnshippedGenerations), description: "Closed log generations kept on the server until shipped.");
-        _meter.CreateObservableGauge("blueback_shipping_unshipped_bytes", () => Shipped(host, s => s.UnshippedBytes), unit: "bytes", description: "Bytes of closed log generations kept until shipped.");
-        _meter.CreateObservableGauge("blueback_shipping_shipped_through", () => Shipped(host, s => s.Mark.ShippedThrough), description: "The last log generation the shipping repository holds.");
-        _meter.CreateObservableGauge("blueback_log_volume_free_bytes", () => Shipped(host, s => s.LogVolumeFreeBytes), unit: "bytes", description: "Free space on the log volume of instances being shipped.");
+        var shipping = new ScrapeSnapshot<List<(string Instance, Storage.Shipping.ShippingState State)>>(() => ShippingStates(host));
+        _meter.CreateObservableGauge("blueback_shipping_lag_milliseconds", () => Shipped(shipping, s => (long)s.Lag.TotalMilliseconds), unit: "ms", description: "How long the oldest commit not yet in the shipping repository has waited (instances being shipped).");
+        _meter.CreateObservableGauge("blueback_shipping_unshipped_generations", () => Shipped(shipping, s => s.UnshippedGenerations), description: "Closed log generations kept on the server until shipped.");
+        _meter.CreateObservableGauge("blueback_shipping_unshipped_bytes", () => Shipped(shipping, s => s.UnshippedBytes), unit: "bytes", description: "Bytes of closed log generations kept until shipped.");
+        _meter.CreateObservableGauge("blueback_shipping_shipped_through", () => Shipped(shipping, s => s.Mark.ShippedThrough), description: "The last log generation the shipping repository holds.");
+        _meter.CreateObservableGauge("blueback_log_volume_free_bytes", () => Shipped(shipping, s => s.LogVolumeFreeBytes), unit: "bytes", description: "Free space on the log volume of instances being shipped.");
         _meter.CreateObservableCounter("blueback_backup_bytes", () => Interlocked.Read(ref _backupBytes), unit: "bytes", description: "Bytes streamed to backup clients.");
     }
 
@@ -39,24 +40,28 @@ public sealed class ServerMetrics : IDisposable
         }
     }
 
-    private static IEnumerable<Measurement<long>> Shipped(InstanceHost host, Func<Storage.Shipping.ShippingState, long> value)
+    private static IEnumerable<Measurement<long>> Shipped(ScrapeSnapshot<List<(string Instance, Storage.Shipping.ShippingState State)>> shipping, Func<Storage.Shipping.ShippingState, long> value) =>
+        shipping.Value.Select(s => new Measurement<long>(value(s.State), new KeyValuePair<string, object?>("instance", s.Instance)));
+
+    /// <summary>Each shipped instance's state, read once for the five shipping gauges of a scrape.</summary>
+    private static List<(string, Storage.Shipping.ShippingState)> ShippingStates(InstanceHost host)
     {
+        var states = new List<(string, Storage.Shipping.ShippingState)>();
         foreach (var i in host.Instances)
         {
-            Storage.Shipping.ShippingState? state;
             try
             {
-                state = i.ShippingNow();
+                if (i.ShippingNow() is { } state)
+                {
+                    states.Add((i.Name, state));
+                }
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or Storage.StorageException)
             {
-                continue; // an instance closing under the scrape: left out this time
-            }
-            if (state is not null)
-            {
-                yield return new Measurement<long>(value(state), new KeyValuePair<string, object?>("instance", i.Name));
+                // an instance closing under the scrape: left out this time
             }
         }
+        return states;
     }
 
     public void Request(string method, string route, int status) =>

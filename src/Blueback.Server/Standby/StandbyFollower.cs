@@ -51,9 +51,10 @@ internal sealed class StandbyFollower : IDisposable
         _logger = logger;
         _dir = host.DirectoryOf(options.Instance);
         var tag = new KeyValuePair<string, object?>("instance", options.Instance);
-        _meter.CreateObservableGauge("blueback_standby_lag_milliseconds", () => new Measurement<long>((long)(Status().LagSeconds * 1000), tag), unit: "ms", description: "How far a warm standby's last applied commit trails the primary's newest shipped one.");
-        _meter.CreateObservableGauge("blueback_standby_lag_generations", () => new Measurement<long>(Status().LagGenerations, tag), description: "Shipped generations a warm standby has not applied yet.");
-        _meter.CreateObservableGauge("blueback_standby_applied_through", () => new Measurement<long>(Status().AppliedThrough, tag), description: "The last log generation a warm standby applied.");
+        var status = new Observability.ScrapeSnapshot<StandbyStatus>(Status); // three gauges, one read of the state files
+        _meter.CreateObservableGauge("blueback_standby_lag_milliseconds", () => new Measurement<long>((long)(status.Value.LagSeconds * 1000), tag), unit: "ms", description: "How far a warm standby's last applied commit trails the primary's newest shipped one.");
+        _meter.CreateObservableGauge("blueback_standby_lag_generations", () => new Measurement<long>(status.Value.LagGenerations, tag), description: "Shipped generations a warm standby has not applied yet.");
+        _meter.CreateObservableGauge("blueback_standby_applied_through", () => new Measurement<long>(status.Value.AppliedThrough, tag), description: "The last log generation a warm standby applied.");
     }
 
     // The server's meter name: the Prometheus exporter picks these up beside the server's own.
