@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Blueback.Repository.Compression;
+using Blueback.Repository.Crypto;
 using Blueback.Repository.Stores;
 
 namespace Blueback.Repository;
@@ -13,6 +14,13 @@ public sealed class GcReport
     public long RemovedBytes { get; set; }
     public List<string> Young { get; } = [];
     public List<string> StoreLeftovers { get; } = [];
+    /// <summary>Format 2: chunks no set names any more, removed, and their bytes.</summary>
+    public int ChunksRemoved { get; set; }
+    public long ChunkBytesRemoved { get; set; }
+    /// <summary>Format 2: chunks no set names yet that are too young to remove (a backup may be about to name them).</summary>
+    public int ChunksYoung { get; set; }
+    /// <summary>Format 2: chunks some set names, kept.</summary>
+    public int ChunksInUse { get; set; }
 }
 
 /// <summary>A problem in a repository or a set, naming the object.</summary>
@@ -27,18 +35,31 @@ public sealed class RepositoryException : Exception
     }
 }
 
-/// <summary>A backup repository: <c>config.json</c> (id, format version) and <c>sets/SETID/</c> with chunks and,
-/// once committed, <c>manifest.json</c>.</summary>
+/// <summary>A backup repository: <c>config.json</c> (id, format version, encryption) and <c>sets/SETID/</c> with,
+/// once committed, <c>manifest.json</c>. Format 2 keeps chunks content-addressed under <c>chunks/</c>, shared by
+/// every set and instance (dedup), optionally sealed with AES-256-GCM; format 1 kept each set's chunks in the set's
+/// own folder, and is still read and written.</summary>
 public sealed partial class BackupRepository
 {
-    public const int FormatVersion = 1;
+    /// <summary>The format new repositories get.</summary>
+    public const int FormatVersion = 2;
+    public const int OldestFormatVersion = 1;
     private const string ConfigKey = "config.json";
 
-    private BackupRepository(IRepositoryStore store, RepositoryConfig config)
+    private BackupRepository(IRepositoryStore store, RepositoryConfig config, RepositoryKeys? keys)
     {
         Store = store;
         Config = config;
+        Keys = keys;
     }
+
+    /// <summary>This repository's format: 2 (shared, content-addressed chunks) or 1 (chunks inside each set).</summary>
+    public int Format => Config.FormatVersion;
+
+    /// <summary>The keys of an encrypted repository; null when it is not encrypted.</summary>
+    public RepositoryKeys? Keys { get; }
+
+    public bool IsEncrypted => Config.Encryption is not null;
 
     public IRepositoryStore Store { get; }
 
@@ -48,18 +69,53 @@ public sealed partial class BackupRepository
     public RepositoryConfig Config { get; }
     public string Id => Config.Id;
 
-    public static async Task<BackupRepository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
+    public static Task<BackupRepository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default) =>
+        InitAsync(store, FormatVersion, null, cancellationToken);
+
+    /// <summary>Creates a repository of <paramref name="format"/> (1 or 2), encrypted under <paramref name="secret"/>
+    /// when one is given (format 2 only).</summary>
+    public static async Task<BackupRepository> InitAsync(IRepositoryStore store, int format, RepositorySecret? secret, CancellationToken cancellationToken = default)
     {
+        if (format is < OldestFormatVersion or > FormatVersion)
+        {
+            throw new RepositoryException($"There is no repository format {format}; this build writes formats {OldestFormatVersion} and {FormatVersion}.");
+        }
+        if (secret is not null && format < 2)
+        {
+            throw new RepositoryException("Encryption needs repository format 2 (the default).");
+        }
         if (await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"'{store.Location}' already holds a repository; use it, or choose an empty location.");
         }
-        var config = new RepositoryConfig { Id = Guid.NewGuid().ToString("N"), FormatVersion = FormatVersion, Created = DateTime.UtcNow };
+        var config = new RepositoryConfig { Id = Guid.NewGuid().ToString("N"), FormatVersion = format, Created = DateTime.UtcNow };
+        RepositoryKeys? keys = null;
+        if (secret is not null)
+        {
+            (keys, config.Encryption) = RepositoryKeys.Create(secret, config.Id);
+        }
         await store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
-        return new BackupRepository(store, config);
+        return new BackupRepository(store, config, keys);
     }
 
-    public static async Task<BackupRepository> OpenAsync(IRepositoryStore store, CancellationToken cancellationToken = default)
+    /// <summary>Changes the secret that opens an encrypted repository: its data key is rewrapped under
+    /// <paramref name="newSecret"/> and the config replaced atomically; no chunk or manifest is rewritten.</summary>
+    public async Task ChangeSecretAsync(RepositorySecret newSecret, CancellationToken cancellationToken = default)
+    {
+        if (Keys is null)
+        {
+            throw new RepositoryException($"Repository '{Store.Location}' is not encrypted, so it has no passphrase to change (encryption is chosen at 'blueback repo init --encrypt').");
+        }
+        var config = new RepositoryConfig { Id = Config.Id, FormatVersion = Config.FormatVersion, Created = Config.Created, Encryption = Keys.Wrap(newSecret, Config.Id) };
+        await Store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
+        Config.Encryption = config.Encryption;
+    }
+
+    public static Task<BackupRepository> OpenAsync(IRepositoryStore store, CancellationToken cancellationToken = default) =>
+        OpenAsync(store, null, cancellationToken);
+
+    /// <summary>Opens a repository; an encrypted one needs <paramref name="secret"/> (a wrong one is a clear error).</summary>
+    public static async Task<BackupRepository> OpenAsync(IRepositoryStore store, RepositorySecret? secret, CancellationToken cancellationToken = default)
     {
         if (!await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
@@ -78,11 +134,20 @@ public sealed partial class BackupRepository
         {
             throw new RepositoryException($"'{store.Location}/{ConfigKey}' has no repository id.");
         }
-        if (config.FormatVersion != FormatVersion)
+        if (config.FormatVersion is < OldestFormatVersion or > FormatVersion)
         {
-            throw new RepositoryException($"Repository '{store.Location}' has format version {config.FormatVersion}; this build of blueback reads only version {FormatVersion}. Use the blueback version that wrote it.");
+            throw new RepositoryException($"Repository '{store.Location}' has format version {config.FormatVersion}; this build of blueback reads versions {OldestFormatVersion} to {FormatVersion}. Use the blueback version that wrote it.");
         }
-        return new BackupRepository(store, config);
+        RepositoryKeys? keys = null;
+        if (config.Encryption is { } encryption)
+        {
+            if (secret is null)
+            {
+                throw new RepositoryException($"Repository '{store.Location}' is encrypted: give its key file (--key-file F) or set {RepositorySecret.PasswordVariable} to its passphrase.");
+            }
+            keys = RepositoryKeys.Unwrap(encryption, secret, config.Id, store.Location);
+        }
+        return new BackupRepository(store, config, keys);
     }
 
     public static string SetPrefix(string setId) => $"sets/{setId}";
@@ -115,10 +180,19 @@ public sealed partial class BackupRepository
         {
             throw new RepositoryException($"Set {setId} does not exist in '{Store.Location}' (no committed manifest).");
         }
+        var stored = await Store.ReadAsync(key, cancellationToken).ConfigureAwait(false);
+        return ParseManifest(stored, key, setId);
+    }
+
+    /// <summary>A manifest from its stored bytes (opened first in an encrypted repository): its own checksum, this
+    /// repository's id, a known format.</summary>
+    internal Manifest ParseManifest(byte[] stored, string key, string setId)
+    {
+        var text = Keys is not null ? Keys.Open(stored, key) : stored;
         ManifestEnvelope? envelope;
         try
         {
-            envelope = JsonSerializer.Deserialize(await Store.ReadAsync(key, cancellationToken).ConfigureAwait(false), RepositoryJson.Default.ManifestEnvelope);
+            envelope = JsonSerializer.Deserialize(text, RepositoryJson.Default.ManifestEnvelope);
         }
         catch (JsonException ex)
         {
@@ -134,9 +208,9 @@ public sealed partial class BackupRepository
         {
             throw new RepositoryException($"Set {setId} belongs to repository {m.RepositoryId}, not to this one ({Id}); it was copied in from elsewhere.");
         }
-        if (m.FormatVersion != FormatVersion)
+        if (m.FormatVersion != Format)
         {
-            throw new RepositoryException($"Set {setId} has format version {m.FormatVersion}; this build reads version {FormatVersion}.");
+            throw new RepositoryException($"Set {setId} has format version {m.FormatVersion} in a repository of format {Format}; it was copied in from elsewhere or written by another build.");
         }
         return m;
     }
@@ -164,7 +238,8 @@ public sealed partial class BackupRepository
         }
     }
 
-    public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) => new(this, setId, SetPrefix(setId), codec, chunkSize);
+    public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize, IReadOnlyDictionary<string, int>? knownChunks = null) =>
+        new(this, setId, SetPrefix(setId), codec, chunkSize, knownChunks);
 
     /// <summary>How long a set without a manifest is left alone by <see cref="CollectGarbageAsync"/>: it may be a
     /// backup still being written (nothing stops a backup while gc runs), so only leftovers that stayed untouched
@@ -177,6 +252,9 @@ public sealed partial class BackupRepository
     {
         var report = new GcReport();
         var cutoff = DateTime.UtcNow - grace;
+        // Format 2: the chunks are listed before any manifest is read, so a chunk that a set committed meanwhile
+        // names is either in no listing (written after it) or named by a manifest read below.
+        var chunkList = Format >= 2 ? await Store.ListObjectsAsync(ChunksRoot, cancellationToken).ConfigureAwait(false) : [];
         foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
         {
             var id = dir["sets/".Length..];
@@ -199,6 +277,10 @@ public sealed partial class BackupRepository
             report.RemovedBytes += objects.Sum(o => o.Size);
         }
         await CollectShippedGarbageAsync(report, cutoff, cancellationToken).ConfigureAwait(false);
+        if (Format >= 2)
+        {
+            await CollectChunksAsync(report, chunkList, grace, cancellationToken).ConfigureAwait(false);
+        }
         report.StoreLeftovers.AddRange(await Store.CleanUpAsync(grace, cancellationToken).ConfigureAwait(false));
         return report;
     }
@@ -210,8 +292,16 @@ public sealed partial class BackupRepository
     /// meanwhile still finds them). Safe to repeat after an interruption.</summary>
     public async Task ForgetAsync(string setId, CancellationToken cancellationToken = default)
     {
-        var tomb = Encoding.UTF8.GetBytes($"{{\"forgotten\": \"{DateTime.UtcNow:O}\"}}\n");
-        await Store.WriteAtomicAsync(ForgottenKey(setId), tomb, cancellationToken).ConfigureAwait(false);
+        // Format 2 keeps the manifest in the tombstone: until the grace ends, gc counts the chunks it names.
+        string? kept = Format >= 2 && await Store.ExistsAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false)
+            ? Convert.ToBase64String(await Store.ReadAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false))
+            : null;
+        // A repeat after an interruption (the manifest already gone) keeps the tombstone written the first time.
+        if (kept is not null || !await Store.ExistsAsync(ForgottenKey(setId), cancellationToken).ConfigureAwait(false))
+        {
+            var tomb = JsonSerializer.SerializeToUtf8Bytes(new Tombstone { Forgotten = DateTime.UtcNow, Manifest = kept }, RepositoryJson.Default.Tombstone);
+            await Store.WriteAtomicAsync(ForgottenKey(setId), tomb, cancellationToken).ConfigureAwait(false);
+        }
         await Store.DeleteAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false);
         if (await Store.ExistsAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false))
         {

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Blueback.IO;
+using Blueback.Repository.Chunks;
 using Blueback.Repository.Compression;
 
 namespace Blueback.Repository;
@@ -11,7 +12,9 @@ namespace Blueback.Repository;
 /// whole file hashed with SHA-256, and the manifest last, atomically, once every chunk is durable. Up to
 /// <see cref="BackupRepository.Parallelism"/> chunks are in flight at once (compressed on several cores; an object
 /// store's latency hides behind the writes); memory holds that many raw and stored chunks, whatever the file
-/// size.</summary>
+/// size. In a format-2 repository each chunk is named by the hash of its content and stored once for the whole
+/// repository: a chunk some committed set already holds, or one this set already wrote, is not compressed or
+/// written again.</summary>
 public sealed class BackupSetWriter
 {
     public const int DefaultChunkSize = 8 << 20;
@@ -27,17 +30,32 @@ public sealed class BackupSetWriter
     private readonly ConcurrentBag<ChunkBuffer> _rawBuffers = new();
     private readonly ConcurrentBag<ChunkBuffer> _storedBuffers = new();
     private long _storedBytes;
+    private long _reusedBytes;
     private bool _committed;
+    // Format 2: what committed sets already hold (id to stored size), what this set claimed to write (so that a
+    // chunk repeated within the set is written once), the chunk folders written into, and the reused chunks.
+    private readonly IReadOnlyDictionary<string, int> _known;
+    private readonly ConcurrentDictionary<string, Task<int>> _claimed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _folders = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<string> _reused = new();
+    private readonly DateTime _started = DateTime.UtcNow;
+    private DateTime _pendingWritten = DateTime.MinValue;
 
-    internal BackupSetWriter(BackupRepository repository, string setId, string prefix, Codec codec, int chunkSize)
+    internal BackupSetWriter(BackupRepository repository, string setId, string prefix, Codec codec, int chunkSize, IReadOnlyDictionary<string, int>? known = null)
     {
         _repository = repository;
         SetId = setId;
         Prefix = prefix;
         _codec = codec;
         _chunkSize = chunkSize;
+        _known = known ?? new Dictionary<string, int>();
         _slots = new SemaphoreSlim(Math.Max(1, repository.Parallelism));
     }
+
+    private bool Shared => _repository.Format >= 2;
+
+    /// <summary>Bytes of chunks reused instead of written (format 2): already in the repository, or repeated.</summary>
+    public long ReusedBytes => Interlocked.Read(ref _reusedBytes);
 
     public string SetId { get; }
     /// <summary>Where the set's objects go: <c>sets/SETID</c>, or a shipped generation's place.</summary>
@@ -54,23 +72,28 @@ public sealed class BackupSetWriter
     /// bytes read so far. Chunks move through a pipeline: while the next one is received, earlier ones are hashed
     /// (SHA-256 of the file, in order, one chunk after another), compressed and checksummed (several at once), and
     /// written; at most <see cref="BackupRepository.Parallelism"/> chunks are in flight.</summary>
-    public async Task<ManifestFile> AddFileAsync(string path, Stream source, Action<long>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="cuts">Offsets where a chunk must end (a database image's header pages, its trailer page): what
+    /// changes at every backup is kept out of the chunks that hold pages, so those are the same bytes when their pages
+    /// are, and are stored once (format 2). Chunks between cuts start on the cut, so they stay page-aligned.</param>
+    public async Task<ManifestFile> AddFileAsync(string path, Stream source, Action<long>? progress = null, CancellationToken cancellationToken = default, IReadOnlyList<long>? cuts = null)
     {
         var file = new ManifestFile { Path = path };
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Task hashed = Task.CompletedTask;
+        await MarkPendingAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             for (int index = 0; ; index++)
             {
                 await TakeSlotAsync(cancellationToken).ConfigureAwait(false);
-                var raw = Rent(_rawBuffers, _chunkSize);
+                var raw = Rent(_rawBuffers, _chunkSize + ChunkObject.TrailerSize);
+                int want = ChunkLength(file.Size, cuts);
                 int filled = 0;
                 try
                 {
-                    while (filled < _chunkSize)
+                    while (filled < want)
                     {
-                        int n = await source.ReadAsync(raw.Memory[filled.._chunkSize], cancellationToken).ConfigureAwait(false);
+                        int n = await source.ReadAsync(raw.Memory[filled..want], cancellationToken).ConfigureAwait(false);
                         if (n == 0)
                         {
                             break;
@@ -90,7 +113,7 @@ public sealed class BackupSetWriter
                     _slots.Release();
                     break;
                 }
-                var chunk = new ManifestChunk { Key = $"{Prefix}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
+                var chunk = new ManifestChunk { Key = Shared ? "" : $"{Prefix}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
                 file.Chunks.Add(chunk);
                 // The file's hash takes the chunks in order, each after the one before, off this thread.
                 var previous = hashed;
@@ -103,7 +126,7 @@ public sealed class BackupSetWriter
                 file.Size += filled;
                 RawBytes += filled;
                 progress?.Invoke(file.Size);
-                if (filled < _chunkSize)
+                if (filled < want)
                 {
                     break;
                 }
@@ -120,9 +143,38 @@ public sealed class BackupSetWriter
         return file;
     }
 
+    /// <summary>How long the chunk that starts at <paramref name="offset"/> is: the chunk size, or less up to the
+    /// next cut.</summary>
+    private int ChunkLength(long offset, IReadOnlyList<long>? cuts)
+    {
+        if (cuts is not null)
+        {
+            foreach (var cut in cuts)
+            {
+                if (cut > offset && cut - offset < _chunkSize)
+                {
+                    return (int)(cut - offset);
+                }
+            }
+        }
+        return _chunkSize;
+    }
+
+    /// <summary>Format 2: marks the set as being written (and refreshes the mark every few minutes), so that gc keeps
+    /// every chunk written since it began even before a manifest names them.</summary>
+    private async Task MarkPendingAsync(CancellationToken ct)
+    {
+        if (Shared && DateTime.UtcNow - _pendingWritten > TimeSpan.FromMinutes(5))
+        {
+            await _repository.Store.WriteAtomicAsync(BackupRepository.PendingKey(Prefix), BackupRepository.PendingBytes(_started), ct).ConfigureAwait(false);
+            _pendingWritten = DateTime.UtcNow;
+        }
+    }
+
     /// <summary>Waits for a free place in the pipeline; a chunk that failed before fails this call.</summary>
     private async Task TakeSlotAsync(CancellationToken ct)
     {
+        await MarkPendingAsync(ct).ConfigureAwait(false);
         await _slots.WaitAsync(ct).ConfigureAwait(false);
         if (_writes.FirstOrDefault(t => t.IsFaulted || t.IsCanceled) is { } failed)
         {
@@ -142,6 +194,11 @@ public sealed class BackupSetWriter
             ChunkBuffer? stored = null;
             try
             {
+                if (Shared)
+                {
+                    stored = await WriteSharedAsync(chunk, raw, hashed, token.Token).ConfigureAwait(false);
+                    return;
+                }
                 ReadOnlyMemory<byte> bytes;
                 if (_codec.StoresRaw)
                 {
@@ -180,6 +237,71 @@ public sealed class BackupSetWriter
         }, CancellationToken.None));
     }
 
+    /// <summary>Format 2: names the chunk by its content and writes it unless the repository or this set already
+    /// holds it. Returns the stored buffer it used (for the caller to give back), if any.</summary>
+    private async Task<ChunkBuffer?> WriteSharedAsync(ManifestChunk chunk, ChunkBuffer raw, Task hashed, CancellationToken ct)
+    {
+        var keys = _repository.Keys;
+        var id = ChunkObject.Id(raw.Span[..chunk.RawSize], keys);
+        chunk.Key = ChunkObject.Key(id);
+        if (_known.TryGetValue(id, out int knownSize))
+        {
+            chunk.StoredSize = knownSize;
+            Interlocked.Add(ref _reusedBytes, chunk.RawSize);
+            _reused.Add(chunk.Key);
+            return null;
+        }
+        var mine = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_claimed.TryAdd(id, mine.Task))
+        {
+            chunk.StoredSize = await _claimed[id].WaitAsync(ct).ConfigureAwait(false); // repeated within the set
+            Interlocked.Add(ref _reusedBytes, chunk.RawSize);
+            return null;
+        }
+        ChunkBuffer? stored = null;
+        try
+        {
+            // A chunk already in the store that no committed set named when this backup began (left by one that
+            // failed, or committed since) is written again all the same: the fresh write is what keeps gc, which
+            // removes only chunks older than every running backup, from removing it under this set.
+            bool exists = await _repository.Store.ExistsAsync(chunk.Key, ct).ConfigureAwait(false);
+            Memory<byte> bytes;
+            if (_codec.StoresRaw && keys is null)
+            {
+                // The trailer goes after the content, in the buffer received into: no copy. (The file's hash reads
+                // only the content.)
+                bytes = raw.Memory[..ChunkObject.Encode(id, raw.Span[..chunk.RawSize], _codec, null, raw.Span)];
+            }
+            else
+            {
+                stored = Rent(_storedBuffers, ChunkObject.MaxStoredSize(_codec, _chunkSize));
+                bytes = stored.Memory[..ChunkObject.Encode(id, raw.Span[..chunk.RawSize], _codec, keys, stored.Span)];
+            }
+            chunk.StoredSize = bytes.Length;
+            Interlocked.Add(ref _storedBytes, bytes.Length);
+            _folders.TryAdd(chunk.Key[..chunk.Key.LastIndexOf('/')], true);
+            if (exists)
+            {
+                await _repository.Store.WriteAtomicAsync(chunk.Key, bytes, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await _repository.Store.WriteAsync(chunk.Key, bytes, ct).ConfigureAwait(false);
+            }
+            mine.SetResult(bytes.Length);
+            return stored;
+        }
+        catch (Exception ex)
+        {
+            mine.TrySetException(ex);
+            if (stored is not null)
+            {
+                Release(_storedBuffers, stored);
+            }
+            throw;
+        }
+    }
+
     private static async Task WaitQuietly(Task task)
     {
         try
@@ -211,13 +333,54 @@ public sealed class BackupSetWriter
         }
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         // Each chunk was flushed as written; its name in the directory must be durable too before the manifest.
-        await _repository.Store.SyncPrefixAsync($"{Prefix}/chunks", cancellationToken).ConfigureAwait(false);
+        if (Shared)
+        {
+            foreach (var folder in _folders.Keys.Order(StringComparer.Ordinal))
+            {
+                await _repository.Store.SyncPrefixAsync(folder, cancellationToken).ConfigureAwait(false);
+            }
+            await CheckReusedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await _repository.Store.SyncPrefixAsync($"{Prefix}/chunks", cancellationToken).ConfigureAwait(false);
+        }
+        manifest.FormatVersion = _repository.Format;
         // The checksum covers the manifest's exact bytes, which the envelope embeds unchanged.
         var raw = JsonSerializer.SerializeToUtf8Bytes(manifest, RepositoryJson.Default.Manifest);
         var sha = BackupRepository.Hex(SHA256.HashData(raw));
         var bytes = Encoding.UTF8.GetBytes($"{{\n\"sha256\": \"{sha}\",\n\"manifest\": {Encoding.UTF8.GetString(raw)}\n}}\n");
-        await _repository.Store.WriteAtomicAsync($"{Prefix}/manifest.json", bytes, cancellationToken).ConfigureAwait(false);
+        var key = $"{Prefix}/manifest.json";
+        await _repository.Store.WriteAtomicAsync(key, _repository.Keys is { } keys ? keys.Seal(bytes, key) : bytes, cancellationToken).ConfigureAwait(false);
         _committed = true;
+        if (Shared)
+        {
+            try
+            {
+                await _repository.Store.DeleteAsync(BackupRepository.PendingKey(Prefix), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or RepositoryException)
+            {
+                // A committed set's leftover mark is ignored by gc.
+            }
+        }
+    }
+
+    /// <summary>A backup that ran for more than half the grace period checks that the chunks it reuses are still
+    /// there: the sets that named them when it began may have been forgotten and collected since.</summary>
+    private async Task CheckReusedAsync(CancellationToken ct)
+    {
+        if (DateTime.UtcNow - _started < BackupRepository.DefaultGrace / 2)
+        {
+            return;
+        }
+        foreach (var key in _reused.Distinct(StringComparer.Ordinal))
+        {
+            if (!await _repository.Store.ExistsAsync(key, ct).ConfigureAwait(false))
+            {
+                throw new RepositoryException($"Set {SetId} reuses chunk '{key}', which 'repo gc' removed while this backup ran (it took longer than half the grace period, and the set that named the chunk was forgotten meanwhile). No set was written; take the backup again, and give gc a --grace longer than the longest backup.");
+            }
+        }
     }
 
     /// <summary>Removes an uncommitted set's data (after a failure or a cancel), within <paramref name="bound"/>.

@@ -64,6 +64,22 @@ public sealed class RepositoryConfig
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; }
     [JsonPropertyName("created")] public DateTime Created { get; set; }
+    /// <summary>Format 2: how the data key is wrapped, when the repository is encrypted; null when it is not.</summary>
+    [JsonPropertyName("encryption")] public Crypto.EncryptionConfig? Encryption { get; set; }
+}
+
+/// <summary>A forgotten set's tombstone: when, and (format 2) its manifest as it was stored, so that gc keeps the
+/// chunks it names through the grace period (a restore may still be reading them).</summary>
+public sealed class Tombstone
+{
+    [JsonPropertyName("forgotten")] public DateTime Forgotten { get; set; }
+    [JsonPropertyName("manifest")] public string? Manifest { get; set; }
+}
+
+/// <summary>A format-2 set being written: when it began (gc keeps every chunk written since the oldest one began).</summary>
+public sealed class PendingMark
+{
+    [JsonPropertyName("started")] public DateTime Started { get; set; }
 }
 
 public sealed class VerifyRecord
@@ -78,4 +94,6 @@ public sealed class VerifyRecord
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(ManifestEnvelope))]
 [JsonSerializable(typeof(RepositoryConfig))]
+[JsonSerializable(typeof(Tombstone))]
+[JsonSerializable(typeof(PendingMark))]
 internal sealed partial class RepositoryJson : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Blueback.Repository.Chunks;
 using Blueback.Repository.Compression;
 
 namespace Blueback.Repository;
@@ -37,22 +38,41 @@ public static class SetVerifier
                     break;
                 }
                 var stored = await repository.Store.ReadAsync(chunk.Key, cancellationToken).ConfigureAwait(false);
-                if (stored.Length != chunk.StoredSize || BackupSetWriter.Crc32C(stored) != chunk.Crc32C)
+                byte[] raw;
+                if (manifest.FormatVersion >= 2)
                 {
-                    problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' (bytes {offset} to {offset + chunk.RawSize} of the file) is damaged: {(stored.Length != chunk.StoredSize ? $"{stored.Length} bytes stored, {chunk.StoredSize} expected" : "CRC32C mismatch")}");
-                    fileOk = false;
-                    break;
+                    raw = new byte[chunk.RawSize];
+                    var length = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored, raw, repository.Keys, out bool inPlace, out var problem);
+                    if (length != chunk.RawSize)
+                    {
+                        problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' (bytes {offset} to {offset + chunk.RawSize} of the file) is damaged: {problem ?? $"it holds {length} bytes, the manifest says {chunk.RawSize}"}");
+                        fileOk = false;
+                        break;
+                    }
+                    if (inPlace)
+                    {
+                        raw = stored[..chunk.RawSize];
+                    }
                 }
-                var raw = new byte[chunk.RawSize];
-                try
+                else
                 {
-                    codec.Decompress(stored, raw);
-                }
-                catch (InvalidDataException ex)
-                {
-                    problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' does not decompress: {ex.Message}");
-                    fileOk = false;
-                    break;
+                    if (stored.Length != chunk.StoredSize || BackupSetWriter.Crc32C(stored) != chunk.Crc32C)
+                    {
+                        problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' (bytes {offset} to {offset + chunk.RawSize} of the file) is damaged: {(stored.Length != chunk.StoredSize ? $"{stored.Length} bytes stored, {chunk.StoredSize} expected" : "CRC32C mismatch")}");
+                        fileOk = false;
+                        break;
+                    }
+                    raw = new byte[chunk.RawSize];
+                    try
+                    {
+                        codec.Decompress(stored, raw);
+                    }
+                    catch (InvalidDataException ex)
+                    {
+                        problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' does not decompress: {ex.Message}");
+                        fileOk = false;
+                        break;
+                    }
                 }
                 sha.AppendData(raw);
                 if (inspect is not null)
@@ -138,6 +158,9 @@ public static class SetVerifier
         }
     }
 
+    private static RepositoryException Damaged(Manifest manifest, ManifestFile file, ManifestChunk chunk, string what) =>
+        new($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged ({what}). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
+
     /// <summary>How many decompressed chunks an extract holds in memory at most (besides the one being written).</summary>
     public const int ExtractDepth = 2;
 
@@ -155,19 +178,40 @@ public static class SetVerifier
                 {
                     // Pooled, block-aligned buffers: a local store reads into them around the page cache.
                     var c = file.Chunks[next++];
-                    var buffer = ChunkBufferPool.Rent(c.StoredSize);
-                    pending.Enqueue((c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..c.StoredSize], ct)));
+                    // Format 2: a chunk's stored size is what it was when first written (by whichever set wrote it, with
+                    // its codec), so the read takes room for the largest any codec makes it and the trailer tells the rest.
+                    int room = manifest.FormatVersion >= 2 ? Math.Max(c.StoredSize, ChunkObject.MaxStoredSize(c.RawSize)) : c.StoredSize;
+                    var buffer = ChunkBufferPool.Rent(room);
+                    pending.Enqueue((c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..room], ct)));
                 }
                 var (chunk, stored, read) = pending.Dequeue();
                 ChunkBuffer? raw = null;
                 try
                 {
                     long length = await read.ConfigureAwait(false);
-                    if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored.Span[..chunk.StoredSize]) != chunk.Crc32C)
+                    if (manifest.FormatVersion >= 2)
                     {
-                        throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged ({(length != chunk.StoredSize ? $"{length} bytes stored, {chunk.StoredSize} recorded" : "CRC32C mismatch")}). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
+                        if (length > stored.Size)
+                        {
+                            throw Damaged(manifest, file, chunk, $"{length} bytes stored, more than a chunk of {chunk.RawSize} bytes can take");
+                        }
+                        raw = ChunkBufferPool.Rent(chunk.RawSize);
+                        var got = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored.Span[..(int)length], raw.Span, repository.Keys, out bool inPlace, out var problem);
+                        if (got != chunk.RawSize)
+                        {
+                            throw Damaged(manifest, file, chunk, problem ?? $"it holds {got} bytes, the manifest says {chunk.RawSize}");
+                        }
+                        if (inPlace)
+                        {
+                            ChunkBufferPool.Return(raw);
+                            (raw, stored) = (stored, null!); // the content is at the start of the stored bytes: no copy
+                        }
                     }
-                    if (codec == Codec.None && chunk.StoredSize == chunk.RawSize)
+                    else if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored.Span[..chunk.StoredSize]) != chunk.Crc32C)
+                    {
+                        throw Damaged(manifest, file, chunk, length != chunk.StoredSize ? $"{length} bytes stored, {chunk.StoredSize} recorded" : "CRC32C mismatch");
+                    }
+                    else if (codec == Codec.None && chunk.StoredSize == chunk.RawSize)
                     {
                         (raw, stored) = (stored, null!); // stored as is: no copy
                     }

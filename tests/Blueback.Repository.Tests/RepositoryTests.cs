@@ -128,7 +128,7 @@ public class RepositoryTests
         Assert.Contains("belongs to repository", ex.Message, StringComparison.Ordinal);
 
         var config = Path.Combine(b.Path, "config.json");
-        await File.WriteAllTextAsync(config, (await File.ReadAllTextAsync(config)).Replace("\"formatVersion\": 1", "\"formatVersion\": 7", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(config, (await File.ReadAllTextAsync(config)).Replace("\"formatVersion\": 2", "\"formatVersion\": 7", StringComparison.Ordinal));
         ex = await Assert.ThrowsAsync<RepositoryException>(() => BackupRepository.OpenAsync(new LocalDirectoryStore(b.Path)));
         Assert.Contains("format version 7", ex.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<RepositoryException>(() => BackupRepository.InitAsync(new LocalDirectoryStore(a.Path)));

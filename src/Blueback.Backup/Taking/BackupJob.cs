@@ -31,14 +31,17 @@ public static class BackupJob
             {
                 throw new BackupRefusedByRepositoryException($"{broken}. The {type.Name()} backup was not taken and no log was truncated; take a full backup into this repository.");
             }
-            writer = repo.BeginSet(session.Id, request.Codec);
+            // Format 2: chunks the committed sets hold are named, not written again.
+            writer = repo.BeginSet(session.Id, request.Codec, knownChunks: BackupRepository.KnownChunks(sets));
             // What the set will hold, as far as it is known: every image's size from the start, the logs' once listed.
             var images = type.IncludesDatabases() ? session.Databases : [];
             long known = images.Sum(d => d.ImageSize), before = 0;
             foreach (var db in images)
             {
                 await using var image = await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
-                before = await AddAsync(writer, SetLayout.DatabasePath(db.Name), image, before, known, logsListed: false, progress, ct).ConfigureAwait(false);
+                // The two header pages and the trailer page change at every backup: cut apart from the pages.
+                long[] cuts = db.PageSize > 0 ? [2L * db.PageSize, image.Length - db.PageSize] : [];
+                before = await AddAsync(writer, SetLayout.DatabasePath(db.Name), image, before, known, logsListed: false, progress, ct, cuts).ConfigureAwait(false);
             }
             var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
             known = before + logs.Generations.Sum(g => g.Size);
@@ -57,7 +60,7 @@ public static class BackupJob
             // The set is durable: only now may the server delete the logs it holds.
             IReadOnlyList<uint> truncated = type.Truncates() ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
             await session.EndAsync(ct).ConfigureAwait(false);
-            return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated);
+            return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated, writer.ReusedBytes);
         }
         catch
         {
@@ -77,10 +80,10 @@ public static class BackupJob
         }
     }
 
-    private static async Task<long> AddAsync(BackupSetWriter writer, string path, Stream source, long before, long known, bool logsListed, IProgress<BackupProgress>? progress, CancellationToken ct)
+    private static async Task<long> AddAsync(BackupSetWriter writer, string path, Stream source, long before, long known, bool logsListed, IProgress<BackupProgress>? progress, CancellationToken ct, long[]? cuts = null)
     {
         long size = source.Length;
-        await writer.AddFileAsync(path, source, done => progress?.Report(new BackupProgress(path, done, size, before + done, known, logsListed)), ct).ConfigureAwait(false);
+        await writer.AddFileAsync(path, source, done => progress?.Report(new BackupProgress(path, done, size, before + done, known, logsListed)), ct, cuts).ConfigureAwait(false);
         return before + size;
     }
 }

@@ -24,7 +24,9 @@ public sealed record BackupProgress(string File, long FileDone, long FileSize, l
 
 /// <summary>A committed set: its id and parent, bytes read and stored, the codec, the time taken, its log range,
 /// and the generations the server deleted afterwards.</summary>
-public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated);
+/// <summary>What a backup did. <paramref name="StoredBytes"/> are the bytes it wrote into the repository;
+/// <paramref name="ReusedBytes"/> the content it found there already (format 2), not written again.</summary>
+public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated, long ReusedBytes = 0);
 
 /// <summary>The repository cannot take this backup (no base for an incremental, or the server's log range does not
 /// join the chain it holds): the message names the sets and generations and what to do. Nothing was written and

@@ -85,11 +85,11 @@ internal static class BackupCommand
         progress.Done();
         if (json)
         {
-            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated });
+            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, reused = r.ReusedBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated });
         }
         else
         {
-            Console.WriteLine($"Backup set {r.SetId}: {type.Name()} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
+            Console.WriteLine($"Backup set {r.SetId}: {type.Name()} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }
         return Output.Ok;
     }

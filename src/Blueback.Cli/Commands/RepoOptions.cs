@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Blueback.Repository;
+using Blueback.Repository.Crypto;
 using Blueback.Repository.Stores;
 
 namespace Blueback.Cli.Commands;
@@ -15,6 +16,7 @@ internal sealed class RepoOptions
     public Option<bool> S3PathStyle { get; } = new("--s3-path-style") { Description = "Put the bucket in the path, not the host name (most S3-compatible services need it; implied by --s3-endpoint)." };
     public Option<int> Parallel { get; } = new("--parallel") { Description = "Chunk transfers in flight at once (memory: about 2 chunks of 4 MiB each).", DefaultValueFactory = _ => 4 };
     public Option<string?> MaxRate { get; } = new("--max-rate") { Description = "Bandwidth limit to and from the repository, in bytes per second (K, M, G suffixes: 50M)." };
+    public Option<string?> KeyFile { get; } = new("--key-file") { Description = $"The key file of an encrypted repository (otherwise its passphrase comes from ${RepositorySecret.PasswordVariable})." };
 
     public void AddTo(Command command, bool withRepo = true)
     {
@@ -27,7 +29,11 @@ internal sealed class RepoOptions
         command.Options.Add(S3PathStyle);
         command.Options.Add(Parallel);
         command.Options.Add(MaxRate);
+        command.Options.Add(KeyFile);
     }
+
+    /// <summary>The key file given, or the passphrase in the environment; null when neither is.</summary>
+    public RepositorySecret? Secret(ParseResult pr) => RepositorySecret.FromKeyFileOrEnvironment(pr.GetValue(KeyFile));
 
     public string Location(ParseResult pr) => pr.GetValue(Repo)!;
 
@@ -60,7 +66,7 @@ internal sealed class RepoOptions
 
     public async Task<BackupRepository> OpenAsync(ParseResult pr, CancellationToken ct)
     {
-        var repo = await BackupRepository.OpenAsync(Store(pr), ct).ConfigureAwait(false);
+        var repo = await BackupRepository.OpenAsync(Store(pr), Secret(pr), ct).ConfigureAwait(false);
         repo.Parallelism = Math.Clamp(pr.GetValue(Parallel), 1, 64);
         return repo;
     }

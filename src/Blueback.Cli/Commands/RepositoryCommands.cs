@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Blueback.Backup;
 using Blueback.Repository;
+using Blueback.Repository.Crypto;
 using Blueback.Repository.Stores;
 
 namespace Blueback.Cli.Commands;
@@ -13,15 +14,47 @@ internal static class RepositoryCommands
         var repo = new Command("repo", "Create and maintain backup repositories.");
         var initOpts = new RepoOptions();
         var where = new Argument<string>("LOCATION") { Description = "A directory, or s3://BUCKET/PREFIX in an existing bucket." };
-        var init = new Command("init", "Create a repository.") { where };
+        var encrypt = new Option<bool>("--encrypt") { Description = $"Seal every chunk and manifest with AES-256-GCM, under a key file (--key-file F: created if absent) or the passphrase in ${RepositorySecret.PasswordVariable}." };
+        var format = new Option<int>("--format") { Description = "Repository format: 2 (shared, deduplicated chunks; the default) or 1 (each set's chunks in its own folder, as blueback wrote before format 2).", DefaultValueFactory = _ => BackupRepository.FormatVersion };
+        var init = new Command("init", "Create a repository.") { where, encrypt, format };
         initOpts.AddTo(init, withRepo: false);
         init.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
-            var r = await BackupRepository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), ct).ConfigureAwait(false);
-            Console.WriteLine($"Created repository {r.Id} in {r.Store.Location}.");
+            RepositorySecret? secret = null;
+            if (pr.GetValue(encrypt))
+            {
+                var keyFile = pr.GetValue(initOpts.KeyFile);
+                secret = keyFile is not null
+                    ? File.Exists(keyFile) ? RepositorySecret.KeyFile(keyFile) : RepositorySecret.CreateKeyFile(keyFile)
+                    : RepositorySecret.FromKeyFileOrEnvironment(null)
+                      ?? throw new RepositoryException($"--encrypt needs a secret: --key-file F (created if it does not exist) or a passphrase in ${RepositorySecret.PasswordVariable}.");
+            }
+            else if (pr.GetValue(initOpts.KeyFile) is not null)
+            {
+                throw new RepositoryException("--key-file is for an encrypted repository: add --encrypt.");
+            }
+            var r = await BackupRepository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), pr.GetValue(format), secret, ct).ConfigureAwait(false);
+            Console.WriteLine($"Created repository {r.Id} (format {r.Format}{(secret is not null ? $", encrypted with AES-256-GCM; opened with {secret.Origin}: keep it, without it nothing in the repository can be read" : "")}) in {r.Store.Location}.");
             return Output.Ok;
         }).ConfigureAwait(false));
         repo.Subcommands.Add(init);
+        var passwdOpts = new RepoOptions();
+        var newKeyFile = new Option<string?>("--new-key-file") { Description = $"Open the repository with this key file from now on (created if absent); otherwise with the passphrase in ${RepositorySecret.NewPasswordVariable}." };
+        var passwd = new Command("passwd", "Change the passphrase or key file of an encrypted repository (its data key is rewrapped; no data is rewritten).") { newKeyFile };
+        passwdOpts.AddTo(passwd);
+        passwd.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        {
+            var r = await passwdOpts.OpenAsync(pr, ct).ConfigureAwait(false);
+            var path = pr.GetValue(newKeyFile);
+            var next = path is not null
+                ? File.Exists(path) ? RepositorySecret.KeyFile(path) : RepositorySecret.CreateKeyFile(path)
+                : RepositorySecret.FromKeyFileOrEnvironment(null, RepositorySecret.NewPasswordVariable)
+                  ?? throw new RepositoryException($"Give the new secret: --new-key-file F, or the new passphrase in ${RepositorySecret.NewPasswordVariable}.");
+            await r.ChangeSecretAsync(next, ct).ConfigureAwait(false);
+            Console.WriteLine($"Repository {r.Id} now opens with {next.Origin}; the old secret no longer does.");
+            return Output.Ok;
+        }).ConfigureAwait(false));
+        repo.Subcommands.Add(passwd);
         var gcOpts = new RepoOptions();
         var grace = new Option<string>("--grace") { Description = "Leave sets without a manifest alone until nothing in them changed for this long (a backup may still be writing them): 1h by default; 30m, 2h, 1d...", DefaultValueFactory = _ => "1h" };
         var gc = new Command("gc", "Remove what unfinished or forgotten backups left behind (sets without a committed manifest), and unfinished uploads.") { grace };
@@ -39,6 +72,10 @@ internal static class RepositoryCommands
             if (report.Young.Count > 0)
             {
                 Console.WriteLine($"Left {report.Young.Count} set(s) without a manifest that changed within the grace period (a backup may still be writing them): {string.Join(", ", report.Young)}.");
+            }
+            if (r.Format >= 2)
+            {
+                Console.WriteLine($"Chunks: {report.ChunksInUse} named by sets, kept; {report.ChunksRemoved} named by none, removed ({report.ChunkBytesRemoved / 1048576.0:0.0} MiB); {report.ChunksYoung} named by none but younger than the grace or than a running backup, kept.");
             }
             return Output.Ok;
         }).ConfigureAwait(false));

@@ -1,0 +1,143 @@
+using System.Text.Json;
+using Blueback.Repository.Chunks;
+using Blueback.Repository.Stores;
+
+namespace Blueback.Repository;
+
+public sealed partial class BackupRepository
+{
+    /// <summary>Format 2: where the shared, content-addressed chunks live.</summary>
+    public const string ChunksRoot = "chunks";
+
+    /// <summary>A set being written marks its place with this (format 2), refreshed while it runs.</summary>
+    public static string PendingKey(string prefix) => $"{prefix}/pending.json";
+
+    /// <summary>How much earlier than a running backup's start gc stops removing chunks: the margin for the clocks of
+    /// the backup's machine and the store's to differ.</summary>
+    public static readonly TimeSpan ClockMargin = TimeSpan.FromMinutes(5);
+
+    /// <summary>The chunks the given committed manifests name, with their stored sizes: what a new set may reuse
+    /// without writing. gc never removes them while those sets are committed, nor within the grace period after one
+    /// is forgotten (its tombstone keeps the manifest).</summary>
+    public static Dictionary<string, int> KnownChunks(IEnumerable<Manifest> sets)
+    {
+        var known = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var m in sets.Where(m => m.FormatVersion >= 2))
+        {
+            foreach (var c in m.Files.SelectMany(f => f.Chunks))
+            {
+                known[ChunkObject.IdOf(c.Key)] = c.StoredSize;
+            }
+        }
+        return known;
+    }
+
+    /// <summary>Removes the chunks no set names (format 2): a chunk goes only when no committed set, no set forgotten
+    /// within the grace, and no shipped generation names it, and it is older than the grace and than the start of
+    /// every backup still being written. <paramref name="chunks"/> was listed before any manifest was read.</summary>
+    private async Task CollectChunksAsync(GcReport report, List<StoredObject> chunks, TimeSpan grace, CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        var cutoff = now - grace;
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dir in await Store.ListAsync("sets", ct).ConfigureAwait(false))
+        {
+            var id = dir["sets/".Length..];
+            var objects = await Store.ListObjectsAsync(SetPrefix(id), ct).ConfigureAwait(false);
+            if (objects.Any(o => o.Key == ManifestKey(id)))
+            {
+                Name(named, await ReadForGcAsync(ManifestKey(id), id, ct).ConfigureAwait(false));
+            }
+            else if (objects.FirstOrDefault(o => o.Key == ForgottenKey(id)) is { Key: not null } tomb)
+            {
+                var t = JsonSerializer.Deserialize(await Store.ReadAsync(tomb.Key, ct).ConfigureAwait(false), RepositoryJson.Default.Tombstone);
+                if (t?.Manifest is { } kept)
+                {
+                    Name(named, ParseOrExplain(Convert.FromBase64String(kept), ManifestKey(id), id));
+                }
+            }
+            else
+            {
+                cutoff = Earlier(cutoff, await PendingStartAsync(objects, SetPrefix(id), grace, ct).ConfigureAwait(false));
+            }
+        }
+        var shippedObjects = await Store.ListObjectsAsync(ShippedRoot, ct).ConfigureAwait(false);
+        foreach (var group in shippedObjects.Where(o => ShippedKey.TryParse(o.Key, out _, out _)).GroupBy(o => { ShippedKey.TryParse(o.Key, out var k, out _); return k; }))
+        {
+            if (group.Any(o => o.Key == group.Key.ManifestKey))
+            {
+                Name(named, await ReadForGcAsync(group.Key.ManifestKey, group.Key.SetId, ct).ConfigureAwait(false));
+            }
+            else
+            {
+                cutoff = Earlier(cutoff, await PendingStartAsync(group.ToList(), group.Key.Prefix, grace, ct).ConfigureAwait(false));
+            }
+        }
+        foreach (var chunk in chunks)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (named.Contains(chunk.Key))
+            {
+                report.ChunksInUse++;
+            }
+            else if (chunk.LastModified >= cutoff)
+            {
+                report.ChunksYoung++;
+            }
+            else
+            {
+                await Store.DeleteAsync(chunk.Key, ct).ConfigureAwait(false);
+                report.ChunksRemoved++;
+                report.ChunkBytesRemoved += chunk.Size;
+            }
+        }
+    }
+
+    private static DateTime Earlier(DateTime a, DateTime? b) => b is { } x && x < a ? x : a;
+
+    private static void Name(HashSet<string> named, Manifest m)
+    {
+        foreach (var c in m.Files.SelectMany(f => f.Chunks))
+        {
+            named.Add(c.Key);
+        }
+    }
+
+    /// <summary>A manifest gc must understand: if it cannot be read, gc cannot know what it names and removes no chunk.</summary>
+    private async Task<Manifest> ReadForGcAsync(string key, string setId, CancellationToken ct) =>
+        ParseOrExplain(await Store.ReadAsync(key, ct).ConfigureAwait(false), key, setId);
+
+    private Manifest ParseOrExplain(byte[] stored, string key, string setId)
+    {
+        try
+        {
+            return ParseManifest(stored, key, setId);
+        }
+        catch (RepositoryException ex)
+        {
+            throw new RepositoryException($"repo gc removed no chunk: {ex.Message} Without it gc cannot know which chunks that set needs; run 'blueback verify', then forget the damaged set (or restore its manifest) and run gc again.", ex);
+        }
+    }
+
+    /// <summary>When a set still being written began (its pending mark, if touched within the grace); null for a
+    /// leftover that nobody writes any more.</summary>
+    private async Task<DateTime?> PendingStartAsync(List<StoredObject> objects, string prefix, TimeSpan grace, CancellationToken ct)
+    {
+        var mark = objects.FirstOrDefault(o => o.Key == PendingKey(prefix));
+        if (mark.Key is null || mark.LastModified < DateTime.UtcNow - grace)
+        {
+            return null;
+        }
+        try
+        {
+            var p = JsonSerializer.Deserialize(await Store.ReadAsync(mark.Key, ct).ConfigureAwait(false), RepositoryJson.Default.PendingMark);
+            return (p?.Started ?? mark.LastModified) - ClockMargin;
+        }
+        catch (JsonException)
+        {
+            return mark.LastModified - grace; // torn: it was written recently, so keep everything the grace covers
+        }
+    }
+
+    internal static byte[] PendingBytes(DateTime started) => JsonSerializer.SerializeToUtf8Bytes(new PendingMark { Started = started }, RepositoryJson.Default.PendingMark);
+}

@@ -1,0 +1,176 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Blueback.Repository.Compression;
+using Blueback.Repository.Crypto;
+
+namespace Blueback.Repository.Chunks;
+
+/// <summary>A format-2 chunk as stored: the payload (the content compressed, then sealed in an encrypted repository)
+/// followed by a 32-byte trailer: "BBK2", version, codec, flags, the raw size, the payload's CRC32C (plain) and the
+/// AES-GCM tag (encrypted). A chunk describes itself, so two backups that store the same content with different
+/// codecs both leave a valid object under its one id; and its id, the hash of its content, is checked when it is
+/// read, which makes every chunk self-verifying. The trailer goes last so that a raw chunk is stored from the very
+/// buffer it was received into (aligned for direct writes), with no copy.</summary>
+public static class ChunkObject
+{
+    public const int TrailerSize = 32;
+    private const byte Version = 1;
+    private const byte Encrypted = 1;
+    private static ReadOnlySpan<byte> Magic => "BBK2"u8;
+
+    /// <summary>Where a chunk of that id lives: <c>chunks/XX/ID</c>.</summary>
+    public static string Key(string id) => $"{BackupRepository.ChunksRoot}/{id[..2]}/{id}";
+
+    /// <summary>The id from a chunk key (its last part).</summary>
+    public static string IdOf(string key) => key[(key.LastIndexOf('/') + 1)..];
+
+    /// <summary>A chunk's id: SHA-256 of its content, or the keyed HMAC in an encrypted repository.</summary>
+    public static string Id(ReadOnlySpan<byte> raw, RepositoryKeys? keys) =>
+        keys is not null ? keys.ChunkId(raw) : Convert.ToHexStringLower(SHA256.HashData(raw));
+
+    /// <summary>Room a stored chunk may need for <paramref name="rawSize"/> bytes of content with <paramref name="codec"/>.</summary>
+    public static int MaxStoredSize(Codec codec, int rawSize) => codec.MaxStoredSize(rawSize) + TrailerSize;
+
+    /// <summary>Room a stored chunk may need whatever codec wrote it (zstd and Brotli grow incompressible input by
+    /// well under 1% plus a few bytes).</summary>
+    public static int MaxStoredSize(int rawSize) => rawSize + rawSize / 128 + (64 << 10) + TrailerSize;
+
+    /// <summary>Encodes <paramref name="raw"/> into <paramref name="destination"/> (compressed, sealed, trailer
+    /// appended); returns the stored length. <paramref name="raw"/> and <paramref name="destination"/> may be the same
+    /// memory only for a raw plain chunk (the trailer goes after the content).</summary>
+    public static int Encode(string id, ReadOnlySpan<byte> raw, Codec codec, RepositoryKeys? keys, Span<byte> destination)
+    {
+        int length;
+        if (codec.StoresRaw)
+        {
+            if (!raw.Overlaps(destination))
+            {
+                raw.CopyTo(destination);
+            }
+            length = raw.Length;
+        }
+        else
+        {
+            length = codec.Compress(raw, destination);
+        }
+        var payload = destination[..length];
+        var trailer = destination.Slice(length, TrailerSize);
+        trailer.Clear();
+        Magic.CopyTo(trailer);
+        trailer[4] = Version;
+        trailer[5] = CodecId(codec.Name);
+        BinaryPrimitives.WriteInt32LittleEndian(trailer[8..], raw.Length);
+        if (keys is not null)
+        {
+            trailer[6] = Encrypted;
+            keys.SealChunk(id, payload, trailer.Slice(16, RepositoryKeys.TagSize));
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], IO.Crc32C.Compute(0, payload));
+        }
+        return length + TrailerSize;
+    }
+
+    /// <summary>Decodes a stored chunk: trailer, CRC32C or AES-GCM tag, decompression, and the content against its
+    /// id. Returns the content: inside <paramref name="stored"/> (a raw chunk, opened in place) or in
+    /// <paramref name="scratch"/>; or null with <paramref name="problem"/> saying what is wrong.</summary>
+    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem)
+    {
+        inPlace = false;
+        problem = null;
+        if (stored.Length < TrailerSize || !stored[^TrailerSize..][..4].SequenceEqual(Magic))
+        {
+            problem = "it is not a Blueback chunk (no trailer; truncated or overwritten)";
+            return null;
+        }
+        var trailer = stored[^TrailerSize..];
+        var payload = stored[..^TrailerSize];
+        int rawSize = BinaryPrimitives.ReadInt32LittleEndian(trailer[8..]);
+        if (trailer[4] != Version || rawSize < 0)
+        {
+            problem = $"its trailer is damaged or of an unknown version ({trailer[4]})";
+            return null;
+        }
+        bool encrypted = (trailer[6] & Encrypted) != 0;
+        if (encrypted != (keys is not null))
+        {
+            problem = encrypted ? "it is encrypted, but this repository is not" : "it is not encrypted, but this repository is";
+            return null;
+        }
+        if (keys is not null)
+        {
+            if (!keys.OpenChunk(id, payload, trailer.Slice(16, RepositoryKeys.TagSize)))
+            {
+                problem = "it fails its authentication (AES-GCM tag): a byte was changed";
+                return null;
+            }
+        }
+        else if (IO.Crc32C.Compute(0, payload) != BinaryPrimitives.ReadUInt32LittleEndian(trailer[12..]))
+        {
+            problem = "CRC32C mismatch: a byte was changed";
+            return null;
+        }
+        Span<byte> raw;
+        var codec = CodecOf(trailer[5]);
+        if (codec is null)
+        {
+            problem = $"it names an unknown codec ({trailer[5]})";
+            return null;
+        }
+        if (codec.StoresRaw)
+        {
+            if (payload.Length != rawSize)
+            {
+                problem = $"it holds {payload.Length} bytes, its trailer says {rawSize}";
+                return null;
+            }
+            raw = payload;
+            inPlace = true;
+        }
+        else
+        {
+            if (scratch.Length < rawSize)
+            {
+                problem = $"it decompresses to {rawSize} bytes, more than a chunk of this set holds";
+                return null;
+            }
+            raw = scratch[..rawSize];
+            try
+            {
+                codec.Decompress(payload, raw);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException)
+            {
+                problem = $"it does not decompress: {ex.Message}";
+                return null;
+            }
+        }
+        if (!string.Equals(Id(raw, keys), id, StringComparison.Ordinal))
+        {
+            problem = "its content does not hash to its id";
+            return null;
+        }
+        return rawSize;
+    }
+
+    /// <summary>The raw size a stored chunk's trailer gives (to size a buffer), or -1.</summary>
+    public static int RawSizeOf(ReadOnlySpan<byte> stored) =>
+        stored.Length >= TrailerSize && stored[^TrailerSize..][..4].SequenceEqual(Magic) ? BinaryPrimitives.ReadInt32LittleEndian(stored[^TrailerSize..][8..]) : -1;
+
+    private static byte CodecId(string name) => name switch
+    {
+        "none" => 0,
+        "brotli" => 2,
+        _ when name.StartsWith("zstd", StringComparison.Ordinal) => 1,
+        _ => throw new InvalidOperationException($"codec {name} has no chunk id"),
+    };
+
+    private static Codec? CodecOf(byte id) => id switch
+    {
+        0 => Codec.None,
+        1 => Codec.ByName("zstd-1"),
+        2 => Codec.ByName("brotli"),
+        _ => null,
+    };
+}
