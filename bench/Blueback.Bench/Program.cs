@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]|--standby]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -23,6 +23,11 @@ var results = new List<(string Row, double Blueback, double Sqlite, string Unit)
 try
 {
     Console.WriteLine($"# Bench run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {(quick ? "quick" : "full")}, dir {root}");
+    if (args.Contains("--new-user"))
+    {
+        NewUserBench.Run(root, quick ? 2 : 6);
+        return;
+    }
     if (args.Contains("--promote"))
     {
         PromoteBench.Run(root, quick ? 3 : 10);

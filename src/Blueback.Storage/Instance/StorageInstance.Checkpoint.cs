@@ -137,16 +137,7 @@ public sealed partial class StorageInstance
         {
             generation = Math.Min(generation, pin);
         }
-        bool any = false;
-        foreach (var g in LogFiles.List(LogDirectory).Where(g => g < generation))
-        {
-            File.Delete(LogFiles.PathOf(LogDirectory, g));
-            any = true;
-        }
-        if (any)
-        {
-            FileSystem.SyncDirectory(LogDirectory);
-        }
+        Retirement.Retire(LogFiles.List(LogDirectory).Where(g => g < generation));
     }
 
     private void WriteCheckpointFile()

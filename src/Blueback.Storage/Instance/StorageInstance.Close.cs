@@ -76,6 +76,7 @@ public sealed partial class StorageInstance
     private void ReleaseResources()
     {
         _log?.Dispose();
+        _retirement?.Dispose();
         lock (_dbLock)
         {
             foreach (var db in _databases.Values)

@@ -192,19 +192,7 @@ public sealed partial class StorageInstance
         return new ShippingState(mark, complete, oldest is null && first > complete ? null : first, unshipped.Count, bytes, lag, free, total);
     }
 
-    /// <summary>Deletes every generation below <paramref name="limit"/> (the caller holds the checkpoint lock).</summary>
-    private List<uint> DeleteGenerations(uint limit)
-    {
-        var deleted = new List<uint>();
-        foreach (var g in LogFiles.List(LogDirectory).Where(g => g < limit))
-        {
-            File.Delete(LogFiles.PathOf(LogDirectory, g));
-            deleted.Add(g);
-        }
-        if (deleted.Count > 0)
-        {
-            FileSystem.SyncDirectory(LogDirectory);
-        }
-        return deleted;
-    }
+    /// <summary>Deletes every generation below <paramref name="limit"/> (the caller holds the checkpoint lock): retired
+    /// at once, freed on the disk in the background.</summary>
+    private List<uint> DeleteGenerations(uint limit) => Retirement.Retire(LogFiles.List(LogDirectory).Where(g => g < limit));
 }

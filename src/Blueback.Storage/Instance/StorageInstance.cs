@@ -18,6 +18,7 @@ public sealed partial class StorageInstance : IDisposable
     private readonly Dictionary<ushort, Database> _databases = new();
     private readonly Snapshots _snapshots;
     private LogWriter _log = null!;
+    private Blueback.Storage.Log.LogRetirement? _retirement;
     private long _sequence;
     private volatile Exception? _poison;
     private volatile bool _closed;
@@ -159,7 +160,13 @@ public sealed partial class StorageInstance : IDisposable
             () => _checkpoint, LogAttachments, Poison) { Faults = Options.Faults };
         _log.Flushed = _snapshots.Flushed;
         _log.Start(generation, previousCreatedTicks);
+        _ = Retirement; // deletes what a crash left retired
     }
+
+    private Blueback.Storage.Log.LogRetirement Retirement => _retirement ??= new Blueback.Storage.Log.LogRetirement(LogDirectory);
+
+    /// <summary>Waits (bounded) until the generations retired so far are deleted from the disk.</summary>
+    internal bool WaitForRetiredLogs(TimeSpan bound) => _retirement?.WaitIdle(bound) ?? true;
 
     private List<LogAttachment> LogAttachments()
     {
