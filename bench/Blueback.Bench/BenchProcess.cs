@@ -8,9 +8,17 @@ internal static class BenchProcess
 {
     private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
-    public static (Process Process, string Url) Start(string[] args)
+    public static (Process Process, string Url) Start(string[] args) => Start(null, args);
+
+    /// <summary>The same with another blueback executable (an installed one) instead of the bench's own build.</summary>
+    public static (Process Process, string Url) Start(string? executable, string[] args)
     {
-        var p = Process.Start(new ProcessStartInfo("dotnet", [Cli, .. args, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        var psi = executable is null
+            ? new ProcessStartInfo("dotnet", [Cli, .. args, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File])
+            : new ProcessStartInfo(executable, [.. args, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File]);
+        psi.RedirectStandardOutput = true;
+        psi.UseShellExecute = false;
+        var p = Process.Start(psi)!;
         string? url = null;
         for (var line = p.StandardOutput.ReadLine(); line is not null; line = p.StandardOutput.ReadLine())
         {
