@@ -13,7 +13,11 @@ public sealed record RestoreOptions(RecoveryStop? Stop = null, bool PlayForward 
 public sealed record RestoreProgress(string? File, long Done, long Total, string? Phase);
 
 /// <summary>What a restore did: where, hard recovery's report, bytes written and time taken.</summary>
-public sealed record RestoreResult(string Directory, HardRecoveryReport Report, long Bytes, double Seconds, bool AlreadyDone);
+public sealed record RestoreResult(string Directory, HardRecoveryReport Report, long Bytes, double Seconds, bool AlreadyDone)
+{
+    /// <summary>A delta restore's work on each database file; null for a whole restore.</summary>
+    public IReadOnlyList<DeltaReport>? Delta { get; init; }
+}
 
 /// <summary>A restore: the chain's files read and checked (every chunk's CRC32C, each file's SHA-256) on their way to
 /// a sink (an instance directory offline, or a server's restore session), then hard recovery. Offline and online
@@ -23,7 +27,7 @@ public static class RestoreJob
     /// <summary>Restores <paramref name="chain"/> into DATA/NAME and recovers it, offline; a directory that already
     /// holds this very restore, recovered, is left as it is.</summary>
     public static async Task<RestoreResult> ToDirectoryAsync(BackupRepository repo, List<Manifest> chain, string dataDirectory, string name, bool replace,
-        RestoreOptions options, IProgress<RestoreProgress>? progress, CancellationToken ct)
+        RestoreOptions options, IProgress<RestoreProgress>? progress, CancellationToken ct, bool delta = false)
     {
         var dir = Path.GetFullPath(Path.Combine(dataDirectory, name));
         if (RestoreRecord.Read(dir) is { Status: RestoreStatus.Done } done && done.Sets.SequenceEqual(chain.Select(s => s.SetId)) && done.Stop == options.Stop?.ToString())
@@ -31,10 +35,11 @@ public static class RestoreJob
             var end = Lsn.TryParse(done.End ?? "", out var e) ? e : default;
             return new RestoreResult(dir, new HardRecoveryReport(default, end, done.TransactionsReplayed, 0, false, done.EndReason, done.LastCommitTime, done.SetAside), 0, 0, AlreadyDone: true);
         }
-        var sink = new DirectoryRestoreSink(dir, name, replace);
+        var sink = new DirectoryRestoreSink(dir, name, replace, deltaPageSizes: delta ? chain[0].Databases.ToDictionary(d => d.Name, d => d.PageSize, StringComparer.Ordinal) : null);
         await using (sink.ConfigureAwait(false))
         {
-            return await RunAsync(repo, chain, sink, options, progress, ct).ConfigureAwait(false);
+            var result = await RunAsync(repo, chain, sink, options, progress, ct).ConfigureAwait(false);
+            return delta ? result with { Delta = sink.Deltas } : result;
         }
     }
 

@@ -28,21 +28,36 @@ public interface IRestoreSink : IAsyncDisposable
     Task FailAsync(string error);
 }
 
-/// <summary>Offline: writes into DATA/NAME through the engine's restore writer and runs hard recovery here.</summary>
-public sealed class DirectoryRestoreSink(string directory, string name, bool replace, Func<Action<string>, CancellationToken, HardRecoveryReport>? recover = null) : IRestoreSink
+/// <summary>Offline: writes into DATA/NAME through the engine's restore writer and runs hard recovery here. A delta
+/// restore (<paramref name="deltaPageSizes"/>: each database's page size) patches the database files already there
+/// instead, rewriting only the pages that differ, and keeps the instance's logs for play-forward as a replace does.</summary>
+public sealed class DirectoryRestoreSink(string directory, string name, bool replace, Func<Action<string>, CancellationToken, HardRecoveryReport>? recover = null,
+    IReadOnlyDictionary<string, int>? deltaPageSizes = null) : IRestoreSink
 {
     private RestoreWriter? _writer;
+    private readonly List<DeltaReport> _deltas = [];
 
     public string Where => directory;
 
+    /// <summary>What a delta restore did to each database file.</summary>
+    public IReadOnlyList<DeltaReport> Deltas => _deltas;
+
     public Task BeginAsync(RestoreRecord record, CancellationToken ct)
     {
-        _writer = RestoreWriter.Begin(directory, record, replace);
+        _writer = RestoreWriter.Begin(directory, record, replace || deltaPageSizes is not null, keepDatabases: deltaPageSizes is not null);
         return Task.CompletedTask;
     }
 
-    public Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
-        Writer.WriteDatabaseAsync(name, file.Size, null, copy, ct); // the extract checks every chunk and the file's SHA-256
+    public async Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
+    {
+        // The extract checks every chunk and the file's SHA-256 on the way.
+        if (deltaPageSizes is not null)
+        {
+            _deltas.Add(await Writer.PatchDatabaseAsync(name, file.Size, deltaPageSizes.GetValueOrDefault(name), copy, ct).ConfigureAwait(false));
+            return;
+        }
+        await Writer.WriteDatabaseAsync(name, file.Size, null, copy, ct).ConfigureAwait(false);
+    }
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {

@@ -26,21 +26,22 @@ internal static class RestoreCommand
         var noForward = new Option<bool>("--no-play-forward") { Description = "Replay only the restored sets' logs, not later generations in the instance's log directory." };
         var contiguous = new Option<bool>("--up-to-contiguous") { Description = "Play forward up to the first missing or foreign generation instead of failing there." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { set, instance, to, server, asName, replace, stopAt, noForward, contiguous, json };
+        var delta = new Option<bool>("--delta") { Description = "Offline, over an existing copy of the instance (older, or damaged): compare every page with the set's and rewrite only those that differ, then recover. Its logs are kept and played forward, as with --replace." };
+        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { set, instance, to, server, asName, replace, delta, stopAt, noForward, contiguous, json };
         repo.AddTo(cmd);
         var tokens = new TokenOptions();
         tokens.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
-            var options = new Options(repo.Location(pr), tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace),
+            var options = new Options(repo.Location(pr), tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace) || pr.GetValue(delta), pr.GetValue(delta),
                 pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private sealed record Options(string Repo, string? Token, ServerTrust? Trust, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
+    private sealed record Options(string Repo, string? Token, ServerTrust? Trust, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, bool Delta, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
 
     private static async Task<int> RunAsync(Options o, BackupRepository repo, CancellationToken ct)
     {
@@ -60,6 +61,10 @@ internal static class RestoreCommand
         if ((o.To is null) == (o.Server is null))
         {
             throw new RestorePlanException("say where to restore: --to DIR (offline, into a server's data directory) or --server URL (online, through a running server), not both.");
+        }
+        if (o.Delta && o.Server is not null)
+        {
+            throw new RestorePlanException("--delta patches the database files of an instance directory in place: it restores offline (--to DIR), with no server running on it.");
         }
         if (o.Replace && o.As is not null)
         {
@@ -84,7 +89,7 @@ internal static class RestoreCommand
         else
         {
             name = o.As ?? chain[0].Instance;
-            r = await RestoreJob.ToDirectoryAsync(repo, chain, o.To!, name, o.Replace, options, progress, ct).ConfigureAwait(false);
+            r = await RestoreJob.ToDirectoryAsync(repo, chain, o.To!, name, o.Replace, options, progress, ct, o.Delta).ConfigureAwait(false);
         }
         progress.Done();
         if (r.AlreadyDone)
@@ -95,11 +100,17 @@ internal static class RestoreCommand
         var report = r.Report;
         if (o.Json)
         {
-            Output.WriteJson(new { directory = r.Directory, instance = name, sets = chain.Select(s => s.SetId), stop = stop?.ToString(), end = report.End, stopReached = report.StopReached, endReason = report.EndReason, lastCommit = report.LastCommitTime, transactions = report.TransactionsReplayed, pages = report.PagesApplied, bytes = r.Bytes, seconds = r.Seconds, setAside = report.SetAside });
+            Output.WriteJson(new { directory = r.Directory, instance = name, sets = chain.Select(s => s.SetId), stop = stop?.ToString(), end = report.End, stopReached = report.StopReached, endReason = report.EndReason, lastCommit = report.LastCommitTime, transactions = report.TransactionsReplayed, pages = report.PagesApplied, bytes = r.Bytes, seconds = r.Seconds, setAside = report.SetAside, delta = r.Delta?.Select(d => new { database = d.Database, pages = d.Pages, rewritten = d.Rewritten, damaged = d.Damaged, wholeFile = d.WholeFile }) });
         }
         else
         {
             Console.WriteLine($"Restored {name} into {r.Directory} from {RestorePlanner.Describe(chain)}: {r.Bytes / 1048576.0:0.0} MiB in {r.Seconds:0.0} s ({r.Bytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
+            foreach (var d in r.Delta ?? [])
+            {
+                Console.WriteLine(d.WholeFile
+                    ? $"  Delta: database {d.Database} was not there; written whole ({d.Pages} pages)."
+                    : $"  Delta: database {d.Database}: {d.Rewritten} of {d.Pages} pages differed and were rewritten{(d.Damaged > 0 ? $" ({d.Damaged} of them damaged in the old copy)" : "")}; {d.Pages - d.Rewritten} kept.");
+            }
             if (report.EndReason is not null)
             {
                 Console.WriteLine($"  Replay stopped because {report.EndReason}.");

@@ -15,7 +15,7 @@ public static class RestoreTarget
     /// unfinished restore is cleared (restarted from the beginning); a live or restored instance is refused unless
     /// <paramref name="replace"/>, which keeps its log directory (so play-forward can use its later logs) and moves its
     /// database files and checkpoint into a folder beside them rather than deleting them.</summary>
-    public static void Prepare(string dir, bool replace)
+    public static void Prepare(string dir, bool replace, bool keepDatabases = false)
     {
         dir = Path.GetFullPath(dir);
         System.IO.Directory.CreateDirectory(dir);
@@ -24,8 +24,8 @@ public static class RestoreTarget
         if (record is { Status: not RestoreStatus.Done })
         {
             // An interrupted restore: its files are ours to replace (the logs included, unless they are live logs
-            // kept by a replace).
-            foreach (var f in System.IO.Directory.EnumerateFiles(dir, "*" + StorageInstance.DatabaseExtension))
+            // kept by a replace). A delta restore patches what is there, half-patched or not.
+            foreach (var f in keepDatabases ? [] : System.IO.Directory.EnumerateFiles(dir, "*" + StorageInstance.DatabaseExtension))
             {
                 File.Delete(f);
             }
@@ -42,7 +42,8 @@ public static class RestoreTarget
         }
         var aside = Path.Combine(dir, "replaced-" + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture));
         System.IO.Directory.CreateDirectory(aside);
-        foreach (var f in System.IO.Directory.EnumerateFiles(dir, "*" + StorageInstance.DatabaseExtension))
+        // A delta restore keeps the database files where they are: they are what it patches.
+        foreach (var f in keepDatabases ? [] : System.IO.Directory.EnumerateFiles(dir, "*" + StorageInstance.DatabaseExtension))
         {
             File.Move(f, Path.Combine(aside, Path.GetFileName(f)));
         }

@@ -27,14 +27,14 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>Locks and prepares <paramref name="instanceDirectory"/> (see <see cref="RestoreTarget.Prepare"/>) and
     /// writes the record: from here an interruption is visible and the instance will not open.</summary>
-    public static RestoreWriter Begin(string instanceDirectory, RestoreRecord record, bool replace)
+    public static RestoreWriter Begin(string instanceDirectory, RestoreRecord record, bool replace, bool keepDatabases = false)
     {
         var dir = Path.GetFullPath(instanceDirectory);
         System.IO.Directory.CreateDirectory(dir);
         var held = InstanceLock.Acquire(dir);
         try
         {
-            RestoreTarget.Prepare(dir, replace);
+            RestoreTarget.Prepare(dir, replace, keepDatabases);
             System.IO.Directory.CreateDirectory(Path.Combine(dir, StorageInstance.LogDirectoryName));
             record.Status = RestoreStatus.NotStarted;
             record.Databases.Clear();
@@ -62,6 +62,13 @@ public sealed class RestoreWriter : IDisposable
         }
         var path = Path.Combine(Directory, fileName);
         await WriteFileAsync(path, size, expectedSha256, copy, cancellationToken).ConfigureAwait(false);
+        RecordImage(name, path);
+    }
+
+    /// <summary>Describes a database image now in place and adds it to the record.</summary>
+    private void RecordImage(string name, string path)
+    {
+        var fileName = Path.GetFileName(path);
         RestoredDatabase db;
         Format.Signature logSignature;
         try
@@ -80,6 +87,32 @@ public sealed class RestoreWriter : IDisposable
         Record.LogSignature = logSignature;
         Record.Databases.Add(db);
         Record.Write(Directory);
+    }
+
+    /// <summary>A delta restore of database <paramref name="name"/>: the file already in the directory (an older or
+    /// damaged copy) is brought to the image page by page, rewriting only the pages that differ; without one, the
+    /// image is written whole. Then described and recorded like <see cref="WriteDatabaseAsync"/>.</summary>
+    public async Task<DeltaReport> PatchDatabaseAsync(string name, long size, int pageSize, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(Directory, name + StorageInstance.DatabaseExtension);
+        if (!IsPlainName(name) || !File.Exists(path) || pageSize <= 0)
+        {
+            await WriteDatabaseAsync(name, size, null, copy, cancellationToken).ConfigureAwait(false);
+            return new DeltaReport(name, size / Math.Max(pageSize, 1), size / Math.Max(pageSize, 1), 0, WholeFile: true);
+        }
+        DeltaReport report;
+        using (var patch = new DeltaPatch(path, pageSize))
+        {
+            await copy(patch, cancellationToken).ConfigureAwait(false);
+            if (patch.Written != size)
+            {
+                throw new RestoreException($"'{path}' received {patch.Written:N0} bytes, {size:N0} were announced: the transfer was cut short. Run the restore again (without --delta: the copy is partly patched).");
+            }
+            patch.Complete();
+            report = new DeltaReport(name, patch.Pages, patch.Rewritten, patch.Damaged, WholeFile: false);
+        }
+        RecordImage(name, path);
+        return report;
     }
 
     /// <summary>Writes log generation <paramref name="generation"/>, replacing a live copy kept by a replace only once

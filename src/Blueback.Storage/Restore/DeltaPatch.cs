@@ -1,0 +1,132 @@
+using Blueback.IO;
+using Blueback.Storage.Format;
+using Microsoft.Win32.SafeHandles;
+
+namespace Blueback.Storage.Restore;
+
+/// <summary>What a delta restore did to one database file: pages compared, pages rewritten because they differed,
+/// and of those how many failed their checksum in the old copy (damaged, not merely older).</summary>
+public sealed record DeltaReport(string Database, long Pages, long Rewritten, long Damaged, bool WholeFile);
+
+/// <summary>A write-only stream that brings an existing database file to the image streamed into it: each page is
+/// compared with the page at the same place in the file, and only a page that differs is written (a damaged one,
+/// whose checksum fails, always differs from the image's, which the set's hashes vouch for). At the end the file is
+/// cut or grown to the image's length and flushed. Restoring over a copy that is older or damaged in a few places
+/// then costs reading it, not rewriting it.</summary>
+internal sealed class DeltaPatch : Stream
+{
+    private readonly SafeFileHandle _file;
+    private readonly int _pageSize;
+    private readonly long _oldLength;
+    private readonly byte[] _pending;
+    private readonly byte[] _old;
+    private int _pendingBytes;
+    private long _position;
+
+    private readonly string _path;
+
+    public DeltaPatch(string path, int pageSize)
+    {
+        _path = path;
+        _file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        _pageSize = pageSize;
+        _oldLength = RandomAccess.GetLength(_file);
+        _pending = new byte[pageSize];
+        _old = new byte[pageSize];
+    }
+
+    public long Pages { get; private set; }
+    public long Rewritten { get; private set; }
+    public long Damaged { get; private set; }
+    public long Written => _position + _pendingBytes;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => Written;
+    public override long Position { get => Written; set => throw new NotSupportedException(); }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (buffer.Length > 0)
+        {
+            if (_pendingBytes == 0 && buffer.Length >= _pageSize)
+            {
+                Page(buffer[.._pageSize]);
+                buffer = buffer[_pageSize..];
+                continue;
+            }
+            int n = Math.Min(buffer.Length, _pageSize - _pendingBytes);
+            buffer[..n].CopyTo(_pending.AsSpan(_pendingBytes));
+            _pendingBytes += n;
+            buffer = buffer[n..];
+            if (_pendingBytes == _pageSize)
+            {
+                _pendingBytes = 0;
+                Page(_pending);
+            }
+        }
+    }
+
+    private void Page(ReadOnlySpan<byte> image)
+    {
+        Pages++;
+        bool same = false;
+        if (_position + _pageSize <= _oldLength)
+        {
+            RandomAccess.Read(_file, _old, _position);
+            same = image.SequenceEqual(_old);
+            if (!same && !Checksum.IsAllZero(_old) && !Checksum.VerifyPage(_old, (uint)(_position / _pageSize)))
+            {
+                Damaged++;
+            }
+        }
+        if (!same)
+        {
+            RandomAccess.Write(_file, image, _position);
+            Rewritten++;
+        }
+        _position += _pageSize;
+    }
+
+    /// <summary>Writes what is left, sets the file's length to the image's and flushes it.</summary>
+    public void Complete()
+    {
+        if (_pendingBytes > 0)
+        {
+            RandomAccess.Write(_file, _pending.AsSpan(0, _pendingBytes), _position); // a short tail (never in a whole image)
+            _position += _pendingBytes;
+            _pendingBytes = 0;
+        }
+        RandomAccess.SetLength(_file, _position);
+        FileSystem.DataSync(_file, _path);
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _file.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
