@@ -49,17 +49,23 @@ public sealed class RestoreSession : IAsyncDisposable
     }
 
     /// <summary>Sends a database image: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
-    public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
-        UploadAsync(Routes.RestoreImage(Id, database), size, sha256, write, cancellationToken);
+    /// <param name="chunkSizes">For a file of a repository-format-2 set: its chunks' sizes, <paramref name="sha256"/>
+    /// being then its chunk digest.</param>
+    public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
+        UploadAsync(Routes.RestoreImage(Id, database), size, sha256, chunkSizes, write, cancellationToken);
 
     /// <summary>Sends a log generation: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
-    public Task UploadLogAsync(uint generation, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
-        UploadAsync(Routes.RestoreLog(Id, generation), size, sha256, write, cancellationToken);
+    public Task UploadLogAsync(uint generation, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
+        UploadAsync(Routes.RestoreLog(Id, generation), size, sha256, chunkSizes, write, cancellationToken);
 
-    private async Task UploadAsync(string route, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
+    private async Task UploadAsync(string route, long size, string sha256, IReadOnlyList<int>? chunkSizes, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Put, route) { Content = new PushContent(size, write) };
         request.Headers.Add(Routes.Sha256Header, sha256);
+        if (chunkSizes is not null)
+        {
+            request.Headers.Add(Routes.ChunkSizesHeader, ChunkSizes.Format(chunkSizes));
+        }
         using var response = await _client.Uploads.SendAsync(request, ct).ConfigureAwait(false);
         await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
     }

@@ -42,6 +42,10 @@ public static class Routes
     /// server checks before the file counts as written.</summary>
     public const string Sha256Header = "Blueback-Sha256";
 
+    /// <summary>With a restore upload of a repository-format-2 file: its chunks' sizes (ChunkSizes.Format);
+    /// the SHA-256 header then carries the chunk digest (the SHA-256 of the chunks' SHA-256s) instead of the file's.</summary>
+    public const string ChunkSizesHeader = "Blueback-Chunk-Sizes";
+
     public static string BeginRestore(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/restores";
 
     public static string Restore(string id) => $"/v1/restores/{Uri.EscapeDataString(id)}";

@@ -115,13 +115,17 @@ public sealed class BackupSetWriter
                 }
                 var chunk = new ManifestChunk { Key = Shared ? "" : $"{Prefix}/chunks/{_files.Count:D4}-{index:D6}", RawSize = filled };
                 file.Chunks.Add(chunk);
-                // The file's hash takes the chunks in order, each after the one before, off this thread.
-                var previous = hashed;
-                hashed = Task.Run(async () =>
+                if (!Shared)
                 {
-                    await previous.ConfigureAwait(false);
-                    sha.AppendData(raw.Span[..filled]);
-                }, CancellationToken.None);
+                    // Format 1: the file's hash takes the chunks in order, each after the one before, off this thread.
+                    // (Format 2's digest is made of the chunks' own hashes, taken in parallel with their ids.)
+                    var previous = hashed;
+                    hashed = Task.Run(async () =>
+                    {
+                        await previous.ConfigureAwait(false);
+                        sha.AppendData(raw.Span[..filled]);
+                    }, CancellationToken.None);
+                }
                 StartChunk(chunk, raw, hashed);
                 file.Size += filled;
                 RawBytes += filled;
@@ -138,7 +142,10 @@ public sealed class BackupSetWriter
             await WaitQuietly(hashed).ConfigureAwait(false); // the hash in flight (a few chunks at most) still uses sha
             throw;
         }
-        file.Sha256 = BackupRepository.Hex(sha.GetHashAndReset());
+        if (!Shared)
+        {
+            file.Sha256 = BackupRepository.Hex(sha.GetHashAndReset());
+        }
         _files.Add(file);
         return file;
     }
@@ -242,7 +249,8 @@ public sealed class BackupSetWriter
     private async Task<ChunkBuffer?> WriteSharedAsync(ManifestChunk chunk, ChunkBuffer raw, Task hashed, CancellationToken ct)
     {
         var keys = _repository.Keys;
-        var id = ChunkObject.Id(raw.Span[..chunk.RawSize], keys);
+        chunk.ContentHash = SHA256.HashData(raw.Span[..chunk.RawSize]);
+        var id = ChunkObject.IdFromHash(chunk.ContentHash, keys);
         chunk.Key = ChunkObject.Key(id);
         if (_known.TryGetValue(id, out int knownSize))
         {
@@ -340,6 +348,10 @@ public sealed class BackupSetWriter
                 await _repository.Store.SyncPrefixAsync(folder, cancellationToken).ConfigureAwait(false);
             }
             await CheckReusedAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var f in _files)
+            {
+                f.ChunkDigest = IO.ChunkDigest.Of(f.Chunks.Select(c => c.ContentHash!));
+            }
         }
         else
         {

@@ -38,8 +38,14 @@ public sealed class ManifestFile
     /// <summary>"databases/NAME.bdb" or "logs/bbXXXXXXXX.log".</summary>
     [JsonPropertyName("path")] public string Path { get; set; } = "";
     [JsonPropertyName("size")] public long Size { get; set; }
+    /// <summary>Format 1: the SHA-256 of the whole file. Empty in format 2, which has <see cref="ChunkDigest"/>.</summary>
     [JsonPropertyName("sha256")] public string Sha256 { get; set; } = "";
+    /// <summary>Format 2: the SHA-256 of the chunks' SHA-256s, in order (<see cref="IO.ChunkDigest"/>).</summary>
+    [JsonPropertyName("chunkDigest")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ChunkDigest { get; set; }
     [JsonPropertyName("chunks")] public List<ManifestChunk> Chunks { get; set; } = [];
+
+    /// <summary>What the file's bytes are checked against: the chunk digest (format 2) or the flat SHA-256.</summary>
+    [JsonIgnore] public string Digest => ChunkDigest ?? Sha256;
 }
 
 public sealed class ManifestChunk
@@ -48,8 +54,11 @@ public sealed class ManifestChunk
     /// <summary>Bytes of the file this chunk holds.</summary>
     [JsonPropertyName("rawSize")] public int RawSize { get; set; }
     [JsonPropertyName("storedSize")] public int StoredSize { get; set; }
-    /// <summary>CRC32C of the stored bytes, so a damaged object is found before decompression.</summary>
+    /// <summary>CRC32C of the stored bytes, so a damaged object is found before decompression (format 1; format 2
+    /// chunks carry theirs in their trailer).</summary>
     [JsonPropertyName("crc32c")] public uint Crc32C { get; set; }
+    /// <summary>The content's SHA-256, while the set is written (format 2): what the file's digest is made of.</summary>
+    [JsonIgnore] internal byte[]? ContentHash { get; set; }
 }
 
 /// <summary>The manifest file: the manifest's exact JSON text and the SHA-256 of that text.</summary>

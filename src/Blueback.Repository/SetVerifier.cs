@@ -26,6 +26,7 @@ public static class SetVerifier
         foreach (var file in manifest.Files)
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var chunkHashes = new List<byte[]>();
             long offset = 0;
             bool fileOk = true;
             foreach (var chunk in file.Chunks)
@@ -42,7 +43,9 @@ public static class SetVerifier
                 if (manifest.FormatVersion >= 2)
                 {
                     raw = new byte[chunk.RawSize];
-                    var length = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored, raw, repository.Keys, out bool inPlace, out var problem);
+                    var contentHash = new byte[32];
+                    var length = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored, raw, repository.Keys, out bool inPlace, out var problem, contentHash);
+                    chunkHashes.Add(contentHash);
                     if (length != chunk.RawSize)
                     {
                         problems.Add($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' (bytes {offset} to {offset + chunk.RawSize} of the file) is damaged: {problem ?? $"it holds {length} bytes, the manifest says {chunk.RawSize}"}");
@@ -74,7 +77,10 @@ public static class SetVerifier
                         break;
                     }
                 }
-                sha.AppendData(raw);
+                if (manifest.FormatVersion < 2)
+                {
+                    sha.AppendData(raw);
+                }
                 if (inspect is not null)
                 {
                     await inspect(file, raw, offset, problems).ConfigureAwait(false);
@@ -89,48 +95,61 @@ public static class SetVerifier
             {
                 problems.Add($"set {manifest.SetId}, file {file.Path}: {offset} bytes in its chunks, {file.Size} recorded (truncated)");
             }
-            else if (!string.Equals(BackupRepository.Hex(sha.GetHashAndReset()), file.Sha256, StringComparison.Ordinal))
+            else if (!string.Equals(manifest.FormatVersion >= 2 ? IO.ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset()), file.Digest, StringComparison.Ordinal))
             {
-                problems.Add($"set {manifest.SetId}, file {file.Path}: SHA-256 mismatch over the whole file");
+                problems.Add($"set {manifest.SetId}, file {file.Path}: {(manifest.FormatVersion >= 2 ? "its chunks are not the ones its manifest's digest names" : "SHA-256 mismatch over the whole file")}");
             }
         }
         return problems;
     }
 
-    /// <summary>Writes a set's file, reassembled and checked chunk by chunk (CRC32C of each stored chunk, then the
-    /// size and SHA-256 of the whole file), to <paramref name="destination"/>. Three things overlap, which is what
-    /// makes a restore run near the disk's rate on two cores: the next chunks are read, checked and decompressed
-    /// while the current one is hashed and, at the same time, written. At most <see cref="ExtractDepth"/> chunks
-    /// are in memory at once.</summary>
+    /// <summary>Writes a set's file, reassembled and checked chunk by chunk (each stored chunk's CRC32C or tag, its
+    /// content against its id, then the size and digest of the whole file), to <paramref name="destination"/>. Three
+    /// things overlap, which is what makes a restore run near the disk's rate on two cores: the next chunks are read,
+    /// checked and decompressed while the current one is (format 1) hashed and, at the same time, written. At most
+    /// <see cref="ExtractDepth"/> chunks are in memory at once. A destination that holds an older copy
+    /// (<see cref="IO.IPatchTarget"/>, a delta restore of a format-2 set) is asked for each chunk's bytes first: a
+    /// chunk already there, by its hash, is neither read from the repository nor written.</summary>
     public static async Task ExtractAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default, Action<long>? progress = null)
     {
         var codec = Codec.ByName(manifest.Codec);
+        bool shared = manifest.FormatVersion >= 2;
+        var patch = shared ? destination as IO.IPatchTarget : null;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var chunkHashes = new List<byte[]>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var chunks = System.Threading.Channels.Channel.CreateBounded<(ChunkBuffer Raw, int Length)>(new System.Threading.Channels.BoundedChannelOptions(ExtractDepth) { SingleReader = true, SingleWriter = true });
-        var reader = Task.Run(() => ReadChunksAsync(repository, manifest, file, codec, chunks.Writer, cts.Token), CancellationToken.None);
+        var chunks = System.Threading.Channels.Channel.CreateBounded<ExtractedChunk>(new System.Threading.Channels.BoundedChannelOptions(ExtractDepth) { SingleReader = true, SingleWriter = true });
+        var reader = Task.Run(() => ReadChunksAsync(repository, manifest, file, codec, patch, chunks.Writer, cts.Token), CancellationToken.None);
         long written = 0;
         try
         {
-            await foreach (var (raw, length) in chunks.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            await foreach (var chunk in chunks.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
             {
-                try
+                chunkHashes.Add(chunk.Hash);
+                if (chunk.Raw is not { } raw)
                 {
-                    var hashing = Task.Run(() => sha.AppendData(raw.Span[..length]), CancellationToken.None);
+                    patch!.SkipExisting(chunk.Length); // already in the old copy
+                }
+                else
+                {
                     try
                     {
-                        await destination.WriteAsync(raw.Memory[..length], cts.Token).ConfigureAwait(false);
+                        var hashing = shared ? Task.CompletedTask : Task.Run(() => sha.AppendData(raw.Span[..chunk.Length]), CancellationToken.None);
+                        try
+                        {
+                            await destination.WriteAsync(raw.Memory[..chunk.Length], cts.Token).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            await hashing.ConfigureAwait(false); // the buffer goes back to the pool only once both are done with it
+                        }
                     }
                     finally
                     {
-                        await hashing.ConfigureAwait(false); // the buffer goes back to the pool only once both are done with it
+                        ChunkBufferPool.Return(raw);
                     }
                 }
-                finally
-                {
-                    ChunkBufferPool.Return(raw);
-                }
-                written += length;
+                written += chunk.Length;
                 progress?.Invoke(written);
             }
             await reader.ConfigureAwait(false); // its failure (a damaged chunk) is the one to report
@@ -148,15 +167,22 @@ public static class SetVerifier
             }
             while (chunks.Reader.TryRead(out var left))
             {
-                ChunkBufferPool.Return(left.Raw);
+                if (left.Raw is not null)
+                {
+                    ChunkBufferPool.Return(left.Raw);
+                }
             }
         }
-        var hash = BackupRepository.Hex(sha.GetHashAndReset());
-        if (written != file.Size || !string.Equals(hash, file.Sha256, StringComparison.Ordinal))
+        var digest = shared ? IO.ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset());
+        if (written != file.Size || !string.Equals(digest, file.Digest, StringComparison.Ordinal))
         {
-            throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: reassembled {written} bytes with SHA-256 {hash}, but the manifest says {file.Size} bytes with {file.Sha256}. The set is damaged; restore from another set.");
+            throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: reassembled {written} bytes with digest {digest}, but the manifest says {file.Size} bytes with {file.Digest}. The set is damaged; restore from another set.");
         }
     }
+
+    /// <summary>A chunk on its way to the destination: its content (null when the old copy already holds it), length
+    /// and SHA-256.</summary>
+    private readonly record struct ExtractedChunk(ChunkBuffer? Raw, int Length, byte[] Hash);
 
     private static RepositoryException Damaged(Manifest manifest, ManifestFile file, ManifestChunk chunk, string what) =>
         new($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged ({what}). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
@@ -165,38 +191,57 @@ public static class SetVerifier
     public const int ExtractDepth = 2;
 
     /// <summary>Reads, checks and decompresses a file's chunks in order onto <paramref name="output"/>, with up to
-    /// <see cref="BackupRepository.Parallelism"/> reads in flight (an object store's latency hides behind them).</summary>
-    private static async Task ReadChunksAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Codec codec, System.Threading.Channels.ChannelWriter<(ChunkBuffer Raw, int Length)> output, CancellationToken ct)
+    /// <see cref="BackupRepository.Parallelism"/> reads in flight (an object store's latency hides behind them). With
+    /// a patch target, each chunk is first looked for in the old copy (hashed, several at once); only the chunks not
+    /// found there are read.</summary>
+    private static async Task ReadChunksAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Codec codec, IO.IPatchTarget? patch,
+        System.Threading.Channels.ChannelWriter<ExtractedChunk> output, CancellationToken ct)
     {
-        var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer Stored, Task<long> Read)>();
+        var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer? Stored, Task<long>? Read, Task<byte[]?>? Existing)>();
         int next = 0;
+        long offset = 0;
         try
         {
             while (next < file.Chunks.Count || pending.Count > 0)
             {
                 while (next < file.Chunks.Count && pending.Count < Math.Max(1, repository.Parallelism))
                 {
-                    // Pooled, block-aligned buffers: a local store reads into them around the page cache.
                     var c = file.Chunks[next++];
-                    // Format 2: a chunk's stored size is what it was when first written (by whichever set wrote it, with
-                    // its codec), so the read takes room for the largest any codec makes it and the trailer tells the rest.
-                    int room = manifest.FormatVersion >= 2 ? Math.Max(c.StoredSize, ChunkObject.MaxStoredSize(c.RawSize)) : c.StoredSize;
-                    var buffer = ChunkBufferPool.Rent(room);
-                    pending.Enqueue((c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..room], ct)));
+                    if (patch is not null)
+                    {
+                        long at = offset;
+                        pending.Enqueue((c, null, null, Task.Run(() => ExistingHash(repository, patch, c, at), ct)));
+                    }
+                    else
+                    {
+                        pending.Enqueue(StartRead(repository, manifest, codec, c, ct));
+                    }
+                    offset += c.RawSize;
                 }
-                var (chunk, stored, read) = pending.Dequeue();
+                var (chunk, stored, read, existing) = pending.Dequeue();
+                if (existing is not null && await existing.ConfigureAwait(false) is { } hash)
+                {
+                    await output.WriteAsync(new ExtractedChunk(null, chunk.RawSize, hash), ct).ConfigureAwait(false);
+                    continue;
+                }
+                if (read is null)
+                {
+                    (_, stored, read, _) = StartRead(repository, manifest, codec, chunk, ct); // differs from the old copy
+                }
+                ArgumentNullException.ThrowIfNull(read);
                 ChunkBuffer? raw = null;
                 try
                 {
                     long length = await read.ConfigureAwait(false);
+                    var contentHash = new byte[32];
                     if (manifest.FormatVersion >= 2)
                     {
-                        if (length > stored.Size)
+                        if (length > stored!.Size)
                         {
                             throw Damaged(manifest, file, chunk, $"{length} bytes stored, more than a chunk of {chunk.RawSize} bytes can take");
                         }
                         raw = ChunkBufferPool.Rent(chunk.RawSize);
-                        var got = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored.Span[..(int)length], raw.Span, repository.Keys, out bool inPlace, out var problem);
+                        var got = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored.Span[..(int)length], raw.Span, repository.Keys, out bool inPlace, out var problem, contentHash);
                         if (got != chunk.RawSize)
                         {
                             throw Damaged(manifest, file, chunk, problem ?? $"it holds {got} bytes, the manifest says {chunk.RawSize}");
@@ -204,23 +249,23 @@ public static class SetVerifier
                         if (inPlace)
                         {
                             ChunkBufferPool.Return(raw);
-                            (raw, stored) = (stored, null!); // the content is at the start of the stored bytes: no copy
+                            (raw, stored) = (stored, null); // the content is at the start of the stored bytes: no copy
                         }
                     }
-                    else if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored.Span[..chunk.StoredSize]) != chunk.Crc32C)
+                    else if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored!.Span[..chunk.StoredSize]) != chunk.Crc32C)
                     {
                         throw Damaged(manifest, file, chunk, length != chunk.StoredSize ? $"{length} bytes stored, {chunk.StoredSize} recorded" : "CRC32C mismatch");
                     }
                     else if (codec == Codec.None && chunk.StoredSize == chunk.RawSize)
                     {
-                        (raw, stored) = (stored, null!); // stored as is: no copy
+                        (raw, stored) = (stored, null); // stored as is: no copy
                     }
                     else
                     {
                         raw = ChunkBufferPool.Rent(chunk.RawSize);
                         codec.Decompress(stored.Span[..chunk.StoredSize], raw.Span[..chunk.RawSize]);
                     }
-                    await output.WriteAsync((raw, chunk.RawSize), ct).ConfigureAwait(false);
+                    await output.WriteAsync(new ExtractedChunk(raw, chunk.RawSize, contentHash), ct).ConfigureAwait(false);
                     raw = null; // the writer side owns it now
                 }
                 finally
@@ -249,14 +294,61 @@ public static class SetVerifier
             {
                 try
                 {
-                    await left.Read.ConfigureAwait(false);
+                    if (left.Read is not null)
+                    {
+                        await left.Read.ConfigureAwait(false);
+                    }
+                    if (left.Existing is not null)
+                    {
+                        await left.Existing.ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or IOException or RepositoryException or UnauthorizedAccessException)
                 {
                     // The failure that matters was already reported.
                 }
-                ChunkBufferPool.Return(left.Stored);
+                if (left.Stored is not null)
+                {
+                    ChunkBufferPool.Return(left.Stored);
+                }
             }
+        }
+    }
+
+    /// <summary>Starts reading a chunk into a pooled, block-aligned buffer (a local store reads into it around the page cache).</summary>
+    private static (ManifestChunk, ChunkBuffer?, Task<long>?, Task<byte[]?>?) StartRead(BackupRepository repository, Manifest manifest, Codec codec, ManifestChunk c, CancellationToken ct)
+    {
+        // Format 2: a chunk's stored size is what it was when first written (by whichever set wrote it, with its
+        // codec), so the read takes room for the largest any codec makes it and the trailer tells the rest.
+        int room = manifest.FormatVersion >= 2 ? Math.Max(c.StoredSize, ChunkObject.MaxStoredSize(c.RawSize)) : c.StoredSize;
+        var buffer = ChunkBufferPool.Rent(room);
+        return (c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..room], ct), null);
+    }
+
+    /// <summary>The SHA-256 of the old copy's bytes where the chunk goes, if they are the chunk's (by its id); null
+    /// when they differ or are not there.</summary>
+    private static byte[]? ExistingHash(BackupRepository repository, IO.IPatchTarget patch, ManifestChunk chunk, long offset)
+    {
+        var buffer = ChunkBufferPool.Rent(chunk.RawSize);
+        try
+        {
+            try
+            {
+                if (!patch.TryReadExisting(offset, buffer.Span[..chunk.RawSize]))
+                {
+                    return null;
+                }
+            }
+            catch (IOException)
+            {
+                return null; // an unreadable place in the old copy is fetched like one that differs
+            }
+            var hash = SHA256.HashData(buffer.Span[..chunk.RawSize]);
+            return ChunkObject.IdFromHash(hash, repository.Keys) == ChunkObject.IdOf(chunk.Key) ? hash : null;
+        }
+        finally
+        {
+            ChunkBufferPool.Return(buffer);
         }
     }
 }

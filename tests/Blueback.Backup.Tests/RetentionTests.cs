@@ -82,7 +82,8 @@ public class RetentionTests
 
     private static async Task<BackupRepository> RepoWithSetsAsync(string dir, int count)
     {
-        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir));
+        // Format 1: each set's chunks in its own folder, which these tests look at (format 2's gc: SharedChunksTests).
+        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir), 1, null);
         for (int i = 0; i < count; i++)
         {
             var w = repo.BeginSet($"set{i}", Codec.None, chunkSize: 64 << 10);

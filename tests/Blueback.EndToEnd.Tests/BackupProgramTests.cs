@@ -175,7 +175,9 @@ public partial class BackupProgramTests
         Assert.Contains("log generation", logBad.Out, StringComparison.Ordinal);
 
         // A flipped byte in a chunk and a missing chunk are each named.
-        var chunks = Directory.GetFiles(Path.Combine(repo, "sets", fullId, "chunks")).Order(StringComparer.Ordinal).ToList();
+        // Format 2: the set's chunks, as its manifest names them, in the repository's shared chunks/.
+        var chunks = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(repo, "sets", fullId, "manifest.json"))).RootElement.GetProperty("manifest").GetProperty("files")
+            .EnumerateArray().SelectMany(f => f.GetProperty("chunks").EnumerateArray()).Select(c => Path.Combine(repo, c.GetProperty("key").GetString()!)).Distinct().ToList();
         var bytes = await File.ReadAllBytesAsync(chunks[0]);
         bytes[bytes.Length / 2] ^= 0x40;
         await File.WriteAllBytesAsync(chunks[0], bytes);

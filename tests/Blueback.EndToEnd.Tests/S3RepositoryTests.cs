@@ -115,8 +115,8 @@ public class S3RepositoryTests
         while (true)
         {
             Assert.False(backup.HasExited, "the backup ended before it had stored a chunk");
-            var listed = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = MotoServer.Bucket, Prefix = "r/sets/" });
-            if (listed.S3Objects?.Any(o => o.Key.Contains("/chunks/", StringComparison.Ordinal)) == true)
+            var listed = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = MotoServer.Bucket, Prefix = "r/chunks/" }); // format 2's shared chunks
+            if (listed.S3Objects?.Count > 0)
             {
                 return;
             }
@@ -139,8 +139,9 @@ public class S3RepositoryTests
             Assert.Equal(0, Cli(["backup", "--server", server.Url, "--repo", repo, .. S3(moto)]).Exit);
         }
         using var client = moto.Client();
-        var chunk = (await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = MotoServer.Bucket, Prefix = "r/sets/" })).S3Objects!
-            .First(o => o.Key.Contains("/chunks/0000-000002", StringComparison.Ordinal)).Key;
+        // Format 2: the set's chunks are the repository's shared ones, under chunks/ (the largest: a page chunk).
+        var chunk = (await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = MotoServer.Bucket, Prefix = "r/chunks/" })).S3Objects!
+            .OrderByDescending(o => o.Size).ThenBy(o => o.Key, StringComparer.Ordinal).First().Key;
         byte[] bytes;
         using (var get = await client.GetObjectAsync(MotoServer.Bucket, chunk))
         using (var ms = new MemoryStream())

@@ -286,7 +286,10 @@ public class ShippingTests
             .Where(d => File.Exists(Path.Combine(d, "manifest.json"))).Order(StringComparer.Ordinal).ToList();
         Assert.True(gens.Count >= 3, $"only {gens.Count} shipped generations");
         var victim = gens[gens.Count / 2];
-        var chunk = Directory.GetFiles(Path.Combine(victim, "chunks"))[0];
+        // Its chunk (format 2: in the repository's shared chunks/, named by the generation's manifest).
+        var key = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(victim, "manifest.json"))).RootElement
+            .GetProperty("manifest").GetProperty("files")[0].GetProperty("chunks")[0].GetProperty("key").GetString()!;
+        var chunk = Path.Combine(repo, key);
         var bytes = await File.ReadAllBytesAsync(chunk);
         bytes[bytes.Length / 2] ^= 0x5A;
         await File.WriteAllBytesAsync(chunk, bytes);

@@ -166,6 +166,7 @@ public class EncryptionTests
         Assert.Empty(ma.Files[0].Chunks.Select(c => c.Key).Intersect(mb.Files[0].Chunks.Select(c => c.Key)));
         var w = ra.BeginSet("s2", Codec.Default(), 64 << 10, BackupRepository.KnownChunks([ma]));
         await w.AddFileAsync("databases/marker-db.bdb", new MemoryStream(content));
+        await w.FlushAsync();
         Assert.Equal(0, w.StoredBytes);
         Assert.Equal(content.Length, w.ReusedBytes);
     }

@@ -61,7 +61,7 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
-        if (await Writer.HasLogAsync(generation, file.Size, file.Sha256, ct).ConfigureAwait(false))
+        if (await Writer.HasLogAsync(generation, file.Size, file.Digest, ct, ChunkSizes(file)).ConfigureAwait(false))
         {
             return false; // a live generation kept by --replace, identical to the set's copy
         }
@@ -89,6 +89,9 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
     }
 
     private RestoreWriter Writer => _writer ?? throw new InvalidOperationException("The restore has not begun.");
+
+    /// <summary>A format-2 file's chunk sizes (its digest is over its chunks); null for format 1 (a flat SHA-256).</summary>
+    internal static IReadOnlyList<int>? ChunkSizes(ManifestFile file) => file.ChunkDigest is null ? null : file.Chunks.Select(c => c.RawSize).ToList();
 }
 
 /// <summary>Online: streams the files to a server's restore session, which writes them, recovers, and mounts the
@@ -118,11 +121,11 @@ public sealed class ServerRestoreSink(BluebackClient client, string instance, bo
     }
 
     public Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
-        Session.UploadDatabaseAsync(name, file.Size, file.Sha256, copy, ct);
+        Session.UploadDatabaseAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file));
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
-        await Session.UploadLogAsync(generation, file.Size, file.Sha256, copy, ct).ConfigureAwait(false);
+        await Session.UploadLogAsync(generation, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file)).ConfigureAwait(false);
         return true;
     }
 

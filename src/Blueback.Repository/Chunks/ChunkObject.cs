@@ -24,9 +24,12 @@ public static class ChunkObject
     /// <summary>The id from a chunk key (its last part).</summary>
     public static string IdOf(string key) => key[(key.LastIndexOf('/') + 1)..];
 
-    /// <summary>A chunk's id: SHA-256 of its content, or the keyed HMAC in an encrypted repository.</summary>
-    public static string Id(ReadOnlySpan<byte> raw, RepositoryKeys? keys) =>
-        keys is not null ? keys.ChunkId(raw) : Convert.ToHexStringLower(SHA256.HashData(raw));
+    /// <summary>A chunk's id: the SHA-256 of its content, or in an encrypted repository that hash keyed (HMAC).</summary>
+    public static string Id(ReadOnlySpan<byte> raw, RepositoryKeys? keys) => IdFromHash(SHA256.HashData(raw), keys);
+
+    /// <summary>A chunk's id from the SHA-256 of its content.</summary>
+    public static string IdFromHash(ReadOnlySpan<byte> contentHash, RepositoryKeys? keys) =>
+        keys is not null ? keys.ChunkId(contentHash) : Convert.ToHexStringLower(contentHash);
 
     /// <summary>Room a stored chunk may need for <paramref name="rawSize"/> bytes of content with <paramref name="codec"/>.</summary>
     public static int MaxStoredSize(Codec codec, int rawSize) => codec.MaxStoredSize(rawSize) + TrailerSize;
@@ -75,7 +78,12 @@ public static class ChunkObject
     /// <summary>Decodes a stored chunk: trailer, CRC32C or AES-GCM tag, decompression, and the content against its
     /// id. Returns the content: inside <paramref name="stored"/> (a raw chunk, opened in place) or in
     /// <paramref name="scratch"/>; or null with <paramref name="problem"/> saying what is wrong.</summary>
-    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem)
+    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem) =>
+        Decode(id, stored, scratch, keys, out inPlace, out problem, default);
+
+    /// <summary>The same, also giving the SHA-256 of the content (32 bytes into <paramref name="contentHash"/>, when
+    /// it is not empty): what the file's digest is made of.</summary>
+    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem, Span<byte> contentHash)
     {
         inPlace = false;
         problem = null;
@@ -146,7 +154,13 @@ public static class ChunkObject
                 return null;
             }
         }
-        if (!string.Equals(Id(raw, keys), id, StringComparison.Ordinal))
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(raw, hash);
+        if (!contentHash.IsEmpty)
+        {
+            hash.CopyTo(contentHash);
+        }
+        if (!string.Equals(IdFromHash(hash, keys), id, StringComparison.Ordinal))
         {
             problem = "its content does not hash to its id";
             return null;

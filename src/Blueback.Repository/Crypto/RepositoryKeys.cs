@@ -125,11 +125,13 @@ public sealed class RepositoryKeys
 
     private static byte[] WrapContext(string repositoryId) => Encoding.UTF8.GetBytes($"blueback repository {repositoryId}");
 
-    /// <summary>A chunk's id: HMAC-SHA256 of its content under the id key, hex.</summary>
-    public string ChunkId(ReadOnlySpan<byte> raw)
+    /// <summary>A chunk's id from the SHA-256 of its content: HMAC-SHA256 of that hash under the id key, hex. (Keyed
+    /// over the hash rather than over the content, so that each byte is hashed once: the same hash gives the file's
+    /// digest.)</summary>
+    public string ChunkId(ReadOnlySpan<byte> contentHash)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_idKey, raw, mac);
+        HMACSHA256.HashData(_idKey, contentHash, mac);
         return Convert.ToHexStringLower(mac);
     }
 

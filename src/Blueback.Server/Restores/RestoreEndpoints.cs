@@ -116,6 +116,8 @@ internal static class RestoreEndpoints
         IResult? refusal = null;
         var s = sessions.Find(id);
         var sha = ctx.Request.Headers[Routes.Sha256Header].ToString();
+        var sizesHeader = ctx.Request.Headers[Routes.ChunkSizesHeader].ToString();
+        List<int>? chunkSizes = sizesHeader.Length == 0 ? null : ChunkSizes.Parse(sizesHeader, maxBytes: ctx.Request.ContentLength ?? 0);
         if (s is null)
         {
             refusal = NoSession(id);
@@ -132,6 +134,10 @@ internal static class RestoreEndpoints
         {
             refusal = Problems.BadRequest($"Send the file's SHA-256 (64 lowercase hex digits) in the {Routes.Sha256Header} header; the server checks the bytes against it.");
         }
+        else if (sizesHeader.Length > 0 && (chunkSizes is null || chunkSizes.Sum(n => (long)n) != size))
+        {
+            refusal = Problems.BadRequest($"The {Routes.ChunkSizesHeader} header must list the file's chunk sizes (SIZE or SIZE*COUNT, comma-separated) adding up to its Content-Length ({size:N0}).");
+        }
         else
         {
             if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
@@ -140,7 +146,7 @@ internal static class RestoreEndpoints
             }
             refusal = await GuardAsync(async () =>
             {
-                await sessions.WriteAsync(s, database, generation, size, sha, ctx.Request.Body, ctx.RequestAborted).ConfigureAwait(false);
+                await sessions.WriteAsync(s, database, generation, size, sha, ctx.Request.Body, ctx.RequestAborted, chunkSizes).ConfigureAwait(false);
                 return Results.NoContent();
             }).ConfigureAwait(false);
         }

@@ -13,7 +13,7 @@ public sealed record DeltaReport(string Database, long Pages, long Rewritten, lo
 /// whose checksum fails, always differs from the image's, which the set's hashes vouch for). At the end the file is
 /// cut or grown to the image's length and flushed. Restoring over a copy that is older or damaged in a few places
 /// then costs reading it, not rewriting it.</summary>
-internal sealed class DeltaPatch : Stream
+internal sealed class DeltaPatch : Stream, IPatchTarget
 {
     private readonly SafeFileHandle _file;
     private readonly int _pageSize;
@@ -87,6 +87,27 @@ internal sealed class DeltaPatch : Stream
             Rewritten++;
         }
         _position += _pageSize;
+    }
+
+    /// <summary>Reads the old copy where the next bytes go (for a chunk compared by its hash); false past its end.</summary>
+    public bool TryReadExisting(long offset, Span<byte> into)
+    {
+        if (offset + into.Length > _oldLength)
+        {
+            return false;
+        }
+        return RandomAccess.Read(_file, into, offset) == into.Length;
+    }
+
+    /// <summary>A whole chunk the old copy already holds: its pages count as compared and kept.</summary>
+    public void SkipExisting(int length)
+    {
+        if (_pendingBytes != 0 || length % _pageSize != 0)
+        {
+            throw new InvalidOperationException($"a chunk of {length} bytes at {Written} does not fall on page boundaries");
+        }
+        _position += length;
+        Pages += length / _pageSize;
     }
 
     /// <summary>Writes what is left, sets the file's length to the image's and flushes it.</summary>

@@ -49,7 +49,9 @@ public sealed class RestoreWriter : IDisposable
     }
 
     /// <summary>Writes the image of database <paramref name="name"/> (file NAME.bdb) and records its trailer's facts.</summary>
-    public async Task WriteDatabaseAsync(string name, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken)
+    /// <param name="expectedSha256">The file's SHA-256, checked against the bytes received (null: the caller checks);
+    /// with <paramref name="chunkSizes"/>, the repository's chunk digest over chunks of those sizes instead.</param>
+    public async Task WriteDatabaseAsync(string name, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
     {
         if (!IsPlainName(name))
         {
@@ -61,7 +63,7 @@ public sealed class RestoreWriter : IDisposable
             throw new RestoreException($"The image of database '{name}' was already written in this restore.");
         }
         var path = Path.Combine(Directory, fileName);
-        await WriteFileAsync(path, size, expectedSha256, copy, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(path, size, expectedSha256, chunkSizes, copy, cancellationToken).ConfigureAwait(false);
         RecordImage(name, path);
     }
 
@@ -117,22 +119,23 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>Writes log generation <paramref name="generation"/>, replacing a live copy kept by a replace only once
     /// the new copy is whole. False when this restore already wrote it (overlapping sets of a chain).</summary>
-    public async Task<bool> WriteLogAsync(uint generation, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken)
+    public async Task<bool> WriteLogAsync(uint generation, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
     {
         var path = LogFiles.PathOf(LogDirectory, generation);
         if (!_written.Add(path))
         {
             return false;
         }
-        await WriteFileAsync(path, size, expectedSha256, copy, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(path, size, expectedSha256, chunkSizes, copy, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
-    /// <summary>True when log generation <paramref name="generation"/> is already in place with this content.</summary>
-    public async Task<bool> HasLogAsync(uint generation, long size, string sha256, CancellationToken cancellationToken)
+    /// <summary>True when log generation <paramref name="generation"/> is already in place with this content (its
+    /// SHA-256, or with <paramref name="chunkSizes"/> its chunk digest).</summary>
+    public async Task<bool> HasLogAsync(uint generation, long size, string digest, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
     {
         var path = LogFiles.PathOf(LogDirectory, generation);
-        return File.Exists(path) && new FileInfo(path).Length == size && await HashAsync(path, cancellationToken).ConfigureAwait(false) == sha256;
+        return File.Exists(path) && new FileInfo(path).Length == size && await HashAsync(path, chunkSizes, cancellationToken).ConfigureAwait(false) == digest;
     }
 
     /// <summary>Every file is in place: makes the names durable and checks the whole.</summary>
@@ -156,7 +159,7 @@ public sealed class RestoreWriter : IDisposable
 
     public void Dispose() => _lock.Dispose();
 
-    private static async Task WriteFileAsync(string path, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
+    private static async Task WriteFileAsync(string path, long size, string? expectedSha256, IReadOnlyList<int>? chunkSizes, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
         var temp = path + ".part";
         try
@@ -166,7 +169,7 @@ public sealed class RestoreWriter : IDisposable
             // cache by its prefetcher (ReplayPrefetcher).
             using (var file = DirectFileStream.Create(temp, size))
             {
-                using var hash = expectedSha256 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                using var hash = expectedSha256 is null ? null : new ContentHasher(chunkSizes);
                 await using (var sink = new HashingStream(file, hash))
                 {
                     await copy(sink, ct).ConfigureAwait(false);
@@ -175,9 +178,9 @@ public sealed class RestoreWriter : IDisposable
                         throw new RestoreException($"'{path}' received {file.Written:N0} bytes, {size:N0} were announced: the transfer was cut short. Run the restore again.");
                     }
                 }
-                if (hash is not null && Convert.ToHexStringLower(hash.GetHashAndReset()) is var actual && actual != expectedSha256)
+                if (hash is not null && hash.Finish() is var actual && actual != expectedSha256)
                 {
-                    throw new RestoreException($"'{path}' does not have the SHA-256 the set's manifest gives ({actual}, expected {expectedSha256}): it was damaged on the way. Run the restore again; if it repeats, run 'blueback verify' on the set.");
+                    throw new RestoreException($"'{path}' does not have the {(chunkSizes is null ? "SHA-256" : "chunk digest")} the set's manifest gives ({actual ?? "fewer bytes than its chunks"}, expected {expectedSha256}): it was damaged on the way. Run the restore again; if it repeats, run 'blueback verify' on the set.");
                 }
                 file.Complete();
             }
@@ -190,10 +193,48 @@ public sealed class RestoreWriter : IDisposable
         }
     }
 
-    private static async Task<string> HashAsync(string path, CancellationToken ct)
+    private static async Task<string?> HashAsync(string path, IReadOnlyList<int>? chunkSizes, CancellationToken ct)
     {
         await using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        return Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, ct).ConfigureAwait(false));
+        if (chunkSizes is null)
+        {
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, ct).ConfigureAwait(false));
+        }
+        using var digest = new ChunkDigest(chunkSizes);
+        var buffer = new byte[1 << 20];
+        int n;
+        while ((n = await fs.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+        {
+            digest.Append(buffer.AsSpan(0, n));
+        }
+        return digest.Finish();
+    }
+
+    /// <summary>The check of a restored file's bytes: a flat SHA-256, or the repository's chunk digest.</summary>
+    private sealed class ContentHasher(IReadOnlyList<int>? chunkSizes) : IDisposable
+    {
+        private readonly IncrementalHash? _sha = chunkSizes is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        private readonly ChunkDigest? _chunks = chunkSizes is null ? null : new ChunkDigest(chunkSizes);
+
+        public void AppendData(ReadOnlySpan<byte> data)
+        {
+            if (_sha is not null)
+            {
+                _sha.AppendData(data);
+            }
+            else
+            {
+                _chunks!.Append(data);
+            }
+        }
+
+        public string? Finish() => _sha is not null ? Convert.ToHexStringLower(_sha.GetHashAndReset()) : _chunks!.Finish();
+
+        public void Dispose()
+        {
+            _sha?.Dispose();
+            _chunks?.Dispose();
+        }
     }
 
     private static bool IsPlainName(string name) =>
@@ -201,7 +242,7 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>A write-only stream that (optionally) hashes what passes through to the file; disposing it leaves
     /// the file open for the completion that follows.</summary>
-    private sealed class HashingStream(DirectFileStream inner, IncrementalHash? hash) : Stream
+    private sealed class HashingStream(DirectFileStream inner, ContentHasher? hash) : Stream
     {
         public override bool CanRead => false;
         public override bool CanSeek => false;
