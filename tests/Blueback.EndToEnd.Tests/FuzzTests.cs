@@ -291,6 +291,18 @@ public class FuzzTests
             {
                 put.Headers.TryAddWithoutValidation(Routes.Sha256Header, rng.Next(2) == 0 ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)) : Convert.ToHexStringLower(RandomBytes(rng, rng.Next(30, 33))));
             }
+            if (rng.Next(3) == 0)
+            {
+                // Chunk sizes: right, wrong in sum, huge runs, or garbage.
+                string sizes = rng.Next(4) switch
+                {
+                    0 => body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    1 => $"{rng.Next()}*{rng.Next()}",
+                    2 => string.Join(',', Enumerable.Range(0, rng.Next(1, 50)).Select(_ => rng.Next(-5, 9000))),
+                    _ => Convert.ToBase64String(RandomBytes(rng, rng.Next(1, 40))),
+                };
+                put.Headers.TryAddWithoutValidation(Routes.ChunkSizesHeader, sizes);
+            }
             await HttpAsync(http, put, "restore garbage", tally);
         }
         var recover = new HttpRequestMessage(HttpMethod.Post, Routes.RestoreRecover(id));
