@@ -200,6 +200,10 @@ public static class SetVerifier
         var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer? Stored, Task<long>? Read, Task<byte[]?>? Existing)>();
         int next = 0;
         long offset = 0;
+        // Looking a chunk up in the old copy costs hashing it: worth it while most chunks are found there. Once more
+        // than half of those looked up were not (changes spread over every chunk), the rest are fetched and compared
+        // page by page instead.
+        int lookedUp = 0, found = 0;
         try
         {
             while (next < file.Chunks.Count || pending.Count > 0)
@@ -207,8 +211,9 @@ public static class SetVerifier
                 while (next < file.Chunks.Count && pending.Count < Math.Max(1, repository.Parallelism))
                 {
                     var c = file.Chunks[next++];
-                    if (patch is not null)
+                    if (patch is not null && (lookedUp < 8 || found * 2 >= lookedUp))
                     {
+                        lookedUp++;
                         long at = offset;
                         pending.Enqueue((c, null, null, Task.Run(() => ExistingHash(repository, patch, c, at), ct)));
                     }
@@ -221,6 +226,7 @@ public static class SetVerifier
                 var (chunk, stored, read, existing) = pending.Dequeue();
                 if (existing is not null && await existing.ConfigureAwait(false) is { } hash)
                 {
+                    found++;
                     await output.WriteAsync(new ExtractedChunk(null, chunk.RawSize, hash), ct).ConfigureAwait(false);
                     continue;
                 }

@@ -32,10 +32,10 @@ internal sealed class DeltaPatch : Stream, IPatchTarget
         _pageSize = pageSize;
         _oldLength = RandomAccess.GetLength(_file);
         _pending = new byte[pageSize];
-        _old = new byte[pageSize];
+        _old = new byte[Math.Max(pageSize, (1 << 20) / pageSize * pageSize)]; // up to 1 MiB of the old copy per read
     }
 
-    public long Pages { get; private set; }
+    public long PagesCompared { get; private set; }
     public long Rewritten { get; private set; }
     public long Damaged { get; private set; }
     public long Written => _position + _pendingBytes;
@@ -52,8 +52,10 @@ internal sealed class DeltaPatch : Stream, IPatchTarget
         {
             if (_pendingBytes == 0 && buffer.Length >= _pageSize)
             {
-                Page(buffer[.._pageSize]);
-                buffer = buffer[_pageSize..];
+                // Whole pages: the old copy's range read in one call, then compared page by page.
+                int pages = Math.Min(buffer.Length / _pageSize, _old.Length / _pageSize);
+                Pages(buffer[..(pages * _pageSize)]);
+                buffer = buffer[(pages * _pageSize)..];
                 continue;
             }
             int n = Math.Min(buffer.Length, _pageSize - _pendingBytes);
@@ -68,25 +70,38 @@ internal sealed class DeltaPatch : Stream, IPatchTarget
         }
     }
 
-    private void Page(ReadOnlySpan<byte> image)
+    private void Page(ReadOnlySpan<byte> image) => Pages(image);
+
+    /// <summary>Brings whole pages into line: reads the old copy's range once, writes each page that differs.</summary>
+    private void Pages(ReadOnlySpan<byte> image)
     {
-        Pages++;
-        bool same = false;
-        if (_position + _pageSize <= _oldLength)
+        int count = image.Length / _pageSize;
+        int have = _position >= _oldLength ? 0 : (int)Math.Min(count, (_oldLength - _position) / _pageSize);
+        if (have > 0)
         {
-            RandomAccess.Read(_file, _old, _position);
-            same = image.SequenceEqual(_old);
-            if (!same && !Checksum.IsAllZero(_old) && !Checksum.VerifyPage(_old, (uint)(_position / _pageSize)))
+            RandomAccess.Read(_file, _old.AsSpan(0, have * _pageSize), _position);
+        }
+        for (int i = 0; i < count; i++)
+        {
+            var page = image.Slice(i * _pageSize, _pageSize);
+            PagesCompared++;
+            bool same = false;
+            if (i < have)
             {
-                Damaged++;
+                var old = _old.AsSpan(i * _pageSize, _pageSize);
+                same = page.SequenceEqual(old);
+                if (!same && !Checksum.IsAllZero(old) && !Checksum.VerifyPage(old, (uint)(_position / _pageSize)))
+                {
+                    Damaged++;
+                }
             }
+            if (!same)
+            {
+                RandomAccess.Write(_file, page, _position);
+                Rewritten++;
+            }
+            _position += _pageSize;
         }
-        if (!same)
-        {
-            RandomAccess.Write(_file, image, _position);
-            Rewritten++;
-        }
-        _position += _pageSize;
     }
 
     /// <summary>Reads the old copy where the next bytes go (for a chunk compared by its hash); false past its end.</summary>
@@ -107,7 +122,7 @@ internal sealed class DeltaPatch : Stream, IPatchTarget
             throw new InvalidOperationException($"a chunk of {length} bytes at {Written} does not fall on page boundaries");
         }
         _position += length;
-        Pages += length / _pageSize;
+        PagesCompared += length / _pageSize;
     }
 
     /// <summary>Writes what is left, sets the file's length to the image's and flushes it.</summary>

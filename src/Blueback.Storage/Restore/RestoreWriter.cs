@@ -111,7 +111,7 @@ public sealed class RestoreWriter : IDisposable
                 throw new RestoreException($"'{path}' received {patch.Written:N0} bytes, {size:N0} were announced: the transfer was cut short. Run the restore again (without --delta: the copy is partly patched).");
             }
             patch.Complete();
-            report = new DeltaReport(name, patch.Pages, patch.Rewritten, patch.Damaged, WholeFile: false);
+            report = new DeltaReport(name, patch.PagesCompared, patch.Rewritten, patch.Damaged, WholeFile: false);
         }
         RecordImage(name, path);
         return report;
