@@ -8,9 +8,16 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary><c>blueback backup</c>, <c>list</c>, <c>verify</c> and <c>repo gc</c> as an operator runs them.</summary>
 public partial class BackupProgramTests
 {
-    internal static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args)
+    internal static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => CliWith(new Dictionary<string, string?>(), args);
+
+    /// <summary>The CLI with these environment variables set (null removes one), bounded like <see cref="Cli"/>.</summary>
+    internal static (int Exit, string Out, string Err, TimeSpan Took) CliWith(IReadOnlyDictionary<string, string?> env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in env)
+        {
+            psi.Environment[k] = v;
+        }
         var sw = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var o = p.StandardOutput.ReadToEndAsync();

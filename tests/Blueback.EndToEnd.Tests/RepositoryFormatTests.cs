@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Blueback.Client;
@@ -12,20 +11,8 @@ public class RepositoryFormatTests
 {
     private static (int Exit, string Out, string Err) CliWith(IReadOnlyDictionary<string, string?> env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var (k, v) in env)
-        {
-            psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(180_000))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"blueback {string.Join(' ', args)} did not exit");
-        }
-        return (p.ExitCode, o.Result, e.Result);
+        var (exit, output, error, _) = BackupProgramTests.CliWith(env, args);
+        return (exit, output, error);
     }
 
     private static Dictionary<string, string?> Password(string? p) => new() { [RepositorySecret.PasswordVariable] = p };
