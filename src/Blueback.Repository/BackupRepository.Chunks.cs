@@ -34,43 +34,29 @@ public sealed partial class BackupRepository
 
     /// <summary>Removes the chunks no set names (format 2): a chunk goes only when no committed set, no set forgotten
     /// within the grace, and no shipped generation names it, and it is older than the grace and than the start of
-    /// every backup still being written. <paramref name="chunks"/> was listed before any manifest was read.</summary>
-    private async Task CollectChunksAsync(GcReport report, List<StoredObject> chunks, TimeSpan grace, CancellationToken ct)
+    /// every backup still being written. <paramref name="chunks"/> was listed before any manifest was read;
+    /// <paramref name="scan"/> is what the set and shipped sweeps found staying.</summary>
+    private async Task CollectChunksAsync(GcReport report, List<StoredObject> chunks, TimeSpan grace, GcScan scan, CancellationToken ct)
     {
-        var now = DateTime.UtcNow;
-        var cutoff = now - grace;
+        var cutoff = DateTime.UtcNow - grace;
         var named = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var dir in await Store.ListAsync("sets", ct).ConfigureAwait(false))
+        foreach (var (manifestKey, id) in scan.Committed)
         {
-            var id = dir["sets/".Length..];
-            var objects = await Store.ListObjectsAsync(SetPrefix(id), ct).ConfigureAwait(false);
-            if (objects.Any(o => o.Key == ManifestKey(id)))
+            Name(named, await ReadForGcAsync(manifestKey, id, ct).ConfigureAwait(false));
+        }
+        foreach (var (prefix, tombKey, manifestKey, id, objects) in scan.Uncommitted)
+        {
+            if (tombKey is not null && objects.Any(o => o.Key == tombKey))
             {
-                Name(named, await ReadForGcAsync(ManifestKey(id), id, ct).ConfigureAwait(false));
-            }
-            else if (objects.FirstOrDefault(o => o.Key == ForgottenKey(id)) is { Key: not null } tomb)
-            {
-                var t = JsonSerializer.Deserialize(await Store.ReadAsync(tomb.Key, ct).ConfigureAwait(false), RepositoryJson.Default.Tombstone);
+                var t = JsonSerializer.Deserialize(await Store.ReadAsync(tombKey, ct).ConfigureAwait(false), RepositoryJson.Default.Tombstone);
                 if (t?.Manifest is { } kept)
                 {
-                    Name(named, ParseOrExplain(Convert.FromBase64String(kept), ManifestKey(id), id));
+                    Name(named, ParseOrExplain(Convert.FromBase64String(kept), manifestKey, id));
                 }
             }
             else
             {
-                cutoff = Earlier(cutoff, await PendingStartAsync(objects, SetPrefix(id), grace, ct).ConfigureAwait(false));
-            }
-        }
-        var shippedObjects = await Store.ListObjectsAsync(ShippedRoot, ct).ConfigureAwait(false);
-        foreach (var group in shippedObjects.Where(o => ShippedKey.TryParse(o.Key, out _, out _)).GroupBy(o => { ShippedKey.TryParse(o.Key, out var k, out _); return k; }))
-        {
-            if (group.Any(o => o.Key == group.Key.ManifestKey))
-            {
-                Name(named, await ReadForGcAsync(group.Key.ManifestKey, group.Key.SetId, ct).ConfigureAwait(false));
-            }
-            else
-            {
-                cutoff = Earlier(cutoff, await PendingStartAsync(group.ToList(), group.Key.Prefix, grace, ct).ConfigureAwait(false));
+                cutoff = Earlier(cutoff, await PendingStartAsync(objects, prefix, grace, ct).ConfigureAwait(false));
             }
         }
         foreach (var chunk in chunks)
@@ -137,6 +123,14 @@ public sealed partial class BackupRepository
         {
             return mark.LastModified - grace; // torn: it was written recently, so keep everything the grace covers
         }
+    }
+
+    /// <summary>What gc's set and shipped sweeps found staying: committed manifests (key, set id), and sets without a
+    /// manifest still within the grace (prefix, tombstone key if it can have one, manifest key, id, their objects).</summary>
+    private sealed class GcScan
+    {
+        public List<(string ManifestKey, string Id)> Committed { get; } = [];
+        public List<(string Prefix, string? TombstoneKey, string ManifestKey, string Id, List<StoredObject> Objects)> Uncommitted { get; } = [];
     }
 
     internal static byte[] PendingBytes(DateTime started) => JsonSerializer.SerializeToUtf8Bytes(new PendingMark { Started = started }, RepositoryJson.Default.PendingMark);

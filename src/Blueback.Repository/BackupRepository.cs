@@ -255,11 +255,13 @@ public sealed partial class BackupRepository
         // Format 2: the chunks are listed before any manifest is read, so a chunk that a set committed meanwhile
         // names is either in no listing (written after it) or named by a manifest read below.
         var chunkList = Format >= 2 ? await Store.ListObjectsAsync(ChunksRoot, cancellationToken).ConfigureAwait(false) : [];
+        var scan = new GcScan(); // what stays, for the chunk sweep: read once here, not listed again
         foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
         {
             var id = dir["sets/".Length..];
             if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
             {
+                scan.Committed.Add((ManifestKey(id), id));
                 continue;
             }
             var objects = await Store.ListObjectsAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
@@ -270,16 +272,17 @@ public sealed partial class BackupRepository
             if (since > cutoff)
             {
                 report.Young.Add(id);
+                scan.Uncommitted.Add((SetPrefix(id), ForgottenKey(id), ManifestKey(id), id, objects));
                 continue;
             }
             await Store.DeletePrefixAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
             report.Removed.Add(id);
             report.RemovedBytes += objects.Sum(o => o.Size);
         }
-        await CollectShippedGarbageAsync(report, cutoff, cancellationToken).ConfigureAwait(false);
+        await CollectShippedGarbageAsync(report, cutoff, scan, cancellationToken).ConfigureAwait(false);
         if (Format >= 2)
         {
-            await CollectChunksAsync(report, chunkList, grace, cancellationToken).ConfigureAwait(false);
+            await CollectChunksAsync(report, chunkList, grace, scan, cancellationToken).ConfigureAwait(false);
         }
         report.StoreLeftovers.AddRange(await Store.CleanUpAsync(grace, cancellationToken).ConfigureAwait(false));
         return report;

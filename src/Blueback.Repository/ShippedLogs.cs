@@ -78,18 +78,20 @@ public sealed partial class BackupRepository
 
     /// <summary>Removes shipped generations that never got their manifest (a shipper stopped mid-upload) once
     /// untouched for <paramref name="grace"/>.</summary>
-    private async Task CollectShippedGarbageAsync(GcReport report, DateTime cutoff, CancellationToken cancellationToken)
+    private async Task CollectShippedGarbageAsync(GcReport report, DateTime cutoff, GcScan scan, CancellationToken cancellationToken)
     {
         var objects = await Store.ListObjectsAsync(ShippedRoot, cancellationToken).ConfigureAwait(false);
         foreach (var group in objects.Where(o => ShippedKey.TryParse(o.Key, out _, out _)).GroupBy(o => { ShippedKey.TryParse(o.Key, out var k, out _); return k; }))
         {
             if (group.Any(o => o.Key == group.Key.ManifestKey))
             {
+                scan.Committed.Add((group.Key.ManifestKey, group.Key.SetId));
                 continue;
             }
             if (group.Max(o => o.LastModified) > cutoff)
             {
                 report.Young.Add(group.Key.SetId);
+                scan.Uncommitted.Add((group.Key.Prefix, null, group.Key.ManifestKey, group.Key.SetId, group.ToList()));
                 continue;
             }
             await Store.DeletePrefixAsync(group.Key.Prefix, cancellationToken).ConfigureAwait(false);

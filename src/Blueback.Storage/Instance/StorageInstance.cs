@@ -165,9 +165,6 @@ public sealed partial class StorageInstance : IDisposable
 
     private Blueback.Storage.Log.LogRetirement Retirement => _retirement ??= new Blueback.Storage.Log.LogRetirement(LogDirectory);
 
-    /// <summary>Waits (bounded) until the generations retired so far are deleted from the disk.</summary>
-    internal bool WaitForRetiredLogs(TimeSpan bound) => _retirement?.WaitIdle(bound) ?? true;
-
     private List<LogAttachment> LogAttachments()
     {
         lock (_dbLock)

@@ -47,21 +47,6 @@ internal sealed class LogRetirement : IDisposable
         return retired;
     }
 
-    /// <summary>Waits (bounded) until everything retired so far is deleted; for tests and shutdown.</summary>
-    public bool WaitIdle(TimeSpan bound)
-    {
-        var until = DateTime.UtcNow + bound;
-        while (Directory.Exists(_folder) && Directory.EnumerateFiles(_folder).Any())
-        {
-            if (DateTime.UtcNow >= until)
-            {
-                return false;
-            }
-            Thread.Sleep(10);
-        }
-        return true;
-    }
-
     private async Task DeleteLoop()
     {
         while (!_stop.IsCancellationRequested)

@@ -65,12 +65,10 @@ internal sealed class DeltaPatch : Stream, IPatchTarget
             if (_pendingBytes == _pageSize)
             {
                 _pendingBytes = 0;
-                Page(_pending);
+                Pages(_pending);
             }
         }
     }
-
-    private void Page(ReadOnlySpan<byte> image) => Pages(image);
 
     /// <summary>Brings whole pages into line: reads the old copy's range once, writes each page that differs.</summary>
     private void Pages(ReadOnlySpan<byte> image)
