@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Blueback.Storage.Format;
 using Blueback.Storage.Paging;
 
@@ -11,7 +10,6 @@ namespace Blueback.Storage.Backup;
 internal sealed class DatabaseImageStream : BackupReadStream
 {
     private const int PagesPerRange = 64;
-    private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(80), TimeSpan.FromMilliseconds(160)];
 
     private readonly InstanceBackup _backup;
     private readonly Database _db;
@@ -26,6 +24,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
     private bool _closed;
     private byte[]? _trailer;
     private readonly UncachedPageReader _reader;
+    private readonly VerifiedPageReads _pages;
 
     public DatabaseImageStream(InstanceBackup backup, Database db, uint pageCount, DatabaseHeader header)
     {
@@ -34,17 +33,9 @@ internal sealed class DatabaseImageStream : BackupReadStream
         _file = db.File;
         _pageSize = db.PageSize;
         _pageCount = Math.Max(pageCount, FormatConstants.FirstDataPage);
-        _headers = new byte[(FormatConstants.ShadowHeaderPage + 1) * _pageSize];
+        _headers = VerifiedPageReads.HeaderPages(backup, header, _pageSize);
         _reader = new UncachedPageReader(_file);
-        header.CurrentBackup = new BackupInfo { MarkLsn = backup.Mark.Value, MarkTicks = backup.Started.Ticks, GenLow = backup.GenLow, GenHigh = 0 };
-        for (uint copy = FormatConstants.HeaderPage; copy <= FormatConstants.ShadowHeaderPage; copy++)
-        {
-            var page = _headers.AsSpan((int)copy * _pageSize, _pageSize);
-            header.Page.PageNumber = copy;
-            header.Page.Type = PageType.DatabaseHeader;
-            MemoryMarshal.Write(page, in header);
-            Checksum.StampPage(page, copy);
-        }
+        _pages = new VerifiedPageReads(backup, db, _reader.Read, _reader.Forget);
     }
 
     public string DatabaseName => _db.Name;
@@ -100,7 +91,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
         }
         if (_position == Length)
         {
-            _backup.ImageCompleted(this);
+            _backup.ImageCompleted(_db.Name, this);
         }
         return total;
     }
@@ -121,79 +112,9 @@ internal sealed class DatabaseImageStream : BackupReadStream
         return _range!.AsSpan((int)(page - _rangeFirst) * _pageSize, _pageSize);
     }
 
-    /// <summary>Reads pages <paramref name="first"/> onwards into <paramref name="span"/> under the file's range
-    /// lock, so no flush can tear them, and checks each; a mismatch is read again after a short wait (bounded, and
-    /// cut short by an abort; a transient one is reported), and one that persists fails the backup naming the page.</summary>
-    private void LoadPages(uint first, int count, Span<byte> span)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                _reader.Read(first, span); // under the file's range lock
-            }
-            catch (IOException ex)
-            {
-                throw new StorageIOException($"Reading pages {first} to {first + count - 1} of database '{_db.Name}' ('{_file.Path}') for the backup failed: {ex.Message}. The backup cannot go on; the instance keeps serving. Check the disk, then take the backup again.", ex);
-            }
-            uint? bad = FirstBadPage(first, count, span);
-            if (bad is null)
-            {
-                if (attempt > 0)
-                {
-                    _backup.ReportTransientRead(_db.Name, first, attempt);
-                }
-                break;
-            }
-            if (attempt >= RetryDelays.Length)
-            {
-                throw new PageCorruptException(_file.Path, bad.Value,
-                    $"the page fails its checksum or page number in backup reads ({attempt + 1} reads over {RetryDelays.Sum(d => d.TotalMilliseconds):0} ms), so database '{_db.Name}' cannot be backed up");
-            }
-            _backup.WaitBeforeRetry(_db.Name, bad.Value, attempt, RetryDelays[attempt]);
-            _reader.Forget(); // read again from the file, not from what was read ahead
-        }
-    }
+    private void LoadPages(uint first, int count, Span<byte> span) => _pages.Load(first, count, span);
 
-    private uint? FirstBadPage(uint first, int count, ReadOnlySpan<byte> span)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            var page = span.Slice(i * _pageSize, _pageSize);
-            uint no = first + (uint)i;
-            if (Checksum.VerifyPage(page, no) ? PageHeader.Read(page).PageNumber != no : !Checksum.IsAllZero(page))
-            {
-                return no;
-            }
-        }
-        return null;
-    }
-
-    private byte[] Trailer()
-    {
-        var page = new byte[_pageSize];
-        var t = new BackupTrailer
-        {
-            Magic = BackupTrailer.MagicValue,
-            FormatVersion = BackupTrailer.CurrentVersion,
-            DatabaseId = _db.Id,
-            DatabaseSignature = _db.Signature,
-            LogSignature = _db.Instance.LogSignature,
-            GenLow = _backup.GenLow,
-            GenHigh = _db.Instance.CurrentGeneration,
-            MarkLsn = _backup.Mark.Value,
-            MarkTicks = _backup.Started.Ticks,
-            PageCount = _pageCount,
-            PageSize = (uint)_pageSize,
-            BackupId = _backup.Id,
-            RedoLsn = _backup.RedoPoint.Value,
-        };
-        t.Page.Type = PageType.BackupTrailer;
-        t.Page.PageNumber = _pageCount;
-        MemoryMarshal.Write(page, in t);
-        Checksum.StampPage(page, _pageCount);
-        return page;
-    }
+    private byte[] Trailer() => VerifiedPageReads.TrailerPage(_backup, _db, _pageCount);
 
     protected override void Dispose(bool disposing)
     {

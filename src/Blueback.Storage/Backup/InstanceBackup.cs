@@ -1,3 +1,4 @@
+using Blueback.Storage.ChangedPages;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 
@@ -29,13 +30,16 @@ public sealed class InstanceBackup
     private readonly Dictionary<string, BackupDatabase> _databases;
     private readonly HashSet<string> _imagesDone = new(StringComparer.Ordinal);
     private readonly HashSet<uint> _logsRead = new();
-    private DatabaseImageStream? _openImage;
+    private string? _openImage; // the database whose image (whole or changed pages) is open
+    private Stream? _openStream;
+    private Dictionary<string, ChangedPageList>? _changed;
     private List<BackupLogGeneration>? _logs;
     // Set by Abort: a wait before a retry ends at once rather than holding an aborted backup's thread.
     private readonly ManualResetEventSlim _abortSignal = new();
 
-    internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, Lsn redoPoint, uint genLow, IReadOnlyList<BackupDatabase> databases)
+    internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, Lsn redoPoint, uint genLow, IReadOnlyList<BackupDatabase> databases, uint? changedSince = null)
     {
+        ChangedSince = changedSince;
         _instance = instance;
         Type = type;
         Mark = mark;
@@ -71,27 +75,70 @@ public sealed class InstanceBackup
 
     public IReadOnlyList<BackupDatabase> Databases => _databases.Values.OrderBy(d => d.Id).ToList();
 
+    /// <summary>A changed-pages backup: its databases' pages changed since the start of this generation (the base
+    /// set's first) are sent (<see cref="OpenChangedPages"/>), with its logs from its own checkpoint like a full.</summary>
+    public uint? ChangedSince { get; }
+
+    /// <summary>Whether database images are read (whole, or the changed pages of a changed-pages backup).</summary>
+    public bool ReadsDatabases => Type.IncludesDatabases() || ChangedSince is not null;
+
+    /// <summary>A changed-pages backup: the pages of <paramref name="database"/> it sends, or why they cannot be
+    /// known (the client then reads the whole image instead).</summary>
+    public ChangedPageList? ChangedPages(string database) => _changed?.GetValueOrDefault(database);
+
+    internal void SetChangedPages(Dictionary<string, ChangedPageList> changed) => _changed = changed;
+
+    /// <summary>Opens the changed pages of one database (a changed-pages backup whose page summaries cover it).</summary>
+    public Stream OpenChangedPages(string name)
+    {
+        lock (_lock)
+        {
+            Require(BackupState.Images, "open a database's changed pages");
+            if (ChangedSince is null)
+            {
+                throw new BackupSequenceException($"This {Type.Name()} backup was not begun as a changed-pages backup; begin one with changedSince to read changed pages.");
+            }
+            var info = Find(name);
+            var list = ChangedPages(name);
+            if (list?.Pages is not { } pages)
+            {
+                throw new BackupSequenceException($"The changed pages of database '{name}' since generation {ChangedSince} cannot be known ({list?.Problem ?? "no page map"}); read its whole image instead.");
+            }
+            ThrowIfImageOpen(name);
+            var db = _instance.GetDatabase(name);
+            var stream = new ChangedPagesStream(this, db, info.PageCount, db.Header, pages.Where(p => p < info.PageCount).ToArray());
+            (_openImage, _openStream) = (name, stream);
+            return stream;
+        }
+    }
+
+    private BackupDatabase Find(string name) => _databases.TryGetValue(name, out var info)
+        ? info
+        : throw new BackupSequenceException($"Database '{name}' is not part of this backup of instance '{InstanceName}'; it has: {string.Join(", ", _databases.Keys)}.");
+
+    private void ThrowIfImageOpen(string name)
+    {
+        if (_openImage is not null)
+        {
+            throw new BackupSequenceException($"The image of database '{_openImage}' is still open; close it before opening '{name}'.");
+        }
+    }
+
     /// <summary>Opens the image of one database (full and copy backups; one image open at a time).</summary>
     public Stream OpenDatabaseImage(string name)
     {
         lock (_lock)
         {
             Require(BackupState.Images, "open a database image");
-            if (!Type.IncludesDatabases())
+            if (!ReadsDatabases)
             {
                 throw new BackupSequenceException($"A {Type.Name()} backup includes no database images, only logs: list the logs.");
             }
-            if (!_databases.TryGetValue(name, out var info))
-            {
-                throw new BackupSequenceException($"Database '{name}' is not part of this backup of instance '{InstanceName}'; it has: {string.Join(", ", _databases.Keys)}.");
-            }
-            if (_openImage is not null)
-            {
-                throw new BackupSequenceException($"The image of database '{_openImage.DatabaseName}' is still open; close it before opening '{name}'.");
-            }
+            var info = Find(name);
+            ThrowIfImageOpen(name);
             var db = _instance.GetDatabase(name);
             var image = new DatabaseImageStream(this, db, info.PageCount, db.Header);
-            _openImage = image;
+            (_openImage, _openStream) = (name, image);
             return image;
         }
     }
@@ -99,25 +146,22 @@ public sealed class InstanceBackup
     /// <summary>Every byte of the image was read: it no longer holds the backup's place, even before its stream is
     /// closed. A client that read one image to its end opens the next at once, while the server may still be
     /// closing the first (a 409 here once, in the demo).</summary>
-    internal void ImageCompleted(DatabaseImageStream image)
+    internal void ImageCompleted(string database, Stream image)
     {
         lock (_lock)
         {
-            _imagesDone.Add(image.DatabaseName);
-            if (_openImage == image)
-            {
-                _openImage = null;
-            }
+            _imagesDone.Add(database);
+            ImageClosed(image);
         }
     }
 
-    internal void ImageClosed(DatabaseImageStream image)
+    internal void ImageClosed(Stream image)
     {
         lock (_lock)
         {
-            if (_openImage == image)
+            if (_openStream == image)
             {
-                _openImage = null;
+                (_openImage, _openStream) = (null, null);
             }
         }
     }
@@ -141,9 +185,9 @@ public sealed class InstanceBackup
             Require(BackupState.Images, "list the logs");
             if (_openImage is not null)
             {
-                throw new BackupSequenceException($"The image of database '{_openImage.DatabaseName}' is still open; close every database image before listing the logs (a backup that lists them earlier cannot be restored).");
+                throw new BackupSequenceException($"The image of database '{_openImage}' is still open; close every database image before listing the logs (a backup that lists them earlier cannot be restored).");
             }
-            var missing = Type.IncludesDatabases() ? _databases.Keys.Where(n => !_imagesDone.Contains(n)).ToList() : [];
+            var missing = ReadsDatabases ? _databases.Keys.Where(n => !_imagesDone.Contains(n)).ToList() : [];
             if (missing.Count > 0)
             {
                 throw new BackupSequenceException($"Database image(s) not read in full yet: {string.Join(", ", missing)}. A {Type.Name()} backup needs every database image before the logs.");

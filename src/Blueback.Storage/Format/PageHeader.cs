@@ -15,6 +15,8 @@ public enum PageType : byte
     BackupTrailer = 7,
     /// <summary>Pieces of long values (format version 2).</summary>
     Pieces = 8,
+    /// <summary>A page of the list of pages a changed-pages image holds (see <c>ChangedPagesImage</c>).</summary>
+    PageMap = 9,
 }
 
 /// <summary>The 32 bytes at the start of every page.</summary>

@@ -26,6 +26,11 @@ public sealed record InstanceOptions
     /// <summary>Bound on waiting for the writer lock and for a commit's log flush.</summary>
     public TimeSpan WaitTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Summarize each closed log generation's changed pages on a background thread (the summaries changed-pages
+    /// backups read). Off, they are built when a generation is retired or a changed-pages backup begins (tests use this
+    /// to decide exactly when a summary exists).</summary>
+    public bool SummarizeInBackground { get; init; } = true;
+
     /// <summary>Faults to inject into this instance's I/O (tests and failure drills); null in production.</summary>
     public IoFaults? Faults { get; init; }
 

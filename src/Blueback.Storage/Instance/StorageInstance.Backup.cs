@@ -1,6 +1,7 @@
 using Blueback.IO;
 using Blueback.Storage.BTree;
 using Blueback.Storage.Backup;
+using Blueback.Storage.ChangedPages;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 
@@ -17,9 +18,49 @@ public sealed partial class StorageInstance
     /// <summary>Begins an online backup. Refused, with the reason, when another backup of this instance runs,
     /// when an incremental or differential backup meets circular logging, a database without a full backup, or a
     /// log gap since the previous backup.</summary>
-    public InstanceBackup BeginBackup(BackupType type)
+    /// <param name="changedSince">A changed-pages incremental or differential: every page changed since the start of
+    /// this generation (the base set's first) is sent instead of the logs since the previous backup; the set's logs
+    /// start at the checkpoint, as a full's do.</param>
+    public InstanceBackup BeginBackup(BackupType type, uint? changedSince = null)
     {
         ThrowIfStandby("a backup");
+        if (changedSince is not null && type.IncludesDatabases())
+        {
+            throw new BackupRefusedException($"A {type.Name()} backup copies every page already; changed pages apply to incremental and differential backups.");
+        }
+        if (type == BackupType.Full || changedSince is not null)
+        {
+            // A set that later changed-pages sets build on starts at a fresh generation and checkpoint (as
+            // pg_basebackup's does): its images then hold every change before its first generation, so the next
+            // changed-pages set lists only the pages changed since this one began, not since an older checkpoint.
+            ThrowIfUnusable();
+            ForceNewGeneration();
+            CheckpointCore();
+        }
+        var backup = BeginBackupLocked(type, changedSince, out uint summarizedBelow);
+        if (changedSince is { } since)
+        {
+            // Outside the writer lock: summaries not built yet are read from the log here, which writers need not wait for.
+            try
+            {
+                var dbs = backup.Databases;
+                var lists = Summaries is { } summaries
+                    ? summaries.ChangedIn(since, summarizedBelow, dbs.Select(d => (d.Signature, d.PageCount)).ToList(), CancellationToken.None)
+                    : dbs.ToDictionary(d => d.Signature, _ => new ChangedPageList(null, "this instance keeps no page summaries"));
+                backup.SetChangedPages(dbs.ToDictionary(d => d.Name, d => lists[d.Signature], StringComparer.Ordinal));
+            }
+            catch
+            {
+                backup.Abort();
+                throw;
+            }
+        }
+        return backup;
+    }
+
+    private InstanceBackup BeginBackupLocked(BackupType type, uint? changedSince, out uint summarizedBelow)
+    {
+        summarizedBelow = 0;
         // The writer lock, briefly: no attach or detach (and no half-appended transaction) while the set is fixed.
         using var writer = HoldWriter();
         lock (_backupLock)
@@ -38,6 +79,18 @@ public sealed partial class StorageInstance
             if (type.IncludesDatabases())
             {
                 genLow = redo.Generation;
+            }
+            else if (changedSince is not null)
+            {
+                foreach (var db in dbs.Where(d => d.Header.LastFull.IsEmpty))
+                {
+                    throw new BackupRefusedException($"Database '{db.Name}' of instance '{Name}' has no full backup recorded; a changed-pages {type.Name()} backup needs one in every database. Take a full backup first.");
+                }
+                // Pages read from the files hold every change before the checkpoint; the logs from it make them consistent.
+                genLow = redo.Generation;
+                // Every change so far ends up in a closed generation, so the summaries up to here say which pages changed;
+                // what changes after is in the set's logs.
+                summarizedBelow = ForceNewGeneration();
             }
             else
             {
@@ -62,13 +115,14 @@ public sealed partial class StorageInstance
                     }
                 }
             }
+            bool images = type.IncludesDatabases() || changedSince is not null;
             var list = new List<BackupDatabase>();
             foreach (var db in dbs)
             {
-                uint pages = type.IncludesDatabases() ? SpaceRoot.PageCount(Cache.Read(db.Id, FormatConstants.SpaceRootPage, long.MaxValue)) : 0;
-                list.Add(new BackupDatabase(db.Name, db.Id, db.PageSize, pages, type.IncludesDatabases() ? ((long)pages + 1) * db.PageSize : 0, db.Signature));
+                uint pages = images ? SpaceRoot.PageCount(Cache.Read(db.Id, FormatConstants.SpaceRootPage, long.MaxValue)) : 0;
+                list.Add(new BackupDatabase(db.Name, db.Id, db.PageSize, pages, images ? ((long)pages + 1) * db.PageSize : 0, db.Signature));
             }
-            _backup = new InstanceBackup(this, type, _log.AppendPosition, redo, genLow, list);
+            _backup = new InstanceBackup(this, type, _log.AppendPosition, redo, genLow, list, changedSince);
             return _backup;
         }
     }

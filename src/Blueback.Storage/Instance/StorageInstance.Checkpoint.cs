@@ -137,7 +137,7 @@ public sealed partial class StorageInstance
         {
             generation = Math.Min(generation, pin);
         }
-        Retirement.Retire(LogFiles.List(LogDirectory).Where(g => g < generation));
+        RetireGenerations(LogFiles.List(LogDirectory).Where(g => g < generation).ToList());
     }
 
     private void WriteCheckpointFile()

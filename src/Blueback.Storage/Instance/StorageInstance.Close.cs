@@ -77,6 +77,7 @@ public sealed partial class StorageInstance
     {
         _log?.Dispose();
         _retirement?.Dispose();
+        _summaries?.Dispose();
         lock (_dbLock)
         {
             foreach (var db in _databases.Values)

@@ -194,5 +194,5 @@ public sealed partial class StorageInstance
 
     /// <summary>Deletes every generation below <paramref name="limit"/> (the caller holds the checkpoint lock): retired
     /// at once, freed on the disk in the background.</summary>
-    private List<uint> DeleteGenerations(uint limit) => Retirement.Retire(LogFiles.List(LogDirectory).Where(g => g < limit));
+    private List<uint> DeleteGenerations(uint limit) => RetireGenerations(LogFiles.List(LogDirectory).Where(g => g < limit).ToList());
 }

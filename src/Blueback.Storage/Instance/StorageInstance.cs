@@ -161,6 +161,7 @@ public sealed partial class StorageInstance : IDisposable
         _log.Flushed = _snapshots.Flushed;
         _log.Start(generation, previousCreatedTicks);
         _ = Retirement; // deletes what a crash left retired
+        StartSummaries();
     }
 
     private Blueback.Storage.Log.LogRetirement Retirement => _retirement ??= new Blueback.Storage.Log.LogRetirement(LogDirectory);

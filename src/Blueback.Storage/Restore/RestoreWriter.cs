@@ -117,6 +117,42 @@ public sealed class RestoreWriter : IDisposable
         return report;
     }
 
+    /// <summary>Lays the changed pages of a later set of the chain over the image of database <paramref name="name"/>
+    /// written before (see <see cref="ChangedPagesApply"/>), checking the bytes received against the manifest's digest,
+    /// then describes the image again: its trailer is now the later set's. Returns the pages written.</summary>
+    public async Task<long> ApplyChangedPagesAsync(string name, long size, string? expectedDigest, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
+    {
+        var path = Path.Combine(Directory, name + StorageInstance.DatabaseExtension);
+        if (!IsPlainName(name) || Record.Databases.All(d => d.Name != name) || !File.Exists(path))
+        {
+            throw new RestoreException($"The changed pages of database '{name}' need its image from an earlier set of the chain, which this restore has not written. Restore the whole chain (its full set first).");
+        }
+        int pageSize;
+        using (var existing = Paging.DatabaseFile.Open(path, writable: false))
+        {
+            pageSize = existing.PageSize;
+        }
+        long written;
+        using (var apply = new ChangedPagesApply(path, pageSize))
+        {
+            using var hash = expectedDigest is null ? null : new ContentHasher(chunkSizes);
+            await copy(new HashingTee(apply, hash), cancellationToken).ConfigureAwait(false);
+            if (apply.Written != size)
+            {
+                throw new RestoreException($"The changed pages of database '{name}' arrived as {apply.Written:N0} bytes, {size:N0} were announced: the transfer was cut short. Run the restore again.");
+            }
+            if (hash is not null && hash.Finish() is var actual && actual != expectedDigest)
+            {
+                throw new RestoreException($"The changed pages of database '{name}' do not have the digest the set's manifest gives ({actual}, expected {expectedDigest}): they were damaged on the way. Run the restore again; if it repeats, run 'blueback verify' on the set.");
+            }
+            apply.Complete();
+            written = apply.PagesWritten;
+        }
+        Record.Databases.RemoveAll(d => d.Name == name);
+        RecordImage(name, path);
+        return written;
+    }
+
     /// <summary>Writes log generation <paramref name="generation"/>, replacing a live copy kept by a replace only once
     /// the new copy is whole. False when this restore already wrote it (overlapping sets of a chain).</summary>
     public async Task<bool> WriteLogAsync(uint generation, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
@@ -270,6 +306,41 @@ public sealed class RestoreWriter : IDisposable
         {
             hash?.AppendData(buffer.Span);
             return inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <summary>A write-only stream that hashes what passes through to another stream.</summary>
+    private sealed class HashingTee(Stream inner, ContentHasher? hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Length; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash?.AppendData(buffer);
+            inner.Write(buffer);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

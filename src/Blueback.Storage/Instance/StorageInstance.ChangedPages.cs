@@ -1,0 +1,35 @@
+using Blueback.Storage.ChangedPages;
+using Blueback.Storage.Format;
+
+namespace Blueback.Storage;
+
+public sealed partial class StorageInstance
+{
+    private PageSummaries? _summaries;
+
+    /// <summary>The instance's page summaries (null on a standby, which takes no backup).</summary>
+    internal PageSummaries? Summaries => _summaries;
+
+    private void StartSummaries() =>
+        _summaries ??= new PageSummaries(LogDirectory, LogSignature, () => _log.FileGeneration, KeepSummariesFrom, Options.SummarizeInBackground);
+
+    /// <summary>The oldest generation a changed-pages backup can still ask about: the oldest full backup any database
+    /// records (a database without one: the checkpoint, since its first full starts there or later).</summary>
+    private uint KeepSummariesFrom()
+    {
+        uint redo = _checkpoint.Generation;
+        var dbs = Databases;
+        return dbs.Count == 0 ? redo : dbs.Min(d => d.Header.LastFull.IsEmpty ? redo : Math.Min(d.Header.LastFull.GenLow, redo));
+    }
+
+    /// <summary>Every generation removed from the log goes here: its page summary is made durable first (so changed-pages
+    /// backups keep knowing what it changed), then it is retired.</summary>
+    private List<uint> RetireGenerations(List<uint> generations)
+    {
+        if (generations.Count > 0)
+        {
+            _summaries?.EnsureBeforeRetire(generations);
+        }
+        return Retirement.Retire(generations);
+    }
+}
