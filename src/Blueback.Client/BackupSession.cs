@@ -28,14 +28,14 @@ public sealed class BackupSession : IAsyncDisposable
 
     public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
-    internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, string type, CancellationToken ct)
+    internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, string type, uint? changedSince, CancellationToken ct)
     {
         // The id is ours: if this call is cancelled after the server began the backup but before its answer
         // arrived, we can still abort it rather than leave it to the lease.
         var id = Guid.NewGuid().ToString("N");
         try
         {
-            using var content = JsonContent.Create(new BeginBackupRequest { Type = type, Id = id }, ProtocolJson.Default.BeginBackupRequest);
+            using var content = JsonContent.Create(new BeginBackupRequest { Type = type, Id = id, ChangedSince = changedSince }, ProtocolJson.Default.BeginBackupRequest);
             using var response = await client.Http.PostAsync(Routes.BeginBackup(instance), content, ct).ConfigureAwait(false);
             await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
             var info = await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupSessionInfo, ct).ConfigureAwait(false);
@@ -79,6 +79,12 @@ public sealed class BackupSession : IAsyncDisposable
     /// <summary>A database image as a stream of known length (header pages, every page, trailer).</summary>
     public Task<BackupStream> OpenDatabaseImageAsync(string database, CancellationToken cancellationToken = default) =>
         OpenStreamAsync(Routes.BackupImage(Id, database), $"image of database '{database}'", cancellationToken);
+
+    /// <summary>A changed-pages backup: the pages of a database changed since the base generation, as a stream of known
+    /// length (header pages, page map, the pages, trailer). Only for a database whose info gives
+    /// <see cref="BackupDatabaseInfo.ChangedPages"/>; read the whole image of the others.</summary>
+    public Task<BackupStream> OpenChangedPagesAsync(string database, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(Routes.BackupChangedPages(Id, database), $"changed pages of database '{database}'", cancellationToken);
 
     /// <summary>Fixes and lists the log range (after every database image was read and closed).</summary>
     public async Task<BackupLogsInfo> ListLogsAsync(CancellationToken cancellationToken = default)

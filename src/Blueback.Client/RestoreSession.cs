@@ -54,6 +54,10 @@ public sealed class RestoreSession : IAsyncDisposable
     public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
         UploadAsync(Routes.RestoreImage(Id, database), size, sha256, chunkSizes, write, cancellationToken);
 
+    /// <summary>Sends a later set's changed pages of a database, laid over the image sent before.</summary>
+    public Task UploadChangedPagesAsync(string database, long size, string digest, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
+        UploadAsync(Routes.RestoreChangedPages(Id, database), size, digest, chunkSizes, write, cancellationToken);
+
     /// <summary>Sends a log generation: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
     public Task UploadLogAsync(uint generation, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
         UploadAsync(Routes.RestoreLog(Id, generation), size, sha256, chunkSizes, write, cancellationToken);

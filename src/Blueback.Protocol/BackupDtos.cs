@@ -13,6 +13,12 @@ public sealed class BeginBackupRequest
     /// before the answer arrived.</summary>
     [JsonPropertyName("id")]
     public string? Id { get; set; }
+
+    /// <summary>A changed-pages incremental or differential: send the pages changed since the start of this generation
+    /// (the first generation of the base set the client holds) instead of the logs since the previous backup.</summary>
+    [JsonPropertyName("changedSince")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public uint? ChangedSince { get; set; }
 }
 
 public sealed class BackupSessionInfo
@@ -44,6 +50,11 @@ public sealed class BackupSessionInfo
     [JsonPropertyName("logSignature")]
     public string LogSignature { get; set; } = "";
 
+    /// <summary>A changed-pages backup: the generation its page maps start from.</summary>
+    [JsonPropertyName("changedSince")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public uint? ChangedSince { get; set; }
+
     [JsonPropertyName("databases")]
     public List<BackupDatabaseInfo> Databases { get; set; } = [];
 
@@ -74,6 +85,21 @@ public sealed class BackupDatabaseInfo
 
     [JsonPropertyName("imageSize")]
     public long ImageSize { get; set; }
+
+    /// <summary>A changed-pages backup: how many pages changed (read them from the pages route, of
+    /// <see cref="ChangedPagesSize"/> bytes); null when they cannot be known, and then <see cref="ChangedPagesProblem"/>
+    /// says why and the whole image is read instead.</summary>
+    [JsonPropertyName("changedPages")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ChangedPages { get; set; }
+
+    [JsonPropertyName("changedPagesSize")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? ChangedPagesSize { get; set; }
+
+    [JsonPropertyName("changedPagesProblem")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ChangedPagesProblem { get; set; }
 }
 
 public sealed class BackupLogsInfo

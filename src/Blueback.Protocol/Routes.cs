@@ -30,6 +30,8 @@ public static class Routes
 
     public static string BackupImage(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/image";
 
+    public static string BackupChangedPages(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/pages";
+
     public static string BackupLogs(string id) => $"{Backup(id)}/logs";
 
     public static string BackupLog(string id, uint generation) => $"{Backup(id)}/logs/{generation}";
@@ -51,6 +53,8 @@ public static class Routes
     public static string Restore(string id) => $"/v1/restores/{Uri.EscapeDataString(id)}";
 
     public static string RestoreImage(string id, string database) => $"{Restore(id)}/databases/{Uri.EscapeDataString(database)}/image";
+
+    public static string RestoreChangedPages(string id, string database) => $"{Restore(id)}/databases/{Uri.EscapeDataString(database)}/pages";
 
     public static string RestoreLog(string id, uint generation) => $"{Restore(id)}/logs/{generation}";
 
@@ -81,6 +85,7 @@ public static class Routes
         public const string BeginBackup = "/v1/instances/{instance}/backups";
         public const string Backup = "/v1/backups/{id}";
         public const string BackupImage = "/v1/backups/{id}/databases/{database}/image";
+        public const string BackupChangedPages = "/v1/backups/{id}/databases/{database}/pages";
         public const string BackupLogs = "/v1/backups/{id}/logs";
         public const string BackupLog = "/v1/backups/{id}/logs/{generation}";
         public const string BackupTruncate = "/v1/backups/{id}/truncate";
@@ -89,6 +94,7 @@ public static class Routes
         public const string BeginRestore = "/v1/instances/{instance}/restores";
         public const string Restore = "/v1/restores/{id}";
         public const string RestoreImage = "/v1/restores/{id}/databases/{database}/image";
+        public const string RestoreChangedPages = "/v1/restores/{id}/databases/{database}/pages";
         public const string RestoreLog = "/v1/restores/{id}/logs/{generation}";
         public const string RestoreRecover = "/v1/restores/{id}/recover";
         public const string Shipping = "/v1/instances/{instance}/shipping";

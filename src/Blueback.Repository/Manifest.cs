@@ -21,6 +21,13 @@ public sealed class Manifest
     [JsonPropertyName("genLow")] public uint GenLow { get; set; }
     [JsonPropertyName("genHigh")] public uint GenHigh { get; set; }
     [JsonPropertyName("codec")] public string Codec { get; set; } = "";
+    /// <summary>A changed-pages incremental or differential: each database's pages changed since the start of this
+    /// generation (the first of its page base: the nearest set of its chain that holds pages) are in the set
+    /// (<c>databases/NAME.pages</c>), or its whole image where they could not be known; the set's logs start at its own
+    /// checkpoint. Null for every other set.</summary>
+    [JsonPropertyName("changedSince")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public uint? ChangedSince { get; set; }
+    /// <summary>Why a database of a changed-pages set is held whole (one line each); null when none is.</summary>
+    [JsonPropertyName("wholeImages")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? WholeImages { get; set; }
     [JsonPropertyName("databases")] public List<ManifestDatabase> Databases { get; set; } = [];
     [JsonPropertyName("files")] public List<ManifestFile> Files { get; set; } = [];
 }

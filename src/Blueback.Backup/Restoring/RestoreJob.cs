@@ -53,16 +53,19 @@ public static class RestoreJob
             throw new RestorePlanException($"set {foreign.SetId} is of log stream {foreign.LogSignature}, set {full.SetId} of {full.LogSignature}: they come from different instances and cannot be restored together.");
         }
         var clock = Stopwatch.StartNew();
-        var bytes = new ByteCount(progress, SetLayout.Images(full).Sum(f => f.Size) + chain.Sum(s => SetLayout.LogFilesOf(s).Sum(f => f.Size)));
+        var plan = PagePlan.Of(chain);
+        // Replay starts at the last set that holds pages (the full set, or the last changed-pages set laid over it).
+        var pagesFrom = chain[plan.Last];
+        var bytes = new ByteCount(progress, plan.Files.Sum(f => f.File.Size) + chain.Skip(plan.Last).Sum(s => SetLayout.LogFilesOf(s).Sum(f => f.Size)));
         var record = new RestoreRecord
         {
             Repository = repo.Store.Location,
             Sets = chain.Select(s => s.SetId).ToList(),
             SourceInstance = full.Instance,
             SourceServer = full.Server,
-            GenLow = full.GenLow,
+            GenLow = pagesFrom.GenLow,
             GenHigh = chain.Max(s => s.GenHigh),
-            ConsistentAfter = full.GenHigh,
+            ConsistentAfter = pagesFrom.GenHigh,
             Stop = options.Stop?.ToString(),
             PlayForward = options.PlayForward,
             UpToContiguous = options.UpToContiguous,
@@ -72,7 +75,7 @@ public static class RestoreJob
         await sink.BeginAsync(record, ct).ConfigureAwait(false); // from here an interruption is visible, and the instance will not open
         try
         {
-            await WriteFilesAsync(repo, chain, sink, bytes, ct).ConfigureAwait(false);
+            await WriteFilesAsync(repo, chain, plan, sink, bytes, ct).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -83,21 +86,24 @@ public static class RestoreJob
         return new RestoreResult(sink.Where, report, bytes.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
     }
 
-    /// <summary>The full set's images and every set's logs, each checked (chunk CRC32C, file SHA-256) on the way.</summary>
-    private static async Task WriteFilesAsync(BackupRepository repo, List<Manifest> chain, IRestoreSink sink, ByteCount bytes, CancellationToken ct)
+    /// <summary>Each database's newest whole image and the changed pages laid over it, then the logs from the last set
+    /// that holds pages on, each file checked (chunk CRC32C, file digest) on the way.</summary>
+    private static async Task WriteFilesAsync(BackupRepository repo, List<Manifest> chain, PagePlan plan, IRestoreSink sink, ByteCount bytes, CancellationToken ct)
     {
-        var full = chain[0];
-        var images = SetLayout.Images(full).ToList();
-        if (images.Count == 0)
+        foreach (var (set, f) in plan.Files)
         {
-            throw new RestorePlanException($"set {full.SetId} holds no database image.");
-        }
-        foreach (var f in images)
-        {
-            await sink.WriteDatabaseAsync(SetLayout.DatabaseName(f), f, Copy(repo, full, f, bytes), ct).ConfigureAwait(false);
+            var name = SetLayout.DatabaseName(f);
+            if (SetLayout.IsChangedPages(f))
+            {
+                await sink.ApplyChangedPagesAsync(name, f, Copy(repo, set, f, bytes), ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await sink.WriteDatabaseAsync(name, f, Copy(repo, set, f, bytes), ct).ConfigureAwait(false);
+            }
         }
         var written = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var s in chain)
+        foreach (var s in chain.Skip(plan.Last))
         {
             foreach (var f in SetLayout.LogFilesOf(s))
             {
@@ -114,6 +120,46 @@ public static class RestoreJob
                     bytes.Add(f.Path, f.Size, f.Size);
                 }
             }
+        }
+    }
+
+    /// <summary>Which database files a chain's restore writes, in order: for each database of the last set that holds
+    /// pages, the newest whole image up to it, then every later set's changed pages of that database. Log-only sets
+    /// before that last set add nothing: its pages already hold their changes.</summary>
+    internal sealed record PagePlan(int Last, IReadOnlyList<(Manifest Set, ManifestFile File)> Files)
+    {
+        public static PagePlan Of(List<Manifest> chain)
+        {
+            int last = chain.FindLastIndex(ChainResolver.HoldsPages);
+            if (last < 0 || !SetLayout.Images(chain[0]).Any())
+            {
+                throw new RestorePlanException($"set {chain[0].SetId} holds no database image.");
+            }
+            var files = new List<(Manifest, ManifestFile)>();
+            foreach (var db in chain[last].Databases)
+            {
+                int image = -1;
+                for (int i = last; i >= 0 && image < 0; i--)
+                {
+                    image = SetLayout.Images(chain[i]).Any(f => SetLayout.DatabaseName(f) == db.Name) ? i : -1;
+                }
+                if (image < 0)
+                {
+                    throw new RestorePlanException($"database '{db.Name}' has no whole image in the chain up to set {chain[last].SetId}: it cannot be restored from these sets. Run 'blueback verify' on them.");
+                }
+                files.Add((chain[image], SetLayout.Images(chain[image]).First(f => SetLayout.DatabaseName(f) == db.Name)));
+                for (int i = image + 1; i <= last; i++)
+                {
+                    if (!ChainResolver.IsPageSet(chain[i]))
+                    {
+                        continue;
+                    }
+                    var pages = SetLayout.ChangedPagesOf(chain[i]).FirstOrDefault(f => SetLayout.DatabaseName(f) == db.Name)
+                        ?? throw new RestorePlanException($"changed-pages set {chain[i].SetId} holds neither the changed pages nor the image of database '{db.Name}': the chain cannot be composed. Run 'blueback verify' on it.");
+                    files.Add((chain[i], pages));
+                }
+            }
+            return new PagePlan(last, files);
         }
     }
 

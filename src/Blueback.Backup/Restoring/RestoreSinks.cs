@@ -19,6 +19,9 @@ public interface IRestoreSink : IAsyncDisposable
 
     Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct);
 
+    /// <summary>Lays a later set's changed pages of database <paramref name="name"/> over the image written before.</summary>
+    Task ApplyChangedPagesAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct);
+
     /// <summary>False when the generation was already in place with this content (nothing sent).</summary>
     Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct);
 
@@ -58,6 +61,9 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
         }
         await Writer.WriteDatabaseAsync(name, file.Size, null, copy, ct).ConfigureAwait(false);
     }
+
+    public Task ApplyChangedPagesAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
+        Writer.ApplyChangedPagesAsync(name, file.Size, file.Digest, copy, ct, ChunkSizes(file));
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
@@ -122,6 +128,9 @@ public sealed class ServerRestoreSink(BluebackClient client, string instance, bo
 
     public Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
         Session.UploadDatabaseAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file));
+
+    public Task ApplyChangedPagesAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
+        Session.UploadChangedPagesAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file));
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {

@@ -16,6 +16,19 @@ public static class ChainResolver
     /// <summary>Whether the set starts a chain (holds database images).</summary>
     public static bool IsBase(Manifest set) => TypeOf(set).IncludesDatabases();
 
+    /// <summary>Whether the set holds pages changed since its page base (a changed-pages incremental or differential).</summary>
+    public static bool IsPageSet(Manifest set) => set.ChangedSince is not null;
+
+    /// <summary>Whether the set holds database pages at all: a full or copy set's images, a changed-pages set's pages.</summary>
+    public static bool HoldsPages(Manifest set) => IsBase(set) || IsPageSet(set);
+
+    /// <summary>The set a changed-pages set child of <paramref name="parent"/> lists its pages against: the nearest set
+    /// of the chain, the parent itself included, that holds pages. A restore lays each such set's pages over the one
+    /// before and replays only from the last one's logs, so every page changed since this set's first generation must
+    /// be in the child.</summary>
+    public static Manifest PageBase(Manifest parent, IReadOnlyList<Manifest> sets) =>
+        ChainOf(parent, sets).Last(HoldsPages);
+
     /// <summary>The set a new <paramref name="type"/> backup of <paramref name="instance"/> follows: the newest
     /// set that can parent it (by log position, then end time), or null for a full or copy backup.</summary>
     public static Manifest? ParentForNew(IReadOnlyList<Manifest> sets, string instance, BackupType type) =>
@@ -30,7 +43,10 @@ public static class ChainResolver
 
     /// <summary>What is wrong with <paramref name="child"/> following <paramref name="parent"/> as a chain link,
     /// naming both sets and the generations; null when the link holds.</summary>
-    public static string? LinkProblem(Manifest parent, string childId, string childInstance, string childLogSignature, uint childGenLow)
+    /// <param name="childChangedSince">For a changed-pages child: the generation its pages are listed from. Its logs
+    /// start at its own checkpoint, so no generation follows from the parent's; instead its pages must reach back to its
+    /// page base's first generation.</param>
+    public static string? LinkProblem(Manifest parent, string childId, string childInstance, string childLogSignature, uint childGenLow, uint? childChangedSince = null, IReadOnlyList<Manifest>? sets = null)
     {
         if (parent.Instance != childInstance)
         {
@@ -40,6 +56,21 @@ public static class ChainResolver
         {
             return $"set {childId} is of log stream {childLogSignature} but its parent {parent.SetId} of {parent.LogSignature} (the instance's log was started anew since, by a restore or a new instance): take a full backup";
         }
+        if (childChangedSince is { } since)
+        {
+            Manifest pageBase;
+            try
+            {
+                pageBase = sets is null ? parent : PageBase(parent, sets);
+            }
+            catch (ChainBrokenException ex)
+            {
+                return ex.Message;
+            }
+            return since > pageBase.GenLow
+                ? $"set {childId} holds the pages changed since generation {since}, but its page base {pageBase.SetId} ({pageBase.Type}) starts at generation {pageBase.GenLow}: pages changed in generations {pageBase.GenLow} to {since - 1} are in no set of the chain"
+                : null;
+        }
         if (childGenLow > parent.GenHigh + 1)
         {
             return $"set {childId} starts at generation {childGenLow} but its parent {parent.SetId} ends at {parent.GenHigh}: generations {parent.GenHigh + 1} to {childGenLow - 1} are in no set of this repository (a gap in the chain; were they backed up into another repository?)";
@@ -47,8 +78,8 @@ public static class ChainResolver
         return null;
     }
 
-    public static string? LinkProblem(Manifest parent, Manifest child) =>
-        LinkProblem(parent, child.SetId, child.Instance, child.LogSignature, child.GenLow);
+    public static string? LinkProblem(Manifest parent, Manifest child, IReadOnlyList<Manifest>? sets = null) =>
+        LinkProblem(parent, child.SetId, child.Instance, child.LogSignature, child.GenLow, child.ChangedSince, sets);
 
     /// <summary>Every problem of the set's own link to its parent (none for a full or copy set).</summary>
     public static string? Problem(Manifest set, IReadOnlyList<Manifest> sets)
@@ -60,7 +91,7 @@ public static class ChainResolver
         var parent = ParentOf(set, sets);
         return parent is null
             ? $"set {set.SetId} ({set.Type}) needs its parent set {set.ParentSetId ?? "(none)"}, which is not in the repository: the chain back to a full set is broken"
-            : LinkProblem(parent, set);
+            : LinkProblem(parent, set, sets);
     }
 
     /// <summary>The chain from a full or copy set to <paramref name="target"/>, oldest first; throws

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Blueback.Client;
+using Blueback.Protocol;
 using Blueback.Repository;
 using Blueback.Storage.Backup;
+using Blueback.Storage.Format;
 
 namespace Blueback.Backup;
 
@@ -19,29 +21,58 @@ public static class BackupJob
         {
             throw new BackupRefusedByRepositoryException($"the repository has no full backup of instance '{instance}' to base a {type.Name()} backup on; take a full backup into it first.");
         }
+        if (request.ChangedPages && type.IncludesDatabases())
+        {
+            throw new ArgumentException($"A {type.Name()} backup copies every page already; changed pages apply to incremental and differential backups.", nameof(request));
+        }
+        // Changed pages are listed against the nearest set of the chain that holds pages: the one a restore lays them over.
+        var pageBase = request.ChangedPages && parent is not null ? ChainResolver.PageBase(parent, sets) : null;
         var sw = Stopwatch.StartNew();
         BackupSetWriter? writer = null;
-        var session = await client.BeginBackupAsync(instance, type.Name(), ct).ConfigureAwait(false);
+        var session = pageBase is not null
+            ? await client.BeginBackupAsync(instance, type.Name(), pageBase.GenLow, ct).ConfigureAwait(false)
+            : await client.BeginBackupAsync(instance, type.Name(), ct).ConfigureAwait(false);
         session.AbortBound = request.AbortBound;
         try
         {
             // Before a byte is written: a set that would not join its parent is refused now, not found by verify
             // after the server has truncated the logs that would have closed the gap.
-            if (parent is not null && ChainResolver.LinkProblem(parent, session.Id, session.Info.Instance, session.Info.LogSignature, session.Info.GenLow) is { } broken)
+            if (parent is not null && ChainResolver.LinkProblem(parent, session.Id, session.Info.Instance, session.Info.LogSignature, session.Info.GenLow, session.Info.ChangedSince, sets) is { } broken)
             {
                 throw new BackupRefusedByRepositoryException($"{broken}. The {type.Name()} backup was not taken and no log was truncated; take a full backup into this repository.");
             }
             // Format 2: chunks the committed sets hold are named, not written again.
             writer = repo.BeginSet(session.Id, request.Codec, knownChunks: BackupRepository.KnownChunks(sets));
             // What the set will hold, as far as it is known: every image's size from the start, the logs' once listed.
-            var images = type.IncludesDatabases() ? session.Databases : [];
-            long known = images.Sum(d => d.ImageSize), before = 0;
+            var images = type.IncludesDatabases() || pageBase is not null ? session.Databases : [];
+            // A changed-pages set holds each database's changed pages, or its whole image where they cannot be used (said).
+            var wholeImages = new List<string>();
+            var readPages = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var db in images.Where(_ => pageBase is not null))
+            {
+                if (WholeImageReason(db, pageBase!) is { } why)
+                {
+                    wholeImages.Add(why);
+                }
+                else
+                {
+                    readPages.Add(db.Name);
+                }
+            }
+            long known = images.Sum(d => readPages.Contains(d.Name) ? d.ChangedPagesSize!.Value : d.ImageSize), before = 0;
             foreach (var db in images)
             {
-                await using var image = await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
-                // The two header pages and the trailer page change at every backup: cut apart from the pages.
-                long[] cuts = db.PageSize > 0 ? [2L * db.PageSize, image.Length - db.PageSize] : [];
-                before = await AddAsync(writer, SetLayout.DatabasePath(db.Name), image, before, known, logsListed: false, progress, ct, cuts).ConfigureAwait(false);
+                bool pages = readPages.Contains(db.Name);
+                await using var image = pages
+                    ? await session.OpenChangedPagesAsync(db.Name, ct).ConfigureAwait(false)
+                    : await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
+                // The two header pages (and a changed-pages image's map) and the trailer page change at every backup: cut
+                // apart from the pages.
+                long[] cuts = db.PageSize <= 0 ? [] : pages
+                    ? [2L * db.PageSize, (2L + ChangedPagesImage.MapPages(db.ChangedPages!.Value, db.PageSize)) * db.PageSize, image.Length - db.PageSize]
+                    : [2L * db.PageSize, image.Length - db.PageSize];
+                var path = pages ? SetLayout.ChangedPagesPath(db.Name) : SetLayout.DatabasePath(db.Name);
+                before = await AddAsync(writer, path, image, before, known, logsListed: false, progress, ct, cuts).ConfigureAwait(false);
             }
             var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
             known = before + logs.Generations.Sum(g => g.Size);
@@ -52,6 +83,11 @@ public static class BackupJob
             }
             var ended = (await session.RefreshAsync(ct).ConfigureAwait(false)).ServerTime;
             var manifest = SetManifest.Build(session, type, parent, client.Server, logs, ended, writer);
+            if (pageBase is not null)
+            {
+                manifest.ChangedSince = pageBase.GenLow;
+                manifest.WholeImages = wholeImages.Count == 0 ? null : wholeImages;
+            }
             await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
             if (request.AfterCommit is { } hook)
             {
@@ -60,7 +96,11 @@ public static class BackupJob
             // The set is durable: only now may the server delete the logs it holds.
             IReadOnlyList<uint> truncated = type.Truncates() ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
             await session.EndAsync(ct).ConfigureAwait(false);
-            return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated, writer.ReusedBytes);
+            return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated, writer.ReusedBytes)
+            {
+                ChangedSince = manifest.ChangedSince,
+                WholeImages = wholeImages,
+            };
         }
         catch
         {
@@ -78,6 +118,19 @@ public static class BackupJob
         {
             await session.DisposeAsync().ConfigureAwait(false); // aborts within its bound unless the backup ended
         }
+    }
+
+    /// <summary>Why a changed-pages set must hold this database whole: the server cannot say which pages changed (its
+    /// reason), or the page base does not hold this database (attached since, or another database under its name).</summary>
+    private static string? WholeImageReason(BackupDatabaseInfo db, Manifest pageBase)
+    {
+        if (db.ChangedPages is null)
+        {
+            return $"database '{db.Name}': {db.ChangedPagesProblem ?? "the server sent no page map"}";
+        }
+        return pageBase.Databases.Any(d => d.Name == db.Name && d.Signature == db.Signature)
+            ? null
+            : $"database '{db.Name}' is not in the page base set {pageBase.SetId} (attached after it, or another database by that name)";
     }
 
     private static async Task<long> AddAsync(BackupSetWriter writer, string path, Stream source, long before, long known, bool logsListed, IProgress<BackupProgress>? progress, CancellationToken ct, long[]? cuts = null)

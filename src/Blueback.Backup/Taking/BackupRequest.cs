@@ -13,6 +13,10 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// program stopped by Ctrl+C has 2 s in all.</summary>
     public TimeSpan AbortBound { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>An incremental or differential that holds the pages changed since its page base (the nearest set of its
+    /// chain holding pages) instead of every log record since its parent.</summary>
+    public bool ChangedPages { get; init; }
+
     /// <summary>Called once the set is committed and before the server truncates (tests stop a backup exactly
     /// there). The backup waits for it, under the backup's own token.</summary>
     public Func<CancellationToken, Task>? AfterCommit { get; init; }
@@ -26,7 +30,14 @@ public sealed record BackupProgress(string File, long FileDone, long FileSize, l
 /// and the generations the server deleted afterwards.</summary>
 /// <summary>What a backup did. <paramref name="StoredBytes"/> are the bytes it wrote into the repository;
 /// <paramref name="ReusedBytes"/> the content it found there already (format 2), not written again.</summary>
-public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated, long ReusedBytes = 0);
+public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated, long ReusedBytes = 0)
+{
+    /// <summary>A changed-pages set: the generation its pages are listed from, or null.</summary>
+    public uint? ChangedSince { get; init; }
+
+    /// <summary>A changed-pages set: the databases held whole instead, each with why (never silently).</summary>
+    public IReadOnlyList<string> WholeImages { get; init; } = [];
+}
 
 /// <summary>The repository cannot take this backup (no base for an incremental, or the server's log range does not
 /// join the chain it holds): the message names the sets and generations and what to do. Nothing was written and

@@ -1,5 +1,6 @@
 using Blueback.Repository;
 using Blueback.Storage.Diagnostics;
+using Blueback.Storage.Format;
 
 namespace Blueback.Backup;
 
@@ -12,6 +13,7 @@ public static class SetVerification
     {
         var logs = new LogCopies(set);
         var pages = new ImagePages();
+        var changed = new ChangedPagesCheck(set);
         var problems = await SetVerifier.VerifyAsync(repo, set, (file, raw, offset, found) =>
         {
             if (SetLayout.IsLog(file))
@@ -22,11 +24,28 @@ public static class SetVerification
             {
                 pages.Check(file, raw.Span, offset, found);
             }
+            else if (SetLayout.IsChangedPages(file))
+            {
+                changed.Check(file, raw.Span, offset, found);
+            }
             return Task.CompletedTask;
         }, ct).ConfigureAwait(false);
         if (set.Type != BackupRepository.ShippedType && ChainResolver.Problem(set, sets) is { } chain)
         {
             problems.Add(chain);
+        }
+        else if (ChainResolver.IsPageSet(set))
+        {
+            // The composition a restore would make, checked without restoring: each database's whole image and every
+            // later set's changed pages of it are there.
+            try
+            {
+                RestoreJob.PagePlan.Of(ChainResolver.ChainOf(set, sets));
+            }
+            catch (Exception ex) when (ex is RestorePlanException or ChainBrokenException)
+            {
+                problems.Add($"set {set.SetId}: {ex.Message}");
+            }
         }
         return problems;
     }
@@ -67,6 +86,56 @@ public static class SetVerification
                 {
                     problems.Add($"file {file.Path}: page {page} {what}");
                 }
+            }
+        }
+    }
+
+    /// <summary>Each changed-pages file read as a restore would apply it (<see cref="ChangedPagesReader"/>): header
+    /// pages, map, every page checked at its own number, the trailer, which must name the set's database and generation.</summary>
+    private sealed class ChangedPagesCheck(Manifest set)
+    {
+        private readonly Dictionary<string, ChangedPagesReader?> _readers = new(StringComparer.Ordinal);
+
+        public void Check(ManifestFile file, ReadOnlySpan<byte> span, long offset, List<string> problems)
+        {
+            if (offset == 0)
+            {
+                int pageSize = PageVerification.ImagePageSize(span);
+                _readers[file.Path] = pageSize == 0 ? null : new ChangedPagesReader(pageSize);
+                if (pageSize == 0)
+                {
+                    problems.Add($"set {set.SetId}, file {file.Path}: not a changed-pages image (no header page)");
+                }
+            }
+            if (_readers.GetValueOrDefault(file.Path) is not { } reader)
+            {
+                return;
+            }
+            try
+            {
+                for (int at = 0; at + reader.PageSize <= span.Length; at += reader.PageSize)
+                {
+                    reader.Take(span.Slice(at, reader.PageSize), out _, out _);
+                }
+            }
+            catch (ChangedPagesFormatException ex)
+            {
+                problems.Add($"set {set.SetId}, file {file.Path}: {ex.Message}");
+                _readers[file.Path] = null;
+                return;
+            }
+            if (offset + span.Length < file.Size)
+            {
+                return;
+            }
+            var name = SetLayout.DatabaseName(file);
+            if (reader.Trailer is not { } t)
+            {
+                problems.Add($"set {set.SetId}, file {file.Path}: ends before its trailer");
+            }
+            else if (set.Databases.FirstOrDefault(d => d.Name == name) is not { } db || db.Signature != t.DatabaseSignature.Id.ToString("N") || t.GenLow != set.GenLow)
+            {
+                problems.Add($"set {set.SetId}, file {file.Path}: its trailer names database {t.DatabaseSignature.Id:N} from generation {t.GenLow}, not the set's database '{name}' from generation {set.GenLow}");
             }
         }
     }

@@ -29,6 +29,10 @@ internal static class BackupCommand
                 r.AddError($"--type '{r.GetValueOrDefault<string>()}' is not one of full, copy, incremental, differential.");
             }
         });
+        var changedPages = new Option<bool>("--changed-pages")
+        {
+            Description = "With --type incremental or differential: store the pages changed since the chain's last set that holds pages (and the logs from this backup's checkpoint) instead of every log record since the parent.",
+        };
         var repo = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
@@ -44,7 +48,14 @@ internal static class BackupCommand
                 r.AddError("--nice takes 0 (normal priority) to 19 (the lowest).");
             }
         });
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, json, noCompress, nice };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, json, noCompress, nice };
+        cmd.Validators.Add(r =>
+        {
+            if (r.GetValue(changedPages) && Parse(r.GetValue(type)).IncludesDatabases())
+            {
+                r.AddError("--changed-pages goes with --type incremental or differential (a full or copy backup copies every page).");
+            }
+        });
         repo.AddTo(cmd);
         var tokens = new TokenOptions();
         tokens.AddTo(cmd);
@@ -53,7 +64,7 @@ internal static class BackupCommand
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
             Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)),
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
@@ -61,14 +72,14 @@ internal static class BackupCommand
 
     private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint() };
+            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint(), ChangedPages = changedPages };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)
@@ -85,11 +96,16 @@ internal static class BackupCommand
         progress.Done();
         if (json)
         {
-            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, reused = r.ReusedBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated });
+            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, reused = r.ReusedBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated, changedSince = r.ChangedSince, wholeImages = r.WholeImages });
         }
         else
         {
-            Console.WriteLine($"Backup set {r.SetId}: {type.Name()} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
+            foreach (var why in r.WholeImages)
+            {
+                // Never silent: a changed-pages set that holds a whole image says which and why.
+                Console.Error.WriteLine($"blueback backup: whole image instead of changed pages: {why}.");
+            }
+            Console.WriteLine($"Backup set {r.SetId}: {type.Name()}{(r.ChangedSince is { } since ? $" (pages changed since generation {since})" : "")} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }
         return Output.Ok;
     }

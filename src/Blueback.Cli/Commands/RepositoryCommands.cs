@@ -107,6 +107,7 @@ internal static class RepositoryCommands
                     id = s.SetId,
                     instance = s.Instance,
                     type = s.Type,
+                    changedSince = s.ChangedSince,
                     started = s.Started,
                     ended = s.Ended,
                     genLow = s.GenLow,
@@ -134,7 +135,7 @@ internal static class RepositoryCommands
             foreach (var s in sets)
             {
                 var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
-                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {s.Type,-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {s.ParentSetId ?? "-"}");
+                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {s.ParentSetId ?? "-"}");
             }
             foreach (var x in ranges)
             {

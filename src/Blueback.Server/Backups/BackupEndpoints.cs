@@ -46,7 +46,7 @@ internal static class BackupEndpoints
             }
             return Guard(() =>
             {
-                var s = sessions.Begin(inst, type, clientId);
+                var s = sessions.Begin(inst, type, clientId, req?.ChangedSince);
                 if (ctx.RequestAborted.IsCancellationRequested)
                 {
                     sessions.Abort(s, "the client went away before the backup's begin was answered");
@@ -65,6 +65,9 @@ internal static class BackupEndpoints
 
         app.MapGet(Routes.Templates.BackupImage, (HttpContext ctx, string id, string database) =>
             StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenDatabaseImage(database), $"the image of database '{database}'")).WithName("backup-image");
+
+        app.MapGet(Routes.Templates.BackupChangedPages, (HttpContext ctx, string id, string database) =>
+            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenChangedPages(database), $"the changed pages of database '{database}'")).WithName("backup-changed-pages");
 
         app.MapPost(Routes.Templates.BackupLogs, (string id) =>
             WithSession(host, sessions, id, allowFinished: false, (s, _) =>

@@ -21,13 +21,13 @@ public sealed class BackupSessions : IDisposable
 
     public TimeSpan Lease { get; }
 
-    public HostedBackup Begin(StorageInstance instance, BackupType type, string? clientId = null)
+    public HostedBackup Begin(StorageInstance instance, BackupType type, string? clientId = null, uint? changedSince = null)
     {
         _sessions.CheckRoom(clientId);
         InstanceBackup backup;
         try
         {
-            backup = instance.BeginBackup(type);
+            backup = instance.BeginBackup(type, changedSince);
         }
         catch (BackupRefusedException) when (Running().FirstOrDefault(s => s.Backup.InstanceName == instance.Name) is { } running)
         {
@@ -46,7 +46,7 @@ public sealed class BackupSessions : IDisposable
             backup.Abort();
             throw;
         }
-        _logger.LogInformation("Backup {Id} ({Type}) of instance {Instance} begun at generation {GenLow}", session.Id, type.Name(), instance.Name, backup.GenLow);
+        _logger.LogInformation("Backup {Id} ({Type}{Pages}) of instance {Instance} begun at generation {GenLow}", session.Id, type.Name(), changedSince is { } since ? $", pages changed since generation {since}" : "", instance.Name, backup.GenLow);
         return session;
     }
 

@@ -2,6 +2,8 @@ using Blueback.Protocol;
 using Blueback.Server.Sessions;
 using Blueback.Storage;
 using Blueback.Storage.Backup;
+using Blueback.Storage.ChangedPages;
+using Blueback.Storage.Format;
 
 namespace Blueback.Server.Backups;
 
@@ -34,15 +36,26 @@ public sealed class HostedBackup(InstanceBackup backup, TimeSpan lease, string? 
         GenHigh = Backup.GenHigh,
         LeaseSeconds = Lease.Length.TotalSeconds,
         LogSignature = instance.LogSignature.Id.ToString("N"),
-        Databases = Backup.Databases.Select(d => new BackupDatabaseInfo
+        ChangedSince = Backup.ChangedSince,
+        Databases = Backup.Databases.Select(d => Describe(d, Backup.ChangedPages(d.Name))).ToList(),
+        Error = Error ?? AbortReason,
+        ServerTime = DateTime.UtcNow,
+    };
+
+    private static BackupDatabaseInfo Describe(BackupDatabase d, ChangedPageList? changed)
+    {
+        // Pages added after the backup began are not read (the logs hold them), as in a whole image.
+        int? count = changed?.Pages?.Count(p => p < d.PageCount);
+        return new BackupDatabaseInfo
         {
             Name = d.Name,
             Id = d.Id,
             Signature = d.Signature.Id.ToString("N"),
             PageSize = d.PageSize,
             ImageSize = d.ImageSize,
-        }).ToList(),
-        Error = Error ?? AbortReason,
-        ServerTime = DateTime.UtcNow,
-    };
+            ChangedPages = count,
+            ChangedPagesSize = count is { } n ? ChangedPagesImage.Length(n, d.PageSize) : null,
+            ChangedPagesProblem = changed?.Problem,
+        };
+    }
 }

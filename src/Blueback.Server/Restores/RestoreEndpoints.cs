@@ -55,6 +55,9 @@ internal static class RestoreEndpoints
         app.MapPut(Routes.Templates.RestoreImage, (HttpContext ctx, string id, string database) =>
             UploadAsync(ctx, sessions, id, database, 0)).WithName("restore-image");
 
+        app.MapPut(Routes.Templates.RestoreChangedPages, (HttpContext ctx, string id, string database) =>
+            UploadAsync(ctx, sessions, id, database, 0, changedPages: true)).WithName("restore-changed-pages");
+
         app.MapPut(Routes.Templates.RestoreLog, (HttpContext ctx, string id, uint generation) =>
             UploadAsync(ctx, sessions, id, null, generation)).WithName("restore-log");
 
@@ -111,7 +114,7 @@ internal static class RestoreEndpoints
         return null;
     }
 
-    private static async Task UploadAsync(HttpContext ctx, RestoreSessions sessions, string id, string? database, uint generation)
+    private static async Task UploadAsync(HttpContext ctx, RestoreSessions sessions, string id, string? database, uint generation, bool changedPages = false)
     {
         IResult? refusal = null;
         var s = sessions.Find(id);
@@ -146,7 +149,7 @@ internal static class RestoreEndpoints
             }
             refusal = await GuardAsync(async () =>
             {
-                await sessions.WriteAsync(s, database, generation, size, sha, ctx.Request.Body, ctx.RequestAborted, chunkSizes).ConfigureAwait(false);
+                await sessions.WriteAsync(s, database, generation, size, sha, ctx.Request.Body, ctx.RequestAborted, chunkSizes, changedPages).ConfigureAwait(false);
                 return Results.NoContent();
             }).ConfigureAwait(false);
         }

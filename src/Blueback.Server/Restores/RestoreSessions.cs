@@ -85,7 +85,7 @@ public sealed class RestoreSessions : IDisposable
 
     /// <summary>Writes one file of the restore from <paramref name="body"/>. The first write prepares the instance
     /// directory (for a replace, its database files are moved aside there, not before).</summary>
-    public async Task WriteAsync(HostedRestore s, string? database, uint generation, long size, string sha256, Stream body, CancellationToken requestAborted, IReadOnlyList<int>? chunkSizes = null)
+    public async Task WriteAsync(HostedRestore s, string? database, uint generation, long size, string sha256, Stream body, CancellationToken requestAborted, IReadOnlyList<int>? chunkSizes = null, bool changedPages = false)
     {
         if (!await s.WriteGate.WaitAsync(0, requestAborted).ConfigureAwait(false))
         {
@@ -112,7 +112,11 @@ public sealed class RestoreSessions : IDisposable
                 }
             }
             Func<Stream, CancellationToken, Task> copy = (sink, ct) => CopyAsync(s, body, sink, size, ct);
-            if (database is not null)
+            if (database is not null && changedPages)
+            {
+                await s.Writer.ApplyChangedPagesAsync(database, size, sha256, copy, cts.Token, chunkSizes).ConfigureAwait(false);
+            }
+            else if (database is not null)
             {
                 await s.Writer.WriteDatabaseAsync(database, size, sha256, copy, cts.Token, chunkSizes).ConfigureAwait(false);
             }
