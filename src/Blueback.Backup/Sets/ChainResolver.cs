@@ -20,7 +20,7 @@ public static class ChainResolver
     public static bool IsPageSet(Manifest set) => set.ChangedSince is not null;
 
     /// <summary>Whether the set holds database pages at all: a full or copy set's images, a changed-pages set's pages.</summary>
-    public static bool HoldsPages(Manifest set) => IsBase(set) || IsPageSet(set);
+    public static bool HoldsPages(Manifest set) => IsPageSet(set) || (BackupTypes.TryParse(set.Type, out var t) && t.IncludesDatabases()); // a shipped generation holds logs only
 
     /// <summary>The set a changed-pages set child of <paramref name="parent"/> lists its pages against: the nearest set
     /// of the chain, the parent itself included, that holds pages. A restore lays each such set's pages over the one
