@@ -39,6 +39,8 @@ internal static class ChangedPagesBench
             pagesDiff = Best(pagesDiff, Backup(url, repo, "--type", "differential", "--changed-pages"));
             logDiff = Best(logDiff, Backup(url, repo, "--type", "differential"));
         }
+        // Same pages as the differentials' (the state did not change): its bytes read are its own; what it stores, the
+        // first changed-pages differential already stored.
         var pagesInc = Backup(url, repo, "--type", "incremental", "--changed-pages");
         var wholeRepo = Path.Combine(root, "pages-whole-repo");
         Shell.Blueback("repo", "init", wholeRepo);
@@ -55,15 +57,17 @@ internal static class ChangedPagesBench
         Console.WriteLine(string.Create(ci, $"changed pages after {changed:N0} of {rows:N0} rows (1%) changed at random:"));
         Console.WriteLine(string.Create(ci, $"  changed-pages differential {pagesDiff!.Seconds:0.00} s, {pagesDiff.Stored / 1048576.0:0.0} MiB stored ({pagesDiff.Raw / 1048576.0:0.0} MiB read)"));
         Console.WriteLine(string.Create(ci, $"  log-only differential      {logDiff!.Seconds:0.00} s, {logDiff.Stored / 1048576.0:0.0} MiB stored ({logDiff.Raw / 1048576.0:0.0} MiB read)"));
-        Console.WriteLine(string.Create(ci, $"  changed-pages incremental  {pagesInc.Seconds:0.00} s, {pagesInc.Stored / 1048576.0:0.0} MiB stored ({pagesInc.Raw / 1048576.0:0.0} MiB read)"));
+        Console.WriteLine(string.Create(ci, $"  changed-pages incremental  {pagesInc.Seconds:0.00} s, {pagesInc.Raw / 1048576.0:0.0} MiB read (the same pages as the differential's, already stored)"));
         Console.WriteLine(string.Create(ci, $"  whole-image full (empty repository) {whole.Seconds:0.00} s, {whole.Stored / 1048576.0:0.0} MiB stored ({whole.Raw / 1048576.0:0.0} MiB read)"));
-        Console.WriteLine(string.Create(ci, $"  ratios: changed-pages / full in time {pagesInc.Seconds / whole.Seconds:0.000}, in stored bytes {(double)pagesInc.Stored / whole.Stored:0.0000}; changed-pages / log-only (differentials) in time {pagesDiff.Seconds / logDiff.Seconds:0.00}, in stored bytes {(double)pagesDiff.Stored / logDiff.Stored:0.00}"));
+        Console.WriteLine(string.Create(ci, $"  ratios: changed-pages / full in time {pagesInc.Seconds / whole.Seconds:0.000}, in stored bytes {(double)pagesDiff.Stored / whole.Stored:0.0000}; changed-pages / log-only (differentials) in time {pagesDiff.Seconds / logDiff.Seconds:0.00}, in stored bytes {(double)pagesDiff.Stored / logDiff.Stored:0.00}"));
         Console.WriteLine(string.Create(ci, $"  restore: full + changed-pages incremental {chain:0.00} s, full alone {alone:0.00} s, ratio {chain / alone:0.00}"));
     }
 
     private sealed record Result(string Set, double Seconds, long Raw, long Stored);
 
-    private static Result Best(Result? a, Result b) => a is null || b.Seconds < a.Seconds ? b : a;
+    /// <summary>The better time of two rounds, and the first round's bytes: the second finds the same content already in
+    /// the repository (the server's state did not change), so it stores next to nothing.</summary>
+    private static Result Best(Result? first, Result b) => first is null ? b : first with { Seconds = Math.Min(first.Seconds, b.Seconds) };
 
     private static Result Backup(string url, string repo, params string[] args)
     {

@@ -80,6 +80,12 @@ public sealed class BackupSession : IAsyncDisposable
     public Task<BackupStream> OpenDatabaseImageAsync(string database, CancellationToken cancellationToken = default) =>
         OpenStreamAsync(Routes.BackupImage(Id, database), $"image of database '{database}'", cancellationToken);
 
+    /// <summary>Part of a database image: <paramref name="length"/> bytes from <paramref name="offset"/>, whole pages.
+    /// Parts of one image may be read at once (see <see cref="ParallelImageStream"/>); the image counts as read once its
+    /// parts cover it.</summary>
+    public Task<BackupStream> OpenDatabaseImageRangeAsync(string database, long offset, long length, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(Routes.BackupImageRange(Id, database, offset, length), $"bytes {offset}+{length} of the image of database '{database}'", cancellationToken);
+
     /// <summary>A changed-pages backup: the pages of a database changed since the base generation, as a stream of known
     /// length (header pages, page map, the pages, trailer). Only for a database whose info gives
     /// <see cref="BackupDatabaseInfo.ChangedPages"/>; read the whole image of the others.</summary>

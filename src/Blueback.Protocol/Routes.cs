@@ -30,6 +30,8 @@ public static class Routes
 
     public static string BackupImage(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/image";
 
+    public static string BackupImageRange(string id, string database, long offset, long length) => $"{BackupImage(id, database)}?offset={offset}&length={length}";
+
     public static string BackupChangedPages(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/pages";
 
     public static string BackupLogs(string id) => $"{Backup(id)}/logs";

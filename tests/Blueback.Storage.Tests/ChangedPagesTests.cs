@@ -230,3 +230,64 @@ public class ChangedPagesTests
         Assert.True(set.Images.ContainsKey("a"), "no whole image in place of the changed pages");
     }
 }
+
+/// <summary>Parts of a database image read at once (what a backup program's parallel streams ask for): the parts put
+/// together are the whole image byte for byte, the image counts as read only once they cover it, and a part that is not
+/// whole pages is refused.</summary>
+public class ImageRangeTests
+{
+    [Fact(Timeout = 60_000)]
+    public async Task Parts_read_at_once_are_the_whole_image_and_count_as_read_only_when_they_cover_it()
+    {
+        await Task.Yield();
+        using var dir = new TempDir();
+        using var inst = StorageInstance.Create(dir["i"], Small.Options);
+        var a = inst.CreateDatabase("a");
+        for (int i = 0; i < 20; i++)
+        {
+            using var tx = inst.BeginWrite();
+            for (int k = 0; k < 50; k++)
+            {
+                tx.Put(a, "t", B($"k{i:D3}{k:D3}"), new byte[700]);
+            }
+            tx.Commit(CommitMode.Durable);
+        }
+        inst.Checkpoint();
+        var b = inst.BeginBackup(BackupType.Copy);
+        byte[] whole;
+        using (var s = b.OpenDatabaseImage("a"))
+        {
+            whole = new byte[s.Length];
+            s.ReadExactly(whole);
+        }
+        b.Abort();
+
+        b = inst.BeginBackup(BackupType.Copy);
+        int ps = a.PageSize;
+        long total = whole.Length, half = total / ps / 2 * ps;
+        Assert.Throws<BackupSequenceException>(() => b.OpenDatabaseImage("a", 100, ps));
+        Assert.Throws<BackupSequenceException>(() => b.OpenDatabaseImage("a", 0, total + ps));
+        var second = b.OpenDatabaseImage("a", half, total - half);
+        var first = b.OpenDatabaseImage("a", 0, half); // both at once
+        var glued = new byte[total];
+        second.ReadExactly(glued.AsSpan((int)half));
+        var ex = Assert.Throws<BackupSequenceException>(() => b.ListLogs());
+        Assert.Contains("still open", ex.Message, StringComparison.Ordinal);
+        first.ReadExactly(glued.AsSpan(0, (int)half));
+        first.Dispose();
+        second.Dispose();
+        // The header pages and the trailer name each backup; every page between is the same.
+        Assert.Equal(whole.AsSpan(2 * ps, whole.Length - 3 * ps).ToArray(), glued.AsSpan(2 * ps, whole.Length - 3 * ps).ToArray());
+        Assert.NotEmpty(b.ListLogs()); // covered: the image counts as read
+        b.Abort();
+
+        b = inst.BeginBackup(BackupType.Copy);
+        using (var part = b.OpenDatabaseImage("a", 0, half))
+        {
+            part.CopyTo(Stream.Null);
+        }
+        ex = Assert.Throws<BackupSequenceException>(() => b.ListLogs());
+        Assert.Contains("not read in full", ex.Message, StringComparison.Ordinal);
+        b.Abort();
+    }
+}

@@ -65,7 +65,9 @@ public static class BackupJob
                 bool pages = readPages.Contains(db.Name);
                 await using var image = pages
                     ? await session.OpenChangedPagesAsync(db.Name, ct).ConfigureAwait(false)
-                    : await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
+                    : request.Streams > 1 && db.ImageSize > BackupRequest.PartSize && BackupRequest.PartSize % db.PageSize == 0
+                        ? (Stream)new ParallelImageStream(session, db.Name, db.ImageSize, BackupRequest.PartSize, request.Streams)
+                        : await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
                 // The two header pages (and a changed-pages image's map) and the trailer page change at every backup: cut
                 // apart from the pages.
                 long[] cuts = db.PageSize <= 0 ? [] : pages

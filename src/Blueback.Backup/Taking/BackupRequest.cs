@@ -13,6 +13,17 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// program stopped by Ctrl+C has 2 s in all.</summary>
     public TimeSpan AbortBound { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Connections a database image is read over at once, in parts (<see cref="Client.ParallelImageStream"/>):
+    /// one connection is bound by one core on each side. 1 reads each image as one stream.</summary>
+    public int Streams { get; init; } = DefaultStreams;
+
+    /// <summary>Two parts in flight: measured here, two cores reach the loopback ceiling's share with two and gain
+    /// nothing more with four (docs/benchmarks.md).</summary>
+    public const int DefaultStreams = 2;
+
+    /// <summary>Bytes per part of a parallel image read (the repository's chunk size, so a part is a chunk's worth).</summary>
+    public const int PartSize = 8 << 20;
+
     /// <summary>An incremental or differential that holds the pages changed since its page base (the nearest set of its
     /// chain holding pages) instead of every log record since its parent.</summary>
     public bool ChangedPages { get; init; }

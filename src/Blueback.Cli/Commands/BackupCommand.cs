@@ -33,6 +33,18 @@ internal static class BackupCommand
         {
             Description = "With --type incremental or differential: store the pages changed since the chain's last set that holds pages (and the logs from this backup's checkpoint) instead of every log record since the parent.",
         };
+        var streams = new Option<int>("--streams")
+        {
+            Description = "Connections each database image is read over at once, in 8 MiB parts (1: one stream per image).",
+            DefaultValueFactory = _ => BackupRequest.DefaultStreams,
+        };
+        streams.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > 16)
+            {
+                r.AddError("--streams takes 1 to 16.");
+            }
+        });
         var repo = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
@@ -48,7 +60,7 @@ internal static class BackupCommand
                 r.AddError("--nice takes 0 (normal priority) to 19 (the lowest).");
             }
         });
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, json, noCompress, nice };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, streams, json, noCompress, nice };
         cmd.Validators.Add(r =>
         {
             if (r.GetValue(changedPages) && Parse(r.GetValue(type)).IncludesDatabases())
@@ -64,7 +76,7 @@ internal static class BackupCommand
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
             Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages),
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
@@ -72,14 +84,14 @@ internal static class BackupCommand
 
     private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, int streams, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint(), ChangedPages = changedPages };
+            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint(), ChangedPages = changedPages, Streams = streams };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)

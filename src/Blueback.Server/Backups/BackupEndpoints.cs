@@ -63,8 +63,10 @@ internal static class BackupEndpoints
         app.MapGet(Routes.Templates.Backup, (string id) =>
             WithSession(host, sessions, id, allowFinished: true, (s, inst) => Results.Json(s.Info(inst), ProtocolJson.Default.BackupSessionInfo))).WithName("backup-get");
 
-        app.MapGet(Routes.Templates.BackupImage, (HttpContext ctx, string id, string database) =>
-            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenDatabaseImage(database), $"the image of database '{database}'")).WithName("backup-image");
+        // ?offset=&length= (whole pages): part of the image, so that a program can read several parts at once.
+        app.MapGet(Routes.Templates.BackupImage, (HttpContext ctx, string id, string database, long? offset, long? length) =>
+            StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenDatabaseImage(database, offset ?? 0, length),
+                offset is null && length is null ? $"the image of database '{database}'" : $"bytes {offset ?? 0}+{length} of the image of database '{database}'")).WithName("backup-image");
 
         app.MapGet(Routes.Templates.BackupChangedPages, (HttpContext ctx, string id, string database) =>
             StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenChangedPages(database), $"the changed pages of database '{database}'")).WithName("backup-changed-pages");

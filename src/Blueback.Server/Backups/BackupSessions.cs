@@ -23,6 +23,29 @@ public sealed class BackupSessions : IDisposable
 
     public HostedBackup Begin(StorageInstance instance, BackupType type, string? clientId = null, uint? changedSince = null)
     {
+        // One begin per instance at a time, up to its session: a begin takes a checkpoint first, and a client that gave
+        // up on one (and aborted its id) and begins again at once must find it aborted, not an engine backup that no
+        // session holds yet.
+        var gate = _beginning.GetOrAdd(instance.Name, _ => new object());
+        if (!Monitor.TryEnter(gate, BeginBound))
+        {
+            throw new BackupRefusedException($"Another backup of instance '{instance.Name}' has been beginning for {BeginBound.TotalSeconds:0} s (its checkpoint is slow); try again shortly.");
+        }
+        try
+        {
+            return BeginOne(instance, type, clientId, changedSince);
+        }
+        finally
+        {
+            Monitor.Exit(gate);
+        }
+    }
+
+    private static readonly TimeSpan BeginBound = TimeSpan.FromSeconds(30);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> _beginning = new(StringComparer.Ordinal);
+
+    private HostedBackup BeginOne(StorageInstance instance, BackupType type, string? clientId, uint? changedSince)
+    {
         _sessions.CheckRoom(clientId);
         InstanceBackup backup;
         try

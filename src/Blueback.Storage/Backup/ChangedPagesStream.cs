@@ -74,7 +74,7 @@ internal sealed class ChangedPagesStream : BackupReadStream
         }
         if (_position == Length)
         {
-            _backup.ImageCompleted(_db.Name, this);
+            _backup.ImageCompleted(_db.Name, this, 0, Length, Length);
         }
         return total;
     }

@@ -26,8 +26,15 @@ internal sealed class DatabaseImageStream : BackupReadStream
     private readonly UncachedPageReader _reader;
     private readonly VerifiedPageReads _pages;
 
-    public DatabaseImageStream(InstanceBackup backup, Database db, uint pageCount, DatabaseHeader header)
+    private readonly long _start, _end;
+
+    /// <param name="start">Where the stream starts in the image (whole pages; 0 for the whole image).</param>
+    /// <param name="end">Where it ends (the image's length for the whole image).</param>
+    public DatabaseImageStream(InstanceBackup backup, Database db, uint pageCount, DatabaseHeader header, long start, long end)
     {
+        _start = start;
+        _end = end;
+        _position = start;
         _backup = backup;
         _db = db;
         _file = db.File;
@@ -46,23 +53,27 @@ internal sealed class DatabaseImageStream : BackupReadStream
     /// <summary>Pages before the trailer.</summary>
     public uint PageCount => _pageCount;
 
-    public override long Length => ((long)_pageCount + 1) * _pageSize;
+    /// <summary>The bytes this stream sends: the whole image, or the part asked for.</summary>
+    public override long Length => _end - _start;
 
-    protected override long ReadPosition => _position;
+    /// <summary>The whole image's length.</summary>
+    private long ImageLength => ((long)_pageCount + 1) * _pageSize;
+
+    protected override long ReadPosition => _position - _start;
 
     public override int Read(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
         _backup.ThrowIfAborted();
         int total = 0;
-        while (buffer.Length > 0 && _position < Length)
+        while (buffer.Length > 0 && _position < _end)
         {
             uint page = (uint)(_position / _pageSize);
             int inPage = (int)(_position % _pageSize);
             if (inPage == 0 && page > FormatConstants.ShadowHeaderPage && page < _pageCount && buffer.Length >= _pageSize && !RangeHolds(page))
             {
                 // Whole pages straight into the caller's buffer, checked there: one copy fewer per byte.
-                int count = (int)Math.Min(Math.Min(PagesPerRange, _pageCount - page), (uint)(buffer.Length / _pageSize));
+                int count = (int)Math.Min(Math.Min(Math.Min(PagesPerRange, _pageCount - page), (uint)(buffer.Length / _pageSize)), (_end - _position) / _pageSize);
                 int bytes = count * _pageSize;
                 LoadPages(page, count, buffer[..bytes]);
                 buffer = buffer[bytes..];
@@ -89,9 +100,9 @@ internal sealed class DatabaseImageStream : BackupReadStream
             _position += n;
             total += n;
         }
-        if (_position == Length)
+        if (_position == _end && total > 0)
         {
-            _backup.ImageCompleted(_db.Name, this);
+            _backup.ImageCompleted(_db.Name, this, _start, _end, ImageLength);
         }
         return total;
     }

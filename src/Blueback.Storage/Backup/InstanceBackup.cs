@@ -30,8 +30,9 @@ public sealed class InstanceBackup
     private readonly Dictionary<string, BackupDatabase> _databases;
     private readonly HashSet<string> _imagesDone = new(StringComparer.Ordinal);
     private readonly HashSet<uint> _logsRead = new();
-    private string? _openImage; // the database whose image (whole or changed pages) is open
-    private Stream? _openStream;
+    private string? _openImage; // the database whose image (whole, ranges of it, or changed pages) is open
+    private readonly HashSet<Stream> _openStreams = [];
+    private readonly Dictionary<string, List<(long Start, long End)>> _served = new(StringComparer.Ordinal);
     private Dictionary<string, ChangedPageList>? _changed;
     private List<BackupLogGeneration>? _logs;
     // Set by Abort: a wait before a retry ends at once rather than holding an aborted backup's thread.
@@ -107,7 +108,8 @@ public sealed class InstanceBackup
             ThrowIfImageOpen(name);
             var db = _instance.GetDatabase(name);
             var stream = new ChangedPagesStream(this, db, info.PageCount, db.Header, pages.Where(p => p < info.PageCount).ToArray());
-            (_openImage, _openStream) = (name, stream);
+            _openImage = name;
+            _openStreams.Add(stream);
             return stream;
         }
     }
@@ -118,14 +120,19 @@ public sealed class InstanceBackup
 
     private void ThrowIfImageOpen(string name)
     {
-        if (_openImage is not null)
+        if (_openImage is not null && _openImage != name)
         {
             throw new BackupSequenceException($"The image of database '{_openImage}' is still open; close it before opening '{name}'.");
         }
     }
 
-    /// <summary>Opens the image of one database (full and copy backups; one image open at a time).</summary>
-    public Stream OpenDatabaseImage(string name)
+    /// <summary>Opens the image of one database (full and copy backups; one database's image open at a time).</summary>
+    public Stream OpenDatabaseImage(string name) => OpenDatabaseImage(name, 0, null);
+
+    /// <summary>Opens part of a database's image: <paramref name="length"/> bytes from <paramref name="offset"/>, both
+    /// whole pages (null: to the end). Several parts of the same image may stream at once (a backup program reads them
+    /// in parallel where one stream cannot fill the network); the image counts as read once its parts cover it.</summary>
+    public Stream OpenDatabaseImage(string name, long offset, long? length)
     {
         lock (_lock)
         {
@@ -137,8 +144,15 @@ public sealed class InstanceBackup
             var info = Find(name);
             ThrowIfImageOpen(name);
             var db = _instance.GetDatabase(name);
-            var image = new DatabaseImageStream(this, db, info.PageCount, db.Header);
-            (_openImage, _openStream) = (name, image);
+            long total = ((long)Math.Max(info.PageCount, FormatConstants.FirstDataPage) + 1) * info.PageSize;
+            long end = length is { } l ? offset + l : total;
+            if (offset < 0 || offset % info.PageSize != 0 || end % info.PageSize != 0 || end <= offset || end > total)
+            {
+                throw new BackupSequenceException($"The range {offset}+{end - offset} of the image of database '{name}' is not whole pages within its {total} bytes ({info.PageSize}-byte pages).");
+            }
+            var image = new DatabaseImageStream(this, db, info.PageCount, db.Header, offset, end);
+            _openImage = name;
+            _openStreams.Add(image);
             return image;
         }
     }
@@ -146,11 +160,35 @@ public sealed class InstanceBackup
     /// <summary>Every byte of the image was read: it no longer holds the backup's place, even before its stream is
     /// closed. A client that read one image to its end opens the next at once, while the server may still be
     /// closing the first (a 409 here once, in the demo).</summary>
-    internal void ImageCompleted(string database, Stream image)
+    internal void ImageCompleted(string database, Stream image, long start, long end, long total)
     {
         lock (_lock)
         {
-            _imagesDone.Add(database);
+            if (!_served.TryGetValue(database, out var ranges))
+            {
+                _served[database] = ranges = [];
+            }
+            ranges.Add((start, end));
+            ranges.Sort();
+            long covered = 0;
+            foreach (var (s, e) in ranges)
+            {
+                if (s > covered)
+                {
+                    break;
+                }
+                covered = Math.Max(covered, e);
+            }
+            if (covered >= total)
+            {
+                _imagesDone.Add(database);
+                if (_openImage == database)
+                {
+                    // Every byte was read: the image no longer holds the backup's place, whatever streams are still closing.
+                    _openImage = null;
+                    _openStreams.Clear();
+                }
+            }
             ImageClosed(image);
         }
     }
@@ -159,9 +197,9 @@ public sealed class InstanceBackup
     {
         lock (_lock)
         {
-            if (_openStream == image)
+            if (_openStreams.Remove(image) && _openStreams.Count == 0)
             {
-                (_openImage, _openStream) = (null, null);
+                _openImage = null;
             }
         }
     }
