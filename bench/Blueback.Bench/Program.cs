@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--changed-pages]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--changed-pages|--boundaries]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -56,6 +56,11 @@ try
     {
         long size = quick ? 256L << 20 : 2L << 30;
         BackupBench.Run(root, size, seconds, instead: (r, d, u) => DeltaRestoreBench.Run(r, d, u, size));
+        return;
+    }
+    if (args.Contains("--boundaries"))
+    {
+        BoundaryBench.Run(root, quick ? 64L << 20 : 512L << 20);
         return;
     }
     if (args.Contains("--changed-pages"))
