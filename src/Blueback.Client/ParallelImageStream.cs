@@ -9,7 +9,6 @@ namespace Blueback.Client;
 /// size. A failed part fails the stream; disposing it cancels the parts in flight and waits for them (bounded).</summary>
 public sealed class ParallelImageStream : Stream
 {
-    private static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(2);
     private readonly BackupSession _session;
     private readonly string _database;
     private readonly long _length;
@@ -125,6 +124,9 @@ public sealed class ParallelImageStream : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
+    /// <summary>Cancels the parts in flight and returns at once: a part that has arrived gives its buffer back, one
+    /// still on its way ends with its request (its buffer goes to the collector). Waiting for them cost a Ctrl+C tens
+    /// of milliseconds on a busy machine.</summary>
     public override async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -133,21 +135,22 @@ public sealed class ParallelImageStream : Stream
         }
         _disposed = true;
         await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (var part in _parts)
+        var inFlight = _parts.ToArray();
+        foreach (var part in inFlight)
         {
-            try
+            if (part.IsCompletedSuccessfully)
             {
-                var bytes = await part.WaitAsync(DisposeBound).ConfigureAwait(false);
-                ArrayPool<byte>.Shared.Return(bytes);
+                ArrayPool<byte>.Shared.Return(part.Result);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or IOException or HttpRequestException or BackupStreamException or BluebackApiException or ObjectDisposedException)
+            else
             {
-                // Cancelled on its way, or failed: nothing of it is kept.
+                _ = part.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default); // observed
             }
         }
         _parts.Clear();
         Return();
-        _stop.Dispose();
+        // The parts still on their way hold the token: the source goes once they have ended.
+        _ = Task.WhenAll(inFlight).ContinueWith(_ => _stop.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -159,7 +162,9 @@ public sealed class ParallelImageStream : Stream
         {
             _disposed = true;
             _stop.Cancel();
-            _stop.Dispose();
+            var inFlight = _parts.ToArray();
+            _parts.Clear();
+            _ = Task.WhenAll(inFlight).ContinueWith(_ => _stop.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
         base.Dispose(disposing);
     }

@@ -405,18 +405,33 @@ public sealed class BackupSetWriter
         }
         using var cts = new CancellationTokenSource(bound);
         await _abandon.CancelAsync().ConfigureAwait(false);
+        var inFlight = Task.WhenAll(_writes);
         try
         {
-            // Writes still in flight would recreate what the delete removes: they stop first (their token is cancelled).
-            await Task.WhenAll(_writes).WaitAsync(cts.Token).ConfigureAwait(false);
+            // A chunk being compressed or flushed does not stop at once (an fsync on a busy disk took hundreds of ms:
+            // a Ctrl+C then waited for it). It is given a moment; one that outlives it is left to finish on its own,
+            // and the prefix is removed again once it has (or by gc: nothing without a manifest is a set).
+            await inFlight.WaitAsync(AbandonWritesBound < bound ? AbandonWritesBound : bound).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or IOException or RepositoryException or UnauthorizedAccessException)
         {
-            // Failed or cancelled writes are what is being abandoned; a write that outlives the bound is left to gc.
+            // Failed or cancelled writes are what is being abandoned.
         }
+        await DeletePrefixQuietlyAsync(cts.Token).ConfigureAwait(false);
+        if (!inFlight.IsCompleted)
+        {
+            _ = inFlight.ContinueWith(_ => DeletePrefixQuietlyAsync(CancellationToken.None), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    /// <summary>How long an abandon waits for the chunks in flight before removing the set's prefix.</summary>
+    private static readonly TimeSpan AbandonWritesBound = TimeSpan.FromMilliseconds(50);
+
+    private async Task DeletePrefixQuietlyAsync(CancellationToken ct)
+    {
         try
         {
-            await _repository.Store.DeletePrefixAsync(Prefix, cts.Token).ConfigureAwait(false);
+            await _repository.Store.DeletePrefixAsync(Prefix, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException or RepositoryException)
         {
