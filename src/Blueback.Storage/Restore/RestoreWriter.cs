@@ -136,7 +136,7 @@ public sealed class RestoreWriter : IDisposable
         using (var apply = new ChangedPagesApply(path, pageSize))
         {
             using var hash = expectedDigest is null ? null : new ContentHasher(chunkSizes);
-            await copy(new HashingTee(apply, hash), cancellationToken).ConfigureAwait(false);
+            await copy(new HashingStream(apply, hash), cancellationToken).ConfigureAwait(false);
             if (apply.Written != size)
             {
                 throw new RestoreException($"The changed pages of database '{name}' arrived as {apply.Written:N0} bytes, {size:N0} were announced: the transfer was cut short. Run the restore again.");
@@ -276,15 +276,15 @@ public sealed class RestoreWriter : IDisposable
     private static bool IsPlainName(string name) =>
         name.Length is > 0 and <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    /// <summary>A write-only stream that (optionally) hashes what passes through to the file; disposing it leaves
-    /// the file open for the completion that follows.</summary>
-    private sealed class HashingStream(DirectFileStream inner, ContentHasher? hash) : Stream
+    /// <summary>A write-only stream that (optionally) hashes what passes through to another (the file, or the
+    /// application of changed pages); disposing it leaves that one open for the completion that follows.</summary>
+    private sealed class HashingStream(Stream inner, ContentHasher? hash) : Stream
     {
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => inner.Written;
-        public override long Position { get => inner.Written; set => throw new NotSupportedException(); }
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Length; set => throw new NotSupportedException(); }
 
         public override void Flush()
         {
@@ -306,41 +306,6 @@ public sealed class RestoreWriter : IDisposable
         {
             hash?.AppendData(buffer.Span);
             return inner.WriteAsync(buffer, cancellationToken);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    }
-
-    /// <summary>A write-only stream that hashes what passes through to another stream.</summary>
-    private sealed class HashingTee(Stream inner, ContentHasher? hash) : Stream
-    {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Length; set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            hash?.AppendData(buffer);
-            inner.Write(buffer);
-        }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
