@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Blueback.Storage;
+
+namespace Blueback.Soak;
+
+/// <summary>The soak's rounds; each checks what it did and tells the tally.</summary>
+internal sealed class Rounds(SoakServer server, Writers writers, string repo, string root, Random rng, Tally tally)
+{
+    private static readonly TimeSpan CommandBound = TimeSpan.FromMinutes(5);
+    // The writers' acknowledged counts just before each set's backup began: what its restore must hold at least.
+    private readonly Dictionary<string, long[]> _known = new(StringComparer.Ordinal);
+
+    private string Signal() => rng.Next(100) switch
+    {
+        < 40 => "none",
+        < 75 => "INT",
+        < 90 => "TERM",
+        _ => "KILL",
+    };
+
+    /// <summary>Half the signals in the program's first second (start-up, begin, the first chunks), the rest up to 3 s.</summary>
+    private double Delay() => rng.Next(2) == 0 ? 0.05 + rng.NextDouble() * 0.95 : 1 + rng.NextDouble() * 2;
+
+    public void Backup()
+    {
+        string[] type = rng.Next(100) switch
+        {
+            < 30 => ["--type", "full"],
+            < 40 => ["--type", "copy"],
+            < 65 => ["--type", "incremental"],
+            < 80 => ["--type", "differential"],
+            < 92 => ["--type", "incremental", "--changed-pages"],
+            _ => ["--type", "differential", "--changed-pages"],
+        };
+        var signal = Signal();
+        var before = Sets();
+        var acked = writers.Snapshot();
+        var o = Programs.Run(signal, Delay(), CommandBound, ["backup", "--server", server.Url, "--repo", repo, .. type]);
+        Record(o, $"backup {string.Join(' ', type)}");
+        foreach (var id in Sets().Except(before))
+        {
+            _known[id] = acked;
+        }
+        if (o.Signal == "KILL" && o.Landed)
+        {
+            AbortSessions(); // as an operator would after killing a backup program: its session would hold the instance for its lease
+        }
+    }
+
+    public void Restore()
+    {
+        if (_known.Count == 0)
+        {
+            return;
+        }
+        var (id, acked) = _known.ElementAt(rng.Next(_known.Count));
+        var target = Path.Combine(root, "restored");
+        if (Directory.Exists(target))
+        {
+            Directory.Delete(target, recursive: true);
+        }
+        var signal = rng.Next(100) < 30 ? "INT" : "none";
+        var o = Programs.Run(signal, Delay(), CommandBound, "restore", "--repo", repo, "--set", id, "--to", target);
+        Record(o, "restore");
+        if (o.Exit != 0 || o.Hung)
+        {
+            return;
+        }
+        var problem = Check(Path.Combine(target, "store"), acked);
+        tally.RestoresChecked++;
+        if (problem is not null)
+        {
+            tally.Violation($"restore of set {id}: {problem}");
+        }
+    }
+
+    public void Server(bool kill)
+    {
+        var (ms, hung) = server.Stop(kill);
+        tally.ServerStops++;
+        tally.ExitTime($"server {(kill ? "SIGKILL" : "SIGTERM")}", ms);
+        if (hung)
+        {
+            tally.Violation($"the server did not exit within 30 s of {(kill ? "SIGKILL" : "SIGTERM")}");
+        }
+        var acked = writers.Snapshot(); // every acknowledgement came before the exit
+        var problem = Check(Path.Combine(Path.GetDirectoryName(repo)!, "data", "store"), acked);
+        if (problem is not null)
+        {
+            tally.Violation($"after {(kill ? "SIGKILL" : "SIGTERM")} of the server: {problem}");
+        }
+        server.Start();
+    }
+
+    public async Task FuzzAsync(int count)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Environment.GetEnvironmentVariable(Client.BluebackClient.TokenVariable));
+        string[] routes = ["/v1/instances/store/backups", "/v1/backups/" + new string('a', 32), "/v1/backups/x/databases/mailbox/image?offset=-5&length=3",
+            "/v1/backups/x/databases/mailbox/pages", "/v1/instances/store/databases/mailbox/tables/t/keys/k", "/v1/instances/store/batch",
+            "/v1/instances/store/restores", "/v1/restores/zz/databases/mailbox/pages", "/v1/instances/nope/backups", "/v1/status", "/%ff%00", "/v1/instances/store/shipping/ready"];
+        HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch];
+        for (int i = 0; i < count; i++)
+        {
+            using var request = new HttpRequestMessage(methods[rng.Next(methods.Length)], routes[rng.Next(routes.Length)]);
+            var body = new byte[rng.Next(0, 512)];
+            rng.NextBytes(body);
+            string[] bodies = ["{\"type\":\"full\",\"changedSince\":-1}", "{\"type\":\"incremental\",\"changedSince\":4294967295}", "{\"ops\":[{}]}", "{", "null", Encoding.Latin1.GetString(body)];
+            request.Content = new StringContent(bodies[rng.Next(bodies.Length)], Encoding.UTF8, "application/json");
+            try
+            {
+                using var response = await http.SendAsync(request).ConfigureAwait(false);
+                tally.FuzzRequests++;
+                if ((int)response.StatusCode >= 500 && response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable)
+                {
+                    tally.Violation($"fuzz: {request.Method} {request.RequestUri} answered {(int)response.StatusCode}");
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                tally.Violation($"fuzz: {request.Method} {request.RequestUri} failed: {ex.Message}");
+            }
+        }
+        AbortSessions(); // a fuzzed begin may have made a session
+    }
+
+    public void Verify()
+    {
+        var o = Programs.Run("none", 0, CommandBound, "verify", "--repo", repo);
+        Record(o, "verify");
+        if (o.Exit == 1)
+        {
+            tally.BadSets++;
+            tally.Violation($"verify found problems: {o.Output[^Math.Min(600, o.Output.Length)..]}");
+        }
+    }
+
+    private void Record(Outcome o, string what)
+    {
+        tally.Commands++;
+        if (o.Hung)
+        {
+            tally.Hangs++;
+            tally.Violation($"{what} ({o.Signal}) did not exit within its bound: {o.Output[^Math.Min(300, o.Output.Length)..]}");
+            return;
+        }
+        if (!o.Landed)
+        {
+            if (o.Exit is not (0 or 2))
+            {
+                tally.Violation($"{what}: exit {o.Exit} without a signal: {o.Output[^Math.Min(300, o.Output.Length)..]}");
+            }
+            if (o.Exit == 2)
+            {
+                tally.Refused++; // a refusal with its reason (a chain gap after a killed backup, say), not a crash
+            }
+            return;
+        }
+        tally.ExitTime($"{o.Command} {o.Signal}", o.MsAfterSignal);
+        if (o.Signal == "KILL")
+        {
+            tally.Kills++;
+            return;
+        }
+        tally.Cancels++;
+        // -2: ^C before the runtime installed the program's handler (the first tenth of a second): nothing had begun.
+        if (o.Exit is not (130 or 0 or -2))
+        {
+            tally.Violation($"{what}: exit {o.Exit} after SIG{o.Signal} (expected 130, or 0 when it had already finished): {o.Output[^Math.Min(300, o.Output.Length)..]}");
+        }
+    }
+
+    private HashSet<string> Sets()
+    {
+        var psi = new ProcessStartInfo("dotnet", [Programs.Cli, "list", "--repo", repo, "--json"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        _ = p.StandardError.ReadToEndAsync();
+        var json = p.StandardOutput.ReadToEnd();
+        p.WaitForExit(60_000);
+        return p.ExitCode != 0 ? [] : JsonDocument.Parse(json).RootElement.EnumerateArray()
+            .Where(s => s.GetProperty("type").GetString() != "shipped").Select(s => s.GetProperty("id").GetString()!).ToHashSet();
+    }
+
+    private void AbortSessions()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Environment.GetEnvironmentVariable(Client.BluebackClient.TokenVariable));
+        try
+        {
+            var list = JsonDocument.Parse(http.GetStringAsync("/v1/backups").GetAwaiter().GetResult()).RootElement.GetProperty("sessions");
+            foreach (var s in list.EnumerateArray())
+            {
+                http.DeleteAsync($"/v1/backups/{s.GetProperty("id").GetString()}").GetAwaiter().GetResult().Dispose();
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException)
+        {
+            // The server is restarting: its sessions went with it.
+        }
+    }
+
+    /// <summary>The writers' keys in an instance directory (opened offline), against what was acknowledged.</summary>
+    private static string? Check(string instanceDirectory, long[] acked)
+    {
+        try
+        {
+            using var inst = StorageInstance.Open(instanceDirectory, new InstanceOptions());
+            using var r = inst.BeginRead();
+            var present = new Dictionary<int, SortedSet<long>>();
+            foreach (var kv in r.Scan(inst.GetDatabase("mailbox"), "soak"))
+            {
+                if (Writers.TryParse(Encoding.UTF8.GetString(kv.Key), out int w, out long n))
+                {
+                    if (!present.TryGetValue(w, out var set))
+                    {
+                        present[w] = set = [];
+                    }
+                    set.Add(n);
+                    if (!kv.Value.AsSpan().SequenceEqual(Writers.Value(w, n)))
+                    {
+                        return $"writer {w} key {n} holds other bytes than were written";
+                    }
+                }
+            }
+            return Writers.Check(present, acked);
+        }
+        catch (Exception ex) when (ex is StorageException or IOException)
+        {
+            return $"the instance does not open: {ex.Message}";
+        }
+    }
+}

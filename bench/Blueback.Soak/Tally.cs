@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Text;
+
+namespace Blueback.Soak;
+
+/// <summary>What the soak counted, the violations it found, and the exit times after each signal.</summary>
+internal sealed class Tally
+{
+    private readonly Dictionary<string, List<double>> _exitTimes = new(StringComparer.Ordinal);
+
+    public int Rounds { get; set; }
+    public int Commands { get; set; }
+    public int Cancels { get; set; }
+    public int Kills { get; set; }
+    public int ServerStops { get; set; }
+    public int FuzzRequests { get; set; }
+    public int RestoresChecked { get; set; }
+    public int Hangs { get; set; }
+    public int BadSets { get; set; }
+    public int Refused { get; set; }
+    public List<string> Violations { get; } = [];
+
+    public void Violation(string what)
+    {
+        Violations.Add(what);
+        Console.WriteLine($"  VIOLATION: {what}");
+    }
+
+    public void ExitTime(string what, double ms)
+    {
+        if (!_exitTimes.TryGetValue(what, out var list))
+        {
+            _exitTimes[what] = list = [];
+        }
+        list.Add(ms);
+    }
+
+    public string Summary(Writers writers) => string.Create(CultureInfo.InvariantCulture,
+        $"{Rounds} rounds, {Commands} commands, {Cancels} cancels, {Kills + ServerStops} kills and stops, {FuzzRequests} fuzz requests, {RestoresChecked} restores checked, {writers.Total:N0} commits acknowledged, {Violations.Count} violations");
+
+    public string Report(Writers writers, int seed, TimeSpan duration)
+    {
+        var b = new StringBuilder();
+        var ci = CultureInfo.InvariantCulture;
+        b.AppendLine(string.Create(ci, $"## soak seed {seed}, {duration.TotalMinutes:0} min: {Summary(writers)}"));
+        b.AppendLine("| count | value |");
+        b.AppendLine("|---|---:|");
+        foreach (var (name, value) in new (string, long)[]
+        {
+            ("random cancels (^C, SIGTERM) that landed", Cancels), ("kills of programs that landed", Kills), ("server SIGKILL/SIGTERM", ServerStops),
+            ("fuzz requests", FuzzRequests), ("restores checked", RestoresChecked), ("acknowledged commits", writers.Total),
+            ("hangs", Hangs), ("bad sets", BadSets), ("refusals (exit 2 without a signal)", Refused), ("violations (commits lost, wrong exits, 5xx, ...)", Violations.Count),
+        })
+        {
+            b.AppendLine(string.Create(ci, $"| {name} | {value:N0} |"));
+        }
+        b.AppendLine("| exit after | n | p50 ms | p99 ms | max ms |");
+        b.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var (what, list) in _exitTimes.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            list.Sort();
+            b.AppendLine(string.Create(ci, $"| {what} | {list.Count} | {P(list, 0.5):0} | {P(list, 0.99):0} | {list[^1]:0} |"));
+        }
+        foreach (var v in Violations.Take(50))
+        {
+            b.AppendLine($"- {v}");
+        }
+        return b.ToString();
+    }
+
+    private static double P(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * q))];
+}
