@@ -155,7 +155,8 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
             }
             if (o.Exit == 2)
             {
-                tally.Refused++; // a refusal with its reason (a chain gap after a killed backup, say), not a crash
+                // A refusal with its reason (a chain gap after a killed backup, say), not a crash: the reasons are listed.
+                tally.Refusal(what, o.Output.Split('\n').LastOrDefault(l => l.Contains("blueback", StringComparison.Ordinal))?.Trim() ?? "(no message)");
             }
             return;
         }

@@ -17,7 +17,16 @@ internal sealed class Tally
     public int RestoresChecked { get; set; }
     public int Hangs { get; set; }
     public int BadSets { get; set; }
-    public int Refused { get; set; }
+    public int Refused { get; private set; }
+    private readonly Dictionary<string, int> _refusals = new(StringComparer.Ordinal);
+
+    /// <summary>An exit 2 without a signal: counted, and its message kept (the first 160 characters).</summary>
+    public void Refusal(string command, string message)
+    {
+        Refused++;
+        var key = $"{command}: {(message.Length > 160 ? message[..160] : message)}";
+        _refusals[key] = _refusals.GetValueOrDefault(key) + 1;
+    }
     public List<string> Violations { get; } = [];
 
     public void Violation(string what)
@@ -60,6 +69,10 @@ internal sealed class Tally
         {
             list.Sort();
             b.AppendLine(string.Create(ci, $"| {what} | {list.Count} | {P(list, 0.5):0} | {P(list, 0.99):0} | {list[^1]:0} |"));
+        }
+        foreach (var (what, n) in _refusals.OrderByDescending(kv => kv.Value))
+        {
+            b.AppendLine(string.Create(ci, $"- refused {n} time(s): {what}"));
         }
         foreach (var v in Violations.Take(50))
         {

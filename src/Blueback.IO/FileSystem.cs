@@ -44,6 +44,13 @@ public static partial class FileSystem
         SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
+    /// <summary>Makes a file written before (and renamed into place) durable: its data flushed.</summary>
+    public static void SyncFile(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        DataSync(handle, path);
+    }
+
     /// <summary>fdatasync: the data of a preallocated file reaches the disk without a metadata flush.</summary>
     public static void DataSync(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path)
     {

@@ -68,6 +68,7 @@ internal sealed class PageSummaries : IDisposable
     public void EnsureBeforeRetire(IReadOnlyList<uint> generations)
     {
         uint keep = SafeKeepFrom();
+        bool synced = false;
         foreach (var g in generations)
         {
             if (g < keep)
@@ -76,11 +77,26 @@ internal sealed class PageSummaries : IDisposable
             }
             try
             {
-                Load(g, build: true);
+                if (Load(g, build: true) is not null)
+                {
+                    FileSystem.SyncFile(PathOf(g)); // written in the background without a flush: durable before its log goes
+                    synced = true;
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or StorageException)
             {
                 LastError = $"the page summary of generation {g} could not be written: {ex.Message}";
+            }
+        }
+        if (synced)
+        {
+            try
+            {
+                FileSystem.SyncDirectory(_folder);
+            }
+            catch (IOException ex)
+            {
+                LastError = $"the page summaries' folder could not be flushed: {ex.Message}";
             }
         }
     }
@@ -181,8 +197,12 @@ internal sealed class PageSummaries : IDisposable
             {
                 return null;
             }
+            // Not flushed here: while its log exists a lost summary is built again; EnsureBeforeRetire flushes it before
+            // the log goes. (Flushing each one cost two fsyncs per generation beside the commits'.)
             Directory.CreateDirectory(_folder);
-            FileSystem.WriteAtomic(path, built.Serialize());
+            var temp = path + ".tmp";
+            File.WriteAllBytes(temp, built.Serialize());
+            File.Move(temp, path, overwrite: true);
             Built++;
             return built;
         }
@@ -210,7 +230,7 @@ internal sealed class PageSummaries : IDisposable
             ct.ThrowIfCancellationRequested();
             Load(g, build: true);
         }
-        if (keep > 0 && Directory.Exists(_folder))
+        if (keep > 0 && keep != uint.MaxValue && Directory.Exists(_folder))
         {
             foreach (var f in Directory.EnumerateFiles(_folder, "*" + Extension))
             {

@@ -13,13 +13,13 @@ public sealed partial class StorageInstance
     private void StartSummaries() =>
         _summaries ??= new PageSummaries(LogDirectory, LogSignature, () => _log.FileGeneration, KeepSummariesFrom, Options.SummarizeInBackground);
 
-    /// <summary>The oldest generation a changed-pages backup can still ask about: the oldest full backup any database
-    /// records (a database without one: the checkpoint, since its first full starts there or later).</summary>
+    /// <summary>The oldest generation a changed-pages backup can still ask about: the oldest full backup a database
+    /// records. A database without one needs no summary (its first full starts later), so an instance never backed up
+    /// summarizes nothing.</summary>
     private uint KeepSummariesFrom()
     {
-        uint redo = _checkpoint.Generation;
-        var dbs = Databases;
-        return dbs.Count == 0 ? redo : dbs.Min(d => d.Header.LastFull.IsEmpty ? redo : Math.Min(d.Header.LastFull.GenLow, redo));
+        var fulls = Databases.Where(d => !d.Header.LastFull.IsEmpty).Select(d => d.Header.LastFull.GenLow).ToList();
+        return fulls.Count == 0 ? uint.MaxValue : fulls.Min();
     }
 
     /// <summary>Every generation removed from the log goes here: its page summary is made durable first (so changed-pages
