@@ -204,7 +204,11 @@ internal static class BackupEndpoints
             // Straight into the response pipe's memory (pages are read and checked there): no copy between the
             // engine and Kestrel. The first read runs before the headers go, so a failure there is still a 4xx/5xx.
             var body = ctx.Response.BodyWriter;
-            while (true)
+            long sent = 0;
+            // Stop at the announced length without asking the source again: a session aborted just after the last byte
+            // went would otherwise fail that read and cut a connection whose response is whole, which the client may
+            // already have handed to another request (a writer sharing its connection pool saw "response ended").
+            while (sent < source.Length)
             {
                 var memory = body.GetMemory(CopyBuffer);
                 int n;
@@ -234,6 +238,7 @@ internal static class BackupEndpoints
                     break;
                 }
                 body.Advance(n);
+                sent += n;
                 var flushed = await body.FlushAsync(cts.Token).ConfigureAwait(false);
                 if (flushed.IsCanceled || flushed.IsCompleted)
                 {
