@@ -45,10 +45,6 @@ internal sealed class ChangedPagesStream : BackupReadStream
         Length = ChangedPagesImage.Length(pages.Length, _pageSize);
     }
 
-    public string DatabaseName => _db.Name;
-
-    public int Count => _pages.Length;
-
     public override long Length { get; }
 
     protected override long ReadPosition => _position;

@@ -24,7 +24,6 @@ internal sealed class PageSummaries : IDisposable
     private readonly Func<uint> _closedBelow;
     private readonly Func<uint> _keepFrom;
     private readonly Lock _gate = new();
-    private readonly SemaphoreSlim _work = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
@@ -45,22 +44,7 @@ internal sealed class PageSummaries : IDisposable
     /// by whole images until a full backup.</summary>
     public string? LastError { get; private set; }
 
-    /// <summary>Summaries written so far by this process (tests, diagnostics).</summary>
-    public int Built { get; private set; }
-
     public string PathOf(uint generation) => Path.Combine(_folder, Path.ChangeExtension(LogFiles.FileName(generation), Extension));
-
-    /// <summary>Wakes the background thread (a generation closed).</summary>
-    public void Nudge()
-    {
-        try
-        {
-            _work.Release();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
 
     /// <summary>Makes sure each generation about to be retired has its summary on disk, durably. Never throws: a
     /// summary that cannot be written must not keep a log that is no longer needed from being freed (the volume may be
@@ -203,7 +187,6 @@ internal sealed class PageSummaries : IDisposable
             var temp = path + ".tmp";
             File.WriteAllBytes(temp, built.Serialize());
             File.Move(temp, path, overwrite: true);
-            Built++;
             return built;
         }
     }
@@ -248,7 +231,7 @@ internal sealed class PageSummaries : IDisposable
         {
             try
             {
-                await _work.WaitAsync(Poll, _stop.Token).ConfigureAwait(false);
+                await Task.Delay(Poll, _stop.Token).ConfigureAwait(false);
                 CatchUp(_stop.Token);
             }
             catch (OperationCanceledException)
@@ -273,7 +256,6 @@ internal sealed class PageSummaries : IDisposable
         {
         }
         _stop.Dispose();
-        _work.Dispose();
     }
 }
 
