@@ -28,14 +28,14 @@ public sealed class BackupSession : IAsyncDisposable
 
     public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
-    internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, string type, uint? changedSince, CancellationToken ct)
+    internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, BeginBackupRequest request, CancellationToken ct)
     {
         // The id is ours: if this call is cancelled after the server began the backup but before its answer
         // arrived, we can still abort it rather than leave it to the lease.
         var id = Guid.NewGuid().ToString("N");
         try
         {
-            using var content = JsonContent.Create(new BeginBackupRequest { Type = type, Id = id, ChangedSince = changedSince }, ProtocolJson.Default.BeginBackupRequest);
+            using var content = JsonContent.Create(new BeginBackupRequest { Type = request.Type, Id = id, ChangedSince = request.ChangedSince, Digest = request.Digest }, ProtocolJson.Default.BeginBackupRequest);
             using var response = await client.Http.PostAsync(Routes.BeginBackup(instance), content, ct).ConfigureAwait(false);
             await BluebackClient.EnsureAsync(response, ct).ConfigureAwait(false);
             var info = await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupSessionInfo, ct).ConfigureAwait(false);
@@ -98,6 +98,22 @@ public sealed class BackupSession : IAsyncDisposable
         using var response = await _client.Http.PostAsync(Routes.BackupLogs(Id), null, cancellationToken).ConfigureAwait(false);
         await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupLogsInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>A backup begun with a digest: every table's digest at the end of the log range (after
+    /// <see cref="ListLogsAsync"/>). The server computes it at low priority; this asks until it is ready.</summary>
+    public async Task<IReadOnlyList<TableDigestInfo>> GetDigestAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            using var response = await _client.Http.GetAsync(Routes.BackupDigest(Id), cancellationToken).ConfigureAwait(false);
+            await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            var digest = (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BackupDigestInfo, cancellationToken).ConfigureAwait(false))!;
+            if (digest.Ready)
+            {
+                return digest.Tables;
+            }
+        }
     }
 
     public Task<BackupStream> OpenLogAsync(uint generation, CancellationToken cancellationToken = default) =>

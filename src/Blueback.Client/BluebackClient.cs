@@ -156,13 +156,18 @@ public sealed class BluebackClient : IDisposable
 
     /// <summary>Begins an online backup of an instance (full, copy, incremental or differential).</summary>
     public Task<BackupSession> BeginBackupAsync(string instance, string type, CancellationToken cancellationToken = default) =>
-        BackupSession.BeginAsync(this, instance, type, null, cancellationToken);
+        BackupSession.BeginAsync(this, instance, new BeginBackupRequest { Type = type }, cancellationToken);
 
     /// <summary>Begins a changed-pages incremental or differential backup: the pages changed since the start of
     /// generation <paramref name="changedSince"/> (the base set's first) are read instead of the logs since the previous
     /// backup; a database whose changes cannot be known says why and is read whole.</summary>
     public Task<BackupSession> BeginBackupAsync(string instance, string type, uint changedSince, CancellationToken cancellationToken = default) =>
-        BackupSession.BeginAsync(this, instance, type, changedSince, cancellationToken);
+        BackupSession.BeginAsync(this, instance, new BeginBackupRequest { Type = type, ChangedSince = changedSince }, cancellationToken);
+
+    /// <summary>Begins a backup as <paramref name="request"/> says (its type, changed pages, a digest); the id is the
+    /// library's own.</summary>
+    public Task<BackupSession> BeginBackupAsync(string instance, BeginBackupRequest request, CancellationToken cancellationToken = default) =>
+        BackupSession.BeginAsync(this, instance, request, cancellationToken);
 
     /// <summary>Begins an online restore into <paramref name="instance"/>: a new instance, or (mode "replace") in
     /// place of a live one, which the server takes offline until the restore ends.</summary>

@@ -19,6 +19,30 @@ public sealed class BeginBackupRequest
     [JsonPropertyName("changedSince")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public uint? ChangedSince { get; set; }
+
+    /// <summary>Take a digest of every table at the end of the log range (GET .../digest once the logs are listed),
+    /// which a restore of the set must reproduce: what a proof compares.</summary>
+    [JsonPropertyName("digest")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Digest { get; set; }
+}
+
+/// <summary>The tables' digests at the end of a backup's log range, or that they are still being computed.</summary>
+public sealed class BackupDigestInfo
+{
+    [JsonPropertyName("ready")]
+    public bool Ready { get; set; }
+
+    [JsonPropertyName("tables")]
+    public List<TableDigestInfo> Tables { get; set; } = [];
+}
+
+public sealed class TableDigestInfo
+{
+    [JsonPropertyName("database")] public string Database { get; set; } = "";
+    [JsonPropertyName("table")] public string Table { get; set; } = "";
+    [JsonPropertyName("rows")] public long Rows { get; set; }
+    [JsonPropertyName("sha256")] public string Sha256 { get; set; } = "";
 }
 
 public sealed class BackupSessionInfo

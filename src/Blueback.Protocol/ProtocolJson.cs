@@ -12,6 +12,7 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(BeginBackupRequest))]
 [JsonSerializable(typeof(BackupSessionInfo))]
 [JsonSerializable(typeof(BackupLogsInfo))]
+[JsonSerializable(typeof(BackupDigestInfo))]
 [JsonSerializable(typeof(TruncateResponse))]
 [JsonSerializable(typeof(BackupSessionList))]
 [JsonSerializable(typeof(BeginRestoreRequest))]

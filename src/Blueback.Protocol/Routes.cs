@@ -38,6 +38,8 @@ public static class Routes
 
     public static string BackupLog(string id, uint generation) => $"{Backup(id)}/logs/{generation}";
 
+    public static string BackupDigest(string id) => $"{Backup(id)}/digest";
+
     public static string BackupTruncate(string id) => $"{Backup(id)}/truncate";
 
     public static string BackupEnd(string id) => $"{Backup(id)}/end";
@@ -91,6 +93,7 @@ public static class Routes
         public const string BackupLogs = "/v1/backups/{id}/logs";
         public const string BackupLog = "/v1/backups/{id}/logs/{generation}";
         public const string BackupTruncate = "/v1/backups/{id}/truncate";
+        public const string BackupDigest = "/v1/backups/{id}/digest";
         public const string BackupEnd = "/v1/backups/{id}/end";
         public const string Token = "/v1/tokens/{id}";
         public const string BeginRestore = "/v1/instances/{instance}/restores";

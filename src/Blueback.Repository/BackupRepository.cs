@@ -238,6 +238,29 @@ public sealed partial class BackupRepository
         }
     }
 
+    public static string ProvedKey(string setId) => $"{SetPrefix(setId)}/proved.json";
+
+    /// <summary>Records the outcome of a proof of a set (shown by list and the console).</summary>
+    public Task RecordProvedAsync(string setId, ProofRecord proof, CancellationToken cancellationToken = default) =>
+        Store.WriteAtomicAsync(ProvedKey(setId), JsonSerializer.SerializeToUtf8Bytes(proof, RepositoryJson.Default.ProofRecord), cancellationToken);
+
+    /// <summary>The last proof of a set, or null if it was never proven (or its record is damaged).</summary>
+    public async Task<ProofRecord?> LastProvedAsync(string setId, CancellationToken cancellationToken = default)
+    {
+        if (!await Store.ExistsAsync(ProvedKey(setId), cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(await Store.ReadAsync(ProvedKey(setId), cancellationToken).ConfigureAwait(false), RepositoryJson.Default.ProofRecord);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize, IReadOnlyDictionary<string, int>? knownChunks = null) =>
         new(this, setId, SetPrefix(setId), codec, chunkSize, knownChunks);
 
@@ -306,9 +329,12 @@ public sealed partial class BackupRepository
             await Store.WriteAtomicAsync(ForgottenKey(setId), tomb, cancellationToken).ConfigureAwait(false);
         }
         await Store.DeleteAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false);
-        if (await Store.ExistsAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false))
+        foreach (var mark in new[] { VerifiedKey(setId), ProvedKey(setId) })
         {
-            await Store.DeleteAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false);
+            if (await Store.ExistsAsync(mark, cancellationToken).ConfigureAwait(false))
+            {
+                await Store.DeleteAsync(mark, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

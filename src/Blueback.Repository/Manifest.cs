@@ -28,8 +28,19 @@ public sealed class Manifest
     [JsonPropertyName("changedSince")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public uint? ChangedSince { get; set; }
     /// <summary>Why a database of a changed-pages set is held whole (one line each); null when none is.</summary>
     [JsonPropertyName("wholeImages")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? WholeImages { get; set; }
+    /// <summary>Every table's digest at the end of the log range, taken by the server when the backup asked: what a
+    /// restore of this set must reproduce (a proof compares them).</summary>
+    [JsonPropertyName("tableDigests")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ManifestTableDigest>? TableDigests { get; set; }
     [JsonPropertyName("databases")] public List<ManifestDatabase> Databases { get; set; } = [];
     [JsonPropertyName("files")] public List<ManifestFile> Files { get; set; } = [];
+}
+
+public sealed class ManifestTableDigest
+{
+    [JsonPropertyName("database")] public string Database { get; set; } = "";
+    [JsonPropertyName("table")] public string Table { get; set; } = "";
+    [JsonPropertyName("rows")] public long Rows { get; set; }
+    [JsonPropertyName("sha256")] public string Sha256 { get; set; } = "";
 }
 
 public sealed class ManifestDatabase
@@ -105,8 +116,25 @@ public sealed class VerifyRecord
     [JsonPropertyName("problems")] public int Problems { get; set; }
 }
 
+/// <summary>The outcome of a proof of a set: its chain restored into scratch, recovered, every page checked, and the
+/// tables' digests compared with the ones the backup recorded (null where it recorded none).</summary>
+public sealed class ProofRecord
+{
+    [JsonPropertyName("time")] public DateTime Time { get; set; }
+    [JsonPropertyName("ok")] public bool Ok { get; set; }
+    [JsonPropertyName("seconds")] public double Seconds { get; set; }
+    [JsonPropertyName("chain")] public List<string> Chain { get; set; } = [];
+    [JsonPropertyName("pagesChecked")] public long PagesChecked { get; set; }
+    [JsonPropertyName("tables")] public int Tables { get; set; }
+    [JsonPropertyName("rows")] public long Rows { get; set; }
+    /// <summary>True: every table's digest matched the backup's; false: one did not; null: the set has no digests.</summary>
+    [JsonPropertyName("digestMatch")] public bool? DigestMatch { get; set; }
+    [JsonPropertyName("problems")] public List<string> Problems { get; set; } = [];
+}
+
 [JsonSourceGenerationOptions(WriteIndented = true)]
 [JsonSerializable(typeof(VerifyRecord))]
+[JsonSerializable(typeof(ProofRecord))]
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(ManifestEnvelope))]
 [JsonSerializable(typeof(RepositoryConfig))]

@@ -29,9 +29,7 @@ public static class BackupJob
         var pageBase = request.ChangedPages && parent is not null ? ChainResolver.PageBase(parent, sets) : null;
         var sw = Stopwatch.StartNew();
         BackupSetWriter? writer = null;
-        var session = pageBase is not null
-            ? await client.BeginBackupAsync(instance, type.Name(), pageBase.GenLow, ct).ConfigureAwait(false)
-            : await client.BeginBackupAsync(instance, type.Name(), ct).ConfigureAwait(false);
+        var session = await client.BeginBackupAsync(instance, new BeginBackupRequest { Type = type.Name(), ChangedSince = pageBase?.GenLow, Digest = request.Digest }, ct).ConfigureAwait(false);
         session.AbortBound = request.AbortBound;
         try
         {
@@ -83,8 +81,10 @@ public static class BackupJob
                 await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
                 before = await AddAsync(writer, SetLayout.LogPath(g.Generation), log, before, known, logsListed: true, progress, ct).ConfigureAwait(false);
             }
+            var digests = request.Digest ? await session.GetDigestAsync(ct).ConfigureAwait(false) : null;
             var ended = (await session.RefreshAsync(ct).ConfigureAwait(false)).ServerTime;
             var manifest = SetManifest.Build(session, type, parent, client.Server, logs, ended, writer);
+            manifest.TableDigests = digests?.Select(d => new ManifestTableDigest { Database = d.Database, Table = d.Table, Rows = d.Rows, Sha256 = d.Sha256 }).ToList();
             if (pageBase is not null)
             {
                 manifest.ChangedSince = pageBase.GenLow;

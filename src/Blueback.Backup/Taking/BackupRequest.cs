@@ -28,6 +28,10 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// chain holding pages) instead of every log record since its parent.</summary>
     public bool ChangedPages { get; init; }
 
+    /// <summary>Record every table's digest at the end of the log range in the manifest (taken by the server at low
+    /// priority while the logs are copied): what a proof of the set compares its restore with.</summary>
+    public bool Digest { get; init; }
+
     /// <summary>Called once the set is committed and before the server truncates (tests stop a backup exactly
     /// there). The backup waits for it, under the backup's own token.</summary>
     public Func<CancellationToken, Task>? AfterCommit { get; init; }

@@ -17,6 +17,7 @@ namespace Blueback.Server.Backups;
 internal static class BackupEndpoints
 {
     private const int CopyBuffer = 1 << 20;
+    private static readonly TimeSpan DigestWait = TimeSpan.FromSeconds(10);
 
     public static void Map(IEndpointRouteBuilder app, InstanceHost host, BackupSessions sessions, ServerMetrics metrics, IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing)
     {
@@ -47,6 +48,10 @@ internal static class BackupEndpoints
             return Guard(() =>
             {
                 var s = sessions.Begin(inst, type, clientId, req?.ChangedSince);
+                if (req?.Digest == true)
+                {
+                    s.Backup.RequestDigest();
+                }
                 if (ctx.RequestAborted.IsCancellationRequested)
                 {
                     sessions.Abort(s, "the client went away before the backup's begin was answered");
@@ -86,6 +91,36 @@ internal static class BackupEndpoints
 
         app.MapGet(Routes.Templates.BackupLog, (HttpContext ctx, string id, uint generation) =>
             StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenLog(generation), $"log generation {generation}")).WithName("backup-log");
+
+        // Waits a bounded while for the digest (taken at low priority once the logs are listed): 202 and ready=false
+        // if it is not done yet, so that the client asks again and renews its lease on the way.
+        app.MapGet(Routes.Templates.BackupDigest, async (HttpContext ctx, string id) =>
+        {
+            var s = sessions.Find(id);
+            if (s is null || s.IsFinished || s.Backup.Digest is not { } digest)
+            {
+                return s is not null && !s.IsFinished
+                    ? Problems.Of(StatusCodes.Status409Conflict, "No digest", $"Backup {id} has no digest: ask for one when beginning it (\"digest\": true), and list the logs first (the digest is taken at the end of the log range).")
+                    : WithSession(host, sessions, id, allowFinished: false, (_, _) => Results.NoContent());
+            }
+            try
+            {
+                await digest.WaitAsync(DigestWait, ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return Results.Json(new BackupDigestInfo { Ready = false }, ProtocolJson.Default.BackupDigestInfo, statusCode: StatusCodes.Status202Accepted);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ctx.RequestAborted.IsCancellationRequested)
+            {
+                return Problems.Of(StatusCodes.Status500InternalServerError, "Digest failed", $"The digest of backup {id}'s tables failed: {ex.Message}. Abort the backup and begin it again.");
+            }
+            return Results.Json(new BackupDigestInfo
+            {
+                Ready = true,
+                Tables = digest.Result.Select(t => new TableDigestInfo { Database = t.Database, Table = t.Table, Rows = t.Rows, Sha256 = t.Sha256 }).ToList(),
+            }, ProtocolJson.Default.BackupDigestInfo);
+        }).WithName("backup-digest");
 
         app.MapPost(Routes.Templates.BackupTruncate, (string id) =>
             WithSession(host, sessions, id, allowFinished: false, (s, _) =>

@@ -1,4 +1,5 @@
 using Blueback.Storage.ChangedPages;
+using Blueback.Storage.Diagnostics;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 
@@ -231,7 +232,16 @@ public sealed class InstanceBackup
                 throw new BackupSequenceException($"Database image(s) not read in full yet: {string.Join(", ", missing)}. A {Type.Name()} backup needs every database image before the logs.");
             }
             var cover = DateTime.UtcNow;
-            uint next = _instance.ForceNewGeneration();
+            uint next;
+            if (_digestWanted)
+            {
+                next = _instance.ForceNewGeneration(out var atEnd);
+                Digest = StartDigest(atEnd);
+            }
+            else
+            {
+                next = _instance.ForceNewGeneration();
+            }
             LogsCover = cover;
             GenHigh = next - 1;
             var list = new List<BackupLogGeneration>();
@@ -330,14 +340,64 @@ public sealed class InstanceBackup
                 _instance.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
             }
             State = BackupState.Ended;
+            _digestCancel.Cancel(); // a digest nobody fetched is of no use now
             _instance.BackupFinished(this);
         }
+    }
+
+    /// <summary>Asks for the digest of every table at the end of the log range (<see cref="Digest"/>), taken when the
+    /// logs are listed: a restore of the set must end with the same digests. Before the logs are listed only.</summary>
+    public void RequestDigest()
+    {
+        lock (_lock)
+        {
+            Require(BackupState.Images, "ask for a digest");
+            _digestWanted = true;
+        }
+    }
+
+    /// <summary>The tables' digests at the end of the log range, computed in the background once the logs are listed
+    /// (at low priority: writers come first); null unless requested.</summary>
+    public Task<List<TableDigest>>? Digest { get; private set; }
+
+    private bool _digestWanted;
+    private readonly CancellationTokenSource _digestCancel = new();
+
+    private Task<List<TableDigest>> StartDigest(Transactions.ReadTransaction atEnd)
+    {
+        var done = new TaskCompletionSource<List<TableDigest>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var dbs = _databases.Values.Select(d => _instance.GetDatabase(d.Name)).ToList();
+        var token = _digestCancel.Token;
+        var thread = new Thread(() =>
+        {
+            Blueback.IO.Niceness.LowerThisThread(Blueback.IO.Niceness.Background);
+            try
+            {
+                done.TrySetResult(TableDigests.Compute(atEnd, dbs, token));
+            }
+            catch (OperationCanceledException)
+            {
+                done.TrySetCanceled(token);
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+            finally
+            {
+                atEnd.Dispose();
+            }
+        })
+        { IsBackground = true, Name = $"blueback-digest-{InstanceName}" };
+        thread.Start();
+        return done.Task;
     }
 
     /// <summary>Releases the pins and the in-progress state. Idempotent; never throws.</summary>
     public void Abort()
     {
         _abortSignal.Set();
+        _digestCancel.Cancel();
         lock (_lock)
         {
             if (State is BackupState.Ended or BackupState.Aborted)

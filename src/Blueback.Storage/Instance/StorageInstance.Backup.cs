@@ -4,6 +4,7 @@ using Blueback.Storage.Backup;
 using Blueback.Storage.ChangedPages;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
+using Blueback.Storage.Transactions;
 
 namespace Blueback.Storage;
 
@@ -150,6 +151,30 @@ public sealed partial class StorageInstance
             end = _log.AppendPositionLocked;
         }
         _log.FlushTo(end, Options.WaitTimeout);
+        return next;
+    }
+
+    /// <summary>As <see cref="ForceNewGeneration"/>, and a read transaction that sees exactly the commits in the
+    /// generations it closes: fixed under the append lock, so no commit falls between the two.</summary>
+    internal uint ForceNewGeneration(out ReadTransaction atEnd)
+    {
+        uint next;
+        Lsn end;
+        using (_log.AppendScope())
+        {
+            next = _log.ForceNewGenerationLocked();
+            end = _log.AppendPositionLocked;
+            atEnd = new ReadTransaction(this, Cache, _snapshots, _sequence);
+        }
+        try
+        {
+            _log.FlushTo(end, Options.WaitTimeout);
+        }
+        catch
+        {
+            atEnd.Dispose();
+            throw;
+        }
         return next;
     }
 

@@ -12,12 +12,12 @@ public sealed class ReadTransaction : IDisposable
     private readonly Snapshots _snapshots;
     private bool _disposed;
 
-    internal ReadTransaction(StorageInstance instance, BufferCache cache, Snapshots snapshots)
+    internal ReadTransaction(StorageInstance instance, BufferCache cache, Snapshots snapshots, long? at = null)
     {
         _instance = instance;
         _cache = cache;
         _snapshots = snapshots;
-        Snapshot = snapshots.Register();
+        Snapshot = at is { } s ? snapshots.RegisterAt(s) : snapshots.Register();
     }
 
     /// <summary>The commit sequence this transaction sees.</summary>

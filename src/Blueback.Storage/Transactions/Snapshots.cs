@@ -31,6 +31,21 @@ internal sealed class Snapshots
         }
     }
 
+    /// <summary>A snapshot at a sequence the caller fixed under the log's append lock, which may not be visible yet:
+    /// its reader waits for the log to be durable up to it before reading (a backup's digest at its log range's end).</summary>
+    public long RegisterAt(long sequence)
+    {
+        lock (_lock)
+        {
+            _active[sequence] = _active.GetValueOrDefault(sequence) + 1;
+            if (sequence < _oldestActive)
+            {
+                _oldestActive = sequence;
+            }
+            return sequence;
+        }
+    }
+
     public void Release(long snapshot)
     {
         lock (_lock)
