@@ -60,7 +60,11 @@ internal static class BackupCommand
                 r.AddError("--nice takes 0 (normal priority) to 19 (the lowest).");
             }
         });
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, streams, json, noCompress, nice };
+        var digest = new Option<bool>("--digest")
+        {
+            Description = "Record every table's digest at the end of the backup's log range (the server takes it at low priority while the logs are copied): 'blueback prove' then compares a restore of the set with it.",
+        };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, streams, digest, json, noCompress, nice };
         cmd.Validators.Add(r =>
         {
             if (r.GetValue(changedPages) && Parse(r.GetValue(type)).IncludesDatabases())
@@ -76,7 +80,7 @@ internal static class BackupCommand
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
             Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams),
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams), pr.GetValue(digest),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
@@ -84,14 +88,14 @@ internal static class BackupCommand
 
     private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, int streams, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, int streams, bool digest, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint(), ChangedPages = changedPages, Streams = streams };
+            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint(), ChangedPages = changedPages, Streams = streams, Digest = digest };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)
@@ -108,7 +112,7 @@ internal static class BackupCommand
         progress.Done();
         if (json)
         {
-            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, reused = r.ReusedBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated, changedSince = r.ChangedSince, wholeImages = r.WholeImages });
+            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, reused = r.ReusedBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated, changedSince = r.ChangedSince, wholeImages = r.WholeImages, digest });
         }
         else
         {

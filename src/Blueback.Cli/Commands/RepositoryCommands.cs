@@ -94,9 +94,11 @@ internal static class RepositoryCommands
             var r = await repoOpts.OpenAsync(pr, ct).ConfigureAwait(false);
             var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
             var verified = new Dictionary<string, VerifyRecord?>();
+            var proved = new Dictionary<string, ProofRecord?>();
             foreach (var s in sets)
             {
                 verified[s.SetId] = await r.LastVerifiedAsync(s.SetId, ct).ConfigureAwait(false);
+                proved[s.SetId] = await r.LastProvedAsync(s.SetId, ct).ConfigureAwait(false);
             }
             var ranges = await ShippedRangesAsync(r, sets, ct).ConfigureAwait(false);
             if (pr.GetValue(json))
@@ -104,6 +106,8 @@ internal static class RepositoryCommands
                 Output.WriteJson(sets.Select(s => (object)new
                 {
                     verified = verified[s.SetId] is { } v ? new { time = v.Time, ok = v.Ok, problems = v.Problems } : null,
+                    proved = proved[s.SetId] is { } p ? new { time = p.Time, ok = p.Ok, seconds = p.Seconds, digestMatch = p.DigestMatch, problems = p.Problems } : null,
+                    digest = s.TableDigests is not null,
                     id = s.SetId,
                     instance = s.Instance,
                     type = s.Type,
@@ -131,11 +135,12 @@ internal static class RepositoryCommands
                 })));
                 return Output.Ok;
             }
-            Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  parent");
+            Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  {"proven",-22}  parent");
             foreach (var s in sets)
             {
                 var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
-                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {s.ParentSetId ?? "-"}");
+                var p = proved[s.SetId] is { } pr ? $"{(pr.Ok ? pr.DigestMatch == true ? "ok" : "ok/nodig" : "FAILED")} {pr.Time:yyyy-MM-dd HH:mm}" : "never";
+                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {s.ParentSetId ?? "-"}");
             }
             foreach (var x in ranges)
             {
@@ -260,7 +265,7 @@ internal static class RepositoryCommands
             Console.Error.WriteLine($"blueback: {ex.Message}");
             return Output.Failed;
         }
-        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        catch (Exception ex) when (ex is FormatException or ArgumentException or ProofRefusedException)
         {
             Console.Error.WriteLine($"blueback: {ex.Message}");
             return Output.Failed;
