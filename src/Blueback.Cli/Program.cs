@@ -14,6 +14,7 @@ root.Subcommands.Add(RestoreCommand.Build());
 root.Subcommands.Add(RepositoryCommands.List());
 root.Subcommands.Add(RepositoryCommands.Verify());
 root.Subcommands.Add(ProveCommand.Build());
+root.Subcommands.Add(PolicyCommand.Build());
 root.Subcommands.Add(RepositoryCommands.Repo());
 root.Subcommands.Add(ForgetCommand.Build());
 root.Subcommands.Add(TokenCommand.Build());

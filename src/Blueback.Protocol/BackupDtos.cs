@@ -50,6 +50,10 @@ public sealed class BackupSessionInfo
     [JsonPropertyName("id")]
     public string Id { get; set; } = "";
 
+    /// <summary>Bytes of images, pages and logs the server has sent for this backup so far.</summary>
+    [JsonPropertyName("bytesSent")]
+    public long BytesSent { get; set; }
+
     [JsonPropertyName("instance")]
     public string Instance { get; set; } = "";
 

@@ -74,6 +74,20 @@ public static class Routes
 
     public static string ShippingDisable(string instance) => $"{Shipping(instance)}/disable";
 
+    public const string Policies = "/v1/policies";
+
+    public static string Policy(string name) => $"{Policies}/{Uri.EscapeDataString(name)}";
+
+    public static string PolicyRun(string name, string kind) => $"{Policy(name)}/run?kind={Uri.EscapeDataString(kind)}";
+
+    public static string PolicyJob(string name, string id) => $"{Policy(name)}/jobs/{Uri.EscapeDataString(id)}";
+
+    public static string PolicyHistory(string name, int limit) => $"{Policy(name)}/history?limit={limit}";
+
+    public const string Alerts = "/v1/alerts";
+
+    public const string MetricsHistory = "/v1/metrics/history";
+
     public static string Promote(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/promote";
 
     private static string Table(string instance, string database, string table) =>
@@ -108,6 +122,10 @@ public static class Routes
         public const string ShippingAck = Shipping + "/ack";
         public const string ShippingDisable = Shipping + "/disable";
         public const string Promote = "/v1/instances/{instance}/promote";
+        public const string Policy = "/v1/policies/{name}";
+        public const string PolicyRun = "/v1/policies/{name}/run";
+        public const string PolicyJob = "/v1/policies/{name}/jobs/{id}";
+        public const string PolicyHistory = "/v1/policies/{name}/history";
     }
 
     public static class Limits

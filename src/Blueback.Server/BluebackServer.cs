@@ -64,6 +64,7 @@ public static class BluebackServer
             throw new ServerConfigException($"The config declares instance '{sb.Instance}', which this server is to be the warm standby of: a standby's instance comes from the repository. Remove it from the config.");
         }
         var shutdown = config.ShutdownTimeoutSeconds is { } secs ? TimeSpan.FromSeconds(secs) : options.ShutdownTimeout;
+        var internalSocket = InternalSocket(options.DataDirectory);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (!options.Quiet)
@@ -87,6 +88,7 @@ public static class BluebackServer
             k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(limits.KeepAliveTimeoutSeconds);
             k.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(5));
             Listen(k, options, output);
+            k.ListenUnixSocket(internalSocket); // the server's own programs (policies) reach it here
         });
 
         using var loggerFactory = LoggerFactory.Create(b =>
@@ -111,6 +113,12 @@ public static class BluebackServer
         using var exporter = new PrometheusExporter();
         var shippers = new Shipping.ShipperLeases(TimeSpan.FromSeconds(config.ShipperLeaseSeconds ?? 10));
         using var standby = options.Standby is { } so ? new Standby.StandbyFollower(host, so, logger) : null;
+        using var rates = new RateHistory(host, metrics);
+        var hosted = config.Instances.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        using var policies = new Policies.PolicyRunner(new Policies.PolicyStore(options.DataDirectory), config.Policies,
+            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath)),
+            hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger);
+        metrics.AddPolicies(policies);
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
         {
@@ -139,12 +147,20 @@ public static class BluebackServer
             Shipping.ShippingEndpoints.Map(app, host, shippers, lifetime);
             Standby.StandbyEndpoints.Map(app, standby);
             Security.TokenEndpoints.Map(app, tokens);
+            Policies.PolicyEndpoints.Map(app, policies);
+            ConsoleEndpoints.Map(app, host, policies, shippers, rates);
+            Console.UiEndpoints.Map(app);
             StatusEndpoints.Map(app, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
+            if (File.Exists(internalSocket))
+            {
+                File.Delete(internalSocket); // left by a server that is gone: the instances' locks, held now, keep two servers apart
+            }
             await app.StartAsync(stop).ConfigureAwait(false);
             standby?.Start();
-            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            policies.Start();
+            var addresses = (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []).Where(a => !a.Contains(internalSocket, StringComparison.Ordinal)).ToList();
             output.WriteLine($"Blueback server, data in {host.DataDirectory}");
             foreach (var a in addresses)
             {
@@ -155,6 +171,10 @@ public static class BluebackServer
                 output.WriteLine(slot.Instance is { } inst
                     ? $"Serving instance {inst.Name}: {string.Join(", ", inst.Databases.Select(d => d.Name))}{(inst.LastRecovery is { WasClean: false } r ? $" (recovered {r.TransactionsReplayed} transactions after an unclean stop)" : "")}"
                     : $"NOT serving instance {slot.Name}: {slot.Unavailable}");
+            }
+            if (policies.Count > 0)
+            {
+                output.WriteLine($"Running {policies.Count} backup polic{(policies.Count == 1 ? "y" : "ies")}; the console is at /ui.");
             }
             output.WriteLine("Ready. Ctrl+C or SIGTERM stops gracefully; a second signal exits at once.");
             output.Flush();
@@ -167,6 +187,9 @@ public static class BluebackServer
             var sw = Stopwatch.StartNew();
             output.WriteLine($"Stopping (bound {shutdown.TotalSeconds:0.#} s): draining requests, then closing instances.");
             output.Flush();
+            // The policies' programs first, while the server still answers them: each aborts its backup and removes its
+            // partial set (bounded: a program that does not stop in time is killed, and its set was never committed).
+            policies.Dispose();
             // Requests get most of the bound; closing the instances (a checkpoint each) the rest.
             using (var drain = new CancellationTokenSource(shutdown * 0.7))
             {
@@ -249,6 +272,24 @@ public static class BluebackServer
         {
             throw new ServerConfigException($"Cannot load the TLS certificate '{options.TlsCertificate}' with key '{options.TlsKey}': {ex.Message}. Both must be PEM, the key matching the certificate.");
         }
+    }
+
+    /// <summary>The Unix socket the server's own programs reach it on: DATA/run/server.sock (private to its user), or a
+    /// name in the temporary directory where that path is too long for a socket address.</summary>
+    private static string InternalSocket(string dataDirectory)
+    {
+        var run = Path.GetFullPath(Path.Combine(dataDirectory, "run"));
+        Directory.CreateDirectory(run);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(run, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var path = Path.Combine(run, "server.sock");
+        if (path.Length > 100)
+        {
+            path = Path.Combine(Path.GetTempPath(), $"blueback-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(run)))[..16]}.sock");
+        }
+        return path;
     }
 
     /// <summary>http(s)://HOST:PORT with HOST an IP address, localhost or * (every interface).</summary>

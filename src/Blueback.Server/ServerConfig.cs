@@ -36,6 +36,14 @@ public sealed class ServerConfig
     [JsonPropertyName("limits")]
     public ServerLimits Limits { get; set; } = new();
 
+    /// <summary>Backup policies the server runs by itself (docs/console.md).</summary>
+    [JsonPropertyName("policies")]
+    public List<Protocol.PolicyDefinition> Policies { get; set; } = [];
+
+    /// <summary>The <c>blueback</c> program that policies run (default: the program serving, as it was started).</summary>
+    [JsonPropertyName("programPath")]
+    public string? ProgramPath { get; set; }
+
     public static ServerConfig Default() => new()
     {
         Instances =
@@ -102,6 +110,15 @@ public sealed class ServerConfig
             foreach (var d in i.Databases.Where(d => !Names.IsValid(d.Name)))
             {
                 throw new ServerConfigException($"Config file '{path}': database name '{d.Name}' in instance '{i.Name}' is not valid.");
+            }
+        }
+        var policies = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in Policies)
+        {
+            Blueback.Server.Policies.PolicyRules.Validate(p, names.Contains, $"Config file '{path}'");
+            if (!policies.Add(p.Name))
+            {
+                throw new ServerConfigException($"Config file '{path}': policy '{p.Name}' is declared twice.");
             }
         }
     }

@@ -1,3 +1,4 @@
+using Blueback.Protocol;
 using System.CommandLine;
 using Blueback.Backup;
 using Blueback.Repository;

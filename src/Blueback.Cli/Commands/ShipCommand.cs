@@ -1,3 +1,4 @@
+using Blueback.Protocol;
 using System.CommandLine;
 using System.Globalization;
 using Blueback.Backup;

@@ -280,6 +280,7 @@ internal static class BackupEndpoints
                     throw new IOException($"the response stream ended while sending {what}");
                 }
                 metrics.BackupBytes(n);
+                session.Sent(n);
                 session.Lease.Renew();
                 await pacing.PaceAsync(n, cts.Token).ConfigureAwait(false); // the instance's clients come first
             }

@@ -19,6 +19,13 @@ public sealed class HostedBackup(InstanceBackup backup, TimeSpan lease, string? 
     public string? Error { get; set; }
     public string? AbortReason { get; private set; }
 
+    private long _bytesSent;
+
+    /// <summary>Bytes of images, pages and logs sent to the client so far (live progress for status and the console).</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public void Sent(long n) => Interlocked.Add(ref _bytesSent, n);
+
     public void Abort(string reason)
     {
         AbortReason ??= reason;
@@ -39,6 +46,7 @@ public sealed class HostedBackup(InstanceBackup backup, TimeSpan lease, string? 
         ChangedSince = Backup.ChangedSince,
         Databases = Backup.Databases.Select(d => Describe(d, Backup.ChangedPages(d.Name))).ToList(),
         Error = Error ?? AbortReason,
+        BytesSent = BytesSent,
         ServerTime = DateTime.UtcNow,
     };
 

@@ -71,5 +71,19 @@ public sealed class ServerMetrics : IDisposable
 
     public void BackupBytes(long n) => Interlocked.Add(ref _backupBytes, n);
 
+    /// <summary>Bytes streamed to backup clients since the server started.</summary>
+    public long BackupBytesTotal => Interlocked.Read(ref _backupBytes);
+
+    /// <summary>The policies' instruments: jobs ended by outcome, failures in a row, sets whose last proof failed.</summary>
+    internal void AddPolicies(Policies.PolicyRunner runner)
+    {
+        _meter.CreateObservableCounter("blueback_policy_jobs", () => runner.Counts().Jobs.Select(j => new Measurement<long>(j.Count,
+            new("policy", j.Key.Policy), new("kind", j.Key.Kind), new("state", j.Key.State))), description: "Policy jobs ended, by policy, kind and outcome.");
+        _meter.CreateObservableGauge("blueback_policy_consecutive_failures", () => runner.Counts().Policies.Select(p => new Measurement<long>(p.Failures,
+            new KeyValuePair<string, object?>("policy", p.Policy))), description: "Backups of the policy that failed in a row (0: the last one succeeded).");
+        _meter.CreateObservableGauge("blueback_policy_failed_proofs", () => runner.Counts().Policies.Select(p => new Measurement<long>(p.FailedProofs,
+            new KeyValuePair<string, object?>("policy", p.Policy))), description: "Sets in the policy's repository whose last proof failed (alert on anything above 0).");
+    }
+
     public void Dispose() => _meter.Dispose();
 }

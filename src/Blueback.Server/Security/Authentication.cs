@@ -26,6 +26,16 @@ internal static class Authentication
         ["token-revoke"] = Role.Admin,
         ["shipping-disable"] = Role.Admin,
         ["standby-promote"] = Role.Admin,
+        ["policy-list"] = null,
+        ["policy-get"] = null,
+        ["policy-history"] = null,
+        ["policy-job"] = null,
+        ["policy-run"] = Role.Admin,
+        ["policy-cancel"] = Role.Admin,
+        ["policy-put"] = Role.Admin,
+        ["policy-delete"] = Role.Admin,
+        ["alerts"] = null,
+        ["metrics-history"] = null,
     };
 
     private static bool TryNeeds(string route, out Role? role)

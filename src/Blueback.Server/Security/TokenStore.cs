@@ -139,6 +139,23 @@ public sealed class TokenStore
         return entry;
     }
 
+    /// <summary>A token that lives only in this process (never saved; gone at the next start): what the server gives the
+    /// programs it runs itself (a policy's backups). Returns its secret.</summary>
+    public string CreateEphemeral(string name, Role role)
+    {
+        var token = NewToken();
+        TryParse(token, out var id, out var secret);
+        var salt = RandomNumberGenerator.GetBytes(16);
+        var entry = new StoredToken { Id = id, Name = name, Role = Roles.Name(role), Salt = Convert.ToBase64String(salt), Hash = Convert.ToBase64String(Hash(salt, secret)), Created = DateTime.UtcNow };
+        lock (_lock)
+        {
+            _ephemeral = [.. _ephemeral, entry];
+        }
+        return token;
+    }
+
+    private List<StoredToken> _ephemeral = [];
+
     public bool Revoke(string id)
     {
         lock (_lock)
@@ -161,7 +178,12 @@ public sealed class TokenStore
         {
             return null;
         }
-        var entry = List().FirstOrDefault(t => t.Id == id);
+        List<StoredToken> ephemeral;
+        lock (_lock)
+        {
+            ephemeral = _ephemeral;
+        }
+        var entry = List().FirstOrDefault(t => t.Id == id) ?? ephemeral.FirstOrDefault(t => t.Id == id);
         if (entry is null)
         {
             return null;

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Blueback.Cli;
+namespace Blueback.Protocol;
 
 /// <summary>Durations as operators write them: a number and a unit (s, m, h, d, w), several summed ("1d12h").</summary>
-internal static class Durations
+public static class Durations
 {
     public static TimeSpan Parse(string text, string option)
     {

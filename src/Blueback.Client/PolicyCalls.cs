@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using Blueback.Protocol;
+
+namespace Blueback.Client;
+
+/// <summary>The policies' API (docs/console.md), one call per route: list, show, history, run now, a job's state,
+/// cancel, set, remove.</summary>
+public sealed class PolicyCalls(BluebackClient client)
+{
+    public async Task<List<PolicyInfo>> ListAsync(CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.GetAsync(Routes.Policies, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyList, cancellationToken).ConfigureAwait(false))!.Policies;
+    }
+
+    public async Task<PolicyInfo> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.GetAsync(Routes.Policy(name), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<List<PolicyJobInfo>> HistoryAsync(string name, int limit, CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.GetAsync(Routes.PolicyHistory(name, limit), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyHistory, cancellationToken).ConfigureAwait(false))!.Jobs;
+    }
+
+    /// <summary>Starts a job now (409, as <see cref="BluebackApiException"/>, if the policy runs one already).</summary>
+    public async Task<PolicyJobInfo> RunAsync(string name, string kind, string? set, CancellationToken cancellationToken)
+    {
+        var url = Routes.PolicyRun(name, kind) + (set is null ? "" : string.Create(CultureInfo.InvariantCulture, $"&set={Uri.EscapeDataString(set)}"));
+        using var response = await client.Http.PostAsync(url, null, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyJobInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<PolicyJobInfo> JobAsync(string name, string id, CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.GetAsync(Routes.PolicyJob(name, id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyJobInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Stops a running job: its program removes its partial set and ends.</summary>
+    public async Task CancelAsync(string name, string id, CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.DeleteAsync(Routes.PolicyJob(name, id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<PolicyInfo> PutAsync(PolicyDefinition policy, CancellationToken cancellationToken)
+    {
+        using var content = JsonContent.Create(policy, ProtocolJson.Default.PolicyDefinition);
+        using var response = await client.Http.PutAsync(Routes.Policy(policy.Name), content, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyInfo, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task DeleteAsync(string name, CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.DeleteAsync(Routes.Policy(name), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+}

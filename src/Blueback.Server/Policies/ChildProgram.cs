@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Blueback.Server.Policies;
+
+/// <summary>What a child program did: its exit code and what it printed.</summary>
+internal sealed record ChildResult(int Exit, string Out, string Err, bool Stopped)
+{
+    /// <summary>The last line on standard error (where the program says what failed), or the exit code.</summary>
+    public string Reason => Err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => !l.StartsWith('\r')) ?? $"exit code {Exit}";
+}
+
+/// <summary>Runs the <c>blueback</c> program itself as a child process: a policy's backups, proofs and retention take the
+/// very code path an operator's commands take, each in a process that runs at its own priority, that a stop reaches as
+/// a graceful stop (SIGTERM, which the program takes as it takes a Ctrl+C: it removes its partial set and exits; SIGINT
+/// may be inherited as ignored where the server itself was started in the background), and that a kill cannot leave half-done in the server.</summary>
+internal static partial class ChildProgram
+{
+    /// <summary>How long a child has after SIGTERM before it is killed.</summary>
+    public static readonly TimeSpan StopBound = TimeSpan.FromSeconds(5);
+
+    /// <summary>The command that starts this program: the apphost, or <c>dotnet blueback.dll</c>.</summary>
+    public static string[] Command(string? configured)
+    {
+        if (configured is not null)
+        {
+            return [configured];
+        }
+        var exe = Environment.ProcessPath ?? "dotnet";
+        var entry = Assembly.GetEntryAssembly()?.Location;
+        return Path.GetFileNameWithoutExtension(exe) == "dotnet" && entry is { Length: > 0 } ? [exe, entry] : [exe];
+    }
+
+    public static async Task<ChildResult> RunAsync(string[] command, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, TimeSpan bound, Action<int>? started, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in command.Skip(1).Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in environment)
+        {
+            psi.Environment[k] = v;
+        }
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start '{command[0]}'");
+        p.StandardInput.Close();
+        started?.Invoke(p.Id);
+        var stdout = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = p.StandardError.ReadToEndAsync(CancellationToken.None);
+        bool stopped = false;
+        using var timeout = new CancellationTokenSource(bound);
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        try
+        {
+            await p.WaitForExitAsync(both.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            stopped = true;
+            Interrupt(p.Id);
+            using var grace = new CancellationTokenSource(StopBound);
+            try
+            {
+                await p.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill(entireProcessTree: true);
+                await p.WaitForExitAsync(CancellationToken.None).WaitAsync(StopBound, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        var output = await stdout.WaitAsync(StopBound, CancellationToken.None).ConfigureAwait(false);
+        var error = await stderr.WaitAsync(StopBound, CancellationToken.None).ConfigureAwait(false);
+        if (stopped && timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            error += $"\nstopped after its bound of {bound}";
+        }
+        return new ChildResult(p.ExitCode, output, error, stopped);
+    }
+
+    /// <summary>The program's graceful stop (removes a partial set, aborts its session), as for a Ctrl+C.</summary>
+    private static void Interrupt(int pid)
+    {
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            _ = Kill(pid, 15);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    public static string Tail(string text, int lines) =>
+        string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines));
+
+    internal static string Join(IEnumerable<string> args) => new StringBuilder().AppendJoin(' ', args).ToString();
+}

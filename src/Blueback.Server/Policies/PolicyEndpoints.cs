@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Blueback.Protocol;
+using Blueback.Server.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Blueback.Server.Policies;
+
+/// <summary>The policies' routes: list and show (any token), history and a job's state, run-now and cancel, and
+/// setting or removing a policy (admin).</summary>
+internal static class PolicyEndpoints
+{
+    private static readonly string[] Kinds = ["full", "incremental", "differential", "prove"];
+
+    public static void Map(IEndpointRouteBuilder app, PolicyRunner runner)
+    {
+        app.MapGet(Routes.Policies, () => Results.Json(new PolicyList { Policies = runner.List() }, ProtocolJson.Default.PolicyList)).WithName("policy-list");
+
+        app.MapGet(Routes.Templates.Policy, (string name) =>
+            runner.Find(name) is { } p ? Results.Json(p, ProtocolJson.Default.PolicyInfo) : NoPolicy(name)).WithName("policy-get");
+
+        app.MapGet(Routes.Templates.PolicyHistory, (string name, int? limit) =>
+        {
+            if (!runner.Exists(name))
+            {
+                return NoPolicy(name);
+            }
+            if (limit is < 1 or > 1000)
+            {
+                return Problems.BadRequest($"limit={limit}: give 1 to 1000 jobs.");
+            }
+            return Results.Json(new PolicyHistory { Jobs = runner.History(name, limit ?? 50) }, ProtocolJson.Default.PolicyHistory);
+        }).WithName("policy-history");
+
+        app.MapPost(Routes.Templates.PolicyRun, (string name, string? kind, string? set) =>
+        {
+            if (!runner.Exists(name))
+            {
+                return NoPolicy(name);
+            }
+            kind ??= "full";
+            if (!Kinds.Contains(kind))
+            {
+                return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds)}.");
+            }
+            if (set is not null && (kind != "prove" || set.Length != 32 || !set.All(char.IsAsciiHexDigitLower)))
+            {
+                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits.");
+            }
+            try
+            {
+                var (started, busy) = runner.RunNow(name, kind, set);
+                return started is not null
+                    ? Results.Json(started, ProtocolJson.Default.PolicyJobInfo, statusCode: StatusCodes.Status202Accepted)
+                    : Problems.Of(StatusCodes.Status409Conflict, "Job running", $"Policy '{name}' is running {busy!.Kind} job {busy.Id} (started {busy.Started:O}): one job at a time. Wait for it, or cancel it with DELETE {Routes.PolicyJob(busy.Policy, busy.Id)}.");
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Problems.Of(StatusCodes.Status409Conflict, "Nothing to run", ex.Message);
+            }
+        }).WithName("policy-run");
+
+        app.MapGet(Routes.Templates.PolicyJob, (string name, string id) =>
+            runner.Job(name, id) is { } job ? Results.Json(job, ProtocolJson.Default.PolicyJobInfo) : Problems.NotFound($"Policy '{name}' has no job '{id}' running or in its recent history."))
+            .WithName("policy-job");
+
+        app.MapDelete(Routes.Templates.PolicyJob, (string name, string id) =>
+            runner.Cancel(name, id) ? Results.Accepted() : Problems.NotFound($"Policy '{name}' has no running job '{id}' (it may have ended: see its history).")).WithName("policy-cancel");
+
+        app.MapPut(Routes.Templates.Policy, async (HttpContext ctx, string name) =>
+        {
+            PolicyDefinition? p;
+            try
+            {
+                p = await JsonSerializer.DeserializeAsync(ctx.Request.Body, ProtocolJson.Default.PolicyDefinition, ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (JsonException ex)
+            {
+                return Problems.BadRequest($"The body is not a valid policy: {ex.Message}. See docs/console.md for its fields.");
+            }
+            if (p is null || p.Name != name)
+            {
+                return Problems.BadRequest($"The body's \"name\" must be the policy's name in the path ('{name}').");
+            }
+            try
+            {
+                runner.Put(p);
+            }
+            catch (ServerConfigException ex)
+            {
+                return Problems.BadRequest(ex.Message);
+            }
+            return Results.Json(runner.Find(name)!, ProtocolJson.Default.PolicyInfo);
+        }).WithName("policy-put");
+
+        app.MapDelete(Routes.Templates.Policy, (string name) =>
+            runner.Delete(name) is { } why ? Problems.Of(why.StartsWith("there is no", StringComparison.Ordinal) ? StatusCodes.Status404NotFound : StatusCodes.Status409Conflict, "Not removed", why + ".") : Results.NoContent())
+            .WithName("policy-delete");
+    }
+
+    private static IResult NoPolicy(string name) => Problems.NotFound($"There is no policy '{name}' (GET {Routes.Policies} lists them; the server's config file or PUT {Routes.Policy(name)} defines one).");
+}

@@ -1,0 +1,92 @@
+using Blueback.Protocol;
+
+namespace Blueback.Server.Policies;
+
+/// <summary>A policy's definition checked, and its durations read: every mistake named with what to write instead.</summary>
+internal static class PolicyRules
+{
+    public static readonly string[] BackupKinds = ["full", "incremental", "differential"];
+
+    public static void Validate(PolicyDefinition p, Func<string, bool> instanceHosted, string where)
+    {
+        if (!Names.IsValid(p.Name))
+        {
+            throw new ServerConfigException($"{where}: policy name '{p.Name}' is not valid (1 to 64 letters, digits, '-', '_', '.').");
+        }
+        if (!instanceHosted(p.Instance))
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}' backs up instance '{p.Instance}', which this server does not host.");
+        }
+        if (string.IsNullOrWhiteSpace(p.Repository.Location))
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}' has no repository location (\"repository\": {{\"location\": \"/backups/x\" or \"s3://bucket/prefix\"}}).");
+        }
+        if (p.Full is null)
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}' has no \"full\" schedule: every chain starts with a full backup (\"full\": \"7d\").");
+        }
+        Interval(p.Full, p, "full");
+        if (p.Incremental is { } i)
+        {
+            Interval(i, p, "incremental");
+        }
+        if (p.Differential is { } d)
+        {
+            Interval(d, p, "differential");
+        }
+        if (p.ShippingMaxLag is { } lag)
+        {
+            Interval(lag, p, "shippingMaxLag");
+        }
+        if (p.RetryAfter is { } retry)
+        {
+            Interval(retry, p, "retryAfter");
+        }
+        if (p.Prove.Every is { } every)
+        {
+            Interval(every, p, "prove.every");
+        }
+        if (p.Prove.MaxScratchMB is < 1)
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}': \"prove.maxScratchMB\" must be at least 1.");
+        }
+        if (p.Retention is { } r)
+        {
+            if (r.KeepLast is < 1 || r.KeepDaily is < 0 || r.KeepWeekly is < 0 || r.KeepMonthly is < 0)
+            {
+                throw new ServerConfigException($"{where}: policy '{p.Name}': a \"retention\" count is out of range (keepLast at least 1, the others at least 0).");
+            }
+            if (r.KeepLast is null && r.KeepDaily is null && r.KeepWeekly is null && r.KeepMonthly is null && r.KeepWithin is null)
+            {
+                throw new ServerConfigException($"{where}: policy '{p.Name}': \"retention\" keeps nothing; give keepLast, keepDaily, keepWeekly, keepMonthly or keepWithin (or leave retention out to keep every set).");
+            }
+            if (r.KeepWithin is { } within)
+            {
+                Interval(within, p, "retention.keepWithin");
+            }
+        }
+    }
+
+    /// <summary>A duration of at least a second (the scheduler's tick).</summary>
+    public static TimeSpan Interval(string text, PolicyDefinition p, string field)
+    {
+        TimeSpan t;
+        try
+        {
+            t = Durations.Parse(text, $"policy '{p.Name}' \"{field}\"");
+        }
+        catch (FormatException ex)
+        {
+            throw new ServerConfigException(ex.Message);
+        }
+        return t >= TimeSpan.FromSeconds(1) ? t : throw new ServerConfigException($"policy '{p.Name}' \"{field}\" is '{text}'; give at least 1s.");
+    }
+
+    public static TimeSpan? IntervalOf(PolicyDefinition p, string kind) => kind switch
+    {
+        "full" => Interval(p.Full!, p, kind),
+        "incremental" => p.Incremental is { } i ? Interval(i, p, kind) : null,
+        "differential" => p.Differential is { } d ? Interval(d, p, kind) : null,
+        _ => null,
+    };
+}
