@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Blueback.Client;
+using Blueback.Protocol;
+
+namespace Blueback.EndToEnd.Tests;
+
+/// <summary>Policies run by a real server with no cron line and no script: backups on schedule, retention, a proof of
+/// every set; and a job stopped by a Ctrl+C of <c>policy run-now</c>, by the server's graceful stop and by a kill of the
+/// server, each leaving no partial set listed and the next run fine; a run missed while the server was down runs once.</summary>
+public partial class PolicyTests
+{
+    private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
+
+    private static async Task<string> ConfigAsync(TempDir dir, string policies, string extra = "")
+    {
+        var path = dir["server.json"];
+        await File.WriteAllTextAsync(path, $$"""
+            { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] },
+                             { "name": "directory", "databases": [ { "name": "directory" } ] } ],
+              {{extra}}
+              "policies": [ {{policies}} ] }
+            """);
+        return path;
+    }
+
+    /// <summary>Waits (bounded) until <paramref name="done"/> holds for the policy's history.</summary>
+    private static async Task<List<PolicyJobInfo>> WaitForHistoryAsync(PolicyCalls calls, string policy, Func<List<PolicyJobInfo>, bool> done, TimeSpan bound)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var jobs = await calls.HistoryAsync(policy, 200, CancellationToken.None);
+            if (done(jobs))
+            {
+                return jobs;
+            }
+            Assert.True(sw.Elapsed < bound, $"policy {policy}: not done within {bound}; history:\n{string.Join('\n', jobs.Select(j => $"{j.Kind} {j.Trigger} {j.State} {j.Error}"))}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task WriteUntilAsync(BluebackClient c, int valueSize, CancellationToken stop)
+    {
+        int i = 0;
+        var value = new byte[valueSize];
+        while (!stop.IsCancellationRequested)
+        {
+            Random.Shared.NextBytes(value);
+            try
+            {
+                await c.PutAsync("store", i % 2 == 0 ? "mailbox" : "public", "t", Encoding.UTF8.GetBytes($"k{i % 400:D4}"), value, stop);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or BluebackApiException or IOException)
+            {
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                await Task.Delay(50, CancellationToken.None); // the server restarting under the test
+            }
+            i++;
+        }
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_policy_takes_backups_on_schedule_applies_retention_and_proves_every_set_while_writers_run()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        var config = await ConfigAsync(dir, $$"""
+            { "name": "nightly", "instance": "store", "repository": { "location": "{{repo}}" },
+              "full": "1h", "incremental": "2s", "changedPages": true, "retention": { "keepLast": 3 } }
+            """);
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        using var c = new BluebackClient(server.Url);
+        var calls = new PolicyCalls(c);
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(() => WriteUntilAsync(c, 2000, stop.Token));
+
+        var jobs = await WaitForHistoryAsync(calls, "nightly", h =>
+            h.Count(j => j is { Kind: "incremental", State: "succeeded" }) >= 3 && h.Count(j => j is { Kind: "prove", State: "succeeded" }) >= 3, TimeSpan.FromSeconds(150));
+        stop.Cancel();
+        await writer;
+
+        // No cron line, no script: the repository was made, a full came first, incrementals followed, each was proven.
+        Assert.DoesNotContain(jobs, j => j.State is "failed" or "interrupted");
+        var first = jobs.Where(j => j.Kind is "full" or "incremental").MinBy(j => j.Started)!;
+        Assert.Equal("full", first.Kind);
+        Assert.All(jobs.Where(j => j is { Kind: "prove", State: "succeeded" }), j => Assert.True(j.DigestMatch, $"proof {j.Id} of set {j.Set}: digest match {j.DigestMatch}"));
+        Assert.All(jobs.Where(j => j is { Kind: "full" or "incremental", State: "succeeded" }), j => Assert.True(j.Bytes > 0 && j.RateMBps > 0 && j.Set is { Length: 32 }));
+
+        var list = Cli("policy", "list", "--server", server.Url);
+        Assert.True(list.Exit == 0, list.Err);
+        Assert.Contains("nightly", list.Out, StringComparison.Ordinal);
+        Assert.Contains("proven", list.Out, StringComparison.Ordinal);
+        var show = Cli("policy", "show", "nightly", "--server", server.Url);
+        Assert.True(show.Exit == 0, show.Err);
+        Assert.Contains("incremental every 2s (changed pages)", show.Out, StringComparison.Ordinal);
+        Assert.Contains("digest match", show.Out, StringComparison.Ordinal);
+        var history = Cli("policy", "history", "nightly", "--server", server.Url, "--limit", "100", "--json");
+        Assert.True(history.Exit == 0, history.Err);
+        var listed = JsonDocument.Parse(history.Out).RootElement.GetProperty("jobs").EnumerateArray().ToList();
+        Assert.Contains(listed, j => j.GetProperty("kind").GetString() == "forget" && j.GetProperty("state").GetString() == "succeeded");
+
+        // What the server says it proved, the repository says too, and a proof by hand agrees.
+        var sets = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement.EnumerateArray().ToList();
+        Assert.Contains(sets, s => s.GetProperty("proved").ValueKind == JsonValueKind.Object && s.GetProperty("proved").GetProperty("digestMatch").GetBoolean());
+        var none = Cli("policy", "show", "nosuch", "--server", server.Url);
+        Assert.Equal(2, none.Exit);
+        Assert.Contains("no policy 'nosuch'", none.Err, StringComparison.Ordinal);
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Signal(int pid, int signal);
+
+    private static List<string> SetIds(string repo) =>
+        JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement.EnumerateArray().Select(s => s.GetProperty("id").GetString()!).ToList();
+
+    /// <summary>Waits until the policy runs a job of this kind and its program has begun sending (so a stop lands mid-backup).</summary>
+    private static async Task<PolicyJobInfo> WaitRunningAsync(PolicyCalls calls, string policy)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var p = await calls.GetAsync(policy, CancellationToken.None);
+            if (p.Running is { ProgressBytes: > 0 } job)
+            {
+                return job;
+            }
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), "the policy's backup did not start sending within a minute");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact(Timeout = 400_000)]
+    public async Task A_job_stopped_by_ctrl_c_of_run_now_by_a_graceful_stop_or_by_a_kill_of_the_server_leaves_no_partial_set_and_the_next_run_is_fine()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        // Backups sent at 1 MB/s while clients write: several seconds each, so that every stop lands mid-backup. The
+        // directory instance's policy runs a full every 4 s: the restart after the kill finds a run missed.
+        var config = await ConfigAsync(dir, $$"""
+            { "name": "slow", "instance": "store", "repository": { "location": "{{repo}}" }, "full": "1h", "prove": { "afterEach": false } },
+            { "name": "often", "instance": "directory", "repository": { "location": "{{dir["repo2"]}}" }, "full": "4s", "prove": { "afterEach": false } }
+            """, """ "backupBusyRateMBps": 1, """);
+        var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        try
+        {
+            using var c = new BluebackClient(server.Url);
+            var calls = new PolicyCalls(c);
+            await WaitForHistoryAsync(calls, "slow", h => h.Any(j => j is { Kind: "full", State: "succeeded" }), TimeSpan.FromSeconds(60));
+            var before = SetIds(repo);
+            Assert.Single(before);
+            var value = new byte[60_000];
+            for (int i = 0; i < 300; i++)
+            {
+                Random.Shared.NextBytes(value);
+                await c.PutAsync("store", "mailbox", "big", Encoding.UTF8.GetBytes($"b{i:D4}"), value);
+            }
+            using var stop = new CancellationTokenSource();
+            var writer = Task.Run(() => WriteUntilAsync(new BluebackClient(server.Url), 100, stop.Token));
+
+            // 1. Ctrl+C of 'policy run-now': the job is cancelled on the server, its program removes its partial set.
+            var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, "policy", "run-now", "slow", "--kind", "full", "--server", server.Url]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            using (var run = Process.Start(psi)!)
+            {
+                var err = run.StandardError.ReadToEndAsync();
+                var job = await WaitRunningAsync(calls, "slow");
+                Assert.Equal("run-now", job.Trigger);
+                Assert.Equal(0, Signal(run.Id, 2));
+                Assert.True(run.WaitForExit(30_000), "run-now did not exit within 30 s of its Ctrl+C");
+                Assert.True(run.ExitCode == 130, $"exit {run.ExitCode}: {await err}");
+                Assert.Contains("cancelled", await err, StringComparison.Ordinal);
+                var ended = await calls.JobAsync("slow", job.Id, CancellationToken.None);
+                Assert.Equal("cancelled", ended.State);
+            }
+            Assert.Equal(before, SetIds(repo));
+
+            // 2. The server's graceful stop mid-job: the job ends as cancelled, recorded, nothing partial listed.
+            var second = await calls.RunAsync("slow", "full", null, CancellationToken.None);
+            await WaitRunningAsync(calls, "slow");
+            await server.TerminateAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(before, SetIds(repo));
+            server.Dispose();
+            server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+            using var c2 = new BluebackClient(server.Url);
+            calls = new PolicyCalls(c2);
+            var stopped = await calls.JobAsync("slow", second.Id, CancellationToken.None);
+            Assert.Equal("cancelled", stopped.State);
+            Assert.Contains("server stopped", stopped.Error, StringComparison.Ordinal);
+
+            // 3. SIGKILL of the server mid-job (its program is not killed with it): after the restart the job is recorded
+            // as interrupted, no partial set is listed, and the run missed by the other policy while down runs once.
+            var third = await calls.RunAsync("slow", "full", null, CancellationToken.None);
+            await WaitRunningAsync(calls, "slow");
+            Assert.Equal(0, Signal(server.Pid, 9));
+            server.Dispose();
+            await Task.Delay(TimeSpan.FromSeconds(5)); // down longer than 'often' waits between fulls
+            var restarted = DateTime.UtcNow;
+            server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+            using var c3 = new BluebackClient(server.Url);
+            calls = new PolicyCalls(c3);
+            var killed = await calls.JobAsync("slow", third.Id, CancellationToken.None);
+            Assert.Equal("interrupted", killed.State);
+            var often = await WaitForHistoryAsync(calls, "often", h => h.Any(j => j.Started > restarted && j.State == "succeeded"), TimeSpan.FromSeconds(60));
+            var afterRestart = often.Where(j => j.Started > restarted).OrderBy(j => j.Started).ToList();
+            Assert.Equal("missed", afterRestart[0].Trigger);
+            Assert.True(afterRestart.Count(j => j.Started < afterRestart[0].Started.AddSeconds(3)) == 1, "a missed run runs once, not once per interval missed");
+            stop.Cancel();
+            await writer;
+
+            // The program the kill left running found its server gone and removed what it wrote: still no partial set.
+            Assert.Equal(before, SetIds(repo));
+            // And the next run is fine.
+            var next = Cli("policy", "run-now", "slow", "--kind", "full", "--server", server.Url);
+            Assert.True(next.Exit == 0, next.Out + next.Err);
+            Assert.Contains("succeeded", next.Out, StringComparison.Ordinal);
+            Assert.Equal(2, SetIds(repo).Count);
+            var verify = Cli("verify", "--repo", repo);
+            Assert.True(verify.Exit == 0, verify.Out);
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+}
