@@ -22,6 +22,30 @@ internal static class Shell
     /// <summary>The blueback CLI this harness was built with.</summary>
     public static string Blueback(params string[] args) => Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "blueback.dll"), .. args]);
 
+    /// <summary>The CLI until it ends or <paramref name="ct"/> fires; then a graceful stop (SIGTERM, as a Ctrl+C) and its
+    /// exit awaited. A failure that was not a stop throws.</summary>
+    public static async Task BluebackAsync(CancellationToken ct, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "blueback.dll"), .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync(CancellationToken.None);
+        var output = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            await p.WaitForExitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            Run("kill", "-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await p.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+            return;
+        }
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"blueback {string.Join(' ', args)} failed ({p.ExitCode}): {await err}{await output}");
+        }
+    }
+
     /// <summary>The disk's own write rate for these files: each copied by dd with O_DIRECT (no page cache on the
     /// way out) and flushed, in bytes per second. A second reference beside cp, which on these VMs is bound by the
     /// cost of filling fresh page-cache pages rather than by the disk.</summary>
