@@ -36,6 +36,35 @@ public static partial class Niceness
         }
     }
 
+    /// <summary>Puts every thread of this process (and the threads it makes later) in the SCHED_IDLE class: they run
+    /// only on a core nothing else wants, and a waking normal thread always takes the core from them (nice 19 alone
+    /// still competes at a small weight and waits its turn to be preempted).</summary>
+    public static void IdleProcess()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid))
+            {
+                try
+                {
+                    int priority = 0;
+                    _ = SetScheduler(tid, 5 /* SCHED_IDLE */, ref priority);
+                }
+                catch (EntryPointNotFoundException)
+                {
+                    // An older C library: nice alone.
+                }
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static partial int SetScheduler(int pid, int policy, ref int param);
+
     private static void Set(int tid, int nice)
     {
         try

@@ -116,7 +116,7 @@ public static class BluebackServer
         using var rates = new RateHistory(host, metrics);
         var hosted = config.Instances.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         using var policies = new Policies.PolicyRunner(new Policies.PolicyStore(options.DataDirectory), config.Policies,
-            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath)),
+            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger);
         metrics.AddPolicies(policies);
         var app = builder.Build();

@@ -17,7 +17,7 @@ internal static class ProveCommand
         var unproven = new Option<bool>("--unproven") { Description = "Prove every set never proven yet." };
         var scratch = new Option<string?>("--scratch") { Description = "Where the scratch restore goes (removed after); default: a directory under the system's temporary directory." };
         var maxScratch = new Option<long?>("--max-scratch-mb") { Description = "Refuse a proof whose restore would take more than this many MiB." };
-        var nice = new Option<int>("--nice") { Description = "CPU priority (Linux nice, 0 to 19): a proof is background work.", DefaultValueFactory = _ => 19 };
+        var nice = new Option<int>("--nice") { Description = "CPU priority (Linux nice, 0 to 19): a proof is background work. At 19 (the default) it also runs in the idle scheduling class: only on a core nothing else wants.", DefaultValueFactory = _ => 19 };
         var json = new Option<bool>("--json") { Description = "Print each proof's record as JSON." };
         var cmd = new Command("prove", "Prove sets restorable: restore each with its chain into scratch, run hard recovery, check every page, compare every table with the backup's digest.")
         {
@@ -34,6 +34,10 @@ internal static class ProveCommand
         cmd.SetAction(async (pr, _) =>
         {
             Niceness.LowerProcess(Math.Clamp(pr.GetValue(nice), 0, 19));
+            if (pr.GetValue(nice) >= 19)
+            {
+                Niceness.IdleProcess();
+            }
             using var signals = new Signals();
             return await RepositoryCommands.GuardAsync(async () =>
             {

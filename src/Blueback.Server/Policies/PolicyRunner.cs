@@ -8,7 +8,8 @@ namespace Blueback.Server.Policies;
 /// <param name="Server">The server's own address for the children (its internal Unix socket).</param>
 /// <param name="Token">A backup-role token that lives only in this process's memory and its children's environment.</param>
 /// <param name="Program">The command that starts the <c>blueback</c> program.</param>
-internal sealed record PolicyHostInfo(string Server, string Token, string[] Program);
+/// <param name="Busy">Whether the server's clients are at work now (proofs then run a slice of each second only).</param>
+internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null);
 
 /// <summary>Runs the policies: each due backup (one job at a time per instance, a missed run once at start, a failure
 /// retried with a doubling pause, never a pile-up), retention after each backup, a proof of each committed set (one
@@ -224,7 +225,7 @@ internal sealed class PolicyRunner : IDisposable
                     }
                 case "prove":
                     {
-                        var r = await ChildAsync(job, PolicyCommands.Prove(p, info.Set!, p.Prove.Scratch ?? _store.DefaultScratch), BackupBound).ConfigureAwait(false);
+                        var r = await ChildAsync(job, PolicyCommands.Prove(p, info.Set!, p.Prove.Scratch ?? _store.DefaultScratch), BackupBound, _host.Busy).ConfigureAwait(false);
                         if (r.Exit is 0 or 1 && !r.Stopped)
                         {
                             PolicyCommands.ReadProof(r.Out, info);
@@ -278,10 +279,10 @@ internal sealed class PolicyRunner : IDisposable
         lane.RepositoryReady = true;
     }
 
-    private async Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound)
+    private async Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound, Func<bool>? busy = null)
     {
         var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = _host.Token };
-        return await ChildProgram.RunAsync(_host.Program, args, env, bound, pid => job.Pid = pid, job.Cancel.Token).ConfigureAwait(false);
+        return await ChildProgram.RunAsync(_host.Program, args, env, bound, pid => job.Pid = pid, job.Cancel.Token, busy).ConfigureAwait(false);
     }
 
     private static void End(RunningJob job, ChildResult r, bool failed = false)

@@ -1,0 +1,87 @@
+using Blueback.Protocol;
+using Blueback.Server;
+using Blueback.Server.Policies;
+
+namespace Blueback.EndToEnd.Tests;
+
+/// <summary>The scheduler's rules without a server: what is due when, a missed run once, retries doubling up to the
+/// interval, a twice-failed incremental retried as a full, and the definitions refused with what to write.</summary>
+public class PolicyScheduleTests
+{
+    private static readonly DateTime T0 = new(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    private static PolicyLane Lane(PolicyState? state = null, string full = "7d", string? incremental = "1h", string? differential = null, string? retryAfter = null) =>
+        new(new PolicyDefinition { Name = "p", Instance = "store", Repository = new() { Location = "/r" }, Full = full, Incremental = incremental, Differential = differential, RetryAfter = retryAfter }, "config", state ?? new PolicyState());
+
+    [Fact]
+    public void A_new_policy_takes_a_full_first_then_incrementals_on_their_interval()
+    {
+        var lane = Lane();
+        Assert.Equal(("full", "schedule"), lane.DueBackup(T0, T0));
+        lane.State.LastSuccess["full"] = T0;
+        Assert.Null(lane.DueBackup(T0.AddMinutes(59), T0));
+        Assert.Equal(("incremental", "schedule"), lane.DueBackup(T0.AddHours(1), T0));
+        lane.State.LastSuccess["incremental"] = T0.AddHours(1);
+        Assert.Null(lane.DueBackup(T0.AddHours(1.5), T0));
+        Assert.Equal(("full", "schedule"), lane.DueBackup(T0.AddDays(7), T0));
+    }
+
+    [Fact]
+    public void A_run_missed_while_the_server_was_down_is_due_once_and_says_so()
+    {
+        var lane = Lane(incremental: null);
+        lane.State.LastSuccess["full"] = T0;
+        // Down from day 2 to day 30: four fulls were missed; one is due, marked missed.
+        var started = T0.AddDays(30);
+        Assert.Equal(("full", "missed"), lane.DueBackup(started, started));
+        lane.State.LastSuccess["full"] = started;
+        Assert.Null(lane.DueBackup(started.AddMinutes(1), started));
+    }
+
+    [Fact]
+    public void A_differential_counts_from_the_last_full_or_differential_and_an_incremental_from_any_backup()
+    {
+        var lane = Lane(incremental: "1h", differential: "6h");
+        lane.State.LastSuccess["full"] = T0;
+        lane.State.LastSuccess["incremental"] = T0.AddHours(5.5);
+        Assert.Equal("differential", lane.DueBackup(T0.AddHours(6), T0)!.Value.Kind);
+        lane.State.LastSuccess["differential"] = T0.AddHours(6);
+        Assert.Null(lane.DueBackup(T0.AddHours(6.5), T0));
+        Assert.Equal("incremental", lane.DueBackup(T0.AddHours(7), T0)!.Value.Kind);
+    }
+
+    [Fact]
+    public void Failures_are_retried_with_a_doubling_pause_capped_by_the_interval_and_a_twice_failed_incremental_becomes_a_full()
+    {
+        var lane = Lane(retryAfter: "30s");
+        Assert.Equal(TimeSpan.FromSeconds(30), lane.Backoff("incremental", 1));
+        Assert.Equal(TimeSpan.FromSeconds(60), lane.Backoff("incremental", 2));
+        Assert.Equal(TimeSpan.FromSeconds(240), lane.Backoff("incremental", 4));
+        Assert.Equal(TimeSpan.FromHours(1), lane.Backoff("incremental", 12)); // the incremental's own interval
+        Assert.Equal(TimeSpan.FromHours(1), lane.Backoff("full", 30)); // at most an hour
+
+        lane.State.LastSuccess["full"] = T0;
+        lane.State.Failures = 1;
+        lane.State.RetryKind = "incremental";
+        lane.State.RetryAt = T0.AddHours(2);
+        Assert.Null(lane.DueBackup(T0.AddHours(1.9), T0)); // waits for its retry, even though an incremental is due
+        Assert.Equal(("incremental", "retry"), lane.DueBackup(T0.AddHours(2), T0));
+        lane.State.Failures = 2;
+        Assert.Equal(("full", "retry"), lane.DueBackup(T0.AddHours(2), T0));
+    }
+
+    [Theory]
+    [InlineData("""{"name":"p","instance":"nosuch","repository":{"location":"/r"},"full":"1d"}""", "does not host")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":""},"full":"1d"}""", "no repository location")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"}}""", "no \"full\" schedule")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"soon"}""", "is not a duration")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","incremental":"0s"}""", "at least 1s")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","retention":{}}""", "keeps nothing")]
+    [InlineData("""{"name":"../x","instance":"store","repository":{"location":"/r"},"full":"1d"}""", "is not valid")]
+    public void Definitions_that_cannot_run_are_refused_naming_what_to_write(string json, string expected)
+    {
+        var p = System.Text.Json.JsonSerializer.Deserialize(json, ProtocolJson.Default.PolicyDefinition)!;
+        var ex = Assert.Throws<ServerConfigException>(() => PolicyRules.Validate(p, i => i == "store", "test"));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+}
