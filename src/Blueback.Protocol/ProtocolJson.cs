@@ -19,6 +19,7 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(PolicyHistory))]
 [JsonSerializable(typeof(PolicyJobInfo))]
 [JsonSerializable(typeof(AlertList))]
+[JsonSerializable(typeof(RestoreSessionList))]
 [JsonSerializable(typeof(MetricsHistory))]
 [JsonSerializable(typeof(TruncateResponse))]
 [JsonSerializable(typeof(BackupSessionList))]

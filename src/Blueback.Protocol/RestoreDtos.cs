@@ -56,3 +56,8 @@ public sealed class RestoreResultInfo
     [JsonPropertyName("lastCommitTime")] public DateTime? LastCommitTime { get; set; }
     [JsonPropertyName("setAside")] public string? SetAside { get; set; }
 }
+
+public sealed class RestoreSessionList
+{
+    [JsonPropertyName("sessions")] public List<RestoreSessionInfo> Sessions { get; set; } = [];
+}

@@ -52,6 +52,8 @@ public static class Routes
     /// the SHA-256 header then carries the chunk digest (the SHA-256 of the chunks' SHA-256s) instead of the file's.</summary>
     public const string ChunkSizesHeader = "Blueback-Chunk-Sizes";
 
+    public const string Restores = "/v1/restores";
+
     public static string BeginRestore(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/restores";
 
     public static string Restore(string id) => $"/v1/restores/{Uri.EscapeDataString(id)}";

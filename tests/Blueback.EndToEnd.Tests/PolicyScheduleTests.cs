@@ -78,6 +78,7 @@ public class PolicyScheduleTests
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","incremental":"0s"}""", "at least 1s")]
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","retention":{}}""", "keeps nothing")]
     [InlineData("""{"name":"../x","instance":"store","repository":{"location":"/r"},"full":"1d"}""", "is not valid")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","incremental":"1h","shipping":true}""", "\"changedPages\": true")]
     public void Definitions_that_cannot_run_are_refused_naming_what_to_write(string json, string expected)
     {
         var p = System.Text.Json.JsonSerializer.Deserialize(json, ProtocolJson.Default.PolicyDefinition)!;

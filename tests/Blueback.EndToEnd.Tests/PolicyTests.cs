@@ -72,7 +72,7 @@ public partial class PolicyTests
         var repo = dir["repo"];
         var config = await ConfigAsync(dir, $$"""
             { "name": "nightly", "instance": "store", "repository": { "location": "{{repo}}" },
-              "full": "1h", "incremental": "2s", "changedPages": true, "retention": { "keepLast": 3 } }
+              "full": "1h", "incremental": "2s", "changedPages": true, "retention": { "keepLast": 3 }, "shipping": true, "shippingMaxLag": "1s" }
             """);
         using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
         using var c = new BluebackClient(server.Url);
@@ -82,6 +82,14 @@ public partial class PolicyTests
 
         var jobs = await WaitForHistoryAsync(calls, "nightly", h =>
             h.Count(j => j is { Kind: "incremental", State: "succeeded" }) >= 3 && h.Count(j => j is { Kind: "prove", State: "succeeded" }) >= 3, TimeSpan.FromSeconds(150));
+        // Shipping on: the server keeps a shipper running once the first full is in, and the repository lists shipped logs.
+        var shipped = Stopwatch.StartNew();
+        while (!JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement.EnumerateArray().Any(s => s.GetProperty("type").GetString() == "shipped"))
+        {
+            Assert.True(shipped.Elapsed < TimeSpan.FromSeconds(60), $"no shipped generation within a minute; shipper: {(await calls.GetAsync("nightly", CancellationToken.None)).Shipper}");
+            await Task.Delay(500);
+        }
+        Assert.StartsWith("running", (await calls.GetAsync("nightly", CancellationToken.None)).Shipper, StringComparison.Ordinal);
         stop.Cancel();
         await writer;
 

@@ -9,7 +9,7 @@ namespace Blueback.EndToEnd.Tests;
 /// point after the server and its whole data directory are lost, on a directory and on S3 with the shipper killed
 /// and restarted, one shipper per instance, and the faults: a repository gone for a while, a full one, a damaged
 /// shipped generation.</summary>
-public class ShippingTests
+public partial class ShippingTests
 {
     private static readonly TimeSpan MaxLag = TimeSpan.FromSeconds(2);
 
@@ -247,6 +247,13 @@ public class ShippingTests
         AssertRecoveryPoint(Path.Combine(dir["restored"], "store"), writers, killed);
     }
 
+    /// <summary>Swaps two paths atomically (Linux renameat2 with RENAME_EXCHANGE).</summary>
+    private static void Exchange(string a, string b) =>
+        Assert.True(RenameAt2(-100 /* AT_FDCWD */, a, -100, b, 2 /* RENAME_EXCHANGE */) == 0, $"renameat2 {a} {b}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
+
     [Fact(Timeout = 300_000)]
     public async Task A_repository_gone_for_a_while_holds_shipping_up_the_server_keeps_the_logs_and_nothing_is_lost()
     {
@@ -260,17 +267,18 @@ public class ShippingTests
         await using (writers)
         {
             await shipper.WaitShippingAsync(TimeSpan.FromSeconds(30));
-            // The repository's volume goes away: a file where its directory was, so nothing can be written there.
-            Directory.Move(repo, repo + ".away");
-            await File.WriteAllTextAsync(repo, "not a directory");
+            // The repository's volume goes away: a file where its directory was, so nothing can be written there. Swapped
+            // in one step (renameat2 RENAME_EXCHANGE), both ways: a shipper retrying in between a move and a write could
+            // otherwise make a new, empty directory there (it did once, and the test's move back then failed).
+            await File.WriteAllTextAsync(repo + ".away", "not a directory");
+            Exchange(repo, repo + ".away");
             await Task.Delay(4000);
             var status = (await c.StatusAsync()).Instances.Single(i => i.Name == "store").Shipping!;
             Assert.True(status.UnshippedGenerations > 0, "no generation waited while the repository was away");
             Assert.True(status.LagSeconds > 2, $"lag {status.LagSeconds} s while the repository was away");
             Assert.Contains("retrying", shipper.Err, StringComparison.Ordinal);
             Assert.False(shipper.HasExited);
-            File.Delete(repo);
-            Directory.Move(repo + ".away", repo);
+            Exchange(repo, repo + ".away");
             await Task.Delay(5000); // the backlog ships
             killed = DateTime.UtcNow;
             server.Kill();

@@ -34,6 +34,10 @@ internal static class PolicyRules
         {
             Interval(d, p, "differential");
         }
+        if (p.Shipping && !p.ChangedPages && (p.Incremental is not null || p.Differential is not null))
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}' ships the log and takes incrementals or differentials of log records: the server deletes what it has shipped, so those would find their logs gone. Set \"changedPages\": true (they then hold pages and their own logs), or drop them (the shipped logs continue the full's chain).");
+        }
         if (p.ShippingMaxLag is { } lag)
         {
             Interval(lag, p, "shippingMaxLag");

@@ -130,7 +130,8 @@ internal sealed class PolicyRunner : IDisposable
                 {
                     StartLocked(lane, "prove", proof.Trigger, proof.Set);
                 }
-                if (lane.Definition.Shipping && lane.Shipper is null && now >= lane.ShipperRetryAt && lane.RepositoryReady)
+                // Shipping follows a full set (the shipped logs continue its chain).
+                if (lane.Definition.Shipping && lane.Shipper is null && now >= lane.ShipperRetryAt && lane.RepositoryReady && lane.State.LastSuccess.ContainsKey("full"))
                 {
                     StartShipper(lane);
                 }
@@ -661,9 +662,13 @@ internal sealed class PolicyRunner : IDisposable
     }
 
     /// <summary>Stops every job and shipper (each program gets its graceful stop, then a kill after a bound) and waits,
-    /// bounded, for them to end.</summary>
+    /// bounded, for them to end. Idempotent (the server stops it early, then its scope ends).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stopping.Cancel();
         Task[] tasks;
         lock (_lock)
@@ -678,6 +683,8 @@ internal sealed class PolicyRunner : IDisposable
         {
             // each job recorded its own end
         }
-        _stopping.Dispose();
+        // _stopping is not disposed: a job that outlived the bound still links its token to it.
     }
+
+    private int _disposed;
 }

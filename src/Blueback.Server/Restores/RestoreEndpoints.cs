@@ -49,6 +49,10 @@ internal static class RestoreEndpoints
             });
         }).WithName("restore-begin");
 
+        // What runs now, with progress (the console's view; any token, as status).
+        app.MapGet(Routes.Restores, () => Results.Json(new RestoreSessionList { Sessions = sessions.Running().Select(s => s.Info()).ToList() }, ProtocolJson.Default.RestoreSessionList))
+            .WithName("restores-list");
+
         app.MapGet(Routes.Templates.Restore, (string id) =>
             WithSession(sessions, id, s => Results.Json(s.Info(), ProtocolJson.Default.RestoreSessionInfo))).WithName("restore-get");
 

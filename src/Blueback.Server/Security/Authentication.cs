@@ -35,6 +35,7 @@ internal static class Authentication
         ["policy-put"] = Role.Admin,
         ["policy-delete"] = Role.Admin,
         ["alerts"] = null,
+        ["restores-list"] = null,
         ["metrics-history"] = null,
     };
 

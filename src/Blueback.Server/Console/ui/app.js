@@ -108,7 +108,7 @@ function plot(samples) {
 }
 
 async function backups() {
-  const [sessions, list] = await Promise.all([api('/v1/backups'), api('/v1/policies')]);
+  const [sessions, list, restores] = await Promise.all([api('/v1/backups'), api('/v1/policies'), api('/v1/restores')]);
   let html = '<h2>Running backups</h2><table id="running-backups"><tr><th>Backup</th><th>Instance</th><th>Type</th><th>State</th><th>Started</th><th>Progress</th></tr>';
   if (sessions.sessions.length === 0) html += '<tr><td colspan="6" class="muted">No backup is running.</td></tr>';
   for (const s of sessions.sessions) {
@@ -117,6 +117,12 @@ async function backups() {
     const bar = total > 0 ? `<progress value="${Math.min(done, total)}" max="${total}"></progress> ` : '';
     html += `<tr data-backup="${esc(s.id)}"><td class="id">${esc(s.id)}</td><td>${esc(s.instance)}</td><td>${esc(s.type)}</td><td>${state(s.state)}</td><td>${when(s.started)}</td>`
       + `<td class="progress">${bar}<span class="sent" data-bytes="${done}">${mib(done)}</span>${total > 0 ? ` of ${mib(total)} + logs` : ''}</td></tr>`;
+  }
+  html += '</table><h2>Running restores</h2><table id="running-restores"><tr><th>Restore</th><th>Instance</th><th>Mode</th><th>State</th><th>Started</th><th>Progress</th></tr>';
+  if (restores.sessions.length === 0) html += '<tr><td colspan="6" class="muted">No restore is running.</td></tr>';
+  for (const r of restores.sessions) {
+    html += `<tr data-restore="${esc(r.id)}"><td class="id">${esc(r.id)}</td><td>${esc(r.instance)}</td><td>${esc(r.mode)}</td><td>${state(r.state)}</td><td>${when(r.started)}</td>`
+      + `<td>${mib(r.bytesWritten)} written, ${r.filesWritten} file(s)${r.phase ? ` <span class="muted">${esc(r.phase)}</span>` : ''}</td></tr>`;
   }
   html += '</table><h2>Policy jobs running</h2><table id="running-jobs"><tr><th>Policy</th><th>Job</th><th>Kind</th><th>Trigger</th><th>Started</th><th>Sent</th></tr>';
   const jobs = list.policies.flatMap((p) => [p.running, p.proving].filter(Boolean));
