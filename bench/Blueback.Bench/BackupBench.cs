@@ -194,36 +194,17 @@ internal static class BackupBench
     /// also the backups' MB/s in the same window (what the backups still get while writers have priority).</summary>
     private static (double Puts, double BackupRate) Writers(string url, double seconds, bool withBackup)
     {
-        return Task.Run(async () =>
+        var backed = new StrongBox<long>();
+        var clock = Stopwatch.StartNew();
+        double puts = WriterLoad.PutsPerSecond(url, seconds, !withBackup ? null : async ct =>
         {
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-            long ops = 0;
-            var value = new byte[1024];
-            var writers = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
+            using var c = new BluebackClient(url);
+            while (!ct.IsCancellationRequested)
             {
-                using var c = new BluebackClient(url);
-                for (long i = 0; !stop.IsCancellationRequested; i++)
-                {
-                    await c.PutAsync("store", "public", "w", Encoding.UTF8.GetBytes($"w{w}-{i % 5000}"), value);
-                    Interlocked.Increment(ref ops);
-                }
-            })).ToList();
-            var backed = new StrongBox<long>();
-            var backups = withBackup ? Task.Run(async () =>
-            {
-                using var c = new BluebackClient(url);
-                while (!stop.IsCancellationRequested)
-                {
-                    await Task.Run(() => FullBackup(c, backed));
-                }
-            }) : Task.CompletedTask;
-            var sw = Stopwatch.StartNew();
-            await Task.WhenAll(writers);
-            double elapsed = sw.Elapsed.TotalSeconds;
-            double rate = ops / elapsed, backupRate = Interlocked.Read(ref backed.Value) / elapsed;
-            await backups;
-            return (rate, backupRate);
-        }).GetAwaiter().GetResult();
+                await Task.Run(() => FullBackup(c, backed));
+            }
+        });
+        return (puts, Interlocked.Read(ref backed.Value) / clock.Elapsed.TotalSeconds);
     }
 
     private static (List<double> Returns, List<double> Clean) Cancels(BluebackClient c, int points)

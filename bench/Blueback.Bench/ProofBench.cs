@@ -36,15 +36,15 @@ internal static class ProofBench
         int proofs = 0;
         for (int round = 0; round < 2; round++)
         {
-            without = Math.Max(without, Writers(url, 10, null));
-            with = Math.Max(with, Writers(url, 10, async ct =>
+            without = Math.Max(without, WriterLoad.PutsPerSecond(url, 10, null));
+            with = Math.Max(with, WriterLoad.PutsPerSecond(url, 10, async ct =>
             {
                 while (!ct.IsCancellationRequested)
                 {
                     await Shell.BluebackAsync(ct, "prove", "--repo", repo, "--scratch", scratch, "--json");
                     proofs++;
                 }
-            }));
+            }, TimeSpan.FromSeconds(1.5)));
         }
         Console.WriteLine(string.Create(ci, $"writers (16, durable 1 KiB puts over HTTP): {without:N0}/s without a proof, {with:N0}/s while `blueback prove` ran by hand ({proofs} proofs, nice 19, idle class), kept {with / without:0.00} (target 0.95)"));
 
@@ -73,8 +73,8 @@ internal static class ProofBench
         var proofTimes = new List<double>();
         for (int round = 0; round < 2; round++)
         {
-            serverWithout = Math.Max(serverWithout, Writers(url, 20, null));
-            serverWith = Math.Max(serverWith, Writers(url, 20, async ct =>
+            serverWithout = Math.Max(serverWithout, WriterLoad.PutsPerSecond(url, 20, null));
+            serverWith = Math.Max(serverWith, WriterLoad.PutsPerSecond(url, 20, async ct =>
             {
                 while (!ct.IsCancellationRequested)
                 {
@@ -94,7 +94,7 @@ internal static class ProofBench
                     serverProofs++;
                     proofTimes.Add(job.Seconds ?? 0);
                 }
-            }));
+            }, TimeSpan.FromSeconds(1.5)));
         }
         Console.WriteLine(string.Create(ci, $"writers: {serverWithout:N0}/s without a proof, {serverWith:N0}/s while the server ran a policy's proofs ({serverProofs} finished in {string.Join(", ", proofTimes.Select(t => t.ToString("0.0", ci)))} s, {incomplete} stopped at the window's end; a slice of {ChildSlice} per second while clients are busy), kept {serverWith / serverWithout:0.00} (target 0.95)"));
         calls.DeleteAsync("bench", CancellationToken.None).GetAwaiter().GetResult();
@@ -114,35 +114,4 @@ internal static class ProofBench
             Thread.Sleep(200);
         }
     }
-
-    /// <summary>Puts per second of 16 writers over <paramref name="seconds"/>, with <paramref name="background"/> running meanwhile.</summary>
-    private static double Writers(string url, double seconds, Func<CancellationToken, Task>? background) => Task.Run(async () =>
-    {
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        long ops = 0;
-        var value = new byte[1024];
-        var bg = background is null ? Task.CompletedTask : Task.Run(() => background(stop.Token));
-        await Task.Delay(background is null ? 0 : 1500); // the proof past its start-up
-        var sw = Stopwatch.StartNew();
-        var writers = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
-        {
-            using var c = new BluebackClient(url);
-            for (long i = 0; !stop.IsCancellationRequested; i++)
-            {
-                await c.PutAsync("store", "public", "w", Encoding.UTF8.GetBytes($"w{w}-{i % 5000}"), value);
-                Interlocked.Increment(ref ops);
-            }
-        })).ToList();
-        await Task.WhenAll(writers);
-        double rate = ops / sw.Elapsed.TotalSeconds;
-        try
-        {
-            await bg;
-        }
-        catch (OperationCanceledException)
-        {
-            // the proof stopped with the window
-        }
-        return rate;
-    }).GetAwaiter().GetResult();
 }

@@ -222,19 +222,23 @@ public sealed partial class BackupRepository
         Store.WriteAtomicAsync(VerifiedKey(setId), JsonSerializer.SerializeToUtf8Bytes(new VerifyRecord { Time = DateTime.UtcNow, Ok = ok, Problems = problems }, RepositoryJson.Default.VerifyRecord), cancellationToken);
 
     /// <summary>The last verify of a set, or null if it was never verified.</summary>
-    public async Task<VerifyRecord?> LastVerifiedAsync(string setId, CancellationToken cancellationToken = default)
+    public Task<VerifyRecord?> LastVerifiedAsync(string setId, CancellationToken cancellationToken = default) =>
+        ReadMarkAsync(VerifiedKey(setId), RepositoryJson.Default.VerifyRecord, cancellationToken);
+
+    /// <summary>A small record kept beside a set, or null if there is none; a damaged one only means "not known".</summary>
+    private async Task<T?> ReadMarkAsync<T>(string key, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken) where T : class
     {
-        if (!await Store.ExistsAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false))
+        if (!await Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
         try
         {
-            return JsonSerializer.Deserialize(await Store.ReadAsync(VerifiedKey(setId), cancellationToken).ConfigureAwait(false), RepositoryJson.Default.VerifyRecord);
+            return JsonSerializer.Deserialize(await Store.ReadAsync(key, cancellationToken).ConfigureAwait(false), type);
         }
         catch (JsonException)
         {
-            return null; // a damaged mark only means "not known to be verified"
+            return null;
         }
     }
 
@@ -245,21 +249,8 @@ public sealed partial class BackupRepository
         Store.WriteAtomicAsync(ProvedKey(setId), JsonSerializer.SerializeToUtf8Bytes(proof, RepositoryJson.Default.ProofRecord), cancellationToken);
 
     /// <summary>The last proof of a set, or null if it was never proven (or its record is damaged).</summary>
-    public async Task<ProofRecord?> LastProvedAsync(string setId, CancellationToken cancellationToken = default)
-    {
-        if (!await Store.ExistsAsync(ProvedKey(setId), cancellationToken).ConfigureAwait(false))
-        {
-            return null;
-        }
-        try
-        {
-            return JsonSerializer.Deserialize(await Store.ReadAsync(ProvedKey(setId), cancellationToken).ConfigureAwait(false), RepositoryJson.Default.ProofRecord);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    public Task<ProofRecord?> LastProvedAsync(string setId, CancellationToken cancellationToken = default) =>
+        ReadMarkAsync(ProvedKey(setId), RepositoryJson.Default.ProofRecord, cancellationToken);
 
     public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize, IReadOnlyDictionary<string, int>? knownChunks = null) =>
         new(this, setId, SetPrefix(setId), codec, chunkSize, knownChunks);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Blueback.Server.Policies;
 
@@ -142,9 +141,4 @@ internal static partial class ChildProgram
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
-
-    public static string Tail(string text, int lines) =>
-        string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines));
-
-    internal static string Join(IEnumerable<string> args) => new StringBuilder().AppendJoin(' ', args).ToString();
 }
