@@ -100,7 +100,7 @@ internal static class ProofBench
         calls.DeleteAsync("bench", CancellationToken.None).GetAwaiter().GetResult();
     }
 
-    private const string ChildSlice = "50 ms";
+    private const string ChildSlice = "30 ms";
 
     private static void WaitJob(PolicyCalls calls, string id)
     {

@@ -50,9 +50,13 @@ while (clock.Elapsed < duration)
     {
         rounds.Backup();
     }
-    else if (pick < 67)
+    else if (pick < 63)
     {
         rounds.Restore();
+    }
+    else if (pick < 67)
+    {
+        rounds.Prove();
     }
     else if (pick < 77)
     {

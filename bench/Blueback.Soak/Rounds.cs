@@ -38,7 +38,8 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
         var signal = Signal();
         var before = Sets();
         var acked = writers.Snapshot();
-        var o = Programs.Run(signal, Delay(), CommandBound, ["backup", "--server", server.Url, "--repo", repo, .. type]);
+        string[] digest = rng.Next(2) == 0 ? ["--digest"] : [];
+        var o = Programs.Run(signal, Delay(), CommandBound, ["backup", "--server", server.Url, "--repo", repo, .. type, .. digest]);
         Record(o, $"backup {string.Join(' ', type)}");
         foreach (var id in Sets().Except(before))
         {
@@ -77,6 +78,34 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
         }
     }
 
+    /// <summary>A proof of a set (restore into scratch, recovery, every page, the tables against the backup's digest),
+    /// stopped by ^C at times: a proof that fails is a bad set; a stopped one leaves no scratch behind once the next ends.</summary>
+    public void Prove()
+    {
+        if (_known.Count == 0)
+        {
+            return;
+        }
+        var id = _known.Keys.ElementAt(rng.Next(_known.Count));
+        var scratch = Path.Combine(root, "proofs");
+        var signal = rng.Next(100) < 25 ? "INT" : "none";
+        var o = Programs.Run(signal, Delay(), CommandBound, "prove", "--repo", repo, "--set", id, "--scratch", scratch);
+        Record(o, "prove");
+        if (o.Exit == 1)
+        {
+            tally.BadSets++;
+            tally.Violation($"proof of set {id} failed: {o.Output[^Math.Min(600, o.Output.Length)..]}");
+        }
+        else if (o.Exit == 0 && !o.Landed)
+        {
+            tally.ProofsChecked++;
+            if (Directory.Exists(scratch) && Directory.EnumerateDirectories(scratch).Any())
+            {
+                tally.Violation($"a proof of set {id} ended and left its scratch: {string.Join(", ", Directory.EnumerateDirectories(scratch))}");
+            }
+        }
+    }
+
     public void Server(bool kill)
     {
         var (ms, hung) = server.Stop(kill);
@@ -101,7 +130,8 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Environment.GetEnvironmentVariable(Client.BluebackClient.TokenVariable));
         string[] routes = ["/v1/instances/store/backups", "/v1/backups/" + new string('a', 32), "/v1/backups/x/databases/mailbox/image?offset=-5&length=3",
             "/v1/backups/x/databases/mailbox/pages", "/v1/instances/store/databases/mailbox/tables/t/keys/k", "/v1/instances/store/batch",
-            "/v1/instances/store/restores", "/v1/restores/zz/databases/mailbox/pages", "/v1/instances/nope/backups", "/v1/status", "/%ff%00", "/v1/instances/store/shipping/ready"];
+            "/v1/instances/store/restores", "/v1/restores/zz/databases/mailbox/pages", "/v1/instances/nope/backups", "/v1/status", "/%ff%00", "/v1/instances/store/shipping/ready",
+            "/v1/policies", "/v1/policies/nope/run?kind=zzz", "/v1/policies/x%2f..", "/v1/alerts", "/v1/restores", "/ui/..%2fapp.js", "/v1/backups/" + new string('b', 32) + "/digest"];
         HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch];
         for (int i = 0; i < count; i++)
         {

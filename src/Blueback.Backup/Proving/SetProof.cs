@@ -105,8 +105,10 @@ public static class SetProof
     {
         foreach (var dir in Directory.EnumerateDirectories(root, "proof-*"))
         {
-            var name = Path.GetFileName(dir);
-            if (int.TryParse(name[(name.LastIndexOf('-') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid != Environment.ProcessId && !IsAlive(pid))
+            // Only names a proof makes (proof-SETID-PID): the scratch root may be shared with other things.
+            var parts = Path.GetFileName(dir).Split('-');
+            if (parts.Length == 3 && parts[1].Length == 32 && parts[1].All(char.IsAsciiHexDigitLower)
+                && int.TryParse(parts[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid != Environment.ProcessId && !IsAlive(pid))
             {
                 TryDelete(dir);
             }

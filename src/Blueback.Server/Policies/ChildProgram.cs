@@ -34,8 +34,9 @@ internal static partial class ChildProgram
 
     /// <summary>While the server is busy, a throttled child runs this long in each <see cref="Cycle"/> and is stopped
     /// (SIGSTOP) the rest: what the scheduler's priorities cannot give on a small machine (a proof at nice 19 in the
-    /// idle class still cost 16 durable writers a quarter to two fifths of their rate on two cores, measured).</summary>
-    public static readonly TimeSpan BusySlice = TimeSpan.FromMilliseconds(50);
+    /// idle class still cost 16 durable writers a quarter of their rate on two cores; slices of 50 ms kept them at
+    /// 0.91-0.95, of 30 ms at 0.96: docs/benchmarks.md).</summary>
+    public static readonly TimeSpan BusySlice = TimeSpan.FromMilliseconds(30);
     public static readonly TimeSpan Cycle = TimeSpan.FromSeconds(1);
 
     public static async Task<ChildResult> RunAsync(string[] command, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, TimeSpan bound, Action<int>? started, CancellationToken ct, Func<bool>? busy = null)
