@@ -103,9 +103,10 @@ internal static class BackupEndpoints
                     ? Problems.Of(StatusCodes.Status409Conflict, "No digest", $"Backup {id} has no digest: ask for one when beginning it (\"digest\": true), and list the logs first (the digest is taken at the end of the log range).")
                     : WithSession(host, sessions, id, allowFinished: false, (_, _) => Results.NoContent());
             }
+            List<Storage.Diagnostics.TableDigest> tables;
             try
             {
-                await digest.WaitAsync(DigestWait, ctx.RequestAborted).ConfigureAwait(false);
+                tables = await digest.WaitAsync(DigestWait, ctx.RequestAborted).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -118,7 +119,7 @@ internal static class BackupEndpoints
             return Results.Json(new BackupDigestInfo
             {
                 Ready = true,
-                Tables = digest.Result.Select(t => new TableDigestInfo { Database = t.Database, Table = t.Table, Rows = t.Rows, Sha256 = t.Sha256 }).ToList(),
+                Tables = tables.Select(t => new TableDigestInfo { Database = t.Database, Table = t.Table, Rows = t.Rows, Sha256 = t.Sha256 }).ToList(),
             }, ProtocolJson.Default.BackupDigestInfo);
         }).WithName("backup-digest");
 
