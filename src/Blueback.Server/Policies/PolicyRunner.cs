@@ -95,8 +95,9 @@ internal sealed class PolicyRunner : IDisposable
                 {
                     Schedule(DateTime.UtcNow);
                 }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or System.ComponentModel.Win32Exception)
+                catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
+                    // Logged and tried again at the next tick: one bad pass must not stop every policy for good.
                     _logger.LogError(ex, "Policy scheduler: {Message}", ex.Message);
                 }
             }
@@ -397,9 +398,13 @@ internal sealed class PolicyRunner : IDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or JsonException or InvalidOperationException or KeyNotFoundException or IOException or System.ComponentModel.Win32Exception)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // listed again after the next job
+            // listed again after the next job, or within five minutes
+            if (ex is not OperationCanceledException)
+            {
+                _logger.LogWarning("Policy {Policy}: listing the repository's sets failed: {Message}", lane.Name, ex.Message);
+            }
         }
     }
 
