@@ -75,7 +75,8 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("kind")] public string Kind { get; set; } = "";
     /// <summary>schedule, missed (due while the server was down), retry, run-now, after-backup.</summary>
     [JsonPropertyName("trigger")] public string Trigger { get; set; } = "";
-    /// <summary>running, succeeded, failed, cancelled, interrupted (the server stopped or died under it).</summary>
+    /// <summary>running, succeeded, failed, cancelled, interrupted (the server stopped or died under it), skipped (a proof
+    /// of a set retention forgot first).</summary>
     [JsonPropertyName("state")] public string State { get; set; } = "";
     [JsonPropertyName("started")] public DateTime Started { get; set; }
     [JsonPropertyName("ended")] public DateTime? Ended { get; set; }

@@ -147,16 +147,9 @@ internal sealed class PolicyRunner : IDisposable
 
     private static (string Set, string Trigger)? NextProof(PolicyLane lane, DateTime now)
     {
-        while (lane.State.ToProve.Count > 0)
+        if (lane.State.ToProve.Count > 0)
         {
-            var id = lane.State.ToProve[0];
-            // A set retention forgot before its proof came up needs none.
-            if (lane.SetsListed is not null && lane.Sets.Count > 0 && lane.Sets.All(s => s.Id != id) && lane.Listing is { IsCompleted: true })
-            {
-                lane.State.ToProve.RemoveAt(0);
-                continue;
-            }
-            return (id, "after-backup");
+            return (lane.State.ToProve[0], "after-backup");
         }
         if (lane.Definition.Prove.Every is { } text && lane.Sets.Count > 0)
         {
@@ -233,6 +226,12 @@ internal sealed class PolicyRunner : IDisposable
                             PolicyCommands.ReadProof(r.Out, info);
                         }
                         End(job, r, failed: info.ProofOk == false);
+                        if (r.Exit == 2 && r.Err.Contains("has no set", StringComparison.Ordinal))
+                        {
+                            // Retention forgot the set before its proof came up: nothing to prove, nothing wrong.
+                            info.State = "skipped";
+                            info.Error = $"set {info.Set} was forgotten (retention) before its proof ran";
+                        }
                         break;
                     }
                 case "forget":
