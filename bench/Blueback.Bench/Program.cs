@@ -69,6 +69,12 @@ try
         BackupBench.Run(root, size, seconds, instead: (r, d, u) => ChangedPagesBench.Run(r, d, u, size));
         return;
     }
+    if (args.Contains("--digest"))
+    {
+        long size = quick ? 256L << 20 : 1L << 30;
+        BackupBench.Run(root, size, seconds, instead: (r, _, u) => ProofBench.DigestCost(r, u, size));
+        return;
+    }
     if (args.Contains("--prove"))
     {
         long size = quick ? 256L << 20 : 1L << 30;
