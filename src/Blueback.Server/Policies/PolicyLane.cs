@@ -8,7 +8,6 @@ internal sealed class RunningJob(PolicyJobInfo info, CancellationToken stopping)
     public PolicyJobInfo Info { get; } = info;
     public CancellationTokenSource Cancel { get; } = CancellationTokenSource.CreateLinkedTokenSource(stopping);
     public Task Task { get; set; } = Task.CompletedTask;
-    public int? Pid { get; set; }
 }
 
 /// <summary>One policy as the runner keeps it: its definition and state, the backup or retention job and the proof it runs
@@ -58,20 +57,19 @@ internal sealed class PolicyLane(PolicyDefinition definition, string source, Pol
         }
         foreach (var kind in new[] { "differential", "incremental" })
         {
-            if (PolicyRules.IntervalOf(p, kind) is not { } every)
+            if (PolicyRules.IntervalOf(p, kind) is { } every && now >= LastBase(kind) + every)
             {
-                continue;
-            }
-            var last = kind == "incremental"
-                ? PolicyRules.BackupKinds.Max(k => State.LastSuccess.GetValueOrDefault(k))
-                : new[] { lastFull, State.LastSuccess.GetValueOrDefault("differential") }.Max();
-            if (now >= last + every)
-            {
-                return (kind, last + every < serverStarted ? "missed" : "schedule");
+                return (kind, LastBase(kind) + every < serverStarted ? "missed" : "schedule");
             }
         }
         return null;
     }
+
+    /// <summary>What an incremental's or differential's interval counts from: any backup's last success for an
+    /// incremental, the last full's or differential's for a differential.</summary>
+    private DateTime LastBase(string kind) => kind == "incremental"
+        ? PolicyRules.BackupKinds.Max(k => State.LastSuccess.GetValueOrDefault(k))
+        : new[] { State.LastSuccess.GetValueOrDefault("full"), State.LastSuccess.GetValueOrDefault("differential") }.Max();
 
     /// <summary>When each kind is next due (for status and the console).</summary>
     public Dictionary<string, DateTime> NextDue()
@@ -79,13 +77,12 @@ internal sealed class PolicyLane(PolicyDefinition definition, string source, Pol
         var next = new Dictionary<string, DateTime>();
         var lastFull = State.LastSuccess.GetValueOrDefault("full");
         next["full"] = lastFull == default ? DateTime.UtcNow : lastFull + PolicyRules.IntervalOf(Definition, "full")!.Value;
-        if (PolicyRules.IntervalOf(Definition, "incremental") is { } i)
+        foreach (var kind in new[] { "incremental", "differential" })
         {
-            next["incremental"] = PolicyRules.BackupKinds.Max(k => State.LastSuccess.GetValueOrDefault(k)) + i;
-        }
-        if (PolicyRules.IntervalOf(Definition, "differential") is { } d)
-        {
-            next["differential"] = new[] { lastFull, State.LastSuccess.GetValueOrDefault("differential") }.Max() + d;
+            if (PolicyRules.IntervalOf(Definition, kind) is { } interval)
+            {
+                next[kind] = LastBase(kind) + interval;
+            }
         }
         if (State.Failures > 0 && State.RetryAt is { } r)
         {

@@ -283,7 +283,7 @@ internal sealed class PolicyRunner : IDisposable
     private async Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound, Func<bool>? busy = null)
     {
         var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = _host.Token };
-        return await ChildProgram.RunAsync(_host.Program, args, env, bound, pid => job.Pid = pid, job.Cancel.Token, busy).ConfigureAwait(false);
+        return await ChildProgram.RunAsync(_host.Program, args, env, bound, null, job.Cancel.Token, busy).ConfigureAwait(false);
     }
 
     private static void End(RunningJob job, ChildResult r, bool failed = false)
