@@ -11,6 +11,8 @@ internal static class InstanceGate
 {
     /// <summary>Routes under an instance that work on it while it is not online.</summary>
     private static readonly HashSet<string> Ungated = new(StringComparer.Ordinal) { "restore-begin", "standby-promote" };
+    /// <summary>Routes that change data: a warm standby refuses them (409) whether or not it is applying.</summary>
+    private static readonly HashSet<string> Writes = new(StringComparer.Ordinal) { "put", "delete", "batch" };
 
     public static void Use(IApplicationBuilder app, InstanceHost host)
     {
@@ -26,7 +28,7 @@ internal static class InstanceGate
             }
             if (!slot.TryEnter(out _))
             {
-                await Problems.Unavailable(slot).ExecuteAsync(ctx).ConfigureAwait(false);
+                await Refusal(slot, route!).ExecuteAsync(ctx).ConfigureAwait(false);
                 return;
             }
             try
@@ -39,4 +41,11 @@ internal static class InstanceGate
             }
         });
     }
+
+    /// <summary>Why a request that could not enter is refused. A write to a standby that is applying gets the same
+    /// 409 as one to the standby at rest (a 503 would say "retry", and a retry would be refused).</summary>
+    internal static IResult Refusal(InstanceSlot slot, string route) =>
+        Writes.Contains(route) && slot.ApplyingStandby
+            ? Problems.Of(StatusCodes.Status409Conflict, "Standby", $"Instance '{slot.Name}' is a warm standby (read-only), applying the primary's next log generations: writes go to the primary, or promote this standby first ('blueback standby promote').")
+            : Problems.Unavailable(slot);
 }

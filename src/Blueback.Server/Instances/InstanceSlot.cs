@@ -26,6 +26,9 @@ public sealed class InstanceSlot(string name)
 
     /// <summary>What a standby's apply puts in <see cref="RestoreSession"/> while it holds the slot.</summary>
     internal const string StandbyApplyPrefix = "standby-apply: ";
+    /// <summary>True while a standby's apply of shipped generations holds the slot: a write waiting for it would be
+    /// refused anyway (the instance comes back a read-only standby), unlike one waiting for a promotion or a restore.</summary>
+    internal bool ApplyingStandby => _state == InstanceState.Restoring && RestoreSession is { } s && s.StartsWith(StandbyApplyPrefix + "generations", StringComparison.Ordinal);
     /// <summary>Where the slot lists among the server's instances.</summary>
     internal long Order { get; init; }
     public string? OfflineReason { get; private set; }
