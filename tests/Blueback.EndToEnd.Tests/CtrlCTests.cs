@@ -52,9 +52,10 @@ public class CtrlCTests
     public Task Ctrl_C_at_12_moments_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12, 0.4, 1.8);
 
     /// <summary>The program's first second, densely: start-up, the repository opened, the session begun, the first
-    /// image's first chunks (where a cancel once turned into a failure, exit 2).</summary>
+    /// image's first chunks (where a cancel once turned into a failure, exit 2, under writers), with two writers
+    /// committing throughout as when it was found.</summary>
     [Fact(Timeout = 600_000)]
-    public Task Ctrl_C_in_the_first_second_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12, 0.05, 1.0, seed: 11);
+    public Task Ctrl_C_in_the_first_second_of_a_backup_under_writers_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12, 0.05, 1.0, seed: 11, writers: 2);
 
     [Fact(Timeout = 1_800_000)]
     [Trait("Category", "Stress")]
@@ -62,11 +63,12 @@ public class CtrlCTests
 
     [Fact(Timeout = 1_800_000)]
     [Trait("Category", "Stress")]
-    public Task Ctrl_C_at_60_moments_of_the_first_second_exits_130_within_2_s_and_leaves_nothing() => RunAsync(60, 0.05, 1.0, seed: 17);
+    public Task Ctrl_C_at_60_moments_of_the_first_second_under_writers_exits_130_within_2_s_and_leaves_nothing() => RunAsync(60, 0.05, 1.0, seed: 17, writers: 2);
 
     /// <param name="from">Earliest ^C, seconds after the program's start.</param>
     /// <param name="to">Latest ^C: past the backup's end for the whole-backup runs.</param>
-    private static async Task RunAsync(int moments, double from, double to, int seed = 5)
+    /// <param name="writers">Writers committing through the server during every moment (0: none).</param>
+    private static async Task RunAsync(int moments, double from, double to, int seed = 5, int writers = 0)
     {
         using var dir = new TempDir();
         var helper = dir["ctrl_c_in_a_terminal.py"]; // not pty.py: it would import itself
@@ -80,6 +82,7 @@ public class CtrlCTests
         // a fresh checkpoint, so its logs are few: about 1.4 s at this rate, hence moments up to 1.8 s).
         string[] backup = ["dotnet", ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--no-compress", "--max-rate", "12M"];
         var rng = new Random(seed);
+        await using var load = writers > 0 ? new RestoreProgramTests.Writers(c, writers) : null;
         var times = new List<double>();
         var outcomes = new List<string>();
         for (int i = 0; i < moments; i++)
