@@ -3,7 +3,9 @@
 // restores of known sets, checked against the writers' record (each writer's keys a prefix, every commit acknowledged
 // before the backup began present), some stopped by ^C; SIGKILL and SIGTERM of the server, its data then checked
 // offline (every acknowledged commit present) before it starts again; fuzz requests (no 5xx, the server stays up);
-// verify of every set. Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
+// verify of every set; bursts of short commands (copy backups, verify, restores, list) stopped by ^C or SIGTERM in
+// their first 1.5 s; the log shipper stopped by ^C, SIGTERM or SIGKILL; backups into a full 16 MiB volume (as root).
+// Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
 //
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
 using System.Diagnostics;
@@ -17,6 +19,7 @@ string Arg(string name, string fallback) => Array.IndexOf(args, name) is var i a
 var duration = args.Contains("--hours") ? TimeSpan.FromHours(double.Parse(Arg("--hours", "1"), ci)) : TimeSpan.FromMinutes(double.Parse(Arg("--minutes", "10"), ci));
 int seed = int.Parse(Arg("--seed", "1"), ci);
 var root = Path.GetFullPath(Arg("--dir", Path.Combine(Path.GetTempPath(), $"bb-soak-{seed}")));
+SmallVolume.Unmount(Path.Combine(root, "small")); // left mounted by a run that was killed
 if (Directory.Exists(root))
 {
     Directory.Delete(root, recursive: true);
@@ -42,43 +45,67 @@ Capture("repo", "init", repo);
 var writers = new Writers(server.Url, int.Parse(Arg("--writers", "4"), ci));
 writers.Start();
 var rounds = new Rounds(server, writers, repo, root, rng, tally);
+var small = SmallVolume.Mount(Path.Combine(root, "small"));
+Console.WriteLine(small is null ? "# no 16 MiB volume (not root, or mount failed): full-volume rounds skipped" : $"# a 16 MiB tmpfs at {small} for the full-volume rounds");
 var clock = Stopwatch.StartNew();
-while (clock.Elapsed < duration)
+try
 {
-    int pick = rng.Next(100);
-    if (pick < 55)
+    while (clock.Elapsed < duration)
     {
-        rounds.Backup();
+        int pick = rng.Next(100);
+        if (pick < 35)
+        {
+            rounds.Backup();
+        }
+        else if (pick < 43)
+        {
+            rounds.Restore();
+        }
+        else if (pick < 46)
+        {
+            rounds.Prove();
+        }
+        else if (pick < 53)
+        {
+            rounds.Server(kill: rng.Next(10) < 6);
+        }
+        else if (pick < 63)
+        {
+            await rounds.FuzzAsync(1000);
+        }
+        else if (pick < 78)
+        {
+            rounds.CancelBurst(10);
+        }
+        else if (pick < 84)
+        {
+            rounds.Ship();
+        }
+        else if (pick < 87)
+        {
+            if (small is not null)
+            {
+                rounds.FullVolume(small);
+            }
+        }
+        else
+        {
+            rounds.Verify();
+        }
+        if (!server.CheckAlive())
+        {
+            tally.Violation("the server exited on its own (restarted)");
+        }
+        tally.Rounds++;
+        if (tally.Rounds % 20 == 0)
+        {
+            Console.WriteLine($"  {clock.Elapsed.TotalMinutes:0.0} min: {tally.Summary(writers)}");
+        }
     }
-    else if (pick < 63)
-    {
-        rounds.Restore();
-    }
-    else if (pick < 67)
-    {
-        rounds.Prove();
-    }
-    else if (pick < 77)
-    {
-        rounds.Server(kill: rng.Next(10) < 6);
-    }
-    else if (pick < 90)
-    {
-        await rounds.FuzzAsync(200);
-    }
-    else
-    {
-        rounds.Verify();
-    }
-    if (!server.CheckAlive())
-    {
-        tally.Violation("the server exited on its own (restarted)");
-    }
-    tally.Rounds++;
-    if (tally.Rounds % 20 == 0)
-    {
-        Console.WriteLine($"  {clock.Elapsed.TotalMinutes:0.0} min: {tally.Summary(writers)}");
-    }
+}
+finally
+{
+    SmallVolume.Unmount(small);
 }
 await writers.StopAsync();
 rounds.Verify();

@@ -5,12 +5,20 @@ namespace Blueback.Soak;
 
 /// <summary>What one run of a client command did: the signal it got (none, INT as a terminal's ^C, TERM, KILL) and
 /// when, its exit code, how long it took to exit after the signal, and whether it outlived its bound.</summary>
-internal sealed record Outcome(string Command, string Signal, bool Landed, int Exit, double MsAfterSignal, bool Hung, string Output);
+internal sealed record Outcome(string Command, string Signal, bool Landed, int Exit, double MsAfterSignal, bool Hung, string Output)
+{
+    /// <summary>Seconds after the start that the signal was sent.</summary>
+    public double Delay { get; init; }
+}
 
 /// <summary>Runs the blueback CLI as a user would: in a pseudo-terminal (so ^C reaches it as from a terminal, whatever
 /// this harness's own signal dispositions), optionally signalled at a moment; bounded.</summary>
 internal static class Programs
 {
+    /// <summary>A signal sent this soon after the start may find the runtime still starting, before the program's
+    /// handlers are in: the signal's default then ends it (-2, -15) before anything began. Later, that is a fault.</summary>
+    public const double StartUpSeconds = 1.0;
+
     public static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
     private const string Helper = """
@@ -84,6 +92,15 @@ internal static class Programs
             return new Outcome(args[0], signal, false, -1, 0, true, $"pty helper said '{line}': {err.Result}");
         }
         return new Outcome(args[0], signal, parts[0] == "interrupted", int.Parse(parts[1], CultureInfo.InvariantCulture),
-            double.Parse(parts[2], CultureInfo.InvariantCulture), parts[0] == "hung", err.Result);
+            double.Parse(parts[2], CultureInfo.InvariantCulture), parts[0] == "hung", Terminal.Plain(err.Result)) { Delay = delay };
     }
+}
+
+/// <summary>A terminal's output as text: the escape sequences the runtime writes to a terminal removed.</summary>
+internal static partial class Terminal
+{
+    public static string Plain(string output) => Escapes().Replace(output, "");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b(\[[0-9;?]*[A-Za-z]|[=>])")]
+    private static partial System.Text.RegularExpressions.Regex Escapes();
 }

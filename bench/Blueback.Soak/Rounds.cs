@@ -124,6 +124,8 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
         server.Start();
     }
 
+    /// <summary>Fuzz requests, drawn from the seed in order, then sent by four clients at once (no 5xx but 503, no
+    /// failed connection, the server up).</summary>
     public async Task FuzzAsync(int count)
     {
         using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(10) };
@@ -131,31 +133,140 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
         string[] routes = ["/v1/instances/store/backups", "/v1/backups/" + new string('a', 32), "/v1/backups/x/databases/mailbox/image?offset=-5&length=3",
             "/v1/backups/x/databases/mailbox/pages", "/v1/instances/store/databases/mailbox/tables/t/keys/k", "/v1/instances/store/batch",
             "/v1/instances/store/restores", "/v1/restores/zz/databases/mailbox/pages", "/v1/instances/nope/backups", "/v1/status", "/%ff%00", "/v1/instances/store/shipping/ready",
-            "/v1/policies", "/v1/policies/nope/run?kind=zzz", "/v1/policies/x%2f..", "/v1/alerts", "/v1/restores", "/ui/..%2fapp.js", "/v1/backups/" + new string('b', 32) + "/digest"];
+            "/v1/policies", "/v1/policies/nope/run?kind=zzz", "/v1/policies/x%2f..", "/v1/alerts", "/v1/restores", "/ui/..%2fapp.js", "/v1/backups/" + new string('b', 32) + "/digest",
+            "/v1/instances/store/shipping/logs/4294967295", "/v1/instances/store/shipping/ack", "/v1/instances/store/promote", "/v1/metrics/history", "/v1/tokens"];
         HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch];
+        var requests = new List<(HttpMethod Method, string Route, string Body)>(count);
         for (int i = 0; i < count; i++)
         {
-            using var request = new HttpRequestMessage(methods[rng.Next(methods.Length)], routes[rng.Next(routes.Length)]);
+            var method = methods[rng.Next(methods.Length)];
+            var route = routes[rng.Next(routes.Length)];
             var body = new byte[rng.Next(0, 512)];
             rng.NextBytes(body);
-            string[] bodies = ["{\"type\":\"full\",\"changedSince\":-1}", "{\"type\":\"incremental\",\"changedSince\":4294967295}", "{\"ops\":[{}]}", "{", "null", Encoding.Latin1.GetString(body)];
-            request.Content = new StringContent(bodies[rng.Next(bodies.Length)], Encoding.UTF8, "application/json");
-            try
+            string[] bodies = ["{\"type\":\"full\",\"changedSince\":-1}", "{\"type\":\"incremental\",\"changedSince\":4294967295}", "{\"ops\":[{}]}", "{", "null", "{\"generation\":-1}", Encoding.Latin1.GetString(body)];
+            requests.Add((method, route, bodies[rng.Next(bodies.Length)]));
+        }
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        int sent = 0, next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < requests.Count; i = Interlocked.Increment(ref next))
             {
-                using var response = await http.SendAsync(request).ConfigureAwait(false);
-                tally.FuzzRequests++;
-                if ((int)response.StatusCode >= 500 && response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable)
+                var (method, route, body) = requests[i];
+                using var request = new HttpRequestMessage(method, route) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                try
                 {
-                    tally.Violation($"fuzz: {request.Method} {request.RequestUri} answered {(int)response.StatusCode}");
+                    using var response = await http.SendAsync(request).ConfigureAwait(false);
+                    Interlocked.Increment(ref sent);
+                    if ((int)response.StatusCode >= 500 && response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable)
+                    {
+                        failures.Enqueue($"fuzz: {method} {route} answered {(int)response.StatusCode}");
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                {
+                    failures.Enqueue($"fuzz: {method} {route} failed: {ex.Message}");
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                tally.Violation($"fuzz: {request.Method} {request.RequestUri} failed: {ex.Message}");
-            }
+        }))).ConfigureAwait(false);
+        tally.FuzzRequests += sent;
+        foreach (var f in failures)
+        {
+            tally.Violation(f);
         }
         AbortSessions(); // a fuzzed begin may have made a session
+        DisableShipping(); // and a fuzzed claim a shipping mark
     }
+
+    /// <summary>Short-lived commands stopped by ^C (three in four) or SIGTERM somewhere in their first 1.5 s: copy
+    /// backups, verify, restores, list. Each must exit 130 (or 0 when it had finished) within its bound and leave no
+    /// session on the server.</summary>
+    public void CancelBurst(int count)
+    {
+        var scratch = Path.Combine(root, "burst");
+        for (int i = 0; i < count; i++)
+        {
+            if (Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+            string[] command = rng.Next(10) switch
+            {
+                < 6 => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
+                < 8 => ["verify", "--repo", repo],
+                _ when _known.Count > 0 => ["restore", "--repo", repo, "--set", _known.Keys.ElementAt(rng.Next(_known.Count)), "--to", scratch],
+                _ => ["list", "--repo", repo],
+            };
+            var o = Programs.Run(rng.Next(4) == 0 ? "TERM" : "INT", 0.05 + rng.NextDouble() * 1.45, CommandBound, command);
+            Record(o, $"{command[0]} (burst)");
+        }
+    }
+
+    /// <summary>The log shipper, stopped after 1.5 to 5.5 s by ^C, SIGTERM or SIGKILL (a killed one's lease keeps the
+    /// next waiting up to its claim-wait); then shipping is turned off as an operator would, so that the mark does not
+    /// keep every generation for the rest of the run. What it shipped is checked by the verify rounds.</summary>
+    public void Ship()
+    {
+        var signal = rng.Next(100) switch
+        {
+            < 60 => "INT",
+            < 80 => "TERM",
+            _ => "KILL",
+        };
+        var o = Programs.Run(signal, 1.5 + rng.NextDouble() * 4, CommandBound, "ship", "--server", server.Url, "--repo", repo, "--max-lag", "1s", "--quiet");
+        Record(o, "ship");
+        tally.ShipRounds++;
+        DisableShipping();
+    }
+
+    /// <summary>A copy backup into a repository on a 16 MiB volume (a tmpfs this run mounted): it must fail with exit
+    /// 2 and a message that says the volume is full, within its bound, with no set listed and the repository sound.
+    /// A backup that fits (a young instance) is not counted.</summary>
+    public void FullVolume(string small)
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(small))
+        {
+            if (Directory.Exists(entry))
+            {
+                Directory.Delete(entry, recursive: true);
+            }
+            else
+            {
+                File.Delete(entry);
+            }
+        }
+        var repoOnSmall = Path.Combine(small, "repo");
+        if (Programs.Run("none", 0, CommandBound, "repo", "init", repoOnSmall) is not { Exit: 0 })
+        {
+            tally.Violation("repo init on the small volume failed");
+            return;
+        }
+        var o = Programs.Run("none", 0, CommandBound, "backup", "--server", server.Url, "--repo", repoOnSmall, "--type", "copy", "--no-compress");
+        tally.Commands++;
+        if (o.Hung)
+        {
+            tally.Hangs++;
+            tally.Violation($"a backup into a full volume did not exit within its bound: {Tail(o)}");
+            return;
+        }
+        if (o.Exit == 0)
+        {
+            return;
+        }
+        tally.FullVolumes++;
+        if (o.Exit != 2 || !o.Output.Contains("space", StringComparison.OrdinalIgnoreCase))
+        {
+            tally.Violation($"a backup into a full volume: exit {o.Exit} (expected 2, with a message that says there is no space): {Tail(o)}");
+        }
+        var list = Programs.Run("none", 0, CommandBound, "list", "--repo", repoOnSmall, "--json");
+        if (list.Exit != 0 || list.Output.Contains("\"id\"", StringComparison.Ordinal))
+        {
+            tally.Violation($"after a backup into a full volume, list says (exit {list.Exit}): {Tail(list)}");
+        }
+        AbortSessions();
+    }
+
+    private static string Tail(Outcome o) => o.Output[^Math.Min(400, o.Output.Length)..];
 
     public void Verify()
     {
@@ -197,8 +308,10 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
             return;
         }
         tally.Cancels++;
-        // -2: ^C before the runtime installed the program's handler (the first tenth of a second): nothing had begun.
-        if (o.Exit is not (130 or 0 or -2))
+        // -2 / -15: the signal's default, before the runtime installed the program's handlers (its start-up): nothing
+        // had begun.
+        bool startUp = o.Delay < Programs.StartUpSeconds && o.Exit == (o.Signal == "INT" ? -2 : -15);
+        if (o.Exit is not (130 or 0) && !startUp)
         {
             tally.Violation($"{what}: exit {o.Exit} after SIG{o.Signal} (expected 130, or 0 when it had already finished): {o.Output[^Math.Min(300, o.Output.Length)..]}");
         }
@@ -230,6 +343,20 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException)
         {
             // The server is restarting: its sessions went with it.
+        }
+    }
+
+    private void DisableShipping()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Environment.GetEnvironmentVariable(Client.BluebackClient.TokenVariable));
+        try
+        {
+            http.PostAsync("/v1/instances/store/shipping/disable", null).GetAwaiter().GetResult().Dispose();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            // The server is restarting; the next ship or fuzz round turns it off.
         }
     }
 

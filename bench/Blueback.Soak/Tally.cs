@@ -16,6 +16,8 @@ internal sealed class Tally
     public int FuzzRequests { get; set; }
     public int RestoresChecked { get; set; }
     public int ProofsChecked { get; set; }
+    public int ShipRounds { get; set; }
+    public int FullVolumes { get; set; }
     public int Hangs { get; set; }
     public int BadSets { get; set; }
     public int Refused { get; private set; }
@@ -58,7 +60,7 @@ internal sealed class Tally
         foreach (var (name, value) in new (string, long)[]
         {
             ("random cancels (^C, SIGTERM) that landed", Cancels), ("kills of programs that landed", Kills), ("server SIGKILL/SIGTERM", ServerStops),
-            ("fuzz requests", FuzzRequests), ("restores checked", RestoresChecked), ("proofs passed", ProofsChecked), ("acknowledged commits", writers.Total),
+            ("fuzz requests", FuzzRequests), ("restores checked", RestoresChecked), ("proofs passed", ProofsChecked), ("shipper runs stopped", ShipRounds), ("backups into a full volume", FullVolumes), ("acknowledged commits", writers.Total),
             ("hangs", Hangs), ("bad sets", BadSets), ("refusals (exit 2 without a signal)", Refused), ("violations (commits lost, wrong exits, 5xx, ...)", Violations.Count),
         })
         {

@@ -19,7 +19,7 @@ public static class BackupJob
         var parent = ChainResolver.ParentForNew(sets, instance, type);
         if (!type.IncludesDatabases() && parent is null)
         {
-            throw new BackupRefusedByRepositoryException($"the repository has no full backup of instance '{instance}' to base a {type.Name()} backup on; take a full backup into it first.");
+            throw new BackupRefusedByRepositoryException($"the repository has no full backup of instance '{instance}' to base {(type.Name()[0] is 'i' ? "an" : "a")} {type.Name()} backup on; take a full backup into it first.");
         }
         if (request.ChangedPages && type.IncludesDatabases())
         {
