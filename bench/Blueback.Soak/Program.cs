@@ -2,12 +2,14 @@
 // type (with and without --changed-pages) stopped at random by ^C, SIGTERM or SIGKILL or left to finish; offline
 // restores of known sets, checked against the writers' record (each writer's keys a prefix, every commit acknowledged
 // before the backup began present), some stopped by ^C; SIGKILL and SIGTERM of the server, its data then checked
-// offline (every acknowledged commit present) before it starts again; fuzz requests (no 5xx, the server stays up);
+// offline (every acknowledged commit present) before it starts again; online restores through the server as a second
+// instance, read back through the data API; fuzz requests (no 5xx, the server stays up);
 // verify of every set; bursts of short commands (copy backups, verify, restores, list) stopped by ^C or SIGTERM in
 // their first 1.5 s; the log shipper stopped by ^C, SIGTERM or SIGKILL; backups into a full 16 MiB volume (as root).
 // Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
 //
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
+//        [--focus backup|restore|online-restore|prove|server|fuzz|burst|ship|full-volume|verify]
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -47,19 +49,39 @@ writers.Start();
 var rounds = new Rounds(server, writers, repo, root, rng, tally);
 var small = SmallVolume.Mount(Path.Combine(root, "small"));
 Console.WriteLine(small is null ? "# no 16 MiB volume (not root, or mount failed): full-volume rounds skipped" : $"# a 16 MiB tmpfs at {small} for the full-volume rounds");
+int? focus = Arg("--focus", "") switch
+{
+    "" => null,
+    "backup" => 0,
+    "restore" => 35,
+    "online-restore" => 40,
+    "prove" => 43,
+    "server" => 46,
+    "fuzz" => 53,
+    "burst" => 63,
+    "ship" => 78,
+    "full-volume" => 84,
+    "verify" => 87,
+    var other => throw new ArgumentException($"--focus {other}: one of backup, restore, online-restore, prove, server, fuzz, burst, ship, full-volume, verify"),
+};
 var clock = Stopwatch.StartNew();
 try
 {
     while (clock.Elapsed < duration)
     {
-        int pick = rng.Next(100);
+        // --focus ROUND: every other round is that one (to repeat a finding, or to count one kind faster).
+        int pick = focus is not null && tally.Rounds % 2 == 0 ? focus.Value : rng.Next(100);
         if (pick < 35)
         {
             rounds.Backup();
         }
-        else if (pick < 43)
+        else if (pick < 40)
         {
             rounds.Restore();
+        }
+        else if (pick < 43)
+        {
+            await rounds.OnlineRestoreAsync();
         }
         else if (pick < 46)
         {

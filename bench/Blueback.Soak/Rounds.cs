@@ -7,7 +7,7 @@ using Blueback.Storage;
 namespace Blueback.Soak;
 
 /// <summary>The soak's rounds; each checks what it did and tells the tally.</summary>
-internal sealed class Rounds(SoakServer server, Writers writers, string repo, string root, Random rng, Tally tally)
+internal sealed partial class Rounds(SoakServer server, Writers writers, string repo, string root, Random rng, Tally tally)
 {
     private static readonly TimeSpan CommandBound = TimeSpan.FromMinutes(5);
     // The writers' acknowledged counts just before each set's backup began: what its restore must hold at least.
@@ -116,11 +116,13 @@ internal sealed class Rounds(SoakServer server, Writers writers, string repo, st
             tally.Violation($"the server did not exit within 30 s of {(kill ? "SIGKILL" : "SIGTERM")}");
         }
         var acked = writers.Snapshot(); // every acknowledgement came before the exit
-        var problem = Check(Path.Combine(Path.GetDirectoryName(repo)!, "data", "store"), acked);
+        var data = Path.Combine(Path.GetDirectoryName(repo)!, "data");
+        var problem = Check(Path.Combine(data, "store"), acked);
         if (problem is not null)
         {
             tally.Violation($"after {(kill ? "SIGKILL" : "SIGTERM")} of the server: {problem}");
         }
+        DropOnlineRestores(data);
         server.Start();
     }
 

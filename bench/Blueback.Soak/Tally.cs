@@ -17,6 +17,7 @@ internal sealed class Tally
     public int RestoresChecked { get; set; }
     public int ProofsChecked { get; set; }
     public int ShipRounds { get; set; }
+    public int OnlineRestoresChecked { get; set; }
     public int FullVolumes { get; set; }
     public int Hangs { get; set; }
     public int BadSets { get; set; }
@@ -48,7 +49,7 @@ internal sealed class Tally
     }
 
     public string Summary(Writers writers) => string.Create(CultureInfo.InvariantCulture,
-        $"{Rounds} rounds, {Commands} commands, {Cancels} cancels, {Kills + ServerStops} kills and stops, {FuzzRequests} fuzz requests, {RestoresChecked} restores checked, {ProofsChecked} proofs, {writers.Total:N0} commits acknowledged, {Violations.Count} violations");
+        $"{Rounds} rounds, {Commands} commands, {Cancels} cancels, {Kills + ServerStops} kills and stops, {FuzzRequests} fuzz requests, {RestoresChecked} + {OnlineRestoresChecked} restores checked, {ProofsChecked} proofs, {writers.Total:N0} commits acknowledged, {Violations.Count} violations");
 
     public string Report(Writers writers, int seed, TimeSpan duration)
     {
@@ -60,7 +61,7 @@ internal sealed class Tally
         foreach (var (name, value) in new (string, long)[]
         {
             ("random cancels (^C, SIGTERM) that landed", Cancels), ("kills of programs that landed", Kills), ("server SIGKILL/SIGTERM", ServerStops),
-            ("fuzz requests", FuzzRequests), ("restores checked", RestoresChecked), ("proofs passed", ProofsChecked), ("shipper runs stopped", ShipRounds), ("backups into a full volume", FullVolumes), ("acknowledged commits", writers.Total),
+            ("fuzz requests", FuzzRequests), ("restores checked offline", RestoresChecked), ("online restores checked (sampled)", OnlineRestoresChecked), ("proofs passed", ProofsChecked), ("shipper runs stopped", ShipRounds), ("backups into a full volume", FullVolumes), ("acknowledged commits", writers.Total),
             ("hangs", Hangs), ("bad sets", BadSets), ("refusals (exit 2 without a signal)", Refused), ("violations (commits lost, wrong exits, 5xx, ...)", Violations.Count),
         })
         {

@@ -7,14 +7,19 @@ namespace Blueback.Cli;
 /// while the program is still starting is a graceful stop too. Registered only inside a command, a ^C in the first
 /// second of a cold start (before the command ran) was lost where the signal was inherited as ignored, and would
 /// otherwise have killed the process outright. Cancellation runs on a thread of its own, never inside the signal
-/// handler.</summary>
-internal sealed class Signals : IDisposable
+/// handler. The runtime's signal thread keeps the user's priority when a command lowers its own (Niceness), and so do
+/// the threads it starts here: a command whose work runs at a low priority can bound its stop (<see cref="BoundStop"/>).</summary>
+internal sealed partial class Signals : IDisposable
 {
     private static readonly CancellationTokenSource Stop = new();
     private static readonly Lock InstallLock = new();
     private static PosixSignalRegistration? s_interrupt;
     private static PosixSignalRegistration? s_terminate;
     private static int s_count;
+    private static BoundedStop? s_bound;
+
+    /// <summary>How long a stop of low-priority or repository-bound work may take (<see cref="BoundStop"/>).</summary>
+    public static readonly TimeSpan LowPriorityStopBound = TimeSpan.FromSeconds(3);
 
     /// <summary>Makes sure the process's registration exists (idempotent).</summary>
     public Signals() => Install();
@@ -38,12 +43,47 @@ internal sealed class Signals : IDisposable
         context.Cancel = true;
         if (Interlocked.Increment(ref s_count) == 1)
         {
+            if (Volatile.Read(ref s_bound) is { } bound)
+            {
+                new Thread(() => EndAfter(bound.Bound, bound.What, bound.Cleanup)) { IsBackground = true, Name = "blueback-stop" }.Start();
+            }
             new Thread(static () => Stop.Cancel()) { IsBackground = true, Name = "blueback-cancel" }.Start();
             return;
         }
         Console.Error.WriteLine("blueback: second signal, exiting at once.");
         Environment.Exit(Output.Cancelled);
     }
+
+    /// <summary>For work whose graceful stop may not come: a read blocked in the kernel on a hung volume (no token
+    /// reaches it), or work at a lowered priority on a saturated machine (the soak saw a proof's ^C not end within
+    /// 10 s). Once stopped, the process ends by itself after <paramref name="bound"/> if the work has not finished by
+    /// then: a thread at the user's priority runs <paramref name="cleanup"/> (what a graceful stop would have
+    /// removed), says so, and exits 130 at once, as a second Ctrl+C would.</summary>
+    public void BoundStop(TimeSpan bound, string what, Action cleanup) => Volatile.Write(ref s_bound, new BoundedStop(bound, what, cleanup));
+
+    private sealed record BoundedStop(TimeSpan Bound, string What, Action Cleanup);
+
+    private static void EndAfter(TimeSpan bound, string what, Action cleanup)
+    {
+        Thread.Sleep(bound);
+        try
+        {
+            cleanup();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            what += $" (and removing what it left failed: {ex.Message})";
+        }
+        // Written to the descriptor directly: a starved thread may hold the console writer's lock.
+        using (var stderr = Console.OpenStandardError())
+        {
+            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"\nblueback: cancelled; the work did not stop within {bound.TotalSeconds:0.#} s at its low priority, so the program ended it: {what}.\n"));
+        }
+        ExitNow(Output.Cancelled); // no runtime shutdown: it could wait for the starved threads
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "_exit")]
+    private static partial void ExitNow(int status);
 
     /// <summary>Nothing to release: the registration lasts as long as the process.</summary>
     public void Dispose()

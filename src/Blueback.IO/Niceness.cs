@@ -20,44 +20,67 @@ public static partial class Niceness
         }
     }
 
-    /// <summary>Lowers every thread of this process to <paramref name="nice"/>; threads made later inherit it.</summary>
+    /// <summary>Lowers every thread of this process to <paramref name="nice"/>; threads made later inherit it. The
+    /// runtime's signal thread is left as it is: a Ctrl+C is handled on it (and on the threads it makes), and a stop
+    /// must not wait for the share of a busy core that the work is given.</summary>
     public static void LowerProcess(int nice)
     {
         if (nice <= 0 || !OperatingSystem.IsLinux())
         {
             return;
         }
+        foreach (int tid in WorkThreads())
+        {
+            Set(tid, nice);
+        }
+    }
+
+    /// <summary>Every thread of this process but the runtime's signal thread.</summary>
+    private static IEnumerable<int> WorkThreads()
+    {
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
         {
-            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid))
+            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid) && !IsSignalThread(task))
             {
-                Set(tid, nice);
+                yield return tid;
             }
         }
     }
 
-    /// <summary>Puts every thread of this process (and the threads it makes later) in the SCHED_IDLE class: they run
-    /// only on a core nothing else wants, and a waking normal thread always takes the core from them (nice 19 alone
-    /// still competes at a small weight and waits its turn to be preempted).</summary>
+    private static bool IsSignalThread(string task)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(SignalThreadName, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false; // the thread ended
+        }
+    }
+
+    /// <summary>What the .NET runtime names the thread that receives POSIX signals and runs their handlers' dispatch.</summary>
+    internal const string SignalThreadName = ".NET SigHandler";
+
+    /// <summary>Puts every thread of this process but the signal thread (and the threads they make later) in the
+    /// SCHED_IDLE class: they run only on a core nothing else wants, and a waking normal thread always takes the core
+    /// from them (nice 19 alone still competes at a small weight and waits its turn to be preempted).</summary>
     public static void IdleProcess()
     {
         if (!OperatingSystem.IsLinux())
         {
             return;
         }
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        foreach (int tid in WorkThreads())
         {
-            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid))
+            try
             {
-                try
-                {
-                    int priority = 0;
-                    _ = SetScheduler(tid, 5 /* SCHED_IDLE */, ref priority);
-                }
-                catch (EntryPointNotFoundException)
-                {
-                    // An older C library: nice alone.
-                }
+                int priority = 0;
+                _ = SetScheduler(tid, 5 /* SCHED_IDLE */, ref priority);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                // An older C library: nice alone.
             }
         }
     }

@@ -11,7 +11,7 @@ namespace Blueback.EndToEnd.Tests;
 /// partial set is left.</summary>
 public class CtrlCTests
 {
-    private const string PtyHelper = """
+    internal const string PtyHelper = """
         import os, pty, sys, time, select
         delay = float(sys.argv[1]); argv = sys.argv[2:]
         pid, fd = pty.fork()

@@ -100,6 +100,19 @@ public static class SetProof
         return proof;
     }
 
+    /// <summary>This process's scratch directories under <paramref name="root"/>: what a stop that cannot wait for the
+    /// proof's own cleanup removes.</summary>
+    public static void RemoveOwnScratch(string root)
+    {
+        if (Directory.Exists(root))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(root, $"proof-*-{Environment.ProcessId}"))
+            {
+                TryDelete(dir);
+            }
+        }
+    }
+
     /// <summary>Scratch directories of proofs whose process is gone (killed mid-proof).</summary>
     private static void RemoveStale(string root)
     {

@@ -80,6 +80,7 @@ internal static class BackupCommand
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
             Niceness.LowerProcess(pr.GetValue(nice));
             using var signals = new Signals();
+            signals.BoundStop(Signals.LowPriorityStopBound, "the partial set has no manifest, so it is not a set ('blueback repo gc' removes its files), and the server ends the session when its lease runs out", static () => { });
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams), pr.GetValue(digest),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });

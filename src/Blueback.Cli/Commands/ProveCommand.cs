@@ -39,6 +39,8 @@ internal static class ProveCommand
                 Niceness.IdleProcess();
             }
             using var signals = new Signals();
+            var scratchRoot = pr.GetValue(scratch) ?? Path.Combine(Path.GetTempPath(), "blueback-proofs");
+            signals.BoundStop(Signals.LowPriorityStopBound, "the proof's scratch directory was removed and nothing was recorded", () => SetProof.RemoveOwnScratch(scratchRoot));
             return await RepositoryCommands.GuardAsync(async () =>
             {
                 var ct = signals.Token;
@@ -68,7 +70,7 @@ internal static class ProveCommand
                 {
                     chosen = sets.Count == 0 ? throw new RepositoryException("the repository holds no set to prove.") : [sets.MaxBy(s => s.Ended)!];
                 }
-                var options = new ProofOptions(pr.GetValue(scratch) ?? Path.Combine(Path.GetTempPath(), "blueback-proofs"), pr.GetValue(maxScratch) is { } mb ? mb << 20 : null);
+                var options = new ProofOptions(scratchRoot, pr.GetValue(maxScratch) is { } mb ? mb << 20 : null);
                 int failed = 0;
                 foreach (var s in chosen)
                 {

@@ -186,6 +186,7 @@ internal static class RepositoryCommands
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
+            signals.BoundStop(Signals.LowPriorityStopBound, "verify changes nothing, so nothing was left", static () => { }); // a read blocked on a hung volume does not hold a ^C
             return await GuardAsync(async () =>
             {
                 var r = await repoOpts.OpenAsync(pr, signals.Token).ConfigureAwait(false);

@@ -34,6 +34,8 @@ internal static class RestoreCommand
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
+            // A read blocked on a hung volume does not hold a ^C: the restore is then left as a killed one leaves it.
+            signals.BoundStop(Signals.LowPriorityStopBound, "the restore is left as a killed restore leaves it (run it again; an online restore's session is aborted by the server when the connection drops)", static () => { });
             var options = new Options(repo.Location(pr), tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace) || pr.GetValue(delta), pr.GetValue(delta),
                 pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
