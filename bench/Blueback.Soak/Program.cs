@@ -1,15 +1,15 @@
 // The soak: a seeded, bounded run against a real server under writes. Rounds, chosen by the seed: backups of every
 // type (with and without --changed-pages) stopped at random by ^C, SIGTERM or SIGKILL or left to finish; offline
 // restores of known sets, checked against the writers' record (each writer's keys a prefix, every commit acknowledged
-// before the backup began present), some stopped by ^C; SIGKILL and SIGTERM of the server, its data then checked
-// offline (every acknowledged commit present) before it starts again; online restores through the server as a second
-// instance, read back through the data API; fuzz requests (no 5xx, the server stays up);
-// verify of every set; bursts of short commands (copy backups, verify, restores, list) stopped by ^C or SIGTERM in
-// their first 1.5 s; the log shipper stopped by ^C, SIGTERM or SIGKILL; backups into a full 16 MiB volume (as root).
-// Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
+// before the backup began present), some stopped by ^C; online restores through the server as a new instance, read
+// back through the data API; SIGKILL and SIGTERM of the server, its data then checked offline (every acknowledged
+// commit present) before it starts again; fuzz requests (no 5xx, the server stays up); verify of every set; bursts of
+// short commands (copy backups, verify, restores, list) stopped by ^C or SIGTERM in their first 1.5 s, and of programs
+// killed in their first 2 s; the log shipper stopped by ^C, SIGTERM or SIGKILL; backups into a full 16 MiB volume (as
+// root). Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
 //
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
-//        [--focus backup|restore|online-restore|prove|server|fuzz|burst|ship|full-volume|verify]
+//        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify)
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -49,28 +49,21 @@ writers.Start();
 var rounds = new Rounds(server, writers, repo, root, rng, tally);
 var small = SmallVolume.Mount(Path.Combine(root, "small"));
 Console.WriteLine(small is null ? "# no 16 MiB volume (not root, or mount failed): full-volume rounds skipped" : $"# a 16 MiB tmpfs at {small} for the full-volume rounds");
-int? focus = Arg("--focus", "") switch
+// --focus R1,R2,...: every other round is one of these in turn (to repeat a finding, or to count one kind faster).
+var roundPicks = new Dictionary<string, int>(StringComparer.Ordinal)
 {
-    "" => null,
-    "backup" => 0,
-    "restore" => 35,
-    "online-restore" => 40,
-    "prove" => 43,
-    "server" => 46,
-    "fuzz" => 53,
-    "burst" => 63,
-    "ship" => 78,
-    "full-volume" => 84,
-    "verify" => 87,
-    var other => throw new ArgumentException($"--focus {other}: one of backup, restore, online-restore, prove, server, fuzz, burst, ship, full-volume, verify"),
+    ["backup"] = 0, ["restore"] = 35, ["online-restore"] = 40, ["prove"] = 43, ["server"] = 46, ["fuzz"] = 53,
+    ["burst"] = 63, ["kill-burst"] = 73, ["ship"] = 78, ["full-volume"] = 84, ["verify"] = 87,
 };
+var focus = Arg("--focus", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+    .Select(f => roundPicks.TryGetValue(f, out int pick) ? pick : throw new ArgumentException($"--focus {f}: one of {string.Join(", ", roundPicks.Keys)}")).ToArray();
 var clock = Stopwatch.StartNew();
 try
 {
     while (clock.Elapsed < duration)
     {
         // --focus ROUND: every other round is that one (to repeat a finding, or to count one kind faster).
-        int pick = focus is not null && tally.Rounds % 2 == 0 ? focus.Value : rng.Next(100);
+        int pick = focus.Length > 0 && tally.Rounds % 2 == 0 ? focus[tally.Rounds / 2 % focus.Length] : rng.Next(100);
         if (pick < 35)
         {
             rounds.Backup();
@@ -95,9 +88,13 @@ try
         {
             await rounds.FuzzAsync(1000);
         }
-        else if (pick < 78)
+        else if (pick < 73)
         {
             rounds.CancelBurst(10);
+        }
+        else if (pick < 78)
+        {
+            rounds.KillBurst(10);
         }
         else if (pick < 84)
         {

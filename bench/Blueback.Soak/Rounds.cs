@@ -204,6 +204,38 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         }
     }
 
+    /// <summary>Programs killed (SIGKILL) somewhere in their first 2 s: copy backups, restores, verify, the shipper.
+    /// Each must die within its bound; what a kill leaves (a session until its lease, a shipping lease, a partial
+    /// restore) must not stop the next command, once an operator has aborted the session as after any killed backup.</summary>
+    public void KillBurst(int count)
+    {
+        var scratch = Path.Combine(root, "burst");
+        for (int i = 0; i < count; i++)
+        {
+            if (Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+            string[] command = rng.Next(20) switch
+            {
+                < 10 => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
+                < 14 when _known.Count > 0 => ["restore", "--repo", repo, "--set", _known.Keys.ElementAt(rng.Next(_known.Count)), "--to", scratch],
+                < 17 => ["verify", "--repo", repo],
+                _ => ["ship", "--server", server.Url, "--repo", repo, "--max-lag", "1s", "--quiet", "--claim-wait", "0"],
+            };
+            var o = Programs.Run("KILL", 0.05 + rng.NextDouble() * 1.95, CommandBound, command);
+            Record(o, $"{command[0]} (kill burst)");
+            if (command[0] == "backup" && o.Landed)
+            {
+                AbortSessions();
+            }
+            if (command[0] == "ship")
+            {
+                DisableShipping();
+            }
+        }
+    }
+
     /// <summary>The log shipper, stopped after 1.5 to 5.5 s by ^C, SIGTERM or SIGKILL (a killed one's lease keeps the
     /// next waiting up to its claim-wait); then shipping is turned off as an operator would, so that the mark does not
     /// keep every generation for the rest of the run. What it shipped is checked by the verify rounds.</summary>
