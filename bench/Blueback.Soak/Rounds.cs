@@ -188,10 +188,7 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         var scratch = Path.Combine(root, "burst");
         for (int i = 0; i < count; i++)
         {
-            if (Directory.Exists(scratch))
-            {
-                Directory.Delete(scratch, recursive: true);
-            }
+            ClearScratch(scratch);
             string[] command = rng.Next(10) switch
             {
                 < 6 => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
@@ -212,10 +209,7 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         var scratch = Path.Combine(root, "burst");
         for (int i = 0; i < count; i++)
         {
-            if (Directory.Exists(scratch))
-            {
-                Directory.Delete(scratch, recursive: true);
-            }
+            ClearScratch(scratch);
             string[] command = rng.Next(20) switch
             {
                 < 10 => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
@@ -298,6 +292,14 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
             tally.Violation($"after a backup into a full volume, list says (exit {list.Exit}): {Tail(list)}");
         }
         AbortSessions();
+    }
+
+    private static void ClearScratch(string scratch)
+    {
+        if (Directory.Exists(scratch))
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
     }
 
     private static string Tail(Outcome o) => o.Output[^Math.Min(400, o.Output.Length)..];

@@ -70,12 +70,7 @@ public class ProofTests
         using var dir = new TempDir();
         var repo = dir["repo"];
         using var server = await ServerProcess.StartAsync(dir["data"]);
-        using var c = new BluebackClient(server.Url);
-        for (int i = 0; i < 500; i++)
-        {
-            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes($"value {i} {new string('x', 200)}"));
-        }
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        await PutRowsAndInitAsync(server, repo);
         var a = Json("backup", "--server", server.Url, "--repo", repo, "--digest", "--json").GetProperty("set").GetString()!;
         var b = Json("backup", "--server", server.Url, "--repo", repo, "--type", "copy", "--digest", "--json").GetProperty("set").GetString()!;
         var none = Json("backup", "--server", server.Url, "--repo", repo, "--type", "copy", "--json").GetProperty("set").GetString()!;
@@ -128,12 +123,7 @@ public class ProofTests
         using var dir = new TempDir();
         var repo = dir["repo"];
         using var server = await ServerProcess.StartAsync(dir["data"]);
-        using var c = new BluebackClient(server.Url);
-        for (int i = 0; i < 500; i++)
-        {
-            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes($"value {i} {new string('x', 200)}"));
-        }
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        await PutRowsAndInitAsync(server, repo);
         var set = Json("backup", "--server", server.Url, "--repo", repo, "--digest", "--json").GetProperty("set").GetString()!;
         var chunk = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(repo, "sets", set, "manifest.json"))).RootElement.GetProperty("manifest").GetProperty("files")
             .EnumerateArray().SelectMany(f => f.GetProperty("chunks").EnumerateArray()).Select(k => Path.Combine(repo, k.GetProperty("key").GetString()!)).First();
@@ -166,5 +156,16 @@ public class ProofTests
         Assert.True(parts.Length == 3 && parts[0] == "interrupted", $"{args[0]}: pty helper said '{line}' (hung: the stop waited for the blocked read)");
         Assert.Equal(130, int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(double.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture) < 6000, $"{args[0]} exited {parts[2]} ms after ^C (its bound is 3 s)");
+    }
+
+    /// <summary>500 rows in one table, and an empty repository.</summary>
+    private static async Task PutRowsAndInitAsync(ServerProcess server, string repo)
+    {
+        using var c = new BluebackClient(server.Url);
+        for (int i = 0; i < 500; i++)
+        {
+            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes($"value {i} {new string('x', 200)}"));
+        }
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
     }
 }
