@@ -10,6 +10,7 @@
 //
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
 //        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify)
+//        or --stop-times N [-- BACKUP-OPTIONS]: the exit times of N copy backups stopped by ^C past their start-up
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -46,6 +47,13 @@ server.Start();
 Capture("repo", "init", repo);
 var writers = new Writers(server.Url, int.Parse(Arg("--writers", "4"), ci));
 writers.Start();
+if (args.Contains("--stop-times"))
+{
+    // Not a soak: the exit times of stopped backups alone (StopTimes). Arguments after "--" go to each backup.
+    int code = StopTimes.Run(server, repo, int.Parse(Arg("--stop-times", "40"), ci), rng, [.. args.SkipWhile(a => a != "--").Skip(1)]);
+    await writers.StopAsync();
+    return code;
+}
 var rounds = new Rounds(server, writers, repo, root, rng, tally);
 var small = SmallVolume.Mount(Path.Combine(root, "small"));
 Console.WriteLine(small is null ? "# no 16 MiB volume (not root, or mount failed): full-volume rounds skipped" : $"# a 16 MiB tmpfs at {small} for the full-volume rounds");
