@@ -35,8 +35,7 @@ internal static class StopTimes
             }
         }
         times.Sort();
-        double P(double q) => times.Count == 0 ? double.NaN : times[Math.Min(times.Count - 1, (int)(times.Count * q))];
-        Console.WriteLine(string.Create(ci, $"## stop times: {times.Count} copy backups stopped by ^C at 1-2 s{(extra.Length > 0 ? " (" + string.Join(' ', extra) + ")" : "")}; ms after the signal: p50 {P(0.5):0}, p90 {P(0.9):0}, p99 {P(0.99):0}, max {(times.Count == 0 ? double.NaN : times[^1]):0}; {wrong} exit(s) not 130; {early} finished before the signal"));
+        Console.WriteLine(string.Create(ci, $"## stop times: {times.Count} copy backups stopped by ^C at 1-2 s{(extra.Length > 0 ? " (" + string.Join(' ', extra) + ")" : "")}; ms after the signal: p50 {Tally.P(times, 0.5):0}, p90 {Tally.P(times, 0.9):0}, p99 {Tally.P(times, 0.99):0}, max {Tally.P(times, 1):0}; {wrong} exit(s) not 130; {early} finished before the signal"));
         return wrong == 0 ? 0 : 1;
     }
 }

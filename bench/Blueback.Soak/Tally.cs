@@ -85,5 +85,6 @@ internal sealed class Tally
         return b.ToString();
     }
 
-    private static double P(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * q))];
+    /// <summary>The q quantile of a sorted list (NaN when it is empty).</summary>
+    public static double P(List<double> sorted, double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * q))];
 }

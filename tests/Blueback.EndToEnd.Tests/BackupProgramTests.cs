@@ -118,9 +118,9 @@ public partial class BackupProgramTests
                 Assert.True(line is not null, $"blueback backup {string.Join(' ', args)} ended before its failpoint: {err}");
                 // Every thread at the nice asked for, but the runtime's signal thread: it keeps the nice it started with, this test's.
                 int own = ThreadNice.Named(Environment.ProcessId).Min(t => t.Nice);
-                var threads = ThreadNice.Named(p.Id);
-                var work = threads.Where(t => !t.Name.StartsWith(ThreadNice.SignalThread, StringComparison.Ordinal)).Select(t => t.Nice).ToList();
-                var signal = threads.Where(t => t.Name.StartsWith(ThreadNice.SignalThread, StringComparison.Ordinal)).Select(t => t.Nice).ToList();
+                var threads = ThreadNice.Named(p.Id).ToLookup(t => t.Name.StartsWith(ThreadNice.SignalThread, StringComparison.Ordinal), t => t.Nice);
+                var work = threads[false].ToList();
+                var signal = threads[true].ToList();
                 Assert.True(work.Count > 3 && work.All(n => n == expected), $"blueback backup {string.Join(' ', args)}: thread nice values [{string.Join(",", work)}], expected all {expected}");
                 Assert.True(signal.SequenceEqual([own]), $"blueback backup {string.Join(' ', args)}: signal thread nice values [{string.Join(",", signal)}], expected one at {own}");
             }
