@@ -11,6 +11,8 @@
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
 //        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify)
 //        or --stop-times N [-- BACKUP-OPTIONS]: the exit times of N copy backups stopped by ^C past their start-up
+//        or --stop-floor N: the least time any .NET program takes to exit after ^C here (StopFloor), the ceiling
+//        BLUEBACK_SOAK_CLI=DIR/blueback.dll runs that program instead of the build's (an installed, published one)
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -18,6 +20,14 @@ using Blueback.Client;
 using Blueback.Soak;
 
 var ci = CultureInfo.InvariantCulture;
+if (args is ["--floor-child", var floorMode, var floorBurn])
+{
+    return StopFloor.Child(floorMode, int.Parse(floorBurn, ci));
+}
+if (args.Length >= 2 && args[0] == "--stop-floor")
+{
+    return StopFloor.Run(int.Parse(args[1], ci));
+}
 string Arg(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 var duration = args.Contains("--hours") ? TimeSpan.FromHours(double.Parse(Arg("--hours", "1"), ci)) : TimeSpan.FromMinutes(double.Parse(Arg("--minutes", "10"), ci));
 int seed = int.Parse(Arg("--seed", "1"), ci);

@@ -19,7 +19,7 @@ internal static class Programs
     /// handlers are in: the signal's default then ends it (-2, -15) before anything began. Later, that is a fault.</summary>
     public const double StartUpSeconds = 1.0;
 
-    public static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "blueback.dll");
+    public static readonly string Cli = Environment.GetEnvironmentVariable("BLUEBACK_SOAK_CLI") ?? Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
     private const string Helper = """
         import os, pty, sys, time, select, signal
@@ -70,9 +70,12 @@ internal static class Programs
 
     /// <summary>Runs <c>blueback ARGS</c>; with a signal, sends it after <paramref name="delay"/> seconds (unless the
     /// program finished first). Without one, a run longer than <paramref name="bound"/> is a hang.</summary>
-    public static Outcome Run(string signal, double delay, TimeSpan bound, params string[] args)
+    public static Outcome Run(string signal, double delay, TimeSpan bound, params string[] args) => RunDll(Cli, signal, delay, bound, args);
+
+    /// <summary>As <see cref="Run"/>, for another program (<see cref="StopFloor"/>'s child).</summary>
+    public static Outcome RunDll(string dll, string signal, double delay, TimeSpan bound, params string[] args)
     {
-        var psi = new ProcessStartInfo("python3", [HelperPath.Value, signal, delay.ToString("0.000", CultureInfo.InvariantCulture), bound.TotalSeconds.ToString("0", CultureInfo.InvariantCulture), "dotnet", Cli, .. args])
+        var psi = new ProcessStartInfo("python3", [HelperPath.Value, signal, delay.ToString("0.000", CultureInfo.InvariantCulture), bound.TotalSeconds.ToString("0", CultureInfo.InvariantCulture), "dotnet", dll, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -3,6 +3,7 @@ using Blueback.Cli;
 using Blueback.Cli.Commands;
 
 Signals.Install(); // first: a ^C while the program starts is a graceful stop too
+StopPathWarmup.Start();
 
 var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
 root.Subcommands.Add(ServeCommand.Build());
@@ -22,4 +23,5 @@ root.Subcommands.Add(DbCommands.Build());
 root.Subcommands.Add(DemoCommand.Build());
 // Long commands handle Ctrl+C and SIGTERM themselves (Signals): first a graceful stop, then an immediate exit.
 var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
-return await root.Parse(args).InvokeAsync(config, CancellationToken.None).ConfigureAwait(false);
+int exit = await root.Parse(args).InvokeAsync(config, CancellationToken.None).ConfigureAwait(false);
+return Signals.Finish(exit);

@@ -82,6 +82,20 @@ internal sealed partial class Signals : IDisposable
         ExitNow(Output.Cancelled); // no runtime shutdown: it could wait for the starved threads
     }
 
+    /// <summary>The process's exit: a command stopped by a signal has already removed what it wrote and said so, so it
+    /// ends at once (its output flushed) rather than through the runtime's shutdown, which costs a stopped program
+    /// about 15 ms for nothing it still needs. Any other exit takes the runtime's normal path.</summary>
+    public static int Finish(int exit)
+    {
+        if (exit == Output.Cancelled && Volatile.Read(ref s_count) > 0 && !OperatingSystem.IsWindows())
+        {
+            Console.Out.Flush();
+            Console.Error.Flush();
+            ExitNow(exit);
+        }
+        return exit;
+    }
+
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "_exit")]
     private static partial void ExitNow(int status);
 
