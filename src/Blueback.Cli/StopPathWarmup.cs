@@ -6,19 +6,19 @@ namespace Blueback.Cli;
 /// (<c>bench/Blueback.Soak -- --stop-floor</c>).</summary>
 internal static class StopPathWarmup
 {
-    public static void Start() => new Thread(Run) { IsBackground = true, Name = "blueback-warmup", Priority = ThreadPriority.BelowNormal }.Start();
+    public static void Start() => _ = Task.Run(WarmAsync);
 
-    private static void Run()
+    private static async Task WarmAsync()
     {
         try
         {
-            ThrowCancelledAsync().GetAwaiter().GetResult();
+            await ThrowCancelledAsync().ConfigureAwait(false);
         }
         catch (OperationCanceledException ex)
         {
             _ = ex.Message;
         }
-        Console.Error.Flush();
+        await Console.Error.FlushAsync().ConfigureAwait(false);
     }
 
     private static async Task ThrowCancelledAsync()
