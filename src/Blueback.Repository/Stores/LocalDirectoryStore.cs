@@ -108,10 +108,26 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken)
     {
         var dir = PathOf(prefix);
-        return Task.FromResult(!Directory.Exists(dir)
-            ? []
-            : Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Select(p => new FileInfo(p))
-                .Select(f => new StoredObject(KeyOf(f.FullName), f.Length, f.LastWriteTimeUtc)).OrderBy(o => o.Key, StringComparer.Ordinal).ToList());
+        var objects = new List<StoredObject>();
+        if (Directory.Exists(dir))
+        {
+            // A write in flight is not an object yet (as in ListAsync), and a file may be renamed or removed between
+            // the directory's listing and its stat (an atomic write finishing, a set being removed): such a file is
+            // skipped, never an error for the lister (a standby once failed here on a shipper's manifest.json.tmp).
+            foreach (var path in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+            {
+                if (path.EndsWith(TempSuffix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var file = new FileInfo(path);
+                if (file.Exists) // stats once; Length and the time below read what this stat cached
+                {
+                    objects.Add(new StoredObject(KeyOf(file.FullName), file.Length, file.LastWriteTimeUtc));
+                }
+            }
+        }
+        return Task.FromResult(objects.OrderBy(o => o.Key, StringComparer.Ordinal).ToList());
     }
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken)

@@ -28,6 +28,7 @@ public sealed record StandbyOptions(string Instance, Func<CancellationToken, Tas
 internal sealed class StandbyFollower : IDisposable
 {
     private static readonly TimeSpan Drain = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MaxStartBackoff = TimeSpan.FromSeconds(30);
     private readonly InstanceHost _host;
     private readonly StandbyOptions _options;
     private readonly ILogger _logger;
@@ -77,28 +78,59 @@ internal sealed class StandbyFollower : IDisposable
 
     private async Task RunAsync(CancellationToken ct)
     {
-        try
+        // A repository that cannot be read for a moment (a file renamed under a listing, a network error, a store
+        // restarting) delays the start; only what retrying cannot mend (a directory that is not a standby, a
+        // repository without the instance) fails it.
+        var backoff = _options.Poll;
+        while (true)
         {
-            await StartCoreAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await StartCoreAsync(ct).ConfigureAwait(false);
+                break;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not StandbyException && IsTransient(ex)) // a StandbyException is a refusal
+            {
+                _lastError = ex.Message;
+                _logger.LogWarning("Standby of {Instance} could not start yet: {Message}; retrying in {Seconds:0.#} s", _options.Instance, ex.Message, backoff.TotalSeconds);
+                try
+                {
+                    await Task.Delay(backoff, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxStartBackoff.Ticks));
+            }
+            catch (Exception ex)
+            {
+                _state = "failed";
+                _lastError = ex.Message;
+                _host.MarkOffline(_options.Instance, $"the warm standby could not start: {ex.Message}");
+                _logger.LogError("Standby of {Instance} could not start: {Message}", _options.Instance, ex.Message);
+                return;
+            }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        if (_state != "following")
         {
-            _state = "failed";
-            _lastError = ex.Message;
-            _host.MarkOffline(_options.Instance, $"the warm standby could not start: {ex.Message}");
-            _logger.LogError("Standby of {Instance} could not start: {Message}", _options.Instance, ex.Message);
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            return;
+            return; // found promoted on an earlier run
         }
         string? told = null;
+        var first = true; // the first catch-up right after the start, then one per poll
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_options.Poll, ct).ConfigureAwait(false);
+                if (!first)
+                {
+                    await Task.Delay(_options.Poll, ct).ConfigureAwait(false);
+                }
+                first = false;
                 await _lock.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {
@@ -123,7 +155,7 @@ internal sealed class StandbyFollower : IDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is IOException or RepositoryException or HttpRequestException or StorageException or TimeoutException or UnauthorizedAccessException or OperationCanceledException)
+            catch (Exception ex) when (IsTransient(ex))
             {
                 _lastError = ex.Message;
                 if (told != ex.Message)
@@ -180,16 +212,12 @@ internal sealed class StandbyFollower : IDisposable
         slot.BringOnline(StorageInstance.OpenStandbyView(_dir, _host.OptionsOf(_options.Instance)));
         _state = "following";
         _logger.LogInformation("Standby of {Instance} is following {Repository} from generation {Generation}", _options.Instance, _repo.Store.Location, StandbyState.Read(_dir)?.AppliedThrough);
-        await _lock.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            await CatchUpAsync(ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
-        }
     }
+
+    /// <summary>Errors that the next attempt may not meet (reading the repository or the disk): the follow loop
+    /// reports them and tries again at its next poll.</summary>
+    private static bool IsTransient(Exception ex) =>
+        ex is IOException or RepositoryException or HttpRequestException or StorageException or TimeoutException or UnauthorizedAccessException or OperationCanceledException;
 
     /// <summary>Fetches every shipped generation after the applied one (verified whole, then put in place) and
     /// applies them with the view closed. The caller holds the lock.</summary>
