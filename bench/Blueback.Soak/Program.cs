@@ -9,7 +9,9 @@
 // root). Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
 //
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
-//        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify)
+//        [--write-rate COMMITS-PER-SECOND-PER-WRITER] [--lanes N]
+//        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify,
+//        library-cancels: 20 cancels through the client library, a round only when focused)
 //        or --stop-times N [-- BACKUP-OPTIONS]: the exit times of N copy backups stopped by ^C past their start-up
 //        or --stop-floor N: the least time any .NET program takes to exit after ^C here (StopFloor), the ceiling
 //        BLUEBACK_SOAK_CLI=DIR/blueback.dll runs that program instead of the build's (an installed, published one)
@@ -55,7 +57,9 @@ Console.WriteLine($"# soak: seed {seed}, {duration.TotalMinutes:0} min, {root}, 
 using var server = new SoakServer(data, tokenFile, 20000 + (seed % 20000));
 server.Start();
 Capture("repo", "init", repo);
-var writers = new Writers(server.Url, int.Parse(Arg("--writers", "4"), ci));
+// --write-rate R: each writer commits at most R times a second (0: as fast as acknowledged), keeping the instance
+// small enough for many restores to be checked.
+var writers = new Writers(server.Url, int.Parse(Arg("--writers", "4"), ci), double.Parse(Arg("--write-rate", "0"), ci));
 writers.Start();
 if (args.Contains("--stop-times"))
 {
@@ -64,14 +68,15 @@ if (args.Contains("--stop-times"))
     await writers.StopAsync();
     return code;
 }
-var rounds = new Rounds(server, writers, repo, root, rng, tally);
+// --lanes N: the bursts and restore rounds run N commands at once (to reach the counts sooner on more cores).
+var rounds = new Rounds(server, writers, repo, root, rng, tally, int.Parse(Arg("--lanes", "1"), ci));
 var small = SmallVolume.Mount(Path.Combine(root, "small"));
 Console.WriteLine(small is null ? "# no 16 MiB volume (not root, or mount failed): full-volume rounds skipped" : $"# a 16 MiB tmpfs at {small} for the full-volume rounds");
 // --focus R1,R2,...: every other round is one of these in turn (to repeat a finding, or to count one kind faster).
 var roundPicks = new Dictionary<string, int>(StringComparer.Ordinal)
 {
     ["backup"] = 0, ["restore"] = 35, ["online-restore"] = 40, ["prove"] = 43, ["server"] = 46, ["fuzz"] = 53,
-    ["burst"] = 63, ["kill-burst"] = 73, ["ship"] = 78, ["full-volume"] = 84, ["verify"] = 87,
+    ["burst"] = 63, ["kill-burst"] = 73, ["ship"] = 78, ["full-volume"] = 84, ["verify"] = 87, ["library-cancels"] = 100,
 };
 var focus = Arg("--focus", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
     .Select(f => roundPicks.TryGetValue(f, out int pick) ? pick : throw new ArgumentException($"--focus {f}: one of {string.Join(", ", roundPicks.Keys)}")).ToArray();
@@ -125,9 +130,13 @@ try
                 rounds.FullVolume(small);
             }
         }
-        else
+        else if (pick < 100)
         {
             rounds.Verify();
+        }
+        else
+        {
+            await rounds.LibraryCancelsAsync(20); // focus only: not among the random rounds
         }
         if (!server.CheckAlive())
         {

@@ -7,11 +7,13 @@ using Blueback.Storage;
 namespace Blueback.Soak;
 
 /// <summary>The soak's rounds; each checks what it did and tells the tally.</summary>
-internal sealed partial class Rounds(SoakServer server, Writers writers, string repo, string root, Random rng, Tally tally)
+internal sealed partial class Rounds(SoakServer server, Writers writers, string repo, string root, Random rng, Tally tally, int lanes = 1)
 {
     private static readonly TimeSpan CommandBound = TimeSpan.FromMinutes(5);
     // The writers' acknowledged counts just before each set's backup began: what its restore must hold at least.
     private readonly Dictionary<string, long[]> _known = new(StringComparer.Ordinal);
+    // The tally is told from several lanes at once in the bursts and the restore rounds.
+    private readonly Lock _gate = new();
 
     private string Signal() => rng.Next(100) switch
     {
@@ -51,31 +53,40 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         }
     }
 
+    /// <summary>Offline restores of known sets (one per lane, at once, each into its own directory), some stopped by
+    /// ^C; each one that finished is checked against the writers' record of when its backup began.</summary>
     public void Restore()
     {
         if (_known.Count == 0)
         {
             return;
         }
-        var (id, acked) = _known.ElementAt(rng.Next(_known.Count));
-        var target = Path.Combine(root, "restored");
-        if (Directory.Exists(target))
+        // Drawn here, in order, so that the seed decides the same restores whatever the lanes' timing.
+        var plan = Enumerable.Range(0, lanes).Select(lane =>
         {
-            Directory.Delete(target, recursive: true);
-        }
-        var signal = rng.Next(100) < 30 ? "INT" : "none";
-        var o = Programs.Run(signal, Delay(), CommandBound, "restore", "--repo", repo, "--set", id, "--to", target);
-        Record(o, "restore");
-        if (o.Exit != 0 || o.Hung)
+            var (id, acked) = _known.ElementAt(rng.Next(_known.Count));
+            return (Lane: lane, Id: id, Acked: acked, Signal: rng.Next(100) < 30 ? "INT" : "none", Delay: Delay());
+        }).ToList();
+        Parallel.ForEach(plan, new ParallelOptions { MaxDegreeOfParallelism = lanes }, r =>
         {
-            return;
-        }
-        var problem = Check(Path.Combine(target, "store"), acked);
-        tally.RestoresChecked++;
-        if (problem is not null)
-        {
-            tally.Violation($"restore of set {id}: {problem}");
-        }
+            var target = Path.Combine(root, $"restored-{r.Lane}");
+            ClearScratch(target);
+            var o = Programs.Run(r.Signal, r.Delay, CommandBound, "restore", "--repo", repo, "--set", r.Id, "--to", target);
+            Record(o, "restore");
+            if (o.Exit != 0 || o.Hung)
+            {
+                return;
+            }
+            var problem = Check(Path.Combine(target, "store"), r.Acked);
+            lock (_gate)
+            {
+                tally.RestoresChecked++;
+                if (problem is not null)
+                {
+                    tally.Violation($"restore of set {r.Id}: {problem}");
+                }
+            }
+        });
     }
 
     /// <summary>A proof of a set (restore into scratch, recovery, every page, the tables against the backup's digest),
@@ -182,52 +193,91 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
 
     /// <summary>Short-lived commands stopped by ^C (three in four) or SIGTERM somewhere in their first 1.5 s: copy
     /// backups, verify, restores, list. Each must exit 130 (or 0 when it had finished) within its bound and leave no
-    /// session on the server.</summary>
+    /// session on the server. With lanes, the commands run that many at once (the backups in one lane: an instance
+    /// takes one backup at a time).</summary>
     public void CancelBurst(int count)
     {
-        var scratch = Path.Combine(root, "burst");
+        var plan = new List<Planned>(count);
         for (int i = 0; i < count; i++)
         {
-            ClearScratch(scratch);
-            string[] command = rng.Next(10) switch
+            var kind = rng.Next(10) switch
             {
-                < 6 => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
-                < 8 => ["verify", "--repo", repo],
-                _ when _known.Count > 0 => ["restore", "--repo", repo, "--set", _known.Keys.ElementAt(rng.Next(_known.Count)), "--to", scratch],
-                _ => ["list", "--repo", repo],
+                < 6 => "backup",
+                < 8 => "verify",
+                _ when _known.Count > 0 => "restore",
+                _ => "list",
             };
-            var o = Programs.Run(rng.Next(4) == 0 ? "TERM" : "INT", 0.05 + rng.NextDouble() * 1.45, CommandBound, command);
-            Record(o, $"{command[0]} (burst)");
+            var set = kind == "restore" ? _known.Keys.ElementAt(rng.Next(_known.Count)) : "";
+            plan.Add(new Planned(kind, set, rng.Next(4) == 0 ? "TERM" : "INT", 0.05 + rng.NextDouble() * 1.45));
         }
+        RunInLanes(plan, "burst", "(burst)", kind => kind == "backup", (_, _) => { });
     }
 
     /// <summary>Programs killed (SIGKILL) somewhere in their first 2 s: copy backups, restores, verify, the shipper.
     /// Each must die within its bound; what a kill leaves (a session until its lease, a shipping lease, a partial
-    /// restore) must not stop the next command, once an operator has aborted the session as after any killed backup.</summary>
+    /// restore) must not stop the next command, once an operator has aborted the session as after any killed backup.
+    /// With lanes, as in <see cref="CancelBurst"/> (backups and the shipper in one lane).</summary>
     public void KillBurst(int count)
     {
-        var scratch = Path.Combine(root, "burst");
+        var plan = new List<Planned>(count);
         for (int i = 0; i < count; i++)
         {
-            ClearScratch(scratch);
-            string[] command = rng.Next(20) switch
+            var kind = rng.Next(20) switch
             {
-                < 10 => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
-                < 14 when _known.Count > 0 => ["restore", "--repo", repo, "--set", _known.Keys.ElementAt(rng.Next(_known.Count)), "--to", scratch],
-                < 17 => ["verify", "--repo", repo],
-                _ => ["ship", "--server", server.Url, "--repo", repo, "--max-lag", "1s", "--quiet", "--claim-wait", "0"],
+                < 10 => "backup",
+                < 14 when _known.Count > 0 => "restore",
+                < 17 => "verify",
+                _ => "ship",
             };
-            var o = Programs.Run("KILL", 0.05 + rng.NextDouble() * 1.95, CommandBound, command);
-            Record(o, $"{command[0]} (kill burst)");
-            if (command[0] == "backup" && o.Landed)
+            var set = kind == "restore" ? _known.Keys.ElementAt(rng.Next(_known.Count)) : "";
+            plan.Add(new Planned(kind, set, "KILL", 0.05 + rng.NextDouble() * 1.95));
+        }
+        RunInLanes(plan, "burst", "(kill burst)", kind => kind is "backup" or "ship", (kind, o) =>
+        {
+            if (kind == "backup" && o.Landed)
             {
                 AbortSessions();
             }
-            if (command[0] == "ship")
+            if (kind == "ship")
             {
                 DisableShipping();
             }
+        });
+    }
+
+    /// <summary>One command of a burst, drawn before the burst runs (the seed decides it, not the lanes' timing).</summary>
+    private sealed record Planned(string Kind, string Set, string Signal, double Delay);
+
+    /// <summary>Runs a burst's commands in <c>lanes</c> lanes: those <paramref name="serverSide"/> says touch the
+    /// server's one-at-a-time state (a backup session, the shipping lease) in lane 0 in order, the others spread over
+    /// the rest, each lane with its own scratch directory.</summary>
+    private void RunInLanes(List<Planned> plan, string scratchName, string label, Func<string, bool> serverSide, Action<string, Outcome> after)
+    {
+        var byLane = Enumerable.Range(0, lanes).Select(_ => new List<Planned>()).ToArray();
+        int next = 0;
+        foreach (var c in plan)
+        {
+            byLane[serverSide(c.Kind) || lanes == 1 ? 0 : 1 + next++ % (lanes - 1)].Add(c);
         }
+        Parallel.For(0, lanes, new ParallelOptions { MaxDegreeOfParallelism = lanes }, lane =>
+        {
+            var scratch = Path.Combine(root, $"{scratchName}-{lane}");
+            foreach (var c in byLane[lane])
+            {
+                ClearScratch(scratch);
+                string[] command = c.Kind switch
+                {
+                    "backup" => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
+                    "verify" => ["verify", "--repo", repo],
+                    "restore" => ["restore", "--repo", repo, "--set", c.Set, "--to", scratch],
+                    "ship" => ["ship", "--server", server.Url, "--repo", repo, "--max-lag", "1s", "--quiet", "--claim-wait", "0"],
+                    _ => ["list", "--repo", repo],
+                };
+                var o = Programs.Run(c.Signal, c.Delay, CommandBound, command);
+                Record(o, $"{c.Kind} {label}");
+                after(c.Kind, o);
+            }
+        });
     }
 
     /// <summary>The log shipper, stopped after 1.5 to 5.5 s by ^C, SIGTERM or SIGKILL (a killed one's lease keeps the
@@ -316,6 +366,14 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
     }
 
     private void Record(Outcome o, string what)
+    {
+        lock (_gate)
+        {
+            RecordLocked(o, what);
+        }
+    }
+
+    private void RecordLocked(Outcome o, string what)
     {
         tally.Commands++;
         if (o.Hung)

@@ -11,6 +11,7 @@ internal sealed class Tally
     public int Rounds { get; set; }
     public int Commands { get; set; }
     public int Cancels { get; set; }
+    public int LibraryCancels { get; set; }
     public int Kills { get; set; }
     public int ServerStops { get; set; }
     public int FuzzRequests { get; set; }
@@ -49,7 +50,7 @@ internal sealed class Tally
     }
 
     public string Summary(Writers writers) => string.Create(CultureInfo.InvariantCulture,
-        $"{Rounds} rounds, {Commands} commands, {Cancels} cancels, {Kills + ServerStops} kills and stops, {FuzzRequests} fuzz requests, {RestoresChecked} + {OnlineRestoresChecked} restores checked, {ProofsChecked} proofs, {writers.Total:N0} commits acknowledged, {Violations.Count} violations");
+        $"{Rounds} rounds, {Commands} commands, {Cancels} + {LibraryCancels} cancels (programs + library), {Kills + ServerStops} kills and stops, {FuzzRequests} fuzz requests, {RestoresChecked} + {OnlineRestoresChecked} restores checked, {ProofsChecked} proofs, {writers.Total:N0} commits acknowledged, {Violations.Count} violations");
 
     public string Report(Writers writers, int seed, TimeSpan duration)
     {
@@ -60,7 +61,7 @@ internal sealed class Tally
         b.AppendLine("|---|---:|");
         foreach (var (name, value) in new (string, long)[]
         {
-            ("random cancels (^C, SIGTERM) that landed", Cancels), ("kills of programs that landed", Kills), ("server SIGKILL/SIGTERM", ServerStops),
+            ("random cancels of programs (^C, SIGTERM) that landed", Cancels), ("random cancels through the client library that landed", LibraryCancels), ("kills of programs that landed", Kills), ("server SIGKILL/SIGTERM", ServerStops),
             ("fuzz requests", FuzzRequests), ("restores checked offline", RestoresChecked), ("online restores checked (sampled)", OnlineRestoresChecked), ("proofs passed", ProofsChecked), ("shipper runs stopped", ShipRounds), ("backups into a full volume", FullVolumes), ("acknowledged commits", writers.Total),
             ("hangs", Hangs), ("bad sets", BadSets), ("refusals (exit 2 without a signal)", Refused), ("violations (commits lost, wrong exits, 5xx, ...)", Violations.Count),
         })

@@ -7,7 +7,7 @@ namespace Blueback.Soak;
 /// one before was acknowledged, so what any committed moment holds of a writer is a prefix of its keys. The record is
 /// the count each writer had acknowledged; a put that fails (the server is being killed) is tried again with the same
 /// key and value, so a commit whose answer was lost is simply confirmed.</summary>
-internal sealed class Writers(string url, int count)
+internal sealed class Writers(string url, int count, double ratePerWriter = 0)
 {
     private readonly long[] _acked = new long[count];
     private readonly CancellationTokenSource _stop = new();
@@ -31,11 +31,16 @@ internal sealed class Writers(string url, int count)
     private async Task RunAsync(int writer)
     {
         using var c = new BluebackClient(url, timeout: TimeSpan.FromSeconds(10));
+        var pace = System.Diagnostics.Stopwatch.StartNew();
         while (!_stop.IsCancellationRequested)
         {
             long n = Acknowledged(writer);
             try
             {
+                if (ratePerWriter > 0 && TimeSpan.FromSeconds(n / ratePerWriter) - pace.Elapsed is { Ticks: > 0 } ahead)
+                {
+                    await Task.Delay(ahead, _stop.Token).ConfigureAwait(false); // ahead of its rate: wait for it
+                }
                 await c.PutAsync("store", "mailbox", "soak", Encoding.UTF8.GetBytes(Key(writer, n)), Value(writer, n), _stop.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _acked[writer]);
             }
