@@ -61,4 +61,26 @@ public class LocalDirectoryStoreTests
         await churn;
         Assert.True(listings > 0);
     }
+
+    /// <summary>Two verifies at once both record their result under one key (verified.json): the second failed with
+    /// "being used by another process" on the shared temporary name (soak seed 21, lanes 3).</summary>
+    [Fact]
+    public async Task Two_atomic_writes_of_one_key_at_once_both_succeed()
+    {
+        using var dir = new TempDir();
+        var store = new LocalDirectoryStore(dir.Path);
+        const string key = "sets/a/verified.json";
+        await store.WriteAtomicAsync(key, new byte[] { 1 }, CancellationToken.None);
+        // Another writer of the same key is mid-write (its temporary file open, as the first verify's was).
+        var path = Path.Combine(dir.Path, "sets", "a", "verified.json");
+        using (new FileStream(path + ".tmp", FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            await store.WriteAtomicAsync(key, new byte[] { 2 }, CancellationToken.None);
+        }
+        Assert.Equal(new byte[] { 2 }, await store.ReadAsync(key, CancellationToken.None));
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => store.WriteAtomicAsync(key, new[] { (byte)i }, CancellationToken.None))));
+        Assert.Single(await store.ReadAsync(key, CancellationToken.None));
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.GetDirectoryName(path)!), f => f.EndsWith(".tmp", StringComparison.Ordinal) && !f.EndsWith("verified.json.tmp", StringComparison.Ordinal));
+    }
 }

@@ -54,9 +54,19 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         var path = PathOf(key);
         var dir = Path.GetDirectoryName(path)!;
         Directory.CreateDirectory(dir);
-        var tmp = path + TempSuffix;
-        await WriteFileAsync(tmp, FileMode.Create, data, cancellationToken).ConfigureAwait(false);
-        File.Move(tmp, path, overwrite: true);
+        // A temporary name of its own: two writers of one key at once (two verifies recording their result) each
+        // rename a whole file into place, the last one winning, where one shared name failed the second writer.
+        var tmp = $"{path}.{Guid.NewGuid():N}{TempSuffix}";
+        try
+        {
+            await WriteFileAsync(tmp, FileMode.CreateNew, data, cancellationToken).ConfigureAwait(false);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
         FileSystem.SyncDirectory(dir);
     }
 
