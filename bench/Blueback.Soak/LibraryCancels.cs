@@ -10,17 +10,18 @@ using Blueback.Storage.Backup;
 namespace Blueback.Soak;
 
 /// <summary>Cancels through the client library, as a backup program's author calls it (no process around it): copy
-/// backups (BackupJob) and verifies of a set (SetVerification), each cancelled at a random moment in its first
-/// second. Each must return within its bound (an OperationCanceledException, or its result when it had finished),
-/// leave no session on the server within 5 s (far inside the 60 s lease), and list no set it did not finish. The
-/// cheap way to the count of cancels: a program's ^C adds process start-up and exit around the same path.</summary>
+/// backups (BackupJob) and verifies of a set (SetVerification), each cancelled at a random moment in its first 0.6 s
+/// (about what a copy backup of the soak's small instance takes). Each must return within its bound (an
+/// OperationCanceledException, or its result when it had finished), leave no session on the server within 5 s (far
+/// inside the 60 s lease), and list no set it did not finish. The cheap way to the count of cancels: a
+/// program's ^C adds process start-up and exit around the same path.</summary>
 internal sealed partial class Rounds
 {
     private static readonly TimeSpan LibraryReturnBound = TimeSpan.FromSeconds(10);
 
     public async Task LibraryCancelsAsync(int count)
     {
-        var plan = Enumerable.Range(0, count).Select(_ => (Backup: rng.Next(10) < 7, Delay: rng.NextDouble())).ToList();
+        var plan = Enumerable.Range(0, count).Select(_ => (Backup: rng.Next(10) < 7, Delay: rng.NextDouble() * 0.6)).ToList();
         using var client = new BluebackClient(server.Url, timeout: TimeSpan.FromSeconds(30));
         BackupRepository repository;
         try

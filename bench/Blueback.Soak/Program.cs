@@ -9,7 +9,7 @@
 // root). Prints the counts, the violations and the exit times after each signal; exit 1 on any violation.
 //
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
-//        [--write-rate COMMITS-PER-SECOND-PER-WRITER] [--lanes N]
+//        [--write-rate COMMITS-PER-SECOND-PER-WRITER] [--lanes N] [--only ROUND,...: those rounds in turn, no random ones]
 //        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify,
 //        library-cancels: 20 cancels through the client library, a round only when focused)
 //        or --stop-times N [-- BACKUP-OPTIONS]: the exit times of N copy backups stopped by ^C past their start-up
@@ -78,7 +78,9 @@ var roundPicks = new Dictionary<string, int>(StringComparer.Ordinal)
     ["backup"] = 0, ["restore"] = 35, ["online-restore"] = 40, ["prove"] = 43, ["server"] = 46, ["fuzz"] = 53,
     ["burst"] = 63, ["kill-burst"] = 73, ["ship"] = 78, ["full-volume"] = 84, ["verify"] = 87, ["library-cancels"] = 100,
 };
-var focus = Arg("--focus", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+// --only ROUND,...: every round one of these in turn (a name may repeat to weigh it), no random rounds between.
+bool only = args.Contains("--only");
+var focus = Arg(only ? "--only" : "--focus", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
     .Select(f => roundPicks.TryGetValue(f, out int pick) ? pick : throw new ArgumentException($"--focus {f}: one of {string.Join(", ", roundPicks.Keys)}")).ToArray();
 var clock = Stopwatch.StartNew();
 try
@@ -86,7 +88,8 @@ try
     while (clock.Elapsed < duration)
     {
         // --focus ROUND: every other round is that one (to repeat a finding, or to count one kind faster).
-        int pick = focus.Length > 0 && tally.Rounds % 2 == 0 ? focus[tally.Rounds / 2 % focus.Length] : rng.Next(100);
+        int pick = only ? focus[tally.Rounds % focus.Length]
+            : focus.Length > 0 && tally.Rounds % 2 == 0 ? focus[tally.Rounds / 2 % focus.Length] : rng.Next(100);
         if (pick < 35)
         {
             rounds.Backup();

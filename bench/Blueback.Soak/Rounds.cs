@@ -193,46 +193,42 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
 
     /// <summary>Short-lived commands stopped by ^C (three in four) or SIGTERM somewhere in their first 1.5 s: copy
     /// backups, verify, restores, list. Each must exit 130 (or 0 when it had finished) within its bound and leave no
-    /// session on the server. With lanes, the commands run that many at once (the backups in one lane: an instance
-    /// takes one backup at a time).</summary>
+    /// session on the server. With lanes, each lane runs <paramref name="count"/> commands beside the others; the
+    /// backups only in lane 0 (an instance takes one backup at a time), the other lanes the rest of the mix.</summary>
     public void CancelBurst(int count)
     {
-        var plan = new List<Planned>(count);
-        for (int i = 0; i < count; i++)
+        var plan = PlanLanes(count, lane => lane == 0, rollAll =>
         {
-            var kind = rng.Next(10) switch
+            var kind = (rollAll ? rng.Next(10) : 6 + rng.Next(4)) switch
             {
                 < 6 => "backup",
                 < 8 => "verify",
                 _ when _known.Count > 0 => "restore",
                 _ => "list",
             };
-            var set = kind == "restore" ? _known.Keys.ElementAt(rng.Next(_known.Count)) : "";
-            plan.Add(new Planned(kind, set, rng.Next(4) == 0 ? "TERM" : "INT", 0.05 + rng.NextDouble() * 1.45));
-        }
-        RunInLanes(plan, "burst", "(burst)", kind => kind == "backup", (_, _) => { });
+            return (kind, rng.Next(4) == 0 ? "TERM" : "INT", 0.05 + rng.NextDouble() * 1.45);
+        });
+        RunInLanes(plan, "burst", "(burst)", (_, _) => { });
     }
 
     /// <summary>Programs killed (SIGKILL) somewhere in their first 2 s: copy backups, restores, verify, the shipper.
     /// Each must die within its bound; what a kill leaves (a session until its lease, a shipping lease, a partial
     /// restore) must not stop the next command, once an operator has aborted the session as after any killed backup.
-    /// With lanes, as in <see cref="CancelBurst"/> (backups and the shipper in one lane).</summary>
+    /// With lanes, as in <see cref="CancelBurst"/> (backups and the shipper only in lane 0).</summary>
     public void KillBurst(int count)
     {
-        var plan = new List<Planned>(count);
-        for (int i = 0; i < count; i++)
+        var plan = PlanLanes(count, lane => lane == 0, rollAll =>
         {
-            var kind = rng.Next(20) switch
+            var kind = (rollAll ? rng.Next(20) : 10 + rng.Next(7)) switch
             {
                 < 10 => "backup",
                 < 14 when _known.Count > 0 => "restore",
                 < 17 => "verify",
                 _ => "ship",
             };
-            var set = kind == "restore" ? _known.Keys.ElementAt(rng.Next(_known.Count)) : "";
-            plan.Add(new Planned(kind, set, "KILL", 0.05 + rng.NextDouble() * 1.95));
-        }
-        RunInLanes(plan, "burst", "(kill burst)", kind => kind is "backup" or "ship", (kind, o) =>
+            return (kind, "KILL", 0.05 + rng.NextDouble() * 1.95);
+        });
+        RunInLanes(plan, "burst", "(kill burst)", (kind, o) =>
         {
             if (kind == "backup" && o.Landed)
             {
@@ -248,18 +244,19 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
     /// <summary>One command of a burst, drawn before the burst runs (the seed decides it, not the lanes' timing).</summary>
     private sealed record Planned(string Kind, string Set, string Signal, double Delay);
 
-    /// <summary>Runs a burst's commands in <c>lanes</c> lanes: those <paramref name="serverSide"/> says touch the
-    /// server's one-at-a-time state (a backup session, the shipping lease) in lane 0 in order, the others spread over
-    /// the rest, each lane with its own scratch directory.</summary>
-    private void RunInLanes(List<Planned> plan, string scratchName, string label, Func<string, bool> serverSide, Action<string, Outcome> after)
-    {
-        var byLane = Enumerable.Range(0, lanes).Select(_ => new List<Planned>()).ToArray();
-        int next = 0;
-        foreach (var c in plan)
+    /// <summary>Each lane's commands, drawn in order from the seed: <paramref name="draw"/> gets whether the lane
+    /// may run the commands that touch the server's one-at-a-time state (a backup session, the shipping lease).</summary>
+    private List<Planned>[] PlanLanes(int count, Func<int, bool> serverLane, Func<bool, (string Kind, string Signal, double Delay)> draw) =>
+        Enumerable.Range(0, lanes).Select(lane => Enumerable.Range(0, count).Select(_ =>
         {
-            byLane[serverSide(c.Kind) || lanes == 1 ? 0 : 1 + next++ % (lanes - 1)].Add(c);
-        }
-        Parallel.For(0, lanes, new ParallelOptions { MaxDegreeOfParallelism = lanes }, lane =>
+            var (kind, signal, delay) = draw(serverLane(lane));
+            return new Planned(kind, kind == "restore" ? _known.Keys.ElementAt(rng.Next(_known.Count)) : "", signal, delay);
+        }).ToList()).ToList().ToArray();
+
+    /// <summary>Runs the lanes at once, each with its own scratch directory.</summary>
+    private void RunInLanes(List<Planned>[] byLane, string scratchName, string label, Action<string, Outcome> after)
+    {
+        Parallel.For(0, byLane.Length, new ParallelOptions { MaxDegreeOfParallelism = byLane.Length }, lane =>
         {
             var scratch = Path.Combine(root, $"{scratchName}-{lane}");
             foreach (var c in byLane[lane])
