@@ -53,8 +53,9 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         }
     }
 
-    /// <summary>Offline restores of known sets (one per lane, at once, each into its own directory), some stopped by
-    /// ^C; each one that finished is checked against the writers' record of when its backup began.</summary>
+    /// <summary>Offline restores of known sets, some stopped by ^C; each one that finished is checked against the
+    /// writers' record of when its backup began. With lanes, three per lane, the lanes at once, each lane into its own
+    /// directory.</summary>
     public void Restore()
     {
         if (_known.Count == 0)
@@ -62,31 +63,39 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
             return;
         }
         // Drawn here, in order, so that the seed decides the same restores whatever the lanes' timing.
-        var plan = Enumerable.Range(0, lanes).Select(lane =>
+        var plan = Enumerable.Range(0, lanes > 1 ? 3 * lanes : 1).Select(i =>
         {
             var (id, acked) = _known.ElementAt(rng.Next(_known.Count));
-            return (Lane: lane, Id: id, Acked: acked, Signal: rng.Next(100) < 30 ? "INT" : "none", Delay: Delay());
+            return (Lane: i % lanes, Id: id, Acked: acked, Signal: rng.Next(100) < 30 ? "INT" : "none", Delay: Delay());
         }).ToList();
-        Parallel.ForEach(plan, new ParallelOptions { MaxDegreeOfParallelism = lanes }, r =>
+        Parallel.ForEach(plan.GroupBy(r => r.Lane), new ParallelOptions { MaxDegreeOfParallelism = lanes }, lane =>
         {
-            var target = Path.Combine(root, $"restored-{r.Lane}");
-            ClearScratch(target);
-            var o = Programs.Run(r.Signal, r.Delay, CommandBound, "restore", "--repo", repo, "--set", r.Id, "--to", target);
-            Record(o, "restore");
-            if (o.Exit != 0 || o.Hung)
+            foreach (var r in lane)
             {
-                return;
-            }
-            var problem = Check(Path.Combine(target, "store"), r.Acked);
-            lock (_gate)
-            {
-                tally.RestoresChecked++;
-                if (problem is not null)
-                {
-                    tally.Violation($"restore of set {r.Id}: {problem}");
-                }
+                RestoreOne(r.Lane, r.Id, r.Acked, r.Signal, r.Delay);
             }
         });
+    }
+
+    private void RestoreOne(int lane, string id, long[] acked, string signal, double delay)
+    {
+        var target = Path.Combine(root, $"restored-{lane}");
+        ClearScratch(target);
+        var o = Programs.Run(signal, delay, CommandBound, "restore", "--repo", repo, "--set", id, "--to", target);
+        Record(o, "restore");
+        if (o.Exit != 0 || o.Hung)
+        {
+            return;
+        }
+        var problem = Check(Path.Combine(target, "store"), acked);
+        lock (_gate)
+        {
+            tally.RestoresChecked++;
+            if (problem is not null)
+            {
+                tally.Violation($"restore of set {id}: {problem}");
+            }
+        }
     }
 
     /// <summary>A proof of a set (restore into scratch, recovery, every page, the tables against the backup's digest),
