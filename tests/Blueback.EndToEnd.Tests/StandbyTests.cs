@@ -167,6 +167,31 @@ public class StandbyTests
         }
     }
 
+    /// <summary>A repository that cannot be read when the standby starts (here: not there yet, as a network volume
+    /// mounted late) delays the start, with the reason in the status, instead of failing the standby for good: CI met a
+    /// standby failed for ever by one listing that raced a shipper's rename.</summary>
+    [Fact(Timeout = 200_000)]
+    public async Task A_standby_whose_repository_cannot_be_read_at_start_waits_for_it_and_then_follows()
+    {
+        using var dir = new TempDir();
+        var built = dir["built"];
+        using (var primary = await ShippingTests.ServerWithFullSetAsync(built, dir["primary"]))
+        {
+        }
+        var repo = Path.Combine(dir.Path, "late-repo");
+        using var standby = await ServerProcess.StartStandbyAsync(dir["standby"], "--repo", repo, "--instance", "store", "--poll", "1s");
+        using var sc = new BluebackClient(standby.Url);
+        await WaitAsync(async () => (await StandbyStatusAsync(sc)).LastError is not null, TimeSpan.FromSeconds(30), async () => System.Text.Json.JsonSerializer.Serialize(await StandbyStatusAsync(sc)));
+        await Task.Delay(1000); // more than one attempt
+        var waiting = await StandbyStatusAsync(sc);
+        Assert.Equal("starting", waiting.State);
+        Assert.Contains("late-repo", waiting.LastError, StringComparison.Ordinal);
+
+        Directory.Move(built, repo);
+        await WaitAsync(async () => (await StandbyStatusAsync(sc)).State == "following", TimeSpan.FromSeconds(60), async () => System.Text.Json.JsonSerializer.Serialize(await StandbyStatusAsync(sc)));
+        Assert.True((await StandbyStatusAsync(sc)).AppliedThrough > 0);
+    }
+
     [Fact(Timeout = 400_000)]
     [Trait("Category", "Stress")]
     public async Task A_standby_killed_at_random_moments_restarts_and_carries_on_from_its_applied_position()
