@@ -180,6 +180,7 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
                 {
                     using var response = await http.SendAsync(request).ConfigureAwait(false);
                     Interlocked.Increment(ref sent);
+                    tally.FuzzAnswer((int)response.StatusCode);
                     if ((int)response.StatusCode >= 500 && response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable)
                     {
                         failures.Enqueue($"fuzz: {method} {route} answered {(int)response.StatusCode}");

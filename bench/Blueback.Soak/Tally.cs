@@ -33,6 +33,10 @@ internal sealed class Tally
         _refusals[key] = _refusals.GetValueOrDefault(key) + 1;
     }
     public List<string> Violations { get; } = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _fuzzAnswers = new();
+
+    /// <summary>One fuzz request's answer (from the fuzz clients at once).</summary>
+    public void FuzzAnswer(int status) => _fuzzAnswers.AddOrUpdate(status, 1, (_, n) => n + 1);
 
     public void Violation(string what)
     {
@@ -67,6 +71,10 @@ internal sealed class Tally
         })
         {
             b.AppendLine(string.Create(ci, $"| {name} | {value:N0} |"));
+        }
+        if (!_fuzzAnswers.IsEmpty)
+        {
+            b.AppendLine(string.Create(ci, $"Fuzz answers: {string.Join(", ", _fuzzAnswers.OrderBy(kv => kv.Key).Select(kv => string.Create(ci, $"{kv.Key} × {kv.Value:N0}")))}"));
         }
         b.AppendLine("| exit after | n | p50 ms | p99 ms | max ms |");
         b.AppendLine("|---|---:|---:|---:|---:|");
