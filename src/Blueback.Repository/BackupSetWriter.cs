@@ -32,6 +32,9 @@ public sealed class BackupSetWriter
     private long _storedBytes;
     private long _reusedBytes;
     private bool _committed;
+
+    /// <summary>True once the manifest is in place: the set exists, whatever happens after.</summary>
+    public bool Committed => _committed;
     // Format 2: what committed sets already hold (id to stored size), what this set claimed to write (so that a
     // chunk repeated within the set is written once), the chunk folders written into, and the reused chunks.
     private readonly IReadOnlyDictionary<string, int> _known;
@@ -371,9 +374,9 @@ public sealed class BackupSetWriter
             {
                 await _repository.Store.DeleteAsync(BackupRepository.PendingKey(Prefix), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or RepositoryException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or RepositoryException or OperationCanceledException)
             {
-                // A committed set's leftover mark is ignored by gc.
+                // A committed set's leftover mark is ignored by gc (a stop here must not read as an uncommitted set).
             }
         }
     }

@@ -90,14 +90,24 @@ public static class BackupJob
                 manifest.ChangedSince = pageBase.GenLow;
                 manifest.WholeImages = wholeImages.Count == 0 ? null : wholeImages;
             }
-            await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
-            if (request.AfterCommit is { } hook)
+            IReadOnlyList<uint> truncated;
+            try
             {
-                await hook(ct).ConfigureAwait(false);
+                await writer.CommitAsync(manifest, ct).ConfigureAwait(false);
+                if (request.AfterCommit is { } hook)
+                {
+                    await hook(ct).ConfigureAwait(false);
+                }
+                // The set is durable: only now may the server delete the logs it holds.
+                truncated = type.Truncates() ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
+                await session.EndAsync(ct).ConfigureAwait(false);
             }
-            // The set is durable: only now may the server delete the logs it holds.
-            IReadOnlyList<uint> truncated = type.Truncates() ? await session.TruncateAsync(ct).ConfigureAwait(false) : [];
-            await session.EndAsync(ct).ConfigureAwait(false);
+            catch (OperationCanceledException) when (writer.Committed && ct.IsCancellationRequested)
+            {
+                // A stop that came after the commit does not undo the set: the caller is told it exists (the soak
+                // saw a cancelled call leave a listed set with nothing saying so).
+                throw new BackupStoppedAfterCommitException(writer.SetId, ct);
+            }
             return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated, writer.ReusedBytes)
             {
                 ChangedSince = manifest.ChangedSince,

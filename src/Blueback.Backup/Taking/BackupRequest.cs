@@ -58,3 +58,13 @@ public sealed record BackupResult(string SetId, string? Parent, long RawBytes, l
 /// join the chain it holds): the message names the sets and generations and what to do. Nothing was written and
 /// nothing truncated.</summary>
 public sealed class BackupRefusedByRepositoryException(string message) : Exception(message);
+
+/// <summary>The backup was stopped after its set was committed: the set is whole and listed (it restores and verifies
+/// like any other), but the rest was not done: the server's logs were not truncated (or not all of them; the next
+/// backup truncates them) and the session was aborted, not ended. An <see cref="OperationCanceledException"/>, so a
+/// caller that treats any stop alike still may.</summary>
+public sealed class BackupStoppedAfterCommitException(string setId, CancellationToken token)
+    : OperationCanceledException($"Stopped after set {setId} was committed: the set is complete and listed; the server's logs were not truncated (the next backup truncates them).", token)
+{
+    public string SetId { get; } = setId;
+}

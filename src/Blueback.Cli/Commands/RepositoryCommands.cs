@@ -252,6 +252,11 @@ internal static class RepositoryCommands
         {
             return await body().ConfigureAwait(false);
         }
+        catch (BackupStoppedAfterCommitException ex)
+        {
+            Console.Error.WriteLine($"blueback: cancelled. {ex.Message}");
+            return Output.Cancelled;
+        }
         catch (Exception ex) when (ex is OperationCanceledException || (stopped.IsCancellationRequested && ex is not OutOfMemoryException))
         {
             Console.Error.WriteLine("blueback: cancelled.");
