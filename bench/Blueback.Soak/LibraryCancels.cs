@@ -46,13 +46,15 @@ internal sealed partial class Rounds
             bool landed = !work.IsCompleted;
             await cts.CancelAsync().ConfigureAwait(false);
             string? failure = null;
+            string? stoppedAfterCommit = null;
             try
             {
                 await work.WaitAsync(LibraryReturnBound).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (landed)
+            catch (OperationCanceledException ex) when (landed)
             {
-                // What a cancelled call does.
+                // What a cancelled call does (a BackupStoppedAfterCommitException when the set was committed first).
+                stoppedAfterCommit = (ex as BackupStoppedAfterCommitException)?.SetId;
             }
             catch (TimeoutException)
             {
@@ -92,7 +94,12 @@ internal sealed partial class Rounds
                 {
                     tally.LibraryCancels++;
                     tally.ExitTime($"{what} cancel", ms);
-                    if (backup && work.IsCanceled && after.Except(before).Any())
+                    if (stoppedAfterCommit is not null && !after.Contains(stoppedAfterCommit))
+                    {
+                        tally.BadSets++;
+                        tally.Violation($"{what} cancelled {delay:0.000} s in said set {stoppedAfterCommit} was committed, but it is not listed");
+                    }
+                    else if (backup && work.IsCanceled && stoppedAfterCommit is null && after.Except(before).Any())
                     {
                         tally.BadSets++;
                         tally.Violation($"{what} cancelled {delay:0.000} s in reported cancelled but left set(s) listed: {string.Join(", ", after.Except(before))}");

@@ -26,6 +26,10 @@ internal static class Programs
         sig = sys.argv[1]; delay = float(sys.argv[2]); bound = float(sys.argv[3]); argv = sys.argv[4:]
         pid, fd = pty.fork()
         if pid == 0:
+            # A terminal's shell runs its commands with ^C's default: a harness started with & (whose shell ignores
+            # SIGINT in it) would otherwise pass the ignore on, and the program would never see the ^C.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
             os.execvp(argv[0], argv)
         out = bytearray()
         def drain(until):

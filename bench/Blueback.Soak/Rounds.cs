@@ -10,6 +10,8 @@ namespace Blueback.Soak;
 internal sealed partial class Rounds(SoakServer server, Writers writers, string repo, string root, Random rng, Tally tally, int lanes = 1)
 {
     private static readonly TimeSpan CommandBound = TimeSpan.FromMinutes(5);
+    // Longer than any stop bound (3 s) with room: a program that exits 0 this long after a signal did not stop.
+    private const double IgnoredStopMs = 4000;
     // The writers' acknowledged counts just before each set's backup began: what its restore must hold at least.
     private readonly Dictionary<string, long[]> _known = new(StringComparer.Ordinal);
     // The tally is told from several lanes at once in the bursts and the restore rounds.
@@ -412,7 +414,12 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         // -2 / -15: the signal's default, before the runtime installed the program's handlers (its start-up): nothing
         // had begun.
         bool startUp = o.Delay < Programs.StartUpSeconds && o.Exit == (o.Signal == "INT" ? -2 : -15);
-        if (o.Exit is not (130 or 0) && !startUp)
+        if (o.Exit == 0 && o.MsAfterSignal > IgnoredStopMs)
+        {
+            // Finished well after the stop: the signal was ignored (a program that had finished exits at once).
+            tally.Violation($"{what}: exit 0 {o.MsAfterSignal:0} ms after SIG{o.Signal}: the stop was not heeded: {o.Output[^Math.Min(300, o.Output.Length)..]}");
+        }
+        else if (o.Exit is not (130 or 0) && !startUp)
         {
             tally.Violation($"{what}: exit {o.Exit} after SIG{o.Signal} (expected 130, or 0 when it had already finished): {o.Output[^Math.Min(300, o.Output.Length)..]}");
         }
