@@ -86,6 +86,14 @@ public sealed partial class ShipperProcess : IDisposable
         return (_process.ExitCode, sw.Elapsed);
     }
 
+    /// <summary>SIGTERM, and the graceful stop's exit (130) within <paramref name="bound"/>; any other exit fails
+    /// with what the shipper printed, which names the cause.</summary>
+    public async Task AssertStopsAsync(TimeSpan bound)
+    {
+        var (exit, _) = await TerminateAsync(bound);
+        Assert.True(exit == 130, $"blueback ship exited {exit} after SIGTERM, not 130:\n{Out}\n{Err}");
+    }
+
     public async Task<int> WaitExitAsync(TimeSpan bound)
     {
         using var cts = new CancellationTokenSource(bound);

@@ -146,7 +146,7 @@ public partial class ShippingTests
         }
         var target = writers.Points.Where(p => p.Key.W == 0).OrderBy(p => p.Key.I).ElementAt(writers.Points.Count(p => p.Key.W == 0) / 2);
         await Task.Delay(2500); // the tail ships within --max-lag
-        Assert.Equal(130, (await shipper.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+        await shipper.AssertStopsAsync(TimeSpan.FromSeconds(10));
         foreach (var stop in new[] { target.Value.Lsn, target.Value.Time.ToString("O", CultureInfo.InvariantCulture) })
         {
             var to = dir[$"restored-{Math.Abs(stop.GetHashCode()) % 1000}"];
@@ -178,7 +178,7 @@ public partial class ShippingTests
                 Assert.Equal(2, second.Exit);
                 Assert.Contains("already being shipped by shipper", second.Err, StringComparison.Ordinal);
             }
-            Assert.Equal(130, (await first.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+            await first.AssertStopsAsync(TimeSpan.FromSeconds(10));
         }
         // No shipper now: what is written stays on the server, and status says so.
         await using (new RestoreProgramTests.Writers(c, 2))
@@ -196,7 +196,7 @@ public partial class ShippingTests
         Assert.True(after.OldestGeneration <= status.Shipping.ShippedThrough + 1, $"the backup truncated generations the shipper has not shipped (oldest kept {after.OldestGeneration}, shipped through {status.Shipping.ShippedThrough})");
         using var again = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "1s");
         await again.WaitShippingAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(130, (await again.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+        await again.AssertStopsAsync(TimeSpan.FromSeconds(10));
         var verify = Cli("verify", "--repo", repo);
         Assert.True(verify.Exit == 0, verify.Out + verify.Err);
     }
@@ -235,7 +235,7 @@ public partial class ShippingTests
         }
         using (second)
         {
-            Assert.Equal(130, (await second.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+            await second.AssertStopsAsync(TimeSpan.FromSeconds(10));
             // It waited for the killed shipper's lease if it came up before the lease ended (timing: not asserted).
             Assert.Contains("shipped generation", second.Out, StringComparison.Ordinal);
         }
@@ -284,7 +284,7 @@ public partial class ShippingTests
             server.Kill();
         }
         Assert.Contains("shipping again", shipper.Err, StringComparison.Ordinal);
-        Assert.Equal(130, (await shipper.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+        await shipper.AssertStopsAsync(TimeSpan.FromSeconds(10));
         var restore = Cli("restore", "--repo", repo, "--set", "latest", "--to", dir["restored"]);
         Assert.True(restore.Exit == 0, restore.Err);
         AssertRecoveryPoint(Path.Combine(dir["restored"], "store"), writers, killed);
@@ -358,7 +358,7 @@ public partial class ShippingTests
                 killed = DateTime.UtcNow;
                 server.Kill();
             }
-            Assert.Equal(130, (await shipper.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+            await shipper.AssertStopsAsync(TimeSpan.FromSeconds(10));
             var restore = Cli("restore", "--repo", repo, "--set", "latest", "--to", dir["restored"]);
             Assert.True(restore.Exit == 0, restore.Err);
             AssertRecoveryPoint(Path.Combine(dir["restored"], "store"), writers, killed);

@@ -116,7 +116,7 @@ public class StandbyTests
         {
             await Task.Delay(4000);
         }
-        Assert.Equal(130, (await shipper.TerminateAsync(TimeSpan.FromSeconds(10))).Exit);
+        await shipper.AssertStopsAsync(TimeSpan.FromSeconds(10));
         var restore = Cli("restore", "--repo", repo, "--set", "latest", "--to", dir["restored"]);
         Assert.True(restore.Exit == 0, restore.Err);
         Assert.DoesNotContain("shipped generation", restore.Out, StringComparison.Ordinal); // the new chain has none yet; the old stream's are not its

@@ -83,6 +83,12 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
                     Notice?.Invoke($"the server no longer knows this shipper ({ex.Problem.Detail}); claiming the instance again");
                     signature = await ClaimAsync(calls, ct).ConfigureAwait(false);
                 }
+                catch (BluebackApiException ex) when (!IsTransient(ex) && !ct.IsCancellationRequested)
+                {
+                    // A refusal the server will give again (a generation it no longer has, another repository that
+                    // took the instance over): retrying cannot help, and the server's own words say what to do.
+                    throw new ShippingFailedException($"the server refused shipping instance '{options.Instance}' after generation {ShippedThrough}: {ex.Problem?.Detail ?? ex.Message}", ex);
+                }
                 catch (Exception ex) when (IsTransient(ex) && !ct.IsCancellationRequested)
                 {
                     var what = Describe(ex);

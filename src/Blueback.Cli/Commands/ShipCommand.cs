@@ -57,6 +57,14 @@ internal static class ShipCommand
                     Console.Error.WriteLine($"blueback ship: {ex.Message}");
                     return Output.Failed;
                 }
+                catch (Exception ex) when (!signals.Signalled && ex is not (OperationCanceledException or OutOfMemoryException))
+                {
+                    // Not one the shipper knows to ride out: said whole (it is a defect to report), and the exit is a
+                    // failure's, never the runtime's stack trace and 1 (the code for "a problem found").
+                    Console.Error.WriteLine($"blueback ship: stopped by an unexpected error: {ex}");
+                    Console.Error.WriteLine("blueback ship: the server keeps every generation not yet shipped; start 'blueback ship' again.");
+                    return Output.Failed;
+                }
                 return Output.Ok; // not reached: shipping runs until stopped
             }, signals.Token).ConfigureAwait(false);
         });
