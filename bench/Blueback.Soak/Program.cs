@@ -15,8 +15,10 @@
 //        or --stop-times N [-- BACKUP-OPTIONS]: the exit times of N copy backups stopped by ^C past their start-up
 //        or --stop-floor N: the least time any .NET program takes to exit after ^C here (StopFloor), the ceiling
 //        BLUEBACK_SOAK_CLI=DIR/blueback.dll runs that program instead of the build's (an installed, published one)
+//        ^C or SIGTERM: the run ends after the round in progress, with its report
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Blueback.Client;
 using Blueback.Soak;
@@ -82,10 +84,23 @@ var roundPicks = new Dictionary<string, int>(StringComparer.Ordinal)
 bool only = args.Contains("--only");
 var focus = Arg(only ? "--only" : "--focus", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
     .Select(f => roundPicks.TryGetValue(f, out int pick) ? pick : throw new ArgumentException($"--focus {f}: one of {string.Join(", ", roundPicks.Keys)}")).ToArray();
+// ^C or SIGTERM ends the run after the round in progress, with the report (the round's own commands are bounded);
+// a second signal takes its default and ends the harness at once.
+int stopSignals = 0;
+void StopAfterRound(PosixSignalContext context)
+{
+    if (Interlocked.Increment(ref stopSignals) == 1)
+    {
+        context.Cancel = true;
+        Console.WriteLine($"# {context.Signal}: stopping after the round in progress");
+    }
+}
+using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopAfterRound);
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopAfterRound);
 var clock = Stopwatch.StartNew();
 try
 {
-    while (clock.Elapsed < duration)
+    while (clock.Elapsed < duration && Volatile.Read(ref stopSignals) == 0)
     {
         // --focus ROUND: every other round is that one (to repeat a finding, or to count one kind faster).
         int pick = only ? focus[tally.Rounds % focus.Length]
@@ -158,7 +173,11 @@ finally
 }
 await writers.StopAsync();
 rounds.Verify();
-Console.WriteLine(tally.Report(writers, seed, duration));
+if (Volatile.Read(ref stopSignals) > 0)
+{
+    Console.WriteLine($"# stopped by a signal at {clock.Elapsed.TotalMinutes:0.0} min of {duration.TotalMinutes:0}");
+}
+Console.WriteLine(tally.Report(writers, seed, clock.Elapsed < duration ? clock.Elapsed : duration));
 return tally.Violations.Count == 0 ? 0 : 1;
 
 static string Capture(params string[] args)
