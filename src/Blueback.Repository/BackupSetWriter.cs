@@ -423,9 +423,15 @@ public sealed class BackupSetWriter
         await DeletePrefixQuietlyAsync(cts.Token).ConfigureAwait(false);
         if (!inFlight.IsCompleted)
         {
-            _ = inFlight.ContinueWith(_ => DeletePrefixQuietlyAsync(CancellationToken.None), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            CleanedUp = inFlight.ContinueWith(_ => DeletePrefixQuietlyAsync(CancellationToken.None), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
         }
     }
+
+    /// <summary>Completes once an abandoned writer's last write has ended and what it left is removed: at once, or
+    /// later for a write that outlived <see cref="AbandonAsync"/>. Whoever writes the same set again (a shipped
+    /// generation's retry) waits for it first: the late removal takes the whole prefix, and in format 1 the late
+    /// write itself lands on the retry's chunk names.</summary>
+    public Task CleanedUp { get; private set; } = Task.CompletedTask;
 
     /// <summary>How long an abandon waits for the chunks in flight before removing the set's prefix.</summary>
     private static readonly TimeSpan AbandonWritesBound = TimeSpan.FromMilliseconds(50);

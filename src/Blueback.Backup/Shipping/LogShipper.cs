@@ -40,6 +40,7 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
     private readonly string _shipperId = Guid.NewGuid().ToString("N");
+    private Task _abandoned = Task.CompletedTask;
 
     /// <summary>Every generation shipped.</summary>
     public event Action<ShippedGeneration>? Shipped;
@@ -189,6 +190,9 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
             throw new ShippingFailedException($"log generation {generation} of instance '{options.Instance}' belongs to log stream {whole.LogSignatureId:N}, not {signature} that the instance was claimed with (was it restored meanwhile?). Start 'blueback ship' again.");
         }
         var key = new ShippedKey(options.Instance, signature, generation);
+        // A failed try's write that outlived its abandon would remove (or overwrite) this one's under the same name.
+        await _abandoned.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        ct.ThrowIfCancellationRequested();
         var writer = repo.BeginShipped(key, options.Codec);
         try
         {
@@ -221,6 +225,7 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
         catch when (ShippedThrough < generation)
         {
             await writer.AbandonAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false);
+            _abandoned = writer.CleanedUp;
             throw;
         }
     }
