@@ -172,6 +172,10 @@ public static class BluebackServer
                     ? $"Serving instance {inst.Name}: {string.Join(", ", inst.Databases.Select(d => d.Name))}{(inst.LastRecovery is { WasClean: false } r ? $" (recovered {r.TransactionsReplayed} transactions after an unclean stop)" : "")}"
                     : $"NOT serving instance {slot.Name}: {slot.Unavailable}");
             }
+            foreach (var ic in host.Config.Instances.Where(i => i.FaultDrills is { Count: > 0 }))
+            {
+                output.WriteLine($"WARNING: failure drills on instance {ic.Name} (faultDrills): {string.Join("; ", ic.FaultDrills!.Select(d => d.Describe()))}. Its disk I/O fails on purpose; not for data you keep.");
+            }
             if (policies.Count > 0)
             {
                 output.WriteLine($"Running {policies.Count} backup polic{(policies.Count == 1 ? "y" : "ies")}; the console is at /ui.");

@@ -44,6 +44,11 @@ public sealed class ServerConfig
     [JsonPropertyName("programPath")]
     public string? ProgramPath { get; set; }
 
+    /// <summary>Lets instances declare <see cref="InstanceConfig.FaultDrills"/>: a second key, so that a drill copied
+    /// into a production config does not fail a disk by itself.</summary>
+    [JsonPropertyName("allowFaultDrills")]
+    public bool AllowFaultDrills { get; set; }
+
     public static ServerConfig Default() => new()
     {
         Instances =
@@ -111,6 +116,17 @@ public sealed class ServerConfig
             {
                 throw new ServerConfigException($"Config file '{path}': database name '{d.Name}' in instance '{i.Name}' is not valid.");
             }
+            if (i.FaultDrills is { Count: > 0 } drills)
+            {
+                if (!AllowFaultDrills)
+                {
+                    throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' declares \"faultDrills\", which fail or delay its disk I/O on purpose. Run them only on a server meant for drills, with \"allowFaultDrills\": true at the top of its config; otherwise remove them.");
+                }
+                foreach (var d in drills)
+                {
+                    d.Validate($"Config file '{path}', instance '{i.Name}'");
+                }
+            }
         }
         var policies = new HashSet<string>(StringComparer.Ordinal);
         foreach (var p in Policies)
@@ -162,9 +178,14 @@ public sealed class InstanceConfig
     [JsonPropertyName("circularLogging")]
     public bool CircularLogging { get; set; }
 
+    /// <summary>Failure drills (with <see cref="ServerConfig.AllowFaultDrills"/>): I/O of this instance that fails or
+    /// is delayed on purpose, counted afresh each time the server opens it (docs/server.md).</summary>
+    [JsonPropertyName("faultDrills")]
+    public List<FaultDrill>? FaultDrills { get; set; }
+
     public InstanceOptions ToOptions()
     {
-        var o = new InstanceOptions { Name = Name, CircularLogging = CircularLogging };
+        var o = new InstanceOptions { Name = Name, CircularLogging = CircularLogging, Faults = FaultDrill.Build(FaultDrills) };
         if (LogGenerationSize is { } g)
         {
             o = o with { LogGenerationSize = g };

@@ -19,6 +19,9 @@ public sealed class InstanceHost : IDisposable
     private readonly ILogger _logger;
     private long _order;
 
+    /// <summary>The config the server started with.</summary>
+    public ServerConfig Config => _config;
+
     public InstanceHost(string dataDirectory, ServerConfig config, ILogger logger)
     {
         DataDirectory = Path.GetFullPath(dataDirectory);

@@ -38,12 +38,12 @@ public sealed class IoFaults
         return this;
     }
 
-    /// <summary>Delays <paramref name="count"/> calls of <paramref name="operation"/> by <paramref name="delay"/>.</summary>
-    public IoFaults Delay(IoOperation operation, TimeSpan delay, int count = 1)
+    /// <summary>Delays <paramref name="count"/> calls of <paramref name="operation"/> by <paramref name="delay"/>, after letting <paramref name="after"/> pass.</summary>
+    public IoFaults Delay(IoOperation operation, TimeSpan delay, int count = 1, int after = 0)
     {
         lock (_lock)
         {
-            _rules.Add(new Rule { Operation = operation, Remaining = count, Delay = delay });
+            _rules.Add(new Rule { Operation = operation, Skip = after, Remaining = count, Delay = delay });
         }
         return this;
     }
