@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Blueback.Backup;
 using Blueback.Client;
 using Blueback.Repository;
@@ -6,8 +7,9 @@ using Blueback.Storage.Backup;
 
 namespace Blueback.EndToEnd.Tests;
 
-/// <summary>A stop that comes after the set's commit (the soak's library cancels met it: a cancelled call left a
-/// listed set with nothing saying so).</summary>
+/// <summary>A stop or a failure that comes after the set's commit (the soak's library cancels met the first: a
+/// cancelled call left a listed set with nothing saying so; its failure drills met the second: the program said "no
+/// set was written" beside a listed set).</summary>
 public class BackupStoppedAfterCommitTests
 {
     [Fact(Timeout = 120_000)]
@@ -39,5 +41,73 @@ public class BackupStoppedAfterCommitTests
         await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(2)); // aborted, not left to its lease
         Assert.Equal(oldest, (await c.StatusAsync()).Instances[0].OldestGeneration);
         Assert.Empty(await SetVerification.VerifyAsync(repo, listed, [listed], CancellationToken.None));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_backup_that_fails_after_its_commit_names_the_set_that_exists_and_truncates_nothing()
+    {
+        using var dir = new TempDir();
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        await BackupApiTests.FillAsync(c);
+        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir["repo"]));
+        var oldest = (await c.StatusAsync()).Instances[0].OldestGeneration;
+        // The failure lands exactly between the commit and the truncation, as a server gone away would.
+        var request = new BackupRequest("store", BackupType.Full) { AfterCommit = _ => throw new HttpRequestException("the server went away") };
+
+        var failed = await Assert.ThrowsAsync<BackupFailedAfterCommitException>(() => BackupJob.RunAsync(c, repo, request, null, CancellationToken.None));
+
+        var listed = Assert.Single(await repo.ListSetsAsync());
+        Assert.Equal(listed.SetId, failed.SetId);
+        Assert.Contains($"Set {listed.SetId} was committed", failed.Message, StringComparison.Ordinal);
+        Assert.Contains("the server went away", failed.Message, StringComparison.Ordinal);
+        Assert.IsType<HttpRequestException>(failed.InnerException);
+        Assert.Equal(oldest, (await c.StatusAsync()).Instances[0].OldestGeneration);
+        Assert.Empty(await SetVerification.VerifyAsync(repo, listed, [listed], CancellationToken.None));
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task The_program_whose_server_dies_after_the_commit_exits_2_naming_the_listed_set()
+    {
+        using var dir = new TempDir();
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using (var c = new BluebackClient(server.Url))
+        {
+            await BackupApiTests.FillAsync(c);
+        }
+        var repo = dir["repo"];
+        Assert.Equal(0, BackupProgramTests.Cli("repo", "init", repo).Exit);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--type", "full"]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.Environment[Blueback.Cli.Commands.BackupCommand.FailpointVariable] = "after-commit";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var err = new System.Text.StringBuilder();
+            string? line;
+            while ((line = await p.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.Contains("failpoint after-commit", StringComparison.Ordinal))
+            {
+                err.AppendLine(line);
+            }
+            Assert.True(line is not null, $"blueback backup ended before its failpoint: {err}");
+            server.Kill(); // the truncation and the session's end now meet no server
+            var rest = await p.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(90));
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await stdout;
+            var list = BackupProgramTests.Cli("list", "--repo", repo, "--json");
+            var id = Assert.Single(JsonDocument.Parse(list.Out).RootElement.EnumerateArray()).GetProperty("id").GetString()!;
+            Assert.True(p.ExitCode == 2, $"exit {p.ExitCode}: {rest}");
+            Assert.Contains($"Set {id} was committed: it is complete and listed", rest, StringComparison.Ordinal);
+            Assert.DoesNotContain("No set was written", rest, StringComparison.Ordinal);
+            var verify = BackupProgramTests.Cli("verify", "--repo", repo);
+            Assert.True(verify.Exit == 0, verify.Out + verify.Err);
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
     }
 }

@@ -108,6 +108,11 @@ public static class BackupJob
                 // saw a cancelled call leave a listed set with nothing saying so).
                 throw new BackupStoppedAfterCommitException(writer.SetId, ct);
             }
+            catch (Exception ex) when (writer.Committed && ex is not (OperationCanceledException or OutOfMemoryException))
+            {
+                // The same for a failure after the commit: the set exists, and the caller must not be told otherwise.
+                throw new BackupFailedAfterCommitException(writer.SetId, ex);
+            }
             return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated, writer.ReusedBytes)
             {
                 ChangedSince = manifest.ChangedSince,

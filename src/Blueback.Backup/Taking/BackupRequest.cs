@@ -68,3 +68,14 @@ public sealed class BackupStoppedAfterCommitException(string setId, Cancellation
 {
     public string SetId { get; } = setId;
 }
+
+/// <summary>Something failed after the backup's set was committed (the server's log truncation or the session's end:
+/// the instance stopped, the server went away): the set is whole and listed (it restores and verifies like any
+/// other), but the server's logs were not truncated (or not all of them; the next backup truncates them). Before,
+/// this came out as the bare error, and the program said "no set was written" beside a listed set (found by the
+/// soak's failure drills).</summary>
+public sealed class BackupFailedAfterCommitException(string setId, Exception inner)
+    : Exception($"Set {setId} was committed: it is complete and listed, and restores like any other. What failed after the commit: {inner.Message.TrimEnd('.', ' ')}. The server's logs were not truncated; the next backup truncates them.", inner)
+{
+    public string SetId { get; } = setId;
+}

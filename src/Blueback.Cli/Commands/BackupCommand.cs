@@ -104,6 +104,12 @@ internal static class BackupCommand
             Console.Error.WriteLine($"blueback backup: {ex.Message}");
             return Output.Failed;
         }
+        catch (BackupFailedAfterCommitException ex) when (!ct.IsCancellationRequested)
+        {
+            // Not all done, so not a success (exit 2), but the set is there: said first, by its id.
+            Console.Error.WriteLine($"blueback backup: {ex.Message}");
+            return Output.Failed;
+        }
         catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException or IOException or RepositoryException && !ct.IsCancellationRequested)
         {
             var remedy = ex is IOException && ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase) ? " Free space in the repository or use a larger one, then run the backup again." : "";
