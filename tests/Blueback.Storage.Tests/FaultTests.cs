@@ -230,4 +230,36 @@ public class FaultTests
         Assert.NotNull(r.Get(restored.GetDatabase("mailbox"), "t", B("after")));
         Assert.NotNull(r.Get(restored.GetDatabase("mailbox"), "t", B("k1999")));
     });
+
+    [Fact(Timeout = 120_000)]
+    public Task An_instance_opened_again_meets_its_faults_in_the_databases_it_had() => Task.Run(() =>
+    {
+        // The server's failure drills open an existing instance: its databases' reads and writes must be drilled too
+        // (they were only for databases created or attached by that open; the soak's drills never reached them).
+        using var dir = new TempDir();
+        using (var inst = StorageInstance.Create(dir["i"], Options))
+        {
+            var db = inst.CreateDatabase("mailbox");
+            using var tx = inst.BeginWrite();
+            tx.Put(db, "t", B("k"), new byte[3000]);
+            tx.Commit();
+        }
+        var faults = new IoFaults();
+        using var again = StorageInstance.Open(dir["i"], Options with { Faults = faults });
+        var backup = again.BeginBackup(BackupType.Full);
+        using (var image = backup.OpenDatabaseImage("mailbox"))
+        {
+            faults.Fail(IoOperation.DatabaseRead, count: 1_000_000); // the disk fails once the backup has begun
+            var buffer = new byte[1 << 16];
+            var ex = Assert.ThrowsAny<StorageException>(() =>
+            {
+                while (image.Read(buffer) > 0)
+                {
+                }
+            });
+            Assert.Contains("injected I/O error", ex.Message, StringComparison.Ordinal);
+        }
+        backup.Abort();
+        Assert.True(faults.Injected(IoOperation.DatabaseRead) > 0);
+    });
 }

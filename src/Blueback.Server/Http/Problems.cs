@@ -32,6 +32,7 @@ internal static class Problems
         Storage.Standby.StandbyException => Of(StatusCodes.Status409Conflict, "Standby", ex.Message),
         DatabaseStateException => Of(StatusCodes.Status409Conflict, "Database state", ex.Message),
         StorageException => Of(StatusCodes.Status500InternalServerError, "Storage error", ex.Message),
+        IOException => Of(StatusCodes.Status500InternalServerError, "Disk error", $"{ex.Message.TrimEnd('.')}. The disk under the instance failed this read or write; check it (dmesg, SMART), then retry."),
         _ => Of(StatusCodes.Status500InternalServerError, "Internal error", $"{ex.GetType().Name}: {ex.Message}"),
     };
 }

@@ -104,6 +104,7 @@ public sealed partial class StorageInstance
             throw new DatabaseStateException($"Instance '{Name}': attached database {id} is missing: '{full}' does not exist. Restore it from a backup, or detach it.");
         }
         var file = DatabaseFile.Open(full);
+        file.Faults = Options.Faults; // as for a database created or attached now: an instance opened again is drilled alike
         try
         {
             var h = file.ReadHeader();
