@@ -68,6 +68,37 @@ public sealed class FaultDrillTests
         }
     }
 
+    [Fact(Timeout = 240_000)]
+    public async Task A_failed_page_read_fails_the_backup_naming_the_file_and_the_instance_serves_on()
+    {
+        using var dir = new TempDir();
+        using (var server = await ServerProcess.StartAsync(dir["data"]))
+        {
+            using var c = new BluebackClient(server.Url);
+            await BackupApiTests.FillAsync(c);
+            await server.TerminateAsync(TimeSpan.FromSeconds(20));
+        }
+        await File.WriteAllTextAsync(dir["drill.json"], $$"""{ "allowFaultDrills": true, "instances": [ { "name": "store", {{Databases}}, "faultDrills": [ { "operation": "databaseRead", "count": 1000000 } ] } ] }""");
+        Assert.Equal(0, BackupProgramTests.Cli("repo", "init", dir["repo"]).Exit);
+        using (var server = await ServerProcess.StartAsync(dir["data"], false, "--config", dir["drill.json"]))
+        {
+            using var c = new BluebackClient(server.Url);
+            var backup = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", dir["repo"], "--type", "full");
+            Assert.True(backup.Exit == 2, $"exit {backup.Exit}\n{backup.Err}");
+            Assert.Contains("mailbox.bdb", backup.Err, StringComparison.Ordinal); // the file, not a bare 500
+            Assert.Contains("failure drill", backup.Err, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFiles(dir["repo"], "manifest.json", SearchOption.AllDirectories));
+            // Writes do not read the failing pages' disk only; the instance is not stopped by a failed read.
+            Assert.Equal("online", (await c.StatusAsync()).Instances.Single(i => i.Name == "store").State);
+            await server.TerminateAsync(TimeSpan.FromSeconds(20));
+        }
+        using (var server = await ServerProcess.StartAsync(dir["data"]))
+        {
+            var backup = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", dir["repo"], "--type", "full");
+            Assert.True(backup.Exit == 0, backup.Err);
+        }
+    }
+
     [Theory] // each start is bounded by the Cli helper (killed after 180 s)
     [InlineData("""{ "instances": [ { "name": "store", DATABASES, "faultDrills": [ { "operation": "logWrite" } ] } ] }""", "\"allowFaultDrills\": true")]
     [InlineData("""{ "allowFaultDrills": true, "instances": [ { "name": "store", DATABASES, "faultDrills": [ { "operation": "diskMelt" } ] } ] }""", "is not one of logWrite, logFlush, logCreate, databaseRead, databaseWrite")]

@@ -189,8 +189,9 @@ internal static class BackupEndpoints
         {
             return Problems.Of(StatusCodes.Status409Conflict, "Out of order", ex.Message);
         }
-        catch (StorageException ex)
+        catch (Exception ex) when (ex is StorageException or IOException)
         {
+            // A disk error too (a page the begin reads failed): an answer naming the file, not a bare 500.
             return Problems.FromException(ex);
         }
     }
@@ -253,8 +254,9 @@ internal static class BackupEndpoints
                     // Reading and checking pages is the backup's work on the server: at background priority.
                     n = await reads.Run(() => source.Read(memory.Span), cts.Token).ConfigureAwait(false);
                 }
-                catch (StorageException ex)
+                catch (Exception ex) when (ex is StorageException || (ex is IOException && !cts.IsCancellationRequested))
                 {
+                    // (Reading the disk, not the network: an I/O error here is the disk's, as a failed page read is.)
                     sessions.StreamFailed(session, what, ex);
                     if (!ctx.Response.HasStarted)
                     {

@@ -94,7 +94,7 @@ public sealed class BackupSessions : IDisposable
 
     /// <summary>A stream of the session failed on the server (a damaged page, a read error): the session keeps the
     /// reason for its client, and the server's log names the database, page and remedy.</summary>
-    public void StreamFailed(HostedBackup session, string what, StorageException error)
+    public void StreamFailed(HostedBackup session, string what, Exception error)
     {
         session.Error = error.Message;
         _logger.LogError("Backup {Id} of instance {Instance}: reading {What} failed: {Error}", session.Id, session.Backup.InstanceName, what, error.Message);
