@@ -11,7 +11,8 @@
 // Usage: dotnet run -c Release --project bench/Blueback.Soak -- [--minutes M | --hours H] [--seed S] [--dir DIR] [--writers N]
 //        [--write-rate COMMITS-PER-SECOND-PER-WRITER] [--lanes N] [--only ROUND,...: those rounds in turn, no random ones]
 //        [--focus ROUND,...]  (backup, restore, online-restore, prove, server, fuzz, burst, kill-burst, ship, full-volume, verify,
-//        library-cancels: 20 cancels through the client library, a round only when focused)
+//        library-cancels: 20 cancels through the client library; io-fault: the server restarted with an injected I/O
+//        fault; these two are rounds only when focused)
 //        or --stop-times N [-- BACKUP-OPTIONS]: the exit times of N copy backups stopped by ^C past their start-up
 //        or --stop-floor N: the least time any .NET program takes to exit after ^C here (StopFloor), the ceiling
 //        BLUEBACK_SOAK_CLI=DIR/blueback.dll runs that program instead of the build's (an installed, published one)
@@ -78,7 +79,7 @@ Console.WriteLine(small is null ? "# no 16 MiB volume (not root, or mount failed
 var roundPicks = new Dictionary<string, int>(StringComparer.Ordinal)
 {
     ["backup"] = 0, ["restore"] = 35, ["online-restore"] = 40, ["prove"] = 43, ["server"] = 46, ["fuzz"] = 53,
-    ["burst"] = 63, ["kill-burst"] = 73, ["ship"] = 78, ["full-volume"] = 84, ["verify"] = 87, ["library-cancels"] = 100,
+    ["burst"] = 63, ["kill-burst"] = 73, ["ship"] = 78, ["full-volume"] = 84, ["verify"] = 87, ["library-cancels"] = 100, ["io-fault"] = 101,
 };
 // --only ROUND,...: every round one of these in turn (a name may repeat to weigh it), no random rounds between.
 bool only = args.Contains("--only");
@@ -152,9 +153,13 @@ try
         {
             rounds.Verify();
         }
-        else
+        else if (pick == 100)
         {
             await rounds.LibraryCancelsAsync(20); // focus only: not among the random rounds
+        }
+        else
+        {
+            rounds.IoFault(); // focus only (the random mix stays what the seeds of earlier rows drew)
         }
         if (!server.CheckAlive())
         {

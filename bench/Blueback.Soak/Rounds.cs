@@ -130,6 +130,14 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
 
     public void Server(bool kill)
     {
+        StopAndCheck(kill, "");
+        server.Start();
+    }
+
+    /// <summary>Stops the server (SIGKILL or SIGTERM), times it, and checks its data offline: every commit
+    /// acknowledged before is there, as one committed moment.</summary>
+    private void StopAndCheck(bool kill, string when)
+    {
         var (ms, hung) = server.Stop(kill);
         tally.ServerStops++;
         tally.ExitTime($"server {(kill ? "SIGKILL" : "SIGTERM")}", ms);
@@ -142,10 +150,9 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         var problem = Check(Path.Combine(data, "store"), acked);
         if (problem is not null)
         {
-            tally.Violation($"after {(kill ? "SIGKILL" : "SIGTERM")} of the server: {problem}");
+            tally.Violation($"after {(kill ? "SIGKILL" : "SIGTERM")} of the server{when}: {problem}");
         }
         DropOnlineRestores(data);
-        server.Start();
     }
 
     /// <summary>Fuzz requests, drawn from the seed in order, then sent by four clients at once (no 5xx but 503, no

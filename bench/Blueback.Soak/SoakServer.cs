@@ -14,9 +14,11 @@ internal sealed class SoakServer(string data, string tokenFile, int port) : IDis
     /// <summary>Exits the server had that nobody asked for (a crash).</summary>
     public int Crashes { get; private set; }
 
-    public void Start()
+    /// <summary>Starts the server, with <paramref name="config"/> when given (a failure drill's), else the defaults.</summary>
+    public void Start(string? config = null)
     {
-        var psi = new ProcessStartInfo("dotnet", [Programs.Cli, "serve", "--data", data, "--listen", Url, "--admin-token-file", tokenFile])
+        string[] withConfig = config is null ? [] : ["--config", config];
+        var psi = new ProcessStartInfo("dotnet", [Programs.Cli, "serve", "--data", data, "--listen", Url, "--admin-token-file", tokenFile, .. withConfig])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

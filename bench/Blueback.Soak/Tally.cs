@@ -20,6 +20,8 @@ internal sealed class Tally
     public int ShipRounds { get; set; }
     public int OnlineRestoresChecked { get; set; }
     public int FullVolumes { get; set; }
+    public int IoFaultRounds { get; set; }
+    public int IoFaultsReached { get; set; }
     public int Hangs { get; set; }
     public int BadSets { get; set; }
     public int Refused { get; private set; }
@@ -66,7 +68,7 @@ internal sealed class Tally
         foreach (var (name, value) in new (string, long)[]
         {
             ("random cancels of programs (^C, SIGTERM) that landed", Cancels), ("random cancels through the client library that landed", LibraryCancels), ("kills of programs that landed", Kills), ("server SIGKILL/SIGTERM", ServerStops),
-            ("fuzz requests", FuzzRequests), ("restores checked offline", RestoresChecked), ("online restores checked (sampled)", OnlineRestoresChecked), ("proofs passed", ProofsChecked), ("shipper runs stopped", ShipRounds), ("backups into a full volume", FullVolumes), ("acknowledged commits", writers.Total),
+            ("fuzz requests", FuzzRequests), ("restores checked offline", RestoresChecked), ("online restores checked (sampled)", OnlineRestoresChecked), ("proofs passed", ProofsChecked), ("shipper runs stopped", ShipRounds), ("backups into a full volume", FullVolumes), ("failure drills run (server restarted with injected I/O faults)", IoFaultRounds), ("injected faults reached (an instance stopped, or a backup failed on a page read)", IoFaultsReached), ("acknowledged commits", writers.Total),
             ("hangs", Hangs), ("bad sets", BadSets), ("refusals (exit 2 without a signal)", Refused), ("violations (commits lost, wrong exits, 5xx, ...)", Violations.Count),
         })
         {
