@@ -24,13 +24,24 @@ internal static class Programs
     private const string Helper = """
         import os, pty, sys, time, select, signal
         sig = sys.argv[1]; delay = float(sys.argv[2]); bound = float(sys.argv[3]); argv = sys.argv[4:]
+        # A terminal's shell runs its commands with ^C's default: a harness started with & (whose shell ignores
+        # SIGINT in it) would otherwise pass the ignore on, and the program would never see the ^C. Set around the fork,
+        # not in the child: there Python's own handler held until the child reset it and would swallow a ^C.
+        old = (signal.signal(signal.SIGINT, signal.SIG_DFL), signal.signal(signal.SIGQUIT, signal.SIG_DFL))
         pid, fd = pty.fork()
         if pid == 0:
-            # A terminal's shell runs its commands with ^C's default: a harness started with & (whose shell ignores
-            # SIGINT in it) would otherwise pass the ignore on, and the program would never see the ^C.
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
             os.execvp(argv[0], argv)
+        signal.signal(signal.SIGINT, old[0]); signal.signal(signal.SIGQUIT, old[1])
+        # The clock starts once the child owns the terminal: a ^C written before is dropped by the terminal (no
+        # foreground process yet), and on a loaded machine the child took that long (a verify ^C was lost so).
+        owned = time.monotonic() + 10
+        while time.monotonic() < owned:
+            try:
+                if os.tcgetpgrp(fd) == pid:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.0005)
         out = bytearray()
         def drain(until):
             while time.monotonic() < until:

@@ -12,11 +12,23 @@ namespace Blueback.EndToEnd.Tests;
 public class CtrlCTests
 {
     internal const string PtyHelper = """
-        import os, pty, sys, time, select
+        import os, pty, sys, time, select, signal
         delay = float(sys.argv[1]); argv = sys.argv[2:]
+        # ^C's default in the child from the fork on (Python's handler there would swallow an early ^C), and the clock
+        # started once the child owns the terminal (a ^C written before that is dropped: no foreground process yet).
+        old = signal.signal(signal.SIGINT, signal.SIG_DFL)
         pid, fd = pty.fork()
         if pid == 0:
             os.execvp(argv[0], argv)
+        signal.signal(signal.SIGINT, old)
+        owned = time.monotonic() + 10
+        while time.monotonic() < owned:
+            try:
+                if os.tcgetpgrp(fd) == pid:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.0005)
         end = time.monotonic() + delay
         open_ = True
         def drain(until):
