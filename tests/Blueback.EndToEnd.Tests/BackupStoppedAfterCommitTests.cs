@@ -15,36 +15,30 @@ public class BackupStoppedAfterCommitTests
     [Fact(Timeout = 120_000)]
     public async Task A_backup_stopped_after_its_commit_says_the_set_exists_and_truncates_nothing()
     {
-        using var dir = new TempDir();
-        using var server = await ServerProcess.StartAsync(dir["data"]);
-        using var c = new BluebackClient(server.Url);
-        await BackupApiTests.FillAsync(c);
-        var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir["repo"]));
-        var oldest = (await c.StatusAsync()).Instances[0].OldestGeneration;
         using var cts = new CancellationTokenSource();
-        var request = new BackupRequest("store", BackupType.Full)
+        // The stop lands exactly between the commit and the truncation.
+        var stopped = await AfterCommitAsync<BackupStoppedAfterCommitException>(async ct =>
         {
-            // The stop lands exactly between the commit and the truncation.
-            AfterCommit = async ct =>
-            {
-                await cts.CancelAsync();
-                ct.ThrowIfCancellationRequested();
-            },
-        };
-
-        var stopped = await Assert.ThrowsAsync<BackupStoppedAfterCommitException>(() => BackupJob.RunAsync(c, repo, request, null, cts.Token));
-
-        var listed = Assert.Single(await repo.ListSetsAsync());
-        Assert.Equal(listed.SetId, stopped.SetId);
-        Assert.Contains(stopped.SetId, stopped.Message, StringComparison.Ordinal);
+            await cts.CancelAsync();
+            ct.ThrowIfCancellationRequested();
+        }, cts.Token);
         Assert.Contains("not truncated", stopped.Message, StringComparison.Ordinal);
-        await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(2)); // aborted, not left to its lease
-        Assert.Equal(oldest, (await c.StatusAsync()).Instances[0].OldestGeneration);
-        Assert.Empty(await SetVerification.VerifyAsync(repo, listed, [listed], CancellationToken.None));
     }
 
     [Fact(Timeout = 120_000)]
     public async Task A_backup_that_fails_after_its_commit_names_the_set_that_exists_and_truncates_nothing()
+    {
+        // The failure lands exactly between the commit and the truncation, as a server gone away would.
+        var failed = await AfterCommitAsync<BackupFailedAfterCommitException>(_ => throw new HttpRequestException("the server went away"), CancellationToken.None);
+        Assert.Contains($"Set {failed.SetId} was committed", failed.Message, StringComparison.Ordinal);
+        Assert.Contains("the server went away", failed.Message, StringComparison.Ordinal);
+        Assert.IsType<HttpRequestException>(failed.InnerException);
+    }
+
+    /// <summary>A full backup of a filled server through the library with <paramref name="afterCommit"/> between its
+    /// commit and its truncation: it must throw <typeparamref name="T"/> naming the set, which is listed and whole,
+    /// with no log truncated and no session left.</summary>
+    private static async Task<T> AfterCommitAsync<T>(Func<CancellationToken, Task> afterCommit, CancellationToken ct) where T : Exception
     {
         using var dir = new TempDir();
         using var server = await ServerProcess.StartAsync(dir["data"]);
@@ -52,18 +46,18 @@ public class BackupStoppedAfterCommitTests
         await BackupApiTests.FillAsync(c);
         var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(dir["repo"]));
         var oldest = (await c.StatusAsync()).Instances[0].OldestGeneration;
-        // The failure lands exactly between the commit and the truncation, as a server gone away would.
-        var request = new BackupRequest("store", BackupType.Full) { AfterCommit = _ => throw new HttpRequestException("the server went away") };
+        var request = new BackupRequest("store", BackupType.Full) { AfterCommit = afterCommit };
 
-        var failed = await Assert.ThrowsAsync<BackupFailedAfterCommitException>(() => BackupJob.RunAsync(c, repo, request, null, CancellationToken.None));
+        var thrown = await Assert.ThrowsAsync<T>(() => BackupJob.RunAsync(c, repo, request, null, ct));
 
         var listed = Assert.Single(await repo.ListSetsAsync());
-        Assert.Equal(listed.SetId, failed.SetId);
-        Assert.Contains($"Set {listed.SetId} was committed", failed.Message, StringComparison.Ordinal);
-        Assert.Contains("the server went away", failed.Message, StringComparison.Ordinal);
-        Assert.IsType<HttpRequestException>(failed.InnerException);
+        var named = thrown switch { BackupStoppedAfterCommitException s => s.SetId, BackupFailedAfterCommitException f => f.SetId, _ => "" };
+        Assert.Equal(listed.SetId, named);
+        Assert.Contains(named, thrown.Message, StringComparison.Ordinal);
+        await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(2)); // aborted, not left to its lease
         Assert.Equal(oldest, (await c.StatusAsync()).Instances[0].OldestGeneration);
         Assert.Empty(await SetVerification.VerifyAsync(repo, listed, [listed], CancellationToken.None));
+        return thrown;
     }
 
     [Fact(Timeout = 180_000)]
