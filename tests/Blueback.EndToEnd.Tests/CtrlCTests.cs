@@ -11,55 +11,6 @@ namespace Blueback.EndToEnd.Tests;
 /// partial set is left.</summary>
 public class CtrlCTests
 {
-    internal const string PtyHelper = """
-        import os, pty, sys, time, select, signal
-        delay = float(sys.argv[1]); argv = sys.argv[2:]
-        # ^C's default in the child from the fork on (Python's handler there would swallow an early ^C), and the clock
-        # started once the child owns the terminal (a ^C written before that is dropped: no foreground process yet).
-        old = signal.signal(signal.SIGINT, signal.SIG_DFL)
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execvp(argv[0], argv)
-        signal.signal(signal.SIGINT, old)
-        owned = time.monotonic() + 10
-        while time.monotonic() < owned:
-            try:
-                if os.tcgetpgrp(fd) == pid:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.0005)
-        end = time.monotonic() + delay
-        open_ = True
-        def drain(until):
-            global open_
-            while time.monotonic() < until:
-                if open_:
-                    r, _, _ = select.select([fd], [], [], 0.02)
-                    if r:
-                        try:
-                            os.read(fd, 65536)
-                        except OSError:
-                            open_ = False  # the terminal's other side closed: the program is exiting
-                else:
-                    time.sleep(0.005)
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    return status
-            return None
-        status = drain(end)
-        if status is not None:
-            print("finished-before", os.waitstatus_to_exitcode(status), 0); sys.exit(0)
-        t0 = time.monotonic()
-        os.write(fd, b"\x03")
-        status = drain(t0 + 10)
-        ms = (time.monotonic() - t0) * 1000
-        if status is None:
-            os.kill(pid, 9); os.waitpid(pid, 0)
-            print("hung", -1, round(ms)); sys.exit(0)
-        print("interrupted", os.waitstatus_to_exitcode(status), round(ms))
-        """;
-
     [Fact(Timeout = 600_000)]
     public Task Ctrl_C_at_12_moments_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12, 0.4, 1.8);
 
@@ -83,8 +34,6 @@ public class CtrlCTests
     private static async Task RunAsync(int moments, double from, double to, int seed = 5, int writers = 0)
     {
         using var dir = new TempDir();
-        var helper = dir["ctrl_c_in_a_terminal.py"]; // not pty.py: it would import itself
-        await File.WriteAllTextAsync(helper, PtyHelper);
         var repo = dir["repo"];
         Assert.Equal(0, BackupProgramTests.Cli("repo", "init", repo).Exit);
         using var server = await ServerProcess.StartAsync(dir["data"]);
@@ -100,24 +49,16 @@ public class CtrlCTests
         for (int i = 0; i < moments; i++)
         {
             double delay = from + rng.NextDouble() * (to - from);
-            var psi = new ProcessStartInfo("python3", [helper, delay.ToString("0.000", CultureInfo.InvariantCulture), .. backup]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using var p = Process.Start(psi)!;
-            var errors = p.StandardError.ReadToEndAsync();
-            var line = (await p.StandardOutput.ReadToEndAsync()).Trim() + (await errors).Trim();
-            Assert.True(p.WaitForExit(30_000), "the pty helper hung");
-            var parts = line.Split(' ');
-            Assert.True(parts.Length == 3, $"pty helper said '{line}'");
-            int code = int.Parse(parts[1], CultureInfo.InvariantCulture);
-            double ms = double.Parse(parts[2], CultureInfo.InvariantCulture);
-            outcomes.Add($"{parts[0]}:{code}");
-            Assert.NotEqual("hung", parts[0]);
-            if (parts[0] == "interrupted")
+            var run = await PtySignal.RunAsync("INT", delay, backup);
+            outcomes.Add($"{run.Outcome}:{run.Exit}");
+            Assert.True(run.Outcome != "hung", $"moment {i} ({delay:0.000} s): {run}");
+            if (run.Outcome == "interrupted")
             {
                 // -2: SIGINT's own default, when ^C lands before the runtime has installed the program's handler
                 // (the first tenth of a second of a cold start): nothing has begun, and a shell reports it as 130.
-                Assert.True(code is 130 or 0 or -2, $"moment {i} ({delay:0.000} s): exit {code}: {line}");
-                Assert.True(ms < 2000, $"moment {i}: exited {ms:0} ms after ^C");
-                times.Add(ms);
+                Assert.True(run.Exit is 130 or 0 or -2, $"moment {i} ({delay:0.000} s): {run}");
+                Assert.True(run.Ms < 2000, $"moment {i}: exited {run.Ms:0} ms after ^C");
+                times.Add(run.Ms);
             }
             await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(5));
         }

@@ -132,30 +132,18 @@ public class ProofTests
         {
             Assert.True(mkfifo.WaitForExit(10_000) && mkfifo.ExitCode == 0, "mkfifo failed");
         }
-        var helper = dir["ctrl_c_in_a_terminal.py"];
-        await File.WriteAllTextAsync(helper, CtrlCTests.PtyHelper);
-        await CtrlCBoundedAsync(helper, "prove", "--repo", repo, "--set", set, "--scratch", dir["scratch"]);
+        await CtrlCBoundedAsync("prove", "--repo", repo, "--set", set, "--scratch", dir["scratch"]);
         Assert.Empty(Directory.Exists(dir["scratch"]) ? Directory.GetDirectories(dir["scratch"]) : []);
-        await CtrlCBoundedAsync(helper, "verify", "--repo", repo, "--set", set); // the same read, the same bound
+        await CtrlCBoundedAsync("verify", "--repo", repo, "--set", set); // the same read, the same bound
     }
 
     /// <summary>Runs the program in a terminal, ^C at 3 s: it must exit 130 within 6 s (its bound is 3 s).</summary>
-    private static async Task CtrlCBoundedAsync(string helper, params string[] args)
+    private static async Task CtrlCBoundedAsync(params string[] args)
     {
-        var psi = new ProcessStartInfo("python3", [helper, "3", "dotnet", ServerProcess.Cli, .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var p = Process.Start(psi)!;
-        var errors = p.StandardError.ReadToEndAsync();
-        var line = (await p.StandardOutput.ReadToEndAsync()).Trim() + (await errors).Trim();
-        Assert.True(p.WaitForExit(30_000), "the pty helper hung");
-        var parts = line.Split(' ');
-        Assert.True(parts.Length == 3 && parts[0] == "interrupted", $"{args[0]}: pty helper said '{line}' (hung: the stop waited for the blocked read)");
-        Assert.Equal(130, int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-        Assert.True(double.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture) < 6000, $"{args[0]} exited {parts[2]} ms after ^C (its bound is 3 s)");
+        var run = await PtySignal.RunAsync("INT", 3, ["dotnet", ServerProcess.Cli, .. args]);
+        Assert.True(run.Outcome == "interrupted", $"{args[0]}: {run} (hung: the stop waited for the blocked read)");
+        Assert.True(run.Exit == 130, $"{args[0]}: {run}");
+        Assert.True(run.Ms < 6000, $"{args[0]} exited {run.Ms:0} ms after ^C (its bound is 3 s)");
     }
 
     /// <summary>500 rows in one table, and an empty repository.</summary>
