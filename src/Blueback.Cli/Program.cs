@@ -21,7 +21,30 @@ root.Subcommands.Add(ForgetCommand.Build());
 root.Subcommands.Add(TokenCommand.Build());
 root.Subcommands.Add(DbCommands.Build());
 root.Subcommands.Add(DemoCommand.Build());
-// Long commands handle Ctrl+C and SIGTERM themselves (Signals): first a graceful stop, then an immediate exit.
-var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
-int exit = await root.Parse(args).InvokeAsync(config, CancellationToken.None).ConfigureAwait(false);
+// Ctrl+C and SIGTERM are Signals' (first a graceful stop, then an immediate exit), for every command: the token each
+// command's action gets is the process's stop. (Given none, commands without a Signals of their own, such as list,
+// repo gc, db checksum and token, ran on to their end through a ^C: the handler above had taken it from the runtime.)
+var config = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+int exit;
+try
+{
+    exit = await root.Parse(args).InvokeAsync(config, Signals.ProcessStop).ConfigureAwait(false);
+}
+catch (Exception ex) when (Signals.Stopped && ex is not OutOfMemoryException)
+{
+    Console.Error.WriteLine("blueback: cancelled.");
+    exit = Output.Cancelled;
+}
+catch (OperationCanceledException ex)
+{
+    // Not a signal: a timeout (a server that stopped answering), said as such.
+    Console.Error.WriteLine($"blueback: {ex.Message}");
+    exit = Output.Failed;
+}
+catch (Exception ex) when (ex is not OutOfMemoryException)
+{
+    // Every command maps the errors it expects to a message and exit 2; what reaches here is a bug: said whole, still 2.
+    Console.Error.WriteLine($"blueback: unexpected error (please report it with this text): {ex}");
+    exit = Output.Failed;
+}
 return Signals.Finish(exit);

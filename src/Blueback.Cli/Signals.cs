@@ -36,7 +36,13 @@ internal sealed partial class Signals : IDisposable
 
     public CancellationToken Token => Stop.Token;
 
-    public bool Signalled => Volatile.Read(ref s_count) > 0;
+    /// <summary>The process's stop (the first ^C or SIGTERM), for code that holds no <see cref="Signals"/>.</summary>
+    public static CancellationToken ProcessStop => Stop.Token;
+
+    /// <summary>Whether a signal has come.</summary>
+    public static bool Stopped => Volatile.Read(ref s_count) > 0;
+
+    public bool Signalled => Stopped;
 
     private static void Handle(PosixSignalContext context)
     {
@@ -77,7 +83,7 @@ internal sealed partial class Signals : IDisposable
         // Written to the descriptor directly: a starved thread may hold the console writer's lock.
         using (var stderr = Console.OpenStandardError())
         {
-            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"\nblueback: cancelled; the work did not stop within {bound.TotalSeconds:0.#} s at its low priority, so the program ended it: {what}.\n"));
+            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"\nblueback: cancelled; the work did not stop within {bound.TotalSeconds:0.#} s (a read blocked on its volume, or work held back at a low priority), so the program ended it: {what}.\n"));
         }
         ExitNow(Output.Cancelled); // no runtime shutdown: it could wait for the starved threads
     }

@@ -121,43 +121,50 @@ internal static class DbCommands
         var file = new Argument<FileInfo>("FILE") { Description = "A database file (.bdb)." };
         var json = JsonOption();
         var cmd = new Command("checksum", "Verify every page's checksum and page number. Exits 1 if any page is bad, naming each.") { file, json };
-        cmd.SetAction((pr, ct) => Task.FromResult(Output.Guard(() =>
+        cmd.SetAction((pr, ct) =>
         {
-            var path = pr.GetValue(file)!.FullName;
-            var r = DatabaseCheck.Checksum(path, cancellationToken: ct);
-            if (pr.GetValue(json))
-            {
-                Output.WriteJson(new
-                {
-                    file = r.File,
-                    pageSize = r.PageSize,
-                    pages = r.Pages,
-                    good = r.Good,
-                    uninitialized = r.Uninitialized,
-                    checksumMismatches = r.ChecksumMismatches,
-                    wrongPageNumbers = r.WrongPageNumbers,
-                    bad = r.Bad.Select(b => new { page = b.Page, problem = b.Problem.ToString(), detail = b.Detail }),
-                    ok = r.Ok,
-                });
-            }
-            else
-            {
-                Console.WriteLine($"Database: {r.File}");
-                Console.WriteLine($"  Pages:              {r.Pages} of {r.PageSize} bytes");
-                Console.WriteLine($"  Good:               {r.Good}");
-                Console.WriteLine($"  Never written:      {r.Uninitialized}");
-                Console.WriteLine($"  Checksum mismatch:  {r.ChecksumMismatches}");
-                Console.WriteLine($"  Wrong page number:  {r.WrongPageNumbers}");
-                foreach (var b in r.Bad)
-                {
-                    Console.WriteLine($"  BAD {b.Detail}");
-                }
-                Console.WriteLine(r.Ok ? "  Result: every page verified." : $"  Result: {r.Bad.Count} bad page(s). Restore this database from a backup.");
-            }
-            return r.Ok ? Output.Ok : Output.ProblemFound;
-        })));
+            using var signals = new Signals();
+            signals.BoundStop(Signals.LowPriorityStopBound, "checksum changes nothing, so nothing was left", static () => { }); // a read blocked on a hung volume does not hold a ^C
+            return Task.FromResult(Checksum(pr, file, json, ct));
+        });
         return cmd;
     }
+
+    private static int Checksum(ParseResult pr, Argument<FileInfo> file, Option<bool> json, CancellationToken ct) => Output.Guard(() =>
+    {
+        var path = pr.GetValue(file)!.FullName;
+        var r = DatabaseCheck.Checksum(path, cancellationToken: ct);
+        if (pr.GetValue(json))
+        {
+            Output.WriteJson(new
+            {
+                file = r.File,
+                pageSize = r.PageSize,
+                pages = r.Pages,
+                good = r.Good,
+                uninitialized = r.Uninitialized,
+                checksumMismatches = r.ChecksumMismatches,
+                wrongPageNumbers = r.WrongPageNumbers,
+                bad = r.Bad.Select(b => new { page = b.Page, problem = b.Problem.ToString(), detail = b.Detail }),
+                ok = r.Ok,
+            });
+        }
+        else
+        {
+            Console.WriteLine($"Database: {r.File}");
+            Console.WriteLine($"  Pages:              {r.Pages} of {r.PageSize} bytes");
+            Console.WriteLine($"  Good:               {r.Good}");
+            Console.WriteLine($"  Never written:      {r.Uninitialized}");
+            Console.WriteLine($"  Checksum mismatch:  {r.ChecksumMismatches}");
+            Console.WriteLine($"  Wrong page number:  {r.WrongPageNumbers}");
+            foreach (var b in r.Bad)
+            {
+                Console.WriteLine($"  BAD {b.Detail}");
+            }
+            Console.WriteLine(r.Ok ? "  Result: every page verified." : $"  Result: {r.Bad.Count} bad page(s). Restore this database from a backup.");
+        }
+        return r.Ok ? Output.Ok : Output.ProblemFound;
+    });
 
     private static Command Logs()
     {

@@ -90,67 +90,74 @@ internal static class RepositoryCommands
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var cmd = new Command("list", "List the committed backup sets of a repository.") { json };
         repoOpts.AddTo(cmd);
-        cmd.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        cmd.SetAction(async (pr, ct) =>
         {
-            var r = await repoOpts.OpenAsync(pr, ct).ConfigureAwait(false);
-            var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
-            var verified = new Dictionary<string, VerifyRecord?>();
-            var proved = new Dictionary<string, ProofRecord?>();
-            foreach (var s in sets)
-            {
-                verified[s.SetId] = await r.LastVerifiedAsync(s.SetId, ct).ConfigureAwait(false);
-                proved[s.SetId] = await r.LastProvedAsync(s.SetId, ct).ConfigureAwait(false);
-            }
-            var ranges = await ShippedRangesAsync(r, sets, ct).ConfigureAwait(false);
-            if (pr.GetValue(json))
-            {
-                Output.WriteJson(sets.Select(s => (object)new
-                {
-                    verified = verified[s.SetId] is { } v ? new { time = v.Time, ok = v.Ok, problems = v.Problems } : null,
-                    proved = proved[s.SetId] is { } p ? new { time = p.Time, ok = p.Ok, seconds = p.Seconds, digestMatch = p.DigestMatch, problems = p.Problems } : null,
-                    digest = s.TableDigests is not null,
-                    id = s.SetId,
-                    instance = s.Instance,
-                    type = s.Type,
-                    changedSince = s.ChangedSince,
-                    started = s.Started,
-                    ended = s.Ended,
-                    genLow = s.GenLow,
-                    genHigh = s.GenHigh,
-                    parent = s.ParentSetId,
-                    size = s.Files.Sum(f => f.Size),
-                    stored = s.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)),
-                }).Concat(ranges.Select(x => (object)new
-                {
-                    id = x.Id,
-                    instance = x.Instance,
-                    type = BackupRepository.ShippedType,
-                    logSignature = x.LogSignature,
-                    genLow = x.Low,
-                    genHigh = x.High,
-                    generations = x.Count,
-                    attachedTo = x.AttachedTo,
-                    cover = x.Cover,
-                    lagSeconds = x.Cover is { } c ? Math.Round((DateTime.UtcNow - c).TotalSeconds, 1) : (double?)null,
-                    stranded = x.Stranded,
-                })));
-                return Output.Ok;
-            }
-            Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  {"proven",-22}  parent");
-            foreach (var s in sets)
-            {
-                var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
-                var p = proved[s.SetId] is { } pr ? $"{(pr.Ok ? pr.DigestMatch == true ? "ok" : "ok/nodig" : "FAILED")} {pr.Time:yyyy-MM-dd HH:mm}" : "never";
-                Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {s.ParentSetId ?? "-"}");
-            }
-            foreach (var x in ranges)
-            {
-                var lag = x.Cover is { } c ? $", commits up to {c:yyyy-MM-dd HH:mm:ss.fff} ({(DateTime.UtcNow - c).TotalSeconds:0.0} s ago)" : "";
-                Console.WriteLine($"shipped logs of {x.Instance}: generations {x.Low}-{x.High} ({x.Count}) after {x.AttachedTo ?? "NO full set (restore cannot use them)"}{lag}{(x.Stranded > 0 ? $"; {x.Stranded} more after a gap, never replayed (run 'blueback verify')" : "")}");
-            }
-            return Output.Ok;
-        }).ConfigureAwait(false));
+            using var signals = new Signals();
+            signals.BoundStop(Signals.LowPriorityStopBound, "list changes nothing, so nothing was left", static () => { }); // a read blocked on a hung volume does not hold a ^C
+            return await GuardAsync(() => ListAsync(pr, repoOpts, json, ct), ct).ConfigureAwait(false);
+        });
         return cmd;
+    }
+
+    private static async Task<int> ListAsync(ParseResult parse, RepoOptions repoOpts, Option<bool> json, CancellationToken ct)
+    {
+        var r = await repoOpts.OpenAsync(parse, ct).ConfigureAwait(false);
+        var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
+        var verified = new Dictionary<string, VerifyRecord?>();
+        var proved = new Dictionary<string, ProofRecord?>();
+        foreach (var s in sets)
+        {
+            verified[s.SetId] = await r.LastVerifiedAsync(s.SetId, ct).ConfigureAwait(false);
+            proved[s.SetId] = await r.LastProvedAsync(s.SetId, ct).ConfigureAwait(false);
+        }
+        var ranges = await ShippedRangesAsync(r, sets, ct).ConfigureAwait(false);
+        if (parse.GetValue(json))
+        {
+            Output.WriteJson(sets.Select(s => (object)new
+            {
+                verified = verified[s.SetId] is { } v ? new { time = v.Time, ok = v.Ok, problems = v.Problems } : null,
+                proved = proved[s.SetId] is { } p ? new { time = p.Time, ok = p.Ok, seconds = p.Seconds, digestMatch = p.DigestMatch, problems = p.Problems } : null,
+                digest = s.TableDigests is not null,
+                id = s.SetId,
+                instance = s.Instance,
+                type = s.Type,
+                changedSince = s.ChangedSince,
+                started = s.Started,
+                ended = s.Ended,
+                genLow = s.GenLow,
+                genHigh = s.GenHigh,
+                parent = s.ParentSetId,
+                size = s.Files.Sum(f => f.Size),
+                stored = s.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)),
+            }).Concat(ranges.Select(x => (object)new
+            {
+                id = x.Id,
+                instance = x.Instance,
+                type = BackupRepository.ShippedType,
+                logSignature = x.LogSignature,
+                genLow = x.Low,
+                genHigh = x.High,
+                generations = x.Count,
+                attachedTo = x.AttachedTo,
+                cover = x.Cover,
+                lagSeconds = x.Cover is { } c ? Math.Round((DateTime.UtcNow - c).TotalSeconds, 1) : (double?)null,
+                stranded = x.Stranded,
+            })));
+            return Output.Ok;
+        }
+        Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  {"proven",-22}  parent");
+        foreach (var s in sets)
+        {
+            var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
+            var p = proved[s.SetId] is { } pr ? $"{(pr.Ok ? pr.DigestMatch == true ? "ok" : "ok/nodig" : "FAILED")} {pr.Time:yyyy-MM-dd HH:mm}" : "never";
+            Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {s.ParentSetId ?? "-"}");
+        }
+        foreach (var x in ranges)
+        {
+            var lag = x.Cover is { } c ? $", commits up to {c:yyyy-MM-dd HH:mm:ss.fff} ({(DateTime.UtcNow - c).TotalSeconds:0.0} s ago)" : "";
+            Console.WriteLine($"shipped logs of {x.Instance}: generations {x.Low}-{x.High} ({x.Count}) after {x.AttachedTo ?? "NO full set (restore cannot use them)"}{lag}{(x.Stranded > 0 ? $"; {x.Stranded} more after a gap, never replayed (run 'blueback verify')" : "")}");
+        }
+        return Output.Ok;
     }
 
     private sealed record ShippedRange(string Id, string Instance, string LogSignature, uint Low, uint High, int Count, string? AttachedTo, DateTime? Cover, int Stranded);
