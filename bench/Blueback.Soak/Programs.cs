@@ -28,6 +28,9 @@ internal static class Programs
     /// program finished first). Without one, a run longer than <paramref name="bound"/> is a hang.</summary>
     public static Outcome Run(string signal, double delay, TimeSpan bound, params string[] args) => RunDll(Cli, signal, delay, bound, args);
 
+    /// <summary>A command as its exit times are counted: a group's subcommand with its group ("repo gc").</summary>
+    private static string Name(string[] args) => args is ["repo" or "db" or "token" or "policy" or "standby", var sub, ..] ? $"{args[0]} {sub}" : args[0];
+
     /// <summary>As <see cref="Run"/>, for another program (<see cref="StopFloor"/>'s child).</summary>
     public static Outcome RunDll(string dll, string signal, double delay, TimeSpan bound, params string[] args)
     {
@@ -43,14 +46,14 @@ internal static class Programs
         if (!p.WaitForExit((int)(bound.TotalMilliseconds + 30_000)))
         {
             p.Kill(entireProcessTree: true);
-            return new Outcome(args[0], signal, false, -1, 0, true, "the pty helper itself hung");
+            return new Outcome(Name(args), signal, false, -1, 0, true, "the pty helper itself hung");
         }
         var parts = line.Split(' ');
         if (parts.Length != 3)
         {
-            return new Outcome(args[0], signal, false, -1, 0, true, $"pty helper said '{line}': {err.Result}");
+            return new Outcome(Name(args), signal, false, -1, 0, true, $"pty helper said '{line}': {err.Result}");
         }
-        return new Outcome(args[0], signal, parts[0] == "interrupted", int.Parse(parts[1], CultureInfo.InvariantCulture),
+        return new Outcome(Name(args), signal, parts[0] == "interrupted", int.Parse(parts[1], CultureInfo.InvariantCulture),
             double.Parse(parts[2], CultureInfo.InvariantCulture), parts[0] == "hung", Terminal.Plain(err.Result)) { Delay = delay };
     }
 }

@@ -211,18 +211,20 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
     }
 
     /// <summary>Short-lived commands stopped by ^C (three in four) or SIGTERM somewhere in their first 1.5 s: copy
-    /// backups, verify, restores, list. Each must exit 130 (or 0 when it had finished) within its bound and leave no
+    /// backups, gc, verify, restores, list. Each must exit 130 (or 0 when it had finished) within its bound and leave no
     /// session on the server. With lanes, each lane runs <paramref name="count"/> commands beside the others; the
-    /// backups only in lane 0 (an instance takes one backup at a time), the other lanes the rest of the mix.</summary>
+    /// backups and gc only in lane 0 (an instance takes one backup at a time; gc runs between them), the other lanes
+    /// the rest of the mix.</summary>
     public void CancelBurst(int count)
     {
         var plan = PlanLanes(count, lane => lane == 0, rollAll =>
         {
-            var kind = (rollAll ? rng.Next(10) : 6 + rng.Next(4)) switch
+            var kind = (rollAll ? rng.Next(12) : 7 + rng.Next(5)) switch
             {
                 < 6 => "backup",
-                < 8 => "verify",
-                _ when _known.Count > 0 => "restore",
+                < 7 => "gc",
+                < 9 => "verify",
+                < 11 when _known.Count > 0 => "restore",
                 _ => "list",
             };
             return (kind, rng.Next(4) == 0 ? "TERM" : "INT", 0.05 + rng.NextDouble() * 1.45);
@@ -230,20 +232,22 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         RunInLanes(plan, "burst", "(burst)", (_, _) => { });
     }
 
-    /// <summary>Programs killed (SIGKILL) somewhere in their first 2 s: copy backups, restores, verify, the shipper.
+    /// <summary>Programs killed (SIGKILL) somewhere in their first 2 s: copy backups, restores, verify, the shipper, gc
+    /// (whose maintenance lock the next gc takes over, its holder gone).
     /// Each must die within its bound; what a kill leaves (a session until its lease, a shipping lease, a partial
     /// restore) must not stop the next command, once an operator has aborted the session as after any killed backup.
-    /// With lanes, as in <see cref="CancelBurst"/> (backups and the shipper only in lane 0).</summary>
+    /// With lanes, as in <see cref="CancelBurst"/> (backups, the shipper and gc only in lane 0).</summary>
     public void KillBurst(int count)
     {
         var plan = PlanLanes(count, lane => lane == 0, rollAll =>
         {
-            var kind = (rollAll ? rng.Next(20) : 10 + rng.Next(7)) switch
+            var kind = (rollAll ? rng.Next(22) : 10 + rng.Next(7)) switch
             {
                 < 10 => "backup",
                 < 14 when _known.Count > 0 => "restore",
                 < 17 => "verify",
-                _ => "ship",
+                < 20 => "ship",
+                _ => "gc",
             };
             return (kind, "KILL", 0.05 + rng.NextDouble() * 1.95);
         });
@@ -285,6 +289,9 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
                 {
                     "backup" => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
                     "verify" => ["verify", "--repo", repo],
+                    // Lane 0 alone, between its backups: no set is being written, so a grace of 0 is safe and gc
+                    // removes what stopped and killed backups left (a stop mid-removal must leave every set whole).
+                    "gc" => ["repo", "gc", "--repo", repo, "--grace", "0s"],
                     "restore" => ["restore", "--repo", repo, "--set", c.Set, "--to", scratch],
                     "ship" => ["ship", "--server", server.Url, "--repo", repo, "--max-lag", "1s", "--quiet", "--claim-wait", "0"],
                     _ => ["list", "--repo", repo],

@@ -5,7 +5,8 @@ namespace Blueback.Repository;
 
 /// <summary>The maintenance lock of a repository (<c>locks/maintenance.json</c>): held by <c>forget</c> and
 /// <c>repo gc</c> so that two maintainers never delete at once. It is an object created only if absent, with a
-/// lease: a holder that died leaves a lock that expires, and the next maintainer takes it over then.</summary>
+/// lease: a holder that died leaves a lock that expires, and the next maintainer takes it over then, or at once when
+/// the holder was a process of this machine that no longer runs.</summary>
 public sealed class RepositoryLock : IAsyncDisposable
 {
     public const string Key = "locks/maintenance.json";
@@ -40,14 +41,38 @@ public sealed class RepositoryLock : IAsyncDisposable
                 return new RepositoryLock(repository, record);
             }
             var held = await ReadAsync(repository, cancellationToken).ConfigureAwait(false);
-            if (held is not null && held.Expires > DateTime.UtcNow)
+            if (held is not null && held.Expires > DateTime.UtcNow && !HolderIsGone(held))
             {
-                throw new RepositoryException($"Repository '{repository.Store.Location}' is locked for {held.Purpose} by process {held.Pid} on {held.Host} since {held.Acquired:u} (until {held.Expires:u}). Wait for it to finish; if that process is gone, the lock expires at {held.Expires:u}.");
+                throw new RepositoryException($"Repository '{repository.Store.Location}' is locked for {held.Purpose} by process {held.Pid} on {held.Host} since {held.Acquired:u} (until {held.Expires:u}). Wait for it to finish; if that process is gone from its machine, the lock expires at {held.Expires:u} (a holder gone from this machine is taken over at once).");
             }
-            // Expired (its holder died) or unreadable: take it over.
+            // Expired, its holder gone, or unreadable: take it over.
             await repository.Store.DeleteAsync(Key, cancellationToken).ConfigureAwait(false);
         }
         throw new RepositoryException($"Repository '{repository.Store.Location}': another maintainer took the lock at the same moment. Run the command again.");
+    }
+
+    /// <summary>Whether the holder is a process of this machine that no longer runs: a gc killed or stopped past its
+    /// bound would otherwise hold every maintainer off for its lease (10 min). A holder on another host, or a process
+    /// id that runs again (reused), is taken as alive: only the lease ends those.</summary>
+    private static bool HolderIsGone(LockRecord held)
+    {
+        if (!string.Equals(held.Host, Environment.MachineName, StringComparison.Ordinal) || held.Pid <= 0 || held.Pid == Environment.ProcessId)
+        {
+            return false;
+        }
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(held.Pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
     }
 
     private static async Task<LockRecord?> ReadAsync(BackupRepository repository, CancellationToken ct)

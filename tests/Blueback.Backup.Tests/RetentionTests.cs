@@ -130,4 +130,26 @@ public class RetentionTests
         await taken.DisposeAsync();
         Assert.False(File.Exists(Path.Combine(dir.Path, "locks", "maintenance.json")));
     }
+
+    [Fact]
+    public async Task A_lock_whose_holder_on_this_machine_is_gone_is_taken_over_before_its_lease_ends()
+    {
+        using var dir = new TempDir();
+        var repo = await RepoWithSetsAsync(dir.Path, 1);
+        // A process of this machine that has exited: its pid names no running process (a killed gc).
+        using var exited = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!;
+        Assert.True(exited.WaitForExit(10_000));
+        var dead = new LockRecord { Owner = "killed", Host = Environment.MachineName, Pid = exited.Id, Purpose = "gc", Acquired = DateTime.UtcNow, Expires = DateTime.UtcNow.AddMinutes(10) };
+        await repo.Store.WriteAsync(RepositoryLock.Key, JsonSerializer.SerializeToUtf8Bytes(dead), default);
+        var taken = await RepositoryLock.AcquireAsync(repo, "gc", TimeSpan.FromMinutes(10), default);
+        await taken.DisposeAsync();
+
+        // A live holder on this machine (this process), or any on another host, keeps it.
+        var alive = new LockRecord { Owner = "alive", Host = Environment.MachineName, Pid = Environment.ProcessId, Purpose = "gc", Acquired = DateTime.UtcNow, Expires = DateTime.UtcNow.AddMinutes(10) };
+        await repo.Store.WriteAsync(RepositoryLock.Key, JsonSerializer.SerializeToUtf8Bytes(alive), default);
+        await Assert.ThrowsAsync<RepositoryException>(() => RepositoryLock.AcquireAsync(repo, "forget", TimeSpan.FromMinutes(10), default));
+        var elsewhere = new LockRecord { Owner = "remote", Host = "elsewhere", Pid = exited.Id, Purpose = "gc", Acquired = DateTime.UtcNow, Expires = DateTime.UtcNow.AddMinutes(10) };
+        await repo.Store.WriteAsync(RepositoryLock.Key, JsonSerializer.SerializeToUtf8Bytes(elsewhere), default);
+        await Assert.ThrowsAsync<RepositoryException>(() => RepositoryLock.AcquireAsync(repo, "forget", TimeSpan.FromMinutes(10), default));
+    }
 }

@@ -8,7 +8,8 @@ namespace Blueback.EndToEnd.Tests;
 /// the runtime first thing (so that a ^C during start-up is a graceful stop), and the commands that did not hold a
 /// <c>Signals</c> of their own (list, repo, db checksum, token) got a token nothing cancelled: they ran on through a ^C,
 /// and one waiting on a server that never answers waited out its 30 s timeout (found reading the soak's list times:
-/// every list "stopped" with exit 0). Both tests hang on the old code.</summary>
+/// every list "stopped" with exit 0). Both tests hang on the old code; a gc stopped past its bound then held the
+/// repository's maintenance lock for its 10 min lease (refused the next gc on the old code).</summary>
 public class CtrlCOfEveryCommandTests
 {
     [Fact(Timeout = 120_000)]
@@ -50,7 +51,7 @@ public class CtrlCOfEveryCommandTests
     /// <summary>A read blocked in open(2) (a FIFO nobody writes: a hung network volume) is out of any token's reach: the
     /// read-only commands end within their bound anyway, as verify and prove do.</summary>
     [Fact(Timeout = 120_000)]
-    public async Task Ctrl_C_of_list_and_db_checksum_blocked_on_a_hung_volume_exits_130_within_the_bound()
+    public async Task Ctrl_C_of_list_gc_and_db_checksum_blocked_on_a_hung_volume_exits_130_within_the_bound()
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
@@ -60,12 +61,19 @@ public class CtrlCOfEveryCommandTests
         Mkfifo(Path.Combine(set, "manifest.json"));
         var db = dir["hung.bdb"];
         Mkfifo(db);
-        foreach (string[] args in (string[][])[["list", "--repo", repo], ["db", "checksum", db]])
+        foreach (string[] args in (string[][])[["list", "--repo", repo], ["db", "checksum", db], ["repo", "gc", "--repo", repo]])
         {
             var run = await PtySignal.RunAsync("INT", 1.0, ["dotnet", ServerProcess.Cli, .. args]);
             Assert.True(run.Outcome == "interrupted" && run.Exit == 130, $"{args[0]}: {run} (hung: the ^C waited for the blocked read)");
             Assert.True(run.Ms < 6000, $"{args[0]} exited {run.Ms:0} ms after ^C (its bound is 3 s)");
         }
+
+        // The gc stopped past its bound left its maintenance lock (10 min lease); its process is gone, so the next
+        // maintainer takes the lock over at once instead of being refused until the lease ends.
+        Assert.True(File.Exists(Path.Combine(repo, "locks", "maintenance.json")), "the stopped gc held the lock");
+        File.Delete(Path.Combine(set, "manifest.json"));
+        var next = BackupProgramTests.Cli("repo", "gc", "--repo", repo);
+        Assert.True(next.Exit == 0, $"gc after a stopped gc: {next.Exit} {next.Out}{next.Err}");
     }
 
     private static void Mkfifo(string path)

@@ -60,28 +60,37 @@ internal static class RepositoryCommands
         var grace = new Option<string>("--grace") { Description = "Leave sets without a manifest alone until nothing in them changed for this long (a backup may still be writing them): 1h by default; 30m, 2h, 1d...", DefaultValueFactory = _ => "1h" };
         var gc = new Command("gc", "Remove what unfinished or forgotten backups left behind (sets without a committed manifest), and unfinished uploads.") { grace };
         gcOpts.AddTo(gc);
-        gc.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        gc.SetAction(async (pr, ct) =>
         {
-            var r = await gcOpts.OpenAsync(pr, ct).ConfigureAwait(false);
-            var graceTime = Durations.Parse(pr.GetValue(grace)!, "--grace");
-            var report = await RepositoryMaintenance.CollectGarbageAsync(r, graceTime, ct).ConfigureAwait(false);
-            Console.WriteLine(report.Removed.Count == 0 ? "No set to remove." : $"Removed {report.Removed.Count} set(s) without a manifest ({report.RemovedBytes / 1048576.0:0.0} MiB): {string.Join(", ", report.Removed)}.");
-            foreach (var line in report.StoreLeftovers)
-            {
-                Console.WriteLine($"Removed {line}.");
-            }
-            if (report.Young.Count > 0)
-            {
-                Console.WriteLine($"Left {report.Young.Count} set(s) without a manifest that changed within the grace period (a backup may still be writing them): {string.Join(", ", report.Young)}.");
-            }
-            if (r.Format >= 2)
-            {
-                Console.WriteLine($"Chunks: {report.ChunksInUse} named by sets, kept; {report.ChunksRemoved} named by none, removed ({report.ChunkBytesRemoved / 1048576.0:0.0} MiB); {report.ChunksYoung} named by none but younger than the grace or than a running backup, kept.");
-            }
-            return Output.Ok;
-        }).ConfigureAwait(false));
+            using var signals = new Signals();
+            // Each removal is one file or object, and only what no committed set names: a stop between two leaves
+            // the rest for the next gc. A delete blocked on a hung volume does not hold a ^C.
+            signals.BoundStop(Signals.LowPriorityStopBound, "gc removes only what no committed set names; what it had not removed yet, the next gc removes", static () => { });
+            return await GuardAsync(() => CollectGarbageAsync(pr, gcOpts, grace, ct), ct).ConfigureAwait(false);
+        });
         repo.Subcommands.Add(gc);
         return repo;
+    }
+
+    private static async Task<int> CollectGarbageAsync(ParseResult pr, RepoOptions gcOpts, Option<string> grace, CancellationToken ct)
+    {
+        var r = await gcOpts.OpenAsync(pr, ct).ConfigureAwait(false);
+        var graceTime = Durations.Parse(pr.GetValue(grace)!, "--grace");
+        var report = await RepositoryMaintenance.CollectGarbageAsync(r, graceTime, ct).ConfigureAwait(false);
+        Console.WriteLine(report.Removed.Count == 0 ? "No set to remove." : $"Removed {report.Removed.Count} set(s) without a manifest ({report.RemovedBytes / 1048576.0:0.0} MiB): {string.Join(", ", report.Removed)}.");
+        foreach (var line in report.StoreLeftovers)
+        {
+            Console.WriteLine($"Removed {line}.");
+        }
+        if (report.Young.Count > 0)
+        {
+            Console.WriteLine($"Left {report.Young.Count} set(s) without a manifest that changed within the grace period (a backup may still be writing them): {string.Join(", ", report.Young)}.");
+        }
+        if (r.Format >= 2)
+        {
+            Console.WriteLine($"Chunks: {report.ChunksInUse} named by sets, kept; {report.ChunksRemoved} named by none, removed ({report.ChunkBytesRemoved / 1048576.0:0.0} MiB); {report.ChunksYoung} named by none but younger than the grace or than a running backup, kept.");
+        }
+        return Output.Ok;
     }
 
     public static Command List()
