@@ -71,7 +71,7 @@ public class BackupStoppedAfterCommitTests
         }
         var repo = dir["repo"];
         Assert.Equal(0, BackupProgramTests.Cli("repo", "init", repo).Exit);
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--type", "full"]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [ServerProcess.Cli, "backup", "--server", server.Url, "--repo", repo, "--type", "full", "--json"]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         psi.Environment[Blueback.Cli.Commands.BackupCommand.FailpointVariable] = "after-commit";
         using var p = System.Diagnostics.Process.Start(psi)!;
         try
@@ -87,10 +87,14 @@ public class BackupStoppedAfterCommitTests
             server.Kill(); // the truncation and the session's end now meet no server
             var rest = await p.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(90));
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            await stdout;
             var list = BackupProgramTests.Cli("list", "--repo", repo, "--json");
             var id = Assert.Single(JsonDocument.Parse(list.Out).RootElement.EnumerateArray()).GetProperty("id").GetString()!;
             Assert.True(p.ExitCode == 2, $"exit {p.ExitCode}: {rest}");
+            // --json says it too, for a program reading the output (a policy records the set as taken).
+            var said = JsonDocument.Parse(await stdout).RootElement;
+            Assert.Equal(id, said.GetProperty("set").GetString());
+            Assert.True(said.GetProperty("committed").GetBoolean());
+            Assert.NotEqual("stopped", said.GetProperty("afterCommit").GetString());
             Assert.Contains($"Set {id} was committed: it is complete and listed", rest, StringComparison.Ordinal);
             Assert.DoesNotContain("No set was written", rest, StringComparison.Ordinal);
             var verify = BackupProgramTests.Cli("verify", "--repo", repo);

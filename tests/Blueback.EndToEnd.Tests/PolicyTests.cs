@@ -122,6 +122,64 @@ public partial class PolicyTests
         Assert.Contains("no policy 'nosuch'", none.Err, StringComparison.Ordinal);
     }
 
+    /// <summary>A policy's backup that ends after its set's commit (here the server's graceful stop while the program
+    /// sat between the commit and the log truncation) is recorded as taken, naming its set and what was left undone,
+    /// and is not taken again. Before, it was "cancelled ... no partial set is listed" beside a listed set (and a
+    /// failure there was counted as failed and retried, taking another full).</summary>
+    [Fact(Timeout = 300_000)]
+    public async Task A_policy_backup_stopped_after_its_commit_is_recorded_with_its_set_and_not_taken_again()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        var config = await ConfigAsync(dir, $$"""{ "name": "slow", "instance": "store", "repository": { "location": "{{repo}}" }, "full": "1h", "prove": { "afterEach": false } }""");
+        // Every program the server starts inherits the failpoint: it waits a minute right after its commit.
+        var server = await ServerProcess.StartInAsync(["env", $"{Blueback.Cli.Commands.BackupCommand.FailpointVariable}=after-commit"], dir["data"], false, "--config", config);
+        string jobId;
+        List<string> sets;
+        try
+        {
+            using var c = new BluebackClient(server.Url);
+            var calls = new PolicyCalls(c);
+            var sw = Stopwatch.StartNew();
+            while (true)
+            {
+                var running = (await calls.GetAsync("slow", CancellationToken.None)).Running;
+                sets = SetIds(repo);
+                if (running is not null && sets.Count == 1)
+                {
+                    jobId = running.Id;
+                    break;
+                }
+                Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"the policy's first full did not commit its set within a minute (running: {running?.Id}, sets: {sets.Count})");
+                await Task.Delay(200);
+            }
+            await server.TerminateAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            server.Dispose();
+        }
+        server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        try
+        {
+            using var c = new BluebackClient(server.Url);
+            var calls = new PolicyCalls(c);
+            var job = await calls.JobAsync("slow", jobId, CancellationToken.None);
+            Assert.True(job.State == "succeeded", $"{job.State}: {job.Error}");
+            Assert.Equal(sets[0], job.Set);
+            Assert.Contains("was stopped after its commit", job.Error, StringComparison.Ordinal);
+            await Task.Delay(TimeSpan.FromSeconds(3)); // a full counted as not taken would run again at once
+            var fulls = (await calls.HistoryAsync("slow", 50, CancellationToken.None)).Where(j => j.Kind == "full").ToList();
+            Assert.True(fulls.Count == 1, $"fulls: {string.Join("; ", fulls.Select(j => $"{j.State} {j.Error}"))}");
+            Assert.Equal(sets, SetIds(repo));
+            Assert.Equal(0, Cli("verify", "--repo", repo).Exit);
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "kill")]
     private static partial int Signal(int pid, int signal);
 

@@ -104,10 +104,20 @@ internal static class BackupCommand
             Console.Error.WriteLine($"blueback backup: {ex.Message}");
             return Output.Failed;
         }
+        catch (BackupStoppedAfterCommitException ex) when (json)
+        {
+            // Exit 130 (GuardAsync says so), but a caller reading the output (a policy) must learn the set exists.
+            WriteCommittedJson(ex.SetId, instance, type, "stopped");
+            throw;
+        }
         catch (BackupFailedAfterCommitException ex) when (!ct.IsCancellationRequested)
         {
             // Not all done, so not a success (exit 2), but the set is there: said first, by its id.
             Console.Error.WriteLine($"blueback backup: {ex.Message}");
+            if (json)
+            {
+                WriteCommittedJson(ex.SetId, instance, type, ex.InnerException?.Message ?? ex.Message);
+            }
             return Output.Failed;
         }
         catch (Exception ex) when (ex is BluebackApiException or BackupStreamException or HttpRequestException or IOException or RepositoryException && !ct.IsCancellationRequested)
@@ -135,6 +145,11 @@ internal static class BackupCommand
 
     /// <summary>The crash tests' failpoint, if the environment names it: the set is committed and nothing is
     /// truncated yet; a test kills the program while it waits here (bounded: it carries on after a minute).</summary>
+    /// <summary>The set of a backup that ended (exit 2 or 130) after its commit: it is listed and restores; what
+    /// did not happen after the commit (the log truncation, the session's end) is <paramref name="afterCommit"/>.</summary>
+    private static void WriteCommittedJson(string setId, string instance, BackupType type, string afterCommit) =>
+        Output.WriteJson(new { set = setId, instance, type = type.Name(), committed = true, afterCommit, truncated = Array.Empty<long>() });
+
     private static Func<CancellationToken, Task>? Failpoint() =>
         Environment.GetEnvironmentVariable(FailpointVariable) != "after-commit" ? null : async ct =>
         {

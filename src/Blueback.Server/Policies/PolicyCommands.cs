@@ -111,6 +111,29 @@ internal static class PolicyCommands
         job.RateMBps = Math.Round(job.Bytes.Value / 1e6 / Math.Max(seconds, 0.001), 1);
     }
 
+    /// <summary>A backup that ended (exit 2, or 130 when stopped) after its set was committed says so in its JSON
+    /// (<c>committed</c>, <c>afterCommit</c>): the set is listed and restores, so the job made its point; only the
+    /// log truncation (which the next backup does) is missing. False when the output says no such thing.</summary>
+    public static bool ReadCommittedAfterCommit(string output, PolicyJobInfo job)
+    {
+        try
+        {
+            var r = JsonDocument.Parse(output).RootElement;
+            if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("committed", out var c) || c.ValueKind != JsonValueKind.True)
+            {
+                return false;
+            }
+            job.Set = r.GetProperty("set").GetString();
+            string what = r.TryGetProperty("afterCommit", out var a) ? a.GetString() ?? "" : "";
+            job.Error = $"set {job.Set} was committed and is listed, but the backup {(what == "stopped" ? "was stopped after its commit" : $"failed after its commit ({what.TrimEnd('.', ' ')})")}; the server's logs were not truncated (the next backup truncates them)";
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>How many sets a <c>forget --json</c> forgot.</summary>
     public static int Forgotten(string output) =>
         JsonDocument.Parse(output).RootElement.TryGetProperty("forgotten", out var f) && f.ValueKind == JsonValueKind.Array ? f.GetArrayLength() : 0;
