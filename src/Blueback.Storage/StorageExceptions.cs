@@ -47,7 +47,11 @@ public sealed class DatabaseStateException : StorageException
 public sealed class InstancePoisonedException : StorageException
 {
     public InstancePoisonedException(string instance, Exception cause)
-        : base($"Instance '{instance}' stopped after an unrecoverable error: {cause.Message} Nothing after the failure was acknowledged. Close and reopen the instance to run recovery.", cause) { }
+        : base($"Instance '{instance}' stopped after an unrecoverable error: {Root(cause).Message} Nothing after the failure was acknowledged. Close and reopen the instance to run recovery.", Root(cause)) { }
+
+    // A poisoned commit or a later call meets the log writer's own InstancePoisonedException: said once, not nested
+    // ("stopped after an unrecoverable error: Instance 'store' stopped after an unrecoverable error: ...", seed 74).
+    private static Exception Root(Exception cause) => cause is InstancePoisonedException { InnerException: { } inner } ? inner : cause;
 }
 
 /// <summary>A caller-supplied argument breaks a documented limit (key or value size, names).</summary>

@@ -48,6 +48,7 @@ public class FaultTests
             Assert.True(faults.Injected(op) == 1, $"the {op} fault was not reached");
             Assert.NotNull(first);
             Assert.Contains("injected I/O error", first.ToString(), StringComparison.Ordinal);
+            Assert.True(first.Message.Split("stopped after an unrecoverable error").Length == 2, $"said once: {first.Message}");
 
             // Healthy disk again, but the instance stays stopped with the original error until it is reopened.
             faults.Clear();
@@ -58,6 +59,7 @@ public class FaultTests
                 await tx.CommitAsync();
             });
             Assert.Contains("injected I/O error", again.ToString(), StringComparison.Ordinal);
+            Assert.True(again.Message.Split("stopped after an unrecoverable error").Length == 2, $"said once: {again.Message}");
         }
         using (var reopened = StorageInstance.Open(dir["i"], Options))
         {
@@ -69,6 +71,17 @@ public class FaultTests
             }
             Assert.Null(r.Get(db, "t", B("after")));
         }
+    }
+
+    [Fact]
+    public void An_instance_stopped_by_an_error_says_so_once_when_the_error_is_met_again()
+    {
+        // A commit or a backup that meets the log writer's own stop wraps it: the message names the first cause once
+        // (seed 74 said "stopped after an unrecoverable error: Instance 'store' stopped after an unrecoverable error").
+        var cause = new IOException("LogWrite of 'bb00000001.log' failed");
+        var again = new InstancePoisonedException("store", new InstancePoisonedException("store", cause));
+        Assert.Single(again.Message.Split("stopped after an unrecoverable error").Skip(1));
+        Assert.Same(cause, again.InnerException);
     }
 
     [Fact(Timeout = 120_000)]
