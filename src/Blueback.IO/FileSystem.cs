@@ -30,6 +30,24 @@ public static partial class FileSystem
         }
     }
 
+    /// <summary>Creates a new directory in <paramref name="parent"/> named <paramref name="prefix"/> and the UTC time to
+    /// the second, with "-2", "-3"... when that name is taken: what one operation sets aside is never mixed with, or
+    /// written over, what another set aside in the same second (two in-place restores a second apart collided: "The
+    /// file '…/replaced-…/public.bdb' already exists", a 500).</summary>
+    public static string CreateAsideDirectory(string parent, string prefix)
+    {
+        var stamp = prefix + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        for (int n = 1; ; n++)
+        {
+            var path = Path.Combine(parent, n == 1 ? stamp : $"{stamp}-{n}");
+            if (!Directory.Exists(path) && !File.Exists(path))
+            {
+                Directory.CreateDirectory(path);
+                return path;
+            }
+        }
+    }
+
     /// <summary>Replaces <paramref name="path"/> with <paramref name="bytes"/> so that a crash leaves the old file or
     /// the new one, whole: a temporary file beside it, flushed, renamed over it, and the directory flushed.</summary>
     public static void WriteAtomic(string path, ReadOnlySpan<byte> bytes, string temporarySuffix = ".tmp")

@@ -114,6 +114,28 @@ public class HardRecoveryTests
         return chain;
     }
 
+    [Fact]
+    public void Two_restores_over_an_instance_in_one_second_set_its_files_aside_apart()
+    {
+        // The end-to-end online restore test ran an in-place restore again within the second of the one before:
+        // "The file '…/replaced-…/public.bdb' already exists" (a 500). Each replace now gets a folder of its own.
+        using var dir = new TempDir();
+        var live = dir["live"];
+        Directory.CreateDirectory(live);
+        var asides = new List<string>();
+        for (int i = 0; i < 3; i++)
+        {
+            File.WriteAllText(Path.Combine(live, "public.bdb"), $"generation {i}");
+            RestoreTarget.Prepare(live, replace: true);
+            Assert.False(File.Exists(Path.Combine(live, "public.bdb")));
+            asides.Add(Assert.Single(Directory.GetDirectories(live, "replaced-*").Except(asides)));
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal($"generation {i}", File.ReadAllText(Path.Combine(asides[i], "public.bdb")));
+        }
+    }
+
     [Fact(Timeout = 180_000)]
     public async Task Point_in_time_by_position_and_by_time_between_two_incrementals_is_exact()
     {

@@ -263,8 +263,7 @@ public static class HardRecovery
         {
             return null;
         }
-        var aside = Path.Combine(dir, "logs-not-replayed-" + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture));
-        System.IO.Directory.CreateDirectory(aside);
+        var aside = FileSystem.CreateAsideDirectory(dir, "logs-not-replayed-");
         if (cutInside)
         {
             File.Copy(LogFiles.PathOf(logDir, end.Generation), LogFiles.PathOf(aside, end.Generation), overwrite: true);

@@ -40,8 +40,7 @@ public static class RestoreTarget
         {
             throw new RestoreException($"'{dir}' already holds an instance. Restore into an empty directory, or replace it on purpose (--replace; its database files are moved aside, its logs kept for play-forward).");
         }
-        var aside = Path.Combine(dir, "replaced-" + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture));
-        System.IO.Directory.CreateDirectory(aside);
+        var aside = FileSystem.CreateAsideDirectory(dir, "replaced-");
         // A delta restore keeps the database files where they are: they are what it patches.
         foreach (var f in keepDatabases ? [] : System.IO.Directory.EnumerateFiles(dir, "*" + StorageInstance.DatabaseExtension))
         {

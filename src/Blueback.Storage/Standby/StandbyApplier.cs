@@ -145,8 +145,7 @@ public static class StandbyApplier
         var newSignature = Signature.New();
         using (InstanceLock.Acquire(dir))
         {
-            var aside = Path.Combine(dir, $"logs-of-old-primary-{record.LogSignatureId:N}-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}");
-            System.IO.Directory.CreateDirectory(aside);
+            var aside = FileSystem.CreateAsideDirectory(dir, $"logs-of-old-primary-{record.LogSignatureId:N}-");
             foreach (var g in LogFiles.List(logDir))
             {
                 File.Move(LogFiles.PathOf(logDir, g), LogFiles.PathOf(aside, g), overwrite: true);
