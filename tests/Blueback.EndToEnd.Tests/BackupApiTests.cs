@@ -262,7 +262,7 @@ public class BackupApiTests
         }
     }
 
-    internal static async Task WaitForNoBackupAsync(BluebackClient c, TimeSpan bound)
+    internal static async Task WaitForNoBackupAsync(BluebackClient c, TimeSpan bound, string? context = null)
     {
         var sw = Stopwatch.StartNew();
         while (true)
@@ -270,13 +270,18 @@ public class BackupApiTests
             var st = await c.StatusAsync();
             if (st.Instances.All(i => !i.BackupInProgress))
             {
+                if (sw.Elapsed > bound)
+                {
+                    Assert.Fail($"{context}{(context is null ? "" : ": ")}the server still reported a backup in progress {bound.TotalSeconds} s later; it ended {sw.Elapsed.TotalSeconds:0.0} s later (slow, not leaked)");
+                }
                 return;
             }
-            if (sw.Elapsed > bound)
+            if (sw.Elapsed > bound + TimeSpan.FromSeconds(70))
             {
-                Assert.Fail($"the server still reports a backup in progress {bound.TotalSeconds} s later");
+                // Past any lease the tests give: the session was left to no one.
+                Assert.Fail($"{context}{(context is null ? "" : ": ")}the server still reports a backup in progress {sw.Elapsed.TotalSeconds:0} s later (leaked: its lease did not end it)");
             }
-            await Task.Delay(20);
+            await Task.Delay(sw.Elapsed > bound ? 250 : 20);
         }
     }
 }
