@@ -66,7 +66,8 @@ internal sealed partial class Rounds
             try
             {
                 var state = client.StatusAsync().GetAwaiter().GetResult().Instances.Single(i => i.Name == "store").State;
-                if (state == "stopped-after-error")
+                // Stopped by the fault while serving, or (a page write failing in its open) left offline at start.
+                if (state is "stopped-after-error" or "offline")
                 {
                     reached = true;
                     break;

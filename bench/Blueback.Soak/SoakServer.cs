@@ -25,7 +25,14 @@ internal sealed class SoakServer(string data, string tokenFile, int port) : IDis
             UseShellExecute = false,
         };
         _process = Process.Start(psi)!;
-        _process.ErrorDataReceived += (_, _) => { };
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } l && errors.Count < 20)
+            {
+                errors.Enqueue(l);
+            }
+        };
         _process.BeginErrorReadLine();
         var sw = Stopwatch.StartNew();
         for (var line = _process.StandardOutput.ReadLine(); line is not null; line = _process.StandardOutput.ReadLine())
@@ -40,7 +47,8 @@ internal sealed class SoakServer(string data, string tokenFile, int port) : IDis
                 break;
             }
         }
-        throw new InvalidOperationException($"the server did not become ready (exit {(_process.HasExited ? _process.ExitCode : -1)})");
+        _process.WaitForExit(5_000);
+        throw new InvalidOperationException($"the server did not become ready (exit {(_process.HasExited ? _process.ExitCode : -1)}): {string.Join(" | ", errors)}");
     }
 
     /// <summary>Counts an exit nobody asked for; true when the server is up.</summary>

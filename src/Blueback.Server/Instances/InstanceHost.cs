@@ -242,16 +242,30 @@ public sealed class InstanceHost : IDisposable
             _logger.LogWarning("Instance {Instance} was restored into this server but its directory {Dir} holds no instance now; not serving it", ic.Name, dir);
             return;
         }
-        var inst = create ? StorageInstance.OpenOrCreate(dir, ic.ToOptions()) : StorageInstance.Open(dir, ic.ToOptions());
-        slot.BringOnline(inst);
-        foreach (var dc in ic.Databases)
+        StorageInstance? inst = null;
+        try
         {
-            if (inst.TryGetDatabase(dc.Name) is null)
+            inst = create ? StorageInstance.OpenOrCreate(dir, ic.ToOptions()) : StorageInstance.Open(dir, ic.ToOptions());
+            foreach (var dc in ic.Databases)
             {
-                inst.CreateDatabase(dc.Name, dc.PageSize);
-                _logger.LogInformation("Created database {Database} in instance {Instance}", dc.Name, ic.Name);
+                if (inst.TryGetDatabase(dc.Name) is null)
+                {
+                    inst.CreateDatabase(dc.Name, dc.PageSize);
+                    _logger.LogInformation("Created database {Database} in instance {Instance}", dc.Name, ic.Name);
+                }
             }
         }
+        catch (Exception ex) when (ex is IOException or StorageIOException or PageCorruptException or LogCorruptException or InstancePoisonedException or DatabaseStateException)
+        {
+            // One instance's failing disk or damaged files must not keep the others from serving (the soak's failure
+            // drills: a page write failing in an instance's open ended the whole server at start). It stays offline
+            // with the reason; a restore over it (--replace) or a start once the cause is fixed brings it back.
+            inst?.Dispose();
+            slot.SetOffline($"it could not be opened: {ex.Message.TrimEnd('.', ' ')}. Fix the cause and start the server again, or restore the instance over it (blueback restore --replace)");
+            _logger.LogError("Instance {Instance} stays offline: it could not be opened from {Dir}: {Error}", ic.Name, dir, ex.Message);
+            return;
+        }
+        slot.BringOnline(inst);
         if (inst.LastRecovery is { WasClean: false } rec)
         {
             _logger.LogWarning("Instance {Instance} was not shut down cleanly: recovery replayed {Transactions} transactions from {From} to {To}", ic.Name, rec.TransactionsReplayed, rec.From, rec.To);
