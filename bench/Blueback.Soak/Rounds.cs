@@ -289,9 +289,10 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
                 {
                     "backup" => ["backup", "--server", server.Url, "--repo", repo, "--type", "copy"],
                     "verify" => ["verify", "--repo", repo],
-                    // Lane 0 alone, between its backups: no set is being written, so a grace of 0 is safe and gc
-                    // removes what stopped and killed backups left (a stop mid-removal must leave every set whole).
-                    "gc" => ["repo", "gc", "--repo", repo, "--grace", "0s"],
+                    // Lane 0 alone, between its backups: gc removes what stopped and killed backups left a minute
+                    // before (a stop mid-removal must leave every set whole). Not a grace of 0: the other lanes'
+                    // verifies write their records beside it (seed 76: gc removed one's temporary file in flight).
+                    "gc" => ["repo", "gc", "--repo", repo, "--grace", "1m"],
                     "restore" => ["restore", "--repo", repo, "--set", c.Set, "--to", scratch],
                     "ship" => ["ship", "--server", server.Url, "--repo", repo, "--max-lag", "1s", "--quiet", "--claim-wait", "0"],
                     _ => ["list", "--repo", repo],
