@@ -9,19 +9,19 @@ internal sealed partial class Rounds
     /// checked, and started again with one of the instance's log writes, log flushes, page writes or backup page
     /// reads failing after a random count, or a slow disk (delayed flushes and reads). A copy backup runs meanwhile (a
     /// full for page writes: its begin checkpoints): it ends 0 (its set is verified with the others) or 2 with a
-    /// reason and no set listed. The writers run into the fault; the server must stay up and answer. Then it is stopped again, every acknowledged commit checked
-    /// offline, and it starts without the drill.</summary>
+    /// reason and no set listed. The writers run into the fault; the server must stay up and answer. Then it is
+    /// stopped again, every acknowledged commit checked offline, and it starts without the drill.</summary>
     public void IoFault()
     {
-        var (drill, expectStop) = rng.Next(5) switch
+        var (drill, expectStop, backupType) = rng.Next(5) switch
         {
-            0 => ($$"""{ "operation": "logWrite", "after": {{rng.Next(50, 600)}} }""", true),
-            1 => ($$"""{ "operation": "logFlush", "after": {{rng.Next(50, 600)}} }""", true),
+            0 => ($$"""{ "operation": "logWrite", "after": {{rng.Next(50, 600)}} }""", true, "copy"),
+            1 => ($$"""{ "operation": "logFlush", "after": {{rng.Next(50, 600)}} }""", true, "copy"),
             // Pages are written by checkpoints (every 30 s at these rates): the backup is a full, whose begin
             // checkpoints, and the wait covers the next one (seed 74: 20 of 20 "not reached" in 5 s beside a copy).
-            2 => ($$"""{ "operation": "databaseWrite", "after": {{rng.Next(0, 50)}} }""", true),
-            3 => ($$"""{ "operation": "databaseRead", "after": {{rng.Next(0, 20)}} }""", false), // a backup reads in long runs: few calls
-            _ => ($$"""{ "operation": "logFlush", "after": {{rng.Next(0, 200)}}, "count": 30, "delayMs": 300 }, { "operation": "databaseRead", "count": 300, "delayMs": 20 }""", false),
+            2 => ($$"""{ "operation": "databaseWrite", "after": {{rng.Next(0, 50)}} }""", true, "full"),
+            3 => ($$"""{ "operation": "databaseRead", "after": {{rng.Next(0, 20)}} }""", false, "copy"), // a backup reads in long runs: few calls
+            _ => ($$"""{ "operation": "logFlush", "after": {{rng.Next(0, 200)}}, "count": 30, "delayMs": 300 }, { "operation": "databaseRead", "count": 300, "delayMs": 20 }""", false, "copy"),
         };
         var config = Path.Combine(root, "drill.json");
         File.WriteAllText(config, $$"""
@@ -35,7 +35,7 @@ internal sealed partial class Rounds
         bool reached = false;
 
         var before = Sets();
-        var o = Programs.Run("none", 0, CommandBound, "backup", "--server", server.Url, "--repo", repo, "--type", drill.Contains("databaseWrite", StringComparison.Ordinal) ? "full" : "copy");
+        var o = Programs.Run("none", 0, CommandBound, "backup", "--server", server.Url, "--repo", repo, "--type", backupType);
         tally.Commands++;
         if (o.Hung)
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Blueback.IO;
 using Blueback.Storage.Format;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Blueback.IO;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
