@@ -57,7 +57,7 @@ internal static class ProofBench
         while (true)
         {
             var p = calls.GetAsync("bench", CancellationToken.None).GetAwaiter().GetResult();
-            if (p.Last.GetValueOrDefault("full") is { State: not "running" } full)
+            if (p.Last.GetValueOrDefault("full") is { State: not PolicyJobState.Running } full)
             {
                 set = full.Set ?? throw new InvalidOperationException($"the policy's first full backup failed: {full.Error}");
                 break;
@@ -79,12 +79,12 @@ internal static class ProofBench
                 while (!ct.IsCancellationRequested)
                 {
                     var job = await calls.RunAsync("bench", "prove", set, CancellationToken.None);
-                    while (job.State == "running" && !ct.IsCancellationRequested)
+                    while (job.State == PolicyJobState.Running && !ct.IsCancellationRequested)
                     {
                         await Task.Delay(200, CancellationToken.None);
                         job = await calls.JobAsync("bench", job.Id, CancellationToken.None);
                     }
-                    if (job.State == "running")
+                    if (job.State == PolicyJobState.Running)
                     {
                         incomplete++;
                         await calls.CancelAsync("bench", job.Id, CancellationToken.None);
@@ -130,7 +130,7 @@ internal static class ProofBench
     private static void WaitJob(PolicyCalls calls, string id)
     {
         var sw = Stopwatch.StartNew();
-        while (calls.JobAsync("bench", id, CancellationToken.None).GetAwaiter().GetResult().State == "running")
+        while (calls.JobAsync("bench", id, CancellationToken.None).GetAwaiter().GetResult().State == PolicyJobState.Running)
         {
             if (sw.Elapsed > TimeSpan.FromMinutes(1))
             {

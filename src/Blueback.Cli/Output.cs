@@ -1,5 +1,8 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Blueback.Protocol.Programs;
 using Blueback.Storage;
 using Blueback.Storage.Format;
 
@@ -8,10 +11,12 @@ namespace Blueback.Cli;
 /// <summary>Exit codes and printing shared by every command.</summary>
 internal static class Output
 {
-    public const int Ok = 0;
-    public const int ProblemFound = 1;
-    public const int Failed = 2;
-    public const int Cancelled = 130;
+    public const int Ok = ExitCodes.Ok;
+    public const int ProblemFound = ExitCodes.ProblemFound;
+    public const int Failed = ExitCodes.Failed;
+    public const int NotFound = ExitCodes.NotFound;
+    public const int Usage = ExitCodes.Usage;
+    public const int Cancelled = ExitCodes.Cancelled;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -19,6 +24,24 @@ internal static class Output
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase), new LsnConverter(), new SignatureConverter() },
     };
+
+    /// <summary>A command line the parser refused: each error, and the command whose help lists the options (the whole
+    /// help printed under an error hid it). Nothing was run.</summary>
+    public static int UsageError(ParseResult parse)
+    {
+        foreach (var error in parse.Errors)
+        {
+            Console.Error.WriteLine($"blueback: {error.Message}");
+        }
+        var names = new List<string>();
+        for (SymbolResult? r = parse.CommandResult; r is CommandResult c; r = c.Parent)
+        {
+            names.Insert(0, c.Command.Name);
+        }
+        names[0] = "blueback";
+        Console.Error.WriteLine($"Run '{string.Join(' ', names)} --help' for its options.");
+        return Usage;
+    }
 
     public static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
 

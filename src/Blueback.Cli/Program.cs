@@ -25,10 +25,12 @@ root.Subcommands.Add(DemoCommand.Build());
 // command's action gets is the process's stop. (Given none, commands without a Signals of their own, such as list,
 // repo gc, db checksum and token, ran on to their end through a ^C: the handler above had taken it from the runtime.)
 var config = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+var parse = root.Parse(args);
 int exit;
 try
 {
-    exit = await root.Parse(args).InvokeAsync(config, Signals.ProcessStop).ConfigureAwait(false);
+    // A wrong command line is exit 64 with the error and where the options are, never the data's exit 1.
+    exit = parse.Errors.Count > 0 ? Output.UsageError(parse) : await parse.InvokeAsync(config, Signals.ProcessStop).ConfigureAwait(false);
 }
 catch (Exception ex) when (Signals.Stopped && ex is not OutOfMemoryException)
 {

@@ -71,13 +71,12 @@ public sealed class PolicyJobInfo
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("policy")] public string Policy { get; set; } = "";
-    /// <summary>full, incremental, differential, prove, forget, gc.</summary>
-    [JsonPropertyName("kind")] public string Kind { get; set; } = "";
-    /// <summary>schedule, missed (due while the server was down), retry, run-now, after-backup.</summary>
-    [JsonPropertyName("trigger")] public string Trigger { get; set; } = "";
-    /// <summary>running, succeeded, failed, cancelled, interrupted (the server stopped or died under it), skipped (a proof
-    /// of a set retention forgot first).</summary>
-    [JsonPropertyName("state")] public string State { get; set; } = "";
+    /// <summary>What the job does.</summary>
+    [JsonPropertyName("kind")] public PolicyJobKind Kind { get; set; }
+    /// <summary>Why it started.</summary>
+    [JsonPropertyName("trigger")] public PolicyJobTrigger Trigger { get; set; }
+    /// <summary>Where it is.</summary>
+    [JsonPropertyName("state")] public PolicyJobState State { get; set; }
     [JsonPropertyName("started")] public DateTime Started { get; set; }
     [JsonPropertyName("ended")] public DateTime? Ended { get; set; }
     [JsonPropertyName("seconds")] public double? Seconds { get; set; }

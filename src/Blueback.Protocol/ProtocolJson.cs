@@ -34,4 +34,8 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(ShippingAckRequest))]
 [JsonSerializable(typeof(ShippingAckResponse))]
 [JsonSerializable(typeof(PromoteResponse))]
+[JsonSerializable(typeof(Programs.BackupOutput))]
+[JsonSerializable(typeof(Programs.ProveOutput))]
+[JsonSerializable(typeof(Programs.ForgetOutput))]
+[JsonSerializable(typeof(List<Programs.ListedSet>))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -24,7 +24,7 @@ public sealed class GcReport
 }
 
 /// <summary>A problem in a repository or a set, naming the object.</summary>
-public sealed class RepositoryException : Exception
+public class RepositoryException : Exception
 {
     public RepositoryException(string message) : base(message)
     {
@@ -119,7 +119,7 @@ public sealed partial class BackupRepository
     {
         if (!await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
-            throw new RepositoryException($"'{store.Location}' is not a Blueback repository (no {ConfigKey}); create one with 'blueback repo init'.");
+            throw new RepositoryNotFoundException(store.Location, $"'{store.Location}' is not a Blueback repository (no {ConfigKey}); create one with 'blueback repo init'.");
         }
         RepositoryConfig? config;
         try

@@ -11,19 +11,19 @@ public class PolicyScheduleTests
     private static readonly DateTime T0 = new(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc);
 
     private static PolicyLane Lane(PolicyState? state = null, string full = "7d", string? incremental = "1h", string? differential = null, string? retryAfter = null) =>
-        new(new PolicyDefinition { Name = "p", Instance = "store", Repository = new() { Location = "/r" }, Full = full, Incremental = incremental, Differential = differential, RetryAfter = retryAfter }, "config", state ?? new PolicyState());
+        new(new PolicyDefinition { Name = "p", Instance = "store", Repository = new() { Location = "/r" }, Full = full, Incremental = incremental, Differential = differential, RetryAfter = retryAfter }, PolicySource.Config, state ?? new PolicyState());
 
     [Fact]
     public void A_new_policy_takes_a_full_first_then_incrementals_on_their_interval()
     {
         var lane = Lane();
-        Assert.Equal(("full", "schedule"), lane.DueBackup(T0, T0));
+        Assert.Equal((PolicyJobKind.Full, PolicyJobTrigger.Schedule), lane.DueBackup(T0, T0));
         lane.State.LastSuccess["full"] = T0;
         Assert.Null(lane.DueBackup(T0.AddMinutes(59), T0));
-        Assert.Equal(("incremental", "schedule"), lane.DueBackup(T0.AddHours(1), T0));
+        Assert.Equal((PolicyJobKind.Incremental, PolicyJobTrigger.Schedule), lane.DueBackup(T0.AddHours(1), T0));
         lane.State.LastSuccess["incremental"] = T0.AddHours(1);
         Assert.Null(lane.DueBackup(T0.AddHours(1.5), T0));
-        Assert.Equal(("full", "schedule"), lane.DueBackup(T0.AddDays(7), T0));
+        Assert.Equal((PolicyJobKind.Full, PolicyJobTrigger.Schedule), lane.DueBackup(T0.AddDays(7), T0));
     }
 
     [Fact]
@@ -33,7 +33,7 @@ public class PolicyScheduleTests
         lane.State.LastSuccess["full"] = T0;
         // Down from day 2 to day 30: four fulls were missed; one is due, marked missed.
         var started = T0.AddDays(30);
-        Assert.Equal(("full", "missed"), lane.DueBackup(started, started));
+        Assert.Equal((PolicyJobKind.Full, PolicyJobTrigger.Missed), lane.DueBackup(started, started));
         lane.State.LastSuccess["full"] = started;
         Assert.Null(lane.DueBackup(started.AddMinutes(1), started));
     }
@@ -44,30 +44,30 @@ public class PolicyScheduleTests
         var lane = Lane(incremental: "1h", differential: "6h");
         lane.State.LastSuccess["full"] = T0;
         lane.State.LastSuccess["incremental"] = T0.AddHours(5.5);
-        Assert.Equal("differential", lane.DueBackup(T0.AddHours(6), T0)!.Value.Kind);
+        Assert.Equal(PolicyJobKind.Differential, lane.DueBackup(T0.AddHours(6), T0)!.Value.Kind);
         lane.State.LastSuccess["differential"] = T0.AddHours(6);
         Assert.Null(lane.DueBackup(T0.AddHours(6.5), T0));
-        Assert.Equal("incremental", lane.DueBackup(T0.AddHours(7), T0)!.Value.Kind);
+        Assert.Equal(PolicyJobKind.Incremental, lane.DueBackup(T0.AddHours(7), T0)!.Value.Kind);
     }
 
     [Fact]
     public void Failures_are_retried_with_a_doubling_pause_capped_by_the_interval_and_a_twice_failed_incremental_becomes_a_full()
     {
         var lane = Lane(retryAfter: "30s");
-        Assert.Equal(TimeSpan.FromSeconds(30), lane.Backoff("incremental", 1));
-        Assert.Equal(TimeSpan.FromSeconds(60), lane.Backoff("incremental", 2));
-        Assert.Equal(TimeSpan.FromSeconds(240), lane.Backoff("incremental", 4));
-        Assert.Equal(TimeSpan.FromHours(1), lane.Backoff("incremental", 12)); // the incremental's own interval
-        Assert.Equal(TimeSpan.FromHours(1), lane.Backoff("full", 30)); // at most an hour
+        Assert.Equal(TimeSpan.FromSeconds(30), lane.Backoff(PolicyJobKind.Incremental, 1));
+        Assert.Equal(TimeSpan.FromSeconds(60), lane.Backoff(PolicyJobKind.Incremental, 2));
+        Assert.Equal(TimeSpan.FromSeconds(240), lane.Backoff(PolicyJobKind.Incremental, 4));
+        Assert.Equal(TimeSpan.FromHours(1), lane.Backoff(PolicyJobKind.Incremental, 12)); // the incremental's own interval
+        Assert.Equal(TimeSpan.FromHours(1), lane.Backoff(PolicyJobKind.Full, 30)); // at most an hour
 
         lane.State.LastSuccess["full"] = T0;
         lane.State.Failures = 1;
-        lane.State.RetryKind = "incremental";
+        lane.State.RetryKind = PolicyJobKind.Incremental;
         lane.State.RetryAt = T0.AddHours(2);
         Assert.Null(lane.DueBackup(T0.AddHours(1.9), T0)); // waits for its retry, even though an incremental is due
-        Assert.Equal(("incremental", "retry"), lane.DueBackup(T0.AddHours(2), T0));
+        Assert.Equal((PolicyJobKind.Incremental, PolicyJobTrigger.Retry), lane.DueBackup(T0.AddHours(2), T0));
         lane.State.Failures = 2;
-        Assert.Equal(("full", "retry"), lane.DueBackup(T0.AddHours(2), T0));
+        Assert.Equal((PolicyJobKind.Full, PolicyJobTrigger.Retry), lane.DueBackup(T0.AddHours(2), T0));
     }
 
     [Theory]

@@ -80,7 +80,7 @@ public partial class PolicyTests
         using var stop = new CancellationTokenSource();
         var writer = Task.Run(() => WriteUntilAsync(c, 2000, stop.Token));
 
-        await WaitForHistoryAsync(calls, "nightly", h => h.Count(j => j is { Kind: "incremental", State: "succeeded" }) >= 3, TimeSpan.FromSeconds(120));
+        await WaitForHistoryAsync(calls, "nightly", h => h.Count(j => j is { Kind: PolicyJobKind.Incremental, State: PolicyJobState.Succeeded }) >= 3, TimeSpan.FromSeconds(120));
         // Shipping on: the server keeps a shipper running once the first full is in, and the repository lists shipped logs.
         var shipped = Stopwatch.StartNew();
         while (!JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement.EnumerateArray().Any(s => s.GetProperty("type").GetString() == "shipped"))
@@ -92,14 +92,14 @@ public partial class PolicyTests
         // While the writers are busy a proof runs 30 ms of each second (they come first); once they stop, proofs run freely.
         stop.Cancel();
         await writer;
-        var jobs = await WaitForHistoryAsync(calls, "nightly", h => h.Count(j => j is { Kind: "prove", State: "succeeded" }) >= 3, TimeSpan.FromSeconds(120));
+        var jobs = await WaitForHistoryAsync(calls, "nightly", h => h.Count(j => j is { Kind: PolicyJobKind.Prove, State: PolicyJobState.Succeeded }) >= 3, TimeSpan.FromSeconds(120));
 
         // No cron line, no script: the repository was made, a full came first, incrementals followed, each was proven.
-        Assert.DoesNotContain(jobs, j => j.State is "failed" or "interrupted");
-        var first = jobs.Where(j => j.Kind is "full" or "incremental").MinBy(j => j.Started)!;
-        Assert.Equal("full", first.Kind);
-        Assert.All(jobs.Where(j => j is { Kind: "prove", State: "succeeded" }), j => Assert.True(j.DigestMatch, $"proof {j.Id} of set {j.Set}: digest match {j.DigestMatch}"));
-        Assert.All(jobs.Where(j => j is { Kind: "full" or "incremental", State: "succeeded" }), j => Assert.True(j.Bytes > 0 && j.RateMBps > 0 && j.Set is { Length: 32 }));
+        Assert.DoesNotContain(jobs, j => j.State is PolicyJobState.Failed or PolicyJobState.Interrupted);
+        var first = jobs.Where(j => j.Kind is PolicyJobKind.Full or PolicyJobKind.Incremental).MinBy(j => j.Started)!;
+        Assert.Equal(PolicyJobKind.Full, first.Kind);
+        Assert.All(jobs.Where(j => j is { Kind: PolicyJobKind.Prove, State: PolicyJobState.Succeeded }), j => Assert.True(j.DigestMatch, $"proof {j.Id} of set {j.Set}: digest match {j.DigestMatch}"));
+        Assert.All(jobs.Where(j => j is { Kind: PolicyJobKind.Full or PolicyJobKind.Incremental, State: PolicyJobState.Succeeded }), j => Assert.True(j.Bytes > 0 && j.RateMBps > 0 && j.Set is { Length: 32 }));
 
         var list = Cli("policy", "list", "--server", server.Url);
         Assert.True(list.Exit == 0, list.Err);
@@ -165,11 +165,11 @@ public partial class PolicyTests
             using var c = new BluebackClient(server.Url);
             var calls = new PolicyCalls(c);
             var job = await calls.JobAsync("slow", jobId, CancellationToken.None);
-            Assert.True(job.State == "succeeded", $"{job.State}: {job.Error}");
+            Assert.True(job.State == PolicyJobState.Succeeded, $"{job.State}: {job.Error}");
             Assert.Equal(sets[0], job.Set);
             Assert.Contains("was stopped after its commit", job.Error, StringComparison.Ordinal);
             await Task.Delay(TimeSpan.FromSeconds(3)); // a full counted as not taken would run again at once
-            var fulls = (await calls.HistoryAsync("slow", 50, CancellationToken.None)).Where(j => j.Kind == "full").ToList();
+            var fulls = (await calls.HistoryAsync("slow", 50, CancellationToken.None)).Where(j => j.Kind == PolicyJobKind.Full).ToList();
             Assert.True(fulls.Count == 1, $"fulls: {string.Join("; ", fulls.Select(j => $"{j.State} {j.Error}"))}");
             Assert.Equal(sets, SetIds(repo));
             Assert.Equal(0, Cli("verify", "--repo", repo).Exit);
@@ -218,7 +218,7 @@ public partial class PolicyTests
         {
             using var c = new BluebackClient(server.Url);
             var calls = new PolicyCalls(c);
-            await WaitForHistoryAsync(calls, "slow", h => h.Any(j => j is { Kind: "full", State: "succeeded" }), TimeSpan.FromSeconds(60));
+            await WaitForHistoryAsync(calls, "slow", h => h.Any(j => j is { Kind: PolicyJobKind.Full, State: PolicyJobState.Succeeded }), TimeSpan.FromSeconds(60));
             var before = SetIds(repo);
             Assert.Single(before);
             var value = new byte[60_000];
@@ -236,13 +236,13 @@ public partial class PolicyTests
             {
                 var err = run.StandardError.ReadToEndAsync();
                 var job = await WaitRunningAsync(calls, "slow");
-                Assert.Equal("run-now", job.Trigger);
+                Assert.Equal(PolicyJobTrigger.RunNow, job.Trigger);
                 Assert.Equal(0, Signal(run.Id, 2));
                 Assert.True(run.WaitForExit(30_000), "run-now did not exit within 30 s of its Ctrl+C");
                 Assert.True(run.ExitCode == 130, $"exit {run.ExitCode}: {await err}");
                 Assert.Contains("cancelled", await err, StringComparison.Ordinal);
                 var ended = await calls.JobAsync("slow", job.Id, CancellationToken.None);
-                Assert.Equal("cancelled", ended.State);
+                Assert.Equal(PolicyJobState.Cancelled, ended.State);
             }
             Assert.Equal(before, SetIds(repo));
 
@@ -256,7 +256,7 @@ public partial class PolicyTests
             using var c2 = new BluebackClient(server.Url);
             calls = new PolicyCalls(c2);
             var stopped = await calls.JobAsync("slow", second.Id, CancellationToken.None);
-            Assert.Equal("cancelled", stopped.State);
+            Assert.Equal(PolicyJobState.Cancelled, stopped.State);
             Assert.Contains("server stopped", stopped.Error, StringComparison.Ordinal);
 
             // 3. SIGKILL of the server mid-job (its program is not killed with it): after the restart the job is recorded
@@ -271,10 +271,10 @@ public partial class PolicyTests
             using var c3 = new BluebackClient(server.Url);
             calls = new PolicyCalls(c3);
             var killed = await calls.JobAsync("slow", third.Id, CancellationToken.None);
-            Assert.Equal("interrupted", killed.State);
-            var often = await WaitForHistoryAsync(calls, "often", h => h.Any(j => j.Started > restarted && j.State == "succeeded"), TimeSpan.FromSeconds(60));
+            Assert.Equal(PolicyJobState.Interrupted, killed.State);
+            var often = await WaitForHistoryAsync(calls, "often", h => h.Any(j => j.Started > restarted && j.State == PolicyJobState.Succeeded), TimeSpan.FromSeconds(60));
             var afterRestart = often.Where(j => j.Started > restarted).OrderBy(j => j.Started).ToList();
-            Assert.Equal("missed", afterRestart[0].Trigger);
+            Assert.Equal(PolicyJobTrigger.Missed, afterRestart[0].Trigger);
             Assert.True(afterRestart.Count(j => j.Started < afterRestart[0].Started.AddSeconds(3)) == 1, "a missed run runs once, not once per interval missed");
             stop.Cancel();
             await writer;

@@ -27,7 +27,7 @@ public static class SetProof
         var clock = Stopwatch.StartNew();
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
         var set = sets.FirstOrDefault(s => s.SetId == setId)
-            ?? throw new RestorePlanException($"the repository has no set '{setId}' (a set without a committed manifest does not exist). 'blueback list' shows the sets.");
+            ?? throw new SetNotFoundException(setId);
         var proof = new ProofRecord { Time = DateTime.UtcNow };
         List<Manifest> chain;
         try

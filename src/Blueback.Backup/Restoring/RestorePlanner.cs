@@ -62,7 +62,7 @@ public static class RestorePlanner
         if (setArg != "latest")
         {
             target = sets.FirstOrDefault(s => s.SetId == setArg)
-                ?? throw new RestorePlanException($"the repository has no set '{setArg}' (a set without a committed manifest does not exist). 'blueback list' shows the sets.");
+                ?? throw new SetNotFoundException(setArg);
         }
         else
         {

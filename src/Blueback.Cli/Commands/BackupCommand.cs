@@ -1,3 +1,4 @@
+using Blueback.Protocol.Programs;
 using System.CommandLine;
 using Blueback.Backup;
 using Blueback.Client;
@@ -129,7 +130,24 @@ internal static class BackupCommand
         progress.Done();
         if (json)
         {
-            Output.WriteJson(new { set = r.SetId, instance, type = type.Name(), parent = r.Parent, bytes = r.RawBytes, stored = r.StoredBytes, reused = r.ReusedBytes, codec = r.Codec, seconds = r.Seconds, genLow = r.GenLow, genHigh = r.GenHigh, truncated = r.Truncated, changedSince = r.ChangedSince, wholeImages = r.WholeImages, digest });
+            Output.WriteJson(new BackupOutput
+            {
+                Set = r.SetId,
+                Instance = instance,
+                Type = type.Name(),
+                Parent = r.Parent,
+                Bytes = r.RawBytes,
+                Stored = r.StoredBytes,
+                Reused = r.ReusedBytes,
+                Codec = r.Codec,
+                Seconds = r.Seconds,
+                GenLow = r.GenLow,
+                GenHigh = r.GenHigh,
+                Truncated = [.. r.Truncated],
+                ChangedSince = r.ChangedSince,
+                WholeImages = [.. r.WholeImages],
+                Digest = digest,
+            });
         }
         else
         {
@@ -148,7 +166,7 @@ internal static class BackupCommand
     /// <summary>The set of a backup that ended (exit 2 or 130) after its commit: it is listed and restores; what
     /// did not happen after the commit (the log truncation, the session's end) is <paramref name="afterCommit"/>.</summary>
     private static void WriteCommittedJson(string setId, string instance, BackupType type, string afterCommit) =>
-        Output.WriteJson(new { set = setId, instance, type = type.Name(), committed = true, afterCommit, truncated = Array.Empty<long>() });
+        Output.WriteJson(new BackupOutput { Set = setId, Instance = instance, Type = type.Name(), Committed = true, AfterCommit = afterCommit, Digest = false });
 
     private static Func<CancellationToken, Task>? Failpoint() =>
         Environment.GetEnvironmentVariable(FailpointVariable) != "after-commit" ? null : async ct =>

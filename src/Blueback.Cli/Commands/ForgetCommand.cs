@@ -1,3 +1,4 @@
+using Blueback.Protocol.Programs;
 using Blueback.Protocol;
 using System.CommandLine;
 using Blueback.Backup;
@@ -53,11 +54,11 @@ internal static class ForgetCommand
         var plan = await RepositoryMaintenance.ForgetAsync(r, policy, instance, dryRun, ct).ConfigureAwait(false);
         if (json)
         {
-            Output.WriteJson(new
+            Output.WriteJson(new ForgetOutput
             {
-                dryRun,
-                kept = plan.Where(d => d.Keep).Select(d => new { id = d.Set.SetId, instance = d.Set.Instance, type = d.Set.Type, ended = d.Set.Ended, reasons = d.Reasons }),
-                forgotten = plan.Where(d => !d.Keep).Select(d => new { id = d.Set.SetId, instance = d.Set.Instance, type = d.Set.Type, ended = d.Set.Ended, bytes = d.Set.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)) }),
+                DryRun = dryRun,
+                Kept = [.. plan.Where(d => d.Keep).Select(d => new ForgetEntry { Id = d.Set.SetId, Instance = d.Set.Instance, Type = d.Set.Type, Ended = d.Set.Ended, Reasons = [.. d.Reasons] })],
+                Forgotten = [.. plan.Where(d => !d.Keep).Select(d => new ForgetEntry { Id = d.Set.SetId, Instance = d.Set.Instance, Type = d.Set.Type, Ended = d.Set.Ended, Bytes = d.Set.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)) })],
             });
             return Output.Ok;
         }

@@ -31,8 +31,8 @@ internal static class PolicyCommand
             {
                 var d = p.Definition;
                 var schedule = string.Join(", ", new[] { ("full", d.Full), ("incr", d.Incremental), ("diff", d.Differential) }.Where(x => x.Item2 is not null).Select(x => $"{x.Item1} {x.Item2}")) + (d.Shipping ? ", ship" : "");
-                var now = p.Running is { } r ? $"{r.Kind} {r.Id}" : p.Proving is { } pv ? $"prove {pv.Id}" : "idle";
-                var last = p.Last.Values.Where(j => j.Kind is "full" or "incremental" or "differential").MaxBy(j => j.Ended) is { } l ? $"{l.Kind} {l.State} {l.Ended:MM-dd HH:mm:ss}" : "none yet";
+                var now = p.Running is { } r ? $"{r.Kind.WireName()} {r.Id}" : p.Proving is { } pv ? $"prove {pv.Id}" : "idle";
+                var last = p.Last.Values.Where(j => j.Kind.IsBackup()).MaxBy(j => j.Ended) is { } l ? $"{l.Kind.WireName()} {l.State.WireName()} {l.Ended:MM-dd HH:mm:ss}" : "none yet";
                 int failed = p.Sets.Count(s => s.Proved == false), proven = p.Sets.Count(s => s.Proved == true);
                 Console.WriteLine($"{d.Name,-16} {d.Instance,-10} {schedule,-34} {now,-18} {last,-28} {p.Sets.Count,5}  {proven} proven{(failed > 0 ? $", {failed} FAILED" : "")}{(p.ConsecutiveFailures > 0 ? $"; {p.ConsecutiveFailures} backup(s) failed in a row" : "")}");
             }
@@ -62,7 +62,7 @@ internal static class PolicyCommand
             }
             foreach (var j in new[] { p.Running, p.Proving }.OfType<PolicyJobInfo>())
             {
-                Console.WriteLine($"  running {j.Kind} job {j.Id} since {j.Started:HH:mm:ss} ({j.Trigger}){(j.ProgressBytes is { } b ? $", {b / 1048576.0:0.0} MiB sent" : "")}");
+                Console.WriteLine($"  running {j.Kind.WireName()} job {j.Id} since {j.Started:HH:mm:ss} ({j.Trigger.WireName()}){(j.ProgressBytes is { } b ? $", {b / 1048576.0:0.0} MiB sent" : "")}");
             }
             if (p.Shipper is { } sh)
             {
@@ -88,7 +88,7 @@ internal static class PolicyCommand
             Console.WriteLine($"{"job",-12} {"kind",-12} {"trigger",-12} {"outcome",-11} {"started (UTC)",-19} {"seconds",8} {"set",-8} {"MiB",8} {"MB/s",7}  error");
             foreach (var j in jobs)
             {
-                Console.WriteLine($"{j.Id,-12} {j.Kind,-12} {j.Trigger,-12} {j.State,-11} {j.Started:yyyy-MM-dd HH:mm:ss} {j.Seconds,8:0.0} {(j.Set ?? "")[..Math.Min(8, (j.Set ?? "").Length)],-8} {(j.Bytes ?? 0) / 1048576.0,8:0.0} {j.RateMBps,7:0.0}  {j.Error}");
+                Console.WriteLine($"{j.Id,-12} {j.Kind.WireName(),-12} {j.Trigger.WireName(),-12} {j.State.WireName(),-11} {j.Started:yyyy-MM-dd HH:mm:ss} {j.Seconds,8:0.0} {(j.Set ?? "")[..Math.Min(8, (j.Set ?? "").Length)],-8} {(j.Bytes ?? 0) / 1048576.0,8:0.0} {j.RateMBps,7:0.0}  {j.Error}");
             }
             return Output.Ok;
         });
@@ -130,20 +130,20 @@ internal static class PolicyCommand
         var job = await calls.RunAsync(name, kind, set, ct).ConfigureAwait(false);
         if (noWait)
         {
-            Console.WriteLine(json ? JsonSerializer.Serialize(job, ProtocolJson.Default.PolicyJobInfo) : $"Started {job.Kind} job {job.Id} of policy {name}.");
+            Console.WriteLine(json ? JsonSerializer.Serialize(job, ProtocolJson.Default.PolicyJobInfo) : $"Started {job.Kind.WireName()} job {job.Id} of policy {name}.");
             return Output.Ok;
         }
-        Console.Error.WriteLine($"policy {name}: {job.Kind} job {job.Id} started; Ctrl+C stops it.");
+        Console.Error.WriteLine($"policy {name}: {job.Kind.WireName()} job {job.Id} started; Ctrl+C stops it.");
         var line = new ProgressLine(json);
         try
         {
-            while (job.State == "running")
+            while (job.State == PolicyJobState.Running)
             {
                 await Task.Delay(Poll, ct).ConfigureAwait(false);
                 job = await calls.JobAsync(name, job.Id, ct).ConfigureAwait(false);
                 if (line.Due && job.ProgressBytes is { } b)
                 {
-                    line.Write($"policy {name}: {job.Kind} job {job.Id}: {b / 1048576.0:0.0} MiB sent");
+                    line.Write($"policy {name}: {job.Kind.WireName()} job {job.Id}: {b / 1048576.0:0.0} MiB sent");
                 }
             }
         }
@@ -159,8 +159,8 @@ internal static class PolicyCommand
                     await Task.Delay(Poll, bound.Token).ConfigureAwait(false);
                     job = await calls.JobAsync(name, job.Id, bound.Token).ConfigureAwait(false);
                 }
-                while (job.State == "running");
-                Console.Error.WriteLine($"blueback: cancelled; job {job.Id} {job.State}{(job.Error is { } e ? $" ({e})" : "")}.");
+                while (job.State == PolicyJobState.Running);
+                Console.Error.WriteLine($"blueback: cancelled; job {job.Id} {job.State.WireName()}{(job.Error is { } e ? $" ({e})" : "")}.");
             }
             catch (Exception ex) when (ex is OperationCanceledException or BluebackApiException or HttpRequestException)
             {
@@ -175,9 +175,9 @@ internal static class PolicyCommand
         }
         else
         {
-            Console.WriteLine($"policy {name}: {job.Kind} job {job.Id} {job.State} in {job.Seconds:0.0} s{(job.Set is { } s ? $", set {s}" : "")}{(job.Bytes is { } by ? $", {by / 1048576.0:0.0} MiB at {job.RateMBps:0.0} MB/s" : "")}{(job.ProofOk is { } ok ? ok ? ", proven" : ", PROOF FAILED" : "")}{(job.Error is { } err ? $": {err}" : "")}");
+            Console.WriteLine($"policy {name}: {job.Kind.WireName()} job {job.Id} {job.State} in {job.Seconds:0.0} s{(job.Set is { } s ? $", set {s}" : "")}{(job.Bytes is { } by ? $", {by / 1048576.0:0.0} MiB at {job.RateMBps:0.0} MB/s" : "")}{(job.ProofOk is { } ok ? ok ? ", proven" : ", PROOF FAILED" : "")}{(job.Error is { } err ? $": {err}" : "")}");
         }
-        return job.State == "succeeded" ? Output.Ok : job.ProofOk == false ? Output.ProblemFound : job.State == "cancelled" ? Output.Cancelled : Output.Failed;
+        return job.State == PolicyJobState.Succeeded ? Output.Ok : job.ProofOk == false ? Output.ProblemFound : job.State == PolicyJobState.Cancelled ? Output.Cancelled : Output.Failed;
     }
 
     private static void Wire(Command command, Func<PolicyCalls, ParseResult, CancellationToken, Task<int>> body)

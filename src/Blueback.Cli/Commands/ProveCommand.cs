@@ -1,3 +1,4 @@
+using Blueback.Protocol.Programs;
 using System.CommandLine;
 using Blueback.Backup;
 using Blueback.IO;
@@ -49,7 +50,7 @@ internal static class ProveCommand
                 List<Manifest> chosen;
                 if (pr.GetValue(set) is { } id)
                 {
-                    chosen = [sets.FirstOrDefault(s => s.SetId == id) ?? throw new RepositoryException($"the repository has no set '{id}' (with a committed manifest). 'blueback list' shows the sets.")];
+                    chosen = [sets.FirstOrDefault(s => s.SetId == id) ?? throw new SetNotFoundException(id)];
                 }
                 else if (pr.GetValue(all))
                 {
@@ -94,7 +95,7 @@ internal static class ProveCommand
                     failed += proof.Ok ? 0 : 1;
                     if (pr.GetValue(json))
                     {
-                        Output.WriteJson(new { set = s.SetId, instance = s.Instance, type = s.Type, proof });
+                        Output.WriteJson(new ProveOutput { Set = s.SetId, Instance = s.Instance, Type = s.Type, Proof = RepositoryListing.Outcome(proof) });
                         continue;
                     }
                     var digest = proof.DigestMatch switch

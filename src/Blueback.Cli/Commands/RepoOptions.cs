@@ -42,25 +42,7 @@ internal sealed class RepoOptions
 
     public IRepositoryStore Store(ParseResult pr, string location)
     {
-        IRepositoryStore store;
-        if (location.StartsWith("s3://", StringComparison.Ordinal))
-        {
-            var endpoint = pr.GetValue(S3Endpoint) ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3") ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL");
-            store = new S3Store(location, new S3Options
-            {
-                Endpoint = endpoint,
-                Region = pr.GetValue(S3Region) ?? Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") ?? "us-east-1",
-                PathStyle = pr.GetValue(S3PathStyle) || endpoint is not null,
-            });
-        }
-        else if (location.Contains("://", StringComparison.Ordinal))
-        {
-            throw new Repository.RepositoryException($"'{location}': repositories are directories or s3://BUCKET/PREFIX.");
-        }
-        else
-        {
-            store = new LocalDirectoryStore(location);
-        }
+        var store = RepositoryStores.Open(location, pr.GetValue(S3Endpoint), pr.GetValue(S3Region), pr.GetValue(S3PathStyle));
         return pr.GetValue(MaxRate) is { } rate ? new ThrottledStore(store, ParseRate(rate)) : store;
     }
 

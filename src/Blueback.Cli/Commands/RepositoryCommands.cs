@@ -111,85 +111,27 @@ internal static class RepositoryCommands
     private static async Task<int> ListAsync(ParseResult parse, RepoOptions repoOpts, Option<bool> json, CancellationToken ct)
     {
         var r = await repoOpts.OpenAsync(parse, ct).ConfigureAwait(false);
-        var sets = await r.ListSetsAsync(ct).ConfigureAwait(false);
-        var verified = new Dictionary<string, VerifyRecord?>();
-        var proved = new Dictionary<string, ProofRecord?>();
-        foreach (var s in sets)
-        {
-            verified[s.SetId] = await r.LastVerifiedAsync(s.SetId, ct).ConfigureAwait(false);
-            proved[s.SetId] = await r.LastProvedAsync(s.SetId, ct).ConfigureAwait(false);
-        }
-        var ranges = await ShippedRangesAsync(r, sets, ct).ConfigureAwait(false);
+        var manifests = await r.ListSetsAsync(ct).ConfigureAwait(false);
+        var sets = await RepositoryListing.SetsAsync(r, manifests, ct).ConfigureAwait(false);
+        var ranges = await RepositoryListing.ShippedAsync(r, manifests, ct).ConfigureAwait(false);
         if (parse.GetValue(json))
         {
-            Output.WriteJson(sets.Select(s => (object)new
-            {
-                verified = verified[s.SetId] is { } v ? new { time = v.Time, ok = v.Ok, problems = v.Problems } : null,
-                proved = proved[s.SetId] is { } p ? new { time = p.Time, ok = p.Ok, seconds = p.Seconds, digestMatch = p.DigestMatch, problems = p.Problems } : null,
-                digest = s.TableDigests is not null,
-                id = s.SetId,
-                instance = s.Instance,
-                type = s.Type,
-                changedSince = s.ChangedSince,
-                started = s.Started,
-                ended = s.Ended,
-                genLow = s.GenLow,
-                genHigh = s.GenHigh,
-                parent = s.ParentSetId,
-                size = s.Files.Sum(f => f.Size),
-                stored = s.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)),
-            }).Concat(ranges.Select(x => (object)new
-            {
-                id = x.Id,
-                instance = x.Instance,
-                type = BackupRepository.ShippedType,
-                logSignature = x.LogSignature,
-                genLow = x.Low,
-                genHigh = x.High,
-                generations = x.Count,
-                attachedTo = x.AttachedTo,
-                cover = x.Cover,
-                lagSeconds = x.Cover is { } c ? Math.Round((DateTime.UtcNow - c).TotalSeconds, 1) : (double?)null,
-                stranded = x.Stranded,
-            })));
+            Output.WriteJson(sets.Cast<object>().Concat(ranges));
             return Output.Ok;
         }
         Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  {"proven",-22}  parent");
         foreach (var s in sets)
         {
-            var v = verified[s.SetId] is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
-            var p = proved[s.SetId] is { } pr ? $"{(pr.Ok ? pr.DigestMatch == true ? "ok" : "ok/nodig" : "FAILED")} {pr.Time:yyyy-MM-dd HH:mm}" : "never";
-            Console.WriteLine($"{s.SetId,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Files.Sum(f => f.Size) / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {s.ParentSetId ?? "-"}");
+            var v = s.Verified is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
+            var p = s.Proved is { } pr ? $"{(pr.Ok ? pr.DigestMatch == true ? "ok" : "ok/nodig" : "FAILED")} {pr.Time:yyyy-MM-dd HH:mm}" : "never";
+            Console.WriteLine($"{s.Id,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Size / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {s.Parent ?? "-"}");
         }
         foreach (var x in ranges)
         {
             var lag = x.Cover is { } c ? $", commits up to {c:yyyy-MM-dd HH:mm:ss.fff} ({(DateTime.UtcNow - c).TotalSeconds:0.0} s ago)" : "";
-            Console.WriteLine($"shipped logs of {x.Instance}: generations {x.Low}-{x.High} ({x.Count}) after {x.AttachedTo ?? "NO full set (restore cannot use them)"}{lag}{(x.Stranded > 0 ? $"; {x.Stranded} more after a gap, never replayed (run 'blueback verify')" : "")}");
+            Console.WriteLine($"shipped logs of {x.Instance}: generations {x.GenLow}-{x.GenHigh} ({x.Generations}) after {x.AttachedTo ?? "NO full set (restore cannot use them)"}{lag}{(x.Stranded > 0 ? $"; {x.Stranded} more after a gap, never replayed (run 'blueback verify')" : "")}");
         }
         return Output.Ok;
-    }
-
-    private sealed record ShippedRange(string Id, string Instance, string LogSignature, uint Low, uint High, int Count, string? AttachedTo, DateTime? Cover, int Stranded);
-
-    /// <summary>Per instance and log stream: the shipped run that follows the newest set of the stream (its cover
-    /// read from its last manifest), and how many shipped generations lie beyond a gap.</summary>
-    private static async Task<List<ShippedRange>> ShippedRangesAsync(BackupRepository r, List<Manifest> sets, CancellationToken ct)
-    {
-        var ranges = new List<ShippedRange>();
-        var shipped = await r.ListShippedAsync(null, ct).ConfigureAwait(false);
-        foreach (var stream in shipped.GroupBy(k => (k.Instance, k.LogSignature)))
-        {
-            var (instance, signature) = stream.Key;
-            var own = sets.Where(s => s.Instance == instance && s.LogSignature == signature).ToList();
-            var newest = own.Where(ChainResolver.IsBase).MaxBy(s => s.GenHigh);
-            uint through = own.Count > 0 ? own.Max(s => s.GenHigh) : 0;
-            var run = newest is null ? stream.ToList() : ShippedChain.Follow(shipped, instance, signature, through);
-            var stranded = newest is null ? 0 : ShippedChain.Stranded(shipped, instance, signature, through).Count;
-            DateTime? cover = run.Count > 0 ? (await r.ReadShippedAsync(run[^1], ct).ConfigureAwait(false)).LogsCover : null;
-            uint low = run.Count > 0 ? run[0].Generation : 0, high = run.Count > 0 ? run[^1].Generation : through;
-            ranges.Add(new ShippedRange($"{BackupRepository.ShippedRoot}/{instance}/{signature}", instance, signature, low, high, run.Count, newest?.SetId, cover, stranded));
-        }
-        return ranges;
     }
 
     public static Command Verify()
@@ -281,7 +223,7 @@ internal static class RepositoryCommands
         catch (RepositoryException ex)
         {
             Console.Error.WriteLine($"blueback: {ex.Message}");
-            return Output.Failed;
+            return ex is RepositoryNotFoundException or SetNotFoundException ? Output.NotFound : Output.Failed;
         }
         catch (IOException ex)
         {

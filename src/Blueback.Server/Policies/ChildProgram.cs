@@ -96,12 +96,19 @@ internal static partial class ChildProgram
     {
         if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
         {
-            _ = Kill(pid, 15);
-            _ = Kill(pid, SigCont);
+            _ = Kill(pid, Signals.Term);
+            _ = Kill(pid, Signals.Cont);
         }
     }
 
-    private const int SigStop = 19, SigCont = 18;
+    /// <summary>The signal numbers kill(2) takes here: SIGTERM is 15 everywhere, SIGSTOP and SIGCONT are not (Linux
+    /// 19 and 18; macOS and the BSDs 17 and 19).</summary>
+    private static class Signals
+    {
+        public const int Term = 15;
+        public static readonly int Stop = OperatingSystem.IsLinux() ? 19 : 17;
+        public static readonly int Cont = OperatingSystem.IsLinux() ? 18 : 19;
+    }
 
     /// <summary>While <paramref name="busy"/> says the server's clients are at work, lets the child run one slice per
     /// cycle; when they are not, lets it run. Always leaves it running.</summary>
@@ -122,12 +129,12 @@ internal static partial class ChildProgram
                     continue;
                 }
                 await Task.Delay(BusySlice, ct).ConfigureAwait(false); // the slice it runs
-                _ = Kill(pid, SigStop);
+                _ = Kill(pid, Signals.Stop);
                 for (var waited = TimeSpan.Zero; waited < Cycle - BusySlice && busy(); waited += tick)
                 {
                     await Task.Delay(tick, ct).ConfigureAwait(false);
                 }
-                _ = Kill(pid, SigCont);
+                _ = Kill(pid, Signals.Cont);
             }
         }
         catch (OperationCanceledException)
@@ -136,7 +143,7 @@ internal static partial class ChildProgram
         }
         finally
         {
-            _ = Kill(pid, SigCont);
+            _ = Kill(pid, Signals.Cont);
         }
     }
 

@@ -11,7 +11,7 @@ namespace Blueback.Server.Policies;
 /// setting or removing a policy (admin).</summary>
 internal static class PolicyEndpoints
 {
-    private static readonly string[] Kinds = ["full", "incremental", "differential", "prove"];
+    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove];
 
     public static void Map(IEndpointRouteBuilder app, PolicyRunner runner)
     {
@@ -39,21 +39,21 @@ internal static class PolicyEndpoints
             {
                 return NoPolicy(name);
             }
-            kind ??= "full";
-            if (!Kinds.Contains(kind))
+            var job = PolicyJobKind.Full;
+            if (kind is not null && (!PolicyJobNames.TryParse(kind, out job) || !Kinds.Contains(job)))
             {
-                return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds)}.");
+                return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds.Select(k => k.WireName()))}.");
             }
-            if (set is not null && (kind != "prove" || set.Length != 32 || !set.All(char.IsAsciiHexDigitLower)))
+            if (set is not null && (job != PolicyJobKind.Prove || set.Length != 32 || !set.All(char.IsAsciiHexDigitLower)))
             {
                 return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits.");
             }
             try
             {
-                var (started, busy) = runner.RunNow(name, kind, set);
+                var (started, busy) = runner.RunNow(name, job, set);
                 return started is not null
                     ? Results.Json(started, ProtocolJson.Default.PolicyJobInfo, statusCode: StatusCodes.Status202Accepted)
-                    : Problems.Of(StatusCodes.Status409Conflict, "Job running", $"Policy '{name}' is running {busy!.Kind} job {busy.Id} (started {busy.Started:O}): one job at a time. Wait for it, or cancel it with DELETE {Routes.PolicyJob(busy.Policy, busy.Id)}.");
+                    : Problems.Of(StatusCodes.Status409Conflict, "Job running", $"Policy '{name}' is running {busy!.Kind.WireName()} job {busy.Id} (started {busy.Started:O}): one job at a time. Wait for it, or cancel it with DELETE {Routes.PolicyJob(busy.Policy, busy.Id)}.");
             }
             catch (InvalidOperationException ex)
             {

@@ -5,8 +5,6 @@ namespace Blueback.Server.Policies;
 /// <summary>A policy's definition checked, and its durations read: every mistake named with what to write instead.</summary>
 internal static class PolicyRules
 {
-    public static readonly string[] BackupKinds = ["full", "incremental", "differential"];
-
     public static void Validate(PolicyDefinition p, Func<string, bool> instanceHosted, string where)
     {
         if (!Names.IsValid(p.Name))
@@ -86,11 +84,12 @@ internal static class PolicyRules
         return t >= TimeSpan.FromSeconds(1) ? t : throw new ServerConfigException($"policy '{p.Name}' \"{field}\" is '{text}'; give at least 1s.");
     }
 
-    public static TimeSpan? IntervalOf(PolicyDefinition p, string kind) => kind switch
+    /// <summary>How often a backup of <paramref name="kind"/> is due; null where the policy takes none.</summary>
+    public static TimeSpan? IntervalOf(PolicyDefinition p, PolicyJobKind kind) => kind switch
     {
-        "full" => Interval(p.Full!, p, kind),
-        "incremental" => p.Incremental is { } i ? Interval(i, p, kind) : null,
-        "differential" => p.Differential is { } d ? Interval(d, p, kind) : null,
+        PolicyJobKind.Full => Interval(p.Full!, p, kind.WireName()),
+        PolicyJobKind.Incremental => p.Incremental is { } i ? Interval(i, p, kind.WireName()) : null,
+        PolicyJobKind.Differential => p.Differential is { } d ? Interval(d, p, kind.WireName()) : null,
         _ => null,
     };
 }

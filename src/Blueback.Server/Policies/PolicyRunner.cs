@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Blueback.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -18,22 +17,22 @@ internal sealed class PolicyRunner : IDisposable
 {
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ListEvery = TimeSpan.FromMinutes(5);
-    private static readonly TimeSpan BackupBound = TimeSpan.FromHours(24);
-    private static readonly TimeSpan LightBound = TimeSpan.FromMinutes(10);
 
     private readonly PolicyStore _store;
     private readonly PolicyHostInfo _host;
     private readonly Func<string, bool> _instanceHosted;
     private readonly Func<string, long?> _backupProgress;
     private readonly ILogger _logger;
+    private readonly PolicyJobRunner _jobs;
+    private readonly PolicyAlerts _alerts = new();
     private readonly Lock _lock = new();
     private readonly Dictionary<string, PolicyLane> _lanes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _busyInstances = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTime _started = DateTime.UtcNow;
-    private readonly Dictionary<(string Policy, string Kind, string State), long> _counts = [];
     private RunningJob? _proving;
     private Task _loop = Task.CompletedTask;
+    private int _disposed;
 
     public PolicyRunner(PolicyStore store, IEnumerable<PolicyDefinition> fromConfig, PolicyHostInfo host, Func<string, bool> instanceHosted, Func<string, long?> backupProgress, ILogger logger)
     {
@@ -42,29 +41,30 @@ internal sealed class PolicyRunner : IDisposable
         _instanceHosted = instanceHosted;
         _backupProgress = backupProgress;
         _logger = logger;
+        _jobs = new PolicyJobRunner(host, store.DefaultScratch, logger);
         foreach (var p in fromConfig)
         {
-            _lanes[p.Name] = NewLane(p, "config");
+            _lanes[p.Name] = NewLane(p, PolicySource.Config);
         }
         foreach (var p in store.LoadApiPolicies())
         {
             PolicyRules.Validate(p, instanceHosted, $"policy '{p.Name}' set through the API");
-            _lanes[p.Name] = NewLane(p, "api"); // set later than the config: it wins
+            _lanes[p.Name] = NewLane(p, PolicySource.Api); // set later than the config: it wins
         }
     }
 
-    private PolicyLane NewLane(PolicyDefinition p, string source)
+    private PolicyLane NewLane(PolicyDefinition p, PolicySource source)
     {
         var state = _store.LoadState(p.Name);
         // Jobs the state says were running: the server stopped or died under them. Their sets were never committed
         // (or were, and the repository lists them): nothing partial is listed either way.
         foreach (var job in state.Running)
         {
-            job.State = "interrupted";
+            job.State = PolicyJobState.Interrupted;
             job.Ended ??= DateTime.UtcNow;
             job.Error = "the server stopped or died during this job; a set exists only once committed, so none is left half-written";
             _store.AppendHistory(job);
-            state.LastJob[job.Kind] = job;
+            state.LastJob[job.Kind.WireName()] = job;
         }
         state.Running.Clear();
         _store.SaveState(p.Name, state);
@@ -83,6 +83,8 @@ internal sealed class PolicyRunner : IDisposable
     }
 
     public void Start() => _loop = Task.Run(LoopAsync);
+
+    // ---- the scheduler -------------------------------------------------------------------------------------------
 
     private async Task LoopAsync()
     {
@@ -127,45 +129,25 @@ internal sealed class PolicyRunner : IDisposable
                         StartLocked(lane, due.Kind, due.Trigger, null);
                     }
                 }
-                if (_proving is null && NextProof(lane, now) is { } proof)
+                if (_proving is null && lane.DueProof(now) is { } proof)
                 {
-                    StartLocked(lane, "prove", proof.Trigger, proof.Set);
+                    StartLocked(lane, PolicyJobKind.Prove, proof.Trigger, proof.Set);
                 }
                 // Shipping follows a full set (the shipped logs continue its chain).
-                if (lane.Definition.Shipping && lane.Shipper is null && now >= lane.ShipperRetryAt && lane.RepositoryReady && lane.State.LastSuccess.ContainsKey("full"))
+                if (lane.Definition.Shipping && lane.RepositoryReady && lane.State.LastSuccess.ContainsKey(PolicyJobKind.Full.WireName()) && lane.Shipper.Due(now))
                 {
-                    StartShipper(lane);
+                    lane.Shipper.Start(lane.Name, _host, PolicyCommands.Ship(lane.Definition, _host.Server), _stopping.Token, _logger);
                 }
                 if (lane.Listing is null or { IsCompleted: true } && lane.RepositoryReady && (lane.SetsListed is null || now - lane.SetsListed > ListEvery))
                 {
-                    lane.SetsListed = now;
-                    lane.Listing = ListSetsAsync(lane);
+                    ListLocked(lane);
                 }
             }
         }
     }
 
-    private static (string Set, string Trigger)? NextProof(PolicyLane lane, DateTime now)
-    {
-        if (lane.State.ToProve.Count > 0)
-        {
-            return (lane.State.ToProve[0], "after-backup");
-        }
-        if (lane.Definition.Prove.Every is { } text && lane.Sets.Count > 0)
-        {
-            var every = PolicyRules.Interval(text, lane.Definition, "prove.every");
-            if (lane.State.LastProofSweep is not { } last || now >= last + every)
-            {
-                lane.State.LastProofSweep = now;
-                var oldest = lane.Sets.OrderBy(s => s.ProvedAt ?? DateTime.MinValue).ThenBy(s => s.Ended).First();
-                return (oldest.Id, "schedule");
-            }
-        }
-        return null;
-    }
-
     /// <summary>Starts a job now in its lane (backups and retention) or in the proof lane. Under the lock.</summary>
-    private RunningJob StartLocked(PolicyLane lane, string kind, string trigger, string? set)
+    private RunningJob StartLocked(PolicyLane lane, PolicyJobKind kind, PolicyJobTrigger trigger, string? set)
     {
         var info = new PolicyJobInfo
         {
@@ -173,12 +155,12 @@ internal sealed class PolicyRunner : IDisposable
             Policy = lane.Name,
             Kind = kind,
             Trigger = trigger,
-            State = "running",
+            State = PolicyJobState.Running,
             Started = DateTime.UtcNow,
             Set = set,
         };
         var job = new RunningJob(info, _stopping.Token);
-        if (kind == "prove")
+        if (kind == PolicyJobKind.Prove)
         {
             _proving = job;
             lane.Proof = job;
@@ -190,126 +172,9 @@ internal sealed class PolicyRunner : IDisposable
         }
         lane.State.Running.Add(info);
         _store.SaveState(lane.Name, lane.State);
-        _logger.LogInformation("Policy {Policy}: {Kind} job {Id} started ({Trigger}).", lane.Name, kind, info.Id, trigger);
-        job.Task = Task.Run(() => RunAsync(lane, job));
+        _logger.LogInformation("Policy {Policy}: {Kind} job {Id} started ({Trigger}).", lane.Name, kind.WireName(), info.Id, trigger.WireName());
+        job.Task = Task.Run(async () => Finish(lane, job, await _jobs.RunAsync(lane, job).ConfigureAwait(false)));
         return job;
-    }
-
-    private async Task RunAsync(PolicyLane lane, RunningJob job)
-    {
-        var info = job.Info;
-        var p = lane.Definition;
-        bool forgotten = false;
-        try
-        {
-            if (!lane.RepositoryReady)
-            {
-                await EnsureRepositoryAsync(lane, job).ConfigureAwait(false);
-            }
-            switch (info.Kind)
-            {
-                case "full" or "incremental" or "differential":
-                    {
-                        var r = await ChildAsync(job, PolicyCommands.Backup(p, info.Kind, _host.Server), BackupBound).ConfigureAwait(false);
-                        if (r.Exit == 0)
-                        {
-                            PolicyCommands.ReadBackup(r.Out, info);
-                        }
-                        else if (PolicyCommands.ReadCommittedAfterCommit(r.Out, info))
-                        {
-                            // Its set is listed: recorded as taken (not retried as a failure, nor "no partial set"
-                            // beside a set that is there), with what was left undone in its error.
-                            info.State = "succeeded";
-                            break;
-                        }
-                        End(job, r);
-                        break;
-                    }
-                case "prove":
-                    {
-                        var r = await ChildAsync(job, PolicyCommands.Prove(p, info.Set!, p.Prove.Scratch ?? _store.DefaultScratch), BackupBound, _host.Busy).ConfigureAwait(false);
-                        if (r.Exit is 0 or 1 && !r.Stopped)
-                        {
-                            PolicyCommands.ReadProof(r.Out, info);
-                        }
-                        End(job, r, failed: info.ProofOk == false);
-                        if (r.Exit == 2 && r.Err.Contains("has no set", StringComparison.Ordinal))
-                        {
-                            // Retention forgot the set before its proof came up: nothing to prove, nothing wrong.
-                            info.State = "skipped";
-                            info.Error = $"set {info.Set} was forgotten (retention) before its proof ran";
-                        }
-                        break;
-                    }
-                case "forget":
-                    {
-                        var r = await ChildAsync(job, PolicyCommands.Forget(p), LightBound).ConfigureAwait(false);
-                        End(job, r);
-                        forgotten = r.Exit == 0 && PolicyCommands.Forgotten(r.Out) > 0;
-                        break;
-                    }
-                case "gc":
-                    End(job, await ChildAsync(job, ["repo", "gc", .. PolicyCommands.Repository(p)], LightBound).ConfigureAwait(false));
-                    break;
-                default:
-                    throw new InvalidOperationException($"no job kind '{info.Kind}'");
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            info.State = job.Cancel.IsCancellationRequested ? "cancelled" : "failed";
-            info.Error ??= ex is OperationCanceledException ? "cancelled before it started" : ex.Message;
-        }
-        finally
-        {
-            Finish(lane, job, forgotten);
-        }
-    }
-
-    /// <summary>The repository exists (or is made, if the policy says so) before the first job uses it.</summary>
-    private async Task EnsureRepositoryAsync(PolicyLane lane, RunningJob job)
-    {
-        var list = await ChildAsync(job, PolicyCommands.List(lane.Definition), LightBound).ConfigureAwait(false);
-        if (list.Exit != 0 && list.Err.Contains("is not a Blueback repository", StringComparison.Ordinal) && lane.Definition.Repository.Create)
-        {
-            var init = await ChildAsync(job, PolicyCommands.Init(lane.Definition), LightBound).ConfigureAwait(false);
-            if (init.Exit != 0)
-            {
-                throw new InvalidOperationException($"the repository '{lane.Definition.Repository.Location}' does not exist and could not be created: {init.Reason}");
-            }
-            _logger.LogInformation("Policy {Policy}: created repository {Repository}.", lane.Name, lane.Definition.Repository.Location);
-        }
-        else if (list.Exit != 0)
-        {
-            job.Cancel.Token.ThrowIfCancellationRequested();
-            throw new InvalidOperationException($"the repository '{lane.Definition.Repository.Location}' cannot be read: {list.Reason}");
-        }
-        lane.RepositoryReady = true;
-    }
-
-    private async Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound, Func<bool>? busy = null)
-    {
-        var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = _host.Token };
-        return await ChildProgram.RunAsync(_host.Program, args, env, bound, null, job.Cancel.Token, busy).ConfigureAwait(false);
-    }
-
-    private static void End(RunningJob job, ChildResult r, bool failed = false)
-    {
-        var info = job.Info;
-        if (r.Stopped && job.Cancel.IsCancellationRequested)
-        {
-            info.State = "cancelled";
-            info.Error ??= "stopped before it ended; no partial set is listed";
-        }
-        else if (r.Exit != 0 || failed)
-        {
-            info.State = "failed";
-            info.Error ??= r.Reason;
-        }
-        else
-        {
-            info.State = "succeeded";
-        }
     }
 
     /// <summary>Records the job's end: history, state (successes, failures and the retry, proofs to come), follow-ups.</summary>
@@ -319,58 +184,24 @@ internal sealed class PolicyRunner : IDisposable
         info.Ended = DateTime.UtcNow;
         info.Seconds = Math.Round((info.Ended.Value - info.Started).TotalSeconds, 3);
         info.ProgressBytes = null;
-        if (job.Cancel.IsCancellationRequested && _stopping.IsCancellationRequested && info.State == "cancelled")
+        if (job.Cancel.IsCancellationRequested && _stopping.IsCancellationRequested && info.State == PolicyJobState.Cancelled)
         {
             info.Error = "the server stopped during this job; no partial set is listed";
         }
         lock (_lock)
         {
-            var st = lane.State;
-            st.Running.RemoveAll(j => j.Id == info.Id);
-            st.LastJob[info.Kind] = info;
-            bool backup = PolicyRules.BackupKinds.Contains(info.Kind);
-            if (backup && info.State == "succeeded")
+            lane.Record(info, forgotten);
+            if (info.Kind.IsBackup() && info.State == PolicyJobState.Failed)
             {
-                st.LastSuccess[info.Kind] = info.Started;
-                st.Failures = 0;
-                st.RetryAt = null;
-                st.RetryKind = null;
-                if (lane.Definition.Prove.AfterEach && info.Set is not null)
-                {
-                    st.ToProve.Add(info.Set);
-                }
-                if (lane.Definition.Retention is not null)
-                {
-                    lane.FollowUps.Enqueue(("forget", "after-backup"));
-                }
+                _logger.LogWarning("Policy {Policy}: {Kind} backup failed ({Failures} in a row), retried at {RetryAt:O}: {Error}", lane.Name, info.Kind.WireName(), lane.State.Failures, lane.State.RetryAt, info.Error);
             }
-            else if (backup && info.State == "failed")
-            {
-                st.Failures++;
-                st.RetryKind = info.Kind;
-                st.RetryAt = info.Ended + lane.Backoff(info.Kind, st.Failures);
-                _logger.LogWarning("Policy {Policy}: {Kind} backup failed ({Failures} in a row), retried at {RetryAt:O}: {Error}", lane.Name, info.Kind, st.Failures, st.RetryAt, info.Error);
-            }
-            else if (info.Kind == "prove" && info.State != "cancelled")
-            {
-                st.ToProve.Remove(info.Set!);
-                if (info.ProofOk == false)
-                {
-                    _logger.LogError("Policy {Policy}: PROOF FAILED for set {Set}: {Error}", lane.Name, info.Set, info.Error);
-                }
-            }
-            else if (info.Kind == "forget" && info.State == "succeeded" && forgotten)
-            {
-                // Forgotten sets' chunks are freed once gc's grace has passed (a restore reading them meanwhile still works).
-                lane.FollowUps.Enqueue(("gc", "after-backup"));
-            }
-            _counts[(lane.Name, info.Kind, info.State)] = _counts.GetValueOrDefault((lane.Name, info.Kind, info.State)) + 1;
+            _alerts.Ended(info);
             if (!lane.Removed)
             {
-                _store.SaveState(lane.Name, st);
+                _store.SaveState(lane.Name, lane.State);
                 _store.AppendHistory(info);
             }
-            if (info.Kind == "prove")
+            if (info.Kind == PolicyJobKind.Prove)
             {
                 _proving = null;
                 lane.Proof = null;
@@ -382,77 +213,41 @@ internal sealed class PolicyRunner : IDisposable
             }
             if (lane.RepositoryReady && !_stopping.IsCancellationRequested && lane.Listing is null or { IsCompleted: true })
             {
-                lane.SetsListed = DateTime.UtcNow;
-                lane.Listing = ListSetsAsync(lane);
+                ListLocked(lane);
             }
         }
-        _logger.LogInformation("Policy {Policy}: {Kind} job {Id} {State} in {Seconds:0.0} s{Error}", lane.Name, info.Kind, info.Id, info.State, info.Seconds, info.Error is null ? "" : ": " + info.Error);
+        _logger.LogInformation("Policy {Policy}: {Kind} job {Id} {State} in {Seconds:0.0} s{Error}", lane.Name, info.Kind.WireName(), info.Id, info.State.WireName(), info.Seconds, info.Error is null ? "" : ": " + info.Error);
     }
 
-    private async Task ListSetsAsync(PolicyLane lane)
+    /// <summary>Lists the repository's sets again, in process and bounded (after each job, and every few minutes).</summary>
+    private void ListLocked(PolicyLane lane)
     {
-        try
+        lane.SetsListed = DateTime.UtcNow;
+        lane.Listing = Task.Run(async () =>
         {
-            var r = await ChildProgram.RunAsync(_host.Program, PolicyCommands.List(lane.Definition), new Dictionary<string, string>(), LightBound, null, _stopping.Token).ConfigureAwait(false);
-            if (r.Exit == 0)
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            bound.CancelAfter(PolicyJobRunner.LightBound);
+            try
             {
-                var sets = PolicyCommands.ReadSets(r.Out, lane.Definition.Instance);
+                var sets = await PolicyRepositories.SetsAsync(lane.Definition, bound.Token).ConfigureAwait(false);
                 lock (_lock)
                 {
                     lane.Sets = sets;
                     lane.SetsListed = DateTime.UtcNow;
                 }
             }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // listed again after the next job, or within five minutes
-            if (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                _logger.LogWarning("Policy {Policy}: listing the repository's sets failed: {Message}", lane.Name, ex.Message);
-            }
-        }
-    }
-
-    private void StartShipper(PolicyLane lane)
-    {
-        var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-        lane.ShipperStop = stop;
-        lane.ShipperStatus = "starting";
-        lane.Shipper = Task.Run(async () =>
-        {
-            ChildResult? r = null;
-            try
-            {
-                var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = _host.Token };
-                r = await ChildProgram.RunAsync(_host.Program, PolicyCommands.Ship(lane.Definition, _host.Server), env, TimeSpan.FromDays(3650),
-                    pid => lane.ShipperStatus = $"running (pid {pid})", stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
-            {
-                lane.ShipperStatus = $"could not start: {ex.Message}";
-            }
-            lock (_lock)
-            {
-                if (r is not null)
+                // listed again after the next job, or within five minutes
+                if (ex is not OperationCanceledException)
                 {
-                    lane.ShipperFailures = r.Stopped ? 0 : lane.ShipperFailures + 1;
-                    var wait = TimeSpan.FromSeconds(Math.Min(60, 2 * Math.Pow(2, Math.Min(5, lane.ShipperFailures))));
-                    lane.ShipperRetryAt = DateTime.UtcNow + wait;
-                    lane.ShipperStatus = r.Stopped ? "stopped" : $"exited ({r.Reason}); restarting at {lane.ShipperRetryAt:HH:mm:ss} UTC";
-                    if (!r.Stopped)
-                    {
-                        _logger.LogWarning("Policy {Policy}: the shipper exited: {Reason}", lane.Name, r.Reason);
-                    }
+                    _logger.LogWarning("Policy {Policy}: listing the repository's sets failed: {Message}", lane.Name, ex.Message);
                 }
-                lane.Shipper = null;
             }
-            stop.Dispose();
         });
     }
 
     // ---- what the routes ask -------------------------------------------------------------------------------------
-
     public List<PolicyInfo> List()
     {
         lock (_lock)
@@ -472,13 +267,13 @@ internal sealed class PolicyRunner : IDisposable
     private PolicyInfo InfoLocked(PolicyLane lane) => new()
     {
         Definition = lane.Definition,
-        Source = lane.Source,
+        Source = lane.Source.WireName(),
         Running = WithProgress(lane, lane.Job),
         Proving = lane.Proof?.Info,
         Next = lane.NextDue(),
         Last = new Dictionary<string, PolicyJobInfo>(lane.State.LastJob),
         ConsecutiveFailures = lane.State.Failures,
-        Shipper = lane.Definition.Shipping ? lane.ShipperStatus ?? "not started" : null,
+        Shipper = lane.Definition.Shipping ? lane.Shipper.Status ?? "not started" : null,
         Sets = lane.Sets,
         SetsListed = lane.Listing is null ? null : lane.SetsListed,
     };
@@ -489,7 +284,7 @@ internal sealed class PolicyRunner : IDisposable
         {
             return null;
         }
-        if (PolicyRules.BackupKinds.Contains(job.Info.Kind))
+        if (job.Info.Kind.IsBackup())
         {
             job.Info.ProgressBytes = _backupProgress(lane.Definition.Instance);
         }
@@ -497,12 +292,12 @@ internal sealed class PolicyRunner : IDisposable
     }
 
     /// <summary>Starts a job now. Null and the job that holds the lane when one runs already (one at a time).</summary>
-    public (PolicyJobInfo? Started, PolicyJobInfo? Busy) RunNow(string name, string kind, string? set)
+    public (PolicyJobInfo? Started, PolicyJobInfo? Busy) RunNow(string name, PolicyJobKind kind, string? set)
     {
         lock (_lock)
         {
             var lane = _lanes[name];
-            if (kind == "prove")
+            if (kind == PolicyJobKind.Prove)
             {
                 if (_proving is not null)
                 {
@@ -513,7 +308,7 @@ internal sealed class PolicyRunner : IDisposable
                 {
                     throw new InvalidOperationException($"policy '{name}' has no set to prove yet (its repository lists none); give one with set=ID or take a backup first.");
                 }
-                return (StartLocked(lane, kind, "run-now", target).Info, null);
+                return (StartLocked(lane, kind, PolicyJobTrigger.RunNow, target).Info, null);
             }
             if (lane.Job is not null)
             {
@@ -524,7 +319,7 @@ internal sealed class PolicyRunner : IDisposable
                 var other = _lanes.Values.First(l => l.Job is not null && l.Definition.Instance == lane.Definition.Instance);
                 return (null, other.Job!.Info);
             }
-            return (StartLocked(lane, kind, "run-now", null).Info, null);
+            return (StartLocked(lane, kind, PolicyJobTrigger.RunNow, null).Info, null);
         }
     }
 
@@ -584,17 +379,17 @@ internal sealed class PolicyRunner : IDisposable
             {
                 if (lane.Definition.Shipping && !p.Shipping)
                 {
-                    lane.ShipperStop?.Cancel();
+                    lane.Shipper.Stop();
                 }
                 lane.Definition = p;
-                lane.Source = "api";
+                lane.Source = PolicySource.Api;
                 lane.RepositoryReady = false;
             }
             else
             {
-                _lanes[p.Name] = NewLane(p, "api");
+                _lanes[p.Name] = NewLane(p, PolicySource.Api);
             }
-            _store.SaveApiPolicies(_lanes.Values.Where(l => l.Source == "api").Select(l => l.Definition).ToList());
+            _store.SaveApiPolicies(_lanes.Values.Where(l => l.Source == PolicySource.Api).Select(l => l.Definition).ToList());
         }
     }
 
@@ -607,16 +402,16 @@ internal sealed class PolicyRunner : IDisposable
             {
                 return $"there is no policy '{name}'";
             }
-            if (lane.Source != "api")
+            if (lane.Source != PolicySource.Api)
             {
                 return $"policy '{name}' comes from the server's config file: remove it there and restart the server";
             }
             lane.Removed = true;
             lane.Job?.Cancel.Cancel();
             lane.Proof?.Cancel.Cancel();
-            lane.ShipperStop?.Cancel();
+            lane.Shipper.Stop();
             _lanes.Remove(name);
-            _store.SaveApiPolicies(_lanes.Values.Where(l => l.Source == "api").Select(l => l.Definition).ToList());
+            _store.SaveApiPolicies(_lanes.Values.Where(l => l.Source == PolicySource.Api).Select(l => l.Definition).ToList());
             return null;
         }
     }
@@ -624,42 +419,10 @@ internal sealed class PolicyRunner : IDisposable
     /// <summary>What an operator should look at in the policies: failures in a row, failed proofs, a shipper down.</summary>
     public List<AlertInfo> Alerts()
     {
-        var alerts = new List<AlertInfo>();
         lock (_lock)
         {
-            foreach (var lane in _lanes.Values)
-            {
-                if (lane.State.Failures > 0 && lane.State.RetryKind is { } kind && lane.State.LastJob.GetValueOrDefault(kind) is { } last)
-                {
-                    alerts.Add(new AlertInfo
-                    {
-                        Severity = lane.State.Failures >= 3 ? "critical" : "warning",
-                        Subject = $"policy {lane.Name}",
-                        Message = $"{lane.State.Failures} {kind} backup(s) failed in a row; the last: {last.Error}. Retried at {lane.State.RetryAt:yyyy-MM-dd HH:mm:ss} UTC.",
-                        Since = last.Ended,
-                    });
-                }
-                foreach (var set in lane.Sets.Where(s => s.Proved == false))
-                {
-                    alerts.Add(new AlertInfo
-                    {
-                        Severity = "critical",
-                        Subject = $"policy {lane.Name}, set {set.Id}",
-                        Message = $"set {set.Id} ({set.Type}) FAILED its proof: a restore of it does not come back whole. Run 'blueback prove --set {set.Id}' for the details, and take a new full backup.",
-                        Since = set.ProvedAt,
-                    });
-                }
-                if (lane.State.LastJob.GetValueOrDefault("prove") is { ProofOk: false } p && lane.Sets.All(s => s.Id != p.Set || s.Proved != false))
-                {
-                    alerts.Add(new AlertInfo { Severity = "critical", Subject = $"policy {lane.Name}, set {p.Set}", Message = p.Error ?? "the last proof failed", Since = p.Ended });
-                }
-                if (lane.Definition.Shipping && lane.ShipperStatus is { } s && s.StartsWith("exited", StringComparison.Ordinal))
-                {
-                    alerts.Add(new AlertInfo { Severity = "warning", Subject = $"policy {lane.Name}, shipping", Message = $"the shipper {s}" });
-                }
-            }
+            return _lanes.Values.SelectMany(PolicyAlerts.Of).ToList();
         }
-        return alerts;
     }
 
     /// <summary>Jobs ended, by policy, kind and outcome (for the metrics); failed proofs and failures in a row per policy.</summary>
@@ -667,8 +430,7 @@ internal sealed class PolicyRunner : IDisposable
     {
         lock (_lock)
         {
-            return (_counts.Select(kv => (kv.Key, kv.Value)).ToList(),
-                _lanes.Values.Select(l => (l.Name, l.State.Failures, l.Sets.Count(s => s.Proved == false))).ToList());
+            return (_alerts.EndedJobs(), _lanes.Values.Select(l => (l.Name, l.State.Failures, l.Sets.Count(s => s.Proved == false))).ToList());
         }
     }
 
@@ -684,7 +446,7 @@ internal sealed class PolicyRunner : IDisposable
         Task[] tasks;
         lock (_lock)
         {
-            tasks = _lanes.Values.SelectMany(l => new[] { l.Job?.Task, l.Proof?.Task, l.Shipper, l.Listing }).OfType<Task>().Append(_loop).ToArray();
+            tasks = _lanes.Values.SelectMany(l => new[] { l.Job?.Task, l.Proof?.Task, l.Shipper.Running, l.Listing }).OfType<Task>().Append(_loop).ToArray();
         }
         try
         {
@@ -696,6 +458,4 @@ internal sealed class PolicyRunner : IDisposable
         }
         // _stopping is not disposed: a job that outlived the bound still links its token to it.
     }
-
-    private int _disposed;
 }

@@ -9,14 +9,19 @@ namespace Blueback.Server.Policies;
 /// a row, the sets waiting for their proof, and the job that was running (found at start: the server died under it).</summary>
 internal sealed class PolicyState
 {
+    /// <summary>By the kind's wire name (<see cref="PolicyJobNames.WireName{T}"/>).</summary>
     [JsonPropertyName("lastSuccess")] public Dictionary<string, DateTime> LastSuccess { get; set; } = [];
+    /// <summary>By the kind's wire name.</summary>
     [JsonPropertyName("lastJob")] public Dictionary<string, PolicyJobInfo> LastJob { get; set; } = [];
     [JsonPropertyName("failures")] public int Failures { get; set; }
     [JsonPropertyName("retryAt")] public DateTime? RetryAt { get; set; }
-    [JsonPropertyName("retryKind")] public string? RetryKind { get; set; }
+    [JsonPropertyName("retryKind")] public PolicyJobKind? RetryKind { get; set; }
     [JsonPropertyName("toProve")] public List<string> ToProve { get; set; } = [];
     [JsonPropertyName("lastProofSweep")] public DateTime? LastProofSweep { get; set; }
     [JsonPropertyName("running")] public List<PolicyJobInfo> Running { get; set; } = [];
+
+    /// <summary>When a backup of <paramref name="kind"/> last succeeded; default if never.</summary>
+    public DateTime LastSuccessOf(PolicyJobKind kind) => LastSuccess.GetValueOrDefault(kind.WireName());
 }
 
 /// <summary>The policies' files under DATA/policies: the ones set through the API, each policy's state, and its history

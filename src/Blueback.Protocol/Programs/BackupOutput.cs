@@ -1,0 +1,60 @@
+using System.Text.Json.Serialization;
+
+namespace Blueback.Protocol.Programs;
+
+/// <summary>What <c>blueback backup --json</c> prints: the committed set. Also printed, with <see cref="Committed"/>
+/// set, by a backup that was stopped or failed after its set's commit (exit 130 or 2): the set is listed and restores,
+/// only the server's log truncation is left for the next backup.</summary>
+public sealed class BackupOutput
+{
+    /// <summary>The set's id.</summary>
+    [JsonPropertyName("set")] public string Set { get; set; } = "";
+
+    /// <summary>The instance backed up.</summary>
+    [JsonPropertyName("instance")] public string Instance { get; set; } = "";
+
+    /// <summary>full, incremental, differential or copy.</summary>
+    [JsonPropertyName("type")] public string Type { get; set; } = "";
+
+    /// <summary>The set this one depends on (incrementals and differentials); null for a full or copy.</summary>
+    [JsonPropertyName("parent")] public string? Parent { get; set; }
+
+    /// <summary>Bytes of database images and logs read from the server.</summary>
+    [JsonPropertyName("bytes")] public long Bytes { get; set; }
+
+    /// <summary>Bytes written into the repository (compressed, new chunks only).</summary>
+    [JsonPropertyName("stored")] public long Stored { get; set; }
+
+    /// <summary>Bytes whose chunks the repository held already (deduplicated, not written again).</summary>
+    [JsonPropertyName("reused")] public long Reused { get; set; }
+
+    /// <summary>The chunks' codec.</summary>
+    [JsonPropertyName("codec")] public string? Codec { get; set; }
+
+    /// <summary>Wall-clock seconds the backup took.</summary>
+    [JsonPropertyName("seconds")] public double Seconds { get; set; }
+
+    /// <summary>The set's lowest log generation.</summary>
+    [JsonPropertyName("genLow")] public uint GenLow { get; set; }
+
+    /// <summary>The set's highest log generation.</summary>
+    [JsonPropertyName("genHigh")] public uint GenHigh { get; set; }
+
+    /// <summary>The log generations the server deleted after the commit.</summary>
+    [JsonPropertyName("truncated")] public List<uint> Truncated { get; set; } = [];
+
+    /// <summary>A changed-pages set: the generation its pages are listed from; null otherwise.</summary>
+    [JsonPropertyName("changedSince")] public uint? ChangedSince { get; set; }
+
+    /// <summary>A changed-pages set: the databases held whole instead, each with why.</summary>
+    [JsonPropertyName("wholeImages")] public List<string> WholeImages { get; set; } = [];
+
+    /// <summary>Whether the set records its tables' digests (what proofs compare).</summary>
+    [JsonPropertyName("digest")] public bool Digest { get; set; }
+
+    /// <summary>True only in the output of a backup that ended after its set's commit without finishing (exit 130 or 2).</summary>
+    [JsonPropertyName("committed")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Committed { get; set; }
+
+    /// <summary>With <see cref="Committed"/>: "stopped", or the error that ended the backup after its commit.</summary>
+    [JsonPropertyName("afterCommit")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? AfterCommit { get; set; }
+}

@@ -1,0 +1,65 @@
+using Blueback.Backup;
+using Blueback.Protocol;
+using Blueback.Repository;
+using Blueback.Repository.Crypto;
+using Blueback.Repository.Stores;
+
+namespace Blueback.Server.Policies;
+
+/// <summary>A policy's repository read in process, through the backup library the <c>blueback</c> program uses: whether it
+/// exists, and its sets. Reading changes nothing in it, so it needs no child process of its own.</summary>
+internal static class PolicyRepositories
+{
+    /// <summary>Whether the repository exists (has its <c>config.json</c>).</summary>
+    /// <exception cref="RepositoryException">It exists but cannot be opened (damaged, a wrong key), or cannot be reached.</exception>
+    public static async Task<bool> ExistsAsync(PolicyRepository repository, CancellationToken ct)
+    {
+        try
+        {
+            await UseAsync(repository, static (_, _) => Task.FromResult(0), ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (RepositoryNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The instance's committed sets as the console shows them: type (with "+pages" for a changed-pages set),
+    /// sizes, and the outcome of their last verify and proof.</summary>
+    public static Task<List<PolicySetInfo>> SetsAsync(PolicyDefinition p, CancellationToken ct) =>
+        UseAsync(p.Repository, async (repo, token) =>
+        {
+            var manifests = (await repo.ListSetsAsync(token).ConfigureAwait(false)).Where(m => m.Instance == p.Instance).ToList();
+            var listed = await RepositoryListing.SetsAsync(repo, manifests, token).ConfigureAwait(false);
+            return listed.Select(s => new PolicySetInfo
+            {
+                Id = s.Id,
+                Type = s.Type + (s.ChangedSince is null ? "" : "+pages"),
+                Parent = s.Parent,
+                Ended = s.Ended,
+                GenLow = s.GenLow,
+                GenHigh = s.GenHigh,
+                Size = s.Size,
+                Stored = s.Stored,
+                Verified = s.Verified?.Ok,
+                Proved = s.Proved?.Ok,
+                ProvedAt = s.Proved?.Time,
+                DigestMatch = s.Proved?.DigestMatch,
+            }).ToList();
+        }, ct);
+
+    private static async Task<T> UseAsync<T>(PolicyRepository repository, Func<BackupRepository, CancellationToken, Task<T>> body, CancellationToken ct)
+    {
+        var store = RepositoryStores.Open(repository.Location, repository.S3Endpoint, repository.S3Region);
+        try
+        {
+            var repo = await BackupRepository.OpenAsync(store, RepositorySecret.FromKeyFileOrEnvironment(repository.KeyFile), ct).ConfigureAwait(false);
+            return await body(repo, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+    }
+}
