@@ -175,7 +175,7 @@ internal static class PolicyCommand
         }
         else
         {
-            Console.WriteLine($"policy {name}: {job.Kind.WireName()} job {job.Id} {job.State} in {job.Seconds:0.0} s{(job.Set is { } s ? $", set {s}" : "")}{(job.Bytes is { } by ? $", {by / 1048576.0:0.0} MiB at {job.RateMBps:0.0} MB/s" : "")}{(job.ProofOk is { } ok ? ok ? ", proven" : ", PROOF FAILED" : "")}{(job.Error is { } err ? $": {err}" : "")}");
+            Console.WriteLine($"policy {name}: {job.Kind.WireName()} job {job.Id} {job.State.WireName()} in {job.Seconds:0.0} s{(job.Set is { } s ? $", set {s}" : "")}{(job.Bytes is { } by ? $", {by / 1048576.0:0.0} MiB at {job.RateMBps:0.0} MB/s" : "")}{(job.ProofOk is { } ok ? ok ? ", proven" : ", PROOF FAILED" : "")}{(job.Error is { } err ? $": {err}" : "")}");
         }
         return job.State == PolicyJobState.Succeeded ? Output.Ok : job.ProofOk == false ? Output.ProblemFound : job.State == PolicyJobState.Cancelled ? Output.Cancelled : Output.Failed;
     }

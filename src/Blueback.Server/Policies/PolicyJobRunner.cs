@@ -45,7 +45,7 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
                     End(job, await ChildAsync(job, PolicyCommands.Gc(p), LightBound).ConfigureAwait(false));
                     return false;
                 default:
-                    throw new InvalidOperationException($"no job kind '{info.Kind}'");
+                    throw new InvalidOperationException($"no job kind '{info.Kind.WireName()}'");
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
