@@ -30,7 +30,7 @@ public class LifecycleTests
             await load.WaitForExitAsync(cts.Token);
         }
         var output = await loadOut + await loadErr;
-        Assert.True(load.ExitCode == 1, $"load should report the errors after the kill (exit {load.ExitCode}): {output}");
+        Assert.True(load.ExitCode == 2, $"load should report the errors after the kill (exit {load.ExitCode}): {output}");
         var acked = File.ReadAllLines(acks);
         Assert.True(acked.Length > 50, $"only {acked.Length} writes were acknowledged before the kill: {output}");
 

@@ -56,7 +56,7 @@ internal static class LoadCommand
                     Console.WriteLine($"      first error: {result.FirstError}");
                 }
             }
-            return signals.Signalled ? Output.Cancelled : result.Errors > 0 ? Output.ProblemFound : Output.Ok;
+            return signals.Signalled ? Output.Cancelled : result.Errors > 0 ? Output.Failed : Output.Ok;
         });
         return cmd;
     }
