@@ -408,13 +408,14 @@ internal sealed partial class Rounds(SoakServer server, Writers writers, string 
         }
         if (!o.Landed)
         {
-            if (o.Exit is not (0 or 2))
+            if (o.Exit is not (0 or 2 or 3))
             {
                 tally.Violation($"{what}: exit {o.Exit} without a signal: {o.Output[^Math.Min(300, o.Output.Length)..]}");
             }
-            if (o.Exit == 2)
+            if (o.Exit is 2 or 3)
             {
-                // A refusal with its reason (a chain gap after a killed backup, say), not a crash: the reasons are listed.
+                // A refusal with its reason (a chain gap after a killed backup, a set forgotten before its proof), not a
+                // crash: the reasons are listed.
                 tally.Refusal(what, o.Output.Split('\n').LastOrDefault(l => l.Contains("blueback", StringComparison.Ordinal))?.Trim() ?? "(no message)");
             }
             return;
