@@ -19,7 +19,7 @@ public class BackupCancellationTests(ITestOutputHelper output)
     public Task Cancelling_a_backup_at_25_random_points_returns_promptly_and_leaks_nothing() => RunAsync(25, seed: 1);
 
     [Fact(Timeout = 600_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task Cancelling_a_backup_at_100_random_points_returns_promptly_and_leaks_nothing() => RunAsync(100, seed: 2);
 
     /// <summary>A begin cancelled while in flight (the server may have begun the session, or may not have seen the

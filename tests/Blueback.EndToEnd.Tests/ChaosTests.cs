@@ -20,7 +20,7 @@ public partial class ChaosTests
     public Task A_short_chaos_run_loses_nothing_acknowledged_and_leaves_every_set_restorable() => RunAsync(rounds: 8, seed: 3);
 
     [Fact(Timeout = 1_800_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task A_long_chaos_run_loses_nothing_acknowledged_and_leaves_every_set_restorable() => RunAsync(rounds: 40, seed: 11);
 
     /// <summary>Writers that survive server restarts: writer w's transaction i sets its counter, a marker and one of

@@ -220,7 +220,7 @@ public partial class RestoreProgramTests
     public async Task A_restore_killed_or_stopped_at_any_moment_completes_when_run_again() => await KillAndRerunAsync(rounds: 4);
 
     [Fact(Timeout = 1_200_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_restore_killed_at_many_moments_completes_when_run_again() => await KillAndRerunAsync(rounds: 20);
 
     private static async Task KillAndRerunAsync(int rounds)

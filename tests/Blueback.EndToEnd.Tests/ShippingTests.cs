@@ -204,7 +204,7 @@ public partial class ShippingTests
     private const string ShortLeaseConfig = """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ], "shipperLeaseSeconds": 3 }""";
 
     [Fact(Timeout = 400_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task On_s3_a_shipper_killed_and_restarted_mid_load_resumes_with_no_gap_and_the_recovery_point_holds()
     {
         using var dir = new TempDir();
@@ -311,7 +311,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_full_repository_disk_is_reported_the_logs_are_kept_and_shipping_resumes_once_there_is_room()
     {
         using var dir = new TempDir();

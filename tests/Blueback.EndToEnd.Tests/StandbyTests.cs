@@ -193,7 +193,7 @@ public class StandbyTests
     }
 
     [Fact(Timeout = 400_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_standby_killed_at_random_moments_restarts_and_carries_on_from_its_applied_position()
     {
         using var dir = new TempDir();
@@ -225,7 +225,7 @@ public class StandbyTests
     }
 
     [Fact(Timeout = 400_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_standby_follows_an_s3_repository_and_is_promoted_with_every_shipped_commit()
     {
         using var dir = new TempDir();

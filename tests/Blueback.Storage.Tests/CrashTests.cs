@@ -14,7 +14,7 @@ public class CrashTests
     public void Acknowledged_commits_survive_twenty_kills() => KillLoop(kills: 20, seed: 7);
 
     [Fact]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public void Acknowledged_commits_survive_a_hundred_kills() => KillLoop(kills: 100, seed: 99);
 
     private static void KillLoop(int kills, int seed)

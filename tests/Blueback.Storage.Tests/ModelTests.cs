@@ -20,7 +20,7 @@ public class ModelTests
     // 250,000 operations each (was 400,000): CI runs the whole suite within 25 minutes on two cores, and these two ran
     // 7 and 5 minutes there beside the other stress tests.
     [Theory]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     [InlineData(11, 250_000)]
     [InlineData(12, 250_000)]
     public void Engine_agrees_with_a_sorted_dictionary_long(int seed, int operations)
