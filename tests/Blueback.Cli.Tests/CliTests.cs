@@ -103,6 +103,7 @@ public class CliTests
     }
 
     [Fact]
+    [Trait(Tier.Category, Tier.Slow)]
     public void The_demo_runs_end_to_end()
     {
         using var dir = new TempDir();

@@ -11,6 +11,7 @@ public class CrashTests
     private static readonly InstanceOptions Options = new() { LogGenerationSize = 256 << 10, CacheSize = 8L << 20, CheckpointLogBytes = 2 << 20 };
 
     [Fact]
+    [Trait(Tier.Category, Tier.Slow)]
     public void Acknowledged_commits_survive_twenty_kills() => KillLoop(kills: 20, seed: 7);
 
     [Fact]

@@ -10,6 +10,7 @@ public class ModelTests
     private static readonly string[] Tables = ["a", "b", "c"];
 
     [Theory]
+    [Trait(Tier.Category, Tier.Slow)]
     [InlineData(1, 100_000)]
     [InlineData(2, 30_000)]
     public void Engine_agrees_with_a_sorted_dictionary(int seed, int operations)
