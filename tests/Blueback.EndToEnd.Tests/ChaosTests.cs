@@ -17,6 +17,7 @@ public partial class ChaosTests
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
 
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task A_short_chaos_run_loses_nothing_acknowledged_and_leaves_every_set_restorable() => RunAsync(rounds: 8, seed: 3);
 
     [Fact(Timeout = 1_800_000)]

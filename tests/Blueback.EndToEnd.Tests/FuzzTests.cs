@@ -16,6 +16,7 @@ namespace Blueback.EndToEnd.Tests;
 public class FuzzTests
 {
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task A_seeded_run_of_hostile_requests_gets_only_clear_answers_and_disturbs_no_one() => RunAsync(seed: 20261122, cases: 1500);
 
     [Fact(Timeout = 1_800_000)]

@@ -99,6 +99,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_server_and_its_data_directory_lost_under_load_lose_no_commit_older_than_max_lag()
     {
         using var dir = new TempDir();
@@ -132,6 +133,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_stop_point_inside_the_shipped_range_lands_exactly_on_that_commit()
     {
         using var dir = new TempDir();
@@ -158,6 +160,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_second_shipper_is_refused_naming_the_first_and_a_stopped_shipper_keeps_the_logs_on_the_server()
     {
         using var dir = new TempDir();
@@ -255,6 +258,7 @@ public partial class ShippingTests
     private static partial int RenameAt2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_repository_gone_for_a_while_holds_shipping_up_the_server_keeps_the_logs_and_nothing_is_lost()
     {
         using var dir = new TempDir();
