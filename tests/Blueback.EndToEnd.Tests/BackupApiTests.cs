@@ -98,6 +98,7 @@ public class BackupApiTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_full_backup_under_load_over_tcp_and_over_the_unix_socket_restores_consistently()
     {
         using var dir = new TempDir();
@@ -173,6 +174,7 @@ public class BackupApiTests
     }
 
     [Fact(Timeout = 120_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_client_that_goes_away_mid_stream_or_falls_silent_loses_its_session_at_once_or_at_its_lease()
     {
         using var dir = new TempDir();
@@ -208,6 +210,7 @@ public class BackupApiTests
     }
 
     [Fact(Timeout = 120_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_backup_program_killed_mid_stream_frees_the_instance_for_the_next_backup()
     {
         using var dir = new TempDir();

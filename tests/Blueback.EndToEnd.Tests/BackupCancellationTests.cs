@@ -16,10 +16,11 @@ public sealed class CancellationCollection;
 public class BackupCancellationTests(ITestOutputHelper output)
 {
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task Cancelling_a_backup_at_25_random_points_returns_promptly_and_leaks_nothing() => RunAsync(25, seed: 1);
 
     [Fact(Timeout = 600_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task Cancelling_a_backup_at_100_random_points_returns_promptly_and_leaks_nothing() => RunAsync(100, seed: 2);
 
     /// <summary>A begin cancelled while in flight (the server may have begun the session, or may not have seen the
@@ -29,6 +30,7 @@ public class BackupCancellationTests(ITestOutputHelper output)
     /// its 60 s lease. (That the program's exit no longer loses the abort is the first-second Ctrl+C test's to show:
     /// here the process lives on.)</summary>
     [Fact(Timeout = 120_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_begin_cancelled_in_flight_leaves_no_session_behind()
     {
         using var dir = new TempDir();

@@ -5,6 +5,7 @@ using Blueback.Client;
 namespace Blueback.EndToEnd.Tests;
 
 /// <summary>A backup program that fails or dies never costs the server a log generation some set still needs.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class BackupFailureTests
 {
     private static (int Exit, string Out, string Err) Cli(params string[] args)

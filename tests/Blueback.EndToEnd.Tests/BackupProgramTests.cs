@@ -6,6 +6,7 @@ using Blueback.Client;
 namespace Blueback.EndToEnd.Tests;
 
 /// <summary><c>blueback backup</c>, <c>list</c>, <c>verify</c> and <c>repo gc</c> as an operator runs them.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public partial class BackupProgramTests
 {
     internal static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => CliWith(new Dictionary<string, string?>(), args);

@@ -10,6 +10,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>A stop or a failure that comes after the set's commit (the soak's library cancels met the first: a
 /// cancelled call left a listed set with nothing saying so; its failure drills met the second: the program said "no
 /// set was written" beside a listed set).</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class BackupStoppedAfterCommitTests
 {
     [Fact(Timeout = 120_000)]

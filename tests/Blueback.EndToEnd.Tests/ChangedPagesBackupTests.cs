@@ -8,6 +8,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary><c>blueback backup --changed-pages</c> against a real server: incrementals and differentials that hold only
 /// the pages changed since their page base, verified and restored (offline and online) to exactly the server's rows,
 /// and the fallback to a whole image, said, when the server's page summaries cannot cover the range.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class ChangedPagesBackupTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

@@ -17,10 +17,11 @@ public partial class ChaosTests
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
 
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task A_short_chaos_run_loses_nothing_acknowledged_and_leaves_every_set_restorable() => RunAsync(rounds: 8, seed: 3);
 
     [Fact(Timeout = 1_800_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task A_long_chaos_run_loses_nothing_acknowledged_and_leaves_every_set_restorable() => RunAsync(rounds: 40, seed: 11);
 
     /// <summary>Writers that survive server restarts: writer w's transaction i sets its counter, a marker and one of

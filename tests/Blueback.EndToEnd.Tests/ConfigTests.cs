@@ -6,6 +6,7 @@ namespace Blueback.EndToEnd.Tests;
 public class ConfigTests
 {
     [Fact(Timeout = 180_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_config_file_declares_instances_databases_and_engine_settings()
     {
         using var dir = new TempDir();
@@ -38,6 +39,7 @@ public class ConfigTests
     }
 
     [Fact(Timeout = 180_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task Limits_in_the_config_bound_batch_bodies_and_backup_sessions_and_bad_values_are_refused()
     {
         using var dir = new TempDir();
@@ -66,6 +68,7 @@ public class ConfigTests
     }
 
     [Fact(Timeout = 180_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task Backup_reads_run_on_threads_at_the_configured_lower_priority_and_bad_backup_settings_are_refused()
     {
         Assert.True(OperatingSystem.IsLinux(), "thread nice values are read from /proc: this test runs on Linux");

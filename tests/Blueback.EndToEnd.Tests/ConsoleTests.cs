@@ -9,6 +9,7 @@ namespace Blueback.EndToEnd.Tests;
 /// policy: a token is needed (a wrong one is refused; every API route says 401 without one), a set appears with its proof
 /// status, a running backup's progress moves, the policies and their history show. With BLUEBACK_UI_SCREENSHOTS=DIR the
 /// test saves a screenshot of each page there (what docs/ui.md shows).</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class ConsoleTests
 {
     private static string? ScreenshotDirectory => Environment.GetEnvironmentVariable("BLUEBACK_UI_SCREENSHOTS");

@@ -10,6 +10,7 @@ namespace Blueback.EndToEnd.Tests;
 /// and one waiting on a server that never answers waited out its 30 s timeout (found reading the soak's list times:
 /// every list "stopped" with exit 0). Both tests hang on the old code; a gc stopped past its bound then held the
 /// repository's maintenance lock for its 10 min lease (refused the next gc on the old code).</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class CtrlCOfEveryCommandTests
 {
     [Fact(Timeout = 120_000)]

@@ -12,20 +12,22 @@ namespace Blueback.EndToEnd.Tests;
 public class CtrlCTests
 {
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task Ctrl_C_at_12_moments_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12, 0.4, 1.8);
 
     /// <summary>The program's first second, densely: start-up, the repository opened, the session begun, the first
     /// image's first chunks (where a cancel once turned into a failure, exit 2, under writers), with two writers
     /// committing throughout as when it was found.</summary>
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task Ctrl_C_in_the_first_second_of_a_backup_under_writers_exits_130_within_2_s_and_leaves_nothing() => RunAsync(12, 0.05, 1.0, seed: 11, writers: 2);
 
     [Fact(Timeout = 1_800_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task Ctrl_C_at_50_moments_of_a_backup_exits_130_within_2_s_and_leaves_nothing() => RunAsync(50, 0.4, 1.8);
 
     [Fact(Timeout = 1_800_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task Ctrl_C_at_60_moments_of_the_first_second_under_writers_exits_130_within_2_s_and_leaves_nothing() => RunAsync(60, 0.05, 1.0, seed: 17, writers: 2);
 
     /// <param name="from">Earliest ^C, seconds after the program's start.</param>

@@ -9,6 +9,7 @@ namespace Blueback.EndToEnd.Tests;
 /// program's message and the server's log both name the database, the page and what to do, whether the backup
 /// reads the page through the page cache or around it (O_DIRECT), before the image's response has started (page 5)
 /// or after megabytes of it were sent (page 250), and no set is left.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public partial class DamagedPageBackupTests
 {
     private const int PageSize = 8192;

@@ -10,6 +10,7 @@ namespace Blueback.EndToEnd.Tests;
 public class DeltaRestoreTests
 {
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_delta_restore_over_an_older_damaged_copy_rewrites_only_the_pages_that_differ_and_recovers_the_set()
     {
         using var dir = new TempDir();

@@ -12,6 +12,7 @@ public sealed class FaultDrillTests
     private const string Databases = """ "databases": [ { "name": "mailbox" }, { "name": "public" } ] """;
 
     [Fact(Timeout = 240_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_failed_log_write_stops_the_instance_the_server_stays_up_and_a_restart_keeps_every_acknowledged_commit()
     {
         using var dir = new TempDir();
@@ -72,6 +73,7 @@ public sealed class FaultDrillTests
     /// checkpoint write pages) ended the whole server at start. Now that instance stays offline, naming the file and
     /// the remedy, and the server serves the others; started again without the fault, it opens with its data.</summary>
     [Fact(Timeout = 240_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_page_write_failing_as_an_instance_opens_leaves_it_offline_and_the_server_serves_the_others()
     {
         using var dir = new TempDir();
@@ -105,6 +107,7 @@ public sealed class FaultDrillTests
     }
 
     [Fact(Timeout = 240_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_failed_page_read_fails_the_backup_naming_the_file_and_the_instance_serves_on()
     {
         using var dir = new TempDir();

@@ -5,6 +5,7 @@ namespace Blueback.EndToEnd.Tests;
 
 /// <summary><c>blueback forget</c> on a repository that real backups wrote: a dry run changes nothing and says why
 /// each set stays; the real run keeps what the kept sets need, and what it keeps still verifies and restores.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class ForgetProgramTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

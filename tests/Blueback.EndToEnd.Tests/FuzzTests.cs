@@ -16,10 +16,11 @@ namespace Blueback.EndToEnd.Tests;
 public class FuzzTests
 {
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task A_seeded_run_of_hostile_requests_gets_only_clear_answers_and_disturbs_no_one() => RunAsync(seed: 20261122, cases: 1500);
 
     [Fact(Timeout = 1_800_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public Task A_long_seeded_run_of_hostile_requests_gets_only_clear_answers_and_disturbs_no_one() => RunAsync(seed: 7, cases: 15000);
 
     private sealed class Tally

@@ -5,6 +5,7 @@ using Blueback.Client;
 namespace Blueback.EndToEnd.Tests;
 
 /// <summary>The server killed under load, and stopped gracefully while clients are mid-request.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class LifecycleTests
 {
     [Fact(Timeout = 300_000)]

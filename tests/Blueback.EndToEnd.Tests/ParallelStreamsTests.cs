@@ -6,6 +6,7 @@ namespace Blueback.EndToEnd.Tests;
 
 /// <summary><c>blueback backup --streams N</c>: each database image read as 8 MiB parts over several connections at
 /// once, put back in order: the set verifies and restores every row, whatever the number of streams.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class ParallelStreamsTests
 {
     [Fact(Timeout = 300_000)]

@@ -10,6 +10,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>Policies run by a real server with no cron line and no script: backups on schedule, retention, a proof of
 /// every set; and a job stopped by a Ctrl+C of <c>policy run-now</c>, by the server's graceful stop and by a kill of the
 /// server, each leaving no partial set listed and the next run fine; a run missed while the server was down runs once.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public partial class PolicyTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

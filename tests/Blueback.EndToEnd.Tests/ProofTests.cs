@@ -10,6 +10,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary><c>blueback backup --digest</c> and <c>blueback prove</c> against a real server under writes: the digest taken
 /// at the end of the log range is exactly what a restore of the set recovers (a commit off either way would differ);
 /// a damaged set or a digest that does not match fails its proof, said by <c>prove</c>'s exit and by <c>list</c>.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class ProofTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

@@ -5,6 +5,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>Local and remote backups take one code path: from another host (a network namespace joined by a veth
 /// pair) over IPv4 and IPv6, and on a host whose only interface is loopback (the Q177807 seed: the original
 /// crashed there looking for socket addresses).</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class RemoteBackupTests
 {
     private static string Worker => Path.Combine(AppContext.BaseDirectory, "Blueback.CrashWorker.dll");

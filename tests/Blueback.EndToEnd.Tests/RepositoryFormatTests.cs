@@ -7,6 +7,7 @@ namespace Blueback.EndToEnd.Tests;
 
 /// <summary>Repository format 2 as an operator meets it: backups of a real server deduplicated across sets, and an
 /// encrypted repository that holds nothing readable, opens only with its passphrase, and has it changed.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class RepositoryFormatTests
 {
     private static (int Exit, string Out, string Err) CliWith(IReadOnlyDictionary<string, string?> env, params string[] args)

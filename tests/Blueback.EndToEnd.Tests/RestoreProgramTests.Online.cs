@@ -12,6 +12,7 @@ namespace Blueback.EndToEnd.Tests;
 public partial class RestoreProgramTests
 {
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task Online_restores_of_every_set_type_appear_as_new_instances_while_writers_keep_committing()
     {
         using var dir = new TempDir();
@@ -92,6 +93,7 @@ public partial class RestoreProgramTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task An_online_restore_in_place_loses_no_commit_answers_503_meanwhile_and_other_instances_keep_serving()
     {
         using var dir = new TempDir();
@@ -174,6 +176,7 @@ public partial class RestoreProgramTests
     }
 
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task An_online_restore_stopped_at_any_moment_exits_130_leaves_the_instance_untouched_or_offline_and_completes_when_run_again()
     {
         using var dir = new TempDir();

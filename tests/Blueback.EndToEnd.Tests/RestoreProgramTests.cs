@@ -107,6 +107,7 @@ public partial class RestoreProgramTests
     private static (int Exit, string Out, string Err, TimeSpan Took) Restore(params string[] args) => Cli(["restore", .. args]);
 
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task Every_chain_restores_under_load_to_a_committed_state_and_stop_points_are_exact()
     {
         using var dir = new TempDir();
@@ -191,6 +192,7 @@ public partial class RestoreProgramTests
     private static Lsn Parse(string lsn) => Lsn.TryParse(lsn, out var l) ? l : throw new FormatException(lsn);
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_lost_database_is_restored_in_place_with_every_acknowledged_commit()
     {
         using var dir = new TempDir();
@@ -217,10 +219,11 @@ public partial class RestoreProgramTests
     }
 
     [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_restore_killed_or_stopped_at_any_moment_completes_when_run_again() => await KillAndRerunAsync(rounds: 4);
 
     [Fact(Timeout = 1_200_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_restore_killed_at_many_moments_completes_when_run_again() => await KillAndRerunAsync(rounds: 20);
 
     private static async Task KillAndRerunAsync(int rounds)

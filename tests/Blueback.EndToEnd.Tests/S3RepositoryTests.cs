@@ -9,6 +9,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>Repositories in an S3-compatible store (moto), through the same commands as a directory: the whole
 /// round trip under load, the store going away mid-upload, a damaged object found by verify, and the store's own
 /// checks (multipart, create-if-absent, unfinished uploads cleaned up).</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class S3RepositoryTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

@@ -7,6 +7,7 @@ namespace Blueback.EndToEnd.Tests;
 
 /// <summary>Who may do what: bearer tokens with roles, kept as salted hashes, made and revoked by an admin; 401
 /// without a valid token, 403 with the wrong role, counted in metrics.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class SecurityTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

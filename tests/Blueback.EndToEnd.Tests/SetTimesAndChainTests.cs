@@ -10,6 +10,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>A set's times are the server's, so a backup program whose clock is off cannot make <c>restore
 /// --stop-at</c> pick the wrong sets; and a set that would not join its parent's chain is refused before anything
 /// is committed or truncated.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class SetTimesAndChainTests
 {
     /// <summary>Runs the program with its clock <paramref name="offset"/> away from the machine's (libfaketime, for

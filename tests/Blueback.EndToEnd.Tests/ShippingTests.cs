@@ -99,6 +99,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_server_and_its_data_directory_lost_under_load_lose_no_commit_older_than_max_lag()
     {
         using var dir = new TempDir();
@@ -132,6 +133,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_stop_point_inside_the_shipped_range_lands_exactly_on_that_commit()
     {
         using var dir = new TempDir();
@@ -158,6 +160,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_second_shipper_is_refused_naming_the_first_and_a_stopped_shipper_keeps_the_logs_on_the_server()
     {
         using var dir = new TempDir();
@@ -204,7 +207,7 @@ public partial class ShippingTests
     private const string ShortLeaseConfig = """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ], "shipperLeaseSeconds": 3 }""";
 
     [Fact(Timeout = 400_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task On_s3_a_shipper_killed_and_restarted_mid_load_resumes_with_no_gap_and_the_recovery_point_holds()
     {
         using var dir = new TempDir();
@@ -255,6 +258,7 @@ public partial class ShippingTests
     private static partial int RenameAt2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_repository_gone_for_a_while_holds_shipping_up_the_server_keeps_the_logs_and_nothing_is_lost()
     {
         using var dir = new TempDir();
@@ -311,7 +315,7 @@ public partial class ShippingTests
     }
 
     [Fact(Timeout = 300_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_full_repository_disk_is_reported_the_logs_are_kept_and_shipping_resumes_once_there_is_room()
     {
         using var dir = new TempDir();

@@ -44,6 +44,7 @@ public class StandbyTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_standby_follows_under_load_refuses_writes_and_once_promoted_takes_writes_holding_every_shipped_commit_on_a_new_log_stream()
     {
         using var dir = new TempDir();
@@ -171,6 +172,7 @@ public class StandbyTests
     /// mounted late) delays the start, with the reason in the status, instead of failing the standby for good: CI met a
     /// standby failed for ever by one listing that raced a shipper's rename.</summary>
     [Fact(Timeout = 200_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task A_standby_whose_repository_cannot_be_read_at_start_waits_for_it_and_then_follows()
     {
         using var dir = new TempDir();
@@ -193,7 +195,7 @@ public class StandbyTests
     }
 
     [Fact(Timeout = 400_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_standby_killed_at_random_moments_restarts_and_carries_on_from_its_applied_position()
     {
         using var dir = new TempDir();
@@ -225,7 +227,7 @@ public class StandbyTests
     }
 
     [Fact(Timeout = 400_000)]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public async Task A_standby_follows_an_s3_repository_and_is_promoted_with_every_shipped_commit()
     {
         using var dir = new TempDir();

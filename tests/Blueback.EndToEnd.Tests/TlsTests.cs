@@ -7,6 +7,7 @@ namespace Blueback.EndToEnd.Tests;
 
 /// <summary>TLS: https:// listeners from PEM files; clients trust the operator's CA or a pinned fingerprint, and
 /// refuse anything else; plain http:// off loopback needs --insecure-listen.</summary>
+[Trait(Tier.Category, Tier.Slow)]
 public class TlsTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);

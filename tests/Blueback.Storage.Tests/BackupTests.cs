@@ -173,6 +173,7 @@ public class BackupTests
     }
 
     [Fact(Timeout = 120_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task An_incremental_right_after_lazy_commits_that_crossed_generations_is_not_refused_as_a_gap()
     {
         // Lazy commits can run ahead of the flusher into generations whose files do not exist yet: not a gap

@@ -11,10 +11,11 @@ public class CrashTests
     private static readonly InstanceOptions Options = new() { LogGenerationSize = 256 << 10, CacheSize = 8L << 20, CheckpointLogBytes = 2 << 20 };
 
     [Fact]
+    [Trait(Tier.Category, Tier.Slow)]
     public void Acknowledged_commits_survive_twenty_kills() => KillLoop(kills: 20, seed: 7);
 
     [Fact]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     public void Acknowledged_commits_survive_a_hundred_kills() => KillLoop(kills: 100, seed: 99);
 
     private static void KillLoop(int kills, int seed)

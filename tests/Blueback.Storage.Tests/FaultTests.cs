@@ -199,6 +199,7 @@ public class FaultTests
     }
 
     [Fact(Timeout = 120_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public Task A_failed_database_read_fails_the_backup_naming_the_database_and_the_instance_keeps_serving() => Task.Run(() =>
     {
         using var dir = new TempDir();

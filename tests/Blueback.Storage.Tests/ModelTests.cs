@@ -10,6 +10,7 @@ public class ModelTests
     private static readonly string[] Tables = ["a", "b", "c"];
 
     [Theory]
+    [Trait(Tier.Category, Tier.Slow)]
     [InlineData(1, 100_000)]
     [InlineData(2, 30_000)]
     public void Engine_agrees_with_a_sorted_dictionary(int seed, int operations)
@@ -20,7 +21,7 @@ public class ModelTests
     // 250,000 operations each (was 400,000): CI runs the whole suite within 25 minutes on two cores, and these two ran
     // 7 and 5 minutes there beside the other stress tests.
     [Theory]
-    [Trait("Category", "Stress")]
+    [Trait(Tier.Category, Tier.Stress)]
     [InlineData(11, 250_000)]
     [InlineData(12, 250_000)]
     public void Engine_agrees_with_a_sorted_dictionary_long(int seed, int operations)

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Xunit;
 
-namespace Blueback.EndToEnd.Tests;
+namespace Blueback.Server.Tests;
 
 /// <summary>What the gate answers a request that cannot enter its instance. Found by CI: a write that reached a
 /// standby while it applied the next generations got 503 ("retry"), where a write to a standby is a 409.</summary>

@@ -1,6 +1,6 @@
 using Blueback.Server.Backups;
 
-namespace Blueback.EndToEnd.Tests;
+namespace Blueback.Server.Tests;
 
 /// <summary>The rule that makes backups yield to the instance's clients: no pacing on an idle server, the busy rate
 /// while data requests run and shortly after, and a wait that a cancel ends at once.</summary>

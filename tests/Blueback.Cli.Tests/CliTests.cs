@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Blueback.Storage;
+using Blueback.Storage.Tests;
 using static Blueback.Storage.Tests.Small;
 
-namespace Blueback.Storage.Tests;
+namespace Blueback.Cli.Tests;
 
 /// <summary>The <c>blueback</c> executable as an operator runs it: exit codes, text and JSON.</summary>
 public class CliTests
@@ -101,6 +103,7 @@ public class CliTests
     }
 
     [Fact]
+    [Trait(Tier.Category, Tier.Slow)]
     public void The_demo_runs_end_to_end()
     {
         using var dir = new TempDir();

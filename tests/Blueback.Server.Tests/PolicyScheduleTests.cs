@@ -2,7 +2,7 @@ using Blueback.Protocol;
 using Blueback.Server;
 using Blueback.Server.Policies;
 
-namespace Blueback.EndToEnd.Tests;
+namespace Blueback.Server.Tests;
 
 /// <summary>The scheduler's rules without a server: what is due when, a missed run once, retries doubling up to the
 /// interval, a twice-failed incremental retried as a full, and the definitions refused with what to write.</summary>
