@@ -27,6 +27,7 @@ public class ProgramContractTests
     }
 
     [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
     public async Task Every_json_output_is_its_typed_record_and_reads_back_whole()
     {
         using var dir = new TempDir();
