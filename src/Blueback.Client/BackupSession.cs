@@ -19,13 +19,18 @@ public sealed class BackupSession : IAsyncDisposable
         Info = info;
     }
 
+    /// <summary>The session as the server last described it (at its begin, or the last
+    /// <see cref="RefreshAsync"/>).</summary>
     public BackupSessionInfo Info { get; private set; }
+    /// <summary>The session's id (32 hex digits), chosen by this client.</summary>
     public string Id => Info.Id;
+    /// <summary>The databases the backup holds, with their sizes and, for a changed-pages backup, what changed.</summary>
     public IReadOnlyList<BackupDatabaseInfo> Databases => Info.Databases;
 
     /// <summary>How long <see cref="DisposeAsync"/> waits for the server to acknowledge the abort.</summary>
     public TimeSpan AbortBound { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>True once the session has ended or been aborted; disposing it then does nothing more.</summary>
     public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
     internal static async Task<BackupSession> BeginAsync(BluebackClient client, string instance, BeginBackupRequest request, CancellationToken ct)
@@ -116,6 +121,11 @@ public sealed class BackupSession : IAsyncDisposable
         }
     }
 
+    /// <summary>A log generation of the backup's range (after <see cref="ListLogsAsync"/>), as a stream of known length.</summary>
+    /// <param name="generation">A generation listed by <see cref="ListLogsAsync"/>.</param>
+    /// <param name="cancellationToken">Stops the call and the stream's reads.</param>
+    /// <exception cref="BluebackApiException">The server refused (a generation outside the range, a session that
+    /// ended).</exception>
     public Task<BackupStream> OpenLogAsync(uint generation, CancellationToken cancellationToken = default) =>
         OpenStreamAsync(Routes.BackupLog(Id, generation), $"log generation {generation}", cancellationToken);
 
@@ -198,17 +208,26 @@ public sealed class BackupStream : Stream
         _length = length;
     }
 
+    /// <inheritdoc/>
     public override bool CanRead => true;
+    /// <inheritdoc/>
     public override bool CanSeek => false;
+    /// <inheritdoc/>
     public override bool CanWrite => false;
+    /// <summary>The stream's length in bytes, as the server announced it.</summary>
     public override long Length => _length;
 
+    /// <summary>Bytes read so far; setting it throws <see cref="NotSupportedException"/>.</summary>
     public override long Position
     {
         get => _position;
         set => throw new NotSupportedException();
     }
 
+    /// <summary>Reads the next bytes; 0 at the end.</summary>
+    /// <exception cref="BackupStreamException">The stream ended early or failed on the server (the message says why, as
+    /// the session reports it).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int n;
@@ -253,20 +272,29 @@ public sealed class BackupStream : Stream
         return new BackupStreamException($"The {_what} ended after {_position} of {_length} bytes: {reason ?? inner?.Message ?? "the server closed the stream"}.", inner);
     }
 
+    /// <summary>Reads the next bytes into <paramref name="buffer"/> from <paramref name="offset"/>; see
+    /// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>.</summary>
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
+    /// <summary>Throws <see cref="NotSupportedException"/>: read backup streams asynchronously, with a
+    /// CancellationToken.</summary>
     public override int Read(byte[] buffer, int offset, int count) =>
         throw new NotSupportedException("Read backup streams asynchronously (ReadAsync, CopyToAsync), with a CancellationToken.");
 
+    /// <summary>Does nothing: the stream is read-only.</summary>
     public override void Flush()
     {
     }
 
+    /// <summary>Throws <see cref="NotSupportedException"/>.</summary>
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    /// <summary>Throws <see cref="NotSupportedException"/>.</summary>
     public override void SetLength(long value) => throw new NotSupportedException();
+    /// <summary>Throws <see cref="NotSupportedException"/>.</summary>
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
+    /// <summary>Closes the response and its connection's share of the stream.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -279,4 +307,8 @@ public sealed class BackupStream : Stream
     }
 }
 
+/// <summary>A backup stream (an image, changed pages, a log generation) ended before its length or failed on the
+/// server; the message gives the bytes read and the reason the session reports.</summary>
+/// <param name="message">What failed and why.</param>
+/// <param name="inner">The I/O or HTTP error underneath, if any.</param>
 public sealed class BackupStreamException(string message, Exception? inner) : IOException(message, inner);

@@ -18,8 +18,12 @@ public sealed class BluebackClient : IDisposable
     /// <summary>Environment variable a token is taken from when none is given.</summary>
     public const string TokenVariable = "BLUEBACK_TOKEN";
 
+    /// <summary>A client of the server at <paramref name="server"/>. Making it connects to nothing; the first call does.</summary>
+    /// <param name="server">http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock (see <see cref="ServerAddress"/>).</param>
+    /// <param name="timeout">The bound of each call (60 s when null); uploads are bounded by their caller's token instead.</param>
     /// <param name="token">The bearer token for every call; null: the BLUEBACK_TOKEN environment variable, if set.</param>
     /// <param name="trust">For https://: a CA or a pinned fingerprint to trust instead of the system's roots.</param>
+    /// <exception cref="ArgumentException"><paramref name="server"/> is not such an address.</exception>
     public BluebackClient(string server, TimeSpan? timeout = null, string? token = null, ServerTrust? trust = null)
     {
         Server = server;
@@ -37,8 +41,13 @@ public sealed class BluebackClient : IDisposable
         }
     }
 
+    /// <summary>The server address this client was made for.</summary>
     public string Server { get; }
 
+    /// <summary>Writes <paramref name="value"/> under <paramref name="key"/> in a table (created by its first put), committed
+    /// before this returns.</summary>
+    /// <exception cref="BluebackApiException">The server refused (no such instance or database, a key or value too long,
+    /// a missing role).</exception>
     public async Task PutAsync(string instance, string database, string table, byte[] key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
         using var content = new ReadOnlyMemoryContent(value);
@@ -59,12 +68,20 @@ public sealed class BluebackClient : IDisposable
         return await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Deletes <paramref name="key"/> from a table, committed before this returns; an absent key is not an
+    /// error.</summary>
+    /// <exception cref="BluebackApiException">The server refused (no such instance or database, a missing role).</exception>
     public async Task DeleteAsync(string instance, string database, string table, byte[] key, CancellationToken cancellationToken = default)
     {
         using var response = await _http.DeleteAsync(Routes.Key(instance, database, table, key), cancellationToken).ConfigureAwait(false);
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>One page of a table's keys in order: from <paramref name="from"/> (inclusive) to <paramref name="to"/>
+    /// (exclusive), each as text or as "base64:" and the key's bytes; at most <paramref name="limit"/> keys (the server's
+    /// default when null), backwards when <paramref name="reverse"/>. <see cref="ScanResponse.Next"/> gives the bounds of
+    /// the next page.</summary>
+    /// <exception cref="BluebackApiException">The server refused.</exception>
     public async Task<ScanResponse> ScanAsync(string instance, string database, string table, string? from = null, string? to = null, int? limit = null, bool reverse = false, CancellationToken cancellationToken = default)
     {
         var q = new List<string>();
@@ -137,6 +154,8 @@ public sealed class BluebackClient : IDisposable
         return CommitPoint.From(response);
     }
 
+    /// <summary>The server, its instances and databases: states, log positions, last backups, shipping.</summary>
+    /// <exception cref="BluebackApiException">The server refused (a token without the read role).</exception>
     public async Task<StatusResponse> StatusAsync(CancellationToken cancellationToken = default)
     {
         using var response = await _http.GetAsync(Routes.Status, cancellationToken).ConfigureAwait(false);
@@ -144,6 +163,8 @@ public sealed class BluebackClient : IDisposable
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.StatusResponse, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>True when the server answers its health route with success; false for an error answer.</summary>
+    /// <exception cref="HttpRequestException">The server could not be reached.</exception>
     public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken = default)
     {
         using var response = await _http.GetAsync(Routes.Health, cancellationToken).ConfigureAwait(false);
@@ -191,6 +212,8 @@ public sealed class BluebackClient : IDisposable
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.TokenInfo, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>The server's tokens, without their secrets (admin only; <see cref="BluebackApiException"/>
+    /// otherwise).</summary>
     public async Task<List<TokenInfo>> ListTokensAsync(CancellationToken cancellationToken = default)
     {
         using var response = await _http.GetAsync(Routes.Tokens, cancellationToken).ConfigureAwait(false);
@@ -198,6 +221,8 @@ public sealed class BluebackClient : IDisposable
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.ListTokenInfo, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>Revokes the token <paramref name="id"/> (admin only): calls made with it are refused from now
+    /// on.</summary>
     public async Task RevokeTokenAsync(string id, CancellationToken cancellationToken = default)
     {
         using var response = await _http.DeleteAsync(Routes.Token(id), cancellationToken).ConfigureAwait(false);
@@ -231,6 +256,7 @@ public sealed class BluebackClient : IDisposable
         }
     }
 
+    /// <summary>Closes the client's connections.</summary>
     public void Dispose()
     {
         _http.Dispose();

@@ -22,7 +22,14 @@ public sealed class ParallelImageStream : Stream
     private long _position;
     private bool _disposed;
 
+    /// <summary>Reads <paramref name="length"/> bytes of the image of <paramref name="database"/> in the session, in parts
+    /// over <paramref name="streams"/> connections; nothing is requested before the first read.</summary>
+    /// <param name="session">A backup session whose images may be read.</param>
+    /// <param name="database">The database whose image is read.</param>
+    /// <param name="length">The image's length in bytes (<see cref="Blueback.Protocol.BackupDatabaseInfo.ImageSize"/>).</param>
     /// <param name="partSize">Bytes per part: a multiple of the page size.</param>
+    /// <param name="streams">Parts in flight at once (at least 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="streams"/> or <paramref name="partSize"/> is below 1.</exception>
     public ParallelImageStream(BackupSession session, string database, long length, int partSize, int streams)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
@@ -34,17 +41,25 @@ public sealed class ParallelImageStream : Stream
         _streams = streams;
     }
 
+    /// <inheritdoc/>
     public override bool CanRead => true;
+    /// <inheritdoc/>
     public override bool CanSeek => false;
+    /// <inheritdoc/>
     public override bool CanWrite => false;
+    /// <summary>The image's length in bytes.</summary>
     public override long Length => _length;
 
+    /// <summary>Bytes handed out so far; setting it throws <see cref="NotSupportedException"/>.</summary>
     public override long Position
     {
         get => _position;
         set => throw new NotSupportedException();
     }
 
+    /// <summary>Reads the next bytes of the image in order; 0 at its end.</summary>
+    /// <exception cref="BackupStreamException">A part failed (the message says which and why).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_position >= _length || buffer.Length == 0)
@@ -116,12 +131,16 @@ public sealed class ParallelImageStream : Stream
     /// <summary>Parts arrive over the network: read with <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>.</summary>
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Read a parallel image stream asynchronously.");
 
+    /// <summary>Does nothing: the stream is read-only.</summary>
     public override void Flush()
     {
     }
 
+    /// <summary>Throws <see cref="NotSupportedException"/>.</summary>
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    /// <summary>Throws <see cref="NotSupportedException"/>.</summary>
     public override void SetLength(long value) => throw new NotSupportedException();
+    /// <summary>Throws <see cref="NotSupportedException"/>.</summary>
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>Cancels the parts in flight and returns at once: a part that has arrived gives its buffer back, one

@@ -8,6 +8,7 @@ namespace Blueback.Client;
 /// cancel, set, remove.</summary>
 public sealed class PolicyCalls(BluebackClient client)
 {
+    /// <summary>Every policy the server runs (GET /v1/policies).</summary>
     public async Task<List<PolicyInfo>> ListAsync(CancellationToken cancellationToken)
     {
         using var response = await client.Http.GetAsync(Routes.Policies, cancellationToken).ConfigureAwait(false);
@@ -15,6 +16,8 @@ public sealed class PolicyCalls(BluebackClient client)
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyList, cancellationToken).ConfigureAwait(false))!.Policies;
     }
 
+    /// <summary>The policy <paramref name="name"/> as the server runs it (404, as <see cref="BluebackApiException"/>, if
+    /// there is none).</summary>
     public async Task<PolicyInfo> GetAsync(string name, CancellationToken cancellationToken)
     {
         using var response = await client.Http.GetAsync(Routes.Policy(name), cancellationToken).ConfigureAwait(false);
@@ -22,6 +25,7 @@ public sealed class PolicyCalls(BluebackClient client)
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyInfo, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>The policy's last <paramref name="limit"/> jobs (1 to 1000), newest first.</summary>
     public async Task<List<PolicyJobInfo>> HistoryAsync(string name, int limit, CancellationToken cancellationToken)
     {
         using var response = await client.Http.GetAsync(Routes.PolicyHistory(name, limit), cancellationToken).ConfigureAwait(false);
@@ -38,6 +42,7 @@ public sealed class PolicyCalls(BluebackClient client)
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyJobInfo, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>One job of the policy: its state, and its outcome once ended.</summary>
     public async Task<PolicyJobInfo> JobAsync(string name, string id, CancellationToken cancellationToken)
     {
         using var response = await client.Http.GetAsync(Routes.PolicyJob(name, id), cancellationToken).ConfigureAwait(false);
@@ -52,6 +57,8 @@ public sealed class PolicyCalls(BluebackClient client)
         await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Sets (creates or replaces) a policy through the API; the answer is the policy as the server now runs
+    /// it.</summary>
     public async Task<PolicyInfo> PutAsync(PolicyDefinition policy, CancellationToken cancellationToken)
     {
         using var content = JsonContent.Create(policy, ProtocolJson.Default.PolicyDefinition);
@@ -60,6 +67,7 @@ public sealed class PolicyCalls(BluebackClient client)
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PolicyInfo, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>Removes the policy <paramref name="name"/> (its repository and sets stay).</summary>
     public async Task DeleteAsync(string name, CancellationToken cancellationToken)
     {
         using var response = await client.Http.DeleteAsync(Routes.Policy(name), cancellationToken).ConfigureAwait(false);

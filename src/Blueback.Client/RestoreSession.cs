@@ -21,12 +21,15 @@ public sealed class RestoreSession : IAsyncDisposable
         Info = info;
     }
 
+    /// <summary>The session as the server last described it.</summary>
     public RestoreSessionInfo Info { get; private set; }
+    /// <summary>The session's id (32 lowercase hex digits).</summary>
     public string Id => Info.Id;
 
     /// <summary>How long <see cref="DisposeAsync"/> waits for the server to acknowledge the abort.</summary>
     public TimeSpan AbortBound { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>True once the session has ended (done, failed or aborted); disposing it then does nothing more.</summary>
     public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
     internal static async Task<RestoreSession> BeginAsync(BluebackClient client, string instance, BeginRestoreRequest request, CancellationToken ct)
@@ -49,6 +52,11 @@ public sealed class RestoreSession : IAsyncDisposable
     }
 
     /// <summary>Sends a database image: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
+    /// <param name="database">The database the image is of.</param>
+    /// <param name="size">The image's length in bytes.</param>
+    /// <param name="sha256">The SHA-256 of the image's bytes (lowercase hex), which the server checks before the file counts.</param>
+    /// <param name="write">Writes the image into the stream it is given, honouring the token.</param>
+    /// <param name="cancellationToken">Stops the upload.</param>
     /// <param name="chunkSizes">For a file of a repository-format-2 set: its chunks' sizes, <paramref name="sha256"/>
     /// being then its chunk digest.</param>
     public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>

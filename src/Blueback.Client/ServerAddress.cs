@@ -7,6 +7,7 @@ namespace Blueback.Client;
 /// no connect-back and no address lookup on the client's side (the Q177807 lesson).</summary>
 public static class ServerAddress
 {
+    /// <summary>The prefix of a Unix socket address: <c>unix:/path/to.sock</c>.</summary>
     public const string UnixPrefix = "unix:";
 
     /// <summary>The connection handler for <paramref name="server"/> (shareable by several HttpClients) and the base

@@ -18,6 +18,9 @@ public sealed class ServerTrust
         _pin = pin;
     }
 
+    /// <summary>Trusts servers whose certificate chains to the CA certificate in the PEM file at <paramref name="path"/>
+    /// (and whose name matches).</summary>
+    /// <exception cref="IOException">The file cannot be read or holds no PEM certificate.</exception>
     public static ServerTrust FromCaFile(string path)
     {
         try

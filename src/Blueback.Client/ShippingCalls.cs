@@ -8,9 +8,15 @@ namespace Blueback.Client;
 /// acknowledge what the repository holds, release.</summary>
 public sealed class ShippingCalls(BluebackClient client, string instance, string shipperId)
 {
+    /// <summary>The instance shipped.</summary>
     public string Instance => instance;
+    /// <summary>This shipper's id (32 lowercase hex digits), its lease on the instance.</summary>
     public string ShipperId => shipperId;
 
+    /// <summary>Takes up shipping of the instance into the repository <paramref name="repositoryId"/> (at
+    /// <paramref name="repository"/>, for messages), which holds every generation through <paramref name="resumeAfter"/>.</summary>
+    /// <exception cref="BluebackApiException">The server refused (409: another shipper holds the lease, or the instance
+    /// ships into another repository).</exception>
     public async Task<ShippingClaimResponse> ClaimAsync(string repositoryId, string repository, uint resumeAfter, CancellationToken cancellationToken)
     {
         using var content = JsonContent.Create(new ShippingClaimRequest { ShipperId = shipperId, RepositoryId = repositoryId, Repository = repository, ResumeAfter = resumeAfter }, ProtocolJson.Default.ShippingClaimRequest);
@@ -43,6 +49,8 @@ public sealed class ShippingCalls(BluebackClient client, string instance, string
         return bytes;
     }
 
+    /// <summary>Tells the server the repository holds every generation through <paramref name="through"/>, durably; it
+    /// may then delete them.</summary>
     public async Task<ShippingAckResponse> AcknowledgeAsync(string repositoryId, uint through, CancellationToken cancellationToken)
     {
         using var content = JsonContent.Create(new ShippingAckRequest { ShipperId = shipperId, RepositoryId = repositoryId, Through = through }, ProtocolJson.Default.ShippingAckRequest);

@@ -5,6 +5,11 @@ namespace Blueback.Protocol;
 /// <summary>Durations as operators write them: a number and a unit (s, m, h, d, w), several summed ("1d12h").</summary>
 public static class Durations
 {
+    /// <summary>Parses a duration such as "30m", "12h", "7d", "2w" or "1d12h" (units s, m, h, d, w; "0" is zero).</summary>
+    /// <param name="text">The duration as written.</param>
+    /// <param name="option">The option or setting it came from, named in the error message.</param>
+    /// <returns>The sum of its parts.</returns>
+    /// <exception cref="FormatException">The text is not such a duration (a missing number or unit, an unknown unit).</exception>
     public static TimeSpan Parse(string text, string option)
     {
         var total = TimeSpan.Zero;

@@ -6,6 +6,10 @@ namespace Blueback.Protocol;
 /// request target, so '/' (%2F) and any byte survive exactly.</summary>
 public static class PercentEncoding
 {
+    /// <summary>Encodes bytes as a URL path segment: unreserved ASCII (letters, digits, -, _, ., ~) as itself, every other
+    /// byte as %XX (uppercase hex).</summary>
+    /// <param name="bytes">The key's bytes.</param>
+    /// <returns>The encoded segment; empty for no bytes.</returns>
     public static string Encode(ReadOnlySpan<byte> bytes)
     {
         var sb = new StringBuilder(bytes.Length * 3);

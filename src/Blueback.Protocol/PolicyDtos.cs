@@ -6,13 +6,18 @@ namespace Blueback.Protocol;
 /// backup, shipping, retention and proofs (in the server's config under "policies", or through PUT /v1/policies/NAME).</summary>
 public sealed class PolicyDefinition
 {
+    /// <summary>The policy's name (unique in the server).</summary>
     [JsonPropertyName("name")] public string Name { get; set; } = "";
+    /// <summary>The instance it backs up.</summary>
     [JsonPropertyName("instance")] public string Instance { get; set; } = "";
+    /// <summary>The repository it backs up into.</summary>
     [JsonPropertyName("repository")] public PolicyRepository Repository { get; set; } = new();
 
     /// <summary>How often a full backup is taken (a duration: 7d, 12h...). Required: every chain starts with one.</summary>
     [JsonPropertyName("full")] public string? Full { get; set; }
+    /// <summary>How often an incremental backup is taken (a duration), or null for none.</summary>
     [JsonPropertyName("incremental")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Incremental { get; set; }
+    /// <summary>How often a differential backup is taken (a duration), or null for none.</summary>
     [JsonPropertyName("differential")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Differential { get; set; }
 
     /// <summary>Incrementals and differentials hold the changed pages instead of every log record since their parent.</summary>
@@ -23,9 +28,13 @@ public sealed class PolicyDefinition
 
     /// <summary>Ship the instance's log continuously into the repository (a shipper the server keeps running).</summary>
     [JsonPropertyName("shipping")] public bool Shipping { get; set; }
+    /// <summary>With <see cref="Shipping"/>: how old an acknowledged commit may get before it is in the repository (a
+    /// duration; the shipper's default when null).</summary>
     [JsonPropertyName("shippingMaxLag")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ShippingMaxLag { get; set; }
 
+    /// <summary>The retention rules run after each committed backup, or null to keep every set.</summary>
     [JsonPropertyName("retention")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public PolicyRetention? Retention { get; set; }
+    /// <summary>When the policy proves its sets (restores them into scratch and checks them).</summary>
     [JsonPropertyName("prove")] public PolicyProof Prove { get; set; } = new();
 
     /// <summary>The first wait before a failed job is tried again; it doubles with each failure, up to the job's interval
@@ -33,11 +42,14 @@ public sealed class PolicyDefinition
     [JsonPropertyName("retryAfter")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? RetryAfter { get; set; }
 }
 
+/// <summary>Where a policy's repository is and how to open it.</summary>
 public sealed class PolicyRepository
 {
     /// <summary>A directory, or s3://BUCKET/PREFIX.</summary>
     [JsonPropertyName("location")] public string Location { get; set; } = "";
+    /// <summary>For s3:// locations: the endpoint of an S3-compatible service (AWS when null).</summary>
     [JsonPropertyName("s3Endpoint")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? S3Endpoint { get; set; }
+    /// <summary>For s3:// locations: the region, or null for the SDK's default.</summary>
     [JsonPropertyName("s3Region")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? S3Region { get; set; }
     /// <summary>The key file of an encrypted repository (a passphrase comes from the server's BLUEBACK_REPO_PASSWORD).</summary>
     [JsonPropertyName("keyFile")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? KeyFile { get; set; }
@@ -48,13 +60,19 @@ public sealed class PolicyRepository
 /// <summary>The <c>forget</c> rules run after each committed backup (a chain is never broken).</summary>
 public sealed class PolicyRetention
 {
+    /// <summary>Keep the newest this many sets.</summary>
     [JsonPropertyName("keepLast")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? KeepLast { get; set; }
+    /// <summary>Keep the newest set of each of the last this many days that have one.</summary>
     [JsonPropertyName("keepDaily")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? KeepDaily { get; set; }
+    /// <summary>Keep the newest set of each of the last this many weeks that have one.</summary>
     [JsonPropertyName("keepWeekly")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? KeepWeekly { get; set; }
+    /// <summary>Keep the newest set of each of the last this many months that have one.</summary>
     [JsonPropertyName("keepMonthly")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? KeepMonthly { get; set; }
+    /// <summary>Keep every set newer than this duration (such as 7d).</summary>
     [JsonPropertyName("keepWithin")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? KeepWithin { get; set; }
 }
 
+/// <summary>When a policy proves its sets.</summary>
 public sealed class PolicyProof
 {
     /// <summary>Prove each set right after it is committed.</summary>
@@ -63,29 +81,44 @@ public sealed class PolicyProof
     [JsonPropertyName("every")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Every { get; set; }
     /// <summary>Where proofs restore (default: DATA/proofs); removed after each proof.</summary>
     [JsonPropertyName("scratch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Scratch { get; set; }
+    /// <summary>The most scratch space a proof may take, in MB (the prove command's default when null).</summary>
     [JsonPropertyName("maxScratchMB")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? MaxScratchMB { get; set; }
 }
 
 /// <summary>One job a policy ran or runs: a backup, a proof, retention, a repository listing.</summary>
 public sealed class PolicyJobInfo
 {
+    /// <summary>The job's id.</summary>
     [JsonPropertyName("id")] public string Id { get; set; } = "";
+    /// <summary>The policy that ran it.</summary>
     [JsonPropertyName("policy")] public string Policy { get; set; } = "";
-    /// <summary>What the job does.</summary>
+    /// <summary>What the job does: full, incremental, differential, prove, forget, gc.</summary>
     [JsonPropertyName("kind")] public PolicyJobKind Kind { get; set; }
-    /// <summary>Why it started.</summary>
+    /// <summary>Why it started: schedule, missed (due while the server was down), retry, run-now, after-backup.</summary>
     [JsonPropertyName("trigger")] public PolicyJobTrigger Trigger { get; set; }
-    /// <summary>Where it is.</summary>
+    /// <summary>Where it is: running, succeeded, failed, cancelled, interrupted (the server stopped or died under it),
+    /// skipped (a proof of a set retention forgot first).</summary>
     [JsonPropertyName("state")] public PolicyJobState State { get; set; }
+    /// <summary>When it started (UTC).</summary>
     [JsonPropertyName("started")] public DateTime Started { get; set; }
+    /// <summary>When it ended (UTC), or null while it runs.</summary>
     [JsonPropertyName("ended")] public DateTime? Ended { get; set; }
+    /// <summary>How long it ran, in seconds, or null while it runs.</summary>
     [JsonPropertyName("seconds")] public double? Seconds { get; set; }
+    /// <summary>The set it made or proved, or null.</summary>
     [JsonPropertyName("set")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Set { get; set; }
+    /// <summary>A backup: the bytes of the set (before deduplication and compression).</summary>
     [JsonPropertyName("bytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? Bytes { get; set; }
+    /// <summary>A backup: the bytes it added to the repository.</summary>
     [JsonPropertyName("stored")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? Stored { get; set; }
+    /// <summary>A backup: its rate in MB/s.</summary>
     [JsonPropertyName("rateMBps")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? RateMBps { get; set; }
+    /// <summary>A proof: true when the set restored and every page checked.</summary>
     [JsonPropertyName("proofOk")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? ProofOk { get; set; }
+    /// <summary>A proof: true when every table's digest matched the one the backup recorded; null when it recorded
+    /// none.</summary>
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
+    /// <summary>Why it failed, or null.</summary>
     [JsonPropertyName("error")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Error { get; set; }
     /// <summary>A running backup: bytes the server has sent so far, of what it knows the set will hold.</summary>
     [JsonPropertyName("progressBytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ProgressBytes { get; set; }
@@ -94,43 +127,68 @@ public sealed class PolicyJobInfo
 /// <summary>A policy as the server runs it: its definition, what runs now, when each kind is next due, what happened last.</summary>
 public sealed class PolicyInfo
 {
+    /// <summary>The policy as defined.</summary>
     [JsonPropertyName("definition")] public PolicyDefinition Definition { get; set; } = new();
     /// <summary>config (from the server's config file) or api (set through PUT /v1/policies/NAME).</summary>
     [JsonPropertyName("source")] public string Source { get; set; } = "";
+    /// <summary>The backup or retention job running now, or null.</summary>
     [JsonPropertyName("running")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public PolicyJobInfo? Running { get; set; }
+    /// <summary>The proof running now, or null.</summary>
     [JsonPropertyName("proving")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public PolicyJobInfo? Proving { get; set; }
+    /// <summary>When each kind of job (full, incremental, differential, prove) is next due (UTC).</summary>
     [JsonPropertyName("next")] public Dictionary<string, DateTime> Next { get; set; } = [];
+    /// <summary>The last job of each kind.</summary>
     [JsonPropertyName("last")] public Dictionary<string, PolicyJobInfo> Last { get; set; } = [];
+    /// <summary>Jobs failed in a row (0 after a success).</summary>
     [JsonPropertyName("consecutiveFailures")] public int ConsecutiveFailures { get; set; }
+    /// <summary>With shipping: the state of the shipper the server runs; null without shipping.</summary>
     [JsonPropertyName("shipper")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Shipper { get; set; }
     /// <summary>The repository's sets as last listed (after each job, and every few minutes).</summary>
     [JsonPropertyName("sets")] public List<PolicySetInfo> Sets { get; set; } = [];
+    /// <summary>When the sets were last listed (UTC), or null before the first listing.</summary>
     [JsonPropertyName("setsListed")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? SetsListed { get; set; }
 }
 
+/// <summary>One set of a policy's repository, as last listed.</summary>
 public sealed class PolicySetInfo
 {
+    /// <summary>The set's id.</summary>
     [JsonPropertyName("id")] public string Id { get; set; } = "";
+    /// <summary>full, incremental, differential or copy.</summary>
     [JsonPropertyName("type")] public string Type { get; set; } = "";
+    /// <summary>The set it depends on (its chain's previous set), or null for a full or copy set.</summary>
     [JsonPropertyName("parent")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Parent { get; set; }
+    /// <summary>When the backup ended (the server's clock, UTC), or null.</summary>
     [JsonPropertyName("ended")] public DateTime? Ended { get; set; }
+    /// <summary>The first log generation the set holds.</summary>
     [JsonPropertyName("genLow")] public uint GenLow { get; set; }
+    /// <summary>The last log generation the set holds.</summary>
     [JsonPropertyName("genHigh")] public uint GenHigh { get; set; }
+    /// <summary>The set's bytes before deduplication and compression.</summary>
     [JsonPropertyName("size")] public long Size { get; set; }
+    /// <summary>The bytes it added to the repository.</summary>
     [JsonPropertyName("stored")] public long Stored { get; set; }
+    /// <summary>The outcome of its last verify, or null if never verified.</summary>
     [JsonPropertyName("verified")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Verified { get; set; }
+    /// <summary>The outcome of its last proof, or null if never proven.</summary>
     [JsonPropertyName("proved")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Proved { get; set; }
+    /// <summary>When it was last proven (UTC), or null.</summary>
     [JsonPropertyName("provedAt")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? ProvedAt { get; set; }
+    /// <summary>Whether its last proof matched every table's digest, or null.</summary>
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
 }
 
+/// <summary>GET /v1/policies.</summary>
 public sealed class PolicyList
 {
+    /// <summary>Every policy the server runs.</summary>
     [JsonPropertyName("policies")] public List<PolicyInfo> Policies { get; set; } = [];
 }
 
+/// <summary>GET /v1/policies/{name}/history.</summary>
 public sealed class PolicyHistory
 {
+    /// <summary>The policy's jobs, newest first.</summary>
     [JsonPropertyName("jobs")] public List<PolicyJobInfo> Jobs { get; set; } = [];
 }
 
@@ -139,27 +197,39 @@ public sealed class AlertInfo
 {
     /// <summary>critical or warning.</summary>
     [JsonPropertyName("severity")] public string Severity { get; set; } = "";
+    /// <summary>What the alert is about (a policy, an instance).</summary>
     [JsonPropertyName("subject")] public string Subject { get; set; } = "";
+    /// <summary>What is wrong and, where there is one, the remedy.</summary>
     [JsonPropertyName("message")] public string Message { get; set; } = "";
+    /// <summary>Since when it has been so (UTC), or null when not known.</summary>
     [JsonPropertyName("since")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? Since { get; set; }
 }
 
+/// <summary>GET /v1/alerts.</summary>
 public sealed class AlertList
 {
+    /// <summary>The alerts now, most severe first.</summary>
     [JsonPropertyName("alerts")] public List<AlertInfo> Alerts { get; set; } = [];
 }
 
 /// <summary>The server's recent rates, sampled every few seconds (what the console plots).</summary>
 public sealed class MetricsHistory
 {
+    /// <summary>Seconds between samples.</summary>
     [JsonPropertyName("intervalSeconds")] public double IntervalSeconds { get; set; }
+    /// <summary>The samples, oldest first.</summary>
     [JsonPropertyName("samples")] public List<MetricsSample> Samples { get; set; } = [];
 }
 
+/// <summary>One sample of the server's rates.</summary>
 public sealed class MetricsSample
 {
+    /// <summary>When it was taken (UTC).</summary>
     [JsonPropertyName("time")] public DateTime Time { get; set; }
+    /// <summary>Transactions committed per second over the interval.</summary>
     [JsonPropertyName("commitsPerSecond")] public double CommitsPerSecond { get; set; }
+    /// <summary>Log written, in MB per second.</summary>
     [JsonPropertyName("logMBps")] public double LogMBps { get; set; }
+    /// <summary>Backup data sent, in MB per second.</summary>
     [JsonPropertyName("backupMBps")] public double BackupMBps { get; set; }
 }

@@ -6,42 +6,68 @@ public static class Routes
     /// <summary>Response headers of a write: where its commit ends in the log ("GEN:OFFSET") and the time in its
     /// commit record (ISO 8601, UTC); either is a stop point that restores exactly up to this write.</summary>
     public const string CommitLsnHeader = "Blueback-Commit-Lsn";
+    /// <summary>Response header of a write: the time in its commit record (ISO 8601, UTC); see
+    /// <see cref="CommitLsnHeader"/>.</summary>
     public const string CommitTimeHeader = "Blueback-Commit-Time";
+    /// <summary>GET: 200 while the server runs; the only route that needs no token.</summary>
     public const string Health = "/healthz";
+    /// <summary>GET: the server's metrics in the Prometheus text format.</summary>
     public const string Metrics = "/metrics";
+    /// <summary>GET: the server, its instances and databases (<see cref="StatusResponse"/>).</summary>
     public const string Status = "/v1/status";
 
+    /// <summary>PUT, GET or DELETE one key: the path of <paramref name="key"/> (percent-encoded) in a table.</summary>
     public static string Key(string instance, string database, string table, ReadOnlySpan<byte> key) =>
         $"{Table(instance, database, table)}/keys/{PercentEncoding.Encode(key)}";
 
+    /// <summary>GET: a range scan of a table (query from, to, limit, reverse; answered with
+    /// <see cref="ScanResponse"/>).</summary>
     public static string Keys(string instance, string database, string table) => $"{Table(instance, database, table)}/keys";
 
+    /// <summary>POST: an atomic batch of puts and deletes (<see cref="BatchRequest"/>) in an instance.</summary>
     public static string Batch(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/batch";
 
+    /// <summary>GET: the backup sessions (<see cref="BackupSessionList"/>).</summary>
     public const string Backups = "/v1/backups";
 
+    /// <summary>GET: the tokens (<see cref="TokenInfo"/>, without secrets); POST: create one
+    /// (<see cref="CreateTokenRequest"/>). Admin only.</summary>
     public const string Tokens = "/v1/tokens";
 
+    /// <summary>DELETE: revoke the token <paramref name="id"/>.</summary>
     public static string Token(string id) => $"{Tokens}/{Uri.EscapeDataString(id)}";
 
+    /// <summary>POST: begin a backup of <paramref name="instance"/> (<see cref="BeginBackupRequest"/>, answered with
+    /// <see cref="BackupSessionInfo"/>).</summary>
     public static string BeginBackup(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/backups";
 
+    /// <summary>GET: the backup session <paramref name="id"/> (<see cref="BackupSessionInfo"/>); DELETE: abort
+    /// it.</summary>
     public static string Backup(string id) => $"{Backups}/{Uri.EscapeDataString(id)}";
 
+    /// <summary>GET: the whole image of <paramref name="database"/> in a full or copy backup.</summary>
     public static string BackupImage(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/image";
 
+    /// <summary>GET: <paramref name="length"/> bytes of a database image from byte <paramref name="offset"/> (several
+    /// streams read one image in parts).</summary>
     public static string BackupImageRange(string id, string database, long offset, long length) => $"{BackupImage(id, database)}?offset={offset}&length={length}";
 
+    /// <summary>GET: the changed pages of <paramref name="database"/> in a changed-pages backup.</summary>
     public static string BackupChangedPages(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/pages";
 
+    /// <summary>POST: fix the backup's log range and list its generations (<see cref="BackupLogsInfo"/>).</summary>
     public static string BackupLogs(string id) => $"{Backup(id)}/logs";
 
+    /// <summary>GET: one log generation of the backup.</summary>
     public static string BackupLog(string id, uint generation) => $"{Backup(id)}/logs/{generation}";
 
+    /// <summary>GET: the tables' digests at the end of the log range (<see cref="BackupDigestInfo"/>).</summary>
     public static string BackupDigest(string id) => $"{Backup(id)}/digest";
 
+    /// <summary>POST: delete the logs the committed backup made unnecessary (<see cref="TruncateResponse"/>).</summary>
     public static string BackupTruncate(string id) => $"{Backup(id)}/truncate";
 
+    /// <summary>POST: end the session, recording the backup in each database header.</summary>
     public static string BackupEnd(string id) => $"{Backup(id)}/end";
 
     /// <summary>Request header of a restore upload: the SHA-256 (lowercase hex) of the file's bytes, which the
@@ -52,44 +78,71 @@ public static class Routes
     /// the SHA-256 header then carries the chunk digest (the SHA-256 of the chunks' SHA-256s) instead of the file's.</summary>
     public const string ChunkSizesHeader = "Blueback-Chunk-Sizes";
 
+    /// <summary>GET: the restore sessions (<see cref="RestoreSessionList"/>).</summary>
     public const string Restores = "/v1/restores";
 
+    /// <summary>POST: begin an online restore into <paramref name="instance"/> (<see cref="BeginRestoreRequest"/>,
+    /// answered with <see cref="RestoreSessionInfo"/>).</summary>
     public static string BeginRestore(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/restores";
 
+    /// <summary>GET: the restore session <paramref name="id"/> (<see cref="RestoreSessionInfo"/>); DELETE: abort
+    /// it.</summary>
     public static string Restore(string id) => $"/v1/restores/{Uri.EscapeDataString(id)}";
 
+    /// <summary>PUT: the image of <paramref name="database"/> (with <see cref="Sha256Header"/>).</summary>
     public static string RestoreImage(string id, string database) => $"{Restore(id)}/databases/{Uri.EscapeDataString(database)}/image";
 
+    /// <summary>PUT: the changed pages of <paramref name="database"/> from a changed-pages set.</summary>
     public static string RestoreChangedPages(string id, string database) => $"{Restore(id)}/databases/{Uri.EscapeDataString(database)}/pages";
 
+    /// <summary>PUT: one log generation (with <see cref="Sha256Header"/>).</summary>
     public static string RestoreLog(string id, uint generation) => $"{Restore(id)}/logs/{generation}";
 
+    /// <summary>POST: every file is sent; run hard recovery.</summary>
     public static string RestoreRecover(string id) => $"{Restore(id)}/recover";
 
+    /// <summary>POST: claim log shipping of <paramref name="instance"/> (<see cref="ShippingClaimRequest"/>, answered
+    /// with <see cref="ShippingClaimResponse"/>); DELETE (with the shipper's id): release the claim.</summary>
     public static string Shipping(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/shipping";
 
+    /// <summary>GET: wait for closed generations to ship (<see cref="ShippingReady"/>).</summary>
     public static string ShippingReady(string instance) => $"{Shipping(instance)}/ready";
 
+    /// <summary>GET: one closed log generation to ship.</summary>
     public static string ShippingLog(string instance, uint generation) => $"{Shipping(instance)}/logs/{generation}";
 
+    /// <summary>POST: the repository holds generations up to a point (<see cref="ShippingAckRequest"/>, answered with
+    /// <see cref="ShippingAckResponse"/>).</summary>
     public static string ShippingAck(string instance) => $"{Shipping(instance)}/ack";
 
+    /// <summary>POST: stop shipping the instance and let the server delete generations as it did before.</summary>
     public static string ShippingDisable(string instance) => $"{Shipping(instance)}/disable";
 
+    /// <summary>GET: the backup policies (<see cref="PolicyList"/>).</summary>
     public const string Policies = "/v1/policies";
 
+    /// <summary>GET, PUT or DELETE the policy <paramref name="name"/> (<see cref="PolicyInfo"/>,
+    /// <see cref="PolicyDefinition"/>).</summary>
     public static string Policy(string name) => $"{Policies}/{Uri.EscapeDataString(name)}";
 
+    /// <summary>POST: run a job of the policy now; <paramref name="kind"/> is full, incremental, differential, prove,
+    /// forget or gc.</summary>
     public static string PolicyRun(string name, string kind) => $"{Policy(name)}/run?kind={Uri.EscapeDataString(kind)}";
 
+    /// <summary>GET: one job of the policy (<see cref="PolicyJobInfo"/>); DELETE: cancel it.</summary>
     public static string PolicyJob(string name, string id) => $"{Policy(name)}/jobs/{Uri.EscapeDataString(id)}";
 
+    /// <summary>GET: the policy's last <paramref name="limit"/> jobs, newest first
+    /// (<see cref="PolicyHistory"/>).</summary>
     public static string PolicyHistory(string name, int limit) => $"{Policy(name)}/history?limit={limit}";
 
+    /// <summary>GET: what an operator should look at (<see cref="AlertList"/>).</summary>
     public const string Alerts = "/v1/alerts";
 
+    /// <summary>GET: the recent rates the console plots (<see cref="MetricsHistory"/>).</summary>
     public const string MetricsHistory = "/v1/metrics/history";
 
+    /// <summary>POST: promote the warm standby <paramref name="instance"/> (<see cref="PromoteResponse"/>).</summary>
     public static string Promote(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/promote";
 
     private static string Table(string instance, string database, string table) =>
@@ -98,44 +151,81 @@ public static class Routes
     /// <summary>Server-side route templates.</summary>
     public static class Templates
     {
+        /// <summary>A table: the prefix of the key routes.</summary>
         public const string Table = "/v1/instances/{instance}/databases/{database}/tables/{table}";
+        /// <summary>The template of <see cref="Routes.Key"/> (the key is a catch-all: it may hold an encoded
+        /// '/').</summary>
         public const string Key = Table + "/keys/{*key}";
+        /// <summary>The template of <see cref="Routes.Keys"/>.</summary>
         public const string Keys = Table + "/keys";
+        /// <summary>The template of <see cref="Routes.Batch"/>.</summary>
         public const string Batch = "/v1/instances/{instance}/batch";
+        /// <summary>The template of <see cref="Routes.BeginBackup"/>.</summary>
         public const string BeginBackup = "/v1/instances/{instance}/backups";
+        /// <summary>The template of <see cref="Routes.Backup"/>.</summary>
         public const string Backup = "/v1/backups/{id}";
+        /// <summary>The template of <see cref="Routes.BackupImage"/>.</summary>
         public const string BackupImage = "/v1/backups/{id}/databases/{database}/image";
+        /// <summary>The template of <see cref="Routes.BackupChangedPages"/>.</summary>
         public const string BackupChangedPages = "/v1/backups/{id}/databases/{database}/pages";
+        /// <summary>The template of <see cref="Routes.BackupLogs"/>.</summary>
         public const string BackupLogs = "/v1/backups/{id}/logs";
+        /// <summary>The template of <see cref="Routes.BackupLog"/>.</summary>
         public const string BackupLog = "/v1/backups/{id}/logs/{generation}";
+        /// <summary>The template of <see cref="Routes.BackupTruncate"/>.</summary>
         public const string BackupTruncate = "/v1/backups/{id}/truncate";
+        /// <summary>The template of <see cref="Routes.BackupDigest"/>.</summary>
         public const string BackupDigest = "/v1/backups/{id}/digest";
+        /// <summary>The template of <see cref="Routes.BackupEnd"/>.</summary>
         public const string BackupEnd = "/v1/backups/{id}/end";
+        /// <summary>The template of <see cref="Routes.Token"/>.</summary>
         public const string Token = "/v1/tokens/{id}";
+        /// <summary>The template of <see cref="Routes.BeginRestore"/>.</summary>
         public const string BeginRestore = "/v1/instances/{instance}/restores";
+        /// <summary>The template of <see cref="Routes.Restore"/>.</summary>
         public const string Restore = "/v1/restores/{id}";
+        /// <summary>The template of <see cref="Routes.RestoreImage"/>.</summary>
         public const string RestoreImage = "/v1/restores/{id}/databases/{database}/image";
+        /// <summary>The template of <see cref="Routes.RestoreChangedPages"/>.</summary>
         public const string RestoreChangedPages = "/v1/restores/{id}/databases/{database}/pages";
+        /// <summary>The template of <see cref="Routes.RestoreLog"/>.</summary>
         public const string RestoreLog = "/v1/restores/{id}/logs/{generation}";
+        /// <summary>The template of <see cref="Routes.RestoreRecover"/>.</summary>
         public const string RestoreRecover = "/v1/restores/{id}/recover";
+        /// <summary>The template of <see cref="Routes.Shipping"/>.</summary>
         public const string Shipping = "/v1/instances/{instance}/shipping";
+        /// <summary>The template of <see cref="Routes.ShippingReady"/>.</summary>
         public const string ShippingReady = Shipping + "/ready";
+        /// <summary>The template of <see cref="Routes.ShippingLog"/>.</summary>
         public const string ShippingLog = Shipping + "/logs/{generation}";
+        /// <summary>The template of <see cref="Routes.ShippingAck"/>.</summary>
         public const string ShippingAck = Shipping + "/ack";
+        /// <summary>The template of <see cref="Routes.ShippingDisable"/>.</summary>
         public const string ShippingDisable = Shipping + "/disable";
+        /// <summary>The template of <see cref="Routes.Promote"/>.</summary>
         public const string Promote = "/v1/instances/{instance}/promote";
+        /// <summary>The template of <see cref="Routes.Policy"/>.</summary>
         public const string Policy = "/v1/policies/{name}";
+        /// <summary>The template of <see cref="Routes.PolicyRun"/>.</summary>
         public const string PolicyRun = "/v1/policies/{name}/run";
+        /// <summary>The template of <see cref="Routes.PolicyJob"/>.</summary>
         public const string PolicyJob = "/v1/policies/{name}/jobs/{id}";
+        /// <summary>The template of <see cref="Routes.PolicyHistory"/>.</summary>
         public const string PolicyHistory = "/v1/policies/{name}/history";
     }
 
+    /// <summary>The server's limits on the data API; a request beyond one is refused with 400 or 413.</summary>
     public static class Limits
     {
+        /// <summary>The longest key, in bytes.</summary>
         public const int MaxKeyBytes = 1024;
+        /// <summary>The largest value, in bytes (16 MiB).</summary>
         public const int MaxValueBytes = 16 * 1024 * 1024;
+        /// <summary>The keys a scan page holds when no limit is given.</summary>
         public const int DefaultScanLimit = 100;
+        /// <summary>The most keys a scan page holds.</summary>
         public const int MaxScanLimit = 1000;
+        /// <summary>The most operations in one batch.</summary>
         public const int MaxBatchOps = 10_000;
         /// <summary>A batch body: its values, base64-expanded, plus JSON around them.</summary>
         public const long MaxBatchBodyBytes = 64L * 1024 * 1024;
