@@ -1,5 +1,6 @@
 using Blueback.Protocol;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -27,7 +28,8 @@ public sealed class PrometheusExporter : IDisposable
 
     /// <summary>Maps the scrape route; the caller names it (the name is what authorization and the request counts key on).</summary>
     public IEndpointConventionBuilder Map(IEndpointRouteBuilder app) =>
-        app.MapPrometheusScrapingEndpoint(Routes.Metrics, _provider, configureBranchedPipeline: null, optionsName: null);
+        app.MapPrometheusScrapingEndpoint(Routes.Metrics, _provider, configureBranchedPipeline: null, optionsName: null)
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get])); // as before: the exporter's own endpoint takes any method
 
     public void Dispose() => _provider.Dispose();
 }
