@@ -140,6 +140,9 @@ public partial class OpenApiTests
         Assert.Contains("Problem", ResponseSchema(root, T.Batch, "post", "400"), StringComparison.Ordinal);
         Assert.True(schemas.GetProperty("Problem").GetProperty("properties").TryGetProperty("detail", out _));
         Assert.True(schemas.GetProperty("BatchRequest").GetProperty("properties").TryGetProperty("ops", out _), "the DTOs' JSON names are the documented ones");
+        // Nullable as the DTOs declare: ShippingClaimRequest's shipperId is a string, BatchRequest's ops may be null.
+        Assert.Equal("string", schemas.GetProperty("ShippingClaimRequest").GetProperty("properties").GetProperty("shipperId").GetProperty("type").ToString());
+        Assert.Contains("null", schemas.GetProperty("BatchRequest").GetProperty("properties").GetProperty("ops").GetProperty("type").ToString(), StringComparison.Ordinal);
 
         // Every documented operation is served: called with names that do not exist, none meets the server's "No route" fallback.
         using var http = TestToken.Http(server.Url, TimeSpan.FromSeconds(30));
