@@ -119,6 +119,7 @@ public static class BluebackServer
             new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger);
         metrics.AddPolicies(policies);
+        ApiDocument.AddServices(builder.Services);
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
         {
@@ -141,16 +142,19 @@ public static class BluebackServer
             Security.Authentication.Use(app, tokens, metrics, logger);
             InstanceGate.Use(app, host);
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-            DataEndpoints.Map(app, host, lifetime, config.Limits.MaxBatchBodyBytes);
-            BackupEndpoints.Map(app, host, sessions, metrics, lifetime, backupReads, pacing);
-            RestoreEndpoints.Map(app, host, restores);
-            Shipping.ShippingEndpoints.Map(app, host, shippers, lifetime);
-            Standby.StandbyEndpoints.Map(app, standby);
-            Security.TokenEndpoints.Map(app, tokens);
-            Policies.PolicyEndpoints.Map(app, policies);
-            ConsoleEndpoints.Map(app, host, policies, shippers, rates);
-            Console.UiEndpoints.Map(app);
-            StatusEndpoints.Map(app, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
+            var api = app.MapGroup(""); // every route, so that ApiDocument describes each as it is built
+            ApiDocument.Describe(api);
+            DataEndpoints.Map(api, host, lifetime, config.Limits.MaxBatchBodyBytes);
+            BackupEndpoints.Map(api, host, sessions, metrics, lifetime, backupReads, pacing);
+            RestoreEndpoints.Map(api, host, restores);
+            Shipping.ShippingEndpoints.Map(api, host, shippers, lifetime);
+            Standby.StandbyEndpoints.Map(api, standby);
+            Security.TokenEndpoints.Map(api, tokens);
+            Policies.PolicyEndpoints.Map(api, policies);
+            ConsoleEndpoints.Map(api, host, policies, shippers, rates);
+            Console.UiEndpoints.Map(api);
+            StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
+            ApiDocument.Map(app);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
             if (File.Exists(internalSocket))

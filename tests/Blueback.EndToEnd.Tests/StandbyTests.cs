@@ -79,6 +79,7 @@ public class StandbyTests
             using (var http = TestToken.Http(standby.Url))
             {
                 Assert.Contains("blueback_standby_applied_through{instance=\"store\"}", await http.GetStringAsync(Routes.Metrics), StringComparison.Ordinal);
+                MetricsTests.AssertExposed(await http.GetStringAsync(Routes.Metrics), MetricsTests.StandbyFamilies);
             }
             using (var http = TestToken.Http(primary.Url))
             {

@@ -1,87 +1,35 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
-using System.Globalization;
-using System.Text;
+using Blueback.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 
 namespace Blueback.Server.Observability;
 
-/// <summary>Writes the server's meter in the Prometheus text format (no exporter package is available here):
-/// a MeterListener keeps the running sum of each counter per tag set and the last value of each gauge.</summary>
+/// <summary>Serves the server's meter (System.Diagnostics.Metrics, <see cref="ServerMetrics.MeterName"/>) at /metrics
+/// through OpenTelemetry's Prometheus exporter. The names are the instruments' own, with the exporter's <c>_total</c>
+/// on counters; the instruments carry a unit only where their name already ends with it, so that the exporter adds no
+/// unit suffix. Every scrape reads afresh (no response cache: a client that writes and then scrapes sees its write);
+/// what costs I/O to read is read once per scrape by <see cref="ScrapeSnapshot{T}"/>, and concurrent scrapes share one
+/// collection (the exporter's).</summary>
 public sealed class PrometheusExporter : IDisposable
 {
-    private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<(Instrument Instrument, string Labels), long> _values = new();
-    private readonly Lock _collect = new();
+    private readonly MeterProvider _provider = Sdk.CreateMeterProviderBuilder()
+        .AddMeter(ServerMetrics.MeterName)
+        .AddPrometheusExporter(o =>
+        {
+            o.ScrapeEndpointPath = Routes.Metrics;
+            o.ScrapeResponseCacheDurationMilliseconds = 0;
+            o.ScopeInfoEnabled = false; // no otel_scope_* labels: the series keep the labels they had
+            o.TargetInfoEnabled = false; // no target_info family: the server's name and version are in /v1/status
+        })
+        .Build();
 
-    public PrometheusExporter()
-    {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == ServerMetrics.MeterName)
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>(OnMeasurement);
-        _listener.Start();
-    }
+    /// <summary>Maps the scrape route; the caller names it (the name is what authorization and the request counts key on).</summary>
+    public IEndpointConventionBuilder Map(IEndpointRouteBuilder app) =>
+        app.MapPrometheusScrapingEndpoint(Routes.Metrics, _provider, configureBranchedPipeline: null, optionsName: null)
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get])); // as before: the exporter's own endpoint takes any method
 
-    private void OnMeasurement(Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
-    {
-        var key = (instrument, Labels(tags));
-        if (instrument is Counter<long>)
-        {
-            _values.AddOrUpdate(key, value, (_, old) => old + value);
-        }
-        else
-        {
-            _values[key] = value; // observable counters report totals; gauges report the current value
-        }
-    }
-
-    private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
-    {
-        if (tags.Length == 0)
-        {
-            return "";
-        }
-        var sb = new StringBuilder("{");
-        for (int i = 0; i < tags.Length; i++)
-        {
-            if (i > 0)
-            {
-                sb.Append(',');
-            }
-            var v = Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? "";
-            sb.Append(tags[i].Key).Append("=\"").Append(v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)).Append('"');
-        }
-        return sb.Append('}').ToString();
-    }
-
-    public string Collect()
-    {
-        lock (_collect)
-        {
-            _listener.RecordObservableInstruments();
-            var sb = new StringBuilder();
-            foreach (var group in _values.GroupBy(kv => kv.Key.Instrument).OrderBy(g => g.Key.Name, StringComparer.Ordinal))
-            {
-                var inst = group.Key;
-                bool counter = inst is Counter<long> or ObservableCounter<long>;
-                var name = inst.Name + (counter ? "_total" : "");
-                if (inst.Description is { Length: > 0 } d)
-                {
-                    sb.Append("# HELP ").Append(name).Append(' ').Append(d).Append('\n');
-                }
-                sb.Append("# TYPE ").Append(name).Append(counter ? " counter\n" : " gauge\n");
-                foreach (var kv in group.OrderBy(kv => kv.Key.Labels, StringComparer.Ordinal))
-                {
-                    sb.Append(name).Append(kv.Key.Labels).Append(' ').Append(kv.Value.ToString(CultureInfo.InvariantCulture)).Append('\n');
-                }
-            }
-            return sb.ToString();
-        }
-    }
-
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => _provider.Dispose();
 }

@@ -4,7 +4,9 @@ using Blueback.Server.Instances;
 namespace Blueback.Server.Observability;
 
 /// <summary>The server's instruments (System.Diagnostics.Metrics). Engine counters are observed from the
-/// instances at collection time; request counts are recorded as requests finish.</summary>
+/// instances at collection time; request counts are recorded as requests finish. PrometheusExporter serves them:
+/// a unit is given only where the name already ends with it (its exporter would append it otherwise, and the
+/// names are what dashboards use).</summary>
 public sealed class ServerMetrics : IDisposable
 {
     public const string MeterName = "Blueback.Server";
@@ -19,10 +21,10 @@ public sealed class ServerMetrics : IDisposable
         _authFailures = _meter.CreateCounter<long>("blueback_auth_failures", description: "Requests refused for their token: missing, invalid (401) or of the wrong role (forbidden, 403).");
         _meter.CreateObservableCounter("blueback_commits", () => Each(host, i => i.Commits), description: "Committed write transactions.");
         _meter.CreateObservableCounter("blueback_log_flushes", () => Each(host, i => i.LogFlushes), description: "Log flushes (one fsync each; commits share them).");
-        _meter.CreateObservableCounter("blueback_log_bytes_written", () => Each(host, i => i.LogBytesWritten), unit: "bytes", description: "Bytes written to the log.");
+        _meter.CreateObservableCounter("blueback_log_bytes_written", () => Each(host, i => i.LogBytesWritten), description: "Bytes written to the log.");
         _meter.CreateObservableCounter("blueback_cache_hits", () => Each(host, i => i.CacheHits), description: "Page reads served from the cache.");
         _meter.CreateObservableCounter("blueback_cache_misses", () => Each(host, i => i.CacheMisses), description: "Page reads that went to disk.");
-        _meter.CreateObservableGauge("blueback_cache_size", () => Each(host, i => i.CacheBytes), unit: "bytes", description: "Bytes of page versions in the cache.");
+        _meter.CreateObservableGauge("blueback_cache_size", () => Each(host, i => i.CacheBytes), description: "Bytes of page versions in the cache.");
         var shipping = new ScrapeSnapshot<List<(string Instance, Storage.Shipping.ShippingState State)>>(() => ShippingStates(host));
         _meter.CreateObservableGauge("blueback_shipping_lag_milliseconds", () => Shipped(shipping, s => (long)s.Lag.TotalMilliseconds), unit: "ms", description: "How long the oldest commit not yet in the shipping repository has waited (instances being shipped).");
         _meter.CreateObservableGauge("blueback_shipping_unshipped_generations", () => Shipped(shipping, s => s.UnshippedGenerations), description: "Closed log generations kept on the server until shipped.");

@@ -17,7 +17,7 @@ internal static class StatusEndpoints
     public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, DateTime started)
     {
         app.MapGet(Routes.Health, () => Results.Text("ok\n")).WithName("health");
-        app.MapGet(Routes.Metrics, () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8")).WithName("metrics");
+        exporter.Map(app).WithName("metrics");
         app.MapGet(Routes.Status, () => Results.Json(Build(host, shippers, standbyOf, started), ProtocolJson.Default.StatusResponse)).WithName("status");
     }
 

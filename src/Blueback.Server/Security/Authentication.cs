@@ -10,8 +10,8 @@ namespace Blueback.Server.Security;
 /// token, 403 with the wrong role, both as problem+json, counted, and logged without the token.</summary>
 internal static class Authentication
 {
-    /// <summary>The role each route needs; null: any valid token; absent: no token (the health check, and the 404 of
-    /// routes that do not exist).</summary>
+    /// <summary>The role each route needs; null: any valid token; absent: no token (the health check, the OpenAPI
+    /// document, the console's files, and the 404 of routes that do not exist).</summary>
     private static readonly Dictionary<string, Role?> Needs = new(StringComparer.Ordinal)
     {
         ["get"] = Role.Read,
@@ -48,6 +48,9 @@ internal static class Authentication
         role = route.StartsWith("backup-", StringComparison.Ordinal) ? Role.Backup : route.StartsWith("restore-", StringComparison.Ordinal) ? Role.Restore : null;
         return role is not null;
     }
+
+    /// <summary>Whether the named route needs a token, and which role (null: any).</summary>
+    public static bool NeedsToken(string route, out Role? role) => TryNeeds(route, out role);
 
     public static void Use(IApplicationBuilder app, TokenStore tokens, Observability.ServerMetrics metrics, ILogger logger)
     {
