@@ -107,7 +107,7 @@ public partial class MetricsTests
         // The policy's first full runs at once; its end counts in blueback_policy_jobs.
         var calls = new PolicyCalls(c);
         var sw = Stopwatch.StartNew();
-        while (!(await calls.HistoryAsync("nightly", 10, CancellationToken.None)).Any(j => j.State is "succeeded" or "failed"))
+        while (!(await calls.HistoryAsync("nightly", 10, CancellationToken.None)).Any(j => j.State is PolicyJobState.Succeeded or PolicyJobState.Failed))
         {
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(120), "the policy's first backup did not end within 2 minutes");
             await Task.Delay(250);
