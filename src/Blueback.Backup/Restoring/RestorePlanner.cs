@@ -53,6 +53,10 @@ public static class RestorePlanner
 
     public static List<Manifest> Plan(IReadOnlyList<Manifest> sets, string setArg, string? instance, RecoveryStop? stop, bool liveLogsFollow)
     {
+        if (setArg != "latest" && sets.All(s => s.SetId != setArg))
+        {
+            throw new SetNotFoundException(setArg); // exit 3, whatever else the repository holds
+        }
         var candidates = sets.Where(s => instance is null || s.Instance == instance).ToList();
         if (candidates.Count == 0)
         {
@@ -61,8 +65,7 @@ public static class RestorePlanner
         Manifest target;
         if (setArg != "latest")
         {
-            target = sets.FirstOrDefault(s => s.SetId == setArg)
-                ?? throw new SetNotFoundException(setArg);
+            target = sets.First(s => s.SetId == setArg);
         }
         else
         {
