@@ -113,10 +113,13 @@ public sealed partial class PackagingTests
         Assert.Contains("read back: hello from a package", output, StringComparison.Ordinal);
         Assert.Contains("instance store: online", output, StringComparison.Ordinal);
         Assert.Contains("commit at ", output, StringComparison.Ordinal);
+        Assert.Matches(@"backed up 2 images and [1-9][0-9]* log generations", output);
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(app, "copy"), "*.bdb").Length);
     }
 
     /// <summary>What an author of a program using the package writes first: parse an address, write, read, look at the
-    /// status (the token comes from BLUEBACK_TOKEN, which the test run sets).</summary>
+    /// status; then the backup program docs/packages.md shows (the token comes from BLUEBACK_TOKEN, which the test run
+    /// sets).</summary>
     private const string ClientProgram = """
         using Blueback.Client;
         using Blueback.Protocol;
@@ -148,7 +151,33 @@ public sealed partial class PackagingTests
         {
             Console.WriteLine($"instance {instance.Name}: {instance.State}");
         }
-        return await client.GetAsync("store", "mailbox", "packaged", key, cts.Token) is null ? 0 : 1;
+        if (await client.GetAsync("store", "mailbox", "packaged", key, cts.Token) is not null)
+        {
+            Console.WriteLine("the deleted key is still there");
+            return 1;
+        }
+
+        // The backup program of docs/packages.md, as written there.
+        Directory.CreateDirectory("copy");
+        int images = 0, logs = 0;
+        await using var session = await client.BeginBackupAsync("store", "full");
+        foreach (var db in session.Databases)
+        {
+            await using var image = await session.OpenDatabaseImageAsync(db.Name);
+            await using var file = File.Create(Path.Combine("copy", db.Name + ".bdb"));
+            await image.CopyToAsync(file);
+            images++;
+        }
+        foreach (var log in (await session.ListLogsAsync()).Generations)
+        {
+            await using var stream = await session.OpenLogAsync(log.Generation);
+            await using var file = File.Create(Path.Combine("copy", log.File));
+            await stream.CopyToAsync(file);
+            logs++;
+        }
+        await session.EndAsync();
+        Console.WriteLine($"backed up {images} images and {logs} log generations");
+        return 0;
         """;
 
     private static string RepositoryRoot()
