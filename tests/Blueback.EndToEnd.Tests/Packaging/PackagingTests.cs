@@ -25,10 +25,8 @@ public sealed partial class PackagingTests
         var version = PackageVersion(repoRoot);
         using var tmp = new TempDir("pack");
         var pkgs = Directory.CreateDirectory(tmp["pkgs"]).FullName;
-        var env = new Dictionary<string, string>
+        var build = new Dictionary<string, string>
         {
-            ["NUGET_PACKAGES"] = tmp["nuget-packages"],
-            ["NUGET_HTTP_CACHE_PATH"] = tmp["nuget-http-cache"],
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
             ["DOTNET_NOLOGO"] = "1",
             ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
@@ -36,11 +34,19 @@ public sealed partial class PackagingTests
             ["MSBUILDDISABLENODEREUSE"] = "1",
             ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
         };
+        // What installs and restores the packed packages gets a package folder of its own: one cached by an earlier
+        // run under the same version would stand in for the one just packed. (Not the pack itself: it restores the
+        // repository's projects, whose obj/ would then name a folder this test deletes.)
+        var env = new Dictionary<string, string>(build)
+        {
+            ["NUGET_PACKAGES"] = tmp["nuget-packages"],
+            ["NUGET_HTTP_CACHE_PATH"] = tmp["nuget-http-cache"],
+        };
 
         // Pack. Release, in the repository's own bin/obj (the test run builds Debug), without build servers.
         foreach (var project in new[] { "src/Blueback.Protocol", "src/Blueback.Client", "src/Blueback.Cli" })
         {
-            await RunAsync("dotnet", ["pack", Path.Combine(repoRoot, project), "-c", "Release", "-o", pkgs, "-nodeReuse:false", "-p:UseSharedCompilation=false"], PackBound, env, repoRoot);
+            await RunAsync("dotnet", ["pack", Path.Combine(repoRoot, project), "-c", "Release", "-o", pkgs, "-nodeReuse:false", "-p:UseSharedCompilation=false"], PackBound, build, repoRoot);
         }
         var packed = Directory.GetFiles(pkgs, "*.nupkg").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(new[] { $"Blueback.Client.{version}.nupkg", $"Blueback.Protocol.{version}.nupkg", $"blueback.{version}.nupkg", $"blueback.linux-x64.{version}.nupkg" }.Order(StringComparer.Ordinal), packed);
@@ -54,7 +60,7 @@ public sealed partial class PackagingTests
         }
 
         // The source list: the temporary source, and whatever the repository restores from (nothing else).
-        var sources = await RepositorySourcesAsync(repoRoot, env);
+        var sources = await RepositorySourcesAsync(repoRoot, build);
         Assert.NotEmpty(sources);
         var config = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <packageSources>\n    <clear />\n");
         config.Append(FormattableString.Invariant($"    <add key=\"packed\" value=\"{pkgs}\" />\n"));
