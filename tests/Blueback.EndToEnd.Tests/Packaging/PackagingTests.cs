@@ -25,10 +25,8 @@ public sealed partial class PackagingTests
         var version = PackageVersion(repoRoot);
         using var tmp = new TempDir("pack");
         var pkgs = Directory.CreateDirectory(tmp["pkgs"]).FullName;
-        var env = new Dictionary<string, string>
+        var build = new Dictionary<string, string>
         {
-            ["NUGET_PACKAGES"] = tmp["nuget-packages"],
-            ["NUGET_HTTP_CACHE_PATH"] = tmp["nuget-http-cache"],
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
             ["DOTNET_NOLOGO"] = "1",
             ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
@@ -36,11 +34,19 @@ public sealed partial class PackagingTests
             ["MSBUILDDISABLENODEREUSE"] = "1",
             ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
         };
+        // What installs and restores the packed packages gets a package folder of its own: one cached by an earlier
+        // run under the same version would stand in for the one just packed. (Not the pack itself: it restores the
+        // repository's projects, whose obj/ would then name a folder this test deletes.)
+        var env = new Dictionary<string, string>(build)
+        {
+            ["NUGET_PACKAGES"] = tmp["nuget-packages"],
+            ["NUGET_HTTP_CACHE_PATH"] = tmp["nuget-http-cache"],
+        };
 
         // Pack. Release, in the repository's own bin/obj (the test run builds Debug), without build servers.
         foreach (var project in new[] { "src/Blueback.Protocol", "src/Blueback.Client", "src/Blueback.Cli" })
         {
-            await RunAsync("dotnet", ["pack", Path.Combine(repoRoot, project), "-c", "Release", "-o", pkgs, "-nodeReuse:false", "-p:UseSharedCompilation=false"], PackBound, env, repoRoot);
+            await RunAsync("dotnet", ["pack", Path.Combine(repoRoot, project), "-c", "Release", "-o", pkgs, "-nodeReuse:false", "-p:UseSharedCompilation=false"], PackBound, build, repoRoot);
         }
         var packed = Directory.GetFiles(pkgs, "*.nupkg").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(new[] { $"Blueback.Client.{version}.nupkg", $"Blueback.Protocol.{version}.nupkg", $"blueback.{version}.nupkg", $"blueback.linux-x64.{version}.nupkg" }.Order(StringComparer.Ordinal), packed);
@@ -54,7 +60,7 @@ public sealed partial class PackagingTests
         }
 
         // The source list: the temporary source, and whatever the repository restores from (nothing else).
-        var sources = await RepositorySourcesAsync(repoRoot, env);
+        var sources = await RepositorySourcesAsync(repoRoot, build);
         Assert.NotEmpty(sources);
         var config = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <packageSources>\n    <clear />\n");
         config.Append(FormattableString.Invariant($"    <add key=\"packed\" value=\"{pkgs}\" />\n"));
@@ -113,10 +119,13 @@ public sealed partial class PackagingTests
         Assert.Contains("read back: hello from a package", output, StringComparison.Ordinal);
         Assert.Contains("instance store: online", output, StringComparison.Ordinal);
         Assert.Contains("commit at ", output, StringComparison.Ordinal);
+        Assert.Matches(@"backed up 2 images and [1-9][0-9]* log generations", output);
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(app, "copy"), "*.bdb").Length);
     }
 
     /// <summary>What an author of a program using the package writes first: parse an address, write, read, look at the
-    /// status (the token comes from BLUEBACK_TOKEN, which the test run sets).</summary>
+    /// status; then the backup program docs/packages.md shows (the token comes from BLUEBACK_TOKEN, which the test run
+    /// sets).</summary>
     private const string ClientProgram = """
         using Blueback.Client;
         using Blueback.Protocol;
@@ -148,7 +157,33 @@ public sealed partial class PackagingTests
         {
             Console.WriteLine($"instance {instance.Name}: {instance.State}");
         }
-        return await client.GetAsync("store", "mailbox", "packaged", key, cts.Token) is null ? 0 : 1;
+        if (await client.GetAsync("store", "mailbox", "packaged", key, cts.Token) is not null)
+        {
+            Console.WriteLine("the deleted key is still there");
+            return 1;
+        }
+
+        // The backup program of docs/packages.md, as written there.
+        Directory.CreateDirectory("copy");
+        int images = 0, logs = 0;
+        await using var session = await client.BeginBackupAsync("store", "full");
+        foreach (var db in session.Databases)
+        {
+            await using var image = await session.OpenDatabaseImageAsync(db.Name);
+            await using var file = File.Create(Path.Combine("copy", db.Name + ".bdb"));
+            await image.CopyToAsync(file);
+            images++;
+        }
+        foreach (var log in (await session.ListLogsAsync()).Generations)
+        {
+            await using var stream = await session.OpenLogAsync(log.Generation);
+            await using var file = File.Create(Path.Combine("copy", log.File));
+            await stream.CopyToAsync(file);
+            logs++;
+        }
+        await session.EndAsync();
+        Console.WriteLine($"backed up {images} images and {logs} log generations");
+        return 0;
         """;
 
     private static string RepositoryRoot()
