@@ -296,4 +296,4 @@ public sealed class RestoreSessions : IDisposable
 }
 
 /// <summary>A restore call out of order (409).</summary>
-public sealed class RestoreSequenceException(string message) : Exception(message);
+public sealed class RestoreSequenceException(string message) : RestoreException(message);
