@@ -63,11 +63,11 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
     }
 
     public Task ApplyChangedPagesAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
-        Writer.ApplyChangedPagesAsync(name, file.Size, file.Digest, copy, ct, ChunkSizes(file));
+        Writer.ApplyChangedPagesAsync(name, file.Size, file.Digest, copy, ct, ChunkDigestCheck.For(file));
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
-        if (await Writer.HasLogAsync(generation, file.Size, file.Digest, ct, ChunkSizes(file)).ConfigureAwait(false))
+        if (await Writer.HasLogAsync(generation, file.Size, file.Digest, ct, ChunkDigestCheck.For(file)).ConfigureAwait(false))
         {
             return false; // a live generation kept by --replace, identical to the set's copy
         }
