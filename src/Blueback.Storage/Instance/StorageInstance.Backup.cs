@@ -195,7 +195,7 @@ public sealed partial class StorageInstance
     /// <summary>Logs the backup's record for each database, makes it durable, then writes it into the headers.</summary>
     internal void RecordBackup(BackupType type, BackupInfo info, IReadOnlyList<ushort> databases)
     {
-        var payload = InstanceBackup.RecordPayload(type, info);
+        var payload = BackupRecord.Payload(type, info);
         Lsn end;
         using (_log.AppendScope())
         {
@@ -208,7 +208,7 @@ public sealed partial class StorageInstance
         _log.FlushTo(end, Options.WaitTimeout);
         foreach (var db in Databases.Where(d => databases.Contains(d.Id)))
         {
-            db.UpdateHeader((ref DatabaseHeader h) => InstanceBackup.Apply(ref h, type, info));
+            db.UpdateHeader((ref DatabaseHeader h) => BackupRecord.Apply(ref h, type, info));
         }
     }
 }
