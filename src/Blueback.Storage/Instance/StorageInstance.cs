@@ -33,7 +33,7 @@ public sealed partial class StorageInstance : IDisposable
         Name = options.Name ?? Path.GetFileName(Directory.TrimEnd(Path.DirectorySeparatorChar));
         LogSignature = logSignature;
         _directoryLock = InstanceLock.Acquire(Directory);
-        _shipping = global::Blueback.Storage.Shipping.ShippingMark.Read(Directory);
+        _shipping = new global::Blueback.Storage.Shipping.LogShipping(this);
         _snapshots = new Snapshots(0);
         Cache = new BufferCache(options.CacheSize, _snapshots, FileOf, lsn => _log.FlushTo(lsn, Options.WaitTimeout));
     }
