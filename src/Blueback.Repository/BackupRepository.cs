@@ -23,18 +23,6 @@ public sealed class GcReport
     public int ChunksInUse { get; set; }
 }
 
-/// <summary>A problem in a repository or a set, naming the object.</summary>
-public class RepositoryException : Exception
-{
-    public RepositoryException(string message) : base(message)
-    {
-    }
-
-    public RepositoryException(string message, Exception inner) : base(message, inner)
-    {
-    }
-}
-
 /// <summary>A backup repository: <c>config.json</c> (id, format version, encryption) and <c>sets/SETID/</c> with,
 /// once committed, <c>manifest.json</c>. Format 2 keeps chunks content-addressed under <c>chunks/</c>, shared by
 /// every set and instance (dedup), optionally sealed with AES-256-GCM; format 1 kept each set's chunks in the set's

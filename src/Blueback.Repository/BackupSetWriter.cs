@@ -353,7 +353,7 @@ public sealed class BackupSetWriter
             await CheckReusedAsync(cancellationToken).ConfigureAwait(false);
             foreach (var f in _files)
             {
-                f.ChunkDigest = IO.ChunkDigest.Of(f.Chunks.Select(c => c.ContentHash!));
+                f.ChunkDigest = ChunkDigest.Of(f.Chunks.Select(c => c.ContentHash!));
             }
         }
         else

@@ -58,7 +58,7 @@ public sealed class ManifestFile
     [JsonPropertyName("size")] public long Size { get; set; }
     /// <summary>Format 1: the SHA-256 of the whole file. Empty in format 2, which has <see cref="ChunkDigest"/>.</summary>
     [JsonPropertyName("sha256")] public string Sha256 { get; set; } = "";
-    /// <summary>Format 2: the SHA-256 of the chunks' SHA-256s, in order (<see cref="IO.ChunkDigest"/>).</summary>
+    /// <summary>Format 2: the SHA-256 of the chunks' SHA-256s, in order (<see cref="Blueback.Repository.Chunks.ChunkDigest"/>).</summary>
     [JsonPropertyName("chunkDigest")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ChunkDigest { get; set; }
     [JsonPropertyName("chunks")] public List<ManifestChunk> Chunks { get; set; } = [];
 

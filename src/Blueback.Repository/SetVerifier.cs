@@ -95,7 +95,7 @@ public static class SetVerifier
             {
                 problems.Add($"set {manifest.SetId}, file {file.Path}: {offset} bytes in its chunks, {file.Size} recorded (truncated)");
             }
-            else if (!string.Equals(manifest.FormatVersion >= 2 ? IO.ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset()), file.Digest, StringComparison.Ordinal))
+            else if (!string.Equals(manifest.FormatVersion >= 2 ? ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset()), file.Digest, StringComparison.Ordinal))
             {
                 problems.Add($"set {manifest.SetId}, file {file.Path}: {(manifest.FormatVersion >= 2 ? "its chunks are not the ones its manifest's digest names" : "SHA-256 mismatch over the whole file")}");
             }
@@ -108,13 +108,14 @@ public static class SetVerifier
     /// things overlap, which is what makes a restore run near the disk's rate on two cores: the next chunks are read,
     /// checked and decompressed while the current one is (format 1) hashed and, at the same time, written. At most
     /// <see cref="ExtractDepth"/> chunks are in memory at once. A destination that holds an older copy
-    /// (<see cref="IO.IPatchTarget"/>, a delta restore of a format-2 set) is asked for each chunk's bytes first: a
-    /// chunk already there, by its hash, is neither read from the repository nor written.</summary>
-    public static async Task ExtractAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default, Action<long>? progress = null)
+    /// (<paramref name="existing"/>, or a destination that is an <see cref="IPatchTarget"/>: a delta restore of a
+    /// format-2 set) is asked for each chunk's bytes first: a chunk already there, by its hash, is neither read from
+    /// the repository nor written.</summary>
+    public static async Task ExtractAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Stream destination, CancellationToken cancellationToken = default, Action<long>? progress = null, IPatchTarget? existing = null)
     {
         var codec = Codec.ByName(manifest.Codec);
         bool shared = manifest.FormatVersion >= 2;
-        var patch = shared ? destination as IO.IPatchTarget : null;
+        var patch = shared ? existing ?? destination as IPatchTarget : null;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var chunkHashes = new List<byte[]>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -173,7 +174,7 @@ public static class SetVerifier
                 }
             }
         }
-        var digest = shared ? IO.ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset());
+        var digest = shared ? ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset());
         if (written != file.Size || !string.Equals(digest, file.Digest, StringComparison.Ordinal))
         {
             throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: reassembled {written} bytes with digest {digest}, but the manifest says {file.Size} bytes with {file.Digest}. The set is damaged; restore from another set.");
@@ -194,7 +195,7 @@ public static class SetVerifier
     /// <see cref="BackupRepository.Parallelism"/> reads in flight (an object store's latency hides behind them). With
     /// a patch target, each chunk is first looked for in the old copy (hashed, several at once); only the chunks not
     /// found there are read.</summary>
-    private static async Task ReadChunksAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Codec codec, IO.IPatchTarget? patch,
+    private static async Task ReadChunksAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Codec codec, IPatchTarget? patch,
         System.Threading.Channels.ChannelWriter<ExtractedChunk> output, CancellationToken ct)
     {
         var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer? Stored, Task<long>? Read, Task<byte[]?>? Existing)>();
@@ -333,7 +334,7 @@ public static class SetVerifier
 
     /// <summary>The SHA-256 of the old copy's bytes where the chunk goes, if they are the chunk's (by its id); null
     /// when they differ or are not there.</summary>
-    private static byte[]? ExistingHash(BackupRepository repository, IO.IPatchTarget patch, ManifestChunk chunk, long offset)
+    private static byte[]? ExistingHash(BackupRepository repository, IPatchTarget patch, ManifestChunk chunk, long offset)
     {
         var buffer = ChunkBufferPool.Rent(chunk.RawSize);
         try

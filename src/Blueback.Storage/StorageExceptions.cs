@@ -67,10 +67,13 @@ public sealed class StorageTimeoutException : StorageException
 }
 
 /// <summary>A restore or its hard recovery was refused or failed: a log range that does not match the images, a
-/// stop point before the set's end, an interrupted restore, a restored database opened before its recovery.</summary>
-public sealed class RestoreException : StorageException
+/// stop point before the set's end, an interrupted restore, a restored database opened before its recovery.
+/// The one base of every restore failure, whichever layer says it (the backup program's plan, the server's restore
+/// session), so a caller catches one type: it lives here because the engine is the lowest layer that restores.</summary>
+public class RestoreException : StorageException
 {
     public RestoreException(string message) : base(message) { }
+    public RestoreException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>The disk failed a read or a write (the operating system's error is the inner exception).</summary>

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using Blueback.IO;
 using Blueback.Protocol;
+using Blueback.Repository.Chunks;
 using Blueback.Repository.Compression;
 using Blueback.Repository.Stores;
 

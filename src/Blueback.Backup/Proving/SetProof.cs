@@ -12,7 +12,7 @@ namespace Blueback.Backup;
 public sealed record ProofOptions(string ScratchRoot, long? MaxScratchBytes = null);
 
 /// <summary>The proof refused to start (no room for the restore): not a verdict on the set.</summary>
-public sealed class ProofRefusedException(string message) : Exception(message);
+public sealed class ProofRefusedException(string message) : BackupProgramException(message);
 
 /// <summary>Proves a set restorable the only way that counts: its chain restored into a scratch directory, hard recovery
 /// run, every page of every database checked, and every table's digest compared with the one the backup took at the
@@ -55,7 +55,7 @@ public static class SetProof
             {
                 await RestoreJob.ToDirectoryAsync(repo, chain, scratch, set.Instance, replace: true, new RestoreOptions(), progress, ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is RestorePlanException or RepositoryException or RestoreException or StorageException or InvalidDataException)
+            catch (Exception ex) when (ex is StorageException or RepositoryException or InvalidDataException)
             {
                 problems.Add($"the restore of {RestorePlanner.Describe(chain)} failed: {ex.Message}");
                 return await RecordAsync(repo, set, proof, clock, problems, ct).ConfigureAwait(false);

@@ -164,7 +164,7 @@ public static class RestoreJob
     }
 
     private static Func<Stream, CancellationToken, Task> Copy(BackupRepository repo, Manifest set, ManifestFile f, ByteCount bytes) =>
-        (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => bytes.Add(f.Path, done, f.Size));
+        (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => bytes.Add(f.Path, done, f.Size), ExistingCopyTarget.Of(destination));
 
     /// <summary>Bytes written of the total, from each file's running count.</summary>
     private sealed class ByteCount(IProgress<RestoreProgress>? progress, long total)

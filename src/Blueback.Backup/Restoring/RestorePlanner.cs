@@ -1,11 +1,13 @@
 using Blueback.Repository;
+using Blueback.Storage;
 using Blueback.Storage.Format;
 using Blueback.Storage.Restore;
 
 namespace Blueback.Backup;
 
-/// <summary>A restore failed before anything was written, or its input is wrong: the message says what to do.</summary>
-public sealed class RestorePlanException(string message) : Exception(message);
+/// <summary>A restore failed before anything was written, or its input is wrong: the message says what to do. A
+/// <see cref="RestoreException"/>, like every restore failure.</summary>
+public sealed class RestorePlanException(string message) : RestoreException(message);
 
 /// <summary>Which sets a restore needs: a full (or copy) set and the chain of later sets up to the one asked for,
 /// or, for <c>latest</c> with a stop point, the newest full set that ends before the stop and the sets after it.</summary>

@@ -63,11 +63,11 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
     }
 
     public Task ApplyChangedPagesAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
-        Writer.ApplyChangedPagesAsync(name, file.Size, file.Digest, copy, ct, ChunkSizes(file));
+        Writer.ApplyChangedPagesAsync(name, file.Size, file.Digest, copy, ct, ChunkDigestCheck.For(file));
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
-        if (await Writer.HasLogAsync(generation, file.Size, file.Digest, ct, ChunkSizes(file)).ConfigureAwait(false))
+        if (await Writer.HasLogAsync(generation, file.Size, file.Digest, ct, ChunkDigestCheck.For(file)).ConfigureAwait(false))
         {
             return false; // a live generation kept by --replace, identical to the set's copy
         }
@@ -140,8 +140,18 @@ public sealed class ServerRestoreSink(BluebackClient client, string instance, bo
 
     public async Task<HardRecoveryReport> RecoverAsync(Action<string> phase, CancellationToken ct)
     {
-        var info = await Session.RecoverAsync(phase, ct).ConfigureAwait(false);
-        var r = info.Result ?? throw new RestoreFailedException($"Restore {info.Id} ended without a result from the server.");
+        RestoreSessionInfo info;
+        try
+        {
+            info = await Session.RecoverAsync(phase, ct).ConfigureAwait(false);
+        }
+        catch (RestoreFailedException ex)
+        {
+            // The client cannot know the engine's types; here an online restore's failure becomes what an offline
+            // one is, so a caller catches one type for both. The message is the server's, unchanged.
+            throw new RestoreException(ex.Message, ex);
+        }
+        var r = info.Result ?? throw new RestoreException($"Restore {info.Id} ended without a result from the server.");
         return new HardRecoveryReport(Lsn.TryParse(r.From, out var from) ? from : default, Lsn.TryParse(r.End, out var end) ? end : default,
             r.TransactionsReplayed, r.PagesApplied, r.StopReached, r.EndReason, r.LastCommitTime, r.SetAside);
     }

@@ -131,4 +131,4 @@ public static class ChainResolver
 }
 
 /// <summary>A set's chain back to its full set is broken: the message names the sets and generations.</summary>
-public sealed class ChainBrokenException(string message) : Exception(message);
+public sealed class ChainBrokenException(string message) : BackupProgramException(message);

@@ -29,7 +29,7 @@ public sealed record ShippedGeneration(uint Generation, long Bytes, long StoredB
 
 /// <summary>Shipping cannot go on (no full set to attach to, another shipper holds the instance, the server lost a
 /// generation the repository needs): the message says what to do.</summary>
-public sealed class ShippingFailedException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class ShippingFailedException(string message, Exception? inner = null) : BackupProgramException(message, inner);
 
 /// <summary>Ships an instance's log into a repository until stopped: resumes after what the repository holds (its
 /// newest full set's chain and the shipped generations that follow it), fetches each closed generation, checks it

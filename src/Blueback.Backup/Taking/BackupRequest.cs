@@ -57,7 +57,7 @@ public sealed record BackupResult(string SetId, string? Parent, long RawBytes, l
 /// <summary>The repository cannot take this backup (no base for an incremental, or the server's log range does not
 /// join the chain it holds): the message names the sets and generations and what to do. Nothing was written and
 /// nothing truncated.</summary>
-public sealed class BackupRefusedByRepositoryException(string message) : Exception(message);
+public sealed class BackupRefusedByRepositoryException(string message) : BackupProgramException(message);
 
 /// <summary>The backup was stopped after its set was committed: the set is whole and listed (it restores and verifies
 /// like any other), but the rest was not done: the server's logs were not truncated (or not all of them; the next
@@ -75,7 +75,7 @@ public sealed class BackupStoppedAfterCommitException(string setId, Cancellation
 /// this came out as the bare error, and the program said "no set was written" beside a listed set (found by the
 /// soak's failure drills).</summary>
 public sealed class BackupFailedAfterCommitException(string setId, Exception inner)
-    : Exception($"Set {setId} was committed: it is complete and listed, and restores like any other. What failed after the commit: {inner.Message.TrimEnd('.', ' ')}. The server's logs were not truncated; the next backup truncates them.", inner)
+    : BackupProgramException($"Set {setId} was committed: it is complete and listed, and restores like any other. What failed after the commit: {inner.Message.TrimEnd('.', ' ')}. The server's logs were not truncated; the next backup truncates them.", inner)
 {
     public string SetId { get; } = setId;
 }

@@ -51,7 +51,8 @@ internal static class RestoreCommand
         {
             return await RestoreAsync(o, repo, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RestorePlanException or StorageException or RestoreFailedException or BluebackApiException or HttpRequestException && !ct.IsCancellationRequested)
+        // Every restore failure, offline or online, whichever layer says it, is a RestoreException (a StorageException).
+        catch (Exception ex) when (ex is StorageException or BluebackApiException or HttpRequestException && !ct.IsCancellationRequested)
         {
             Console.Error.WriteLine($"blueback restore: {ex.Message}");
             return Output.Failed;

@@ -288,7 +288,8 @@ public sealed class InstanceHost : IDisposable
     }
 }
 
-public sealed class RestoreConflictException(string message) : Exception(message);
+/// <summary>A restore refused because of the instance's state or the session limit (409).</summary>
+public sealed class RestoreConflictException(string message) : RestoreException(message);
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(List<string>))]
 internal sealed partial class HostJson : System.Text.Json.Serialization.JsonSerializerContext;

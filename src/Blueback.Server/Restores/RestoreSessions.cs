@@ -1,3 +1,4 @@
+using Blueback.Backup;
 using Blueback.Protocol;
 using Blueback.Server.Backups;
 using Blueback.Server.Instances;
@@ -112,17 +113,18 @@ public sealed class RestoreSessions : IDisposable
                 }
             }
             Func<Stream, CancellationToken, Task> copy = (sink, ct) => CopyAsync(s, body, sink, size, ct);
+            var check = ChunkDigestCheck.For(chunkSizes);
             if (database is not null && changedPages)
             {
-                await s.Writer.ApplyChangedPagesAsync(database, size, sha256, copy, cts.Token, chunkSizes).ConfigureAwait(false);
+                await s.Writer.ApplyChangedPagesAsync(database, size, sha256, copy, cts.Token, check).ConfigureAwait(false);
             }
             else if (database is not null)
             {
-                await s.Writer.WriteDatabaseAsync(database, size, sha256, copy, cts.Token, chunkSizes).ConfigureAwait(false);
+                await s.Writer.WriteDatabaseAsync(database, size, sha256, copy, cts.Token, check).ConfigureAwait(false);
             }
             else
             {
-                await s.Writer.WriteLogAsync(generation, size, sha256, copy, cts.Token, chunkSizes).ConfigureAwait(false);
+                await s.Writer.WriteLogAsync(generation, size, sha256, copy, cts.Token, check).ConfigureAwait(false);
             }
             s.FileDone();
         }
@@ -296,4 +298,4 @@ public sealed class RestoreSessions : IDisposable
 }
 
 /// <summary>A restore call out of order (409).</summary>
-public sealed class RestoreSequenceException(string message) : Exception(message);
+public sealed class RestoreSequenceException(string message) : RestoreException(message);

@@ -215,9 +215,10 @@ internal sealed class StandbyFollower : IDisposable
     }
 
     /// <summary>Errors that the next attempt may not meet (reading the repository or the disk): the follow loop
-    /// reports them and tries again at its next poll.</summary>
+    /// reports them and tries again at its next poll. A plan's refusal is a restore failure (a StorageException)
+    /// but not one of them: the first restore's plan fails the start, as it always has.</summary>
     private static bool IsTransient(Exception ex) =>
-        ex is IOException or RepositoryException or HttpRequestException or StorageException or TimeoutException or UnauthorizedAccessException or OperationCanceledException;
+        ex is not RestorePlanException and (IOException or RepositoryException or HttpRequestException or StorageException or TimeoutException or UnauthorizedAccessException or OperationCanceledException);
 
     /// <summary>Fetches every shipped generation after the applied one (verified whole, then put in place) and
     /// applies them with the view closed. The caller holds the lock.</summary>

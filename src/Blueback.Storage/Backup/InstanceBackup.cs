@@ -461,38 +461,4 @@ public sealed class InstanceBackup
             throw new BackupSequenceException($"Cannot {action} now (the backup is in phase {State}): {first}.");
         }
     }
-
-    internal static byte[] RecordPayload(BackupType type, BackupInfo info)
-    {
-        var p = new byte[1 + BackupInfo.SizeOf];
-        p[0] = (byte)type;
-        System.Runtime.InteropServices.MemoryMarshal.Write(p.AsSpan(1), in info);
-        return p;
-    }
-
-    internal static (BackupType Type, BackupInfo Info) ParseRecord(ReadOnlySpan<byte> payload) =>
-        ((BackupType)payload[0], System.Runtime.InteropServices.MemoryMarshal.Read<BackupInfo>(payload[1..]));
-
-    /// <summary>Applies a backup record to a header: a full backup starts a new base, clearing the incremental
-    /// and differential records.</summary>
-    internal static void Apply(ref DatabaseHeader h, BackupType type, BackupInfo info)
-    {
-        switch (type)
-        {
-            case BackupType.Full:
-                h.LastFull = info;
-                h.LastIncremental = default;
-                h.LastDifferential = default;
-                break;
-            case BackupType.Incremental:
-                h.LastIncremental = info;
-                break;
-            case BackupType.Differential:
-                h.LastDifferential = info;
-                break;
-            case BackupType.Copy:
-                h.LastCopy = info;
-                break;
-        }
-    }
 }

@@ -40,6 +40,15 @@ internal sealed class PageSummaries : IDisposable
         _loop = background ? Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap() : Task.CompletedTask;
     }
 
+    /// <summary>The oldest generation a changed-pages backup can still ask about: the oldest full backup a database
+    /// records. A database without one needs no summary (its first full starts later), so an instance never backed up
+    /// summarizes nothing (uint.MaxValue).</summary>
+    public static uint KeepFrom(IEnumerable<Database> databases)
+    {
+        var fulls = databases.Where(d => !d.Header.LastFull.IsEmpty).Select(d => d.Header.LastFull.GenLow).ToList();
+        return fulls.Count == 0 ? uint.MaxValue : fulls.Min();
+    }
+
     /// <summary>The last failure to write a summary (the disk full, say); the generations concerned are then covered
     /// by whole images until a full backup.</summary>
     public string? LastError { get; private set; }

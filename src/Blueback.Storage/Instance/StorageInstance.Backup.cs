@@ -112,7 +112,7 @@ public sealed partial class StorageInstance
                 {
                     if (!onDisk.Contains(g))
                     {
-                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {type.Name()} backup could not be restored. {(_shipping is null ? "Take a full backup." : "Log shipping deletes what it has shipped: the shipped logs in its repository take the place of incremental backups. Take a full backup for a new base.")}");
+                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {type.Name()} backup could not be restored. {(!_shipping.IsOn ? "Take a full backup." : "Log shipping deletes what it has shipped: the shipped logs in its repository take the place of incremental backups. Take a full backup for a new base.")}");
                     }
                 }
             }
@@ -186,7 +186,7 @@ public sealed partial class StorageInstance
         {
             CheckpointCore();
             // Generations a shipper has not yet made durable stay, whatever the backup holds.
-            uint limit = Math.Min(Math.Min(Math.Min(_checkpoint.Generation, _log.FileGeneration), genHigh + 1), ShippingPin());
+            uint limit = Math.Min(Math.Min(Math.Min(_checkpoint.Generation, _log.FileGeneration), genHigh + 1), _shipping.Pin());
             var deleted = DeleteGenerations(limit);
             return deleted;
         }
@@ -195,7 +195,7 @@ public sealed partial class StorageInstance
     /// <summary>Logs the backup's record for each database, makes it durable, then writes it into the headers.</summary>
     internal void RecordBackup(BackupType type, BackupInfo info, IReadOnlyList<ushort> databases)
     {
-        var payload = InstanceBackup.RecordPayload(type, info);
+        var payload = BackupRecord.Payload(type, info);
         Lsn end;
         using (_log.AppendScope())
         {
@@ -208,7 +208,7 @@ public sealed partial class StorageInstance
         _log.FlushTo(end, Options.WaitTimeout);
         foreach (var db in Databases.Where(d => databases.Contains(d.Id)))
         {
-            db.UpdateHeader((ref DatabaseHeader h) => InstanceBackup.Apply(ref h, type, info));
+            db.UpdateHeader((ref DatabaseHeader h) => BackupRecord.Apply(ref h, type, info));
         }
     }
 }

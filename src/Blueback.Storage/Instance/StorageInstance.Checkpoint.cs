@@ -140,6 +140,17 @@ public sealed partial class StorageInstance
         RetireGenerations(LogFiles.List(LogDirectory).Where(g => g < generation).ToList());
     }
 
+    /// <summary>Every generation removed from the log goes here: its page summary is made durable first (so changed-pages
+    /// backups keep knowing what it changed), then it is retired.</summary>
+    private List<uint> RetireGenerations(List<uint> generations)
+    {
+        if (generations.Count > 0)
+        {
+            _summaries?.EnsureBeforeRetire(generations);
+        }
+        return Retirement.Retire(generations);
+    }
+
     private void WriteCheckpointFile()
     {
         List<AttachedDatabase> list;

@@ -1,13 +1,11 @@
 using Blueback.Storage.Format;
 using Blueback.Storage.Paging;
-using Blueback.Storage.Restore;
 using Blueback.Storage.Standby;
 
 namespace Blueback.Storage;
 
-/// <summary>A read-only view of a warm standby: its databases as the last apply left them, read through the cache
-/// like any instance's, with no log and no checkpointer. Writes, backups and shipping are refused (409). The
-/// standby closes the view while it applies the next generations and opens a new one after.</summary>
+/// <summary>The instance as a warm standby's read-only view (<see cref="StandbyView"/>, Storage/Standby): built from
+/// what the view reads there, and refusing, as it says, what only a primary does.</summary>
 public sealed partial class StorageInstance
 {
     private StandbyState? _standby;
@@ -19,8 +17,7 @@ public sealed partial class StorageInstance
     {
         options ??= new InstanceOptions();
         options.Validate();
-        var record = RestoreRecord.Read(directory) ?? throw new StandbyException($"'{Path.GetFullPath(directory)}' has no restore record: it is not a standby.");
-        var state = StandbyState.Read(directory) ?? throw new StandbyException($"'{Path.GetFullPath(directory)}' has no standby state: it is not a standby.");
+        var (record, state) = StandbyView.Read(directory);
         var instance = new StorageInstance(directory, options, record.LogSignature) { _standby = state };
         try
         {
@@ -43,7 +40,7 @@ public sealed partial class StorageInstance
     {
         if (_standby is { } s)
         {
-            throw new StandbyException($"Instance '{Name}' is a warm standby (read-only), following {s.Repository} and applied through log generation {s.AppliedThrough}{(s.LastCommit is { } t ? $" (last commit {t:O})" : "")}: {what} goes to the primary, or promote this standby first ('blueback standby promote').");
+            throw StandbyView.Refusal(Name, s, what);
         }
     }
 }

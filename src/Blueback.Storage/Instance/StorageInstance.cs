@@ -1,3 +1,4 @@
+using Blueback.Storage.ChangedPages;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Paging;
@@ -19,6 +20,7 @@ public sealed partial class StorageInstance : IDisposable
     private readonly Snapshots _snapshots;
     private LogWriter _log = null!;
     private Blueback.Storage.Log.LogRetirement? _retirement;
+    private PageSummaries? _summaries;
     private long _sequence;
     private volatile Exception? _poison;
     private volatile bool _closed;
@@ -31,7 +33,7 @@ public sealed partial class StorageInstance : IDisposable
         Name = options.Name ?? Path.GetFileName(Directory.TrimEnd(Path.DirectorySeparatorChar));
         LogSignature = logSignature;
         _directoryLock = InstanceLock.Acquire(Directory);
-        _shipping = global::Blueback.Storage.Shipping.ShippingMark.Read(Directory);
+        _shipping = new global::Blueback.Storage.Shipping.LogShipping(this);
         _snapshots = new Snapshots(0);
         Cache = new BufferCache(options.CacheSize, _snapshots, FileOf, lsn => _log.FlushTo(lsn, Options.WaitTimeout));
     }
@@ -43,6 +45,10 @@ public sealed partial class StorageInstance : IDisposable
     public InstanceOptions Options { get; }
     public Signature LogSignature { get; }
     internal BufferCache Cache { get; }
+
+    /// <summary>The page summaries of the closed generations, which changed-pages backups read (null on a standby,
+    /// which takes no backup).</summary>
+    internal PageSummaries? Summaries => _summaries;
 
     /// <summary>The position crash recovery would start from.</summary>
     public Lsn CheckpointLsn => _checkpoint;
@@ -161,7 +167,7 @@ public sealed partial class StorageInstance : IDisposable
         _log.Flushed = _snapshots.Flushed;
         _log.Start(generation, previousCreatedTicks);
         _ = Retirement; // deletes what a crash left retired
-        StartSummaries();
+        _summaries ??= new PageSummaries(LogDirectory, LogSignature, () => _log.FileGeneration, () => PageSummaries.KeepFrom(Databases), Options.SummarizeInBackground);
     }
 
     private Blueback.Storage.Log.LogRetirement Retirement => _retirement ??= new Blueback.Storage.Log.LogRetirement(LogDirectory);

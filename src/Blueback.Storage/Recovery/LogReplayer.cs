@@ -259,9 +259,9 @@ internal sealed class LogReplayer
             case LogRecordType.BackupRecorded:
                 if (_databases.TryGetValue(rec.Database, out var target))
                 {
-                    var (type, info) = Backup.InstanceBackup.ParseRecord(rec.Payload.Span);
+                    var (type, info) = BackupRecord.Parse(rec.Payload.Span);
                     var h = target.File.ReadHeader();
-                    Backup.InstanceBackup.Apply(ref h, type, info);
+                    BackupRecord.Apply(ref h, type, info);
                     target.File.WriteHeader(ref h);
                 }
                 return _txn.Count == 0;

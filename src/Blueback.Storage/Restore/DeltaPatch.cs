@@ -13,7 +13,7 @@ public sealed record DeltaReport(string Database, long Pages, long Rewritten, lo
 /// whose checksum fails, always differs from the image's, which the set's hashes vouch for). At the end the file is
 /// cut or grown to the image's length and flushed. Restoring over a copy that is older or damaged in a few places
 /// then costs reading it, not rewriting it.</summary>
-internal sealed class DeltaPatch : Stream, IPatchTarget
+internal sealed class DeltaPatch : Stream, IExistingCopy
 {
     private readonly SafeFileHandle _file;
     private readonly int _pageSize;

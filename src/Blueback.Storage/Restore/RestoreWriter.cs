@@ -50,8 +50,8 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>Writes the image of database <paramref name="name"/> (file NAME.bdb) and records its trailer's facts.</summary>
     /// <param name="expectedSha256">The file's SHA-256, checked against the bytes received (null: the caller checks);
-    /// with <paramref name="chunkSizes"/>, the repository's chunk digest over chunks of those sizes instead.</param>
-    public async Task WriteDatabaseAsync(string name, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
+    /// with <paramref name="check"/>, that digest (the repository's chunk digest) instead.</param>
+    public async Task WriteDatabaseAsync(string name, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IContentCheck? check = null)
     {
         if (!IsPlainName(name))
         {
@@ -63,7 +63,7 @@ public sealed class RestoreWriter : IDisposable
             throw new RestoreException($"The image of database '{name}' was already written in this restore.");
         }
         var path = Path.Combine(Directory, fileName);
-        await WriteFileAsync(path, size, expectedSha256, chunkSizes, copy, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(path, size, expectedSha256, check, copy, cancellationToken).ConfigureAwait(false);
         RecordImage(name, path);
     }
 
@@ -120,7 +120,7 @@ public sealed class RestoreWriter : IDisposable
     /// <summary>Lays the changed pages of a later set of the chain over the image of database <paramref name="name"/>
     /// written before (see <see cref="ChangedPagesApply"/>), checking the bytes received against the manifest's digest,
     /// then describes the image again: its trailer is now the later set's. Returns the pages written.</summary>
-    public async Task<long> ApplyChangedPagesAsync(string name, long size, string? expectedDigest, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
+    public async Task<long> ApplyChangedPagesAsync(string name, long size, string? expectedDigest, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IContentCheck? check = null)
     {
         var path = Path.Combine(Directory, name + StorageInstance.DatabaseExtension);
         if (!IsPlainName(name) || Record.Databases.All(d => d.Name != name) || !File.Exists(path))
@@ -135,7 +135,7 @@ public sealed class RestoreWriter : IDisposable
         long written;
         using (var apply = new ChangedPagesApply(path, pageSize))
         {
-            using var hash = expectedDigest is null ? null : new ContentHasher(chunkSizes);
+            using var hash = expectedDigest is null ? null : new ContentHasher(check);
             await copy(new HashingStream(apply, hash), cancellationToken).ConfigureAwait(false);
             if (apply.Written != size)
             {
@@ -155,23 +155,23 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>Writes log generation <paramref name="generation"/>, replacing a live copy kept by a replace only once
     /// the new copy is whole. False when this restore already wrote it (overlapping sets of a chain).</summary>
-    public async Task<bool> WriteLogAsync(uint generation, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
+    public async Task<bool> WriteLogAsync(uint generation, long size, string? expectedSha256, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IContentCheck? check = null)
     {
         var path = LogFiles.PathOf(LogDirectory, generation);
         if (!_written.Add(path))
         {
             return false;
         }
-        await WriteFileAsync(path, size, expectedSha256, chunkSizes, copy, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(path, size, expectedSha256, check, copy, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
     /// <summary>True when log generation <paramref name="generation"/> is already in place with this content (its
-    /// SHA-256, or with <paramref name="chunkSizes"/> its chunk digest).</summary>
-    public async Task<bool> HasLogAsync(uint generation, long size, string digest, CancellationToken cancellationToken, IReadOnlyList<int>? chunkSizes = null)
+    /// SHA-256, or with <paramref name="check"/> that digest).</summary>
+    public async Task<bool> HasLogAsync(uint generation, long size, string digest, CancellationToken cancellationToken, IContentCheck? check = null)
     {
         var path = LogFiles.PathOf(LogDirectory, generation);
-        return File.Exists(path) && new FileInfo(path).Length == size && await HashAsync(path, chunkSizes, cancellationToken).ConfigureAwait(false) == digest;
+        return File.Exists(path) && new FileInfo(path).Length == size && await HashAsync(path, check, cancellationToken).ConfigureAwait(false) == digest;
     }
 
     /// <summary>Every file is in place: makes the names durable and checks the whole.</summary>
@@ -195,7 +195,7 @@ public sealed class RestoreWriter : IDisposable
 
     public void Dispose() => _lock.Dispose();
 
-    private static async Task WriteFileAsync(string path, long size, string? expectedSha256, IReadOnlyList<int>? chunkSizes, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
+    private static async Task WriteFileAsync(string path, long size, string? expectedSha256, IContentCheck? check, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
         var temp = path + ".part";
         try
@@ -205,7 +205,7 @@ public sealed class RestoreWriter : IDisposable
             // cache by its prefetcher (ReplayPrefetcher).
             using (var file = DirectFileStream.Create(temp, size))
             {
-                using var hash = expectedSha256 is null ? null : new ContentHasher(chunkSizes);
+                using var hash = expectedSha256 is null ? null : new ContentHasher(check);
                 await using (var sink = new HashingStream(file, hash))
                 {
                     await copy(sink, ct).ConfigureAwait(false);
@@ -216,7 +216,7 @@ public sealed class RestoreWriter : IDisposable
                 }
                 if (hash is not null && hash.Finish() is var actual && actual != expectedSha256)
                 {
-                    throw new RestoreException($"'{path}' does not have the {(chunkSizes is null ? "SHA-256" : "chunk digest")} the set's manifest gives ({actual ?? "fewer bytes than its chunks"}, expected {expectedSha256}): it was damaged on the way. Run the restore again; if it repeats, run 'blueback verify' on the set.");
+                    throw new RestoreException($"'{path}' does not have the {(check?.Name ?? "SHA-256")} the set's manifest gives ({actual ?? "fewer bytes than its chunks"}, expected {expectedSha256}): it was damaged on the way. Run the restore again; if it repeats, run 'blueback verify' on the set.");
                 }
                 file.Complete();
             }
@@ -229,14 +229,14 @@ public sealed class RestoreWriter : IDisposable
         }
     }
 
-    private static async Task<string?> HashAsync(string path, IReadOnlyList<int>? chunkSizes, CancellationToken ct)
+    private static async Task<string?> HashAsync(string path, IContentCheck? check, CancellationToken ct)
     {
         await using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        if (chunkSizes is null)
+        if (check is null)
         {
             return Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, ct).ConfigureAwait(false));
         }
-        using var digest = new ChunkDigest(chunkSizes);
+        using var digest = check.Start();
         var buffer = new byte[1 << 20];
         int n;
         while ((n = await fs.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
@@ -246,11 +246,11 @@ public sealed class RestoreWriter : IDisposable
         return digest.Finish();
     }
 
-    /// <summary>The check of a restored file's bytes: a flat SHA-256, or the repository's chunk digest.</summary>
-    private sealed class ContentHasher(IReadOnlyList<int>? chunkSizes) : IDisposable
+    /// <summary>The check of a restored file's bytes: a flat SHA-256, or the caller's digest (the repository's chunk digest).</summary>
+    private sealed class ContentHasher(IContentCheck? check) : IDisposable
     {
-        private readonly IncrementalHash? _sha = chunkSizes is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
-        private readonly ChunkDigest? _chunks = chunkSizes is null ? null : new ChunkDigest(chunkSizes);
+        private readonly IncrementalHash? _sha = check is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        private readonly IContentDigest? _chunks = check?.Start();
 
         public void AppendData(ReadOnlySpan<byte> data)
         {

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Blueback.IO;
+namespace Blueback.Repository.Chunks;
 
 /// <summary>A file's digest in repository format 2: the SHA-256 of its chunks' SHA-256s, in order. Each byte is hashed
 /// once, chunk by chunk (on several cores), and the same hashes name the chunks, where a flat SHA-256 of the file
@@ -70,15 +70,4 @@ public sealed class ChunkDigest : IDisposable
         _outer.Dispose();
         _chunk.Dispose();
     }
-}
-
-/// <summary>A destination that already holds an older copy of what is being written (a delta restore): a chunk whose
-/// bytes are already there in place is skipped instead of fetched and written.</summary>
-public interface IPatchTarget
-{
-    /// <summary>Reads the bytes at <paramref name="offset"/> in the existing copy; false when it does not hold them all.</summary>
-    bool TryReadExisting(long offset, Span<byte> into);
-
-    /// <summary>The next <paramref name="length"/> bytes are already right: move past them.</summary>
-    void SkipExisting(int length);
 }
