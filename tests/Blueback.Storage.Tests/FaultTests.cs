@@ -73,6 +73,91 @@ public class FaultTests
         }
     }
 
+    /// <summary>Found by the server's fault drill under load (FaultDrillTests: after the restart an acknowledged
+    /// write read back null). A log write failed in the middle of a committer's own flush; the flusher thread went
+    /// on flushing what had been appended meanwhile, past the bytes the failed write never wrote, and moved the
+    /// durable position past them. A committer that asked only then whether its commit was durable was told yes,
+    /// and recovery ends the log at the unwritten bytes (a torn tail: no later flush mark says they were ever
+    /// durable), so the acknowledged commit was gone. Here A's commit crosses into a new generation, so its flush
+    /// writes twice: the new generation's creation is held while B appends its commit, then A's write into it
+    /// fails; B asks for durability only afterwards, as a committer descheduled between its append and its wait
+    /// does. The flusher thread's 50 ms tick sometimes takes A's batch itself instead of A's own flush; then the
+    /// old code had only a narrow window, so the run is repeated (a fresh instance) until A flushed inline.</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_commit_appended_while_a_log_write_fails_is_not_acknowledged_once_the_failure_is_known()
+    {
+        for (int attempt = 1; attempt <= 5; attempt++)
+        {
+            if (await CommitDuringAFailedLogWriteAsync())
+            {
+                return;
+            }
+        }
+        Assert.Fail("in 5 runs the flusher thread, not A's commit, always took A's batch");
+    }
+
+    /// <summary>One run; returns whether A's own flush met the failure (not the flusher thread's).</summary>
+    private static async Task<bool> CommitDuringAFailedLogWriteAsync()
+    {
+        using var dir = new TempDir();
+        var faults = new IoFaults();
+        bool acknowledged = false;
+        InstancePoisonedException aFailure;
+        using (var inst = StorageInstance.Create(dir["i"], Options with { Faults = faults }))
+        {
+            var db = inst.CreateDatabase("a");
+            // Fill the generation to within 48 KiB of its end: A's 100 KB value then cannot fit in it.
+            int n = 0;
+            while (Options.LogGenerationSize - inst.LogPosition.Offset > 48 << 10)
+            {
+                using var tx = await inst.BeginWriteAsync();
+                tx.Put(db, "t", B($"fill{n++}"), new byte[2000]);
+                await tx.CommitAsync();
+            }
+            uint generation = inst.LogPosition.Generation;
+            faults.Delay(IoOperation.LogCreate, TimeSpan.FromSeconds(2)); // the next generation's creation, held
+            faults.Fail(IoOperation.LogWrite, after: 1);                    // A's write into it fails
+            var a = Task.Run(async () =>
+            {
+                using var tx = await inst.BeginWriteAsync();
+                tx.Put(db, "t", B("a"), new byte[100_000]);
+                await tx.CommitAsync();
+            });
+            while (faults.Injected(IoOperation.LogCreate) == 0 && !a.IsCompleted)
+            {
+                await Task.Delay(5);
+            }
+            Format.Lsn bEnd;
+            using (var tx = await inst.BeginWriteAsync())
+            {
+                tx.Put(db, "t", B("b"), B("v"));
+                bEnd = inst.Commit(tx, CommitMode.Durable); // appended after A's batch was taken; the writer is released
+            }
+            Assert.Equal(generation + 1, bEnd.Generation);
+            aFailure = await Assert.ThrowsAsync<InstancePoisonedException>(() => a);
+            Assert.Equal(1, faults.Injected(IoOperation.LogWrite));
+            await Task.Delay(300); // the flusher thread wakes every 50 ms
+            try
+            {
+                await inst.WhenDurable(bEnd, CommitMode.Durable);
+                acknowledged = true;
+            }
+            catch (InstancePoisonedException)
+            {
+            }
+        }
+        using (var reopened = StorageInstance.Open(dir["i"], Options))
+        {
+            var db = reopened.GetDatabase("a");
+            using var r = reopened.BeginRead();
+            Assert.NotNull(r.Get(db, "t", B("fill0")));
+            Assert.True(!acknowledged || r.Get(db, "t", B("b")) is not null, "commit b was acknowledged after the log write failed, and lost");
+            Assert.False(acknowledged, "commit b was acknowledged after the log write failed");
+        }
+        // Thrown by A's own flush, rather than set on its wait by the flusher thread.
+        return aFailure.StackTrace?.Contains("TryFlushInline", StringComparison.Ordinal) == true;
+    }
+
     [Fact]
     public void An_instance_stopped_by_an_error_says_so_once_when_the_error_is_met_again()
     {

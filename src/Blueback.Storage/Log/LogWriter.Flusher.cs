@@ -13,17 +13,22 @@ internal sealed partial class LogWriter
         {
             bool woken = _wake.Wait(_diskFull is null ? LazyFlushInterval : DiskFullRetry);
             bool stopping = _stopping;
-            try
+            lock (_flushLock)
             {
-                lock (_flushLock)
+                if (_failure is not null)
+                {
+                    return; // a committer's own flush failed: nothing more is written (FlushOnce)
+                }
+                try
                 {
                     FlushOnce();
                 }
-            }
-            catch (Exception ex)
-            {
-                Fail(ex);
-                return;
+                catch (Exception ex)
+                {
+                    // Failed under the flush lock, so that no flush can start before the failure is known.
+                    Fail(ex);
+                    return;
+                }
             }
             if (stopping && !woken)
             {
@@ -70,9 +75,14 @@ internal sealed partial class LogWriter
         return (ulong)Interlocked.Read(ref _flushed) >= lsn.Value;
     }
 
-    /// <summary>One flush batch: take what has been appended, mark it, write it, fsync, release committers.</summary>
+    /// <summary>One flush batch: take what has been appended, mark it, write it, fsync, release committers. Called
+    /// under <see cref="_flushLock"/>.</summary>
     private void FlushOnce()
     {
+        // Never after a failed flush: its batch may be missing from the file, and recovery ends the log at such a
+        // gap (a torn tail), so a later batch written after it, and every commit acknowledged because of it, would
+        // be dropped. A committer can pass TryFlushInline's check just before another thread's flush fails.
+        ThrowIfFailed();
         List<Chunk> batch;
         Lsn target;
         lock (_appendLock)

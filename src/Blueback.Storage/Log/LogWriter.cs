@@ -256,6 +256,12 @@ internal sealed partial class LogWriter : IDisposable
             {
                 return Task.CompletedTask;
             }
+            // Again under the lock that FaultWaiters takes after setting the failure: a waiter added after the
+            // waiters were faulted would otherwise wait out its bound, since nothing is flushed after a failure.
+            if (_failure is { } failed)
+            {
+                return Task.FromException(new InstancePoisonedException(_instanceName, failed));
+            }
             _waiters.Add((lsn.Value, tcs));
         }
         _wake.Release();
