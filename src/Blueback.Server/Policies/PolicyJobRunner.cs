@@ -60,7 +60,7 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
     {
         var info = job.Info;
         var r = await ChildAsync(job, PolicyCommands.Backup(p, info.Kind, host.Server), BackupBound).ConfigureAwait(false);
-        var output = r.Out.Length > 0 && r.Exit is ExitCodes.Ok or ExitCodes.Failed or ExitCodes.Cancelled ? TryRead(r.Out, ProtocolJson.Default.BackupOutput) : null;
+        var output = TryRead(r.Out, ProtocolJson.Default.BackupOutput); // null when it printed none (it failed before a commit)
         if (r.Exit == ExitCodes.Ok && output is not null)
         {
             info.Set = output.Set;
@@ -137,8 +137,7 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
         {
             throw new InvalidOperationException($"the repository '{p.Repository.Location}' does not exist, and the policy does not create it (\"create\": false): make it with 'blueback repo init'.");
         }
-        var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = host.Token };
-        var init = await ChildProgram.RunAsync(host.Program, PolicyCommands.Init(p), env, LightBound, null, ct).ConfigureAwait(false);
+        var init = await ChildProgram.RunAsync(host.Program, PolicyCommands.Init(p), host.ChildEnvironment, LightBound, null, ct).ConfigureAwait(false);
         if (init.Exit != ExitCodes.Ok)
         {
             ct.ThrowIfCancellationRequested();
@@ -147,11 +146,8 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
         logger.LogInformation("Policy {Policy}: created repository {Repository}.", p.Name, p.Repository.Location);
     }
 
-    private Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound, Func<bool>? busy = null)
-    {
-        var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = host.Token };
-        return ChildProgram.RunAsync(host.Program, args, env, bound, null, job.Cancel.Token, busy);
-    }
+    private Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound, Func<bool>? busy = null) =>
+        ChildProgram.RunAsync(host.Program, args, host.ChildEnvironment, bound, null, job.Cancel.Token, busy);
 
     /// <summary>The job's state from its program's exit: cancelled (stopped by the job's cancel), failed (any exit
     /// but 0, or <paramref name="failed"/>), succeeded.</summary>

@@ -8,7 +8,11 @@ namespace Blueback.Server.Policies;
 /// <param name="Token">A backup-role token that lives only in this process's memory and its children's environment.</param>
 /// <param name="Program">The command that starts the <c>blueback</c> program.</param>
 /// <param name="Busy">Whether the server's clients are at work now (proofs then run a slice of each second only).</param>
-internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null);
+internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null)
+{
+    /// <summary>What every child gets in its environment: the token, so that it never shows on a command line.</summary>
+    public IReadOnlyDictionary<string, string> ChildEnvironment { get; } = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = Token };
+}
 
 /// <summary>Runs the policies: each due backup (one job at a time per instance, a missed run once at start, a failure
 /// retried with a doubling pause, never a pile-up), retention after each backup, a proof of each committed set (one

@@ -65,8 +65,7 @@ internal sealed class ShipperSupervisor
         ChildResult? r = null;
         try
         {
-            var env = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = host.Token };
-            r = await ChildProgram.RunAsync(host.Program, args, env, TimeSpan.FromDays(3650), pid => Status = $"running (pid {pid})", stop.Token).ConfigureAwait(false);
+            r = await ChildProgram.RunAsync(host.Program, args, host.ChildEnvironment, TimeSpan.FromDays(3650), pid => Status = $"running (pid {pid})", stop.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
         {
