@@ -97,6 +97,35 @@ public sealed class BackupSession : IAsyncDisposable
     public Task<BackupStream> OpenChangedPagesAsync(string database, CancellationToken cancellationToken = default) =>
         OpenStreamAsync(Routes.BackupChangedPages(Id, database), $"changed pages of database '{database}'", cancellationToken);
 
+    /// <summary>Part of a database image as chunk frames: cut into chunks of <paramref name="chunkSize"/> bytes (and at
+    /// <paramref name="cuts"/>, offsets in the image; see <see cref="Protocol.Wire.ChunkLayout"/>), each hashed and
+    /// encoded with <paramref name="codec"/> on the server. <paramref name="offset"/> must be a chunk's first byte.
+    /// Only from a server whose <see cref="BackupSessionInfo.WireCodecs"/> names the codec.</summary>
+    public Task<ChunkFrameReader> OpenImageChunksAsync(string database, long offset, long length, int chunkSize, IReadOnlyList<long> cuts, string codec, CancellationToken cancellationToken = default) =>
+        OpenChunksAsync(Routes.BackupImageChunks(Id, database, offset, length, chunkSize, cuts, codec), $"chunks {offset}+{length} of the image of database '{database}'", cancellationToken);
+
+    /// <summary>The changed pages of a database as chunk frames (see <see cref="OpenImageChunksAsync"/>).</summary>
+    public Task<ChunkFrameReader> OpenChangedPagesChunksAsync(string database, int chunkSize, IReadOnlyList<long> cuts, string codec, CancellationToken cancellationToken = default) =>
+        OpenChunksAsync(Routes.BackupChangedPagesChunks(Id, database, chunkSize, cuts, codec), $"changed pages of database '{database}'", cancellationToken);
+
+    /// <summary>A log generation as chunk frames (see <see cref="OpenImageChunksAsync"/>).</summary>
+    public Task<ChunkFrameReader> OpenLogChunksAsync(uint generation, int chunkSize, string codec, CancellationToken cancellationToken = default) =>
+        OpenChunksAsync(Routes.BackupLogChunks(Id, generation, chunkSize, codec), $"log generation {generation}", cancellationToken);
+
+    /// <summary>Tells the server the content hashes (SHA-256, 32 bytes each, concatenated) of chunks the repository
+    /// holds: chunk frames then carry those without their payload. May be called more than once.</summary>
+    /// <exception cref="BluebackApiException">The server refused (too many hashes: 413).</exception>
+    public async Task SendKnownChunksAsync(ReadOnlyMemory<byte> hashes, CancellationToken cancellationToken = default)
+    {
+        using var content = new ReadOnlyMemoryContent(hashes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        using var response = await _client.Http.PostAsync(Routes.BackupKnownChunks(Id), content, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ChunkFrameReader> OpenChunksAsync(string route, string what, CancellationToken ct) =>
+        new(await OpenStreamAsync(route, what, ct).ConfigureAwait(false), what);
+
     /// <summary>Fixes and lists the log range (after every database image was read and closed).</summary>
     public async Task<BackupLogsInfo> ListLogsAsync(CancellationToken cancellationToken = default)
     {
@@ -256,6 +285,14 @@ public sealed class BackupStream : Stream
         return n;
     }
 
+    /// <summary>The stream ended before what its reader expected (a frame stream has no announced length): the
+    /// failure, with the server's reason.</summary>
+    internal async Task<BackupStreamException> EndedEarlyAsync(string expected, CancellationToken ct)
+    {
+        var failure = await FailureAsync(null, ct).ConfigureAwait(false);
+        return new BackupStreamException($"The {_what} ended after {_position} bytes, before {expected}: {failure.Reason}.", null);
+    }
+
     private async Task<BackupStreamException> FailureAsync(Exception? inner, CancellationToken ct)
     {
         string? reason = null;
@@ -269,7 +306,8 @@ public sealed class BackupStream : Stream
         {
             // The reason is a courtesy; the failure stands without it.
         }
-        return new BackupStreamException($"The {_what} ended after {_position} of {_length} bytes: {reason ?? inner?.Message ?? "the server closed the stream"}.", inner);
+        var why = reason ?? inner?.Message ?? "the server closed the stream";
+        return new BackupStreamException($"The {_what} ended after {_position} of {_length} bytes: {why}.", inner) { Reason = why };
     }
 
     /// <summary>Reads the next bytes into <paramref name="buffer"/> from <paramref name="offset"/>; see
@@ -311,4 +349,8 @@ public sealed class BackupStream : Stream
 /// server; the message gives the bytes read and the reason the session reports.</summary>
 /// <param name="message">What failed and why.</param>
 /// <param name="inner">The I/O or HTTP error underneath, if any.</param>
-public sealed class BackupStreamException(string message, Exception? inner) : IOException(message, inner);
+public sealed class BackupStreamException(string message, Exception? inner) : IOException(message, inner)
+{
+    /// <summary>Why the stream ended, as the session reported it (or the error underneath).</summary>
+    public string? Reason { get; init; }
+}

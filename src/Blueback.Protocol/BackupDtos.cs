@@ -110,6 +110,12 @@ public sealed class BackupSessionInfo
     [JsonPropertyName("serverTime")]
     public DateTime ServerTime { get; set; }
 
+    /// <summary>The codecs the server compresses chunk frames with ("zstd", "none"); null from a server that sends
+    /// only raw streams (the program then compresses).</summary>
+    [JsonPropertyName("wireCodecs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<string>? WireCodecs { get; set; }
+
     /// <summary>Why a stream of this session failed, if one did.</summary>
     [JsonPropertyName("error")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

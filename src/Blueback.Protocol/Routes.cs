@@ -55,6 +55,26 @@ public static class Routes
     /// <summary>GET: the changed pages of <paramref name="database"/> in a changed-pages backup.</summary>
     public static string BackupChangedPages(string id, string database) => $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/pages";
 
+    /// <summary>GET: bytes <paramref name="offset"/>+<paramref name="length"/> of a database image as chunk frames
+    /// (<see cref="Wire.ChunkFrame"/>): cut by <see cref="Wire.ChunkLayout"/>, hashed and compressed with
+    /// <paramref name="codec"/> (zstd-N or none) on the server; a chunk whose hash the program sent as known comes
+    /// without its payload. The range starts on a chunk's first byte.</summary>
+    public static string BackupImageChunks(string id, string database, long offset, long length, int chunkSize, IEnumerable<long> cuts, string codec) =>
+        $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/chunks?offset={offset}&length={length}&chunk={chunkSize}&cuts={Wire.ChunkLayout.FormatCuts(cuts)}&codec={Uri.EscapeDataString(codec)}";
+
+    /// <summary>GET: the changed pages of <paramref name="database"/> as chunk frames (see
+    /// <see cref="BackupImageChunks"/>).</summary>
+    public static string BackupChangedPagesChunks(string id, string database, int chunkSize, IEnumerable<long> cuts, string codec) =>
+        $"{BackupChangedPages(id, database)}/chunks?chunk={chunkSize}&cuts={Wire.ChunkLayout.FormatCuts(cuts)}&codec={Uri.EscapeDataString(codec)}";
+
+    /// <summary>GET: one log generation as chunk frames (see <see cref="BackupImageChunks"/>).</summary>
+    public static string BackupLogChunks(string id, uint generation, int chunkSize, string codec) =>
+        $"{BackupLog(id, generation)}/chunks?chunk={chunkSize}&codec={Uri.EscapeDataString(codec)}";
+
+    /// <summary>POST: the content hashes (SHA-256, 32 bytes each, concatenated) of chunks the program's repository
+    /// holds: chunk frames of this session then carry those without their payload.</summary>
+    public static string BackupKnownChunks(string id) => $"{Backup(id)}/known-chunks";
+
     /// <summary>POST: fix the backup's log range and list its generations (<see cref="BackupLogsInfo"/>).</summary>
     public static string BackupLogs(string id) => $"{Backup(id)}/logs";
 
@@ -168,6 +188,14 @@ public static class Routes
         public const string BackupImage = "/v1/backups/{id}/databases/{database}/image";
         /// <summary>The template of <see cref="Routes.BackupChangedPages"/>.</summary>
         public const string BackupChangedPages = "/v1/backups/{id}/databases/{database}/pages";
+        /// <summary>The template of <see cref="Routes.BackupImageChunks"/>.</summary>
+        public const string BackupImageChunks = "/v1/backups/{id}/databases/{database}/chunks";
+        /// <summary>The template of <see cref="Routes.BackupChangedPagesChunks"/>.</summary>
+        public const string BackupChangedPagesChunks = "/v1/backups/{id}/databases/{database}/pages/chunks";
+        /// <summary>The template of <see cref="Routes.BackupLogChunks"/>.</summary>
+        public const string BackupLogChunks = "/v1/backups/{id}/logs/{generation}/chunks";
+        /// <summary>The template of <see cref="Routes.BackupKnownChunks"/>.</summary>
+        public const string BackupKnownChunks = "/v1/backups/{id}/known-chunks";
         /// <summary>The template of <see cref="Routes.BackupLogs"/>.</summary>
         public const string BackupLogs = "/v1/backups/{id}/logs";
         /// <summary>The template of <see cref="Routes.BackupLog"/>.</summary>

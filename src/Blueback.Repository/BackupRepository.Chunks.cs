@@ -32,6 +32,32 @@ public sealed partial class BackupRepository
         return known;
     }
 
+    /// <summary>The content hashes (SHA-256, 32 bytes each, concatenated) of chunks the committed sets hold, the newest
+    /// sets of <paramref name="instance"/> first, at most <paramref name="max"/>: what a backup program tells the server,
+    /// so that those chunks do not cross the wire again. Unencrypted, a chunk's id is its hash; encrypted, the manifests
+    /// written since chunks were sent prepared keep it (older ones do not, and their chunks are sent again).</summary>
+    public static byte[] KnownContentHashes(IEnumerable<Manifest> sets, string instance, bool encrypted, int max)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var hashes = new List<byte>();
+        foreach (var m in sets.Where(m => m.FormatVersion >= 2).OrderBy(m => m.Instance == instance ? 0 : 1).ThenByDescending(m => m.Ended))
+        {
+            foreach (var c in m.Files.SelectMany(f => f.Chunks))
+            {
+                var hex = encrypted ? c.Hash : ChunkObject.IdOf(c.Key);
+                if (seen.Count == max)
+                {
+                    return [.. hashes];
+                }
+                if (hex is { Length: 64 } && seen.Add(hex))
+                {
+                    hashes.AddRange(Convert.FromHexString(hex));
+                }
+            }
+        }
+        return [.. hashes];
+    }
+
     /// <summary>Removes the chunks no set names (format 2): a chunk goes only when no committed set, no set forgotten
     /// within the grace, and no shipped generation names it, and it is older than the grace and than the start of
     /// every backup still being written. <paramref name="chunks"/> was listed before any manifest was read;

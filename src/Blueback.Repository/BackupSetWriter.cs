@@ -15,7 +15,7 @@ namespace Blueback.Repository;
 /// size. In a format-2 repository each chunk is named by the hash of its content and stored once for the whole
 /// repository: a chunk some committed set already holds, or one this set already wrote, is not compressed or
 /// written again.</summary>
-public sealed class BackupSetWriter
+public sealed partial class BackupSetWriter
 {
     public const int DefaultChunkSize = 8 << 20;
     private readonly BackupRepository _repository;
@@ -253,41 +253,60 @@ public sealed class BackupSetWriter
     {
         var keys = _repository.Keys;
         chunk.ContentHash = SHA256.HashData(raw.Span[..chunk.RawSize]);
-        var id = ChunkObject.IdFromHash(chunk.ContentHash, keys);
+        ChunkBuffer? stored = null;
+        try
+        {
+            await StoreSharedAsync(chunk, id =>
+            {
+                if (_codec.StoresRaw && keys is null)
+                {
+                    // The trailer goes after the content, in the buffer received into: no copy. (The file's hash reads
+                    // only the content.)
+                    return raw.Memory[..ChunkObject.Encode(id, raw.Span[..chunk.RawSize], _codec, null, raw.Span)];
+                }
+                stored = Rent(_storedBuffers, ChunkObject.MaxStoredSize(_codec, _chunkSize));
+                return stored.Memory[..ChunkObject.Encode(id, raw.Span[..chunk.RawSize], _codec, keys, stored.Span)];
+            }, ct).ConfigureAwait(false);
+            return stored;
+        }
+        catch
+        {
+            if (stored is not null)
+            {
+                Release(_storedBuffers, stored);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Format 2: names a chunk by its content hash (<see cref="ManifestChunk.ContentHash"/>, set) and, unless
+    /// the repository or this set already holds it, encodes it with <paramref name="encode"/> (given the id) and writes
+    /// it. Returns true when it was written, false when reused.</summary>
+    private async Task<bool> StoreSharedAsync(ManifestChunk chunk, Func<string, Memory<byte>> encode, CancellationToken ct)
+    {
+        var id = ChunkObject.IdFromHash(chunk.ContentHash!, _repository.Keys);
         chunk.Key = ChunkObject.Key(id);
         if (_known.TryGetValue(id, out int knownSize))
         {
             chunk.StoredSize = knownSize;
             Interlocked.Add(ref _reusedBytes, chunk.RawSize);
             _reused.Add(chunk.Key);
-            return null;
+            return false;
         }
         var mine = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_claimed.TryAdd(id, mine.Task))
         {
             chunk.StoredSize = await _claimed[id].WaitAsync(ct).ConfigureAwait(false); // repeated within the set
             Interlocked.Add(ref _reusedBytes, chunk.RawSize);
-            return null;
+            return false;
         }
-        ChunkBuffer? stored = null;
         try
         {
             // A chunk already in the store that no committed set named when this backup began (left by one that
             // failed, or committed since) is written again all the same: the fresh write is what keeps gc, which
             // removes only chunks older than every running backup, from removing it under this set.
             bool exists = await _repository.Store.ExistsAsync(chunk.Key, ct).ConfigureAwait(false);
-            Memory<byte> bytes;
-            if (_codec.StoresRaw && keys is null)
-            {
-                // The trailer goes after the content, in the buffer received into: no copy. (The file's hash reads
-                // only the content.)
-                bytes = raw.Memory[..ChunkObject.Encode(id, raw.Span[..chunk.RawSize], _codec, null, raw.Span)];
-            }
-            else
-            {
-                stored = Rent(_storedBuffers, ChunkObject.MaxStoredSize(_codec, _chunkSize));
-                bytes = stored.Memory[..ChunkObject.Encode(id, raw.Span[..chunk.RawSize], _codec, keys, stored.Span)];
-            }
+            var bytes = encode(id);
             chunk.StoredSize = bytes.Length;
             Interlocked.Add(ref _storedBytes, bytes.Length);
             _folders.TryAdd(chunk.Key[..chunk.Key.LastIndexOf('/')], true);
@@ -300,15 +319,11 @@ public sealed class BackupSetWriter
                 await _repository.Store.WriteAsync(chunk.Key, bytes, ct).ConfigureAwait(false);
             }
             mine.SetResult(bytes.Length);
-            return stored;
+            return true;
         }
         catch (Exception ex)
         {
             mine.TrySetException(ex);
-            if (stored is not null)
-            {
-                Release(_storedBuffers, stored);
-            }
             throw;
         }
     }
@@ -354,6 +369,13 @@ public sealed class BackupSetWriter
             foreach (var f in _files)
             {
                 f.ChunkDigest = ChunkDigest.Of(f.Chunks.Select(c => c.ContentHash!));
+                if (_repository.Keys is not null)
+                {
+                    foreach (var c in f.Chunks)
+                    {
+                        c.Hash = Convert.ToHexStringLower(c.ContentHash!);
+                    }
+                }
             }
         }
         else

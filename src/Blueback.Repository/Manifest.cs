@@ -75,6 +75,10 @@ public sealed class ManifestChunk
     /// <summary>CRC32C of the stored bytes, so a damaged object is found before decompression (format 1; format 2
     /// chunks carry theirs in their trailer).</summary>
     [JsonPropertyName("crc32c")] public uint Crc32C { get; set; }
+    /// <summary>The content's SHA-256 (hex), kept in an encrypted repository's manifests (which are sealed), where a
+    /// chunk's id is keyed and cannot be turned back into it: a backup program tells the server the hashes its
+    /// repository holds, so that those chunks do not cross the wire again. (Unencrypted, the id is the hash.)</summary>
+    [JsonPropertyName("hash")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Hash { get; set; }
     /// <summary>The content's SHA-256, while the set is written (format 2): what the file's digest is made of.</summary>
     [JsonIgnore] internal byte[]? ContentHash { get; set; }
 }

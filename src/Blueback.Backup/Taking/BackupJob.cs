@@ -41,6 +41,13 @@ public static class BackupJob
             }
             // Format 2: chunks the committed sets hold are named, not written again.
             writer = repo.BeginSet(session.Id, request.Codec, knownChunks: BackupRepository.KnownChunks(sets));
+            // Where the server can, it cuts, hashes and compresses the chunks, and leaves out those the repository holds.
+            var wire = request.CompressOnServer ? ServerChunks.CodecFor(writer, session.Info) : null;
+            var chunks = wire is null ? null : new ServerChunks(session, writer, wire, request.Streams);
+            if (chunks is not null && BackupRepository.KnownContentHashes(sets, instance, repo.Keys is not null, BackupRequest.MaxKnownChunks) is { Length: > 0 } held)
+            {
+                await session.SendKnownChunksAsync(held, ct).ConfigureAwait(false);
+            }
             // What the set will hold, as far as it is known: every image's size from the start, the logs' once listed.
             var images = type.IncludesDatabases() || pageBase is not null ? session.Databases : [];
             // A changed-pages set holds each database's changed pages, or its whole image where they cannot be used (said).
@@ -61,25 +68,47 @@ public static class BackupJob
             foreach (var db in images)
             {
                 bool pages = readPages.Contains(db.Name);
-                await using var image = pages
-                    ? await session.OpenChangedPagesAsync(db.Name, ct).ConfigureAwait(false)
-                    : request.Streams > 1 && db.ImageSize > BackupRequest.PartSize && BackupRequest.PartSize % db.PageSize == 0
-                        ? (Stream)new ParallelImageStream(session, db.Name, db.ImageSize, BackupRequest.PartSize, request.Streams)
-                        : await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
+                long length = pages ? db.ChangedPagesSize!.Value : db.ImageSize;
                 // The two header pages (and a changed-pages image's map) and the trailer page change at every backup: cut
                 // apart from the pages.
                 long[] cuts = db.PageSize <= 0 ? [] : pages
-                    ? [2L * db.PageSize, (2L + ChangedPagesImage.MapPages(db.ChangedPages!.Value, db.PageSize)) * db.PageSize, image.Length - db.PageSize]
-                    : [2L * db.PageSize, image.Length - db.PageSize];
+                    ? [2L * db.PageSize, (2L + ChangedPagesImage.MapPages(db.ChangedPages!.Value, db.PageSize)) * db.PageSize, length - db.PageSize]
+                    : [2L * db.PageSize, length - db.PageSize];
                 var path = pages ? SetLayout.ChangedPagesPath(db.Name) : SetLayout.DatabasePath(db.Name);
-                before = await AddAsync(writer, path, image, before, known, logsListed: false, progress, ct, cuts).ConfigureAwait(false);
+                var report = Reporter(path, length, before, known, logsListed: false, progress);
+                if (chunks is not null)
+                {
+                    await (pages
+                        ? chunks.AddStreamAsync(path, length, cuts, c => session.OpenChangedPagesChunksAsync(db.Name, writer.ChunkSize, cuts, wire!, c), report, ct)
+                        : chunks.AddImageAsync(path, db.Name, length, cuts, report, ct)).ConfigureAwait(false);
+                }
+                else
+                {
+                    await using var image = pages
+                        ? await session.OpenChangedPagesAsync(db.Name, ct).ConfigureAwait(false)
+                        : request.Streams > 1 && db.ImageSize > BackupRequest.PartSize && BackupRequest.PartSize % db.PageSize == 0
+                            ? (Stream)new ParallelImageStream(session, db.Name, db.ImageSize, BackupRequest.PartSize, request.Streams)
+                            : await session.OpenDatabaseImageAsync(db.Name, ct).ConfigureAwait(false);
+                    await writer.AddFileAsync(path, image, report, ct, cuts).ConfigureAwait(false);
+                }
+                before += length;
             }
             var logs = await session.ListLogsAsync(ct).ConfigureAwait(false);
             known = before + logs.Generations.Sum(g => g.Size);
             foreach (var g in logs.Generations)
             {
-                await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
-                before = await AddAsync(writer, SetLayout.LogPath(g.Generation), log, before, known, logsListed: true, progress, ct).ConfigureAwait(false);
+                var path = SetLayout.LogPath(g.Generation);
+                var report = Reporter(path, g.Size, before, known, logsListed: true, progress);
+                if (chunks is not null)
+                {
+                    await chunks.AddStreamAsync(path, g.Size, [], c => session.OpenLogChunksAsync(g.Generation, writer.ChunkSize, wire!, c), report, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await using var log = await session.OpenLogAsync(g.Generation, ct).ConfigureAwait(false);
+                    await writer.AddFileAsync(path, log, report, ct).ConfigureAwait(false);
+                }
+                before += g.Size;
             }
             var digests = request.Digest ? await session.GetDigestAsync(ct).ConfigureAwait(false) : null;
             var ended = (await session.RefreshAsync(ct).ConfigureAwait(false)).ServerTime;
@@ -150,10 +179,6 @@ public static class BackupJob
             : $"database '{db.Name}' is not in the page base set {pageBase.SetId} (attached after it, or another database by that name)";
     }
 
-    private static async Task<long> AddAsync(BackupSetWriter writer, string path, Stream source, long before, long known, bool logsListed, IProgress<BackupProgress>? progress, CancellationToken ct, long[]? cuts = null)
-    {
-        long size = source.Length;
-        await writer.AddFileAsync(path, source, done => progress?.Report(new BackupProgress(path, done, size, before + done, known, logsListed)), ct, cuts).ConfigureAwait(false);
-        return before + size;
-    }
+    private static Action<long> Reporter(string path, long size, long before, long known, bool logsListed, IProgress<BackupProgress>? progress) =>
+        done => progress?.Report(new BackupProgress(path, done, size, before + done, known, logsListed));
 }

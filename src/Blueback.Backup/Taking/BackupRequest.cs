@@ -24,6 +24,14 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// <summary>Bytes per part of a parallel image read (the repository's chunk size, so a part is a chunk's worth).</summary>
     public const int PartSize = 8 << 20;
 
+    /// <summary>Where chunks are hashed and compressed: on the server, where the bytes leave it (the default: a remote
+    /// backup moves compressed bytes, and none of the chunks the repository holds), or here, from a raw stream (false;
+    /// also what happens with a server or a repository that cannot take prepared chunks).</summary>
+    public bool CompressOnServer { get; init; } = true;
+
+    /// <summary>The most chunk hashes a backup tells the server its repository holds (32 MiB of them).</summary>
+    public const int MaxKnownChunks = 1 << 20;
+
     /// <summary>An incremental or differential that holds the pages changed since its page base (the nearest set of its
     /// chain holding pages) instead of every log record since its parent.</summary>
     public bool ChangedPages { get; init; }

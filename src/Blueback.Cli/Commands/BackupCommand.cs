@@ -48,7 +48,13 @@ internal static class BackupCommand
         });
         var repo = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed." };
+        var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed (the same as --compress none)." };
+        var compress = new Option<string>("--compress")
+        {
+            Description = "Where chunks are hashed and compressed: server (where the bytes leave it: a remote backup moves compressed bytes, and none the repository holds), client (this program, from raw pages), or none (stored uncompressed; the server still leaves out what the repository holds).",
+            DefaultValueFactory = _ => "server",
+        };
+        compress.AcceptOnlyFromAmong("server", "client", "none");
         var nice = new Option<int>("--nice")
         {
             Description = "CPU priority of this program (Linux nice, 0 to 19): backups yield to the server's clients on a shared machine. 0 runs at normal priority.",
@@ -65,12 +71,16 @@ internal static class BackupCommand
         {
             Description = "Record every table's digest at the end of the backup's log range (the server takes it at low priority while the logs are copied): 'blueback prove' then compares a restore of the set with it.",
         };
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, streams, digest, json, noCompress, nice };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, streams, digest, json, noCompress, compress, nice };
         cmd.Validators.Add(r =>
         {
             if (r.GetValue(changedPages) && Parse(r.GetValue(type)).IncludesDatabases())
             {
                 r.AddError("--changed-pages goes with --type incremental or differential (a full or copy backup copies every page).");
+            }
+            if (r.GetValue(noCompress) && r.GetValue(compress) is not ("none" or "server"))
+            {
+                r.AddError("--no-compress stores chunks uncompressed: it does not go with --compress client.");
             }
         });
         repo.AddTo(cmd);
@@ -83,21 +93,21 @@ internal static class BackupCommand
             using var signals = new Signals();
             signals.BoundStop(Signals.LowPriorityStopBound, "the partial set has no manifest, so it is not a set ('blueback repo gc' removes its files), and the server ends the session when its lease runs out", static () => { });
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams), pr.GetValue(digest),
-                await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
+                await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress) ? "none" : pr.GetValue(compress)!, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }
 
     private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, int streams, bool digest, BackupRepository repo, bool json, bool noCompress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, int streams, bool digest, BackupRepository repo, bool json, string compress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = noCompress ? Codec.None : Codec.Default(), AfterCommit = Failpoint(), ChangedPages = changedPages, Streams = streams, Digest = digest };
+            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, Streams = streams, Digest = digest };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)

@@ -56,13 +56,22 @@ public static class ChunkObject
         {
             length = codec.Compress(raw, destination);
         }
-        var payload = destination[..length];
-        var trailer = destination.Slice(length, TrailerSize);
+        return Finish(id, destination, length, CodecId(codec.Name), raw.Length, keys, payloadCrc32C: null);
+    }
+
+    /// <summary>Makes a stored chunk of a payload already in <paramref name="buffer"/> (the content encoded with the
+    /// codec <paramref name="codecId"/>, here or by the server that sent it): seals it in place in an encrypted
+    /// repository and appends the trailer after it; returns the stored length. <paramref name="payloadCrc32C"/>, when
+    /// the caller has checked it already, is not computed again.</summary>
+    public static int Finish(string id, Span<byte> buffer, int payloadLength, byte codecId, int rawSize, RepositoryKeys? keys, uint? payloadCrc32C)
+    {
+        var payload = buffer[..payloadLength];
+        var trailer = buffer.Slice(payloadLength, TrailerSize);
         trailer.Clear();
         Magic.CopyTo(trailer);
         trailer[4] = Version;
-        trailer[5] = CodecId(codec.Name);
-        BinaryPrimitives.WriteInt32LittleEndian(trailer[8..], raw.Length);
+        trailer[5] = codecId;
+        BinaryPrimitives.WriteInt32LittleEndian(trailer[8..], rawSize);
         if (keys is not null)
         {
             trailer[6] = Encrypted;
@@ -70,9 +79,9 @@ public static class ChunkObject
         }
         else
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], IO.Crc32C.Compute(0, payload));
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer[12..], payloadCrc32C ?? IO.Crc32C.Compute(0, payload));
         }
-        return length + TrailerSize;
+        return payloadLength + TrailerSize;
     }
 
     /// <summary>Decodes a stored chunk: trailer, CRC32C or AES-GCM tag, decompression, and the content against its
@@ -172,7 +181,8 @@ public static class ChunkObject
     public static int RawSizeOf(ReadOnlySpan<byte> stored) =>
         stored.Length >= TrailerSize && stored[^TrailerSize..][..4].SequenceEqual(Magic) ? BinaryPrimitives.ReadInt32LittleEndian(stored[^TrailerSize..][8..]) : -1;
 
-    private static byte CodecId(string name) => name switch
+    /// <summary>The trailer's id of a codec (0 none, 1 zstd at any level, 2 Brotli).</summary>
+    public static byte CodecId(string name) => name switch
     {
         "none" => 0,
         "brotli" => 2,

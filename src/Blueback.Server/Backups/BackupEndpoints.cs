@@ -76,6 +76,34 @@ internal static class BackupEndpoints
         app.MapGet(Routes.Templates.BackupChangedPages, (HttpContext ctx, string id, string database) =>
             StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenChangedPages(database), $"the changed pages of database '{database}'")).WithName("backup-changed-pages");
 
+        // The same streams cut into the program's chunks, hashed and compressed here (ChunkFrames): what a backup
+        // program uses when the server offers it (BackupSessionInfo.WireCodecs).
+        app.MapGet(Routes.Templates.BackupImageChunks, (HttpContext ctx, string id, string database, long? offset, long? length) =>
+            StreamChunksAsync(ctx, offset ?? 0, request => StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenDatabaseImage(database, offset ?? 0, length),
+                $"chunks {offset ?? 0}+{length} of the image of database '{database}'", request))).WithName("backup-image-chunks");
+
+        app.MapGet(Routes.Templates.BackupChangedPagesChunks, (HttpContext ctx, string id, string database) =>
+            StreamChunksAsync(ctx, 0, request => StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenChangedPages(database),
+                $"the changed pages of database '{database}' (chunks)", request))).WithName("backup-changed-pages-chunks");
+
+        app.MapGet(Routes.Templates.BackupLogChunks, (HttpContext ctx, string id, uint generation) =>
+            StreamChunksAsync(ctx, 0, request => StreamAsync(ctx, host, sessions, metrics, lifetime, reads, pacing, id, s => s.Backup.OpenLog(generation),
+                $"log generation {generation} (chunks)", request))).WithName("backup-log-chunks");
+
+        app.MapPost(Routes.Templates.BackupKnownChunks, async (HttpContext ctx, string id) =>
+        {
+            long? length = ctx.Request.ContentLength;
+            if (length is null || length % ContentHash.Size != 0 || length > (long)HostedBackup.MaxKnownChunks * ContentHash.Size)
+            {
+                return Problems.BadRequest($"Send the chunks' SHA-256 hashes as one body of 32 bytes each, with its Content-Length, at most {HostedBackup.MaxKnownChunks} of them.");
+            }
+            var body = new byte[length.Value];
+            await ctx.Request.Body.ReadExactlyAsync(body, ctx.RequestAborted).ConfigureAwait(false);
+            return WithSession(host, sessions, id, allowFinished: false, (s, _) => s.AddKnownChunks(body)
+                ? Results.NoContent()
+                : Problems.Of(StatusCodes.Status413PayloadTooLarge, "Too many hashes", $"Backup {id} would hold more than {HostedBackup.MaxKnownChunks} known chunk hashes: send those of the instance's newest sets only."));
+        }).WithName("backup-known-chunks");
+
         app.MapPost(Routes.Templates.BackupLogs, (string id) =>
             WithSession(host, sessions, id, allowFinished: false, (s, _) =>
             {
@@ -153,6 +181,16 @@ internal static class BackupEndpoints
         }).WithName("backup-abort");
     }
 
+    private static async Task StreamChunksAsync(HttpContext ctx, long offset, Func<ChunkFrames.Request, Task> stream)
+    {
+        if (ChunkFrames.Parse(ctx.Request.Query, offset, out var problem) is not { } request)
+        {
+            await Problems.BadRequest(problem!).ExecuteAsync(ctx).ConfigureAwait(false);
+            return;
+        }
+        await stream(request).ConfigureAwait(false);
+    }
+
     private static IResult WithSession(InstanceHost host, BackupSessions sessions, string id, bool allowFinished, Func<HostedBackup, StorageInstance, IResult> body)
     {
         var s = sessions.Find(id);
@@ -197,11 +235,12 @@ internal static class BackupEndpoints
     }
 
     /// <summary>Streams an image or a generation, read on the background-priority threads and paced while the
-    /// instance's clients are busy (<see cref="BackupPacing"/>). If the client goes away
-    /// mid-stream, the session is aborted at once (the server then accepts a new backup); if reading fails
-    /// mid-stream, the connection is cut (the client sees a short body) and the session records the error.</summary>
+    /// instance's clients are busy (<see cref="BackupPacing"/>): as it is (<paramref name="chunks"/> null), or cut into
+    /// chunk frames, hashed and compressed (<see cref="ChunkFrames"/>). If the client goes away mid-stream, the session
+    /// is aborted at once (the server then accepts a new backup); if reading fails mid-stream, the connection is cut
+    /// (the client sees a short body) and the session records the error.</summary>
     private static async Task StreamAsync(HttpContext ctx, InstanceHost host, BackupSessions sessions, ServerMetrics metrics,
-        IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing, string id, Func<HostedBackup, Stream> open, string what)
+        IHostApplicationLifetime lifetime, BackgroundPriority reads, BackupPacing pacing, string id, Func<HostedBackup, Stream> open, string what, ChunkFrames.Request? chunks = null)
     {
         Stream source;
         HostedBackup session;
@@ -234,58 +273,40 @@ internal static class BackupEndpoints
             session = s!;
         }
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, lifetime.ApplicationStopping);
+        async Task Sent(int raw)
+        {
+            metrics.BackupBytes(raw);
+            session.Sent(raw);
+            session.Lease.Renew();
+            await pacing.PaceAsync(raw, cts.Token).ConfigureAwait(false); // the instance's clients come first
+        }
         try
         {
             ctx.Response.ContentType = "application/octet-stream";
-            ctx.Response.ContentLength = source.Length;
-            // Straight into the response pipe's memory (pages are read and checked there): no copy between the
-            // engine and Kestrel. The first read runs before the headers go, so a failure there is still a 4xx/5xx.
-            var body = ctx.Response.BodyWriter;
-            long sent = 0;
-            // Stop at the announced length without asking the source again: a session aborted just after the last byte
-            // went would otherwise fail that read and cut a connection whose response is whole, which the client may
-            // already have handed to another request (a writer sharing its connection pool saw "response ended").
-            while (sent < source.Length)
+            if (chunks is null)
             {
-                var memory = body.GetMemory(CopyBuffer);
-                int n;
-                try
-                {
-                    // Reading and checking pages is the backup's work on the server: at background priority.
-                    n = await reads.Run(() => source.Read(memory.Span), cts.Token).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is StorageException || (ex is IOException && !cts.IsCancellationRequested))
-                {
-                    // (Reading the disk, not the network: an I/O error here is the disk's, as a failed page read is.)
-                    sessions.StreamFailed(session, what, ex);
-                    if (!ctx.Response.HasStarted)
-                    {
-                        // Nothing has gone yet: the answer is the error itself, with its own length (the image's
-                        // Content-Length set above would make Kestrel cut the problem short).
-                        ctx.Response.Clear();
-                        await Problems.FromException(ex).ExecuteAsync(ctx).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        ctx.Abort(); // the client sees a short body and asks the session why
-                    }
-                    return;
-                }
-                if (n == 0)
-                {
-                    break;
-                }
-                body.Advance(n);
-                sent += n;
-                var flushed = await body.FlushAsync(cts.Token).ConfigureAwait(false);
-                if (flushed.IsCanceled || flushed.IsCompleted)
-                {
-                    throw new IOException($"the response stream ended while sending {what}");
-                }
-                metrics.BackupBytes(n);
-                session.Sent(n);
-                session.Lease.Renew();
-                await pacing.PaceAsync(n, cts.Token).ConfigureAwait(false); // the instance's clients come first
+                ctx.Response.ContentLength = source.Length;
+                await CopyRawAsync(source, ctx.Response.BodyWriter, reads, Sent, cts.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await ChunkFrames.SendAsync(source, chunks, session.KnownChunks, ctx.Response.BodyWriter, reads, Sent, cts.Token).ConfigureAwait(false);
+            }
+        }
+        catch (SourceReadException ex)
+        {
+            // (Reading the disk, not the network: an I/O error here is the disk's, as a failed page read is.)
+            sessions.StreamFailed(session, what, ex.InnerException!);
+            if (!ctx.Response.HasStarted)
+            {
+                // Nothing has gone yet: the answer is the error itself, with its own length (the image's
+                // Content-Length set above would make Kestrel cut the problem short).
+                ctx.Response.Clear();
+                await Problems.FromException(ex.InnerException!).ExecuteAsync(ctx).ConfigureAwait(false);
+            }
+            else
+            {
+                ctx.Abort(); // the client sees a short body (or missing frames) and asks the session why
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
@@ -300,4 +321,50 @@ internal static class BackupEndpoints
             await source.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The stream as it is, straight into the response pipe's memory (pages are read and checked there): no
+    /// copy between the engine and Kestrel. The first read runs before the headers go, so a failure there is still a
+    /// 4xx/5xx.</summary>
+    private static async Task CopyRawAsync(Stream source, System.IO.Pipelines.PipeWriter body, BackgroundPriority reads, Func<int, Task> sent, CancellationToken ct)
+    {
+        long total = 0;
+        // Stop at the announced length without asking the source again: a session aborted just after the last byte
+        // went would otherwise fail that read and cut a connection whose response is whole, which the client may
+        // already have handed to another request (a writer sharing its connection pool saw "response ended").
+        while (total < source.Length)
+        {
+            var memory = body.GetMemory(CopyBuffer);
+            // Reading and checking pages is the backup's work on the server: at background priority.
+            int n = await ReadSourceAsync(reads, () => source.Read(memory.Span), ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+            body.Advance(n);
+            total += n;
+            var flushed = await body.FlushAsync(ct).ConfigureAwait(false);
+            if (flushed.IsCanceled || flushed.IsCompleted)
+            {
+                throw new IOException("the response stream ended");
+            }
+            await sent(n).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs a read of the source on the background threads; a disk's failure comes out as a
+    /// <see cref="SourceReadException"/>, apart from the network's.</summary>
+    internal static async Task<T> ReadSourceAsync<T>(BackgroundPriority reads, Func<T> read, CancellationToken ct)
+    {
+        try
+        {
+            return await reads.Run(read, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StorageException || (ex is IOException && !ct.IsCancellationRequested))
+        {
+            throw new SourceReadException(ex);
+        }
+    }
+
+    /// <summary>Reading the backup's source (the disk) failed: what the session records and the client is told.</summary>
+    internal sealed class SourceReadException(Exception inner) : Exception(inner.Message, inner);
 }

@@ -20,11 +20,34 @@ public sealed class HostedBackup(InstanceBackup backup, TimeSpan lease, string? 
     public string? AbortReason { get; private set; }
 
     private long _bytesSent;
+    private readonly Lock _knownLock = new();
 
     /// <summary>Bytes of images, pages and logs sent to the client so far (live progress for status and the console).</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
     public void Sent(long n) => Interlocked.Add(ref _bytesSent, n);
+
+    /// <summary>The content hashes of chunks the program's repository holds (what it sent): chunk frames leave their
+    /// payloads out. Replaced whole, never changed in place, so streams read it without a lock.</summary>
+    public IReadOnlySet<ContentHash> KnownChunks { get; private set; } = System.Collections.Frozen.FrozenSet<ContentHash>.Empty;
+
+    /// <summary>The most hashes a session keeps (64 MiB of them): past it, the program is told to send fewer.</summary>
+    public const int MaxKnownChunks = 2 << 20;
+
+    /// <summary>Adds hashes (32 bytes each); false when the session would then hold more than
+    /// <see cref="MaxKnownChunks"/>.</summary>
+    public bool AddKnownChunks(ReadOnlySpan<byte> hashes)
+    {
+        lock (_knownLock)
+        {
+            if (KnownChunks.Count + (hashes.Length / ContentHash.Size) > MaxKnownChunks)
+            {
+                return false;
+            }
+            KnownChunks = ContentHash.Union(KnownChunks, hashes);
+            return true;
+        }
+    }
 
     public void Abort(string reason)
     {
@@ -48,6 +71,7 @@ public sealed class HostedBackup(InstanceBackup backup, TimeSpan lease, string? 
         Error = Error ?? AbortReason,
         BytesSent = BytesSent,
         ServerTime = DateTime.UtcNow,
+        WireCodecs = ChunkFrames.Codecs,
     };
 
     private static BackupDatabaseInfo Describe(BackupDatabase d, ChangedPageList? changed)

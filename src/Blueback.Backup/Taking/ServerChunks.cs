@@ -1,0 +1,181 @@
+using Blueback.Client;
+using Blueback.Protocol;
+using Blueback.Protocol.Wire;
+using Blueback.Repository;
+
+namespace Blueback.Backup;
+
+/// <summary>Files received as chunk frames: the server cut, hashed and compressed them where the bytes leave it, and
+/// left out the chunks the repository holds (<see cref="BackupSession.SendKnownChunksAsync"/>); here each payload's
+/// CRC32C is checked and the chunk goes to the writer as it came. A database image is read in parts over several
+/// connections at once (each part whole chunks, at most <c>streams</c> in flight, handed to the writer in order), since
+/// one connection is bound by the one core that reads, hashes and compresses on the server.</summary>
+internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer, string codec, int streams)
+{
+    /// <summary>The wire codec to ask for when the server and the set allow prepared chunks (the set's zstd level, or
+    /// none); null when the stream must come raw and be compressed here.</summary>
+    public static string? CodecFor(BackupSetWriter writer, BackupSessionInfo info)
+    {
+        if (!writer.TakesPreparedChunks || info.WireCodecs is not { } offered)
+        {
+            return null;
+        }
+        var wanted = writer.CodecName.StartsWith("zstd", StringComparison.Ordinal) ? "zstd" : "none";
+        return offered.Contains(wanted) ? (wanted == "zstd" ? writer.CodecName : "none") : null;
+    }
+
+    /// <summary>A whole database image (<paramref name="length"/> bytes, chunks ending at <paramref name="cuts"/> too),
+    /// in parts of about <see cref="BackupRequest.PartSize"/> over <c>streams</c> connections.</summary>
+    public async Task AddImageAsync(string path, string database, long length, IReadOnlyList<long> cuts, Action<long> progress, CancellationToken ct)
+    {
+        var file = writer.BeginPreparedFile(path);
+        var parts = Parts(ChunkLayout.Chunks(length, writer.ChunkSize, cuts)).GetEnumerator();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var inFlight = new Queue<Task<List<Received>>>();
+        void Start()
+        {
+            while (inFlight.Count < streams && parts.MoveNext())
+            {
+                var part = parts.Current;
+                inFlight.Enqueue(ReadPartAsync(database, part, cuts, stop.Token));
+            }
+        }
+        try
+        {
+            Start();
+            while (inFlight.Count > 0)
+            {
+                var received = await inFlight.Peek().WaitAsync(ct).ConfigureAwait(false);
+                _ = inFlight.Dequeue();
+                Start();
+                try
+                {
+                    for (int i = 0; i < received.Count; i++)
+                    {
+                        var r = received[i];
+                        received[i] = default; // the writer's from here, whatever happens
+                        await writer.AddPreparedChunkAsync(file, r.Frame.RawSize, r.Frame.ContentHash, r.Frame.Codec == WireCodec.Zstd, r.Payload, r.Frame.PayloadCrc32C, ct).ConfigureAwait(false);
+                        progress(file.Size);
+                    }
+                }
+                catch
+                {
+                    ReturnAll(received);
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            foreach (var t in inFlight)
+            {
+                // A part still on its way gives its buffers back when it ends (to the collector, if never).
+                _ = t.ContinueWith(p => { if (p.IsCompletedSuccessfully) { ReturnAll(p.Result); } }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+        }
+        writer.CompletePreparedFile(file);
+    }
+
+    /// <summary>A file read as one frame stream (changed pages, a log generation): frames handed to the writer as
+    /// they arrive.</summary>
+    public async Task AddStreamAsync(string path, long length, IReadOnlyList<long> cuts, Func<CancellationToken, Task<ChunkFrameReader>> open, Action<long> progress, CancellationToken ct)
+    {
+        var file = writer.BeginPreparedFile(path);
+        await using (var reader = await open(ct).ConfigureAwait(false))
+        {
+            foreach (var chunk in ChunkLayout.Chunks(length, writer.ChunkSize, cuts))
+            {
+                var r = await ReceiveAsync(reader, chunk, ct).ConfigureAwait(false);
+                await writer.AddPreparedChunkAsync(file, r.Frame.RawSize, r.Frame.ContentHash, r.Frame.Codec == WireCodec.Zstd, r.Payload, r.Frame.PayloadCrc32C, ct).ConfigureAwait(false);
+                progress(file.Size);
+            }
+        }
+        writer.CompletePreparedFile(file);
+    }
+
+    private readonly record struct Received(ChunkFrame Frame, ReceiveBuffer? Payload);
+
+    private sealed record Part(long Offset, long Length, List<(long Offset, int Length)> Chunks);
+
+    private static IEnumerable<Part> Parts(IEnumerable<(long Offset, int Length)> chunks)
+    {
+        var current = new List<(long Offset, int Length)>();
+        long size = 0;
+        foreach (var c in chunks)
+        {
+            current.Add(c);
+            size += c.Length;
+            if (size >= BackupRequest.PartSize)
+            {
+                yield return new Part(current[0].Offset, size, current);
+                (current, size) = ([], 0);
+            }
+        }
+        if (current.Count > 0)
+        {
+            yield return new Part(current[0].Offset, size, current);
+        }
+    }
+
+    private async Task<List<Received>> ReadPartAsync(string database, Part part, IReadOnlyList<long> cuts, CancellationToken ct)
+    {
+        var received = new List<Received>(part.Chunks.Count);
+        try
+        {
+            await using var reader = await session.OpenImageChunksAsync(database, part.Offset, part.Length, writer.ChunkSize, cuts, codec, ct).ConfigureAwait(false);
+            foreach (var chunk in part.Chunks)
+            {
+                received.Add(await ReceiveAsync(reader, chunk, ct).ConfigureAwait(false));
+            }
+            return received;
+        }
+        catch
+        {
+            ReturnAll(received);
+            throw;
+        }
+    }
+
+    /// <summary>The next frame, which must be the chunk expected there, and its payload (CRC32C checked).</summary>
+    private async Task<Received> ReceiveAsync(ChunkFrameReader reader, (long Offset, int Length) chunk, CancellationToken ct)
+    {
+        var frame = await reader.ReadFrameAsync(ct).ConfigureAwait(false)
+            ?? throw await reader.EndedEarlyAsync($"its chunk at byte {chunk.Offset} came", ct).ConfigureAwait(false);
+        if (frame.RawSize != chunk.Length)
+        {
+            throw new BackupStreamException($"The server sent a chunk of {frame.RawSize} bytes at byte {chunk.Offset}, where one of {chunk.Length} belongs: it cuts chunks differently from this program. Update the server and the program to the same version.", null);
+        }
+        if (frame.Kind == ChunkFrameKind.Known)
+        {
+            return new Received(frame, null);
+        }
+        var payload = writer.RentReceiveBuffer(frame.PayloadSize);
+        try
+        {
+            await reader.ReadPayloadAsync(payload.Memory, ct).ConfigureAwait(false);
+            if (IO.Crc32C.Compute(0, payload.Memory.Span) != frame.PayloadCrc32C)
+            {
+                throw new BackupStreamException($"The chunk at byte {chunk.Offset} arrived changed (its payload fails the CRC32C the server sent): the network or a proxy altered it. No set was written; take the backup again.", null);
+            }
+            return new Received(frame, payload);
+        }
+        catch
+        {
+            writer.ReturnReceiveBuffer(payload);
+            throw;
+        }
+    }
+
+    private void ReturnAll(List<Received> received)
+    {
+        for (int i = 0; i < received.Count; i++)
+        {
+            if (received[i].Payload is { } p)
+            {
+                writer.ReturnReceiveBuffer(p);
+                received[i] = default;
+            }
+        }
+    }
+}
