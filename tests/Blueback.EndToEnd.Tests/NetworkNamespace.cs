@@ -54,6 +54,14 @@ public sealed class NetworkNamespace : IDisposable
         }
     }
 
+    /// <summary>Shapes the link both ways to <paramref name="rate"/> (tc's token bucket: "1gbit"), as a network a
+    /// backup program on another host meets; loopback's is free.</summary>
+    public void Shape(string rate)
+    {
+        Run("tc", "qdisc", "add", "dev", HostVeth, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "20ms");
+        Run("ip", "netns", "exec", Name, "tc", "qdisc", "add", "dev", GuestVeth, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "20ms");
+    }
+
     public static string Run(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -146,6 +146,8 @@ public static class BackupJob
             {
                 ChangedSince = manifest.ChangedSince,
                 WholeImages = wholeImages,
+                WireBytes = chunks?.WireBytes ?? writer.RawBytes,
+                CompressedOnServer = chunks is not null,
             };
         }
         catch

@@ -55,6 +55,13 @@ public sealed record BackupProgress(string File, long FileDone, long FileSize, l
 /// <paramref name="ReusedBytes"/> the content it found there already (format 2), not written again.</summary>
 public sealed record BackupResult(string SetId, string? Parent, long RawBytes, long StoredBytes, string Codec, double Seconds, uint GenLow, uint GenHigh, IReadOnlyList<uint> Truncated, long ReusedBytes = 0)
 {
+    /// <summary>Bytes that crossed the network from the server (frames when it prepared the chunks, raw bytes
+    /// otherwise).</summary>
+    public long WireBytes { get; init; }
+
+    /// <summary>True when the server cut, hashed and compressed the chunks.</summary>
+    public bool CompressedOnServer { get; init; }
+
     /// <summary>A changed-pages set: the generation its pages are listed from, or null.</summary>
     public uint? ChangedSince { get; init; }
 

@@ -12,6 +12,11 @@ namespace Blueback.Backup;
 /// one connection is bound by the one core that reads, hashes and compresses on the server.</summary>
 internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer, string codec, int streams)
 {
+    private long _wireBytes;
+
+    /// <summary>Bytes of frames received: headers and payloads.</summary>
+    public long WireBytes => Interlocked.Read(ref _wireBytes);
+
     /// <summary>The wire codec to ask for when the server and the set allow prepared chunks (the set's zstd level, or
     /// none); null when the stream must come raw and be compressed here.</summary>
     public static string? CodecFor(BackupSetWriter writer, BackupSessionInfo info)
@@ -146,6 +151,7 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
         {
             throw new BackupStreamException($"The server sent a chunk of {frame.RawSize} bytes at byte {chunk.Offset}, where one of {chunk.Length} belongs: it cuts chunks differently from this program. Update the server and the program to the same version.", null);
         }
+        Interlocked.Add(ref _wireBytes, ChunkFrame.HeaderSize + frame.PayloadSize);
         if (frame.Kind == ChunkFrameKind.Known)
         {
             return new Received(frame, null);

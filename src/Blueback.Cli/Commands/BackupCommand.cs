@@ -149,6 +149,8 @@ internal static class BackupCommand
                 Bytes = r.RawBytes,
                 Stored = r.StoredBytes,
                 Reused = r.ReusedBytes,
+                Wire = r.WireBytes,
+                CompressedOn = r.CompressedOnServer ? "server" : "client",
                 Codec = r.Codec,
                 Seconds = r.Seconds,
                 GenLow = r.GenLow,
@@ -166,7 +168,7 @@ internal static class BackupCommand
                 // Never silent: a changed-pages set that holds a whole image says which and why.
                 Console.Error.WriteLine($"blueback backup: whole image instead of changed pages: {why}.");
             }
-            Console.WriteLine($"Backup set {r.SetId}: {type.Name()}{(r.ChangedSince is { } since ? $" (pages changed since generation {since})" : "")} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
+            Console.WriteLine($"Backup set {r.SetId}: {type.Name()}{(r.ChangedSince is { } since ? $" (pages changed since generation {since})" : "")} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}{(r.CompressedOnServer ? $" on the server; {r.WireBytes / 1048576.0:0.0} MiB over the network" : "")}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }
         return Output.Ok;
     }

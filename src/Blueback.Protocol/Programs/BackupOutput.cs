@@ -28,6 +28,13 @@ public sealed class BackupOutput
     /// <summary>Bytes whose chunks the repository held already (deduplicated, not written again).</summary>
     [JsonPropertyName("reused")] public long Reused { get; set; }
 
+    /// <summary>Bytes that crossed the network from the server: compressed chunks and the headers of those the
+    /// repository held, when the server prepared them; the raw bytes otherwise.</summary>
+    [JsonPropertyName("wire")] public long Wire { get; set; }
+
+    /// <summary>Where the chunks were hashed and compressed: "server" or "client".</summary>
+    [JsonPropertyName("compressedOn")] public string? CompressedOn { get; set; }
+
     /// <summary>The chunks' codec.</summary>
     [JsonPropertyName("codec")] public string? Codec { get; set; }
 
