@@ -12,7 +12,7 @@ namespace Blueback.Bench;
 /// /usr/bin/time around each process.</summary>
 internal static class BaseBackupBench
 {
-    private sealed record Measured(double Seconds, double CpuSeconds, long PeakKiB, long Bytes, long Stored);
+    internal sealed record Measured(double Seconds, double CpuSeconds, long PeakKiB, long Bytes, long Stored);
 
     public static void Run(string root, string data, string url, long bytes)
     {
@@ -131,7 +131,7 @@ internal static class BaseBackupBench
     }
 
     /// <summary>Runs a process under /usr/bin/time: wall seconds, user + system CPU seconds, peak resident memory.</summary>
-    private static Measured Timed(out string output, string file, params string[] args)
+    internal static Measured Timed(out string output, string file, params string[] args)
     {
         var stats = Path.GetTempFileName();
         var sw = Stopwatch.StartNew();

@@ -78,7 +78,7 @@ internal static class BackupCommand
             {
                 r.AddError("--changed-pages goes with --type incremental or differential (a full or copy backup copies every page).");
             }
-            if (r.GetValue(noCompress) && r.GetValue(compress) is not ("none" or "server"))
+            if (r.GetValue(noCompress) && r.GetValue(compress) == "client")
             {
                 r.AddError("--no-compress stores chunks uncompressed: it does not go with --compress client.");
             }
