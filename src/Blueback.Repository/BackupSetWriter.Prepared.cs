@@ -66,7 +66,7 @@ public sealed partial class BackupSetWriter
         {
             try
             {
-                bool written = await StoreSharedAsync(chunk, id =>
+                await StoreSharedAsync(chunk, id =>
                 {
                     if (payload is null)
                     {
@@ -75,7 +75,6 @@ public sealed partial class BackupSetWriter
                     var codecId = ChunkObject.CodecId(compressed ? _codec.Name : "none");
                     return payload.Chunk.Memory[..ChunkObject.Finish(id, payload.Chunk.Span, payload.Length, codecId, rawSize, _repository.Keys, payloadCrc32C)];
                 }, token.Token).ConfigureAwait(false);
-                _ = written;
             }
             finally
             {

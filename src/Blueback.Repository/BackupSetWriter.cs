@@ -281,8 +281,8 @@ public sealed partial class BackupSetWriter
 
     /// <summary>Format 2: names a chunk by its content hash (<see cref="ManifestChunk.ContentHash"/>, set) and, unless
     /// the repository or this set already holds it, encodes it with <paramref name="encode"/> (given the id) and writes
-    /// it. Returns true when it was written, false when reused.</summary>
-    private async Task<bool> StoreSharedAsync(ManifestChunk chunk, Func<string, Memory<byte>> encode, CancellationToken ct)
+    /// it.</summary>
+    private async Task StoreSharedAsync(ManifestChunk chunk, Func<string, Memory<byte>> encode, CancellationToken ct)
     {
         var id = ChunkObject.IdFromHash(chunk.ContentHash!, _repository.Keys);
         chunk.Key = ChunkObject.Key(id);
@@ -291,14 +291,14 @@ public sealed partial class BackupSetWriter
             chunk.StoredSize = knownSize;
             Interlocked.Add(ref _reusedBytes, chunk.RawSize);
             _reused.Add(chunk.Key);
-            return false;
+            return;
         }
         var mine = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_claimed.TryAdd(id, mine.Task))
         {
             chunk.StoredSize = await _claimed[id].WaitAsync(ct).ConfigureAwait(false); // repeated within the set
             Interlocked.Add(ref _reusedBytes, chunk.RawSize);
-            return false;
+            return;
         }
         try
         {
@@ -319,7 +319,6 @@ public sealed partial class BackupSetWriter
                 await _repository.Store.WriteAsync(chunk.Key, bytes, ct).ConfigureAwait(false);
             }
             mine.SetResult(bytes.Length);
-            return true;
         }
         catch (Exception ex)
         {
