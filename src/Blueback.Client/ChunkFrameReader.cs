@@ -8,15 +8,22 @@ namespace Blueback.Client;
 /// <see cref="BackupStreamException"/> giving the server's reason; checking the payload's CRC32C is the caller's.</summary>
 public sealed class ChunkFrameReader : IAsyncDisposable
 {
-    private readonly BackupStream _stream;
+    private readonly Stream _stream;
+    private readonly Func<string, CancellationToken, Task<BackupStreamException>> _endedEarly;
     private readonly string _what;
     private readonly byte[] _header = new byte[ChunkFrame.HeaderSize];
     private int _frames;
 
     internal ChunkFrameReader(BackupStream stream, string what)
+        : this(stream, what, stream.EndedEarlyAsync)
+    {
+    }
+
+    internal ChunkFrameReader(Stream stream, string what, Func<string, CancellationToken, Task<BackupStreamException>> endedEarly)
     {
         _stream = stream;
         _what = what;
+        _endedEarly = endedEarly;
     }
 
     /// <summary>The next frame's header; null once the stream has ended cleanly after a whole frame.</summary>
@@ -29,7 +36,7 @@ public sealed class ChunkFrameReader : IAsyncDisposable
             int n = await _stream.ReadAsync(_header.AsMemory(filled), cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
-                return filled == 0 ? null : throw await _stream.EndedEarlyAsync($"the header of its chunk {_frames + 1} was whole", cancellationToken).ConfigureAwait(false);
+                return filled == 0 ? null : throw await _endedEarly($"the header of its chunk {_frames + 1} was whole", cancellationToken).ConfigureAwait(false);
             }
             filled += n;
         }
@@ -52,7 +59,7 @@ public sealed class ChunkFrameReader : IAsyncDisposable
             int n = await _stream.ReadAsync(payload[filled..], cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
-                throw await _stream.EndedEarlyAsync($"the payload of its chunk {_frames} was whole", cancellationToken).ConfigureAwait(false);
+                throw await _endedEarly($"the payload of its chunk {_frames} was whole", cancellationToken).ConfigureAwait(false);
             }
             filled += n;
         }
@@ -60,7 +67,7 @@ public sealed class ChunkFrameReader : IAsyncDisposable
 
     /// <summary>Asks for the reason the stream ended before <paramref name="expected"/>: the failure to throw.</summary>
     public Task<BackupStreamException> EndedEarlyAsync(string expected, CancellationToken cancellationToken = default) =>
-        _stream.EndedEarlyAsync(expected, cancellationToken);
+        _endedEarly(expected, cancellationToken);
 
     /// <summary>Closes the response.</summary>
     public ValueTask DisposeAsync() => _stream.DisposeAsync();

@@ -49,6 +49,26 @@ public sealed class ShippingCalls(BluebackClient client, string instance, string
         return bytes;
     }
 
+    /// <summary>One closed generation as chunk frames, compressed on the server with <paramref name="codec"/> (offered in
+    /// <see cref="ShippingClaimResponse.WireCodecs"/>): each frame and its payload (CRC32C unchecked: the caller's), in
+    /// order; a stream cut short throws.</summary>
+    public async Task<IReadOnlyList<(Protocol.Wire.ChunkFrame Frame, byte[] Payload)>> FetchChunksAsync(uint generation, int chunkSize, string codec, CancellationToken cancellationToken)
+    {
+        using var response = await client.Uploads.GetAsync(Routes.ShippingLogChunks(instance, generation, shipperId, chunkSize, codec), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        var what = $"log generation {generation} of instance '{instance}'";
+        await using var reader = new ChunkFrameReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), what,
+            (expected, _) => Task.FromResult(new BackupStreamException($"The {what} ended before {expected}: the server closed the stream.", null)));
+        var frames = new List<(Protocol.Wire.ChunkFrame, byte[])>();
+        while (await reader.ReadFrameAsync(cancellationToken).ConfigureAwait(false) is { } frame)
+        {
+            var payload = new byte[frame.PayloadSize];
+            await reader.ReadPayloadAsync(payload, cancellationToken).ConfigureAwait(false);
+            frames.Add((frame, payload));
+        }
+        return frames;
+    }
+
     /// <summary>Tells the server the repository holds every generation through <paramref name="through"/>, durably; it
     /// may then delete them.</summary>
     public async Task<ShippingAckResponse> AcknowledgeAsync(string repositoryId, uint through, CancellationToken cancellationToken)

@@ -131,6 +131,11 @@ public static class Routes
     /// <summary>GET: one closed log generation to ship.</summary>
     public static string ShippingLog(string instance, uint generation) => $"{Shipping(instance)}/logs/{generation}";
 
+    /// <summary>GET: one closed generation as chunk frames (<see cref="Wire.ChunkFrame"/>), compressed on the server
+    /// with <paramref name="codec"/>.</summary>
+    public static string ShippingLogChunks(string instance, uint generation, string shipper, int chunkSize, string codec) =>
+        $"{ShippingLog(instance, generation)}/chunks?shipper={Uri.EscapeDataString(shipper)}&chunk={chunkSize}&codec={Uri.EscapeDataString(codec)}";
+
     /// <summary>POST: the repository holds generations up to a point (<see cref="ShippingAckRequest"/>, answered with
     /// <see cref="ShippingAckResponse"/>).</summary>
     public static string ShippingAck(string instance) => $"{Shipping(instance)}/ack";
@@ -226,6 +231,8 @@ public static class Routes
         public const string ShippingReady = Shipping + "/ready";
         /// <summary>The template of <see cref="Routes.ShippingLog"/>.</summary>
         public const string ShippingLog = Shipping + "/logs/{generation}";
+        /// <summary>The template of <see cref="Routes.ShippingLogChunks"/>.</summary>
+        public const string ShippingLogChunks = Shipping + "/logs/{generation}/chunks";
         /// <summary>The template of <see cref="Routes.ShippingAck"/>.</summary>
         public const string ShippingAck = Shipping + "/ack";
         /// <summary>The template of <see cref="Routes.ShippingDisable"/>.</summary>

@@ -30,6 +30,10 @@ public sealed class ShippingClaimResponse
     [JsonPropertyName("completeThrough")] public uint CompleteThrough { get; set; }
     /// <summary>The shipper renews its lease with every call; one silent this long loses the instance to another.</summary>
     [JsonPropertyName("leaseSeconds")] public int LeaseSeconds { get; set; }
+
+    /// <summary>The codecs the server compresses chunk frames with (see <see cref="Routes.ShippingLogChunks"/>); null
+    /// from a server that sends generations only raw.</summary>
+    [JsonPropertyName("wireCodecs")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? WireCodecs { get; set; }
 }
 
 /// <summary>GET .../shipping/ready: every generation up to <see cref="CompleteThrough"/> is closed and durable.</summary>

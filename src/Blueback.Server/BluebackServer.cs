@@ -147,7 +147,7 @@ public static class BluebackServer
             DataEndpoints.Map(api, host, lifetime, config.Limits.MaxBatchBodyBytes);
             BackupEndpoints.Map(api, host, sessions, metrics, lifetime, backupReads, pacing);
             RestoreEndpoints.Map(api, host, restores);
-            Shipping.ShippingEndpoints.Map(api, host, shippers, lifetime);
+            Shipping.ShippingEndpoints.Map(api, host, shippers, lifetime, backupReads);
             Standby.StandbyEndpoints.Map(api, standby);
             Security.TokenEndpoints.Map(api, tokens);
             Policies.PolicyEndpoints.Map(api, policies);

@@ -37,6 +37,7 @@ public partial class OpenApiTests
         [T.BackupChangedPagesChunks] = ["get"],
         [T.BackupLogChunks] = ["get"],
         [T.BackupKnownChunks] = ["post"],
+        [T.ShippingLogChunks] = ["get"],
         [T.BackupTruncate] = ["post"],
         [T.BackupDigest] = ["get"],
         [T.BackupEnd] = ["post"],

@@ -41,6 +41,8 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
     private readonly string _shipperId = Guid.NewGuid().ToString("N");
     private Task _abandoned = Task.CompletedTask;
+    // The codec the server compresses generations with, when it offers one this repository can store as it comes.
+    private string? _wireCodec;
 
     /// <summary>Every generation shipped.</summary>
     public event Action<ShippedGeneration>? Shipped;
@@ -142,6 +144,7 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
                     ?? throw new ShippingFailedException($"the repository '{repo.Store.Location}' holds no full backup of instance '{options.Instance}' with its current log stream ({inst.LogSignature}): shipped logs need one to attach to. Take one ('blueback backup --type full --instance {options.Instance}'), then start 'blueback ship' again.");
                 var claim = await calls.ClaimAsync(repo.Id, repo.Store.Location, through, ct).ConfigureAwait(false);
                 ShippedThrough = claim.ShippedThrough;
+                _wireCodec = ServerChunks.CodecFor(repo.Format, options.Codec.Name, claim.WireCodecs);
                 Notice?.Invoke($"shipping instance '{options.Instance}' (log stream {claim.LogSignature}) into {repo.Store.Location} after generation {claim.ShippedThrough}; the server has closed generations up to {claim.CompleteThrough}");
                 return claim.LogSignature;
             }
@@ -174,7 +177,8 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
     {
         var sw = Stopwatch.StartNew();
         var started = DateTime.UtcNow;
-        var bytes = await calls.FetchAsync(generation, ct).ConfigureAwait(false);
+        var frames = _wireCodec is { } wire ? await calls.FetchChunksAsync(generation, BackupSetWriter.DefaultChunkSize, wire, ct).ConfigureAwait(false) : null;
+        var bytes = frames is null ? await calls.FetchAsync(generation, ct).ConfigureAwait(false) : ServerChunks.Reassemble(frames, $"log generation {generation} of instance '{options.Instance}'");
         WholeGeneration whole;
         try
         {
@@ -196,8 +200,13 @@ public sealed class LogShipper(BluebackClient client, BackupRepository repo, Shi
         var writer = repo.BeginShipped(key, options.Codec);
         try
         {
-            using (var source = new MemoryStream(bytes, writable: false))
+            if (frames is not null)
             {
+                await ServerChunks.AddReceivedAsync(writer, SetLayout.LogPath(generation), frames, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                using var source = new MemoryStream(bytes, writable: false);
                 await writer.AddFileAsync(SetLayout.LogPath(generation), source, null, ct).ConfigureAwait(false);
             }
             var manifest = new Manifest

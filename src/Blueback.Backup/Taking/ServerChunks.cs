@@ -2,6 +2,7 @@ using Blueback.Client;
 using Blueback.Protocol;
 using Blueback.Protocol.Wire;
 using Blueback.Repository;
+using Blueback.Repository.Compression;
 
 namespace Blueback.Backup;
 
@@ -19,14 +20,65 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
 
     /// <summary>The wire codec to ask for when the server and the set allow prepared chunks (the set's zstd level, or
     /// none); null when the stream must come raw and be compressed here.</summary>
-    public static string? CodecFor(BackupSetWriter writer, BackupSessionInfo info)
+    public static string? CodecFor(BackupSetWriter writer, BackupSessionInfo info) =>
+        writer.TakesPreparedChunks ? CodecFor(2, writer.CodecName, info.WireCodecs) : null;
+
+    /// <summary>The same for a repository of <paramref name="format"/> storing with <paramref name="codec"/>, and the
+    /// codecs a server <paramref name="offered"/>.</summary>
+    public static string? CodecFor(int format, string codec, IReadOnlyList<string>? offered)
     {
-        if (!writer.TakesPreparedChunks || info.WireCodecs is not { } offered)
+        bool zstd = codec.StartsWith("zstd", StringComparison.Ordinal);
+        if (format < 2 || offered is null || !(zstd || codec == "none"))
         {
             return null;
         }
-        var wanted = writer.CodecName.StartsWith("zstd", StringComparison.Ordinal) ? "zstd" : "none";
-        return offered.Contains(wanted) ? (wanted == "zstd" ? writer.CodecName : "none") : null;
+        return offered.Contains(zstd ? "zstd" : "none") ? codec : null;
+    }
+
+    /// <summary>The content of a file received whole as frames (a shipped generation, which the shipper checks
+    /// record by record before storing): each payload's CRC32C checked, decompressed, and its content checked against
+    /// the hash that will name it.</summary>
+    public static byte[] Reassemble(IReadOnlyList<(ChunkFrame Frame, byte[] Payload)> frames, string what)
+    {
+        var bytes = new byte[frames.Sum(f => (long)f.Frame.RawSize)];
+        var zstd = Codec.ByName("zstd-1");
+        int at = 0;
+        foreach (var (frame, payload) in frames)
+        {
+            if (frame.Kind != ChunkFrameKind.Data || IO.Crc32C.Compute(0, payload) != frame.PayloadCrc32C)
+            {
+                throw new BackupStreamException($"A chunk of {what} arrived changed (its payload fails the CRC32C the server sent) or without its payload.", null);
+            }
+            var raw = bytes.AsSpan(at, frame.RawSize);
+            if (frame.Codec == WireCodec.Zstd)
+            {
+                zstd.Decompress(payload, raw);
+            }
+            else
+            {
+                payload.CopyTo(raw);
+            }
+            if (!System.Security.Cryptography.SHA256.HashData(raw).AsSpan().SequenceEqual(frame.ContentHash))
+            {
+                throw new BackupStreamException($"A chunk of {what} does not hash to the SHA-256 the server sent with it.", null);
+            }
+            at += frame.RawSize;
+        }
+        return bytes;
+    }
+
+    /// <summary>Adds a file received whole as frames (<see cref="Reassemble"/> checked them) to the writer, each chunk's
+    /// payload as it came.</summary>
+    public static async Task AddReceivedAsync(BackupSetWriter writer, string path, IReadOnlyList<(ChunkFrame Frame, byte[] Payload)> frames, CancellationToken ct)
+    {
+        var file = writer.BeginPreparedFile(path);
+        foreach (var (frame, payload) in frames)
+        {
+            var buffer = writer.RentReceiveBuffer(payload.Length);
+            payload.CopyTo(buffer.Memory);
+            await writer.AddPreparedChunkAsync(file, frame.RawSize, frame.ContentHash, frame.Codec == WireCodec.Zstd, buffer, frame.PayloadCrc32C, ct).ConfigureAwait(false);
+        }
+        writer.CompletePreparedFile(file);
     }
 
     /// <summary>A whole database image (<paramref name="length"/> bytes, chunks ending at <paramref name="cuts"/> too),

@@ -74,6 +74,7 @@ internal static class ApiDocument
         ["backup-ship-claim"] = new("shipping", "Claim the shipping of an instance's log generations (a lease for one shipper).", Response: typeof(ShippingClaimResponse), Request: typeof(ShippingClaimRequest), Errors: [400, 404, 409]),
         ["backup-ship-ready"] = new("shipping", "Wait (bounded) for a closed generation after 'after', closing the current one once its oldest commit is rollAfterMs old.", Response: typeof(ShippingReady), Errors: [400, 404, 409, 503]),
         ["backup-ship-log"] = new("shipping", "Stream one closed log generation to the shipper.", Response: typeof(Stream), Errors: [404, 409]) { ResponseType = Bytes },
+        ["backup-ship-log-chunks"] = new("shipping", "Stream one closed log generation as chunk frames, compressed on the server (chunk, codec; see backup-image-chunks).", Response: typeof(Stream), Errors: [400, 404, 409]) { ResponseType = Bytes },
         ["backup-ship-ack"] = new("shipping", "Acknowledge generations stored in the shipping repository (the server may then delete them).", Response: typeof(ShippingAckResponse), Request: typeof(ShippingAckRequest), Errors: [400, 404, 409]),
         ["backup-ship-release"] = new("shipping", "Release the shipper's lease (idempotent; the shipping mark stays).", StatusCodes.Status204NoContent),
         ["shipping-disable"] = new("shipping", "Stop shipping an instance: forget its mark, so that logs are no longer kept for a shipper.", StatusCodes.Status204NoContent, Errors: [404, 409]),

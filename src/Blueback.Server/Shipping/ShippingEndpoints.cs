@@ -19,7 +19,7 @@ internal static class ShippingEndpoints
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, ShipperLeases leases, IHostApplicationLifetime lifetime)
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, ShipperLeases leases, IHostApplicationLifetime lifetime, Backups.BackgroundPriority reads)
     {
         app.MapPost(Routes.Templates.Shipping, async (HttpContext ctx, string instance) =>
         {
@@ -58,6 +58,7 @@ internal static class ShippingEndpoints
                     ShippedThrough = mark.ShippedThrough,
                     CompleteThrough = inst.CompleteThrough,
                     LeaseSeconds = (int)leases.Length.TotalSeconds,
+                    WireCodecs = Backups.ChunkFrames.Codecs,
                 }, ProtocolJson.Default.ShippingClaimResponse);
             }
             catch (Exception ex) when (ex is StorageException)
@@ -109,40 +110,28 @@ internal static class ShippingEndpoints
             }
         }).WithName("backup-ship-ready");
 
-        app.MapGet(Routes.Templates.ShippingLog, async (HttpContext ctx, string instance, uint generation, string? shipper) =>
-        {
-            if (!Resolve.Instance(host, instance, out var inst, out var error))
+        app.MapGet(Routes.Templates.ShippingLog, (HttpContext ctx, string instance, uint generation, string? shipper) =>
+            SendGenerationAsync(ctx, host, leases, instance, generation, shipper, async bytes =>
             {
-                await error!.ExecuteAsync(ctx).ConfigureAwait(false);
-                return;
-            }
-            if (Holder(leases, inst, shipper) is { } refused)
-            {
-                await refused.ExecuteAsync(ctx).ConfigureAwait(false);
-                return;
-            }
-            ReadOnlyMemory<byte> bytes;
-            try
-            {
-                // A whole generation read and checked (every record, its end record): a damaged one is never sent.
-                bytes = await Task.Run(() => inst.ReadForShipping(generation).Bytes, ctx.RequestAborted).ConfigureAwait(false);
-            }
-            catch (StorageException ex)
-            {
-                await Refused(ex).ExecuteAsync(ctx).ConfigureAwait(false);
-                return;
-            }
-            ctx.Response.ContentType = "application/octet-stream";
-            ctx.Response.ContentLength = bytes.Length;
-            try
-            {
+                ctx.Response.ContentLength = bytes.Length;
                 await ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            })).WithName("backup-ship-log");
+
+        // The same generation cut into the repository's chunks and compressed here (Backups.ChunkFrames): what a shipper
+        // on another host uses when the claim offers it.
+        app.MapGet(Routes.Templates.ShippingLogChunks, async (HttpContext ctx, string instance, uint generation, string? shipper) =>
+        {
+            if (Backups.ChunkFrames.Parse(ctx.Request.Query, 0, out var problem) is not { } request)
             {
-                ctx.Abort(); // the shipper went away mid-generation; it asks again
+                await Problems.BadRequest(problem!).ExecuteAsync(ctx).ConfigureAwait(false);
+                return;
             }
-        }).WithName("backup-ship-log");
+            await SendGenerationAsync(ctx, host, leases, instance, generation, shipper, async bytes =>
+            {
+                using var source = new MemoryStream(bytes.ToArray(), writable: false);
+                await Backups.ChunkFrames.SendAsync(source, request, System.Collections.Frozen.FrozenSet<Backups.ContentHash>.Empty, ctx.Response.BodyWriter, reads, _ => Task.CompletedTask, ctx.RequestAborted).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }).WithName("backup-ship-log-chunks");
 
         app.MapPost(Routes.Templates.ShippingAck, async (HttpContext ctx, string instance) =>
         {
@@ -202,6 +191,42 @@ internal static class ShippingEndpoints
     private static bool IsId(string? id) => id is { Length: 32 } && id.All(char.IsAsciiHexDigitLower);
 
     /// <summary>Null when <paramref name="shipper"/> holds the instance's lease (renewed), else the 4xx.</summary>
+    /// <summary>A closed generation, read and checked whole (every record, its end record: a damaged one is never
+    /// sent), handed to <paramref name="send"/>; a refusal as a problem; a shipper gone mid-generation cuts the
+    /// connection (it asks again).</summary>
+    private static async Task SendGenerationAsync(HttpContext ctx, InstanceHost host, ShipperLeases leases, string instance, uint generation, string? shipper, Func<ReadOnlyMemory<byte>, Task> send)
+    {
+        if (!Resolve.Instance(host, instance, out var inst, out var error))
+        {
+            await error!.ExecuteAsync(ctx).ConfigureAwait(false);
+            return;
+        }
+        if (Holder(leases, inst, shipper) is { } refused)
+        {
+            await refused.ExecuteAsync(ctx).ConfigureAwait(false);
+            return;
+        }
+        ReadOnlyMemory<byte> bytes;
+        try
+        {
+            bytes = await Task.Run(() => inst.ReadForShipping(generation).Bytes, ctx.RequestAborted).ConfigureAwait(false);
+        }
+        catch (StorageException ex)
+        {
+            await Refused(ex).ExecuteAsync(ctx).ConfigureAwait(false);
+            return;
+        }
+        ctx.Response.ContentType = "application/octet-stream";
+        try
+        {
+            await send(bytes).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or Backups.BackupEndpoints.SourceReadException)
+        {
+            ctx.Abort(); // the shipper went away mid-generation; it asks again
+        }
+    }
+
     private static IResult? Holder(ShipperLeases leases, StorageInstance inst, string? shipper)
     {
         if (!IsId(shipper))
