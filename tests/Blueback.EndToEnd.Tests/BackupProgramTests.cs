@@ -72,7 +72,8 @@ public partial class BackupProgramTests
             var list = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement;
             Assert.Equal(2, list.GetArrayLength());
             killed = list[1].GetProperty("id").GetString()!;
-            Assert.Equal(0, Cli("verify", "--repo", repo, "--set", killed).Exit);
+            var verifyKilled = Cli("verify", "--repo", repo, "--set", killed);
+            Assert.True(verifyKilled.Exit == 0, verifyKilled.Out + verifyKilled.Err);
 
             // The next incremental chains onto the killed set (overlapping it: the server never recorded it).
             await Task.Delay(300);

@@ -15,6 +15,8 @@ namespace Blueback.Server.Backups;
 /// background-priority threads, paced like the rest of a backup, so the instance's writers come first.</summary>
 internal static class ChunkFrames
 {
+    private const int ReadSize = 1 << 20;
+
     /// <summary>The codecs chunk frames can carry on this machine (zstd needs the system's libzstd).</summary>
     public static List<string> Codecs { get; } = Codec.Default().Name.StartsWith("zstd", StringComparison.Ordinal) ? ["zstd", "none"] : ["none"];
 
@@ -58,7 +60,9 @@ internal static class ChunkFrames
 
     /// <summary>Sends <paramref name="source"/> (the range of the file that starts at the request's offset) as chunk
     /// frames; <paramref name="sent"/> is told each chunk's content bytes once its frame is flushed.</summary>
-    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, PipeWriter body, BackgroundPriority reads, Func<int, Task> sent, CancellationToken ct)
+    /// <param name="alive">Called as the chunk is read (every read of the source): the session's lease is renewed while
+    /// the server works on a chunk for its client, which may take seconds on a busy machine at background priority.</param>
+    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, PipeWriter body, BackgroundPriority reads, Func<int, Task> sent, Action alive, CancellationToken ct)
     {
         var raw = ArrayPool<byte>.Shared.Rent(request.ChunkSize);
         var stored = ArrayPool<byte>.Shared.Rent(request.Codec.MaxStoredSize(request.ChunkSize));
@@ -68,7 +72,7 @@ internal static class ChunkFrames
             for (long at = request.Offset; at < end;)
             {
                 int n = ChunkLayout.Length(at, end, request.ChunkSize, request.Cuts);
-                var (frame, payload) = await BackupEndpoints.ReadSourceAsync(reads, () => Prepare(source, raw.AsMemory(0, n), stored, request.Codec, known), ct).ConfigureAwait(false);
+                var (frame, payload) = await BackupEndpoints.ReadSourceAsync(reads, () => Prepare(source, raw.AsMemory(0, n), stored, request.Codec, known, alive), ct).ConfigureAwait(false);
                 frame.Write(body.GetSpan(ChunkFrame.HeaderSize));
                 body.Advance(ChunkFrame.HeaderSize);
                 if (payload.Length > 0)
@@ -93,11 +97,13 @@ internal static class ChunkFrames
 
     /// <summary>Reads one chunk (its pages checked as they are read), hashes it, and unless the program holds it,
     /// compresses it: the frame and its payload.</summary>
-    private static (ChunkFrame Frame, ReadOnlyMemory<byte> Payload) Prepare(Stream source, Memory<byte> raw, byte[] stored, Codec codec, IReadOnlySet<ContentHash> known)
+    private static (ChunkFrame Frame, ReadOnlyMemory<byte> Payload) Prepare(Stream source, Memory<byte> raw, byte[] stored, Codec codec, IReadOnlySet<ContentHash> known, Action alive)
     {
         for (int filled = 0; filled < raw.Length;)
         {
-            int n = source.Read(raw.Span[filled..]);
+            alive();
+            // A mebibyte at a time, as the raw stream reads: the lease is renewed between reads.
+            int n = source.Read(raw.Span.Slice(filled, Math.Min(ReadSize, raw.Length - filled)));
             if (n == 0)
             {
                 throw new IOException($"the stream ended {raw.Length - filled} bytes short of its announced length");
