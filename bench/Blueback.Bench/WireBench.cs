@@ -69,6 +69,9 @@ internal static class WireBench
                     PageCache.Prepare(source, warm);
                     var second = Blueback(link, remote, repo, server.Id);
                     Directory.Delete(repo, recursive: true);
+                    PageCache.Prepare(source, warm);
+                    var four = Blueback(link, remote, repo, server.Id, "--streams", "4");
+                    Directory.Delete(repo, recursive: true);
                     PageCache.Prepare(pgData, warm);
                     var pgRemote = PgBaseBackup(root, link, link.HostAddress, port, "server-zstd:1", pgData, pgBytes);
                     PageCache.Prepare(source, warm);
@@ -82,6 +85,7 @@ internal static class WireBench
                     }
                     Keep("remote", warm, first);
                     Keep("remote-second", warm, second);
+                    Keep("remote-4", warm, four);
                     Keep("pg-remote", warm, pgRemote);
                     Keep("loopback", warm, loop);
                     Keep("pg-loopback", warm, pgLoop);
@@ -105,6 +109,7 @@ internal static class WireBench
         {
             ("remote", $"blueback backup, program across the {rate} link (server compresses)"),
             ("remote-second", "blueback backup again, instance unchanged"),
+            ("remote-4", "blueback backup --streams 4 across the link"),
             ("pg-remote", $"pg_basebackup -Ft --compress=server-zstd:1 across the {rate} link"),
             ("loopback", "blueback backup on loopback (server compresses)"),
             ("pg-loopback", "pg_basebackup -Ft --compress=client-zstd:1 on loopback"),
@@ -124,14 +129,14 @@ internal static class WireBench
     /// <summary>A full backup by the program (on the other host when <paramref name="link"/> is given) into
     /// <paramref name="repo"/> (made if new). CpuSeconds is program + server per the run; PeakKiB holds the server's CPU
     /// seconds (the table's parenthesis); Stored the bytes over the network.</summary>
-    private static Measured Blueback(ShapedLink? link, string url, string repo, int serverPid)
+    private static Measured Blueback(ShapedLink? link, string url, string repo, int serverPid, params string[] extra)
     {
         if (!Directory.Exists(repo))
         {
             Shell.Blueback("repo", "init", repo);
         }
         double before = ServerCpu([serverPid]);
-        string[] args = ["dotnet", Cli, "backup", "--server", url, "--repo", repo, "--json"];
+        string[] args = ["dotnet", Cli, "backup", "--server", url, "--repo", repo, "--json", .. extra];
         var m = link is null ? BaseBackupBench.Timed(out var output, args[0], args[1..]) : BaseBackupBench.Timed(out output, "ip", link.On(args));
         double server = ServerCpu([serverPid]) - before;
         var json = JsonDocument.Parse(output).RootElement;
