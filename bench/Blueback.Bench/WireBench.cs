@@ -17,7 +17,9 @@ namespace Blueback.Bench;
 /// rounds 1 and 2 kept.</summary>
 internal static class WireBench
 {
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
+    /// <summary>The program as installed (`dotnet publish`, ReadyToRun: no JIT at start) when BLUEBACK_BENCH_CLI names
+    /// its blueback.dll; else the harness's own build.</summary>
+    private static string Cli => Environment.GetEnvironmentVariable("BLUEBACK_BENCH_CLI") ?? Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
     public static void Run(string root, long bytes, string rate)
     {
@@ -133,7 +135,7 @@ internal static class WireBench
     {
         if (!Directory.Exists(repo))
         {
-            Shell.Blueback("repo", "init", repo);
+            Shell.Run("dotnet", Cli, "repo", "init", repo);
         }
         double before = ServerCpu([serverPid]);
         string[] args = ["dotnet", Cli, "backup", "--server", url, "--repo", repo, "--json", .. extra];
