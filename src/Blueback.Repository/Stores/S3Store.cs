@@ -16,14 +16,36 @@ public sealed record S3Options
     /// <summary>Bucket in the path (http://host/bucket/key) rather than in the host name: what most S3-compatible
     /// stores need.</summary>
     public bool PathStyle { get; init; }
+    /// <summary>When the SDK adds its own checksums to requests and checks them on responses. The default,
+    /// <see cref="S3Checksums.WhenRequired"/>, is what S3-compatible services accept (Ceph RGW 16.2 refuses the SDK's
+    /// trailing aws-chunked checksums with 400 XAmzContentSHA256Mismatch); every upload still carries its Content-MD5
+    /// and its ETag is checked, so nothing goes unchecked.</summary>
+    public S3Checksums Checksums { get; init; } = S3Checksums.WhenRequired;
     /// <summary>Objects larger than this go up in parts.</summary>
-    public long MultipartThreshold { get; init; } = 16 << 20;
+    public long MultipartThreshold { get; init; } = DefaultMultipartThreshold;
     /// <summary>Size of each part of a multipart upload (S3's minimum is 5 MiB, except for the last part).</summary>
-    public int PartSize { get; init; } = 8 << 20;
+    public int PartSize { get; init; } = DefaultPartSize;
+    /// <summary>The default <see cref="MultipartThreshold"/>: 16 MiB (a repository's chunks, about 4 MiB, go up whole).</summary>
+    public const long DefaultMultipartThreshold = 16 << 20;
+    /// <summary>The default <see cref="PartSize"/>: 8 MiB, within every service's limits (5 MiB to 5 GiB).</summary>
+    public const int DefaultPartSize = 8 << 20;
+    /// <summary>The smallest part S3 accepts but for the last.</summary>
+    public const int MinPartSize = 5 << 20;
     /// <summary>How many times a call that failed for a transient reason (timeout, 5xx, throttling, a dropped
     /// connection) is tried again, with exponential backoff, before the failure is reported.</summary>
     public int MaxRetries { get; init; } = 5;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>When the AWS SDK computes request checksums and validates response checksums.</summary>
+public enum S3Checksums
+{
+    /// <summary>Only for the operations that require one (DeleteObjects): what S3-compatible services accept.</summary>
+    WhenRequired,
+
+    /// <summary>The SDK's own default: a trailing CRC32 (aws-chunked) on every upload, checked on every download.
+    /// AWS accepts it; Ceph RGW 16.2 and other S3-compatible services may not.</summary>
+    WhenSupported,
 }
 
 /// <summary>A repository in an S3-compatible bucket under a prefix: <c>s3://BUCKET/PREFIX</c>. Every upload is
@@ -40,6 +62,10 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     public S3Store(string url, S3Options options)
     {
         (_bucket, _prefix) = ParseUrl(url);
+        if (options.PartSize < S3Options.MinPartSize || options.MultipartThreshold < options.PartSize)
+        {
+            throw new RepositoryException($"'{url}': a multipart part size of {options.PartSize:N0} bytes with a threshold of {options.MultipartThreshold:N0} is refused: parts must be at least 5 MiB (S3's minimum) and the threshold at least one part; give --s3-part-size 8M or more.");
+        }
         _options = options;
         Location = url.TrimEnd('/');
         var config = new AmazonS3Config
@@ -49,6 +75,8 @@ public sealed class S3Store : IRepositoryStore, IDisposable
             RetryMode = RequestRetryMode.Standard,
             Timeout = options.Timeout,
             AuthenticationRegion = options.Region,
+            RequestChecksumCalculation = options.Checksums == S3Checksums.WhenSupported ? RequestChecksumCalculation.WHEN_SUPPORTED : RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = options.Checksums == S3Checksums.WhenSupported ? ResponseChecksumValidation.WHEN_SUPPORTED : ResponseChecksumValidation.WHEN_REQUIRED,
         };
         if (options.Endpoint is { } endpoint)
         {
