@@ -2,7 +2,7 @@
 # A one-node Ceph cluster (mon, mgr, one memstore OSD, no auth) with a RADOS Gateway on 127.0.0.1:PORT (the mon on
 # PORT+1): a real S3 implementation for the store suite's RGW tests (tests/Blueback.EndToEnd.Tests/Stores). Needs
 # Debian's radosgw ceph-mon ceph-osd ceph-mgr (./test stress installs them), uuidgen and curl.
-# Usage: micro-ceph.sh start DIR PORT [ACCESS_KEY SECRET] | stop DIR
+# Usage: micro-ceph.sh start DIR PORT [ACCESS_KEY SECRET] | stop DIR   (MICRO_CEPH_OWNER_PID: stop when it exits)
 # Adapted from ../shared/tools/micro-ceph.sh: waits bounded, fails naming the daemon that did not come up.
 set -eu
 cmd=$1
@@ -75,6 +75,11 @@ CONF
   ((up)) || fail "the RADOS Gateway did not answer on 127.0.0.1:$PORT within 120 s"
   timeout 60 radosgw-admin user create --uid blueback --display-name blueback --access-key "$ACCESS" --secret-key "$SECRET" >/dev/null ||
     fail "radosgw-admin could not create the user"
+  # With MICRO_CEPH_OWNER_PID (a test host), the cluster is stopped when that process is gone, even if it was killed
+  # before it could stop it (the daemons detach and would outlive it).
+  if [[ -n ${MICRO_CEPH_OWNER_PID:-} ]]; then
+    nohup bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 5; done; bash "$2" stop "$3"' _ "$MICRO_CEPH_OWNER_PID" "$0" "$D" </dev/null >/dev/null 2>&1 &
+  fi
   echo "s3 endpoint http://127.0.0.1:$PORT access key $ACCESS secret $SECRET"
   ;;
 stop)

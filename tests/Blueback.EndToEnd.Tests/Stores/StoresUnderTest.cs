@@ -202,6 +202,8 @@ public sealed class RgwStoreUnderTest : S3StoreUnderTest, IAsyncLifetime
     private static async Task<(int Exit, string Output)> ScriptAsync(TimeSpan bound, params string[] args)
     {
         var psi = new ProcessStartInfo("bash", [Path.Combine(AppContext.BaseDirectory, "micro-ceph.sh"), .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // A test host killed before DisposeAsync would leave the cluster running: the script stops it then.
+        psi.Environment["MICRO_CEPH_OWNER_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         using var p = Process.Start(psi)!;
         var o = p.StandardOutput.ReadToEndAsync();
         var e = p.StandardError.ReadToEndAsync();
