@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -95,6 +95,13 @@ try
     if (args.Contains("--dedup"))
     {
         BackupBench.Run(root, quick ? 256L << 20 : 2L << 30, seconds, instead: (r, _, u) => DedupBench.Run(r, u));
+        return;
+    }
+    if (Array.IndexOf(args, "--rgw") is >= 0 and var rgwIdx)
+    {
+        int roundsIdx = Array.IndexOf(args, "--rounds");
+        int rounds = roundsIdx >= 0 ? int.Parse(args[roundsIdx + 1], ci) : 3;
+        BackupBench.Run(root, quick ? 256L << 20 : 1L << 30, seconds, instead: (r, _, u) => RgwBench.Run(r, u, args[rgwIdx + 1], rounds));
         return;
     }
     if (s3Only)

@@ -13,7 +13,9 @@ internal sealed class RepoOptions
     public Option<string> Repo { get; } = new("--repo") { Description = "The backup repository: a directory, or s3://BUCKET/PREFIX.", Required = true };
     public Option<string?> S3Endpoint { get; } = new("--s3-endpoint") { Description = "URL of an S3-compatible service (MinIO, Ceph RGW...); default: AWS, or $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL." };
     public Option<string?> S3Region { get; } = new("--s3-region") { Description = "Region (default: $AWS_REGION, else us-east-1)." };
-    public Option<bool> S3PathStyle { get; } = new("--s3-path-style") { Description = "Put the bucket in the path, not the host name (most S3-compatible services need it; implied by --s3-endpoint)." };
+    public Option<bool?> S3PathStyle { get; } = new("--s3-path-style") { Description = "Put the bucket in the path, not the host name (most S3-compatible services need it): true or false; default $BLUEBACK_S3_PATH_STYLE, else true with an endpoint." };
+    public Option<string?> S3Checksums { get; } = new("--s3-checksums") { Description = "When the AWS SDK adds its checksums: when-required (default; what S3-compatible services such as Ceph RGW accept; uploads still carry Content-MD5) or when-supported (AWS only). Default $BLUEBACK_S3_CHECKSUMS, else $AWS_REQUEST_CHECKSUM_CALCULATION." };
+    public Option<string?> S3PartSize { get; } = new("--s3-part-size") { Description = "Multipart part size (5M to 1G; default $BLUEBACK_S3_PART_SIZE, else 8M); objects over twice it (at least 16M) go up in parts." };
     public Option<int> Parallel { get; } = new("--parallel") { Description = "Chunk transfers in flight at once (memory: about 2 chunks of 4 MiB each).", DefaultValueFactory = _ => 4 };
     public Option<string?> MaxRate { get; } = new("--max-rate") { Description = "Bandwidth limit to and from the repository, in bytes per second (K, M, G suffixes: 50M)." };
     public Option<string?> KeyFile { get; } = new("--key-file") { Description = $"The key file of an encrypted repository (otherwise its passphrase comes from ${RepositorySecret.PasswordVariable})." };
@@ -27,6 +29,8 @@ internal sealed class RepoOptions
         command.Options.Add(S3Endpoint);
         command.Options.Add(S3Region);
         command.Options.Add(S3PathStyle);
+        command.Options.Add(S3Checksums);
+        command.Options.Add(S3PartSize);
         command.Options.Add(Parallel);
         command.Options.Add(MaxRate);
         command.Options.Add(KeyFile);
@@ -42,7 +46,7 @@ internal sealed class RepoOptions
 
     public IRepositoryStore Store(ParseResult pr, string location)
     {
-        var store = RepositoryStores.Open(location, pr.GetValue(S3Endpoint), pr.GetValue(S3Region), pr.GetValue(S3PathStyle));
+        var store = RepositoryStores.Open(location, new S3Settings(pr.GetValue(S3Endpoint), pr.GetValue(S3Region), pr.GetValue(S3PathStyle), pr.GetValue(S3Checksums), pr.GetValue(S3PartSize)));
         return pr.GetValue(MaxRate) is { } rate ? new ThrottledStore(store, ParseRate(rate)) : store;
     }
 

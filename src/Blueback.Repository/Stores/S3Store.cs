@@ -16,14 +16,44 @@ public sealed record S3Options
     /// <summary>Bucket in the path (http://host/bucket/key) rather than in the host name: what most S3-compatible
     /// stores need.</summary>
     public bool PathStyle { get; init; }
+    /// <summary>When the SDK adds its own checksums to requests and checks them on responses. The default,
+    /// <see cref="S3Checksums.WhenRequired"/>, is what S3-compatible services accept (Ceph RGW 16.2 refuses the SDK's
+    /// trailing aws-chunked checksums with 400 XAmzContentSHA256Mismatch); every upload still carries its Content-MD5
+    /// and its ETag is checked, so nothing goes unchecked.</summary>
+    public S3Checksums Checksums { get; init; } = S3Checksums.WhenRequired;
     /// <summary>Objects larger than this go up in parts.</summary>
-    public long MultipartThreshold { get; init; } = 16 << 20;
+    public long MultipartThreshold { get; init; } = DefaultMultipartThreshold;
     /// <summary>Size of each part of a multipart upload (S3's minimum is 5 MiB, except for the last part).</summary>
-    public int PartSize { get; init; } = 8 << 20;
+    public int PartSize { get; init; } = DefaultPartSize;
+    /// <summary>The default <see cref="MultipartThreshold"/>: 16 MiB (a repository's chunks, about 4 MiB, go up whole).</summary>
+    public const long DefaultMultipartThreshold = 16 << 20;
+    /// <summary>The default <see cref="PartSize"/>: 8 MiB, within every service's limits (5 MiB to 5 GiB).</summary>
+    public const int DefaultPartSize = 8 << 20;
+    /// <summary>The smallest part S3 accepts but for the last.</summary>
+    public const int MinPartSize = 5 << 20;
     /// <summary>How many times a call that failed for a transient reason (timeout, 5xx, throttling, a dropped
-    /// connection) is tried again, with exponential backoff, before the failure is reported.</summary>
-    public int MaxRetries { get; init; } = 5;
+    /// connection) is tried again, with exponential backoff, before the failure is reported. A 4xx (but 408, 429
+    /// and throttling) is permanent and never retried.</summary>
+    public int MaxRetries { get; init; } = 6;
+    /// <summary>The first retry's wait, doubled each time up to <see cref="MaxRetryDelay"/>, half of it random:
+    /// with the defaults the retries span about 12 to 25 s, an outage of that length is ridden out.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>The longest wait between two tries.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(8);
+    /// <summary>When set, the HTTP handler the client sends through (tests inject faults with it); null: the SDK's own.</summary>
+    public Func<HttpMessageHandler>? HttpHandler { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>When the AWS SDK computes request checksums and validates response checksums.</summary>
+public enum S3Checksums
+{
+    /// <summary>Only for the operations that require one (DeleteObjects): what S3-compatible services accept.</summary>
+    WhenRequired,
+
+    /// <summary>The SDK's own default: a trailing CRC32 (aws-chunked) on every upload, checked on every download.
+    /// AWS accepts it; Ceph RGW 16.2 and other S3-compatible services may not.</summary>
+    WhenSupported,
 }
 
 /// <summary>A repository in an S3-compatible bucket under a prefix: <c>s3://BUCKET/PREFIX</c>. Every upload is
@@ -40,16 +70,26 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     public S3Store(string url, S3Options options)
     {
         (_bucket, _prefix) = ParseUrl(url);
+        if (options.PartSize < S3Options.MinPartSize || options.MultipartThreshold < options.PartSize)
+        {
+            throw new RepositoryException($"'{url}': a multipart part size of {options.PartSize:N0} bytes with a threshold of {options.MultipartThreshold:N0} is refused: parts must be at least 5 MiB (S3's minimum) and the threshold at least one part; give --s3-part-size 8M or more.");
+        }
         _options = options;
         Location = url.TrimEnd('/');
         var config = new AmazonS3Config
         {
             ForcePathStyle = options.PathStyle,
-            MaxErrorRetry = options.MaxRetries,
+            MaxErrorRetry = 0, // Guard retries, by its own classification, and says so
             RetryMode = RequestRetryMode.Standard,
             Timeout = options.Timeout,
             AuthenticationRegion = options.Region,
+            RequestChecksumCalculation = options.Checksums == S3Checksums.WhenSupported ? RequestChecksumCalculation.WHEN_SUPPORTED : RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = options.Checksums == S3Checksums.WhenSupported ? ResponseChecksumValidation.WHEN_SUPPORTED : ResponseChecksumValidation.WHEN_REQUIRED,
         };
+        if (options.HttpHandler is { } handler)
+        {
+            config.HttpClientFactory = new HandlerFactory(handler, options.Timeout);
+        }
         if (options.Endpoint is { } endpoint)
         {
             config.ServiceURL = endpoint;
@@ -92,13 +132,13 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     public Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => WriteAsync(key, data, cancellationToken);
 
     public Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-        Guard(key, "write", data.Length > _options.MultipartThreshold ? () => MultipartAsync(key, data, cancellationToken) : () => PutAsync(key, data, null, cancellationToken));
+        Guard(key, "write", data.Length > _options.MultipartThreshold ? () => MultipartAsync(key, data, cancellationToken) : () => PutAsync(key, data, null, cancellationToken), cancellationToken);
 
     public async Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         try
         {
-            await Guard(key, "create", () => PutAsync(key, data, "*", cancellationToken)).ConfigureAwait(false);
+            await Guard(key, "create", () => PutAsync(key, data, "*", cancellationToken), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (RepositoryException ex) when (ex.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict })
@@ -196,7 +236,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
             using var ms = new MemoryStream(response.ContentLength > 0 ? (int)response.ContentLength : 0);
             await response.ResponseStream.CopyToAsync(ms, cancellationToken).ConfigureAwait(false);
             return ms.ToArray();
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken) =>
         await Guard(key, "read", async () =>
@@ -214,13 +254,13 @@ public sealed class S3Store : IRepositoryStore, IDisposable
                 done += n;
             }
             return done == want ? length : done;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async Task<bool> ExistsAsync(string key, CancellationToken cancellationToken)
     {
         try
         {
-            await Guard(key, "look up", () => _client.GetObjectMetadataAsync(_bucket, KeyOf(key), cancellationToken)).ConfigureAwait(false);
+            await Guard(key, "look up", () => _client.GetObjectMetadataAsync(_bucket, KeyOf(key), cancellationToken), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (RepositoryException ex) when (ex.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound })
@@ -235,7 +275,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = Directory(prefix), Delimiter = "/" };
         while (true)
         {
-            var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken), cancellationToken).ConfigureAwait(false);
             result.AddRange((page.CommonPrefixes ?? []).Select(p => Relative(p.TrimEnd('/'))));
             result.AddRange((page.S3Objects ?? []).Select(o => Relative(o.Key)));
             if (page.IsTruncated != true)
@@ -253,7 +293,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = Directory(prefix) };
         while (true)
         {
-            var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            var page = await Guard(prefix, "list", () => _client.ListObjectsV2Async(request, cancellationToken), cancellationToken).ConfigureAwait(false);
             result.AddRange((page.S3Objects ?? []).Select(o => new StoredObject(Relative(o.Key), o.Size ?? 0, (o.LastModified ?? DateTime.MinValue).ToUniversalTime())));
             if (page.IsTruncated != true)
             {
@@ -265,7 +305,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     }
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
-        Guard(key, "delete", () => _client.DeleteObjectAsync(_bucket, KeyOf(key), cancellationToken));
+        Guard(key, "delete", () => _client.DeleteObjectAsync(_bucket, KeyOf(key), cancellationToken), cancellationToken);
 
     public async Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
@@ -276,7 +316,7 @@ public sealed class S3Store : IRepositoryStore, IDisposable
             {
                 BucketName = _bucket,
                 Objects = batch.Select(o => new KeyVersion { Key = KeyOf(o.Key) }).ToList(),
-            }, cancellationToken)).ConfigureAwait(false);
+            }, cancellationToken), cancellationToken).ConfigureAwait(false);
             if (response.DeleteErrors is { Count: > 0 } errors)
             {
                 throw new RepositoryException($"'{Location}/{prefix}': {errors.Count} object(s) could not be deleted, the first '{errors[0].Key}': {errors[0].Message}. Run the command again.");
@@ -290,10 +330,10 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         var request = new ListMultipartUploadsRequest { BucketName = _bucket, Prefix = _prefix };
         while (true)
         {
-            var page = await Guard("", "list unfinished uploads", () => _client.ListMultipartUploadsAsync(request, cancellationToken)).ConfigureAwait(false);
+            var page = await Guard("", "list unfinished uploads", () => _client.ListMultipartUploadsAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false);
             foreach (var u in (page.MultipartUploads ?? []).Where(u => (u.Initiated ?? DateTime.MinValue).ToUniversalTime() < DateTime.UtcNow - olderThan))
             {
-                await Guard(u.Key, "abort an unfinished upload", () => _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = u.Key, UploadId = u.UploadId }, cancellationToken)).ConfigureAwait(false);
+                await Guard(u.Key, "abort an unfinished upload", () => _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = u.Key, UploadId = u.UploadId }, cancellationToken), cancellationToken).ConfigureAwait(false);
                 removed.Add($"unfinished multipart upload of {Relative(u.Key)} (begun {u.Initiated:u})");
             }
             if (page.IsTruncated != true)
@@ -306,66 +346,47 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         return removed;
     }
 
-    /// <summary>Turns the SDK's failures (after its own retries) into repository errors that name the object and
-    /// say what to do; cancellation passes through.</summary>
-    private async Task<T> Guard<T>(string key, string what, Func<Task<T>> call)
+    /// <summary>Runs <paramref name="call"/>, retrying it (with bounded exponential backoff, at most
+    /// <see cref="S3Options.MaxRetries"/> times) while it fails for a transient reason (<see cref="S3Errors.IsTransient"/>);
+    /// then turns the failure into a repository error that names the object, the status, the service's error code and
+    /// what to do, and says whether it was retried. Cancellation passes through.</summary>
+    private async Task<T> Guard<T>(string key, string what, Func<Task<T>> call, CancellationToken ct)
     {
-        try
+        var started = DateTime.UtcNow;
+        for (int retries = 0; ; retries++)
         {
-            return await call().ConfigureAwait(false);
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode == "NoSuchBucket")
-        {
-            throw new RepositoryException($"Bucket '{_bucket}' does not exist at {(_options.Endpoint ?? "AWS")}: create it, or check --repo and --s3-endpoint.", ex);
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
-        {
-            throw new RepositoryException($"'{Location}/{key}': access denied ({ex.ErrorCode}) when trying to {what}. Check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and the bucket's policy.", ex);
-        }
-        catch (Exception ex) when (ex is AmazonServiceException && IsNetwork(ex))
-        {
-            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {Innermost(ex).Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable? (tried {_options.MaxRetries} more times, with backoff)", ex);
-        }
-        catch (AmazonServiceException ex)
-        {
-            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message} ({(int)ex.StatusCode} {ex.ErrorCode}), after {_options.MaxRetries} retries where the error was transient.", ex);
-        }
-        catch (AmazonClientException ex)
-        {
-            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable?", ex);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new RepositoryException($"'{Location}/{key}': could not {what} it: {ex.Message}. Is the store at {(_options.Endpoint ?? "AWS")} reachable?", ex);
-        }
-    }
-
-    private static bool IsNetwork(Exception ex)
-    {
-        for (var e = ex.InnerException; e is not null; e = e.InnerException)
-        {
-            if (e is HttpRequestException or IOException or System.Net.Sockets.SocketException)
+            try
             {
-                return true;
+                return await call().ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or TimeoutException
+                || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                bool again = S3Errors.IsTransient(ex) && retries < _options.MaxRetries;
+                if (!again)
+                {
+                    throw new RepositoryException(S3Errors.Describe(ex, $"{Location}/{key}", what, _bucket, _options.Endpoint ?? "AWS", retries, DateTime.UtcNow - started), ex);
+                }
+            }
+            await Task.Delay(S3Errors.Backoff(retries + 1, _options.RetryBaseDelay, _options.MaxRetryDelay), ct).ConfigureAwait(false);
         }
-        return false;
     }
 
-    private static Exception Innermost(Exception ex)
-    {
-        while (ex.InnerException is not null)
-        {
-            ex = ex.InnerException;
-        }
-        return ex;
-    }
-
-    private async Task Guard(string key, string what, Func<Task> call) => await Guard(key, what, async () =>
+    private async Task Guard(string key, string what, Func<Task> call, CancellationToken ct) => await Guard(key, what, async () =>
     {
         await call().ConfigureAwait(false);
         return true;
-    }).ConfigureAwait(false);
+    }, ct).ConfigureAwait(false);
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>Hands the SDK clients over a given handler (one per SDK client, kept for its life).</summary>
+    private sealed class HandlerFactory(Func<HttpMessageHandler> handler, TimeSpan timeout) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(handler()) { Timeout = timeout };
+
+        public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => false;
+
+        public override string? GetConfigUniqueString(IClientConfig clientConfig) => null;
+    }
 }
