@@ -39,12 +39,19 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
 
     public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken)
     {
-        // The directory, then each one above it up to the repository's root: a new directory's own entry lives in its
-        // parent (sets/ID/chunks in sets/ID, sets/ID in sets).
-        for (var dir = PathOf(prefix); dir.Length > Location.Length && Directory.Exists(dir); dir = Path.GetDirectoryName(dir)!)
+        // The directory, then each one above it up to and including the repository's root: a new directory's own entry
+        // lives in its parent (sets/ID/chunks in sets/ID, sets/ID in sets, sets and chunks in the root). The root was
+        // left out, so the first set's sets/ and chunks/ were never durable: a power cut after its commit lost it
+        // (found by the power-cut tests, PowerCutTests.A_set_committed_just_before_a_power_cut_is_listed).
+        var root = Location.TrimEnd(Path.DirectorySeparatorChar);
+        for (var dir = PathOf(prefix).TrimEnd(Path.DirectorySeparatorChar); dir.Length >= root.Length && Directory.Exists(dir); dir = Path.GetDirectoryName(dir)!)
         {
             cancellationToken.ThrowIfCancellationRequested();
             FileSystem.SyncDirectory(dir);
+            if (dir.Length == root.Length)
+            {
+                break;
+            }
         }
         return Task.CompletedTask;
     }
@@ -92,7 +99,8 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
         await using (fs.ConfigureAwait(false))
         {
             await fs.WriteAsync(data, ct).ConfigureAwait(false);
-            fs.Flush(flushToDisk: true);
+            await fs.FlushAsync(ct).ConfigureAwait(false);
+            FileSystem.DataSync(fs.SafeFileHandle, path);
         }
     }
 
