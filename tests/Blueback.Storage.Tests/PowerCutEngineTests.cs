@@ -8,9 +8,10 @@ namespace Blueback.Storage.Tests;
 
 /// <summary>Simulated power cuts (issue 32): an instance under durable writers, checkpoints and backups (each with its
 /// truncation and its record in the headers), opened again from what a cut left, round after round, the cuts also
-/// falling in the middle of recovery. After each cut: recovery opens it, every commit acknowledged before the cut is
-/// there in both databases (a transaction is whole or absent), and every page of every database file verifies once
-/// recovery has checkpointed. Half the cuts drop every unflushed write; the other half keep each unflushed 4 KiB page
+/// falling in the middle of recovery. Three writers overwrite 200 slots each (a version in every value, so the instance
+/// stays small over a thousand rounds). After each cut: recovery opens it, every slot holds at least the version last
+/// acknowledged before the cut, the same in both databases (a transaction is whole or absent), and every page of every
+/// database file verifies once recovery has checkpointed. Half the cuts drop every unflushed write; the other half keep each unflushed 4 KiB page
 /// at random (torn writes). The layer: Blueback.IO/PowerCut.cs, its own checks in <see cref="PowerCutTests"/>.</summary>
 public class PowerCutEngineTests(ITestOutputHelper output)
 {
@@ -63,8 +64,8 @@ public class PowerCutEngineTests(ITestOutputHelper output)
             inst.CreateDatabase("a");
             inst.CreateDatabase("b", 4096);
         }
-        var acked = new List<string>();
-        int verifiedUpTo = 0;
+        var versions = new Versions();
+        int acked = 0;
         for (int round = 1; round <= cuts; round++)
         {
             string next = dir[$"r{round}"];
@@ -88,8 +89,8 @@ public class PowerCutEngineTests(ITestOutputHelper output)
                     var inst = opening.Result;
                     try
                     {
-                        verifiedUpTo = Verify(inst, acked, verifiedUpTo, roundRng, round, counts);
-                        acked.AddRange(RunAndCut(inst, layer, next, round, roundRng, counts));
+                        Verify(inst, versions, round, counts);
+                        acked += RunAndCut(inst, next, layer, versions, round, roundRng, counts);
                     }
                     finally
                     {
@@ -102,12 +103,12 @@ public class PowerCutEngineTests(ITestOutputHelper output)
         }
         using (var last = StorageInstance.Open(current, Options))
         {
-            Verify(last, acked, 0, rng, cuts + 1, counts); // every acknowledged commit of the run, once more
+            Verify(last, versions, cuts + 1, counts);
         }
-        counts.Acknowledged = acked.Count;
+        counts.Acknowledged = acked;
         counts.Took = DateTime.UtcNow - started;
         Assert.Equal(cuts, counts.Cuts);
-        Assert.True(acked.Count > cuts, $"only {acked.Count} commits acknowledged over {cuts} rounds: the writers hardly ran");
+        Assert.True(acked > cuts, $"only {acked} commits acknowledged over {cuts} rounds: the writers hardly ran");
         return counts;
     }
 
@@ -121,33 +122,40 @@ public class PowerCutEngineTests(ITestOutputHelper output)
         counts.PagesKept += r.PagesKept;
     }
 
-    /// <summary>Writers, a checkpointer and (every other round) backups, cut at a random moment; returns the keys
-    /// acknowledged before the cut began.</summary>
-    private static List<string> RunAndCut(StorageInstance inst, PowerCut layer, string target, int round, Random rng, CutCounts counts)
+    /// <summary>Writers, a checkpointer and (every other round) backups, cut at a random moment; returns how many
+    /// commits were acknowledged before the cut began (each slot's highest is in <paramref name="versions"/>).</summary>
+    private static int RunAndCut(StorageInstance inst, string target, PowerCut layer, Versions versions, int round, Random rng, CutCounts counts)
     {
         var a = inst.GetDatabase("a");
         var b = inst.GetDatabase("b");
-        var acks = new List<string>();
+        var acks = new List<(int Slot, long Version)>();
+        long attempted = 0;
         using var stop = new CancellationTokenSource();
         int inCheckpoint = 0, inBackup = 0, backups = 0;
-        var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+        var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
         {
             var local = new Random(round * 10 + w);
-            for (int i = 0; !stop.IsCancellationRequested; i++)
+            for (long version = versions.Max(w); !stop.IsCancellationRequested;)
             {
-                var key = $"r{round:D5}-w{w}-{i:D6}";
+                version++;
+                lock (acks)
+                {
+                    attempted = Math.Max(attempted, version); // before the commit: an unanswered one may survive the cut
+                }
+                int slot = (w * Slots) + local.Next(Slots);
+                var key = Encoding.ASCII.GetBytes($"s{slot:D4}");
                 var value = new byte[local.Next(100) < 5 ? local.Next(8_000, 40_000) : local.Next(16, 600)];
                 local.NextBytes(value);
-                Encoding.ASCII.GetBytes(key).CopyTo(value, 0);
+                BitConverter.TryWriteBytes(value, version);
                 using (var tx = await inst.BeginWriteAsync().ConfigureAwait(false))
                 {
-                    tx.Put(a, "t", Encoding.ASCII.GetBytes(key), value);
-                    tx.Put(b, "t", Encoding.ASCII.GetBytes(key), value.AsSpan(0, Math.Min(value.Length, 64)));
+                    tx.Put(a, "t", key, value);
+                    tx.Put(b, "t", key, value.AsSpan(0, Math.Min(value.Length, 64)));
                     await tx.CommitAsync(CommitMode.Durable).ConfigureAwait(false);
                 }
                 lock (acks)
                 {
-                    acks.Add(key);
+                    acks.Add((slot, version));
                 }
             }
         })).ToArray();
@@ -179,7 +187,7 @@ public class PowerCutEngineTests(ITestOutputHelper output)
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Thread.Sleep(rng.Next(5, 150));
-        List<string> before;
+        List<(int Slot, long Version)> before;
         lock (acks)
         {
             before = [.. acks]; // acknowledged before the cut began: each must survive it
@@ -192,26 +200,32 @@ public class PowerCutEngineTests(ITestOutputHelper output)
         var all = writers.Append(checkpointer).Append(backup).ToArray();
         Assert.True(Task.WaitAll(all, TimeSpan.FromSeconds(60)), $"round {round}: the writers, checkpoints and backups did not stop within 60 s");
         counts.Backups += backups;
-        return before;
+        versions.Attempted = Math.Max(versions.Attempted, attempted);
+        foreach (var (slot, v) in before)
+        {
+            versions.Acked[slot] = Math.Max(versions.Acked[slot], v);
+        }
+        return before.Count;
     }
 
-    /// <summary>After recovery: the keys acknowledged since the last check, and 100 older ones drawn at random, are in
-    /// both databases with their bytes; then a checkpoint, and every page of both files verifies.</summary>
-    private static int Verify(StorageInstance inst, List<string> acked, int from, Random rng, int round, CutCounts counts)
+    /// <summary>After recovery: in every slot, the version in database a is at least the last one acknowledged before
+    /// the cut (that commit, or a later one, is there), no newer than any written, and the same in database b (each
+    /// transaction whole or absent); then a checkpoint, and every page of both files verifies.</summary>
+    private static void Verify(StorageInstance inst, Versions versions, int round, CutCounts counts)
     {
         var a = inst.GetDatabase("a");
         var b = inst.GetDatabase("b");
-        var keys = acked.Skip(from).Concat(from == 0 ? [] : Enumerable.Range(0, Math.Min(100, from)).Select(_ => acked[rng.Next(from)]));
         using (var r = inst.BeginRead())
         {
-            foreach (var key in keys)
+            for (int slot = 0; slot < Writers * Slots; slot++)
             {
-                var k = Encoding.ASCII.GetBytes(key);
+                var k = Encoding.ASCII.GetBytes($"s{slot:D4}");
                 var va = r.Get(a, "t", k);
-                Assert.True(va is not null, $"round {round}: commit {key}, acknowledged before a power cut, was lost");
-                Assert.True(va.AsSpan(0, k.Length).SequenceEqual(k), $"round {round}: commit {key} came back with other bytes");
                 var vb = r.Get(b, "t", k);
-                Assert.True(vb is not null && vb.AsSpan().SequenceEqual(va.AsSpan(0, Math.Min(va.Length, 64))), $"round {round}: commit {key} is in database a but not whole in b");
+                long found = va is null ? 0 : BitConverter.ToInt64(va);
+                Assert.True(found >= versions.Acked[slot], $"round {round}: slot {slot} holds version {found}, but version {versions.Acked[slot]} was acknowledged before a power cut: a commit was lost");
+                Assert.True(found <= versions.Attempted, $"round {round}: slot {slot} holds version {found}, never written");
+                Assert.True(va is null ? vb is null : vb is not null && vb.AsSpan().SequenceEqual(va.AsSpan(0, Math.Min(va.Length, 64))), $"round {round}: slot {slot}'s transaction is not whole: databases a and b differ");
             }
         }
         inst.Checkpoint();
@@ -221,6 +235,18 @@ public class PowerCutEngineTests(ITestOutputHelper output)
             Assert.True(report.Ok, $"round {round}: after recovery and a checkpoint, {db.Path} has bad pages: {string.Join("; ", report.Bad.Take(5).Select(p => $"{p.Page} {p.Problem} {p.Detail}"))}");
             counts.PagesChecked += report.Pages;
         }
-        return acked.Count;
+    }
+
+    private const int Writers = 3;
+    private const int Slots = 200;
+
+    /// <summary>Per slot, the highest version acknowledged before a cut; the highest version any writer wrote.</summary>
+    internal sealed class Versions
+    {
+        public long[] Acked { get; } = new long[Writers * Slots];
+        public long Attempted { get; set; }
+
+        /// <summary>Where writer <paramref name="w"/> starts: above anything written before (versions only grow).</summary>
+        public long Max(int w) => Attempted + (w * (1L << 40));
     }
 }
