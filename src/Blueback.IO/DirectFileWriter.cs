@@ -115,13 +115,13 @@ public static partial class DirectFileWriter
         var mode = createNew ? FileMode.CreateNew : FileMode.Create;
         if (!OperatingSystem.IsLinux() || DirectFlag == 0)
         {
-            return File.OpenHandle(path, mode, FileAccess.Write, FileShare.None);
+            return OpenBuffered(path, mode);
         }
         int flags = 0x1 /* O_WRONLY */ | 0x40 /* O_CREAT */ | 0x80000 /* O_CLOEXEC */ | (createNew ? 0x80 /* O_EXCL */ : 0x200 /* O_TRUNC */);
         int fd = OpenFile(path, flags | DirectFlag, 0x1B6 /* 0666, less the umask */);
         if (fd < 0 && Marshal.GetLastPInvokeError() == 22 /* EINVAL: the file system does not do O_DIRECT */)
         {
-            return File.OpenHandle(path, mode, FileAccess.Write, FileShare.None);
+            return OpenBuffered(path, mode);
         }
         if (fd < 0)
         {
@@ -130,12 +130,24 @@ public static partial class DirectFileWriter
             throw errno switch
             {
                 13 or 1 => new UnauthorizedAccessException($"Cannot create '{path}': {reason}."),
-                17 => new IOException($"'{path}' already exists."),
+                17 => new FileExistsException(path),
                 2 or 20 => new DirectoryNotFoundException($"Cannot create '{path}': {reason}."),
                 _ => new IOException($"Cannot create '{path}': {reason}."),
             };
         }
         return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    private static SafeFileHandle OpenBuffered(string path, FileMode mode)
+    {
+        try
+        {
+            return File.OpenHandle(path, mode, FileAccess.Write, FileShare.None);
+        }
+        catch (IOException) when (mode == FileMode.CreateNew && File.Exists(path))
+        {
+            throw new FileExistsException(path);
+        }
     }
 
     /// <summary>O_DIRECT's value differs between architectures; 0 where it is not known here (buffered writes).</summary>
@@ -148,4 +160,10 @@ public static partial class DirectFileWriter
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int OpenFile(string path, int flags, int mode);
+}
+
+/// <summary>A file to be created new was already there (its creator is someone else: nothing of it was written).</summary>
+public sealed class FileExistsException(string path) : IOException($"'{path}' already exists.")
+{
+    public string Path { get; } = path;
 }

@@ -12,6 +12,7 @@ public static partial class FileSystem
         {
             return;
         }
+        var observed = PowerCut.Find(directory)?.BeforeDirectorySync(directory);
         int fd = Open(directory, 0 /* O_RDONLY */);
         if (fd < 0)
         {
@@ -23,6 +24,7 @@ public static partial class FileSystem
             {
                 throw new IOException($"fsync of directory '{directory}' failed (errno {Marshal.GetLastPInvokeError()}).");
             }
+            observed?.Invoke();
         }
         finally
         {
@@ -78,6 +80,7 @@ public static partial class FileSystem
             fs.Flush(flushToDisk: true);
             return;
         }
+        var observed = PowerCut.Find(path)?.BeforeFileSync(handle); // a simulated power cut's layer (tests), if any
         bool added = false;
         handle.DangerousAddRef(ref added);
         try
@@ -86,6 +89,7 @@ public static partial class FileSystem
             {
                 throw new IOException($"fdatasync of '{path}' failed (errno {Marshal.GetLastPInvokeError()}).");
             }
+            observed?.Invoke();
         }
         finally
         {

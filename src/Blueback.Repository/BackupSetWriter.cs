@@ -364,6 +364,9 @@ public sealed partial class BackupSetWriter
             {
                 await _repository.Store.SyncPrefixAsync(folder, cancellationToken).ConfigureAwait(false);
             }
+            // The set's own directory: its entry in sets/ was never flushed (its chunks live in the shared folders), so a
+            // power cut after the commit could lose the whole set, manifest and all (found by the power-cut tests).
+            await _repository.Store.SyncPrefixAsync(Prefix, cancellationToken).ConfigureAwait(false);
             await CheckReusedAsync(cancellationToken).ConfigureAwait(false);
             foreach (var f in _files)
             {

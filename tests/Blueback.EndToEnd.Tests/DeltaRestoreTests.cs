@@ -69,14 +69,14 @@ public class DeltaRestoreTests
         }
     }
 
-    [Fact]
-    public void A_delta_restore_online_is_refused_with_what_to_do()
+    [Fact(Timeout = 120_000)]
+    public Task A_delta_restore_online_is_refused_with_what_to_do() => Task.Run(() =>
     {
-        // Bounded: the helper kills the command after 180 s.
+        // Bounded twice: the test's timeout, and the helper kills each command after 180 s.
         using var dir = new TempDir();
         Assert.Equal(0, BackupProgramTests.Cli("repo", "init", dir["repo"]).Exit);
         var r = BackupProgramTests.Cli("restore", "--repo", dir["repo"], "--server", "http://127.0.0.1:9", "--delta");
         Assert.NotEqual(0, r.Exit);
         Assert.Contains("--to DIR", r.Err, StringComparison.Ordinal);
-    }
+    });
 }

@@ -67,7 +67,7 @@ public class DirectFileWriterTests
             var data = Enumerable.Range(0, 10_000).Select(i => (byte)i).ToArray();
             DirectFileWriter.WriteFile(path, data, createNew: true);
             Assert.Equal(data, File.ReadAllBytes(path));
-            var ex = Assert.Throws<IOException>(() => DirectFileWriter.WriteFile(path, data, createNew: true));
+            var ex = Assert.Throws<FileExistsException>(() => DirectFileWriter.WriteFile(path, data, createNew: true));
             Assert.Contains(path, ex.Message, StringComparison.Ordinal);
             DirectFileWriter.WriteFile(path, data.AsSpan(0, 5)); // replaces
             Assert.Equal(data[..5], File.ReadAllBytes(path));

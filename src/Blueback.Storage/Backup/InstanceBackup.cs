@@ -26,7 +26,8 @@ public enum BackupState
 /// the backup in every database header. One per instance at a time.</summary>
 public sealed class InstanceBackup
 {
-    private readonly StorageInstance _instance;
+    private readonly IBackupHost _host;
+    private readonly OnlineBackups _backups;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, BackupDatabase> _databases;
     private readonly HashSet<string> _imagesDone = new(StringComparer.Ordinal);
@@ -39,10 +40,11 @@ public sealed class InstanceBackup
     // Set by Abort: a wait before a retry ends at once rather than holding an aborted backup's thread.
     private readonly ManualResetEventSlim _abortSignal = new();
 
-    internal InstanceBackup(StorageInstance instance, BackupType type, Lsn mark, Lsn redoPoint, uint genLow, IReadOnlyList<BackupDatabase> databases, uint? changedSince = null)
+    internal InstanceBackup(IBackupHost instance, OnlineBackups backups, BackupType type, Lsn mark, Lsn redoPoint, uint genLow, IReadOnlyList<BackupDatabase> databases, uint? changedSince = null)
     {
         ChangedSince = changedSince;
-        _instance = instance;
+        _host = instance;
+        _backups = backups;
         Type = type;
         Mark = mark;
         RedoPoint = redoPoint;
@@ -67,7 +69,7 @@ public sealed class InstanceBackup
     /// <summary>Taken just before the log range was fixed: every commit at or before it is in the listed generations.</summary>
     public DateTime? LogsCover { get; private set; }
     public BackupState State { get; private set; }
-    public string InstanceName => _instance.Name;
+    public string InstanceName => _host.Name;
 
     /// <summary>Page ranges that failed verification and then read correctly on a retry.</summary>
     public int TransientReadsRecovered { get; private set; }
@@ -107,7 +109,7 @@ public sealed class InstanceBackup
                 throw new BackupSequenceException($"The changed pages of database '{name}' since generation {ChangedSince} cannot be known ({list?.Problem ?? "no page map"}); read its whole image instead.");
             }
             ThrowIfImageOpen(name);
-            var db = _instance.GetDatabase(name);
+            var db = _host.GetDatabase(name);
             var stream = new ChangedPagesStream(this, db, info.PageCount, db.Header, pages.Where(p => p < info.PageCount).ToArray());
             _openImage = name;
             _openStreams.Add(stream);
@@ -144,7 +146,7 @@ public sealed class InstanceBackup
             }
             var info = Find(name);
             ThrowIfImageOpen(name);
-            var db = _instance.GetDatabase(name);
+            var db = _host.GetDatabase(name);
             long total = ((long)Math.Max(info.PageCount, FormatConstants.FirstDataPage) + 1) * info.PageSize;
             long end = length is { } l ? offset + l : total;
             if (offset < 0 || offset % info.PageSize != 0 || end % info.PageSize != 0 || end <= offset || end > total)
@@ -235,22 +237,22 @@ public sealed class InstanceBackup
             uint next;
             if (_digestWanted)
             {
-                next = _instance.ForceNewGeneration(out var atEnd);
+                next = _backups.ForceNewGeneration(out var atEnd);
                 Digest = StartDigest(atEnd);
             }
             else
             {
-                next = _instance.ForceNewGeneration();
+                next = _backups.ForceNewGeneration();
             }
             LogsCover = cover;
             GenHigh = next - 1;
             var list = new List<BackupLogGeneration>();
             for (uint g = GenLow; g <= GenHigh; g++)
             {
-                var path = LogFiles.PathOf(_instance.LogDirectory, g);
+                var path = LogFiles.PathOf(_host.LogDirectory, g);
                 if (!File.Exists(path))
                 {
-                    throw new LogCorruptException($"Log generation {g}, part of this backup, is missing from '{_instance.LogDirectory}'. The backup cannot be complete; abort it and take a full backup.", g);
+                    throw new LogCorruptException($"Log generation {g}, part of this backup, is missing from '{_host.LogDirectory}'. The backup cannot be complete; abort it and take a full backup.", g);
                 }
                 list.Add(new BackupLogGeneration(g, LogFiles.FileName(g), new FileInfo(path).Length));
             }
@@ -275,7 +277,7 @@ public sealed class InstanceBackup
                 throw new BackupSequenceException($"Generation {generation} is not in this backup's log range ({GenLow} to {GenHigh}).");
             }
         }
-        var whole = WholeGeneration.Read(_instance.LogDirectory, generation, _instance.LogSignature, "the backup");
+        var whole = WholeGeneration.Read(_host.LogDirectory, generation, _host.LogSignature, "the backup");
         return new LogImageStream(this, generation, whole.Bytes);
     }
 
@@ -309,8 +311,8 @@ public sealed class InstanceBackup
             }
             // Truncation means the client holds the set durably: record the backup first, so that the next
             // incremental starts after it even if the client dies before End (its generations are gone from here).
-            _instance.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
-            var deleted = _instance.DeleteBackedUpGenerations(GenHigh!.Value);
+            _backups.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
+            var deleted = _backups.DeleteBackedUpGenerations(GenHigh!.Value);
             State = BackupState.Truncated;
             return deleted;
         }
@@ -337,11 +339,11 @@ public sealed class InstanceBackup
             }
             if (State != BackupState.Truncated)
             {
-                _instance.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
+                _backups.RecordBackup(Type, Info, _databases.Values.Select(d => d.Id).ToList());
             }
             State = BackupState.Ended;
             _digestCancel.Cancel(); // a digest nobody fetched is of no use now
-            _instance.BackupFinished(this);
+            _backups.Finished(this);
         }
     }
 
@@ -366,7 +368,7 @@ public sealed class InstanceBackup
     private Task<List<TableDigest>> StartDigest(Transactions.ReadTransaction atEnd)
     {
         var done = new TaskCompletionSource<List<TableDigest>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var dbs = _databases.Values.Select(d => _instance.GetDatabase(d.Name)).ToList();
+        var dbs = _databases.Values.Select(d => _host.GetDatabase(d.Name)).ToList();
         var token = _digestCancel.Token;
         var thread = new Thread(() =>
         {
@@ -405,7 +407,7 @@ public sealed class InstanceBackup
                 return;
             }
             State = BackupState.Aborted;
-            _instance.BackupFinished(this);
+            _backups.Finished(this);
         }
     }
 

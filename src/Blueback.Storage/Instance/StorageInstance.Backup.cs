@@ -1,214 +1,40 @@
-using Blueback.IO;
-using Blueback.Storage.BTree;
 using Blueback.Storage.Backup;
 using Blueback.Storage.ChangedPages;
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
+using Blueback.Storage.Paging;
 using Blueback.Storage.Transactions;
 
 namespace Blueback.Storage;
 
-public sealed partial class StorageInstance
+/// <summary>Online backup's calls on the instance, each handed to <see cref="OnlineBackups"/> (Storage/Backup), which
+/// owns the running backup and the rules; the instance gives it what it needs as an <see cref="IBackupHost"/>.</summary>
+public sealed partial class StorageInstance : IBackupHost
 {
-    private readonly Lock _backupLock = new();
-    private InstanceBackup? _backup;
+    private readonly OnlineBackups _backups;
 
     /// <summary>The backup running now, if any.</summary>
-    public InstanceBackup? RunningBackup => _backup;
+    public InstanceBackup? RunningBackup => _backups.Running;
 
     /// <summary>Begins an online backup. Refused, with the reason, when another backup of this instance runs,
     /// when an incremental or differential backup meets circular logging, a database without a full backup, or a
     /// log gap since the previous backup.</summary>
+    /// <param name="type">Full, copy, incremental or differential.</param>
     /// <param name="changedSince">A changed-pages incremental or differential: every page changed since the start of
     /// this generation (the base set's first) is sent instead of the logs since the previous backup; the set's logs
     /// start at the checkpoint, as a full's do.</param>
-    public InstanceBackup BeginBackup(BackupType type, uint? changedSince = null)
-    {
-        ThrowIfStandby("a backup");
-        if (changedSince is not null && type.IncludesDatabases())
-        {
-            throw new BackupRefusedException($"A {type.Name()} backup copies every page already; changed pages apply to incremental and differential backups.");
-        }
-        if (type == BackupType.Full || changedSince is not null)
-        {
-            // A set that later changed-pages sets build on starts at a fresh generation and checkpoint (as
-            // pg_basebackup's does): its images then hold every change before its first generation, so the next
-            // changed-pages set lists only the pages changed since this one began, not since an older checkpoint.
-            ThrowIfUnusable();
-            ForceNewGeneration();
-            CheckpointCore();
-        }
-        var backup = BeginBackupLocked(type, changedSince, out uint summarizedBelow);
-        if (changedSince is { } since)
-        {
-            // Outside the writer lock: summaries not built yet are read from the log here, which writers need not wait for.
-            try
-            {
-                var dbs = backup.Databases;
-                var lists = Summaries is { } summaries
-                    ? summaries.ChangedIn(since, summarizedBelow, dbs.Select(d => (d.Signature, d.PageCount)).ToList(), CancellationToken.None)
-                    : dbs.ToDictionary(d => d.Signature, _ => new ChangedPageList(null, "this instance keeps no page summaries"));
-                backup.SetChangedPages(dbs.ToDictionary(d => d.Name, d => lists[d.Signature], StringComparer.Ordinal));
-            }
-            catch
-            {
-                backup.Abort();
-                throw;
-            }
-        }
-        return backup;
-    }
+    public InstanceBackup BeginBackup(BackupType type, uint? changedSince = null) => _backups.Begin(type, changedSince);
 
-    private InstanceBackup BeginBackupLocked(BackupType type, uint? changedSince, out uint summarizedBelow)
-    {
-        summarizedBelow = 0;
-        // The writer lock, briefly: no attach or detach (and no half-appended transaction) while the set is fixed.
-        using var writer = HoldWriter();
-        lock (_backupLock)
-        {
-            if (_backup is { } running)
-            {
-                throw new BackupRefusedException($"A {running.Type.Name()} backup of instance '{Name}' is already running (begun {running.Started:O}, id {running.Id:N}). Only one backup per instance runs at a time: end or abort it first.");
-            }
-            var dbs = Databases;
-            if (dbs.Count == 0)
-            {
-                throw new BackupRefusedException($"Instance '{Name}' has no attached database to back up.");
-            }
-            uint genLow;
-            var redo = _checkpoint; // read once: the set's first generation and its redo point must agree
-            if (type.IncludesDatabases())
-            {
-                genLow = redo.Generation;
-            }
-            else if (changedSince is not null)
-            {
-                foreach (var db in dbs.Where(d => d.Header.LastFull.IsEmpty))
-                {
-                    throw new BackupRefusedException($"Database '{db.Name}' of instance '{Name}' has no full backup recorded; a changed-pages {type.Name()} backup needs one in every database. Take a full backup first.");
-                }
-                // Pages read from the files hold every change before the checkpoint; the logs from it make them consistent.
-                genLow = redo.Generation;
-                // Every change so far ends up in a closed generation, so the summaries up to here say which pages changed;
-                // what changes after is in the set's logs.
-                summarizedBelow = ForceNewGeneration();
-            }
-            else
-            {
-                if (Options.CircularLogging)
-                {
-                    throw new BackupRefusedException($"Instance '{Name}' uses circular logging: generations below the checkpoint are deleted, so a {type.Name()} backup cannot hold every generation since the last backup. Take a full backup, or turn circular logging off.");
-                }
-                foreach (var db in dbs.Where(d => d.Header.LastFull.IsEmpty))
-                {
-                    throw new BackupRefusedException($"Database '{db.Name}' of instance '{Name}' has no full backup recorded; a {type.Name()} backup needs one in every database. Take a full backup first.");
-                }
-                uint prevHigh = dbs.Min(d => type == BackupType.Incremental ? Math.Max(d.Header.LastFull.GenHigh, d.Header.LastIncremental.GenHigh) : d.Header.LastFull.GenHigh);
-                genLow = prevHigh + 1;
-                var onDisk = LogFiles.List(LogDirectory).ToHashSet();
-                // Below the generation the flusher writes now, every file must exist; the ones above it may be in
-                // memory only (lazy commits), not missing: the backup's log listing flushes them.
-                for (uint g = genLow; g < _log.FileGeneration; g++)
-                {
-                    if (!onDisk.Contains(g))
-                    {
-                        throw new BackupRefusedException($"Log generation {g} of instance '{Name}', written after the previous backup (which ended at generation {prevHigh}), is missing from '{LogDirectory}': the log has a gap, so a {type.Name()} backup could not be restored. {(!_shipping.IsOn ? "Take a full backup." : "Log shipping deletes what it has shipped: the shipped logs in its repository take the place of incremental backups. Take a full backup for a new base.")}");
-                    }
-                }
-            }
-            bool images = type.IncludesDatabases() || changedSince is not null;
-            var list = new List<BackupDatabase>();
-            foreach (var db in dbs)
-            {
-                uint pages = images ? SpaceRoot.PageCount(Cache.Read(db.Id, FormatConstants.SpaceRootPage, long.MaxValue)) : 0;
-                list.Add(new BackupDatabase(db.Name, db.Id, db.PageSize, pages, images ? ((long)pages + 1) * db.PageSize : 0, db.Signature));
-            }
-            _backup = new InstanceBackup(this, type, _log.AppendPosition, redo, genLow, list, changedSince);
-            return _backup;
-        }
-    }
-
-    internal void BackupFinished(InstanceBackup backup)
-    {
-        lock (_backupLock)
-        {
-            if (_backup == backup)
-            {
-                _backup = null;
-            }
-        }
-    }
-
-    /// <summary>Ends the current generation (if it holds records) and makes it durable; returns the first
-    /// generation that is not complete.</summary>
-    internal uint ForceNewGeneration()
-    {
-        uint next;
-        Lsn end;
-        using (_log.AppendScope())
-        {
-            next = _log.ForceNewGenerationLocked();
-            end = _log.AppendPositionLocked;
-        }
-        _log.FlushTo(end, Options.WaitTimeout);
-        return next;
-    }
-
-    /// <summary>As <see cref="ForceNewGeneration"/>, and a read transaction that sees exactly the commits in the
-    /// generations it closes: fixed under the append lock, so no commit falls between the two.</summary>
-    internal uint ForceNewGeneration(out ReadTransaction atEnd)
-    {
-        uint next;
-        Lsn end;
-        using (_log.AppendScope())
-        {
-            next = _log.ForceNewGenerationLocked();
-            end = _log.AppendPositionLocked;
-            atEnd = new ReadTransaction(this, Cache, _snapshots, _sequence);
-        }
-        try
-        {
-            _log.FlushTo(end, Options.WaitTimeout);
-        }
-        catch
-        {
-            atEnd.Dispose();
-            throw;
-        }
-        return next;
-    }
-
-    /// <summary>Truncation after a backup: a checkpoint first (so that as much as possible is below it), then
-    /// every generation up to <paramref name="genHigh"/> that is below the checkpoint and not being written.</summary>
-    internal List<uint> DeleteBackedUpGenerations(uint genHigh)
-    {
-        lock (_checkpointLock)
-        {
-            CheckpointCore();
-            // Generations a shipper has not yet made durable stay, whatever the backup holds.
-            uint limit = Math.Min(Math.Min(Math.Min(_checkpoint.Generation, _log.FileGeneration), genHigh + 1), _shipping.Pin());
-            var deleted = DeleteGenerations(limit);
-            return deleted;
-        }
-    }
-
-    /// <summary>Logs the backup's record for each database, makes it durable, then writes it into the headers.</summary>
-    internal void RecordBackup(BackupType type, BackupInfo info, IReadOnlyList<ushort> databases)
-    {
-        var payload = BackupRecord.Payload(type, info);
-        Lsn end;
-        using (_log.AppendScope())
-        {
-            foreach (var id in databases)
-            {
-                _log.AppendSmall(LogRecordType.BackupRecorded, id, 0, payload);
-            }
-            end = _log.AppendPositionLocked;
-        }
-        _log.FlushTo(end, Options.WaitTimeout);
-        foreach (var db in Databases.Where(d => databases.Contains(d.Id)))
-        {
-            db.UpdateHeader((ref DatabaseHeader h) => BackupRecord.Apply(ref h, type, info));
-        }
-    }
+    LogWriter IBackupHost.Log => _log;
+    PageSummaries? IBackupHost.Summaries => _summaries;
+    BufferCache IBackupHost.Cache => Cache;
+    Lock IBackupHost.CheckpointLock => _checkpointLock;
+    void IBackupHost.CheckpointCore() => CheckpointCore();
+    IDisposable IBackupHost.HoldWriter() => HoldWriter();
+    ReadTransaction IBackupHost.ReadAtAppendPositionLocked() => new(this, Cache, _snapshots, _sequence);
+    void IBackupHost.ThrowIfUnusable() => ThrowIfUnusable();
+    void IBackupHost.ThrowIfStandby(string what) => ThrowIfStandby(what);
+    bool IBackupHost.ShippingOn => _shipping.IsOn;
+    uint IBackupHost.ShippingPin() => _shipping.Pin();
+    List<uint> IBackupHost.DeleteGenerations(uint limit) => DeleteGenerations(limit);
 }

@@ -20,7 +20,7 @@ public sealed partial class StorageInstance
             ReleaseResources();
             return;
         }
-        _backup?.Abort(); // a backup never holds a shutdown up (the original refused a clean stop meanwhile)
+        _backups.Running?.Abort(); // a backup never holds a shutdown up (the original refused a clean stop meanwhile)
         bool haveWriter = _writer.Wait(Options.WaitTimeout);
         try
         {
@@ -58,7 +58,7 @@ public sealed partial class StorageInstance
     /// The next open runs soft recovery. For tests and for giving up after a fatal error.</summary>
     public void Abandon()
     {
-        _backup?.Abort();
+        _backups.Running?.Abort();
         _closed = true;
         StopCheckpointer();
         ReleaseResources();

@@ -112,7 +112,7 @@ public sealed partial class StorageInstance
 
     private void DetachCore(Database db)
     {
-        if (_backup is { } running)
+        if (_backups.Running is { } running)
         {
             throw new DatabaseStateException($"Database '{db.Name}' cannot be detached while a {running.Type.Name()} backup of instance '{Name}' runs; end or abort it first.");
         }

@@ -19,7 +19,7 @@ public sealed partial class StorageInstance : IShippingHost
     /// <summary>Generations from here on are kept (a running backup or the shipping mark needs them); null: no pin.</summary>
     internal uint? PinnedFrom()
     {
-        uint pin = Math.Min(_backup?.GenLow ?? uint.MaxValue, _shipping.Pin());
+        uint pin = Math.Min(_backups.Running?.GenLow ?? uint.MaxValue, _shipping.Pin());
         return pin == uint.MaxValue ? null : pin;
     }
 

@@ -34,6 +34,7 @@ public sealed partial class StorageInstance : IDisposable
         LogSignature = logSignature;
         _directoryLock = InstanceLock.Acquire(Directory);
         _shipping = new global::Blueback.Storage.Shipping.LogShipping(this);
+        _backups = new global::Blueback.Storage.Backup.OnlineBackups(this);
         _snapshots = new Snapshots(0);
         Cache = new BufferCache(options.CacheSize, _snapshots, FileOf, lsn => _log.FlushTo(lsn, Options.WaitTimeout));
     }

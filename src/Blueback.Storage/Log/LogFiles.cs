@@ -140,7 +140,8 @@ public static class LogFiles
         }))
         {
             fs.SetLength(size);
-            fs.Flush(flushToDisk: true);
+            fs.Flush();
+            FileSystem.DataSync(fs.SafeFileHandle, tmp);
         }
         File.Move(tmp, path, overwrite: true);
     }
