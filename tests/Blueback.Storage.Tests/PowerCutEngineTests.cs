@@ -30,10 +30,12 @@ public class PowerCutEngineTests(ITestOutputHelper output)
     [Trait(Tier.Category, Tier.Slow)]
     public Task Acknowledged_commits_survive_a_hundred_power_cuts() => Task.Run(() => Report(CutRounds(100, seed: 17)));
 
-    // 9 to 10 minutes alone on two cores; at a load average of 55 (other work) 20 minutes reached round 760 or so.
-    [Fact(Timeout = 2_700_000)]
+    // 1,000 cuts take 9 to 10 minutes alone on two cores, more than CI's stress run can give one test beside the others
+    // (and ./test's 10-minute hang bound): CI runs 300 (about 3 minutes); the 1,000-cut figures in docs/reliability.md
+    // come from runs of this test with the count raised by hand.
+    [Fact(Timeout = 900_000)]
     [Trait(Tier.Category, Tier.Stress)]
-    public Task Acknowledged_commits_survive_a_thousand_power_cuts() => Task.Run(() => Report(CutRounds(1000, seed: 2026)));
+    public Task Acknowledged_commits_survive_three_hundred_power_cuts() => Task.Run(() => Report(CutRounds(300, seed: 2026)));
 
     private void Report(CutCounts c) => output.WriteLine(c.ToString());
 
