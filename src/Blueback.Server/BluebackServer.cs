@@ -64,7 +64,9 @@ public static class BluebackServer
             throw new ServerConfigException($"The config declares instance '{sb.Instance}', which this server is to be the warm standby of: a standby's instance comes from the repository. Remove it from the config.");
         }
         var shutdown = config.ShutdownTimeoutSeconds is { } secs ? TimeSpan.FromSeconds(secs) : options.ShutdownTimeout;
-        var internalSocket = InternalSocket(options.DataDirectory);
+        // First, before anything is created in it: one server per data directory, for this server's life.
+        using var dataLock = DataDirectoryLock.Acquire(options.DataDirectory);
+        var internalSocket = dataLock.InternalSocketName();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (!options.Quiet)
@@ -88,7 +90,7 @@ public static class BluebackServer
             k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(limits.KeepAliveTimeoutSeconds);
             k.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(5));
             Listen(k, options, output);
-            k.ListenUnixSocket(internalSocket); // the server's own programs (policies) reach it here
+            k.Listen(DataDirectoryLock.UnixEndPoint(internalSocket)); // the server's own programs (policies) reach it here
         });
 
         using var loggerFactory = LoggerFactory.Create(b =>
@@ -157,14 +159,10 @@ public static class BluebackServer
             ApiDocument.Map(app);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
-            if (File.Exists(internalSocket))
-            {
-                File.Delete(internalSocket); // left by a server that is gone: the instances' locks, held now, keep two servers apart
-            }
             await app.StartAsync(stop).ConfigureAwait(false);
             standby?.Start();
             policies.Start();
-            var addresses = (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []).Where(a => !a.Contains(internalSocket, StringComparison.Ordinal)).ToList();
+            var addresses = (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []).Where(a => !a.Contains(internalSocket.TrimStart('@'), StringComparison.Ordinal)).ToList();
             output.WriteLine($"Blueback server, data in {host.DataDirectory}");
             foreach (var a in addresses)
             {
@@ -280,24 +278,6 @@ public static class BluebackServer
         {
             throw new ServerConfigException($"Cannot load the TLS certificate '{options.TlsCertificate}' with key '{options.TlsKey}': {ex.Message}. Both must be PEM, the key matching the certificate.");
         }
-    }
-
-    /// <summary>The Unix socket the server's own programs reach it on: DATA/run/server.sock (private to its user), or a
-    /// name in the temporary directory where that path is too long for a socket address.</summary>
-    private static string InternalSocket(string dataDirectory)
-    {
-        var run = Path.GetFullPath(Path.Combine(dataDirectory, "run"));
-        Directory.CreateDirectory(run);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(run, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        var path = Path.Combine(run, "server.sock");
-        if (path.Length > 100)
-        {
-            path = Path.Combine(Path.GetTempPath(), $"blueback-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(run)))[..16]}.sock");
-        }
-        return path;
     }
 
     /// <summary>http(s)://HOST:PORT with HOST an IP address, localhost or * (every interface).</summary>

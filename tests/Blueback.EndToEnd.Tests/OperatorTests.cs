@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Blueback.Client;
+
+namespace Blueback.EndToEnd.Tests;
+
+/// <summary>What a new operator met (issue 34): one server per data directory, and the messages of the errors met.</summary>
+public class OperatorTests
+{
+    /// <summary>The program, killed if it has not exited within <paramref name="bound"/> (a server that should have
+    /// been refused would otherwise run on).</summary>
+    internal static (int Exit, string Out, string Err) Run(TimeSpan bound, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet", [ServerProcess.Cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(bound))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit(10_000);
+            Assert.Fail($"blueback {string.Join(' ', args)} did not exit within {bound.TotalSeconds} s. Output:\n{o.Result}\n{e.Result}");
+        }
+        return (p.ExitCode, o.Result, e.Result);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_second_server_on_the_same_data_directory_is_refused_naming_the_directory_and_the_holder()
+    {
+        using var dir = new TempDir();
+        var other = dir["other.json"];
+        await File.WriteAllTextAsync(other, """{ "instances": [ { "name": "elsewhere", "databases": [ { "name": "d" } ] } ] }""");
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        var second = Run(TimeSpan.FromSeconds(60), "serve", "--data", dir["data"], "--config", other, "--listen", "http://127.0.0.1:0");
+        Assert.Equal(2, second.Exit);
+        Assert.Contains(Path.GetFullPath(dir["data"]), second.Err, StringComparison.Ordinal);
+        Assert.Contains($"PID {server.Pid}", second.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", second.Err, StringComparison.Ordinal);
+        // The internal socket is nowhere in the directory for anyone to take over, and the first server still serves.
+        Assert.False(Directory.Exists(Path.Combine(dir["data"], "run")), "DATA/run exists: the internal socket should be in the abstract namespace");
+        using var c = new BluebackClient(server.Url);
+        await c.PutAsync("store", "mailbox", "t", "k"u8.ToArray(), "v"u8.ToArray());
+        Assert.Equal(2, (await c.StatusAsync()).Instances.Count);
+    }
+}
