@@ -7,6 +7,7 @@ StopPathWarmup.Start();
 
 var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
 root.Subcommands.Add(ServeCommand.Build());
+root.Subcommands.Add(ConfigCommand.Build());
 root.Subcommands.Add(LoadCommand.Build());
 root.Subcommands.Add(BackupCommand.Build());
 root.Subcommands.Add(ShipCommand.Build());

@@ -119,7 +119,7 @@ public static class BluebackServer
         var hosted = config.Instances.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         using var policies = new Policies.PolicyRunner(new Policies.PolicyStore(options.DataDirectory), config.Policies,
             new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
-            hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger);
+            hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
         ApiDocument.AddServices(builder.Services);
         var app = builder.Build();

@@ -41,4 +41,40 @@ public class OperatorTests
         await c.PutAsync("store", "mailbox", "t", "k"u8.ToArray(), "v"u8.ToArray());
         Assert.Equal(2, (await c.StatusAsync()).Instances.Count);
     }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Config_check_and_policy_set_refuse_a_typo_naming_the_key_meant()
+    {
+        using var dir = new TempDir();
+        var good = dir["good.json"];
+        await File.WriteAllTextAsync(good, """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ] }""");
+        var ok = Run(TimeSpan.FromSeconds(60), "config", "check", good);
+        Assert.Equal(0, ok.Exit);
+        Assert.Contains("valid", ok.Out, StringComparison.Ordinal);
+        var bad = dir["bad.json"];
+        await File.WriteAllTextAsync(bad, """
+            { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ],
+              "policies": [ { "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": "7d", "incremetal": "1h" } ] }
+            """);
+        var refused = Run(TimeSpan.FromSeconds(60), "config", "check", bad);
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("line 2", refused.Err, StringComparison.Ordinal);
+        Assert.Contains("did you mean \"incremental\"?", refused.Err, StringComparison.Ordinal);
+
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        var policy = dir["policy.json"];
+        await File.WriteAllTextAsync(policy, $$"""{ "name": "p", "instance": "store", "repository": { "location": "{{dir["repo"]}}" }, "full": "7d", "incremetal": "1h" }""");
+        var set = Run(TimeSpan.FromSeconds(60), "policy", "set", "--file", policy, "--server", server.Url);
+        Assert.Equal(2, set.Exit);
+        Assert.Contains("did you mean \"incremental\"?", set.Err, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(policy, $$"""{ "name": "p", "instance": "store", "repository": { "location": "{{dir["repo"]}}" }, "full": "5s" }""");
+        set = Run(TimeSpan.FromSeconds(60), "policy", "set", "--file", policy, "--server", server.Url);
+        Assert.Equal(2, set.Exit);
+        Assert.Contains("\"full\" is '5s'", set.Err, StringComparison.Ordinal);
+        // Straight to the API, past the program: the server is as strict.
+        using var http = TestToken.Http(server.Url);
+        using var put = await http.PutAsync("/v1/policies/p", new StringContent("""{ "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": "7d", "incremetal": "1h" }"""));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, put.StatusCode);
+        Assert.Contains("incremental", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

@@ -103,8 +103,8 @@ internal static class PolicyCommand
         var put = new Command("set", "Add or replace a policy (kept by the server in DATA/policies/api.json; admin).") { file };
         Wire(put, async (calls, pr, ct) =>
         {
-            var policy = JsonSerializer.Deserialize(await File.ReadAllTextAsync(pr.GetValue(file)!, ct).ConfigureAwait(false), ProtocolJson.Default.PolicyDefinition)
-                ?? throw new ArgumentException($"'{pr.GetValue(file)}' holds no policy.");
+            // As strict as the server's config file: an unknown key (a typo) is refused here, before the server drops it.
+            var policy = Blueback.Server.ServerConfig.ParsePolicy(await File.ReadAllTextAsync(pr.GetValue(file)!, ct).ConfigureAwait(false), $"Policy file '{pr.GetValue(file)}'");
             var p = await calls.PutAsync(policy, ct).ConfigureAwait(false);
             Console.WriteLine($"Policy {p.Definition.Name} set; next full backup {p.Next.GetValueOrDefault("full"):yyyy-MM-dd HH:mm:ss} UTC.");
             return Output.Ok;
@@ -199,7 +199,7 @@ internal static class PolicyCommand
                 Console.Error.WriteLine("blueback: cancelled.");
                 return Output.Cancelled;
             }
-            catch (Exception ex) when (ex is BluebackApiException or HttpRequestException or IOException or ArgumentException or JsonException)
+            catch (Exception ex) when (ex is BluebackApiException or HttpRequestException or IOException or ArgumentException or JsonException or Blueback.Server.ServerConfigException)
             {
                 Console.Error.WriteLine($"blueback policy: {ex.Message}");
                 return Output.Failed;
