@@ -77,4 +77,31 @@ public class OperatorTests
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, put.StatusCode);
         Assert.Contains("incremental", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    [Fact(Timeout = 240_000)]
+    [Trait(Tier.Category, Tier.Slow)]
+    public async Task Verify_prove_and_restore_accept_the_short_set_id_the_console_and_policy_history_show()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        Assert.Equal(0, Run(TimeSpan.FromSeconds(60), "repo", "init", repo).Exit);
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        await c.PutAsync("store", "mailbox", "t", "k"u8.ToArray(), "v"u8.ToArray());
+        Assert.Equal(0, Run(TimeSpan.FromSeconds(120), "backup", "--server", server.Url, "--repo", repo, "--instance", "store").Exit);
+        var list = System.Text.Json.JsonDocument.Parse(Run(TimeSpan.FromSeconds(60), "list", "--repo", repo, "--json").Out).RootElement;
+        var id = list[0].GetProperty("id").GetString()!;
+        var shortId = id[..8];
+        var verify = Run(TimeSpan.FromSeconds(120), "verify", "--repo", repo, "--set", shortId);
+        Assert.True(verify.Exit == 0, verify.Err);
+        Assert.Contains(id, verify.Out, StringComparison.Ordinal);
+        var prove = Run(TimeSpan.FromSeconds(120), "prove", "--repo", repo, "--set", shortId, "--scratch", dir["scratch"]);
+        Assert.True(prove.Exit == 0, prove.Err);
+        var restore = Run(TimeSpan.FromSeconds(120), "restore", "--repo", repo, "--set", shortId, "--to", dir["restored"]);
+        Assert.True(restore.Exit == 0, restore.Err);
+        var tooShort = Run(TimeSpan.FromSeconds(60), "verify", "--repo", repo, "--set", id[..4]);
+        Assert.Equal(2, tooShort.Exit);
+        Assert.Contains("at least 8", tooShort.Err, StringComparison.Ordinal);
+        Assert.Equal(3, Run(TimeSpan.FromSeconds(60), "verify", "--repo", repo, "--set", "ffffffffffff").Exit);
+    }
 }

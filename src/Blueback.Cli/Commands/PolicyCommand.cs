@@ -88,7 +88,7 @@ internal static class PolicyCommand
             Console.WriteLine($"{"job",-12} {"kind",-12} {"trigger",-12} {"outcome",-11} {"started (UTC)",-19} {"seconds",8} {"set",-8} {"MiB",8} {"MB/s",7}  error");
             foreach (var j in jobs)
             {
-                Console.WriteLine($"{j.Id,-12} {j.Kind.WireName(),-12} {j.Trigger.WireName(),-12} {j.State.WireName(),-11} {j.Started:yyyy-MM-dd HH:mm:ss} {j.Seconds,8:0.0} {(j.Set ?? "")[..Math.Min(8, (j.Set ?? "").Length)],-8} {(j.Bytes ?? 0) / 1048576.0,8:0.0} {j.RateMBps,7:0.0}  {j.Error}");
+                Console.WriteLine($"{j.Id,-12} {j.Kind.WireName(),-12} {j.Trigger.WireName(),-12} {j.State.WireName(),-11} {j.Started:yyyy-MM-dd HH:mm:ss} {j.Seconds,8:0.0} {Blueback.Repository.SetIds.Short(j.Set ?? ""),-8} {(j.Bytes ?? 0) / 1048576.0,8:0.0} {j.RateMBps,7:0.0}  {j.Error}");
             }
             return Output.Ok;
         });

@@ -151,7 +151,7 @@ internal static class RepositoryCommands
                 var sets = await r.ListSetsAsync(signals.Token).ConfigureAwait(false);
                 var shipped = await r.ListShippedAsync(null, signals.Token).ConfigureAwait(false);
                 var id = pr.GetValue(set);
-                var chosen = id is null ? sets : id.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? [] : [await r.ReadManifestAsync(id, signals.Token).ConfigureAwait(false)];
+                var chosen = id is null ? sets : id.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? [] : [await r.ReadManifestAsync(SetIds.ResolveId(sets, id), signals.Token).ConfigureAwait(false)];
                 if (id is not null && chosen.Count == 0)
                 {
                     shipped = shipped.Where(k => k.SetId == id).ToList();

@@ -44,9 +44,9 @@ internal static class PolicyEndpoints
             {
                 return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds.Select(k => k.WireName()))}.");
             }
-            if (set is not null && (job != PolicyJobKind.Prove || set.Length != 32 || !set.All(char.IsAsciiHexDigitLower)))
+            if (set is not null && (job != PolicyJobKind.Prove || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
             {
-                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits.");
+                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
             }
             try
             {
