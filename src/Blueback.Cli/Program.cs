@@ -1,27 +1,10 @@
 using System.CommandLine;
 using Blueback.Cli;
-using Blueback.Cli.Commands;
 
 Signals.Install(); // first: a ^C while the program starts is a graceful stop too
 StopPathWarmup.Start();
 
-var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
-root.Subcommands.Add(ServeCommand.Build());
-root.Subcommands.Add(ConfigCommand.Build());
-root.Subcommands.Add(LoadCommand.Build());
-root.Subcommands.Add(BackupCommand.Build());
-root.Subcommands.Add(ShipCommand.Build());
-root.Subcommands.Add(StandbyCommand.Build());
-root.Subcommands.Add(RestoreCommand.Build());
-root.Subcommands.Add(RepositoryCommands.List());
-root.Subcommands.Add(RepositoryCommands.Verify());
-root.Subcommands.Add(ProveCommand.Build());
-root.Subcommands.Add(PolicyCommand.Build());
-root.Subcommands.Add(RepositoryCommands.Repo());
-root.Subcommands.Add(ForgetCommand.Build());
-root.Subcommands.Add(TokenCommand.Build());
-root.Subcommands.Add(DbCommands.Build());
-root.Subcommands.Add(DemoCommand.Build());
+var root = CommandTree.Build();
 // Ctrl+C and SIGTERM are Signals' (first a graceful stop, then an immediate exit), for every command: the token each
 // command's action gets is the process's stop. (Given none, commands without a Signals of their own, such as list,
 // repo gc, db checksum and token, ran on to their end through a ^C: the handler above had taken it from the runtime.)

@@ -50,7 +50,7 @@ internal static partial class StrictJson
         {
             var key = u.Groups[1].Value;
             var at = path is not null && path.EndsWith(key, StringComparison.Ordinal) ? path : key;
-            var near = Nearest(key, KeysOf(u.Groups[2].Value));
+            var near = Protocol.Suggestions.Nearest(key, KeysOf(u.Groups[2].Value));
             return $"{where}{line}: unknown key \"{at}\"{(near is null ? "" : $"; did you mean \"{near}\"?")} (docs/server.md and docs/console.md list the keys).";
         }
         if (Converted().Match(ex.Message) is { Success: true } c && path is not null)
@@ -74,43 +74,6 @@ internal static partial class StrictJson
     {
         var type = Known.FirstOrDefault(t => t.FullName == typeName);
         return type is null ? [] : ServerConfigJson.Default.GetTypeInfo(type)?.Properties.Select(p => p.Name) ?? [];
-    }
-
-    /// <summary>The known key closest to <paramref name="key"/> (edit distance, case ignored), if close enough to be
-    /// the one meant.</summary>
-    internal static string? Nearest(string key, IEnumerable<string> keys)
-    {
-        string? best = null;
-        int bestDistance = int.MaxValue;
-        foreach (var k in keys)
-        {
-            int d = Distance(key.ToLowerInvariant(), k.ToLowerInvariant());
-            if (d < bestDistance)
-            {
-                (best, bestDistance) = (k, d);
-            }
-        }
-        return bestDistance <= Math.Max(2, key.Length / 3) ? best : null;
-    }
-
-    private static int Distance(string a, string b)
-    {
-        var prev = new int[b.Length + 1];
-        var cur = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++)
-        {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.Length; i++)
-        {
-            cur[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                cur[j] = Math.Min(Math.Min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-            (prev, cur) = (cur, prev);
-        }
-        return prev[b.Length];
     }
 
     /// <summary>The line (from 1) of the value at <paramref name="path"/> ("policies[0].full") in <paramref name="json"/>,
