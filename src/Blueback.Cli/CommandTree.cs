@@ -25,6 +25,7 @@ internal static class CommandTree
         root.Subcommands.Add(TokenCommand.Build());
         root.Subcommands.Add(DbCommands.Build());
         root.Subcommands.Add(DemoCommand.Build());
+        root.Options.Add(Output.VerboseOption);
         RefuseOptionsAsArguments(root);
         return root;
     }

@@ -18,6 +18,15 @@ internal static class Output
     public const int Usage = ExitCodes.Usage;
     public const int Cancelled = ExitCodes.Cancelled;
 
+    /// <summary>--verbose (on every command): an unexpected error is printed with its stack trace; without it, never.</summary>
+    public static readonly Option<bool> VerboseOption = new("--verbose") { Description = "On an unexpected error, print its details (the stack trace) for a report.", Recursive = true };
+
+    /// <summary>Whether the command line asked for --verbose.</summary>
+    public static bool Verbose { get; set; }
+
+    /// <summary>An error for the operator: its message, and its stack trace only with --verbose.</summary>
+    public static string Describe(Exception ex) => Verbose ? ex.ToString() : ex.Message;
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

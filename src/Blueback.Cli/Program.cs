@@ -10,6 +10,7 @@ var root = CommandTree.Build();
 // repo gc, db checksum and token, ran on to their end through a ^C: the handler above had taken it from the runtime.)
 var config = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
 var parse = root.Parse(args);
+Output.Verbose = parse.Errors.Count == 0 && parse.GetValue(Output.VerboseOption);
 int exit;
 try
 {
@@ -27,10 +28,20 @@ catch (OperationCanceledException ex)
     Console.Error.WriteLine($"blueback: {ex.Message}");
     exit = Output.Failed;
 }
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Blueback.Repository.RepositoryException or Blueback.Storage.StorageException or Blueback.Server.ServerConfigException)
+{
+    // An error of a file, a repository or the engine that a command let through (such as an unreadable --token-file):
+    // its message names the object; no stack trace for an operator.
+    Console.Error.WriteLine($"blueback: {Output.Describe(ex)}");
+    exit = Output.Failed;
+}
 catch (Exception ex) when (ex is not OutOfMemoryException)
 {
-    // Every command maps the errors it expects to a message and exit 2; what reaches here is a bug: said whole, still 2.
-    Console.Error.WriteLine($"blueback: unexpected error (please report it with this text): {ex}");
+    // Every command maps the errors it expects to a message and exit 2; what reaches here is a bug: its message, and
+    // with --verbose its stack trace for the report; still 2.
+    Console.Error.WriteLine(Output.Verbose
+        ? $"blueback: unexpected error (please report it with this text): {ex}"
+        : $"blueback: unexpected error: {ex.Message} (run the command again with --verbose for the details to report).");
     exit = Output.Failed;
 }
 return Signals.Finish(exit);

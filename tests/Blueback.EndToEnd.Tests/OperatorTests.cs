@@ -104,4 +104,65 @@ public class OperatorTests
         Assert.Contains("at least 8", tooShort.Err, StringComparison.Ordinal);
         Assert.Equal(3, Run(TimeSpan.FromSeconds(60), "verify", "--repo", repo, "--set", "ffffffffffff").Exit);
     }
+
+    [Fact(Timeout = 180_000)]
+    public async Task The_errors_a_new_operator_met_name_the_object_and_what_to_do_without_a_stack_trace()
+    {
+        using var dir = new TempDir();
+        var file = dir["afile"];
+        await File.WriteAllTextAsync(file, "not a directory");
+
+        var list = Run(TimeSpan.FromSeconds(60), "list", "--repo", file);
+        Assert.Equal(2, list.Exit);
+        Assert.Contains("is a file, not a repository", list.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("repo init'.", list.Err.Split("is a file")[0], StringComparison.Ordinal);
+
+        var repo = dir["repo"];
+        Assert.Equal(0, Run(TimeSpan.FromSeconds(60), "repo", "init", repo).Exit);
+        var restore = Run(TimeSpan.FromSeconds(60), "restore", "--repo", repo, "--to", file);
+        Assert.Equal(2, restore.Exit);
+        Assert.Contains($"'{file}' is a file", restore.Err, StringComparison.Ordinal);
+
+        var load = Run(TimeSpan.FromSeconds(60), "load", "--token-file", dir["nosuch"], "--seconds", "1");
+        Assert.Equal(2, load.Exit);
+        Assert.Contains(dir["nosuch"], load.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", load.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected", load.Err, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(Path.Combine(repo, "config.json"), "{ damaged");
+        var damaged = Run(TimeSpan.FromSeconds(60), "list", "--repo", repo);
+        Assert.Equal(2, damaged.Exit);
+        Assert.Contains(Path.Combine(repo, "config.json"), damaged.Err, StringComparison.Ordinal);
+        Assert.Contains("repo init LOCATION --from-key", damaged.Err, StringComparison.Ordinal);
+
+        var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        try
+        {
+            int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+            var serve = Run(TimeSpan.FromSeconds(60), "serve", "--data", dir["data"], "--listen", $"http://127.0.0.1:{port}");
+            Assert.Equal(2, serve.Exit);
+            Assert.Contains($"Port {port}", serve.Err, StringComparison.Ordinal);
+            Assert.Contains("in use", serve.Err, StringComparison.Ordinal);
+            Assert.True(serve.Err.Length < 600, serve.Err);
+            Assert.False(Directory.Exists(dir["data"]), "serve on a busy port made the data directory (and a token) first");
+        }
+        finally
+        {
+            busy.Stop();
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Two_SIGTERMs_at_once_as_timeout_sends_them_stop_the_server_gracefully()
+    {
+        using var dir = new TempDir();
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        server.Signal(15);
+        server.Signal(15);
+        await server.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.DoesNotContain("second signal, exiting at once", server.Output, StringComparison.Ordinal);
+        Assert.Contains("Stopped cleanly", server.Output, StringComparison.Ordinal);
+        Assert.Equal(0, server.ExitCode);
+    }
 }

@@ -150,6 +150,17 @@ public sealed partial class ServerProcess : IDisposable
         return sw.Elapsed;
     }
 
+    /// <summary>Sends a signal to the server's process (15 SIGTERM, 2 SIGINT).</summary>
+    public void Signal(int signal) => _ = SendSignal(_process.Id, signal);
+
+    /// <summary>Waits (bounded) for the exit, with the output drained.</summary>
+    public async Task WaitForExitAsync(TimeSpan bound)
+    {
+        using var cts = new CancellationTokenSource(bound);
+        await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit();
+    }
+
     [LibraryImport("libc", EntryPoint = "kill")]
     private static partial int SendSignal(int pid, int signal);
 
