@@ -165,4 +165,36 @@ public class OperatorTests
         Assert.Contains("Stopped cleanly", server.Output, StringComparison.Ordinal);
         Assert.Equal(0, server.ExitCode);
     }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_scan_page_holds_at_most_four_MiB_of_values_and_the_continuation_gets_the_rest()
+    {
+        using var dir = new TempDir();
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        var value = new byte[1_500_000];
+        for (int i = 0; i < 7; i++)
+        {
+            value[0] = (byte)i;
+            await c.PutAsync("store", "mailbox", "big", System.Text.Encoding.UTF8.GetBytes($"k{i}"), value);
+        }
+        var keys = new List<string>();
+        string? from = null;
+        int pages = 0;
+        while (true)
+        {
+            var page = await c.ScanAsync("store", "mailbox", "big", from: from, limit: 1000);
+            pages++;
+            Assert.True(page.Items.Sum(it => Convert.FromBase64String(it.Value).Length) <= Protocol.Routes.Limits.MaxScanPageBytes, $"page {pages} holds {page.Items.Count} values of 1.5 MB");
+            keys.AddRange(page.Items.Select(it => it.Key));
+            if (page.Next is null)
+            {
+                break;
+            }
+            from = page.Next.From;
+            Assert.True(pages < 10, "the scan does not end");
+        }
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"k{i}"), keys);
+        Assert.Equal(4, pages);
+    }
 }
