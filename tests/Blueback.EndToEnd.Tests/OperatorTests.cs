@@ -197,4 +197,44 @@ public class OperatorTests
         Assert.Equal(Enumerable.Range(0, 7).Select(i => $"k{i}"), keys);
         Assert.Equal(4, pages);
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task An_encrypted_repositorys_lost_config_is_rebuilt_from_its_key_export()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        var key = dir["repo.key"];
+        var init = Run(TimeSpan.FromSeconds(60), "repo", "init", repo, "--encrypt", "--key-file", key);
+        Assert.Equal(0, init.Exit);
+        Assert.Contains("repo key export", init.Out, StringComparison.Ordinal);
+        using (var server = await ServerProcess.StartAsync(dir["data"]))
+        {
+            Assert.Equal(0, Run(TimeSpan.FromSeconds(120), "backup", "--server", server.Url, "--repo", repo, "--key-file", key, "--instance", "store").Exit);
+        }
+        var export = dir["repo.export"];
+        Assert.Equal(0, Run(TimeSpan.FromSeconds(60), "repo", "key", "export", "--repo", repo, "--key-file", key, "--out", export).Exit);
+        var before = Run(TimeSpan.FromSeconds(60), "list", "--repo", repo, "--key-file", key);
+        Assert.Equal(0, before.Exit);
+
+        // Another repository's export is refused, and changes nothing.
+        var other = dir["other"];
+        Assert.Equal(0, Run(TimeSpan.FromSeconds(60), "repo", "init", other, "--encrypt", "--key-file", dir["other.key"]).Exit);
+        Assert.Equal(0, Run(TimeSpan.FromSeconds(60), "repo", "key", "export", "--repo", other, "--key-file", dir["other.key"], "--out", dir["other.export"]).Exit);
+
+        var config = Path.Combine(repo, "config.json");
+        await File.WriteAllTextAsync(config, "{ lost");
+        Assert.Equal(2, Run(TimeSpan.FromSeconds(60), "list", "--repo", repo, "--key-file", key).Exit);
+        var wrong = Run(TimeSpan.FromSeconds(60), "repo", "init", repo, "--from-key", dir["other.export"], "--key-file", dir["other.key"]);
+        Assert.Equal(2, wrong.Exit);
+        Assert.Equal("{ lost", await File.ReadAllTextAsync(config));
+
+        var rebuilt = Run(TimeSpan.FromSeconds(60), "repo", "init", repo, "--from-key", export, "--key-file", key);
+        Assert.True(rebuilt.Exit == 0, rebuilt.Err);
+        var after = Run(TimeSpan.FromSeconds(60), "list", "--repo", repo, "--key-file", key);
+        Assert.Equal(0, after.Exit);
+        Assert.Equal(before.Out, after.Out);
+        var again = Run(TimeSpan.FromSeconds(60), "repo", "init", repo, "--from-key", export, "--key-file", key);
+        Assert.Equal(2, again.Exit);
+        Assert.Contains("is readable", again.Err, StringComparison.Ordinal);
+    }
 }
