@@ -310,7 +310,10 @@ internal sealed class PolicyRunner : IDisposable
                 {
                     return (null, _proving.Info);
                 }
-                var target = set ?? lane.Sets.OrderByDescending(s => s.Ended).FirstOrDefault()?.Id;
+                // A short id (the history's and console's) recorded as the whole one where the listing knows it; the
+                // program resolves it in any case, and refuses an ambiguous one listing the candidates.
+                var target = set is null ? lane.Sets.OrderByDescending(s => s.Ended).FirstOrDefault()?.Id
+                    : lane.Sets.Where(s => s.Id.StartsWith(set, StringComparison.Ordinal)).Select(s => s.Id).ToList() is [var only] ? only : set;
                 if (target is null)
                 {
                     throw new InvalidOperationException($"policy '{name}' has no set to prove yet (its repository lists none); give one with set=ID or take a backup first.");
