@@ -124,6 +124,10 @@ public sealed partial class ServerProcess : IDisposable
     /// <summary>SIGKILL: no chance to flush or mark anything clean.</summary>
     public void Kill()
     {
+        if (_disposed)
+        {
+            return;
+        }
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -164,9 +168,14 @@ public sealed partial class ServerProcess : IDisposable
     [LibraryImport("libc", EntryPoint = "kill")]
     private static partial int SendSignal(int pid, int signal);
 
+    private bool _disposed;
+
+    /// <summary>Kills the server if it still runs; disposing twice is harmless (a test's finally may dispose a server it
+    /// already replaced, and must not hide the test's own failure).</summary>
     public void Dispose()
     {
         Kill();
+        _disposed = true;
         _process.Dispose();
     }
 }
