@@ -18,6 +18,15 @@ internal static class Output
     public const int Usage = ExitCodes.Usage;
     public const int Cancelled = ExitCodes.Cancelled;
 
+    /// <summary>--verbose (on every command): an unexpected error is printed with its stack trace; without it, never.</summary>
+    public static readonly Option<bool> VerboseOption = new("--verbose") { Description = "On an unexpected error, print its details (the stack trace) for a report.", Recursive = true };
+
+    /// <summary>Whether the command line asked for --verbose.</summary>
+    public static bool Verbose { get; set; }
+
+    /// <summary>An error for the operator: its message, and its stack trace only with --verbose.</summary>
+    public static string Describe(Exception ex) => Verbose ? ex.ToString() : ex.Message;
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -25,22 +34,41 @@ internal static class Output
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase), new LsnConverter(), new SignatureConverter() },
     };
 
-    /// <summary>A command line the parser refused: each error, and the command whose help lists the options (the whole
-    /// help printed under an error hid it). Nothing was run.</summary>
+    /// <summary>A command line the parser refused (exit 64; nothing was run): each error on a line of its own, an unknown
+    /// option with the nearest one the command has, and last the last error with a one-line hint (the command whose
+    /// help lists the options), never the whole help, which hid the error.</summary>
     public static int UsageError(ParseResult parse)
     {
-        foreach (var error in parse.Errors)
-        {
-            Console.Error.WriteLine($"blueback: {error.Message}");
-        }
         var names = new List<string>();
         for (SymbolResult? r = parse.CommandResult; r is CommandResult c; r = c.Parent)
         {
             names.Insert(0, c.Command.Name);
         }
         names[0] = "blueback";
-        Console.Error.WriteLine($"Run '{string.Join(' ', names)} --help' for its options.");
+        var command = string.Join(' ', names);
+        var known = parse.CommandResult.Command.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Concat(parse.CommandResult.Command.Subcommands.Select(s => s.Name)).ToList();
+        var lines = parse.Errors.Select(e => Describe(e.Message, known)).ToList();
+        for (int i = 0; i < lines.Count - 1; i++)
+        {
+            Console.Error.WriteLine($"{command}: {lines[i]}");
+        }
+        Console.Error.WriteLine($"{command}: {lines[^1]} ('{command} --help' lists its options.)");
         return Usage;
+    }
+
+    /// <summary>A parse error, with "did you mean" where it names an unknown option close to a known one.</summary>
+    private static string Describe(string message, IReadOnlyList<string> known)
+    {
+        const string Unrecognized = "Unrecognized command or argument '";
+        if (message.StartsWith(Unrecognized, StringComparison.Ordinal) && message.IndexOf('\'', Unrecognized.Length) is int end and > 0)
+        {
+            var word = message[Unrecognized.Length..end];
+            if (word.StartsWith('-') && Protocol.Suggestions.Nearest(word, known) is { } near)
+            {
+                return $"{message.TrimEnd('.')}: did you mean '{near}'?";
+            }
+        }
+        return message;
     }
 
     public static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));

@@ -1,31 +1,16 @@
 using System.CommandLine;
 using Blueback.Cli;
-using Blueback.Cli.Commands;
 
 Signals.Install(); // first: a ^C while the program starts is a graceful stop too
 StopPathWarmup.Start();
 
-var root = new RootCommand("Blueback: a transactional store whose databases stay online while they are backed up.");
-root.Subcommands.Add(ServeCommand.Build());
-root.Subcommands.Add(LoadCommand.Build());
-root.Subcommands.Add(BackupCommand.Build());
-root.Subcommands.Add(ShipCommand.Build());
-root.Subcommands.Add(StandbyCommand.Build());
-root.Subcommands.Add(RestoreCommand.Build());
-root.Subcommands.Add(RepositoryCommands.List());
-root.Subcommands.Add(RepositoryCommands.Verify());
-root.Subcommands.Add(ProveCommand.Build());
-root.Subcommands.Add(PolicyCommand.Build());
-root.Subcommands.Add(RepositoryCommands.Repo());
-root.Subcommands.Add(ForgetCommand.Build());
-root.Subcommands.Add(TokenCommand.Build());
-root.Subcommands.Add(DbCommands.Build());
-root.Subcommands.Add(DemoCommand.Build());
+var root = CommandTree.Build();
 // Ctrl+C and SIGTERM are Signals' (first a graceful stop, then an immediate exit), for every command: the token each
 // command's action gets is the process's stop. (Given none, commands without a Signals of their own, such as list,
 // repo gc, db checksum and token, ran on to their end through a ^C: the handler above had taken it from the runtime.)
 var config = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
 var parse = root.Parse(args);
+Output.Verbose = parse.Errors.Count == 0 && parse.GetValue(Output.VerboseOption);
 int exit;
 try
 {
@@ -43,10 +28,20 @@ catch (OperationCanceledException ex)
     Console.Error.WriteLine($"blueback: {ex.Message}");
     exit = Output.Failed;
 }
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Blueback.Repository.RepositoryException or Blueback.Storage.StorageException or Blueback.Server.ServerConfigException)
+{
+    // An error of a file, a repository or the engine that a command let through (such as an unreadable --token-file):
+    // its message names the object; no stack trace for an operator.
+    Console.Error.WriteLine($"blueback: {Output.Describe(ex)}");
+    exit = Output.Failed;
+}
 catch (Exception ex) when (ex is not OutOfMemoryException)
 {
-    // Every command maps the errors it expects to a message and exit 2; what reaches here is a bug: said whole, still 2.
-    Console.Error.WriteLine($"blueback: unexpected error (please report it with this text): {ex}");
+    // Every command maps the errors it expects to a message and exit 2; what reaches here is a bug: its message, and
+    // with --verbose its stack trace for the report; still 2.
+    Console.Error.WriteLine(Output.Verbose
+        ? $"blueback: unexpected error (please report it with this text): {ex}"
+        : $"blueback: unexpected error: {ex.Message} (run the command again with --verbose for the details to report).");
     exit = Output.Failed;
 }
 return Signals.Finish(exit);

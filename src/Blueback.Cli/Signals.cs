@@ -44,11 +44,24 @@ internal sealed partial class Signals : IDisposable
 
     public bool Signalled => Stopped;
 
+    /// <summary>A SIGTERM this soon after the first signal is the same stop sent twice, not an operator's second:
+    /// <c>timeout</c> sends SIGTERM to the program and then to its whole process group, so the program got two at once
+    /// and exited at once, its partial work left behind. A second Ctrl+C (SIGINT) always counts.</summary>
+    public static readonly TimeSpan DuplicateTerminateWindow = TimeSpan.FromSeconds(1);
+
+    private static long s_firstSignal;
+
     private static void Handle(PosixSignalContext context)
     {
         context.Cancel = true;
+        if (Volatile.Read(ref s_count) > 0 && context.Signal == PosixSignal.SIGTERM
+            && System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref s_firstSignal)) < DuplicateTerminateWindow)
+        {
+            return; // the first stop's duplicate: the graceful stop goes on
+        }
         if (Interlocked.Increment(ref s_count) == 1)
         {
+            Volatile.Write(ref s_firstSignal, System.Diagnostics.Stopwatch.GetTimestamp());
             if (Volatile.Read(ref s_bound) is { } bound)
             {
                 new Thread(() => EndAfter(bound.Bound, bound.What, bound.Cleanup)) { IsBackground = true, Name = "blueback-stop" }.Start();

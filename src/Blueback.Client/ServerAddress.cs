@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace Blueback.Client;
 
 /// <summary>Where the server is: <c>http://HOST:PORT</c>, or <c>unix:/path/to.sock</c> for a local server over a
-/// Unix domain socket. Either way the client dials the server and data comes back on that connection: there is
+/// Unix domain socket (<c>unix:@name</c>: a name in Linux's abstract namespace, as the server's internal socket is). Either way the client dials the server and data comes back on that connection: there is
 /// no connect-back and no address lookup on the client's side (the Q177807 lesson).</summary>
 public static class ServerAddress
 {
@@ -31,7 +31,7 @@ public static class ServerAddress
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 try
                 {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path.StartsWith('@') ? "\0" + path[1..] : path), ct).ConfigureAwait(false);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch

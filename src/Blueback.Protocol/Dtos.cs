@@ -48,7 +48,8 @@ public sealed class BatchOp
 /// <summary>GET .../keys: one page of an ordered range scan.</summary>
 public sealed class ScanResponse
 {
-    /// <summary>The keys and values, in key order (reversed for a reverse scan); at most the limit asked for.</summary>
+    /// <summary>The keys and values, in key order (reversed for a reverse scan); at most the limit asked for, and at most
+    /// <see cref="Routes.Limits.MaxScanPageBytes"/> of keys and values (beyond a first one).</summary>
     [JsonPropertyName("items")]
     public List<ScanItem> Items { get; set; } = [];
 

@@ -260,6 +260,10 @@ public static class Routes
         public const int DefaultScanLimit = 100;
         /// <summary>The most keys a scan page holds.</summary>
         public const int MaxScanLimit = 1000;
+        /// <summary>The most bytes of keys and values a scan page holds (4 MiB, before base64): a page ends at the limit
+        /// or at this, whichever comes first, with <c>next</c> as usual (a page always holds at least one key, so a
+        /// 16 MiB value comes alone). A thousand large values made one 193 MB page.</summary>
+        public const int MaxScanPageBytes = 4 * 1024 * 1024;
         /// <summary>The most operations in one batch.</summary>
         public const int MaxBatchOps = 10_000;
         /// <summary>A batch body: its values, base64-expanded, plus JSON around them.</summary>

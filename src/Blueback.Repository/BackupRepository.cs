@@ -72,6 +72,7 @@ public sealed partial class BackupRepository
         {
             throw new RepositoryException("Encryption needs repository format 2 (the default).");
         }
+        RefuseFile(store);
         if (await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"'{store.Location}' already holds a repository; use it, or choose an empty location.");
@@ -105,6 +106,7 @@ public sealed partial class BackupRepository
     /// <summary>Opens a repository; an encrypted one needs <paramref name="secret"/> (a wrong one is a clear error).</summary>
     public static async Task<BackupRepository> OpenAsync(IRepositoryStore store, RepositorySecret? secret, CancellationToken cancellationToken = default)
     {
+        RefuseFile(store);
         if (!await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryNotFoundException(store.Location, $"'{store.Location}' is not a Blueback repository (no {ConfigKey}); create one with 'blueback repo init'.");
@@ -116,11 +118,11 @@ public sealed partial class BackupRepository
         }
         catch (JsonException ex)
         {
-            throw new RepositoryException($"'{store.Location}/{ConfigKey}' is damaged: {ex.Message}");
+            throw new RepositoryException(DamagedConfig(store, $"not valid JSON: {ex.Message}"));
         }
         if (config is null || string.IsNullOrEmpty(config.Id))
         {
-            throw new RepositoryException($"'{store.Location}/{ConfigKey}' has no repository id.");
+            throw new RepositoryException(DamagedConfig(store, "it has no repository id"));
         }
         if (config.FormatVersion is < OldestFormatVersion or > FormatVersion)
         {
@@ -137,6 +139,22 @@ public sealed partial class BackupRepository
         }
         return new BackupRepository(store, config, keys);
     }
+
+    /// <summary>A local location that is a file: said so, not "not a repository; create one" (which then failed:
+    /// "already exists").</summary>
+    private static void RefuseFile(IRepositoryStore store)
+    {
+        if (store is LocalDirectoryStore && File.Exists(store.Location))
+        {
+            throw new RepositoryException($"'{store.Location}' is a file, not a repository (a repository is a directory, or an s3:// location). Give the repository's directory, or a path that does not exist yet to 'blueback repo init'.");
+        }
+    }
+
+    /// <summary>The message for a config.json that cannot be read: which file, and how to get a good one back.</summary>
+    private static string DamagedConfig(IRepositoryStore store, string what) =>
+        $"The repository's config file '{store.Location}/{ConfigKey}' is damaged ({what}); nothing in the repository can be read without it. "
+        + "Put back a copy of it (an encrypted repository's is its only copy of the wrapped master key: 'blueback repo key export' saves one), "
+        + "or rebuild it from such an export with 'blueback repo init LOCATION --from-key FILE'. The sets and chunks are untouched.";
 
     public static string SetPrefix(string setId) => $"sets/{setId}";
 

@@ -64,7 +64,10 @@ public static class BluebackServer
             throw new ServerConfigException($"The config declares instance '{sb.Instance}', which this server is to be the warm standby of: a standby's instance comes from the repository. Remove it from the config.");
         }
         var shutdown = config.ShutdownTimeoutSeconds is { } secs ? TimeSpan.FromSeconds(secs) : options.ShutdownTimeout;
-        var internalSocket = InternalSocket(options.DataDirectory);
+        CheckPortsFree(options.Listen); // a busy port said plainly, before the data directory or a token is made
+        // First, before anything is created in it: one server per data directory, for this server's life.
+        using var dataLock = DataDirectoryLock.Acquire(options.DataDirectory);
+        var internalSocket = dataLock.InternalSocketName();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (!options.Quiet)
@@ -88,7 +91,7 @@ public static class BluebackServer
             k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(limits.KeepAliveTimeoutSeconds);
             k.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(5));
             Listen(k, options, output);
-            k.ListenUnixSocket(internalSocket); // the server's own programs (policies) reach it here
+            k.Listen(DataDirectoryLock.UnixEndPoint(internalSocket)); // the server's own programs (policies) reach it here
         });
 
         using var loggerFactory = LoggerFactory.Create(b =>
@@ -117,7 +120,7 @@ public static class BluebackServer
         var hosted = config.Instances.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         using var policies = new Policies.PolicyRunner(new Policies.PolicyStore(options.DataDirectory), config.Policies,
             new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
-            hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger);
+            hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
         ApiDocument.AddServices(builder.Services);
         var app = builder.Build();
@@ -157,14 +160,22 @@ public static class BluebackServer
             ApiDocument.Map(app);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
-            if (File.Exists(internalSocket))
+            try
             {
-                File.Delete(internalSocket); // left by a server that is gone: the instances' locks, held now, keep two servers apart
+                await app.StartAsync(stop).ConfigureAwait(false);
             }
-            await app.StartAsync(stop).ConfigureAwait(false);
+            catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ServerConfigException($"{ex.Message.TrimEnd('.')}: another program (another Blueback server?) listens there. Stop it, or give this server another address with --listen (port 0 picks a free one).");
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            {
+                // Kestrel's message names the address (a Unix socket's path); binding a socket fails on some file systems (FUSE).
+                throw new ServerConfigException($"Cannot listen: {ex.Message} For a Unix socket (--unix PATH), choose a path on a local file system (some, such as FUSE, refuse sockets).");
+            }
             standby?.Start();
             policies.Start();
-            var addresses = (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []).Where(a => !a.Contains(internalSocket, StringComparison.Ordinal)).ToList();
+            var addresses = (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []).Where(a => !a.Contains(internalSocket.TrimStart('@'), StringComparison.Ordinal)).ToList();
             output.WriteLine($"Blueback server, data in {host.DataDirectory}");
             foreach (var a in addresses)
             {
@@ -209,6 +220,49 @@ public static class BluebackServer
             host.Dispose();
             output.WriteLine($"Stopped cleanly in {sw.ElapsedMilliseconds} ms; databases marked clean.");
             output.Flush();
+        }
+    }
+
+    /// <summary>Refuses a TCP port another program listens on, before anything is created (Kestrel's own refusal came
+    /// after the data directory and a token were made, as a 3,000-character stack trace).</summary>
+    private static void CheckPortsFree(IEnumerable<string> listen)
+    {
+        foreach (var url in listen)
+        {
+            var (host, port, _) = ParseUrl(url);
+            if (port == 0)
+            {
+                continue;
+            }
+            var address = host switch
+            {
+                "localhost" => IPAddress.Loopback,
+                "*" or "+" or "0.0.0.0" => IPAddress.Any,
+                _ => IPAddress.Parse(host.Trim('[', ']')),
+            };
+            var probe = new System.Net.Sockets.TcpListener(address, port);
+            try
+            {
+                // As Kestrel binds: a port whose last server just stopped (connections in TIME_WAIT) is free.
+                probe.Server.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+                probe.Start();
+            }
+            catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+            {
+                throw new ServerConfigException($"Port {port} ({url}) is in use by another program (another Blueback server?). Stop it, or give this server another address with --listen http://127.0.0.1:PORT (port 0 picks a free one).");
+            }
+            catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
+            {
+                throw new ServerConfigException($"Listening on {url} is not allowed for this user ({ex.Message}): ports below 1024 need privileges. Use a port above 1024.");
+            }
+            catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable)
+            {
+                throw new ServerConfigException($"Cannot listen on {url}: {address} is not an address of this machine. Give one of its addresses, 127.0.0.1, or * for every interface.");
+            }
+            finally
+            {
+                probe.Stop();
+            }
         }
     }
 
@@ -280,24 +334,6 @@ public static class BluebackServer
         {
             throw new ServerConfigException($"Cannot load the TLS certificate '{options.TlsCertificate}' with key '{options.TlsKey}': {ex.Message}. Both must be PEM, the key matching the certificate.");
         }
-    }
-
-    /// <summary>The Unix socket the server's own programs reach it on: DATA/run/server.sock (private to its user), or a
-    /// name in the temporary directory where that path is too long for a socket address.</summary>
-    private static string InternalSocket(string dataDirectory)
-    {
-        var run = Path.GetFullPath(Path.Combine(dataDirectory, "run"));
-        Directory.CreateDirectory(run);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(run, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        var path = Path.Combine(run, "server.sock");
-        if (path.Length > 100)
-        {
-            path = Path.Combine(Path.GetTempPath(), $"blueback-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(run)))[..16]}.sock");
-        }
-        return path;
     }
 
     /// <summary>http(s)://HOST:PORT with HOST an IP address, localhost or * (every interface).</summary>

@@ -44,6 +44,11 @@ public sealed class ServerConfig
     [JsonPropertyName("programPath")]
     public string? ProgramPath { get; set; }
 
+    /// <summary>Lets policies take backups more often than <see cref="Policies.PolicyRules.MinimumFull"/> and
+    /// <see cref="Policies.PolicyRules.MinimumIncremental"/> (tests and drills; a full every few seconds is a mistake anywhere else).</summary>
+    [JsonPropertyName("allowShortSchedules")]
+    public bool AllowShortSchedules { get; set; }
+
     /// <summary>Lets instances declare <see cref="InstanceConfig.FaultDrills"/>: a second key, so that a drill copied
     /// into a production config does not fail a disk by itself.</summary>
     [JsonPropertyName("allowFaultDrills")]
@@ -58,28 +63,41 @@ public sealed class ServerConfig
         ],
     };
 
+    /// <summary>Reads and checks a config file: an unknown key, a value of the wrong type or out of range, or an absurd
+    /// schedule is refused naming the key and its line.</summary>
     public static ServerConfig Load(string path)
     {
-        ServerConfig? config;
+        string json;
         try
         {
-            config = JsonSerializer.Deserialize(File.ReadAllText(path), ServerConfigJson.Default.ServerConfig);
+            json = File.ReadAllText(path);
         }
-        catch (JsonException ex)
-        {
-            throw new ServerConfigException($"Config file '{path}' is not valid JSON: {ex.Message}");
-        }
-        catch (FileNotFoundException)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new ServerConfigException($"Config file '{path}' does not exist.");
         }
-        if (config is null || config.Instances.Count == 0)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ServerConfigException($"Config file '{path}' cannot be read: {ex.Message}");
+        }
+        var config = StrictJson.Parse(json, ServerConfigJson.Default.ServerConfig, $"Config file '{path}'");
+        if (config.Instances.Count == 0)
         {
             throw new ServerConfigException($"Config file '{path}' declares no instances; declare at least one under \"instances\".");
         }
-        config.Validate(path);
+        try
+        {
+            config.Validate(path);
+        }
+        catch (ServerConfigException ex) when (ex.Key is { } key && StrictJson.LineOf(json, key) is { } line)
+        {
+            throw new ServerConfigException($"Config file '{path}', line {line} (\"{key}\"): {ex.Message}") { Key = key };
+        }
         return config;
     }
+
+    /// <summary>A policy's JSON (<c>policy set</c>, PUT /v1/policies/NAME) read as strictly as the config file.</summary>
+    public static Protocol.PolicyDefinition ParsePolicy(string json, string where) => StrictJson.Parse(json, ServerConfigJson.Default.PolicyDefinition, where);
 
     private void Validate(string path)
     {
@@ -129,9 +147,17 @@ public sealed class ServerConfig
             }
         }
         var policies = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var p in Policies)
+        for (int n = 0; n < Policies.Count; n++)
         {
-            Blueback.Server.Policies.PolicyRules.Validate(p, names.Contains, $"Config file '{path}'");
+            var p = Policies[n];
+            try
+            {
+                Blueback.Server.Policies.PolicyRules.Validate(p, names.Contains, $"Config file '{path}'", AllowShortSchedules);
+            }
+            catch (ServerConfigException ex) when (ex.Key is { } key)
+            {
+                throw new ServerConfigException(ex.Message) { Key = $"policies[{n}].{key}" };
+            }
             if (!policies.Add(p.Name))
             {
                 throw new ServerConfigException($"Config file '{path}': policy '{p.Name}' is declared twice.");
@@ -207,7 +233,11 @@ public sealed class DatabaseConfig
     public int? PageSize { get; set; }
 }
 
-public sealed class ServerConfigException(string message) : Exception(message);
+public sealed class ServerConfigException(string message) : Exception(message)
+{
+    /// <summary>The key the error is about, as a path ("policies[0].full"), where it is one key's.</summary>
+    public string? Key { get; init; }
+}
 
 internal static class Names
 {
@@ -215,6 +245,7 @@ internal static class Names
         !string.IsNullOrEmpty(name) && name.Length <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 }
 
-[JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(ServerConfig))]
+[JsonSerializable(typeof(Protocol.PolicyDefinition))]
 internal sealed partial class ServerConfigJson : JsonSerializerContext;

@@ -22,6 +22,7 @@ public partial class PolicyTests
             { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] },
                              { "name": "directory", "databases": [ { "name": "directory" } ] } ],
               {{extra}}
+              "allowShortSchedules": true,
               "policies": [ {{policies}} ] }
             """);
         return path;

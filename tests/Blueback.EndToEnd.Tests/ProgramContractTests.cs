@@ -75,7 +75,7 @@ public class ProgramContractTests
         var usage = Cli("verify", "--rep", repo);
         Assert.Equal(ExitCodes.Usage, usage.Exit);
         Assert.Contains("'--rep'", usage.Err, StringComparison.Ordinal);
-        Assert.Contains("Run 'blueback verify --help'", usage.Err, StringComparison.Ordinal);
+        Assert.Contains("'blueback verify --help' lists its options", usage.Err, StringComparison.Ordinal);
         Assert.True(usage.Err.Split('\n').Length < 8, usage.Err); // the error, not the whole help above it
 
         var noRepo = Cli("list", "--repo", dir["nosuch"]);

@@ -124,6 +124,10 @@ public sealed partial class ServerProcess : IDisposable
     /// <summary>SIGKILL: no chance to flush or mark anything clean.</summary>
     public void Kill()
     {
+        if (_disposed)
+        {
+            return;
+        }
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -150,12 +154,28 @@ public sealed partial class ServerProcess : IDisposable
         return sw.Elapsed;
     }
 
+    /// <summary>Sends a signal to the server's process (15 SIGTERM, 2 SIGINT).</summary>
+    public void Signal(int signal) => _ = SendSignal(_process.Id, signal);
+
+    /// <summary>Waits (bounded) for the exit, with the output drained.</summary>
+    public async Task WaitForExitAsync(TimeSpan bound)
+    {
+        using var cts = new CancellationTokenSource(bound);
+        await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit();
+    }
+
     [LibraryImport("libc", EntryPoint = "kill")]
     private static partial int SendSignal(int pid, int signal);
 
+    private bool _disposed;
+
+    /// <summary>Kills the server if it still runs; disposing twice is harmless (a test's finally may dispose a server it
+    /// already replaced, and must not hide the test's own failure).</summary>
     public void Dispose()
     {
         Kill();
+        _disposed = true;
         _process.Dispose();
     }
 }

@@ -26,8 +26,7 @@ public static class SetProof
     {
         var clock = Stopwatch.StartNew();
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
-        var set = sets.FirstOrDefault(s => s.SetId == setId)
-            ?? throw new SetNotFoundException(setId);
+        var set = SetIds.Resolve(sets, setId);
         var proof = new ProofRecord { Time = DateTime.UtcNow };
         List<Manifest> chain;
         try

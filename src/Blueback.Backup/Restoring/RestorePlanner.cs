@@ -18,6 +18,7 @@ public static class RestorePlanner
     public static async Task<List<Manifest>> PlanAsync(BackupRepository repo, string setArg, string? instance, RecoveryStop? stop, bool liveLogsFollow, CancellationToken ct)
     {
         var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
+        setArg = setArg == "latest" ? setArg : SetIds.ResolveId(sets, setArg); // a unique prefix names its set
         var shipped = setArg == "latest" ? await repo.ListShippedAsync(instance, ct).ConfigureAwait(false) : [];
         if (shipped.Count == 0)
         {
@@ -55,9 +56,9 @@ public static class RestorePlanner
 
     public static List<Manifest> Plan(IReadOnlyList<Manifest> sets, string setArg, string? instance, RecoveryStop? stop, bool liveLogsFollow)
     {
-        if (setArg != "latest" && sets.All(s => s.SetId != setArg))
+        if (setArg != "latest")
         {
-            throw new SetNotFoundException(setArg); // exit 3, whatever else the repository holds
+            setArg = SetIds.ResolveId(sets, setArg); // exit 3 for none, whatever else the repository holds
         }
         var candidates = sets.Where(s => instance is null || s.Instance == instance).ToList();
         if (candidates.Count == 0)

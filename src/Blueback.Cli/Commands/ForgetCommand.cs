@@ -39,8 +39,8 @@ internal static class ForgetCommand
                 };
                 if (policy.IsEmpty)
                 {
-                    Console.Error.WriteLine("blueback forget: say what to keep (--keep-last, --keep-daily, --keep-weekly, --keep-monthly or --keep-within); without a rule every set but the newest would go.");
-                    return Output.Failed;
+                    Console.Error.WriteLine("blueback forget: say what to keep (--keep-last, --keep-daily, --keep-weekly, --keep-monthly or --keep-within); without a rule every set but the newest would go. ('blueback forget --help' lists them.)");
+                    return Output.Usage;
                 }
                 var r = await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false);
                 return await RunAsync(r, policy, pr.GetValue(instance), pr.GetValue(dryRun), pr.GetValue(json), signals.Token).ConfigureAwait(false);

@@ -35,8 +35,8 @@ internal static class LoadCommand
                 pr.GetValue(ops), Math.Max(0, pr.GetValue(valueSize)), Math.Clamp(pr.GetValue(batch), 1, Routes.Limits.MaxBatchOps), pr.GetValue(ackFile), Math.Max(0, pr.GetValue(warmup)));
             if (settings.ValueSize * (long)settings.Batch > Routes.Limits.MaxBatchBodyBytes / 2)
             {
-                Console.Error.WriteLine("blueback load: --value-size times --batch is too large for one request; lower one of them.");
-                return Output.Failed;
+                Console.Error.WriteLine("blueback load: --value-size times --batch is too large for one request; lower one of them. ('blueback load --help' lists the options.)");
+                return Output.Usage;
             }
             if (settings.Warmup > 0)
             {

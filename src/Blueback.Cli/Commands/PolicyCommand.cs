@@ -88,7 +88,7 @@ internal static class PolicyCommand
             Console.WriteLine($"{"job",-12} {"kind",-12} {"trigger",-12} {"outcome",-11} {"started (UTC)",-19} {"seconds",8} {"set",-8} {"MiB",8} {"MB/s",7}  error");
             foreach (var j in jobs)
             {
-                Console.WriteLine($"{j.Id,-12} {j.Kind.WireName(),-12} {j.Trigger.WireName(),-12} {j.State.WireName(),-11} {j.Started:yyyy-MM-dd HH:mm:ss} {j.Seconds,8:0.0} {(j.Set ?? "")[..Math.Min(8, (j.Set ?? "").Length)],-8} {(j.Bytes ?? 0) / 1048576.0,8:0.0} {j.RateMBps,7:0.0}  {j.Error}");
+                Console.WriteLine($"{j.Id,-12} {j.Kind.WireName(),-12} {j.Trigger.WireName(),-12} {j.State.WireName(),-11} {j.Started:yyyy-MM-dd HH:mm:ss} {j.Seconds,8:0.0} {Blueback.Repository.SetIds.Short(j.Set ?? ""),-8} {(j.Bytes ?? 0) / 1048576.0,8:0.0} {j.RateMBps,7:0.0}  {j.Error}");
             }
             return Output.Ok;
         });
@@ -103,8 +103,8 @@ internal static class PolicyCommand
         var put = new Command("set", "Add or replace a policy (kept by the server in DATA/policies/api.json; admin).") { file };
         Wire(put, async (calls, pr, ct) =>
         {
-            var policy = JsonSerializer.Deserialize(await File.ReadAllTextAsync(pr.GetValue(file)!, ct).ConfigureAwait(false), ProtocolJson.Default.PolicyDefinition)
-                ?? throw new ArgumentException($"'{pr.GetValue(file)}' holds no policy.");
+            // As strict as the server's config file: an unknown key (a typo) is refused here, before the server drops it.
+            var policy = Blueback.Server.ServerConfig.ParsePolicy(await File.ReadAllTextAsync(pr.GetValue(file)!, ct).ConfigureAwait(false), $"Policy file '{pr.GetValue(file)}'");
             var p = await calls.PutAsync(policy, ct).ConfigureAwait(false);
             Console.WriteLine($"Policy {p.Definition.Name} set; next full backup {p.Next.GetValueOrDefault("full"):yyyy-MM-dd HH:mm:ss} UTC.");
             return Output.Ok;
@@ -199,7 +199,7 @@ internal static class PolicyCommand
                 Console.Error.WriteLine("blueback: cancelled.");
                 return Output.Cancelled;
             }
-            catch (Exception ex) when (ex is BluebackApiException or HttpRequestException or IOException or ArgumentException or JsonException)
+            catch (Exception ex) when (ex is BluebackApiException or HttpRequestException or IOException or ArgumentException or JsonException or Blueback.Server.ServerConfigException)
             {
                 Console.Error.WriteLine($"blueback policy: {ex.Message}");
                 return Output.Failed;

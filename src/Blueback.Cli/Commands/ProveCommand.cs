@@ -50,7 +50,7 @@ internal static class ProveCommand
                 List<Manifest> chosen;
                 if (pr.GetValue(set) is { } id)
                 {
-                    chosen = [sets.FirstOrDefault(s => s.SetId == id) ?? throw new SetNotFoundException(id)];
+                    chosen = [SetIds.Resolve(sets, id)];
                 }
                 else if (pr.GetValue(all))
                 {

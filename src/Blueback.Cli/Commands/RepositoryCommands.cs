@@ -17,10 +17,17 @@ internal static class RepositoryCommands
         var where = new Argument<string>("LOCATION") { Description = "A directory, or s3://BUCKET/PREFIX in an existing bucket." };
         var encrypt = new Option<bool>("--encrypt") { Description = $"Seal every chunk and manifest with AES-256-GCM, under a key file (--key-file F: created if absent) or the passphrase in ${RepositorySecret.PasswordVariable}." };
         var format = new Option<int>("--format") { Description = "Repository format: 2 (shared, deduplicated chunks; the default) or 1 (each set's chunks in its own folder, as blueback wrote before format 2).", DefaultValueFactory = _ => BackupRepository.FormatVersion };
-        var init = new Command("init", "Create a repository.") { where, encrypt, format };
+        var fromKey = new Option<string?>("--from-key") { Description = "Rebuild a missing or damaged config.json of the repository at LOCATION from this key export ('blueback repo key export'); an encrypted one is checked to open with --key-file or the passphrase." };
+        var init = new Command("init", "Create a repository (or, with --from-key, rebuild a lost config.json).") { where, encrypt, format, fromKey };
         initOpts.AddTo(init, withRepo: false);
         init.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
+            if (pr.GetValue(fromKey) is { } export)
+            {
+                var rebuilt = await BackupRepository.InitFromKeyAsync(initOpts.Store(pr, pr.GetValue(where)!), await File.ReadAllBytesAsync(export, ct).ConfigureAwait(false), export, initOpts.Secret(pr), ct).ConfigureAwait(false);
+                Console.WriteLine($"Rebuilt the config of repository {rebuilt.Id} (format {rebuilt.Format}{(rebuilt.IsEncrypted ? ", encrypted; it opens with the secret given" : "")}) in {rebuilt.Store.Location} from {export}.");
+                return Output.Ok;
+            }
             RepositorySecret? secret = null;
             if (pr.GetValue(encrypt))
             {
@@ -36,6 +43,10 @@ internal static class RepositoryCommands
             }
             var r = await BackupRepository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), pr.GetValue(format), secret, ct).ConfigureAwait(false);
             Console.WriteLine($"Created repository {r.Id} (format {r.Format}{(secret is not null ? $", encrypted with AES-256-GCM; opened with {secret.Origin}: keep it, without it nothing in the repository can be read" : "")}) in {r.Store.Location}.");
+            if (secret is not null)
+            {
+                Console.WriteLine($"Its wrapped master key is in {r.Store.Location}/config.json and nowhere else: keep a copy apart from the repository ('blueback repo key export --repo {r.Store.Location} --out FILE'); if config.json is lost, 'blueback repo init LOCATION --from-key FILE' rebuilds it.");
+            }
             return Output.Ok;
         }).ConfigureAwait(false));
         repo.Subcommands.Add(init);
@@ -56,6 +67,7 @@ internal static class RepositoryCommands
             return Output.Ok;
         }).ConfigureAwait(false));
         repo.Subcommands.Add(passwd);
+        repo.Subcommands.Add(KeyCommand());
         var gcOpts = new RepoOptions();
         var grace = new Option<string>("--grace") { Description = "Leave sets without a manifest alone until nothing in them changed for this long (a backup may still be writing them): 1h by default; 30m, 2h, 1d...", DefaultValueFactory = _ => "1h" };
         var gc = new Command("gc", "Remove what unfinished or forgotten backups left behind (sets without a committed manifest), and unfinished uploads.") { grace };
@@ -70,6 +82,36 @@ internal static class RepositoryCommands
         });
         repo.Subcommands.Add(gc);
         return repo;
+    }
+
+    /// <summary><c>repo key export</c>: a copy of config.json (id, format, the wrapped master key), to keep apart from
+    /// the repository; <c>repo init --from-key</c> rebuilds config.json from it.</summary>
+    private static Command KeyCommand()
+    {
+        var opts = new RepoOptions();
+        var output = new Option<string?>("--out") { Description = "Write the export to this file (readable by its user only) instead of standard output." };
+        var export = new Command("export", "Print or save the repository's key export (its config.json: id, format and, if encrypted, the wrapped master key, which opens nothing without the passphrase or key file). Keep it apart from the repository.") { output };
+        opts.AddTo(export);
+        export.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        {
+            var r = await opts.OpenAsync(pr, ct).ConfigureAwait(false);
+            var bytes = r.ExportKey();
+            if (pr.GetValue(output) is { } path)
+            {
+                await File.WriteAllBytesAsync(path, bytes, ct).ConfigureAwait(false);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
+                Console.Error.WriteLine($"Wrote the key export of repository {r.Id} to {path}. Keep it apart from the repository; 'blueback repo init {r.Store.Location} --from-key {path}' rebuilds a lost config.json.");
+            }
+            else
+            {
+                Console.WriteLine(System.Text.Encoding.UTF8.GetString(bytes));
+            }
+            return Output.Ok;
+        }).ConfigureAwait(false));
+        return new Command("key", "The repository's key: export it, to rebuild a lost config.json with 'repo init --from-key'.") { export };
     }
 
     private static async Task<int> CollectGarbageAsync(ParseResult pr, RepoOptions gcOpts, Option<string> grace, CancellationToken ct)
@@ -151,7 +193,7 @@ internal static class RepositoryCommands
                 var sets = await r.ListSetsAsync(signals.Token).ConfigureAwait(false);
                 var shipped = await r.ListShippedAsync(null, signals.Token).ConfigureAwait(false);
                 var id = pr.GetValue(set);
-                var chosen = id is null ? sets : id.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? [] : [await r.ReadManifestAsync(id, signals.Token).ConfigureAwait(false)];
+                var chosen = id is null ? sets : id.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? [] : [await r.ReadManifestAsync(SetIds.ResolveId(sets, id), signals.Token).ConfigureAwait(false)];
                 if (id is not null && chosen.Count == 0)
                 {
                     shipped = shipped.Where(k => k.SetId == id).ToList();

@@ -65,6 +65,10 @@ internal static class RestoreCommand
         {
             throw new RestorePlanException("say where to restore: --to DIR (offline, into a server's data directory) or --server URL (online, through a running server), not both.");
         }
+        if (o.To is { } to && File.Exists(to))
+        {
+            throw new RestorePlanException($"--to '{Path.GetFullPath(to)}' is a file: restore goes into a server's data directory (created if missing, or the stopped server's with --replace). Give a directory.");
+        }
         if (o.Delta && o.Server is not null)
         {
             throw new RestorePlanException("--delta patches the database files of an instance directory in place: it restores offline (--to DIR), with no server running on it.");

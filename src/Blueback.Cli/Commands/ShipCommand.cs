@@ -61,7 +61,7 @@ internal static class ShipCommand
                 {
                     // Not one the shipper knows to ride out: said whole (it is a defect to report), and the exit is a
                     // failure's, never the runtime's stack trace and 1 (the code for "a problem found").
-                    Console.Error.WriteLine($"blueback ship: stopped by an unexpected error: {ex}");
+                    Console.Error.WriteLine($"blueback ship: stopped by an unexpected error: {Output.Describe(ex)}{(Output.Verbose ? "" : " (--verbose prints the details to report)")}");
                     Console.Error.WriteLine("blueback ship: the server keeps every generation not yet shipped; start 'blueback ship' again.");
                     return Output.Failed;
                 }

@@ -127,10 +127,21 @@ internal static class DataEndpoints
             return Problems.BadRequest("reverse must be true or false.");
         }
         using var r = inst.BeginRead();
-        var page = r.Scan(db, table, from, to, reverse, limit + 1);
         var response = new ScanResponse();
-        foreach (var kv in page.Take(limit))
+        long bytes = 0;
+        byte[]? last = null;
+        bool more = false;
+        // A page ends at the limit or at MaxScanPageBytes of keys and values, whichever comes first (at least one key).
+        foreach (var kv in r.Scan(db, table, from, to, reverse))
         {
+            long size = kv.Key.Length + (long)kv.Value.Length;
+            if (response.Items.Count == limit || (response.Items.Count > 0 && bytes + size > Routes.Limits.MaxScanPageBytes))
+            {
+                more = true;
+                break;
+            }
+            bytes += size;
+            last = kv.Key;
             response.Items.Add(new ScanItem
             {
                 Key = Encoding.UTF8.GetString(kv.Key),
@@ -138,9 +149,8 @@ internal static class DataEndpoints
                 Value = Convert.ToBase64String(kv.Value),
             });
         }
-        if (page.Count > limit)
+        if (more && last is not null)
         {
-            var last = page[limit - 1].Key;
             // Forward: the next page starts just after the last key (from is inclusive). Reverse: below it (to is exclusive).
             var cursor = reverse ? last : [.. last, 0];
             response.Next = IsUtf8(cursor)

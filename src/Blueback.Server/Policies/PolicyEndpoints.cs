@@ -44,9 +44,9 @@ internal static class PolicyEndpoints
             {
                 return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds.Select(k => k.WireName()))}.");
             }
-            if (set is not null && (job != PolicyJobKind.Prove || set.Length != 32 || !set.All(char.IsAsciiHexDigitLower)))
+            if (set is not null && (job != PolicyJobKind.Prove || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
             {
-                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits.");
+                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
             }
             try
             {
@@ -70,16 +70,17 @@ internal static class PolicyEndpoints
 
         app.MapPut(Routes.Templates.Policy, async (HttpContext ctx, string name) =>
         {
-            PolicyDefinition? p;
+            PolicyDefinition p;
             try
             {
-                p = await JsonSerializer.DeserializeAsync(ctx.Request.Body, ProtocolJson.Default.PolicyDefinition, ctx.RequestAborted).ConfigureAwait(false);
+                using var reader = new StreamReader(ctx.Request.Body);
+                p = ServerConfig.ParsePolicy(await reader.ReadToEndAsync(ctx.RequestAborted).ConfigureAwait(false), "The policy");
             }
-            catch (JsonException ex)
+            catch (ServerConfigException ex)
             {
-                return Problems.BadRequest($"The body is not a valid policy: {ex.Message}. See docs/console.md for its fields.");
+                return Problems.BadRequest($"{ex.Message} See docs/console.md for a policy's keys.");
             }
-            if (p is null || p.Name != name)
+            if (p.Name != name)
             {
                 return Problems.BadRequest($"The body's \"name\" must be the policy's name in the path ('{name}').");
             }

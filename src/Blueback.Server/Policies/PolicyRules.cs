@@ -5,7 +5,13 @@ namespace Blueback.Server.Policies;
 /// <summary>A policy's definition checked, and its durations read: every mistake named with what to write instead.</summary>
 internal static class PolicyRules
 {
-    public static void Validate(PolicyDefinition p, Func<string, bool> instanceHosted, string where)
+    /// <summary>The shortest interval between fulls a policy may ask for without "allowShortSchedules".</summary>
+    public static readonly TimeSpan MinimumFull = TimeSpan.FromHours(1);
+
+    /// <summary>The shortest interval between incrementals or differentials without "allowShortSchedules".</summary>
+    public static readonly TimeSpan MinimumIncremental = TimeSpan.FromMinutes(5);
+
+    public static void Validate(PolicyDefinition p, Func<string, bool> instanceHosted, string where, bool allowShortSchedules = false)
     {
         if (!Names.IsValid(p.Name))
         {
@@ -23,14 +29,14 @@ internal static class PolicyRules
         {
             throw new ServerConfigException($"{where}: policy '{p.Name}' has no \"full\" schedule: every chain starts with a full backup (\"full\": \"7d\").");
         }
-        Interval(p.Full, p, "full");
+        Schedule(p.Full, p, "full", MinimumFull, allowShortSchedules, where);
         if (p.Incremental is { } i)
         {
-            Interval(i, p, "incremental");
+            Schedule(i, p, "incremental", MinimumIncremental, allowShortSchedules, where);
         }
         if (p.Differential is { } d)
         {
-            Interval(d, p, "differential");
+            Schedule(d, p, "differential", MinimumIncremental, allowShortSchedules, where);
         }
         if (p.Shipping && !p.ChangedPages && (p.Incremental is not null || p.Differential is not null))
         {
@@ -65,6 +71,39 @@ internal static class PolicyRules
             if (r.KeepWithin is { } within)
             {
                 Interval(within, p, "retention.keepWithin");
+            }
+        }
+    }
+
+    /// <summary>A backup's interval: a duration, and (unless short schedules are allowed) no shorter than
+    /// <paramref name="minimum"/>: a full every 5 s copied a 1.1 GB instance without end.</summary>
+    private static void Schedule(string text, PolicyDefinition p, string field, TimeSpan minimum, bool allowShort, string where)
+    {
+        TimeSpan t;
+        try
+        {
+            t = Interval(text, p, field);
+        }
+        catch (ServerConfigException ex)
+        {
+            throw new ServerConfigException($"{where}: {ex.Message}") { Key = field };
+        }
+        if (!allowShort && t < minimum)
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}' \"{field}\" is '{text}': a {field} backup that often is almost certainly a mistake (each {(field == "full" ? "copies the whole instance" : "runs a backup session")}). Give at least {(minimum.TotalHours >= 1 ? $"{minimum.TotalHours:0}h" : $"{minimum.TotalMinutes:0}m")}, or set \"allowShortSchedules\": true at the top of the server's config for a test server.") { Key = field };
+        }
+    }
+
+    /// <summary>Refuses a schedule shorter than the last backup of its kind took (it would run back to back, never idle).</summary>
+    public static void AgainstHistory(PolicyDefinition p, IEnumerable<PolicyJobInfo> history, string where)
+    {
+        foreach (var kind in new[] { PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential })
+        {
+            if (IntervalOf(p, kind) is { } interval
+                && history.FirstOrDefault(j => j.Kind == kind && j.State == PolicyJobState.Succeeded && j.Seconds is not null) is { } last
+                && interval.TotalSeconds < last.Seconds)
+            {
+                throw new ServerConfigException($"{where}: policy '{p.Name}' \"{kind.WireName()}\" is every {interval.TotalSeconds:0} s, but its last {kind.WireName()} backup (job {last.Id}, {last.Started:yyyy-MM-dd HH:mm} UTC) took {last.Seconds:0} s: backups would run back to back. Give a longer interval.") { Key = kind.WireName() };
             }
         }
     }

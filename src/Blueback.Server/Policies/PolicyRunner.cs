@@ -27,6 +27,7 @@ internal sealed class PolicyRunner : IDisposable
     private readonly Func<string, bool> _instanceHosted;
     private readonly Func<string, long?> _backupProgress;
     private readonly ILogger _logger;
+    private readonly bool _allowShortSchedules;
     private readonly PolicyJobRunner _jobs;
     private readonly PolicyAlerts _alerts = new();
     private readonly Lock _lock = new();
@@ -38,9 +39,10 @@ internal sealed class PolicyRunner : IDisposable
     private Task _loop = Task.CompletedTask;
     private int _disposed;
 
-    public PolicyRunner(PolicyStore store, IEnumerable<PolicyDefinition> fromConfig, PolicyHostInfo host, Func<string, bool> instanceHosted, Func<string, long?> backupProgress, ILogger logger)
+    public PolicyRunner(PolicyStore store, IEnumerable<PolicyDefinition> fromConfig, PolicyHostInfo host, Func<string, bool> instanceHosted, Func<string, long?> backupProgress, ILogger logger, bool allowShortSchedules = false)
     {
         _store = store;
+        _allowShortSchedules = allowShortSchedules;
         _host = host;
         _instanceHosted = instanceHosted;
         _backupProgress = backupProgress;
@@ -48,11 +50,15 @@ internal sealed class PolicyRunner : IDisposable
         _jobs = new PolicyJobRunner(host, store.DefaultScratch, logger);
         foreach (var p in fromConfig)
         {
+            if (!allowShortSchedules) // a test server's policies may run back to back on purpose
+            {
+                PolicyRules.AgainstHistory(p, store.History(p.Name, 200), "The config file");
+            }
             _lanes[p.Name] = NewLane(p, PolicySource.Config);
         }
         foreach (var p in store.LoadApiPolicies())
         {
-            PolicyRules.Validate(p, instanceHosted, $"policy '{p.Name}' set through the API");
+            PolicyRules.Validate(p, instanceHosted, $"policy '{p.Name}' set through the API", allowShortSchedules);
             _lanes[p.Name] = NewLane(p, PolicySource.Api); // set later than the config: it wins
         }
     }
@@ -307,7 +313,10 @@ internal sealed class PolicyRunner : IDisposable
                 {
                     return (null, _proving.Info);
                 }
-                var target = set ?? lane.Sets.OrderByDescending(s => s.Ended).FirstOrDefault()?.Id;
+                // A short id (the history's and console's) recorded as the whole one where the listing knows it; the
+                // program resolves it in any case, and refuses an ambiguous one listing the candidates.
+                var target = set is null ? lane.Sets.OrderByDescending(s => s.Ended).FirstOrDefault()?.Id
+                    : lane.Sets.Where(s => s.Id.StartsWith(set, StringComparison.Ordinal)).Select(s => s.Id).ToList() is [var only] ? only : set;
                 if (target is null)
                 {
                     throw new InvalidOperationException($"policy '{name}' has no set to prove yet (its repository lists none); give one with set=ID or take a backup first.");
@@ -376,7 +385,11 @@ internal sealed class PolicyRunner : IDisposable
     /// <summary>Adds or replaces a policy set through the API (kept in DATA/policies/api.json).</summary>
     public void Put(PolicyDefinition p)
     {
-        PolicyRules.Validate(p, _instanceHosted, "PUT /v1/policies");
+        PolicyRules.Validate(p, _instanceHosted, "PUT /v1/policies", _allowShortSchedules);
+        if (!_allowShortSchedules)
+        {
+            PolicyRules.AgainstHistory(p, _store.History(p.Name, 200), "PUT /v1/policies");
+        }
         lock (_lock)
         {
             if (_lanes.TryGetValue(p.Name, out var lane))

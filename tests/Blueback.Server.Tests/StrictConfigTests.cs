@@ -1,0 +1,102 @@
+using Blueback.Protocol;
+using Blueback.Server.Policies;
+
+namespace Blueback.Server.Tests;
+
+/// <summary>The config file read strictly (issue 34): a typo, a wrong type or an absurd schedule is refused naming the
+/// key and its line, with the nearest known key suggested; nothing is silently ignored.</summary>
+public class StrictConfigTests
+{
+    private static string Load(string json)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"bb-config-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        try
+        {
+            return Assert.Throws<ServerConfigException>(() => ServerConfig.Load(path)).Message;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private const string Instances = """
+        { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ],
+        """ + "\n";
+
+    [Fact]
+    public void An_unknown_key_in_a_policy_is_refused_naming_its_line_and_the_key_meant()
+    {
+        var message = Load(Instances + """
+          "policies": [ { "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": "7d",
+                          "incremetal": "1h" } ] }
+        """);
+        Assert.Contains("line 3", message, StringComparison.Ordinal);
+        Assert.Contains("\"policies[0].incremetal\"", message, StringComparison.Ordinal);
+        Assert.Contains("did you mean \"incremental\"?", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""  "shutdownTimeoutSecs": 3 }""", "did you mean \"shutdownTimeoutSeconds\"?")]
+    [InlineData("""  "limits": { "maxConnection": 3 } }""", "did you mean \"maxConnections\"?")]
+    [InlineData("""  "policies": [ { "name": "p", "instance": "store", "repository": { "location": "/r", "keyfile": "k" }, "full": "7d" } ] }""", "did you mean \"keyFile\"?")]
+    [InlineData("""  "frobnicate": true }""", "unknown key \"frobnicate\"")]
+    public void Unknown_keys_anywhere_are_refused(string rest, string expected)
+    {
+        var message = Load(Instances + "\n" + rest);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+        Assert.Contains("line 3", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""  "limits": { "maxConnections": "many" } }""", "\"limits.maxConnections\" must be a whole number")]
+    [InlineData("""  "allowFaultDrills": "yes" }""", "\"allowFaultDrills\" must be true or false")]
+    [InlineData("""  "policies": [ { "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": 7 } ] }""", "\"policies[0].full\" must be a string")]
+    public void Values_of_the_wrong_type_are_refused_naming_the_key_and_line(string rest, string expected)
+    {
+        var message = Load(Instances + "\n" + rest);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+        Assert.Contains("line 3", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"full\": \"5s\"", "\"full\" is '5s'")]
+    [InlineData("\"full\": \"7d\", \"incremental\": \"30s\"", "\"incremental\" is '30s'")]
+    public void Absurd_schedules_are_refused_unless_short_schedules_are_allowed(string schedule, string expected)
+    {
+        var policy = "  \"policies\": [ { \"name\": \"p\", \"instance\": \"store\", \"repository\": { \"location\": \"/r\" },\n    " + schedule + " } ] }";
+        var message = Load(Instances + "\n" + policy);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+        Assert.Contains("line 4", message, StringComparison.Ordinal);
+        Assert.Contains("allowShortSchedules", message, StringComparison.Ordinal);
+        var path = Path.Combine(Path.GetTempPath(), $"bb-config-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, Instances + "\n \"allowShortSchedules\": true, " + policy);
+        try
+        {
+            Assert.Single(ServerConfig.Load(path).Policies);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_schedule_shorter_than_the_last_backup_of_its_kind_took_is_refused()
+    {
+        var p = new PolicyDefinition { Name = "p", Instance = "store", Repository = new() { Location = "/r" }, Full = "1h" };
+        var history = new[] { new PolicyJobInfo { Id = "j1", Policy = "p", Kind = PolicyJobKind.Full, State = PolicyJobState.Succeeded, Seconds = 5400 } };
+        var ex = Assert.Throws<ServerConfigException>(() => PolicyRules.AgainstHistory(p, history, "test"));
+        Assert.Contains("took 5400 s", ex.Message, StringComparison.Ordinal);
+        p.Full = "2h";
+        PolicyRules.AgainstHistory(p, history, "test");
+    }
+
+    [Fact]
+    public void A_policy_read_for_policy_set_is_as_strict_as_the_config_file()
+    {
+        var ex = Assert.Throws<ServerConfigException>(() => ServerConfig.ParsePolicy("""{ "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": "7d", "incremetal": "1h" }""", "Policy file 'p.json'"));
+        Assert.Contains("Policy file 'p.json', line 1: unknown key \"incremetal\"; did you mean \"incremental\"?", ex.Message, StringComparison.Ordinal);
+    }
+}
