@@ -52,7 +52,16 @@ internal sealed class PolicyRunner : IDisposable
         {
             if (!allowShortSchedules) // a test server's policies may run back to back on purpose
             {
-                PolicyRules.AgainstHistory(p, store.History(p.Name, 200), "The config file");
+                try
+                {
+                    PolicyRules.AgainstHistory(p, store.History(p.Name, 200), "The config file");
+                }
+                catch (ServerConfigException ex)
+                {
+                    // Said, not refused: a server that will not start after a reboot because its data grew serves no
+                    // one and backs nothing up. (policy set and PUT, with an operator there, still refuse it.)
+                    _logger.LogWarning("{Problem}", ex.Message);
+                }
             }
             _lanes[p.Name] = NewLane(p, PolicySource.Config);
         }
