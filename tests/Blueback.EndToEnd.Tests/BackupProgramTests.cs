@@ -266,7 +266,9 @@ public partial class BackupProgramTests
         // A killed backup's leftovers are younger than gc's default grace (RepositoryTests covers that rule); with no
         // grace gc removes every one.
         Assert.Equal(0, Cli("repo", "gc", "--repo", repo, "--grace", "0").Exit);
-        Assert.All(Directory.GetDirectories(Path.Combine(repo, "sets")), d => Assert.True(File.Exists(Path.Combine(d, "manifest.json")), $"{d} has no manifest after gc"));
+        // (No sets folder at all when every backup was stopped before its commit and gc took every leftover.)
+        var sets = Path.Combine(repo, "sets");
+        Assert.All(Directory.Exists(sets) ? Directory.GetDirectories(sets) : [], d => Assert.True(File.Exists(Path.Combine(d, "manifest.json")), $"{d} has no manifest after gc"));
         var next = Cli("backup", "--server", server.Url, "--repo", repo, "--type", "full");
         Assert.True(next.Exit == 0, next.Err);
         Assert.Equal(0, Cli("verify", "--repo", repo).Exit);
