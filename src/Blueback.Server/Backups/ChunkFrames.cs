@@ -59,10 +59,10 @@ internal static class ChunkFrames
     }
 
     /// <summary>Sends <paramref name="source"/> (the range of the file that starts at the request's offset) as chunk
-    /// frames; <paramref name="sent"/> is told each chunk's content bytes once its frame is flushed.</summary>
-    /// <param name="alive">Called as the chunk is read (every read of the source): the session's lease is renewed while
-    /// the server works on a chunk for its client, which may take seconds on a busy machine at background priority.</param>
-    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, PipeWriter body, BackgroundPriority reads, Func<int, Task> sent, Action alive, CancellationToken ct)
+    /// frames. <paramref name="sent"/> is told the bytes of every read (a mebibyte at most, as the raw stream reads):
+    /// progress, the session's lease and the pacing move as finely as they do for a raw stream, not a chunk at a time
+    /// (a console saw a backup's progress jump by 8 MiB and end; writers met 8 MiB bursts).</summary>
+    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, PipeWriter body, BackgroundPriority reads, Func<int, Task> sent, CancellationToken ct)
     {
         var raw = ArrayPool<byte>.Shared.Rent(request.ChunkSize);
         var stored = ArrayPool<byte>.Shared.Rent(request.Codec.MaxStoredSize(request.ChunkSize));
@@ -72,7 +72,18 @@ internal static class ChunkFrames
             for (long at = request.Offset; at < end;)
             {
                 int n = ChunkLayout.Length(at, end, request.ChunkSize, request.Cuts);
-                var (frame, payload) = await BackupEndpoints.ReadSourceAsync(reads, () => Prepare(source, raw.AsMemory(0, n), stored, request.Codec, known, alive), ct).ConfigureAwait(false);
+                for (int filled = 0; filled < n;)
+                {
+                    int want = Math.Min(ReadSize, n - filled);
+                    int read = await BackupEndpoints.ReadSourceAsync(reads, () => source.Read(raw.AsSpan(filled, want)), ct).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        throw new BackupEndpoints.SourceReadException(new IOException($"the stream ended {n - filled} bytes short of its announced length"));
+                    }
+                    filled += read;
+                    await sent(read).ConfigureAwait(false);
+                }
+                var (frame, payload) = await BackupEndpoints.ReadSourceAsync(reads, () => Encode(raw.AsMemory(0, n), stored, request.Codec, known), ct).ConfigureAwait(false);
                 frame.Write(body.GetSpan(ChunkFrame.HeaderSize));
                 body.Advance(ChunkFrame.HeaderSize);
                 if (payload.Length > 0)
@@ -85,7 +96,6 @@ internal static class ChunkFrames
                     throw new IOException("the response stream ended");
                 }
                 at += n;
-                await sent(n).ConfigureAwait(false);
             }
         }
         finally
@@ -95,28 +105,17 @@ internal static class ChunkFrames
         }
     }
 
-    /// <summary>Reads one chunk (its pages checked as they are read), hashes it, and unless the program holds it,
-    /// compresses it: the frame and its payload.</summary>
-    private static (ChunkFrame Frame, ReadOnlyMemory<byte> Payload) Prepare(Stream source, Memory<byte> raw, byte[] stored, Codec codec, IReadOnlySet<ContentHash> known, Action alive)
+    /// <summary>Hashes a chunk (its pages were checked as they were read) and, unless the program holds it, compresses
+    /// it: the frame and its payload.</summary>
+    private static (ChunkFrame Frame, ReadOnlyMemory<byte> Payload) Encode(Memory<byte> raw, byte[] stored, Codec codec, IReadOnlySet<ContentHash> known)
     {
-        for (int filled = 0; filled < raw.Length;)
-        {
-            alive();
-            // A mebibyte at a time, as the raw stream reads: the lease is renewed between reads.
-            int n = source.Read(raw.Span.Slice(filled, Math.Min(ReadSize, raw.Length - filled)));
-            if (n == 0)
-            {
-                throw new IOException($"the stream ended {raw.Length - filled} bytes short of its announced length");
-            }
-            filled += n;
-        }
         var hash = SHA256.HashData(raw.Span);
+        var wire = codec.StoresRaw ? WireCodec.None : WireCodec.Zstd;
         if (known.Contains(ContentHash.Of(hash)))
         {
-            return (new ChunkFrame(ChunkFrameKind.Known, codec.StoresRaw ? WireCodec.None : WireCodec.Zstd, raw.Length, 0, 0, hash), ReadOnlyMemory<byte>.Empty);
+            return (new ChunkFrame(ChunkFrameKind.Known, wire, raw.Length, 0, 0, hash), ReadOnlyMemory<byte>.Empty);
         }
         ReadOnlyMemory<byte> payload = codec.StoresRaw ? raw : stored.AsMemory(0, codec.Compress(raw.Span, stored));
-        var wire = codec.StoresRaw ? WireCodec.None : WireCodec.Zstd;
         return (new ChunkFrame(ChunkFrameKind.Data, wire, raw.Length, payload.Length, Crc32C.Compute(0, payload.Span), hash), payload);
     }
 }

@@ -129,7 +129,7 @@ internal static class ShippingEndpoints
             await SendGenerationAsync(ctx, host, leases, instance, generation, shipper, async bytes =>
             {
                 using var source = new MemoryStream(bytes.ToArray(), writable: false);
-                await Backups.ChunkFrames.SendAsync(source, request, System.Collections.Frozen.FrozenSet<Backups.ContentHash>.Empty, ctx.Response.BodyWriter, reads, _ => Task.CompletedTask, static () => { }, ctx.RequestAborted).ConfigureAwait(false);
+                await Backups.ChunkFrames.SendAsync(source, request, System.Collections.Frozen.FrozenSet<Backups.ContentHash>.Empty, ctx.Response.BodyWriter, reads, _ => Task.CompletedTask, ctx.RequestAborted).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }).WithName("backup-ship-log-chunks");
 
