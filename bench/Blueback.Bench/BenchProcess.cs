@@ -13,18 +13,28 @@ internal static class BenchProcess
     /// <summary>The same with another blueback executable (an installed one) instead of the bench's own build.</summary>
     public static (Process Process, string Url) Start(string? executable, string[] args)
     {
-        var psi = executable is null
-            ? new ProcessStartInfo("dotnet", [Cli, .. args, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File])
-            : new ProcessStartInfo(executable, [.. args, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File]);
-        psi.RedirectStandardOutput = true;
-        psi.UseShellExecute = false;
+        var (p, urls) = executable is null
+            ? StartListening("dotnet", [Cli, .. args], ["http://127.0.0.1:0"])
+            : StartListening(executable, args, ["http://127.0.0.1:0"]);
+        return (p, urls[^1]);
+    }
+
+    /// <summary><paramref name="file"/> <paramref name="args"/> listening on each of <paramref name="listens"/>: every
+    /// address it reports, once it is ready; its later output is drained so that it never blocks on a full pipe.</summary>
+    public static (Process Process, List<string> Urls) StartListening(string file, string[] args, string[] listens)
+    {
+        var psi = new ProcessStartInfo(file, [.. args, .. listens.SelectMany(l => new[] { "--listen", l }), "--admin-token-file", BenchToken.File])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
         var p = Process.Start(psi)!;
-        string? url = null;
+        var urls = new List<string>();
         for (var line = p.StandardOutput.ReadLine(); line is not null; line = p.StandardOutput.ReadLine())
         {
             if (line.StartsWith("Listening on ", StringComparison.Ordinal))
             {
-                url = line["Listening on ".Length..];
+                urls.Add(line["Listening on ".Length..]);
             }
             if (line.StartsWith("Ready.", StringComparison.Ordinal))
             {
@@ -32,6 +42,6 @@ internal static class BenchProcess
             }
         }
         _ = p.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-        return (p, url ?? throw new InvalidOperationException($"blueback {args[0]} did not start"));
+        return urls.Count > 0 ? (p, urls) : throw new InvalidOperationException($"{file} {string.Join(' ', args)} did not start");
     }
 }

@@ -32,19 +32,8 @@ internal static class WireBench
         var pgData = Path.Combine(pgDir, "data");
         File.AppendAllText(Path.Combine(pgData, "pg_hba.conf"), $"\nhost all all {link.Network} trust\nhost replication all {link.Network} trust\nhost replication all 127.0.0.1/32 trust\n");
         Postgres.Tool("pg_ctl", "-D", pgData, "reload");
-        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", data, "--listen", "http://127.0.0.1:0", "--listen", $"http://{link.HostAddress}:0", "--insecure-listen", "--admin-token-file", BenchToken.File])
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        })!;
-        var urls = new List<string>();
-        for (var line = server.StandardOutput.ReadLine(); line is not null && !line.StartsWith("Ready.", StringComparison.Ordinal); line = server.StandardOutput.ReadLine())
-        {
-            if (line.StartsWith("Listening on ", StringComparison.Ordinal))
-            {
-                urls.Add(line["Listening on ".Length..]);
-            }
-        }
+        var (started, urls) = BenchProcess.StartListening("dotnet", [Cli, "serve", "--data", data, "--insecure-listen"], ["http://127.0.0.1:0", $"http://{link.HostAddress}:0"]);
+        using var server = started;
         try
         {
             LoadPostgres(pgDir, port, rows);

@@ -39,7 +39,7 @@ public sealed partial class BackupRepository
     public static byte[] KnownContentHashes(IEnumerable<Manifest> sets, string instance, bool encrypted, int max)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var hashes = new List<byte>();
+        var hashes = new System.Buffers.ArrayBufferWriter<byte>();
         foreach (var m in sets.Where(m => m.FormatVersion >= 2).OrderBy(m => m.Instance == instance ? 0 : 1).ThenByDescending(m => m.Ended))
         {
             foreach (var c in m.Files.SelectMany(f => f.Chunks))
@@ -47,15 +47,16 @@ public sealed partial class BackupRepository
                 var hex = encrypted ? c.Hash : ChunkObject.IdOf(c.Key);
                 if (seen.Count == max)
                 {
-                    return [.. hashes];
+                    return hashes.WrittenSpan.ToArray();
                 }
                 if (hex is { Length: 64 } && seen.Add(hex))
                 {
-                    hashes.AddRange(Convert.FromHexString(hex));
+                    Convert.FromHexString(hex, hashes.GetSpan(32), out _, out _);
+                    hashes.Advance(32);
                 }
             }
         }
-        return [.. hashes];
+        return hashes.WrittenSpan.ToArray();
     }
 
     /// <summary>Removes the chunks no set names (format 2): a chunk goes only when no committed set, no set forgotten

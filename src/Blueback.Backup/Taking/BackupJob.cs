@@ -42,7 +42,7 @@ public static class BackupJob
             // Format 2: chunks the committed sets hold are named, not written again.
             writer = repo.BeginSet(session.Id, request.Codec, knownChunks: BackupRepository.KnownChunks(sets));
             // Where the server can, it cuts, hashes and compresses the chunks, and leaves out those the repository holds.
-            var wire = request.CompressOnServer ? ServerChunks.CodecFor(writer, session.Info) : null;
+            var wire = request.CompressOnServer ? ServerChunks.CodecFor(repo.Format, writer.CodecName, session.Info.WireCodecs) : null;
             var chunks = wire is null ? null : new ServerChunks(session, writer, wire, request.Streams);
             if (chunks is not null && BackupRepository.KnownContentHashes(sets, instance, repo.Keys is not null, BackupRequest.MaxKnownChunks) is { Length: > 0 } held)
             {

@@ -20,11 +20,9 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
 
     /// <summary>The wire codec to ask for when the server and the set allow prepared chunks (the set's zstd level, or
     /// none); null when the stream must come raw and be compressed here.</summary>
-    public static string? CodecFor(BackupSetWriter writer, BackupSessionInfo info) =>
-        writer.TakesPreparedChunks ? CodecFor(2, writer.CodecName, info.WireCodecs) : null;
-
-    /// <summary>The same for a repository of <paramref name="format"/> storing with <paramref name="codec"/>, and the
-    /// codecs a server <paramref name="offered"/>.</summary>
+    /// <param name="format">The repository's format (prepared chunks need format 2's content-named chunks).</param>
+    /// <param name="codec">The set's codec.</param>
+    /// <param name="offered">The codecs the server offers (null from a server that sends only raw streams).</param>
     public static string? CodecFor(int format, string codec, IReadOnlyList<string>? offered)
     {
         bool zstd = codec.StartsWith("zstd", StringComparison.Ordinal);

@@ -128,7 +128,9 @@ internal static class ShippingEndpoints
             }
             await SendGenerationAsync(ctx, host, leases, instance, generation, shipper, async bytes =>
             {
-                using var source = new MemoryStream(bytes.ToArray(), writable: false);
+                using var source = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment)
+                    ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+                    : new MemoryStream(bytes.ToArray(), writable: false);
                 await Backups.ChunkFrames.SendAsync(source, request, System.Collections.Frozen.FrozenSet<Backups.ContentHash>.Empty, ctx.Response.BodyWriter, reads, _ => Task.CompletedTask, ctx.RequestAborted).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }).WithName("backup-ship-log-chunks");
