@@ -3,9 +3,12 @@ namespace Blueback.Storage.Tests;
 /// <summary>A scratch directory removed at the end of a test.</summary>
 public sealed class TempDir : IDisposable
 {
-    public TempDir(string? prefix = null)
+    /// <param name="prefix">The start of the directory's name.</param>
+    /// <param name="under">Where it is made: the system's temp directory unless given (a mounted file system in the
+    /// file-system tests).</param>
+    public TempDir(string? prefix = null, string? under = null)
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"bb-{prefix ?? "t"}-{Guid.NewGuid():N}");
+        Path = System.IO.Path.Combine(under ?? System.IO.Path.GetTempPath(), $"bb-{prefix ?? "t"}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Path);
     }
 

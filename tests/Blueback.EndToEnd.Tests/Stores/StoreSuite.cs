@@ -6,10 +6,10 @@ using Blueback.Repository.Stores;
 
 namespace Blueback.EndToEnd.Tests.Stores;
 
-/// <summary>The same scenarios against every store (one class per store below): a repository made, full and
-/// changed-pages incremental backups under writers, list, verify, an exact offline restore, a second full, forget
-/// and gc (with a leftover set), then a damaged object found by verify and named; encrypted and not.</summary>
-public abstract class StoreSuite<TStore>(TStore store) : IClassFixture<TStore>
+/// <summary>The scenarios a store (or a file system) is put through: a repository made, full and changed-pages
+/// incremental backups under writers, list, verify, an exact offline restore, a second full, forget and gc (with a
+/// leftover set), then a damaged object found by verify and named.</summary>
+public abstract class StoreScenarios<TStore>(TStore store) : IClassFixture<TStore>
     where TStore : class, IStoreUnderTest
 {
     protected TStore Store { get; } = store;
@@ -22,12 +22,10 @@ public abstract class StoreSuite<TStore>(TStore store) : IClassFixture<TStore>
         return r.Out;
     }
 
-    [Theory(Timeout = 900_000)]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Init_backups_list_verify_restore_forget_gc_and_a_damaged_object_found(bool encrypted)
+    /// <summary>The life of a repository, with the server's data directory and the restores in the store's scratch.</summary>
+    protected async Task LifecycleAsync(bool encrypted)
     {
-        using var dir = new TempDir();
+        using var dir = Store.Scratch();
         var repo = Store.Repo($"life-{(encrypted ? "enc" : "plain")}-{Guid.NewGuid():N}");
         string[] key = encrypted ? ["--key-file", dir["repo.key"]] : [];
         var init = Ok(Cli(["repo", "init", repo, .. encrypted ? new[] { "--encrypt" } : [], .. key]), "repo init");
@@ -81,6 +79,16 @@ public abstract class StoreSuite<TStore>(TStore store) : IClassFixture<TStore>
     }
 
     protected static string SetOf(string json) => JsonDocument.Parse(json).RootElement.GetProperty("set").GetString()!;
+}
+
+/// <summary>The same scenarios against every store (one class per store below), encrypted and not.</summary>
+public abstract class StoreSuite<TStore>(TStore store) : StoreScenarios<TStore>(store)
+    where TStore : class, IStoreUnderTest
+{
+    [Theory(Timeout = 900_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task Init_backups_list_verify_restore_forget_gc_and_a_damaged_object_found(bool encrypted) => LifecycleAsync(encrypted);
 }
 
 /// <summary>The faults only a networked store has, through a <see cref="FaultProxy"/> in front of it: the endpoint
@@ -192,3 +200,28 @@ public sealed class MotoStoreSuite(MotoStoreUnderTest store) : S3StoreSuite<Moto
 /// <summary>The suite against Ceph's RADOS Gateway 16.2 (a cluster started for it: the Stress tier).</summary>
 [Trait(Tier.Category, Tier.Stress)]
 public sealed class RgwStoreSuite(RgwStoreUnderTest store) : S3StoreSuite<RgwStoreUnderTest>(store);
+
+/// <summary>The scenarios with everything on one file system: the server's data directory (its pages, logs and
+/// lock), the repository and the restore targets (the Stress tier: each mounts its own; NFS is not among them:
+/// this machine's kernel has neither an NFS client nor nfsd, docs/reliability.md).</summary>
+public abstract class FileSystemSuite<TFileSystem>(TFileSystem fs) : StoreScenarios<TFileSystem>(fs)
+    where TFileSystem : FileSystemUnderTest
+{
+    [Fact(Timeout = 900_000)]
+    public Task The_server_writes_backs_up_and_restores_with_everything_on_it() => LifecycleAsync(encrypted: false);
+}
+
+[Trait(Tier.Category, Tier.Stress)]
+public sealed class Ext4Suite(Ext4FileSystem fs) : FileSystemSuite<Ext4FileSystem>(fs);
+
+[Trait(Tier.Category, Tier.Stress)]
+public sealed class XfsSuite(XfsFileSystem fs) : FileSystemSuite<XfsFileSystem>(fs);
+
+[Trait(Tier.Category, Tier.Stress)]
+public sealed class BtrfsSuite(BtrfsFileSystem fs) : FileSystemSuite<BtrfsFileSystem>(fs);
+
+[Trait(Tier.Category, Tier.Stress)]
+public sealed class TmpfsSuite(TmpfsFileSystem fs) : FileSystemSuite<TmpfsFileSystem>(fs);
+
+[Trait(Tier.Category, Tier.Stress)]
+public sealed class FuseSuite(FuseFileSystem fs) : FileSystemSuite<FuseFileSystem>(fs);

@@ -24,14 +24,25 @@ public interface IStoreUnderTest
 
     /// <summary>Writes an object behind the program's back (a leftover).</summary>
     Task PutAsync(string repo, string key, byte[] data);
+
+    /// <summary>A scratch directory for a scenario's data directory and restore targets: the system's temp directory,
+    /// or the file system under test.</summary>
+    TempDir Scratch();
 }
 
 /// <summary>The local directory store.</summary>
-public sealed class LocalStoreUnderTest : IStoreUnderTest, IDisposable
+public class LocalStoreUnderTest : IStoreUnderTest, IDisposable
 {
-    private readonly TempDir _root = new("store-suite");
+    private TempDir? _root;
 
-    public string Repo(string name) => _root[name];
+    /// <summary>The directory repositories are made in (a mounted file system's in <see cref="FileSystemUnderTest"/>).</summary>
+    protected virtual string Under => Path.GetTempPath();
+
+    private TempDir Root => _root ??= new("store-suite", Under);
+
+    public string Repo(string name) => Root[name];
+
+    public TempDir Scratch() => new(null, Under);
 
     public string[] Args => [];
 
@@ -59,7 +70,11 @@ public sealed class LocalStoreUnderTest : IStoreUnderTest, IDisposable
         await File.WriteAllBytesAsync(path, data);
     }
 
-    public void Dispose() => _root.Dispose();
+    public virtual void Dispose()
+    {
+        _root?.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }
 
 /// <summary>An S3 endpoint with a bucket: what moto and RGW have in common for the suite.</summary>
@@ -78,6 +93,8 @@ public abstract class S3StoreUnderTest : IStoreUnderTest
     public string Repo(string name) => $"s3://{Bucket}/{name}";
 
     public string[] Args => ["--s3-endpoint", Endpoint];
+
+    public TempDir Scratch() => new();
 
     /// <summary>The credentials both services accept here (moto takes any; the RGW fixture makes a user with them),
     /// set in this process's environment, which the commands the tests start inherit.</summary>
