@@ -29,6 +29,10 @@ public sealed class RestoreSession : IAsyncDisposable
     /// <summary>How long <see cref="DisposeAsync"/> waits for the server to acknowledge the abort.</summary>
     public TimeSpan AbortBound { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Whether the server takes a format-2 file's chunks as chunk frames, as the repository stores them
+    /// (<see cref="Routes.ChunkFramesEncoding"/>): compressed on the wire, checked and decompressed by the server.</summary>
+    public bool TakesChunkFrames => Info.UploadEncodings.Contains(Routes.ChunkFramesEncoding);
+
     /// <summary>True once the session has ended (done, failed or aborted); disposing it then does nothing more.</summary>
     public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
@@ -59,21 +63,32 @@ public sealed class RestoreSession : IAsyncDisposable
     /// <param name="cancellationToken">Stops the upload.</param>
     /// <param name="chunkSizes">For a file of a repository-format-2 set: its chunks' sizes, <paramref name="sha256"/>
     /// being then its chunk digest.</param>
-    public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
-        UploadAsync(Routes.RestoreImage(Id, database), size, sha256, chunkSizes, write, cancellationToken);
+    /// <param name="chunkFrames"><paramref name="write"/> writes the file's chunks as chunk frames (one per
+    /// chunk of <paramref name="chunkSizes"/>, in order) rather than its bytes; see <see cref="TakesChunkFrames"/>.</param>
+    public Task UploadDatabaseAsync(string database, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null, bool chunkFrames = false) =>
+        UploadAsync(Routes.RestoreImage(Id, database), size, sha256, chunkSizes, write, chunkFrames, cancellationToken);
 
     /// <summary>Sends a later set's changed pages of a database, laid over the image sent before.</summary>
-    public Task UploadChangedPagesAsync(string database, long size, string digest, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
-        UploadAsync(Routes.RestoreChangedPages(Id, database), size, digest, chunkSizes, write, cancellationToken);
+    public Task UploadChangedPagesAsync(string database, long size, string digest, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null, bool chunkFrames = false) =>
+        UploadAsync(Routes.RestoreChangedPages(Id, database), size, digest, chunkSizes, write, chunkFrames, cancellationToken);
 
     /// <summary>Sends a log generation: <paramref name="write"/> writes exactly <paramref name="size"/> bytes.</summary>
-    public Task UploadLogAsync(uint generation, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null) =>
-        UploadAsync(Routes.RestoreLog(Id, generation), size, sha256, chunkSizes, write, cancellationToken);
+    public Task UploadLogAsync(uint generation, long size, string sha256, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default, IReadOnlyList<int>? chunkSizes = null, bool chunkFrames = false) =>
+        UploadAsync(Routes.RestoreLog(Id, generation), size, sha256, chunkSizes, write, chunkFrames, cancellationToken);
 
-    private async Task UploadAsync(string route, long size, string sha256, IReadOnlyList<int>? chunkSizes, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
+    private async Task UploadAsync(string route, long size, string sha256, IReadOnlyList<int>? chunkSizes, Func<Stream, CancellationToken, Task> write, bool chunkFrames, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, route) { Content = new PushContent(size, write) };
+        if (chunkFrames && chunkSizes is null)
+        {
+            throw new ArgumentException("A chunk-frame upload needs the file's chunk sizes.", nameof(chunkSizes));
+        }
+        // Frames: the compressed length is known only once sent (chunked transfer); the server reads exactly the chunks announced.
+        using var request = new HttpRequestMessage(HttpMethod.Put, route) { Content = new PushContent(chunkFrames ? null : size, write) };
         request.Headers.Add(Routes.Sha256Header, sha256);
+        if (chunkFrames)
+        {
+            request.Headers.Add(Routes.UploadEncodingHeader, Routes.ChunkFramesEncoding);
+        }
         if (chunkSizes is not null)
         {
             request.Headers.Add(Routes.ChunkSizesHeader, ChunkSizes.Format(chunkSizes));
@@ -156,7 +171,7 @@ public sealed class RestoreSession : IAsyncDisposable
     }
 
     /// <summary>A request body written by the caller as it goes (no whole file in memory), of a length known up front.</summary>
-    private sealed class PushContent(long size, Func<Stream, CancellationToken, Task> write) : HttpContent
+    private sealed class PushContent(long? size, Func<Stream, CancellationToken, Task> write) : HttpContent
     {
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => write(stream, CancellationToken.None);
 
@@ -164,8 +179,8 @@ public sealed class RestoreSession : IAsyncDisposable
 
         protected override bool TryComputeLength(out long length)
         {
-            length = size;
-            return true;
+            length = size ?? -1;
+            return size is not null;
         }
     }
 }

@@ -66,6 +66,9 @@ public sealed class RestoreSessionInfo
     [JsonPropertyName("error")] public string? Error { get; set; }
     /// <summary>What hard recovery did, once the state is done; null before.</summary>
     [JsonPropertyName("result")] public RestoreResultInfo? Result { get; set; }
+    /// <summary>The upload encodings this server takes besides a file's bytes (<see cref="Routes.ChunkFramesEncoding"/>);
+    /// empty from a server that takes only bytes.</summary>
+    [JsonPropertyName("uploadEncodings")] public List<string> UploadEncodings { get; set; } = [];
 }
 
 /// <summary>What hard recovery did, once a restore is done.</summary>

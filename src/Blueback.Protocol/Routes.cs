@@ -98,6 +98,15 @@ public static class Routes
     /// the SHA-256 header then carries the chunk digest (the SHA-256 of the chunks' SHA-256s) instead of the file's.</summary>
     public const string ChunkSizesHeader = "Blueback-Chunk-Sizes";
 
+    /// <summary>With a restore upload: how its body is encoded. Absent: the file's bytes (Content-Length required).
+    /// <see cref="ChunkFramesEncoding"/>: its chunks as chunk frames, in order (the chunk-sizes header required; the
+    /// length may be unknown: the server reads exactly the chunks announced).</summary>
+    public const string UploadEncodingHeader = "Blueback-Upload-Encoding";
+
+    /// <summary>The upload encoding of chunk frames (<see cref="Wire.ChunkFrame"/>): each chunk's payload as the
+    /// repository stores it (zstd or raw), with its content's SHA-256, which the server checks.</summary>
+    public const string ChunkFramesEncoding = "chunk-frames";
+
     /// <summary>GET: the restore sessions (<see cref="RestoreSessionList"/>).</summary>
     public const string Restores = "/v1/restores";
 

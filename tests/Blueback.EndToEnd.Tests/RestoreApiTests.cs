@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Blueback.Client;
 using Blueback.Protocol;
+using Blueback.Protocol.Wire;
 
 namespace Blueback.EndToEnd.Tests;
 
@@ -108,6 +109,92 @@ public class RestoreApiTests
         }
         Assert.DoesNotContain((await c.StatusAsync()).Instances, i => i.Name == "brand-new");
         Assert.False(Directory.Exists(Path.Combine(dir["data"], "brand-new")), "a new instance that received nothing leaves no directory");
+    }
+
+    /// <summary>An upload as chunk frames (what the program sends for a format-2 set: each chunk as stored, zstd or raw,
+    /// with its content's SHA-256): every frame checked as it arrives, a bad one refused with a 422 naming the file and
+    /// the chunk, nothing left half-written, and a good one taken.</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task Chunk_frame_uploads_are_checked_chunk_by_chunk_and_a_bad_one_is_named()
+    {
+        using var dir = new TempDir();
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var http = TestToken.Http(server.Url, TimeSpan.FromSeconds(30));
+        using var c = new BluebackClient(server.Url);
+        await using var session = await c.BeginRestoreAsync("framed", Request("new"));
+        Assert.True(session.TakesChunkFrames);
+        byte[][] chunks = [new byte[8192], new byte[4096]];
+        Array.Fill(chunks[0], (byte)'a');
+        Random.Shared.NextBytes(chunks[1]); // does not compress: sent raw
+        var digest = Repository.Chunks.ChunkDigest.Of(chunks.Select(SHA256.HashData));
+        const string sizes = "8192,4096";
+        var good = new[] { Frame(chunks[0], compress: true), Frame(chunks[1], compress: false) };
+        Assert.True(good[0].Length < 1024, "the first chunk goes compressed");
+
+        async Task<(HttpStatusCode Status, string Body)> Put(byte[] body, string? chunkSizes = sizes, string sha = "", string encoding = Routes.ChunkFramesEncoding)
+        {
+            using var put = new HttpRequestMessage(HttpMethod.Put, Routes.RestoreLog(session.Id, 1)) { Content = new StreamContent(new ChunkedOnly(body)) };
+            put.Headers.TransferEncodingChunked = true;
+            put.Headers.Add(Routes.Sha256Header, sha.Length == 0 ? digest : sha);
+            put.Headers.Add(Routes.UploadEncodingHeader, encoding);
+            if (chunkSizes is not null)
+            {
+                put.Headers.Add(Routes.ChunkSizesHeader, chunkSizes);
+            }
+            using var answer = await http.SendAsync(put);
+            return (answer.StatusCode, await answer.Content.ReadAsStringAsync());
+        }
+
+        var whole = good[0].Concat(good[1]).ToArray();
+        Assert.Equal(HttpStatusCode.BadRequest, (await Put(whole, encoding: "gzip")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Put(whole, chunkSizes: null)).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Put(whole, chunkSizes: "100000000")).Status); // larger than any chunk
+
+        var damaged = whole.ToArray();
+        damaged[good[0].Length + ChunkFrame.HeaderSize + 100] ^= 1;
+        var crc = await Put(damaged);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, crc.Status);
+        Assert.Contains("log generation 1, chunk 2 of 2 (bytes 8,192 to 12,288)", crc.Body, StringComparison.Ordinal);
+        Assert.Contains("CRC32C", crc.Body, StringComparison.Ordinal);
+
+        var otherContent = Frame(chunks[1].Reverse().ToArray(), compress: false); // a whole frame, but not of this chunk
+        Array.Copy(good[1], ChunkFrame.HeaderSize - 32, otherContent, ChunkFrame.HeaderSize - 32, 32);
+        var hash = await Put([.. good[0], .. otherContent]);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, hash.Status);
+        Assert.Contains("does not hash", hash.Body, StringComparison.Ordinal);
+
+        var cut = await Put(whole[..^10]);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, cut.Status);
+        Assert.Contains("chunk 2 of 2", cut.Body, StringComparison.Ordinal);
+        Assert.Contains("ended", cut.Body, StringComparison.Ordinal);
+        Assert.Contains("goes on after its 2 chunk(s)", (await Put([.. whole, 0])).Body, StringComparison.Ordinal);
+        var wrongDigest = await Put(whole, sha: new string('0', 64));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongDigest.Status);
+        Assert.Contains("chunk digest", wrongDigest.Body, StringComparison.Ordinal);
+        Assert.Equal(0, (await session.RefreshAsync()).FilesWritten);
+        Assert.Empty(Directory.GetFiles(dir["data"], "*.part", SearchOption.AllDirectories));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Put(whole)).Status);
+        Assert.Equal(1, (await session.RefreshAsync()).FilesWritten);
+        var written = Assert.Single(Directory.GetFiles(Path.Combine(dir["data"], "framed"), "*", SearchOption.AllDirectories), f => new FileInfo(f).Length == 12288);
+        byte[] expected = [.. chunks[0], .. chunks[1]];
+        Assert.Equal(expected, await File.ReadAllBytesAsync(written)); // decompressed, in order
+    }
+
+    /// <summary>A chunk frame of <paramref name="raw"/>: zstd-compressed, or as it is.</summary>
+    private static byte[] Frame(byte[] raw, bool compress)
+    {
+        var payload = raw;
+        if (compress)
+        {
+            var codec = Repository.Compression.Codec.ByName("zstd-1");
+            var into = new byte[codec.MaxStoredSize(raw.Length)];
+            payload = into[..codec.Compress(raw, into)];
+        }
+        var frame = new byte[ChunkFrame.HeaderSize + payload.Length];
+        new ChunkFrame(ChunkFrameKind.Data, compress ? WireCodec.Zstd : WireCodec.None, raw.Length, payload.Length, IO.Crc32C.Compute(0, payload), SHA256.HashData(raw)).Write(frame);
+        payload.CopyTo(frame, ChunkFrame.HeaderSize);
+        return frame;
     }
 
     /// <summary>A body stream of unknown length, so that the request goes chunked.</summary>

@@ -45,6 +45,9 @@ public partial class RestoreProgramTests
                     var atStart = writers.Snapshot();
                     var r = Restore("--repo", repo, "--set", set, "--server", server.Url, "--as", name, "--json");
                     Assert.True(r.Exit == 0, r.Err);
+                    var sent = JsonDocument.Parse(r.Out).RootElement;
+                    Assert.True(sent.GetProperty("wire").GetInt64() < sent.GetProperty("bytes").GetInt64() / 2,
+                        $"the chunks went as the repository stores them, compressed: {sent.GetProperty("wire")} bytes sent for {sent.GetProperty("bytes")}");
                     Assert.True(writers.Snapshot().Zip(atStart).All(p => p.First > p.Second), "the live instance kept committing during the online restore");
                     Assert.NotNull(await c.GetAsync(name, "mailbox", "t", "w0-n"u8.ToArray()));
                 }

@@ -17,6 +17,10 @@ public sealed record RestoreResult(string Directory, HardRecoveryReport Report, 
 {
     /// <summary>A delta restore's work on each database file; null for a whole restore.</summary>
     public IReadOnlyList<DeltaReport>? Delta { get; init; }
+
+    /// <summary>Bytes handed to the sink: for an online restore, what crossed the network (chunk frames, compressed
+    /// as stored, where the server takes them; else the files' bytes).</summary>
+    public long WireBytes { get; init; }
 }
 
 /// <summary>A restore: the chain's files read and checked (every chunk's CRC32C, each file's SHA-256) on their way to
@@ -83,7 +87,7 @@ public static class RestoreJob
             throw;
         }
         var report = await sink.RecoverAsync(bytes.Phase, ct).ConfigureAwait(false);
-        return new RestoreResult(sink.Where, report, bytes.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false);
+        return new RestoreResult(sink.Where, report, bytes.Total, clock.Elapsed.TotalSeconds, AlreadyDone: false) { WireBytes = bytes.Wire };
     }
 
     /// <summary>Each database's newest whole image and the changed pages laid over it, then the logs from the last set
@@ -95,11 +99,11 @@ public static class RestoreJob
             var name = SetLayout.DatabaseName(f);
             if (SetLayout.IsChangedPages(f))
             {
-                await sink.ApplyChangedPagesAsync(name, f, Copy(repo, set, f, bytes), ct).ConfigureAwait(false);
+                await sink.ApplyChangedPagesAsync(name, f, Copy(repo, set, f, bytes, sink), ct).ConfigureAwait(false);
             }
             else
             {
-                await sink.WriteDatabaseAsync(name, f, Copy(repo, set, f, bytes), ct).ConfigureAwait(false);
+                await sink.WriteDatabaseAsync(name, f, Copy(repo, set, f, bytes, sink), ct).ConfigureAwait(false);
             }
         }
         var written = new HashSet<string>(StringComparer.Ordinal);
@@ -115,7 +119,7 @@ public static class RestoreJob
                 {
                     throw new RestorePlanException($"set {s.SetId} holds '{f.Path}', which is not named as a log generation. Run 'blueback verify --set {s.SetId}'.");
                 }
-                if (!await sink.WriteLogAsync(generation, f, Copy(repo, s, f, bytes), ct).ConfigureAwait(false))
+                if (!await sink.WriteLogAsync(generation, f, Copy(repo, s, f, bytes, sink), ct).ConfigureAwait(false))
                 {
                     bytes.Add(f.Path, f.Size, f.Size);
                 }
@@ -163,8 +167,16 @@ public static class RestoreJob
         }
     }
 
-    private static Func<Stream, CancellationToken, Task> Copy(BackupRepository repo, Manifest set, ManifestFile f, ByteCount bytes) =>
-        (destination, ct) => SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => bytes.Add(f.Path, done, f.Size), ExistingCopyTarget.Of(destination));
+    /// <summary>How a file's content reaches the sink: its chunks forwarded as stored (chunk frames) where the sink
+    /// takes them, else its bytes, each chunk checked and decompressed here.</summary>
+    private static Func<Stream, CancellationToken, Task> Copy(BackupRepository repo, Manifest set, ManifestFile f, ByteCount bytes, IRestoreSink sink) =>
+        ChunkFrameCopy.Applies(sink, f)
+            ? (destination, ct) => ChunkFrameCopy.WriteAsync(repo, set, f, destination, ct, done => bytes.Add(f.Path, done, f.Size), bytes.AddWire)
+            : async (destination, ct) =>
+            {
+                await SetVerifier.ExtractAsync(repo, set, f, destination, ct, done => bytes.Add(f.Path, done, f.Size), ExistingCopyTarget.Of(destination)).ConfigureAwait(false);
+                bytes.AddWire(f.Size);
+            };
 
     /// <summary>Bytes written of the total, from each file's running count.</summary>
     private sealed class ByteCount(IProgress<RestoreProgress>? progress, long total)
@@ -173,6 +185,11 @@ public static class RestoreJob
         private long _fileDone;
 
         public long Total => total;
+
+        /// <summary>Bytes handed to the sink (see <see cref="RestoreResult.WireBytes"/>).</summary>
+        public long Wire { get; private set; }
+
+        public void AddWire(long n) => Wire += n;
 
         public void Add(string file, long done, long size)
         {

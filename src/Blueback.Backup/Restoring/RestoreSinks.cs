@@ -15,6 +15,10 @@ public interface IRestoreSink : IAsyncDisposable
     /// <summary>What the restore writes into, for messages.</summary>
     string Where { get; }
 
+    /// <summary>Whether a format-2 file's copy writes chunk frames (<see cref="ChunkFrameCopy"/>) rather than its
+    /// bytes; known once the restore has begun.</summary>
+    bool TakesChunkFrames => false;
+
     Task BeginAsync(RestoreRecord record, CancellationToken ct);
 
     Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct);
@@ -126,15 +130,18 @@ public sealed class ServerRestoreSink(BluebackClient client, string instance, bo
         }, ct).ConfigureAwait(false);
     }
 
+    /// <summary>A server that says it takes chunk frames gets them (compressed on the wire, checked there).</summary>
+    public bool TakesChunkFrames => _session?.TakesChunkFrames == true;
+
     public Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
-        Session.UploadDatabaseAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file));
+        Session.UploadDatabaseAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file), ChunkFrameCopy.Applies(this, file));
 
     public Task ApplyChangedPagesAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct) =>
-        Session.UploadChangedPagesAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file));
+        Session.UploadChangedPagesAsync(name, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file), ChunkFrameCopy.Applies(this, file));
 
     public async Task<bool> WriteLogAsync(uint generation, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
-        await Session.UploadLogAsync(generation, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file)).ConfigureAwait(false);
+        await Session.UploadLogAsync(generation, file.Size, file.Digest, copy, ct, DirectoryRestoreSink.ChunkSizes(file), ChunkFrameCopy.Applies(this, file)).ConfigureAwait(false);
         return true;
     }
 

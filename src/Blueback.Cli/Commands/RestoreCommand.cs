@@ -107,11 +107,11 @@ internal static class RestoreCommand
         var report = r.Report;
         if (o.Json)
         {
-            Output.WriteJson(new { directory = r.Directory, instance = name, sets = chain.Select(s => s.SetId), stop = stop?.ToString(), end = report.End, stopReached = report.StopReached, endReason = report.EndReason, lastCommit = report.LastCommitTime, transactions = report.TransactionsReplayed, pages = report.PagesApplied, bytes = r.Bytes, seconds = r.Seconds, setAside = report.SetAside, delta = r.Delta?.Select(d => new { database = d.Database, pages = d.Pages, rewritten = d.Rewritten, damaged = d.Damaged, wholeFile = d.WholeFile }) });
+            Output.WriteJson(new { directory = r.Directory, instance = name, sets = chain.Select(s => s.SetId), stop = stop?.ToString(), end = report.End, stopReached = report.StopReached, endReason = report.EndReason, lastCommit = report.LastCommitTime, transactions = report.TransactionsReplayed, pages = report.PagesApplied, bytes = r.Bytes, wire = o.Server is null ? (long?)null : r.WireBytes, seconds = r.Seconds, setAside = report.SetAside, delta = r.Delta?.Select(d => new { database = d.Database, pages = d.Pages, rewritten = d.Rewritten, damaged = d.Damaged, wholeFile = d.WholeFile }) });
         }
         else
         {
-            Console.WriteLine($"Restored {name} into {r.Directory} from {RestorePlanner.Describe(chain)}: {r.Bytes / 1048576.0:0.0} MiB in {r.Seconds:0.0} s ({r.Bytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
+            Console.WriteLine($"Restored {name} into {r.Directory} from {RestorePlanner.Describe(chain)}: {r.Bytes / 1048576.0:0.0} MiB{(o.Server is null ? "" : $" ({r.WireBytes / 1048576.0:0.0} MiB over the network)")} in {r.Seconds:0.0} s ({r.Bytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); replayed {report.TransactionsReplayed} transactions from {report.From} to {report.End}{(report.LastCommitTime is { } t ? $" (last commit {t:O})" : "")}.");
             foreach (var d in r.Delta ?? [])
             {
                 Console.WriteLine(d.WholeFile

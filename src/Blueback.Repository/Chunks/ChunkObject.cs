@@ -84,18 +84,15 @@ public static class ChunkObject
         return payloadLength + TrailerSize;
     }
 
-    /// <summary>Decodes a stored chunk: trailer, CRC32C or AES-GCM tag, decompression, and the content against its
-    /// id. Returns the content: inside <paramref name="stored"/> (a raw chunk, opened in place) or in
-    /// <paramref name="scratch"/>; or null with <paramref name="problem"/> saying what is wrong.</summary>
-    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem) =>
-        Decode(id, stored, scratch, keys, out inPlace, out problem, default);
-
-    /// <summary>The same, also giving the SHA-256 of the content (32 bytes into <paramref name="contentHash"/>, when
-    /// it is not empty): what the file's digest is made of.</summary>
-    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem, Span<byte> contentHash)
+    /// <summary>Checks a stored chunk's trailer and its payload's CRC32C (plain) or AES-GCM tag (encrypted, opened in
+    /// place), without decompressing it: the payload's length, with its codec's id and the content's size; or null
+    /// with <paramref name="problem"/> saying what is wrong. What an online restore forwards to the server as it is
+    /// (the server decompresses it and checks the content's hash).</summary>
+    public static int? Open(string id, Span<byte> stored, RepositoryKeys? keys, out byte codecId, out int rawSize, out string? problem)
     {
-        inPlace = false;
         problem = null;
+        codecId = 0;
+        rawSize = -1;
         if (stored.Length < TrailerSize || !stored[^TrailerSize..][..4].SequenceEqual(Magic))
         {
             problem = "it is not a Blueback chunk (no trailer; truncated or overwritten)";
@@ -103,7 +100,8 @@ public static class ChunkObject
         }
         var trailer = stored[^TrailerSize..];
         var payload = stored[..^TrailerSize];
-        int rawSize = BinaryPrimitives.ReadInt32LittleEndian(trailer[8..]);
+        rawSize = BinaryPrimitives.ReadInt32LittleEndian(trailer[8..]);
+        codecId = trailer[5];
         if (trailer[4] != Version || rawSize < 0)
         {
             problem = $"its trailer is damaged or of an unknown version ({trailer[4]})";
@@ -128,13 +126,32 @@ public static class ChunkObject
             problem = "CRC32C mismatch: a byte was changed";
             return null;
         }
-        Span<byte> raw;
-        var codec = CodecOf(trailer[5]);
-        if (codec is null)
+        if (CodecOf(codecId) is null)
         {
-            problem = $"it names an unknown codec ({trailer[5]})";
+            problem = $"it names an unknown codec ({codecId})";
             return null;
         }
+        return payload.Length;
+    }
+
+    /// <summary>Decodes a stored chunk: trailer, CRC32C or AES-GCM tag, decompression, and the content against its
+    /// id. Returns the content: inside <paramref name="stored"/> (a raw chunk, opened in place) or in
+    /// <paramref name="scratch"/>; or null with <paramref name="problem"/> saying what is wrong.</summary>
+    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem) =>
+        Decode(id, stored, scratch, keys, out inPlace, out problem, default);
+
+    /// <summary>The same, also giving the SHA-256 of the content (32 bytes into <paramref name="contentHash"/>, when
+    /// it is not empty): what the file's digest is made of.</summary>
+    public static int? Decode(string id, Span<byte> stored, Span<byte> scratch, RepositoryKeys? keys, out bool inPlace, out string? problem, Span<byte> contentHash)
+    {
+        inPlace = false;
+        if (Open(id, stored, keys, out var codecId, out int rawSize, out problem) is not { } payloadLength)
+        {
+            return null;
+        }
+        var payload = stored[..payloadLength];
+        Span<byte> raw;
+        var codec = CodecOf(codecId)!;
         if (codec.StoresRaw)
         {
             if (payload.Length != rawSize)

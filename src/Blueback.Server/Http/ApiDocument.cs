@@ -36,9 +36,10 @@ internal static class ApiDocument
 
     private static readonly Param[] Upload =
     [
-        new("Content-Length", "The file's length: required (411 without it).", InHeader: true, Required: true),
+        new("Content-Length", "The file's length: required (411 without it), except for a chunk-frame upload.", InHeader: true, Required: true),
         new(Routes.Sha256Header, "SHA-256 (lowercase hex) of the file's bytes, checked before the file counts as written (422 if wrong); with Blueback-Chunk-Sizes, the chunk digest.", InHeader: true, Required: true),
         new(Routes.ChunkSizesHeader, "With a repository-format-2 file: its chunks' sizes (the SHA-256 header then carries the chunk digest).", InHeader: true),
+        new(Routes.UploadEncodingHeader, "'chunk-frames': the body is the file's chunks as chunk frames (56-byte header: kind, codec none or zstd, sizes, payload CRC32C, content SHA-256; then the payload), one per chunk of Blueback-Chunk-Sizes, which it then requires; each is checked and decompressed by the server (422 naming the chunk if wrong). Offered when the session's uploadEncodings lists it.", InHeader: true),
     ];
 
     /// <summary>Every endpoint, by name. A route mapped without an entry here is served but undescribed, and

@@ -83,5 +83,6 @@ public sealed class HostedRestore : ILeasedSession
             LastCommitTime = r.LastCommitTime,
             SetAside = r.SetAside,
         },
+        UploadEncodings = [Routes.ChunkFramesEncoding],
     };
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Blueback.Protocol;
+using Blueback.Protocol.Wire;
 using Blueback.Server.Http;
 using Blueback.Server.Instances;
 using Blueback.Storage;
@@ -124,12 +125,25 @@ internal static class RestoreEndpoints
         var s = sessions.Find(id);
         var sha = ctx.Request.Headers[Routes.Sha256Header].ToString();
         var sizesHeader = ctx.Request.Headers[Routes.ChunkSizesHeader].ToString();
-        List<int>? chunkSizes = sizesHeader.Length == 0 ? null : ChunkSizes.Parse(sizesHeader, maxBytes: ctx.Request.ContentLength ?? 0);
+        var encoding = ctx.Request.Headers[Routes.UploadEncodingHeader].ToString();
+        bool framed = encoding == Routes.ChunkFramesEncoding;
+        long? declared = ctx.Request.ContentLength;
+        long bound = 0;
+        List<int>? chunkSizes = sizesHeader.Length == 0 ? null : ChunkSizes.Parse(sizesHeader, maxBytes: framed ? MaxUploadBytes : declared ?? 0);
+        long size = framed ? chunkSizes?.Sum(n => (long)n) ?? 0 : declared ?? 0;
         if (s is null)
         {
             refusal = NoSession(id);
         }
-        else if (ctx.Request.ContentLength is not { } size)
+        else if (encoding.Length > 0 && !framed)
+        {
+            refusal = Problems.BadRequest($"Upload encoding '{encoding}' is not known here: send '{Routes.ChunkFramesEncoding}', or the file's bytes without the {Routes.UploadEncodingHeader} header.");
+        }
+        else if (framed && (chunkSizes is null || chunkSizes.Any(n => n > ChunkFrame.MaxRawSize)))
+        {
+            refusal = Problems.BadRequest($"A chunk-frame upload needs the {Routes.ChunkSizesHeader} header (SIZE or SIZE*COUNT, comma-separated, each chunk at most {ChunkFrame.MaxRawSize:N0} bytes): the server reads exactly those chunks.");
+        }
+        else if (!framed && declared is null)
         {
             refusal = Problems.Of(StatusCodes.Status411LengthRequired, "Length required", "Send the file with Content-Length: the server checks that all of it arrived.");
         }
@@ -141,19 +155,24 @@ internal static class RestoreEndpoints
         {
             refusal = Problems.BadRequest($"Send the file's SHA-256 (64 lowercase hex digits) in the {Routes.Sha256Header} header; the server checks the bytes against it.");
         }
-        else if (sizesHeader.Length > 0 && (chunkSizes is null || chunkSizes.Sum(n => (long)n) != size))
+        else if (!framed && sizesHeader.Length > 0 && (chunkSizes is null || chunkSizes.Sum(n => (long)n) != size))
         {
             refusal = Problems.BadRequest($"The {Routes.ChunkSizesHeader} header must list the file's chunk sizes (SIZE or SIZE*COUNT, comma-separated) adding up to its Content-Length ({size:N0}).");
+        }
+        else if (framed && (declared ?? 0) > (bound = FramedUpload.MaxBytes(chunkSizes!)))
+        {
+            refusal = Problems.Of(StatusCodes.Status413PayloadTooLarge, "Too large", $"A chunk-frame upload of these {chunkSizes!.Count} chunk(s) takes at most {bound:N0} bytes; this one announces {declared:N0}.");
         }
         else
         {
             if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
-                limit.MaxRequestBodySize = size; // this route's bodies are whole files, bounded by their declared size
+                // Bodies are whole files, bounded by their declared size (framed: by every chunk at its largest).
+                limit.MaxRequestBodySize = framed ? FramedUpload.MaxBytes(chunkSizes!) : size;
             }
             refusal = await GuardAsync(async () =>
             {
-                await sessions.WriteAsync(s, database, generation, size, sha, ctx.Request.Body, ctx.RequestAborted, chunkSizes, changedPages).ConfigureAwait(false);
+                await sessions.WriteAsync(s, database, generation, size, sha, ctx.Request.Body, ctx.RequestAborted, chunkSizes, changedPages, framed).ConfigureAwait(false);
                 return Results.NoContent();
             }).ConfigureAwait(false);
         }

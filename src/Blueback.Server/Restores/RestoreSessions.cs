@@ -86,7 +86,9 @@ public sealed class RestoreSessions : IDisposable
 
     /// <summary>Writes one file of the restore from <paramref name="body"/>. The first write prepares the instance
     /// directory (for a replace, its database files are moved aside there, not before).</summary>
-    public async Task WriteAsync(HostedRestore s, string? database, uint generation, long size, string sha256, Stream body, CancellationToken requestAborted, IReadOnlyList<int>? chunkSizes = null, bool changedPages = false)
+    /// <param name="framed">The body is the file's chunks as chunk frames (<see cref="FramedUpload"/>), which
+    /// <paramref name="chunkSizes"/> must then describe.</param>
+    public async Task WriteAsync(HostedRestore s, string? database, uint generation, long size, string sha256, Stream body, CancellationToken requestAborted, IReadOnlyList<int>? chunkSizes = null, bool changedPages = false, bool framed = false)
     {
         if (!await s.WriteGate.WaitAsync(0, requestAborted).ConfigureAwait(false))
         {
@@ -112,19 +114,23 @@ public sealed class RestoreSessions : IDisposable
                     s.Writer = RestoreWriter.Begin(_host.DirectoryOf(s.Instance), s.Record, s.Replace);
                 }
             }
-            Func<Stream, CancellationToken, Task> copy = (sink, ct) => CopyAsync(s, body, sink, size, ct);
-            var check = ChunkDigestCheck.For(chunkSizes);
+            var file = database is null ? $"log generation {generation}" : changedPages ? $"changed pages of database {database}" : $"database {database}";
+            Func<Stream, CancellationToken, Task> copy = framed
+                ? (sink, ct) => FramedUpload.CopyAsync(s, file, body, sink, chunkSizes!, sha256, ct)
+                : (sink, ct) => CopyAsync(s, body, sink, size, ct);
+            var check = framed ? null : ChunkDigestCheck.For(chunkSizes);
+            string? expected = framed ? null : sha256; // framed: each chunk's hash and the digest are checked as the frames arrive
             if (database is not null && changedPages)
             {
-                await s.Writer.ApplyChangedPagesAsync(database, size, sha256, copy, cts.Token, check).ConfigureAwait(false);
+                await s.Writer.ApplyChangedPagesAsync(database, size, expected, copy, cts.Token, check).ConfigureAwait(false);
             }
             else if (database is not null)
             {
-                await s.Writer.WriteDatabaseAsync(database, size, sha256, copy, cts.Token, check).ConfigureAwait(false);
+                await s.Writer.WriteDatabaseAsync(database, size, expected, copy, cts.Token, check).ConfigureAwait(false);
             }
             else
             {
-                await s.Writer.WriteLogAsync(generation, size, sha256, copy, cts.Token, check).ConfigureAwait(false);
+                await s.Writer.WriteLogAsync(generation, size, expected, copy, cts.Token, check).ConfigureAwait(false);
             }
             s.FileDone();
         }

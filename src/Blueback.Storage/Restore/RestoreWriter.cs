@@ -162,7 +162,15 @@ public sealed class RestoreWriter : IDisposable
         {
             return false;
         }
-        await WriteFileAsync(path, size, expectedSha256, check, copy, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteFileAsync(path, size, expectedSha256, check, copy, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _written.Remove(path); // not written: an upload sent again must be taken, not skipped as done
+            throw;
+        }
         return true;
     }
 
