@@ -59,6 +59,8 @@ internal static class WireBench
                     var first = Blueback(link, remote, repo, server.Id);
                     PageCache.Prepare(source, warm);
                     var second = Blueback(link, remote, repo, server.Id);
+                    PageCache.Prepare(repo, warm);
+                    var restore = OnlineRestore(link, remote, repo, $"wire-restored-{round}-{(warm ? "warm" : "cold")}", server.Id);
                     Directory.Delete(repo, recursive: true);
                     PageCache.Prepare(source, warm);
                     var four = Blueback(link, remote, repo, server.Id, "--streams", "4");
@@ -76,6 +78,7 @@ internal static class WireBench
                     }
                     Keep("remote", warm, first);
                     Keep("remote-second", warm, second);
+                    Keep("remote-restore", warm, restore);
                     Keep("remote-4", warm, four);
                     Keep("pg-remote", warm, pgRemote);
                     Keep("loopback", warm, loop);
@@ -101,6 +104,7 @@ internal static class WireBench
             ("remote", $"blueback backup, program across the {rate} link (server compresses)"),
             ("remote-second", "blueback backup again, instance unchanged"),
             ("remote-4", "blueback backup --streams 4 across the link"),
+            ("remote-restore", $"blueback restore --server, program across the {rate} link (a new instance; cold/warm: the repository's cache)"),
             ("pg-remote", $"pg_basebackup -Ft --compress=server-zstd:1 across the {rate} link"),
             ("loopback", "blueback backup on loopback (server compresses)"),
             ("pg-loopback", "pg_basebackup -Ft --compress=client-zstd:1 on loopback"),
@@ -114,7 +118,29 @@ internal static class WireBench
             string t = warm ? "warm" : "cold";
             double Ratio(string a, string b) => best[(b, warm)].Seconds / best[(a, warm)].Seconds;
             Console.WriteLine(string.Create(ci, $"{t}: remote full, pg time / blueback time {Ratio("remote", "pg-remote"):0.00} (target 1.00); second full {Ratio("remote-second", "pg-remote"):0.00} (target 5.00); loopback {Ratio("loopback", "pg-loopback"):0.00} (target 1.25)"));
+            var r = best[("remote-restore", warm)];
+            Console.WriteLine(string.Create(ci, $"{t}: remote online restore {r.Bytes / r.Seconds / 1e6:0} MB/s of its data, {r.Bytes / r.Seconds / LinkBytesPerSecond(rate):0.00}x the link's raw rate (raw pages cannot pass 1.00)"));
         }
+    }
+
+    /// <summary>A tc rate such as 1gbit or 100mbit in bytes per second.</summary>
+    private static double LinkBytesPerSecond(string rate)
+    {
+        var r = rate.ToLowerInvariant();
+        double scale = r.EndsWith("gbit", StringComparison.Ordinal) ? 1e9 : r.EndsWith("mbit", StringComparison.Ordinal) ? 1e6 : r.EndsWith("kbit", StringComparison.Ordinal) ? 1e3 : 1;
+        return double.Parse(r.TrimEnd('g', 'm', 'k', 'b', 'i', 't'), CultureInfo.InvariantCulture) * scale / 8;
+    }
+
+    /// <summary>An online restore of the repository's latest set by the program on the other host, as a new instance
+    /// <paramref name="name"/> (chunks sent as stored, the server decompressing them). CPU and wire as for a backup.</summary>
+    private static Measured OnlineRestore(ShapedLink link, string url, string repo, string name, int serverPid)
+    {
+        double before = ServerCpu([serverPid]);
+        string[] args = ["dotnet", Cli, "restore", "--repo", repo, "--server", url, "--as", name, "--json"];
+        var m = BaseBackupBench.Timed(out var output, "ip", link.On(args));
+        double server = ServerCpu([serverPid]) - before;
+        var json = JsonDocument.Parse(output).RootElement;
+        return m with { Bytes = json.GetProperty("bytes").GetInt64(), Stored = json.GetProperty("wire").GetInt64(), CpuSeconds = m.CpuSeconds + server, PeakKiB = (long)(server * 1000) };
     }
 
     /// <summary>A full backup by the program (on the other host when <paramref name="link"/> is given) into
