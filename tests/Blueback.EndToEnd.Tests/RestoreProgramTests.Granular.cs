@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Blueback.Client;
@@ -191,5 +193,32 @@ public partial class RestoreProgramTests
         var db = inst.GetDatabase("mailbox");
         Assert.Equal(["g"], read.Tables(db));
         Assert.Equal(Seeded(100, 200), read.Scan(db, "g").ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => Encoding.UTF8.GetString(kv.Value)));
+    }
+
+    /// <summary>^C while the rows wait on a server that never answers (the scratch copy is open by then): exit 130, and
+    /// the scratch directory is gone.</summary>
+    [Fact(Timeout = 180_000)]
+    [Trait(Tier.Category, Tier.Slow)]
+    public async Task Ctrl_C_of_a_granular_restore_exits_130_and_leaves_no_scratch_directory()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        var scratch = dir["scratch"];
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using (var server = await ServerProcess.StartAsync(dir["data"]))
+        using (var c = new BluebackClient(server.Url))
+        {
+            await SeedAsync(c);
+            Backup(server, repo, "full");
+        }
+        using var silent = new TcpListener(IPAddress.Loopback, 0); // connections queue in its backlog, never answered
+        silent.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}";
+        // 15 s: the scratch restore of this small set is done well before, and the load's begin then waits on the silent server.
+        var run = await PtySignal.RunAsync("INT", 15, "dotnet", ServerProcess.Cli, "restore", "--repo", repo, "--set", "latest", "--server", url,
+            "--database", "mailbox", "--table", "g", "--replace", "--scratch", scratch, "--token-file", TestToken.File);
+        Assert.True(run.Outcome == "interrupted" && run.Exit == 130, $"restore: {run}");
+        Assert.True(Directory.Exists(scratch) && run.Output.Contains("restore:", StringComparison.Ordinal), $"the scratch restore ran before the ^C: {run.Output}");
+        AssertScratchEmpty(scratch);
     }
 }

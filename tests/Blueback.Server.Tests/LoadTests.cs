@@ -30,6 +30,18 @@ public class LoadTests
         return r.Scan(inst.GetDatabase("db"), table).ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => Encoding.UTF8.GetString(kv.Value));
     }
 
+    [Theory]
+    [InlineData("restore-load-begin")]
+    [InlineData("restore-load-get")]
+    [InlineData("restore-load-rows")]
+    [InlineData("restore-load-commit")]
+    [InlineData("restore-load-abort")]
+    public void Every_load_route_needs_the_restore_role(string route)
+    {
+        Assert.True(Security.Authentication.NeedsToken(route, out var role));
+        Assert.Equal(Security.Role.Restore, role);
+    }
+
     [Fact]
     public async Task Rows_outside_the_range_or_table_or_cut_short_are_refused_and_stage_nothing()
     {
@@ -113,6 +125,29 @@ public class LoadTests
             tx.Put(db, "other", "z"u8, "after"u8);
             tx.Commit();
         }
+    }
+
+    [Fact]
+    public async Task A_replace_of_a_whole_database_empties_every_table_the_rows_do_not_fill()
+    {
+        using var dir = new TempDir();
+        using var inst = StorageInstance.Create(dir["inst"]);
+        var db = inst.CreateDatabase("db");
+        using (var tx = inst.BeginWrite())
+        {
+            tx.Put(db, "t", "a"u8, "live"u8);
+            tx.Put(db, "other", "x"u8, "live"u8);
+            tx.Commit();
+        }
+        using var load = NewLoad(dir, new BeginLoadRequest { Mode = "replace", Database = "db" });
+        await load.AppendAsync(Rows(("t", "b", "set"), ("third", "c", "set")), CancellationToken.None);
+        var token = await load.BeginCommitAsync(CancellationToken.None);
+        var r = await LoadApply.RunAsync(inst, db, load, token);
+        load.EndCommit(null);
+        Assert.Equal(2, r.Deleted);
+        Assert.Equal(new Dictionary<string, string> { ["b"] = "set" }, Table(inst, "t"));
+        Assert.Empty(Table(inst, "other"));
+        Assert.Equal(new Dictionary<string, string> { ["c"] = "set" }, Table(inst, "third"));
     }
 
     [Fact]

@@ -138,29 +138,9 @@ internal static class LoadEndpoints
     private static IResult NoLoad(string id) =>
         Problems.NotFound($"There is no load '{id}' on this server (it never existed, or ended long ago). Begin one with POST /v1/instances/{{instance}}/loads.");
 
-    private static IResult Guard(Func<IResult> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception ex) when (Map(ex) is { } r)
-        {
-            return r;
-        }
-    }
+    private static IResult Guard(Func<IResult> body) => Guarded.Run(body, Map);
 
-    private static async Task<IResult> GuardAsync(Func<Task<IResult>> body)
-    {
-        try
-        {
-            return await body().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (Map(ex) is { } r)
-        {
-            return r;
-        }
-    }
+    private static Task<IResult> GuardAsync(Func<Task<IResult>> body) => Guarded.RunAsync(body, Map);
 
     private static IResult? Map(Exception ex) => ex switch
     {
