@@ -193,6 +193,15 @@ public partial class RestoreProgramTests
         var db = inst.GetDatabase("mailbox");
         Assert.Equal(["g"], read.Tables(db));
         Assert.Equal(Seeded(100, 200), read.Scan(db, "g").ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => Encoding.UTF8.GetString(kv.Value)));
+
+        // Offline, a whole database: an instance holding that database alone, every table of it.
+        var whole = Restore("--repo", repo, "--set", "latest", "--to", dir["off"], "--as", "mailbox-only", "--database", "mailbox", "--scratch", scratch);
+        Assert.True(whole.Exit == 0, whole.Err);
+        using var mailboxOnly = StorageInstance.Open(Path.Combine(dir["off"], "mailbox-only"), new InstanceOptions());
+        Assert.Equal(["mailbox"], mailboxOnly.Databases.Select(d => d.Name));
+        using var readAll = mailboxOnly.BeginRead();
+        Assert.Equal(["g", "h"], readAll.Tables(mailboxOnly.GetDatabase("mailbox")).Order(StringComparer.Ordinal));
+        Assert.Equal(200, readAll.Scan(mailboxOnly.GetDatabase("mailbox"), "g").Count());
     }
 
     /// <summary>^C while the rows wait on a server that never answers (the scratch copy is open by then): exit 130, and
