@@ -195,6 +195,11 @@ public sealed class BluebackClient : IDisposable
     public Task<RestoreSession> BeginRestoreAsync(string instance, BeginRestoreRequest request, CancellationToken cancellationToken = default) =>
         RestoreSession.BeginAsync(this, instance, request, cancellationToken);
 
+    /// <summary>Begins a staged load into <paramref name="instance"/> (the restore role): rows added to it are staged on
+    /// the server and committed in one transaction (a granular restore).</summary>
+    public Task<LoadSession> BeginLoadAsync(string instance, BeginLoadRequest request, CancellationToken cancellationToken = default) =>
+        LoadSession.BeginAsync(this, instance, request, cancellationToken);
+
     /// <summary>Promotes a warm standby (admin): it applies what is left, starts a new log stream and takes writes.</summary>
     public async Task<PromoteResponse> PromoteAsync(string instance, CancellationToken cancellationToken = default)
     {

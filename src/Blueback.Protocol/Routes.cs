@@ -179,6 +179,19 @@ public static class Routes
     /// <summary>POST: promote the warm standby <paramref name="instance"/> (<see cref="PromoteResponse"/>).</summary>
     public static string Promote(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/promote";
 
+    /// <summary>POST: begin a staged load into <paramref name="instance"/> (<see cref="BeginLoadRequest"/>, answered with
+    /// <see cref="LoadInfo"/>): rows are staged on the server and committed in one transaction (a granular restore).</summary>
+    public static string BeginLoad(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/loads";
+
+    /// <summary>GET: the load <paramref name="id"/> (<see cref="LoadInfo"/>); DELETE: abort it, dropping what it staged.</summary>
+    public static string Load(string id) => $"/v1/loads/{Uri.EscapeDataString(id)}";
+
+    /// <summary>POST: more rows for the load (<see cref="Wire.RowFrames"/>, application/octet-stream).</summary>
+    public static string LoadRows(string id) => $"{Load(id)}/rows";
+
+    /// <summary>POST: apply every staged row in one transaction (<see cref="LoadCommitResponse"/>).</summary>
+    public static string LoadCommit(string id) => $"{Load(id)}/commit";
+
     private static string Table(string instance, string database, string table) =>
         $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";
 
@@ -248,6 +261,14 @@ public static class Routes
         public const string ShippingDisable = Shipping + "/disable";
         /// <summary>The template of <see cref="Routes.Promote"/>.</summary>
         public const string Promote = "/v1/instances/{instance}/promote";
+        /// <summary>The template of <see cref="Routes.BeginLoad"/>.</summary>
+        public const string BeginLoad = "/v1/instances/{instance}/loads";
+        /// <summary>The template of <see cref="Routes.Load"/>.</summary>
+        public const string Load = "/v1/loads/{id}";
+        /// <summary>The template of <see cref="Routes.LoadRows"/>.</summary>
+        public const string LoadRows = "/v1/loads/{id}/rows";
+        /// <summary>The template of <see cref="Routes.LoadCommit"/>.</summary>
+        public const string LoadCommit = "/v1/loads/{id}/commit";
         /// <summary>The template of <see cref="Routes.Policy"/>.</summary>
         public const string Policy = "/v1/policies/{name}";
         /// <summary>The template of <see cref="Routes.PolicyRun"/>.</summary>

@@ -113,6 +113,7 @@ public static class BluebackServer
         var pacing = new BackupPacing((long)((config.BackupBusyRateMBps ?? DefaultBackupBusyRateMBps) * 1e6));
         using var backupReads = new BackgroundPriority(Math.Max(2, Environment.ProcessorCount), "blueback-backup-read", config.BackupReadNice ?? BackgroundPriority.DefaultNice);
         using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
+        using var loads = new Loads.LoadSessions(host, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
         using var exporter = new PrometheusExporter();
         var shippers = new Shipping.ShipperLeases(TimeSpan.FromSeconds(config.ShipperLeaseSeconds ?? 10));
         using var standby = options.Standby is { } so ? new Standby.StandbyFollower(host, so, logger) : null;
@@ -150,6 +151,7 @@ public static class BluebackServer
             DataEndpoints.Map(api, host, lifetime, config.Limits.MaxBatchBodyBytes);
             BackupEndpoints.Map(api, host, sessions, metrics, lifetime, backupReads, pacing);
             RestoreEndpoints.Map(api, host, restores);
+            Loads.LoadEndpoints.Map(api, loads, lifetime);
             Shipping.ShippingEndpoints.Map(api, host, shippers, lifetime, backupReads);
             Standby.StandbyEndpoints.Map(api, standby);
             Security.TokenEndpoints.Map(api, tokens);

@@ -5,8 +5,9 @@ using Blueback.Storage.Restore;
 
 namespace Blueback.Backup;
 
-/// <summary>What to restore beyond the chain: where replay stops and whether it plays forward.</summary>
-public sealed record RestoreOptions(RecoveryStop? Stop = null, bool PlayForward = true, bool UpToContiguous = false);
+/// <summary>What to restore beyond the chain: where replay stops and whether it plays forward; <see cref="Database"/>
+/// restores that database alone (a granular restore: replay skips the records of the others).</summary>
+public sealed record RestoreOptions(RecoveryStop? Stop = null, bool PlayForward = true, bool UpToContiguous = false, string? Database = null);
 
 /// <summary>A restore's progress: bytes written of the total (with the file being written), or a phase of hard
 /// recovery (<see cref="Phase"/> set).</summary>
@@ -57,7 +58,7 @@ public static class RestoreJob
             throw new RestorePlanException($"set {foreign.SetId} is of log stream {foreign.LogSignature}, set {full.SetId} of {full.LogSignature}: they come from different instances and cannot be restored together.");
         }
         var clock = Stopwatch.StartNew();
-        var plan = PagePlan.Of(chain);
+        var plan = PagePlan.Of(chain, options.Database);
         // Replay starts at the last set that holds pages (the full set, or the last changed-pages set laid over it).
         var pagesFrom = chain[plan.Last];
         var bytes = new ByteCount(progress, plan.Files.Sum(f => f.File.Size) + chain.Skip(plan.Last).Sum(s => SetLayout.LogFilesOf(s).Sum(f => f.Size)));
@@ -132,7 +133,7 @@ public static class RestoreJob
     /// before that last set add nothing: its pages already hold their changes.</summary>
     internal sealed record PagePlan(int Last, IReadOnlyList<(Manifest Set, ManifestFile File)> Files)
     {
-        public static PagePlan Of(List<Manifest> chain)
+        public static PagePlan Of(List<Manifest> chain, string? only = null)
         {
             int last = chain.FindLastIndex(ChainResolver.HoldsPages);
             if (last < 0 || !SetLayout.Images(chain[0]).Any())
@@ -140,7 +141,7 @@ public static class RestoreJob
                 throw new RestorePlanException($"set {chain[0].SetId} holds no database image.");
             }
             var files = new List<(Manifest, ManifestFile)>();
-            foreach (var db in chain[last].Databases)
+            foreach (var db in chain[last].Databases.Where(d => only is null || d.Name == only))
             {
                 int image = -1;
                 for (int i = last; i >= 0 && image < 0; i--)

@@ -27,7 +27,13 @@ internal static class RestoreCommand
         var contiguous = new Option<bool>("--up-to-contiguous") { Description = "Play forward up to the first missing or foreign generation instead of failing there." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var delta = new Option<bool>("--delta") { Description = "Offline, over an existing copy of the instance (older, or damaged): compare every page with the set's and rewrite only those that differ, then recover. Its logs are kept and played forward, as with --replace." };
-        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it.") { set, instance, to, server, asName, replace, delta, stopAt, noForward, contiguous, json };
+        var database = new Option<string?>("--database") { Description = "Granular: restore only this database (with --server, into the live instance, in place with --replace; offline, a new instance holding it alone)." };
+        var table = new Option<string?>("--table") { Description = "Granular: only this table of --database." };
+        var fromKey = new Option<string?>("--from-key") { Description = "Granular: the key range's first key (inclusive; text, or base64:...); needs --table." };
+        var toKey = new Option<string?>("--to-key") { Description = "Granular: the key range's end (exclusive; text, or base64:...); needs --table." };
+        var into = new Option<string?>("--into") { Description = "Granular: write the table into this new table (refused if it exists) instead of in place." };
+        var scratch = new Option<string?>("--scratch") { Description = "Granular: where the set's database is restored before its rows are copied (default: the system's temporary directory); removed afterwards." };
+        var cmd = new Command("restore", "Restore a backup set (and the chain it needs) into a data directory and recover it; or, with --database, one database, table or key range of it.") { set, instance, to, server, asName, replace, delta, stopAt, noForward, contiguous, json, database, table, fromKey, toKey, into, scratch };
         repo.AddTo(cmd);
         var tokens = new TokenOptions();
         tokens.AddTo(cmd);
@@ -37,13 +43,19 @@ internal static class RestoreCommand
             // A read blocked on a hung volume does not hold a ^C: the restore is then left as a killed one leaves it.
             signals.BoundStop(Signals.LowPriorityStopBound, "the restore is left as a killed restore leaves it (run it again; an online restore's session is aborted by the server when the connection drops)", static () => { });
             var options = new Options(repo.Location(pr), tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(set)!, pr.GetValue(instance), pr.GetValue(to), pr.GetValue(server), pr.GetValue(asName), pr.GetValue(replace) || pr.GetValue(delta), pr.GetValue(delta),
-                pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json));
+                pr.GetValue(stopAt), !pr.GetValue(noForward), pr.GetValue(contiguous), pr.GetValue(json))
+            {
+                Granular = new GranularOptions(pr.GetValue(database), pr.GetValue(table), pr.GetValue(fromKey), pr.GetValue(toKey), pr.GetValue(into), pr.GetValue(scratch)),
+            };
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(options, await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private sealed record Options(string Repo, string? Token, ServerTrust? Trust, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, bool Delta, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json);
+    internal sealed record Options(string Repo, string? Token, ServerTrust? Trust, string Set, string? Instance, string? To, string? Server, string? As, bool Replace, bool Delta, string? StopAt, bool PlayForward, bool UpToContiguous, bool Json)
+    {
+        public GranularOptions Granular { get; init; } = new(null, null, null, null, null, null);
+    }
 
     private static async Task<int> RunAsync(Options o, BackupRepository repo, CancellationToken ct)
     {
@@ -72,6 +84,10 @@ internal static class RestoreCommand
         if (o.Delta && o.Server is not null)
         {
             throw new RestorePlanException("--delta patches the database files of an instance directory in place: it restores offline (--to DIR), with no server running on it.");
+        }
+        if (o.Granular.Any)
+        {
+            return await GranularRestoreCommand.RunAsync(o, repo, ct).ConfigureAwait(false);
         }
         if (o.Replace && o.As is not null)
         {
@@ -131,7 +147,7 @@ internal static class RestoreCommand
     }
 
     /// <summary>Restore progress: bytes written of the total, rate and time left, then recovery's phases.</summary>
-    private sealed class Progress(bool quiet) : IProgress<RestoreProgress>
+    internal sealed class Progress(bool quiet) : IProgress<RestoreProgress>
     {
         private readonly ProgressLine _line = new(quiet);
 

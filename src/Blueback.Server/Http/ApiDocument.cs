@@ -90,6 +90,13 @@ internal static class ApiDocument
         ["restore-recover"] = new("restore", "Start hard recovery in the background; poll the session.", StatusCodes.Status202Accepted, typeof(RestoreSessionInfo), Errors: [404, 409]),
         ["restore-abort"] = new("restore", "Abort a restore session (idempotent).", StatusCodes.Status204NoContent),
 
+        ["restore-load-begin"] = new("restore", "Begin a staged load (a granular restore): rows staged on the server, then committed in one transaction, replacing a table, a key range or a database's tables, or into a new table.", StatusCodes.Status201Created, typeof(LoadInfo), typeof(BeginLoadRequest), [400, 404, 409, 503]),
+        ["restore-load-get"] = new("restore", "A load's scope, rows staged and state.", Response: typeof(LoadInfo), Errors: [404]),
+        ["restore-load-rows"] = new("restore", "Stage more rows: [u16 table length][table][u16 key length][key][u32 value length][value], little-endian, back to back; a post with one bad row stages nothing.", Response: typeof(LoadInfo), Request: typeof(Stream), Errors: [400, 404, 409, 413]) { RequestType = Bytes },
+        ["restore-load-commit"] = new("restore", "Apply every staged row in one transaction (replace: the scope's live keys are deleted first); the load then ends.", Response: typeof(LoadCommitResponse), Errors: [400, 404, 409, 413, 503],
+            Description: $"The answer's {Routes.CommitLsnHeader} and {Routes.CommitTimeHeader} headers give where the commit lies."),
+        ["restore-load-abort"] = new("restore", "Abort a load, dropping its staged rows (idempotent).", StatusCodes.Status204NoContent),
+
         ["token-create"] = new("tokens", "Create a token with a role; the answer carries the token, once.", StatusCodes.Status201Created, typeof(TokenInfo), typeof(CreateTokenRequest), [400]),
         ["token-list"] = new("tokens", "The tokens: ids, names, roles, times (never the secrets).", Response: typeof(List<TokenInfo>)),
         ["token-revoke"] = new("tokens", "Revoke a token: its next call is a 401.", StatusCodes.Status204NoContent, Errors: [404]),

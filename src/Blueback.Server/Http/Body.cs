@@ -20,6 +20,7 @@ internal static class Body
         public int Length { get; }
         public bool TooBig { get; }
         public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
+        public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
 
         public void Dispose()
         {

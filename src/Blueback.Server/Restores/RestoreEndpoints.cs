@@ -185,29 +185,9 @@ internal static class RestoreEndpoints
     private static IResult WithSession(RestoreSessions sessions, string id, Func<HostedRestore, IResult> body) =>
         sessions.Find(id) is { } s ? Guard(() => body(s)) : NoSession(id);
 
-    private static IResult Guard(Func<IResult> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception ex) when (Map(ex) is { } r)
-        {
-            return r;
-        }
-    }
+    private static IResult Guard(Func<IResult> body) => Guarded.Run(body, Map);
 
-    private static async Task<IResult> GuardAsync(Func<Task<IResult>> body)
-    {
-        try
-        {
-            return await body().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (Map(ex) is { } r)
-        {
-            return r;
-        }
-    }
+    private static Task<IResult> GuardAsync(Func<Task<IResult>> body) => Guarded.RunAsync(body, Map);
 
     private static IResult? Map(Exception ex) => ex switch
     {
