@@ -20,7 +20,7 @@ internal sealed class RepoOptions
     public Option<string?> MaxRate { get; } = new("--max-rate") { Description = "Bandwidth limit to and from the repository, in bytes per second (K, M, G suffixes: 50M)." };
     public Option<string?> KeyFile { get; } = new("--key-file") { Description = $"The key file of an encrypted repository (otherwise its passphrase comes from ${RepositorySecret.PasswordVariable})." };
 
-    public void AddTo(Command command, bool withRepo = true)
+    public void AddTo(Command command, bool withRepo = true, bool withKeyFile = true)
     {
         if (withRepo)
         {
@@ -33,7 +33,10 @@ internal sealed class RepoOptions
         command.Options.Add(S3PartSize);
         command.Options.Add(Parallel);
         command.Options.Add(MaxRate);
-        command.Options.Add(KeyFile);
+        if (withKeyFile)
+        {
+            command.Options.Add(KeyFile);
+        }
     }
 
     /// <summary>The key file given, or the passphrase in the environment; null when neither is.</summary>

@@ -81,6 +81,7 @@ internal static class RepositoryCommands
             return await GuardAsync(() => CollectGarbageAsync(pr, gcOpts, grace, ct), ct).ConfigureAwait(false);
         });
         repo.Subcommands.Add(gc);
+        repo.Subcommands.Add(CopyCommand.Build());
         return repo;
     }
 
