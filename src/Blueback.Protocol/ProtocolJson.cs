@@ -35,6 +35,7 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(ShippingAckResponse))]
 [JsonSerializable(typeof(PromoteResponse))]
 [JsonSerializable(typeof(Programs.BackupOutput))]
+[JsonSerializable(typeof(Programs.CopyOutput))]
 [JsonSerializable(typeof(Programs.ProveOutput))]
 [JsonSerializable(typeof(Programs.ForgetOutput))]
 [JsonSerializable(typeof(List<Programs.ListedSet>))]

@@ -222,6 +222,37 @@ public class RepositoryCopyTests
         await AssertSameSetsAsync(from, again, content);
     }
 
+    [Fact]
+    public async Task Shipped_generations_are_copied_with_all_and_since_but_not_with_one_set()
+    {
+        using var dir = new TempDir();
+        var (from, _) = await SourceAsync(Path.Combine(dir.Path, "a"));
+        var log = Bytes(Chunk * 2 + 5, 11);
+        var key = new ShippedKey("store", "sig", 3);
+        var w = from.BeginShipped(key, Codec.Default(), Chunk);
+        await w.AddFileAsync("logs/bb00000003.log", new MemoryStream(log));
+        var ended = new DateTime(2026, 11, 2, 0, 0, 0, DateTimeKind.Utc);
+        await w.CommitAsync(w.Describing(new Manifest { Instance = "store", Type = BackupRepository.ShippedType, LogSignature = "sig", GenLow = 3, GenHigh = 3, Started = ended, Ended = ended, LogsCover = ended }));
+
+        var oneSet = await BackupRepository.InitAsync(new LocalDirectoryStore(Path.Combine(dir.Path, "b")));
+        await RepositoryCopy.RunAsync(from, oneSet, new CopySelection("full0001", false, null), null, CancellationToken.None);
+        Assert.Empty(await oneSet.ListShippedAsync(null));
+
+        var late = await BackupRepository.InitAsync(new LocalDirectoryStore(Path.Combine(dir.Path, "c")));
+        var r = await RepositoryCopy.RunAsync(from, late, new CopySelection(null, false, ended.AddSeconds(1)), null, CancellationToken.None);
+        Assert.Equal(0, r.ShippedCopied);
+
+        var all = await RepositoryCopy.RunAsync(from, oneSet, CopySelection.Everything, null, CancellationToken.None);
+        Assert.Equal(1, all.ShippedCopied);
+        Assert.Equal([key], await oneSet.ListShippedAsync(null));
+        var copied = await oneSet.ReadShippedAsync(key);
+        Assert.Equal(ended, copied.LogsCover);
+        using var ms = new MemoryStream();
+        await SetVerifier.ExtractAsync(oneSet, copied, copied.Files.Single(), ms);
+        Assert.Equal(log, ms.ToArray());
+        Assert.Equal(1, (await RepositoryCopy.RunAsync(from, oneSet, CopySelection.Everything, null, CancellationToken.None)).ShippedAlreadyThere);
+    }
+
     /// <summary>Fails every chunk write after the first few, as a copy killed in mid-set.</summary>
     private sealed class FailingStore(IRepositoryStore inner, int chunkWritesAllowed) : IRepositoryStore
     {

@@ -26,10 +26,14 @@ internal static class CopyCommand
         var since = new Option<string?>("--since") { Description = "Copy the sets (with their chains) and shipped generations that ended at or after this time (ISO 8601, UTC unless a zone is given)." };
         var fromKey = new Option<string?>("--from-key-file") { Description = $"The source's key file, if it is encrypted (otherwise its passphrase comes from ${FromPasswordVariable}, else ${RepositorySecret.PasswordVariable})." };
         var toKey = new Option<string?>("--to-key-file") { Description = $"The destination's key file, if it is encrypted (otherwise its passphrase comes from ${ToPasswordVariable}, else ${RepositorySecret.PasswordVariable})." };
+        var fromEndpoint = new Option<string?>("--from-s3-endpoint") { Description = "The source's S3-compatible endpoint, where it differs from the destination's (default: --s3-endpoint)." };
+        var toEndpoint = new Option<string?>("--to-s3-endpoint") { Description = "The destination's S3-compatible endpoint, where it differs from the source's (default: --s3-endpoint)." };
+        var fromRegion = new Option<string?>("--from-s3-region") { Description = "The source's S3 region (default: --s3-region)." };
+        var toRegion = new Option<string?>("--to-s3-region") { Description = "The destination's S3 region (default: --s3-region)." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var repo = new RepoOptions();
         var cmd = new Command("copy", "Copy backup sets and shipped log generations into a second repository (any kind, encrypted or not): each chunk checked, what the destination holds skipped, each set committed whole. Run again to resume.")
-        { from, to, set, all, since, fromKey, toKey, json };
+        { from, to, set, all, since, fromKey, toKey, fromEndpoint, toEndpoint, fromRegion, toRegion, json };
         repo.AddTo(cmd, withRepo: false, withKeyFile: false);
         cmd.Validators.Add(r =>
         {
@@ -50,8 +54,8 @@ internal static class CopyCommand
             return await RepositoryCommands.GuardAsync(async () =>
             {
                 var ct = signals.Token;
-                var source = await OpenAsync(repo, pr, pr.GetValue(from)!, RepositorySecret.FromKeyFileOrEnvironment(pr.GetValue(fromKey), FromPasswordVariable) ?? RepositorySecret.FromKeyFileOrEnvironment(null), ct).ConfigureAwait(false);
-                var target = await OpenAsync(repo, pr, pr.GetValue(to)!, RepositorySecret.FromKeyFileOrEnvironment(pr.GetValue(toKey), ToPasswordVariable) ?? RepositorySecret.FromKeyFileOrEnvironment(null), ct).ConfigureAwait(false);
+                var source = await OpenAsync(repo, pr, repo.Store(pr, pr.GetValue(from)!, pr.GetValue(fromEndpoint), pr.GetValue(fromRegion)), RepositorySecret.FromKeyFileOrEnvironment(pr.GetValue(fromKey), FromPasswordVariable) ?? RepositorySecret.FromKeyFileOrEnvironment(null), ct).ConfigureAwait(false);
+                var target = await OpenAsync(repo, pr, repo.Store(pr, pr.GetValue(to)!, pr.GetValue(toEndpoint), pr.GetValue(toRegion)), RepositorySecret.FromKeyFileOrEnvironment(pr.GetValue(toKey), ToPasswordVariable) ?? RepositorySecret.FromKeyFileOrEnvironment(null), ct).ConfigureAwait(false);
                 DateTime? after = pr.GetValue(since) is { } text && TryParseTime(text, out var t) ? t : null;
                 var selection = new CopySelection(pr.GetValue(set), pr.GetValue(all), after);
                 var progress = new Progress(pr.GetValue(json));
@@ -78,9 +82,9 @@ internal static class CopyCommand
         return cmd;
     }
 
-    private static async Task<BackupRepository> OpenAsync(RepoOptions repo, ParseResult pr, string location, RepositorySecret? secret, CancellationToken ct)
+    private static async Task<BackupRepository> OpenAsync(RepoOptions repo, ParseResult pr, Repository.Stores.IRepositoryStore store, RepositorySecret? secret, CancellationToken ct)
     {
-        var r = await BackupRepository.OpenAsync(repo.Store(pr, location), secret, ct).ConfigureAwait(false);
+        var r = await BackupRepository.OpenAsync(store, secret, ct).ConfigureAwait(false);
         r.Parallelism = Math.Clamp(pr.GetValue(repo.Parallel), 1, 64);
         return r;
     }

@@ -47,9 +47,13 @@ internal sealed class RepoOptions
     /// <summary>The store the options name, throttled when a limit is given.</summary>
     public IRepositoryStore Store(ParseResult pr) => Store(pr, Location(pr));
 
-    public IRepositoryStore Store(ParseResult pr, string location)
+    public IRepositoryStore Store(ParseResult pr, string location) => Store(pr, location, null, null);
+
+    /// <summary>The store at <paramref name="location"/>, with an endpoint and region of its own where given (one side of
+    /// 'repo copy'), the shared S3 settings otherwise.</summary>
+    public IRepositoryStore Store(ParseResult pr, string location, string? endpoint, string? region)
     {
-        var store = RepositoryStores.Open(location, new S3Settings(pr.GetValue(S3Endpoint), pr.GetValue(S3Region), pr.GetValue(S3PathStyle), pr.GetValue(S3Checksums), pr.GetValue(S3PartSize)));
+        var store = RepositoryStores.Open(location, new S3Settings(endpoint ?? pr.GetValue(S3Endpoint), region ?? pr.GetValue(S3Region), pr.GetValue(S3PathStyle), pr.GetValue(S3Checksums), pr.GetValue(S3PartSize)));
         return pr.GetValue(MaxRate) is { } rate ? new ThrottledStore(store, ParseRate(rate)) : store;
     }
 
