@@ -24,7 +24,7 @@ public class RepositoryCopyProgramTests
         Json(["list", "--repo", repo, "--json", .. more]).EnumerateArray().Where(e => e.TryGetProperty("id", out _)).Select(e => e.GetProperty("id").GetString()!).ToList();
 
     [Fact(Timeout = 600_000)]
-    public async Task A_local_repository_copied_to_an_encrypted_one_on_S3_restores_the_same_instance_and_a_second_copy_copies_nothing()
+    public async Task A_local_repository_copied_to_an_encrypted_one_on_S3_and_back_to_a_plain_directory_restores_the_same_instance_and_a_second_copy_copies_nothing()
     {
         using var dir = new TempDir();
         using var moto = await MotoServer.StartAsync();
@@ -59,6 +59,15 @@ public class RepositoryCopyProgramTests
         Assert.True(digestA.Rows > 240, $"{digestA.Rows} rows restored");
         Assert.Equal(0, digestB.BadPages);
         Assert.Equal(digestA, digestB);
+
+        // And back from S3 into a plain directory: S3 to local, encrypted to plain.
+        var plain = dir["c"];
+        Assert.Equal(0, Cli("repo", "init", plain).Exit);
+        var back = Json(["repo", "copy", "--from", b, "--to", plain, "--all", "--from-key-file", key, "--json", .. s3]);
+        Assert.Equal(2, back.GetProperty("copied").GetArrayLength());
+        var fromC = Cli("restore", "--repo", plain, "--to", dir["restored-c"]);
+        Assert.True(fromC.Exit == 0, fromC.Err);
+        Assert.Equal(digestA, InstanceDigest.Of(Path.Combine(dir["restored-c"], "store")));
 
         var again = Json(["repo", "copy", "--from", a, "--to", b, "--all", "--to-key-file", key, "--json", .. s3]);
         Assert.Equal(0, again.GetProperty("copied").GetArrayLength());
