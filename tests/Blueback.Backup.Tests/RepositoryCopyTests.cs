@@ -254,10 +254,9 @@ public class RepositoryCopyTests
     }
 
     /// <summary>Fails every chunk write after the first few, as a copy killed in mid-set.</summary>
-    private sealed class FailingStore(IRepositoryStore inner, int chunkWritesAllowed) : IRepositoryStore
+    private sealed class FailingStore(IRepositoryStore inner, int chunkWritesAllowed) : DelegatingStore(inner)
     {
         private int _writes;
-        public string Location => inner.Location;
 
         private void Count(string key)
         {
@@ -267,28 +266,16 @@ public class RepositoryCopyTests
             }
         }
 
-        public Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public override Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
             Count(key);
-            return inner.WriteAsync(key, data, cancellationToken);
+            return Inner.WriteAsync(key, data, cancellationToken);
         }
 
-        public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken) => inner.SyncPrefixAsync(prefix, cancellationToken);
-
-        public Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public override Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
             Count(key);
-            return inner.WriteAtomicAsync(key, data, cancellationToken);
+            return Inner.WriteAtomicAsync(key, data, cancellationToken);
         }
-
-        public Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.TryCreateAsync(key, data, cancellationToken);
-        public Task<byte[]> ReadAsync(string key, CancellationToken cancellationToken) => inner.ReadAsync(key, cancellationToken);
-        public Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken) => inner.ReadIntoAsync(key, buffer, cancellationToken);
-        public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => inner.ExistsAsync(key, cancellationToken);
-        public Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
-        public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken) => inner.ListObjectsAsync(prefix, cancellationToken);
-        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-        public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken) => inner.DeletePrefixAsync(prefix, cancellationToken);
-        public Task<List<string>> CleanUpAsync(TimeSpan olderThan, CancellationToken cancellationToken) => inner.CleanUpAsync(olderThan, cancellationToken);
     }
 }
