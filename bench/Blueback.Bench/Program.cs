@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes|--copy]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -44,6 +44,11 @@ try
         int lagIdx = Array.IndexOf(args, "--max-lag");
         var lag = TimeSpan.FromSeconds(lagIdx >= 0 ? double.Parse(args[lagIdx + 1], ci) : 5);
         BackupBench.Run(root, 64L << 20, seconds, instead: (r, _, u) => ShipBench.Run(r, u, quick ? 5 : 15, lag));
+        return;
+    }
+    if (args.Contains("--copy"))
+    {
+        BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => CopyBench.Run(r, u, quick ? 2 : 3));
         return;
     }
     if (args.Contains("--hashes"))

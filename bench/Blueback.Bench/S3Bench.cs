@@ -73,9 +73,9 @@ internal static class S3Bench
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                // Not yet listening.
+                // Not yet listening, or too slow to answer yet (a loaded machine).
             }
             Thread.Sleep(100);
         }

@@ -12,6 +12,9 @@ public sealed class PolicyDefinition
     [JsonPropertyName("instance")] public string Instance { get; set; } = "";
     /// <summary>The repository it backs up into.</summary>
     [JsonPropertyName("repository")] public PolicyRepository Repository { get; set; } = new();
+    /// <summary>A second repository (another site) that every set and shipped generation is copied into after each
+    /// committed backup (<c>blueback repo copy --all</c>), or null for none.</summary>
+    [JsonPropertyName("copyTo")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public PolicyRepository? CopyTo { get; set; }
 
     /// <summary>How often a full backup is taken (a duration: 7d, 12h...). Required: every chain starts with one.</summary>
     [JsonPropertyName("full")] public string? Full { get; set; }

@@ -24,6 +24,9 @@ public enum PolicyJobKind
 
     /// <summary><c>repo gc</c>: frees what forgotten sets held.</summary>
     Gc,
+
+    /// <summary><c>repo copy --all</c> into the policy's second repository (<c>copyTo</c>), after each committed backup.</summary>
+    Copy,
 }
 
 /// <summary>Where a policy's job is. On the wire in lower case.</summary>

@@ -38,6 +38,7 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(LoadInfo))]
 [JsonSerializable(typeof(LoadCommitResponse))]
 [JsonSerializable(typeof(Programs.BackupOutput))]
+[JsonSerializable(typeof(Programs.CopyOutput))]
 [JsonSerializable(typeof(Programs.ProveOutput))]
 [JsonSerializable(typeof(Programs.ForgetOutput))]
 [JsonSerializable(typeof(List<Programs.ListedSet>))]

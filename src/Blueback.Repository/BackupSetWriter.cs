@@ -41,7 +41,7 @@ public sealed partial class BackupSetWriter
     private readonly ConcurrentDictionary<string, Task<int>> _claimed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _folders = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<string> _reused = new();
-    private readonly DateTime _started = DateTime.UtcNow;
+    private DateTime _started = DateTime.UtcNow;
     private DateTime _pendingWritten = DateTime.MinValue;
 
     internal BackupSetWriter(BackupRepository repository, string setId, string prefix, Codec codec, int chunkSize, IReadOnlyDictionary<string, int>? known = null)
@@ -286,7 +286,7 @@ public sealed partial class BackupSetWriter
     {
         var id = ChunkObject.IdFromHash(chunk.ContentHash!, _repository.Keys);
         chunk.Key = ChunkObject.Key(id);
-        if (_known.TryGetValue(id, out int knownSize))
+        if (_known.TryGetValue(id, out int knownSize) || _found.TryGetValue(id, out knownSize))
         {
             chunk.StoredSize = knownSize;
             Interlocked.Add(ref _reusedBytes, chunk.RawSize);
@@ -409,6 +409,7 @@ public sealed partial class BackupSetWriter
     /// there: the sets that named them when it began may have been forgotten and collected since.</summary>
     private async Task CheckReusedAsync(CancellationToken ct)
     {
+        await CheckFoundAsync(ct).ConfigureAwait(false);
         if (DateTime.UtcNow - _started < BackupRepository.DefaultGrace / 2)
         {
             return;

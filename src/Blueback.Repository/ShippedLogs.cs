@@ -37,8 +37,8 @@ public sealed partial class BackupRepository
     /// <summary>The manifest type of a shipped generation.</summary>
     public const string ShippedType = "shipped";
 
-    public BackupSetWriter BeginShipped(ShippedKey key, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize) =>
-        new(this, key.SetId, key.Prefix, codec, chunkSize);
+    public BackupSetWriter BeginShipped(ShippedKey key, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize, IReadOnlyDictionary<string, int>? knownChunks = null) =>
+        new(this, key.SetId, key.Prefix, codec, chunkSize, knownChunks);
 
     /// <summary>The committed shipped generations (those with a manifest), of one instance or all, by instance, log
     /// stream and generation: one listing, no manifest read.</summary>

@@ -43,7 +43,7 @@ public sealed class AbandonTests
 
     /// <summary>A local store whose next chunk write, once asked for, stops before the disk until released, deaf to
     /// its token: a write already in the kernel.</summary>
-    private sealed class HeldStore(IRepositoryStore inner) : IRepositoryStore
+    private sealed class HeldStore(IRepositoryStore inner) : DelegatingStore(inner)
     {
         private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _armed;
@@ -54,40 +54,16 @@ public sealed class AbandonTests
 
         public void Release() => _release.TrySetResult();
 
-        public string Location => inner.Location;
-
-        public async Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public override async Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
             if (key.Contains("chunks/", StringComparison.Ordinal) && Interlocked.Exchange(ref _armed, 0) == 1)
             {
                 Holding.Release();
                 await _release.Task.ConfigureAwait(false);
-                await inner.WriteAsync(key, data, CancellationToken.None).ConfigureAwait(false);
+                await Inner.WriteAsync(key, data, CancellationToken.None).ConfigureAwait(false);
                 return;
             }
-            await inner.WriteAsync(key, data, cancellationToken).ConfigureAwait(false);
+            await Inner.WriteAsync(key, data, cancellationToken).ConfigureAwait(false);
         }
-
-        public Task SyncPrefixAsync(string prefix, CancellationToken cancellationToken) => inner.SyncPrefixAsync(prefix, cancellationToken);
-
-        public Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.WriteAtomicAsync(key, data, cancellationToken);
-
-        public Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.TryCreateAsync(key, data, cancellationToken);
-
-        public Task<byte[]> ReadAsync(string key, CancellationToken cancellationToken) => inner.ReadAsync(key, cancellationToken);
-
-        public Task<long> ReadIntoAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken) => inner.ReadIntoAsync(key, buffer, cancellationToken);
-
-        public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => inner.ExistsAsync(key, cancellationToken);
-
-        public Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
-
-        public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken) => inner.ListObjectsAsync(prefix, cancellationToken);
-
-        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-        public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken) => inner.DeletePrefixAsync(prefix, cancellationToken);
-
-        public Task<List<string>> CleanUpAsync(TimeSpan olderThan, CancellationToken cancellationToken) => inner.CleanUpAsync(olderThan, cancellationToken);
     }
 }

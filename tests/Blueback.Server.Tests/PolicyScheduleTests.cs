@@ -79,10 +79,25 @@ public class PolicyScheduleTests
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","retention":{}}""", "keeps nothing")]
     [InlineData("""{"name":"../x","instance":"store","repository":{"location":"/r"},"full":"1d"}""", "is not valid")]
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","incremental":"1h","shipping":true}""", "\"changedPages\": true")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","copyTo":{"location":"/r/"}}""", "a second repository")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","copyTo":{"location":""}}""", "a second repository")]
     public void Definitions_that_cannot_run_are_refused_naming_what_to_write(string json, string expected)
     {
         var p = System.Text.Json.JsonSerializer.Deserialize(json, ProtocolJson.Default.PolicyDefinition)!;
         var ex = Assert.Throws<ServerConfigException>(() => PolicyRules.Validate(p, i => i == "store", "test"));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_policy_with_copyTo_copies_after_each_committed_backup_before_its_retention_with_each_side_s_own_settings()
+    {
+        var p = System.Text.Json.JsonSerializer.Deserialize("""{"name":"p","instance":"store","repository":{"location":"/r","keyFile":"/a.key"},"full":"1d","retention":{"keepLast":2},"copyTo":{"location":"s3://b/site","s3Endpoint":"http://s3.local:9000","keyFile":"/b.key"}}""", ProtocolJson.Default.PolicyDefinition)!;
+        PolicyRules.Validate(p, i => i == "store", "test");
+        Assert.Equal(["repo", "copy", "--all", "--json", "--from", "/r", "--from-key-file", "/a.key", "--to", "s3://b/site", "--to-s3-endpoint", "http://s3.local:9000", "--to-key-file", "/b.key"], PolicyCommands.Copy(p));
+        Assert.Equal(["repo", "init", "s3://b/site", "--s3-endpoint", "http://s3.local:9000", "--key-file", "/b.key", "--encrypt"], PolicyCommands.Init(p.CopyTo!));
+
+        var lane = new PolicyLane(p, PolicySource.Config, new PolicyState());
+        lane.Record(new PolicyJobInfo { Id = "j1", Kind = PolicyJobKind.Full, State = PolicyJobState.Succeeded, Set = "s1", Started = T0, Ended = T0 }, forgotten: false);
+        Assert.Equal([PolicyJobKind.Copy, PolicyJobKind.Forget], lane.FollowUps.Select(f => f.Kind));
     }
 }

@@ -1,5 +1,6 @@
 using Blueback.Protocol.Programs;
 using Blueback.Repository;
+using Blueback.Repository.Stores;
 
 namespace Blueback.Backup;
 
@@ -34,6 +35,20 @@ public static class RepositoryListing
             });
         }
         return listed;
+    }
+
+    /// <summary>Marks each set held by a second repository too (<c>list --also</c>): a committed manifest of the same id
+    /// there, which is what makes a set exist; its name is all that is read, so no key is needed.</summary>
+    public static async Task MarkAlsoInAsync(List<ListedSet> sets, IRepositoryStore second, CancellationToken ct)
+    {
+        if (!await second.ExistsAsync("config.json", ct).ConfigureAwait(false))
+        {
+            throw new RepositoryNotFoundException(second.Location, $"'{second.Location}' (given to --also) is not a Blueback repository (no config.json); give the second repository's location.");
+        }
+        foreach (var s in sets)
+        {
+            s.AlsoIn = await second.ExistsAsync(BackupRepository.ManifestKey(s.Id), ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Per instance and log stream: the shipped run that follows the newest set of the stream (its cover

@@ -20,7 +20,7 @@ internal sealed class RepoOptions
     public Option<string?> MaxRate { get; } = new("--max-rate") { Description = "Bandwidth limit to and from the repository, in bytes per second (K, M, G suffixes: 50M)." };
     public Option<string?> KeyFile { get; } = new("--key-file") { Description = $"The key file of an encrypted repository (otherwise its passphrase comes from ${RepositorySecret.PasswordVariable})." };
 
-    public void AddTo(Command command, bool withRepo = true)
+    public void AddTo(Command command, bool withRepo = true, bool withKeyFile = true)
     {
         if (withRepo)
         {
@@ -33,7 +33,10 @@ internal sealed class RepoOptions
         command.Options.Add(S3PartSize);
         command.Options.Add(Parallel);
         command.Options.Add(MaxRate);
-        command.Options.Add(KeyFile);
+        if (withKeyFile)
+        {
+            command.Options.Add(KeyFile);
+        }
     }
 
     /// <summary>The key file given, or the passphrase in the environment; null when neither is.</summary>
@@ -44,9 +47,13 @@ internal sealed class RepoOptions
     /// <summary>The store the options name, throttled when a limit is given.</summary>
     public IRepositoryStore Store(ParseResult pr) => Store(pr, Location(pr));
 
-    public IRepositoryStore Store(ParseResult pr, string location)
+    public IRepositoryStore Store(ParseResult pr, string location) => Store(pr, location, null, null);
+
+    /// <summary>The store at <paramref name="location"/>, with an endpoint and region of its own where given (one side of
+    /// 'repo copy'), the shared S3 settings otherwise.</summary>
+    public IRepositoryStore Store(ParseResult pr, string location, string? endpoint, string? region)
     {
-        var store = RepositoryStores.Open(location, new S3Settings(pr.GetValue(S3Endpoint), pr.GetValue(S3Region), pr.GetValue(S3PathStyle), pr.GetValue(S3Checksums), pr.GetValue(S3PartSize)));
+        var store = RepositoryStores.Open(location, new S3Settings(endpoint ?? pr.GetValue(S3Endpoint), region ?? pr.GetValue(S3Region), pr.GetValue(S3PathStyle), pr.GetValue(S3Checksums), pr.GetValue(S3PartSize)));
         return pr.GetValue(MaxRate) is { } rate ? new ThrottledStore(store, ParseRate(rate)) : store;
     }
 

@@ -81,6 +81,7 @@ internal static class RepositoryCommands
             return await GuardAsync(() => CollectGarbageAsync(pr, gcOpts, grace, ct), ct).ConfigureAwait(false);
         });
         repo.Subcommands.Add(gc);
+        repo.Subcommands.Add(CopyCommand.Build());
         return repo;
     }
 
@@ -139,34 +140,40 @@ internal static class RepositoryCommands
     {
         var repoOpts = new RepoOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var cmd = new Command("list", "List the committed backup sets of a repository.") { json };
+        var also = new Option<string?>("--also") { Description = "A second repository (a directory or s3://BUCKET/PREFIX, with the same S3 settings): show whether it holds each set too ('blueback repo copy' puts them there). Only its manifests' names are read, so it needs no key." };
+        var cmd = new Command("list", "List the committed backup sets of a repository.") { json, also };
         repoOpts.AddTo(cmd);
         cmd.SetAction(async (pr, ct) =>
         {
             using var signals = new Signals();
             signals.BoundStop(Signals.LowPriorityStopBound, "list changes nothing, so nothing was left", static () => { }); // a read blocked on a hung volume does not hold a ^C
-            return await GuardAsync(() => ListAsync(pr, repoOpts, json, ct), ct).ConfigureAwait(false);
+            return await GuardAsync(() => ListAsync(pr, repoOpts, json, also, ct), ct).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private static async Task<int> ListAsync(ParseResult parse, RepoOptions repoOpts, Option<bool> json, CancellationToken ct)
+    private static async Task<int> ListAsync(ParseResult parse, RepoOptions repoOpts, Option<bool> json, Option<string?> also, CancellationToken ct)
     {
         var r = await repoOpts.OpenAsync(parse, ct).ConfigureAwait(false);
         var manifests = await r.ListSetsAsync(ct).ConfigureAwait(false);
         var sets = await RepositoryListing.SetsAsync(r, manifests, ct).ConfigureAwait(false);
+        if (parse.GetValue(also) is { } second)
+        {
+            await RepositoryListing.MarkAlsoInAsync(sets, repoOpts.Store(parse, second), ct).ConfigureAwait(false);
+        }
         var ranges = await RepositoryListing.ShippedAsync(r, manifests, ct).ConfigureAwait(false);
         if (parse.GetValue(json))
         {
             Output.WriteJson(sets.Cast<object>().Concat(ranges));
             return Output.Ok;
         }
-        Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  {"proven",-22}  parent");
+        var alsoHeader = parse.GetValue(also) is null ? "" : $"{"also",-5} ";
+        Console.WriteLine($"{"set",-32}  {"instance",-10} {"type",-12} {"ended (UTC)",-19}  {"generations",-13} {"size",10}  {"verified",-22}  {"proven",-22}  {alsoHeader}parent");
         foreach (var s in sets)
         {
             var v = s.Verified is { } rec ? $"{(rec.Ok ? "ok" : "FAILED")} {rec.Time:yyyy-MM-dd HH:mm}" : "never";
             var p = s.Proved is { } pr ? $"{(pr.Ok ? pr.DigestMatch == true ? "ok" : "ok/nodig" : "FAILED")} {pr.Time:yyyy-MM-dd HH:mm}" : "never";
-            Console.WriteLine($"{s.Id,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Size / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {s.Parent ?? "-"}");
+            Console.WriteLine($"{s.Id,-32}  {s.Instance,-10} {(s.ChangedSince is null ? s.Type : s.Type[..4] + "+pages"),-12} {s.Ended:yyyy-MM-dd HH:mm:ss}  {$"{s.GenLow}-{s.GenHigh}",-13} {s.Size / 1048576.0,8:0.0}Mi  {v,-22}  {p,-22}  {(s.AlsoIn is { } there ? $"{(there ? "yes" : "NO"),-5} " : "")}{s.Parent ?? "-"}");
         }
         foreach (var x in ranges)
         {

@@ -12,6 +12,10 @@ public sealed class ListedSet
     /// <summary>The set's last proof; null if never proven.</summary>
     [JsonPropertyName("proved")] public ProofOutcome? Proved { get; set; }
 
+    /// <summary>With <c>list --also REPO</c>: whether that second repository holds the set too (a committed manifest of
+    /// the same id); null when no second repository was named.</summary>
+    [JsonPropertyName("alsoIn")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? AlsoIn { get; set; }
+
     /// <summary>Whether the set records its tables' digests.</summary>
     [JsonPropertyName("digest")] public bool Digest { get; set; }
 

@@ -198,6 +198,9 @@ public static class ChunkObject
     public static int RawSizeOf(ReadOnlySpan<byte> stored) =>
         stored.Length >= TrailerSize && stored[^TrailerSize..][..4].SequenceEqual(Magic) ? BinaryPrimitives.ReadInt32LittleEndian(stored[^TrailerSize..][8..]) : -1;
 
+    /// <summary>The codec id a stored chunk's trailer names (call after <see cref="Decode(string, Span{byte}, Span{byte}, RepositoryKeys?, out bool, out string?)"/> accepted it).</summary>
+    public static byte CodecIdOf(ReadOnlySpan<byte> stored) => stored[^TrailerSize..][5];
+
     /// <summary>The trailer's id of a codec (0 none, 1 zstd at any level, 2 Brotli).</summary>
     public static byte CodecId(string name) => name switch
     {

@@ -7,36 +7,43 @@ namespace Blueback.Server.Policies;
 /// records of <see cref="Protocol.Programs"/>).</summary>
 internal static class PolicyCommands
 {
-    public static List<string> Repository(PolicyDefinition p)
+    public static List<string> Repository(PolicyDefinition p) => Repository(p.Repository);
+
+    /// <summary>The options naming a repository; <paramref name="side"/> is "" or, for 'repo copy', "from-" or "to-".</summary>
+    public static List<string> Repository(PolicyRepository repository, string side = "")
     {
-        var args = new List<string> { "--repo", p.Repository.Location };
-        if (p.Repository.S3Endpoint is { } e)
+        var args = new List<string> { side.Length == 0 ? "--repo" : $"--{side.TrimEnd('-')}", repository.Location };
+        if (repository.S3Endpoint is { } e)
         {
-            args.AddRange(["--s3-endpoint", e]);
+            args.AddRange([$"--{side}s3-endpoint", e]);
         }
-        if (p.Repository.S3Region is { } r)
+        if (repository.S3Region is { } r)
         {
-            args.AddRange(["--s3-region", r]);
+            args.AddRange([$"--{side}s3-region", r]);
         }
-        if (p.Repository.KeyFile is { } k)
+        if (repository.KeyFile is { } k)
         {
-            args.AddRange(["--key-file", k]);
+            args.AddRange([$"--{side}key-file", k]);
         }
         return args;
     }
 
-    public static List<string> Init(PolicyDefinition p)
+    public static List<string> Init(PolicyRepository repository)
     {
         // 'repo init' takes the location as its argument, the rest as options.
-        var rest = Repository(p).Skip(2).ToList();
-        var args = new List<string> { "repo", "init", p.Repository.Location };
+        var rest = Repository(repository).Skip(2).ToList();
+        var args = new List<string> { "repo", "init", repository.Location };
         args.AddRange(rest);
-        if (p.Repository.KeyFile is not null || Environment.GetEnvironmentVariable("BLUEBACK_REPO_PASSWORD") is not null)
+        if (repository.KeyFile is not null || Environment.GetEnvironmentVariable("BLUEBACK_REPO_PASSWORD") is not null)
         {
             args.Add("--encrypt");
         }
         return args;
     }
+
+    /// <summary>Every set and shipped generation of the policy's repository that its second one lacks.</summary>
+    public static List<string> Copy(PolicyDefinition p) =>
+        ["repo", "copy", "--all", "--json", .. Repository(p.Repository, "from-"), .. Repository(p.CopyTo!, "to-")];
 
     public static List<string> Gc(PolicyDefinition p) => ["repo", "gc", .. Repository(p)];
 

@@ -24,7 +24,7 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
         {
             if (!lane.RepositoryReady)
             {
-                await EnsureRepositoryAsync(p, job.Cancel.Token).ConfigureAwait(false);
+                await EnsureRepositoryAsync(p, p.Repository, job.Cancel.Token).ConfigureAwait(false);
                 lane.RepositoryReady = true;
             }
             switch (info.Kind)
@@ -43,6 +43,9 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
                     }
                 case PolicyJobKind.Gc:
                     End(job, await ChildAsync(job, PolicyCommands.Gc(p), LightBound).ConfigureAwait(false));
+                    return false;
+                case PolicyJobKind.Copy:
+                    await CopyAsync(p, job).ConfigureAwait(false);
                     return false;
                 default:
                     throw new InvalidOperationException($"no job kind '{info.Kind.WireName()}'");
@@ -88,6 +91,20 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
         }
     }
 
+    /// <summary>Copies into the second repository what it lacks (made first, if the policy says so).</summary>
+    private async Task CopyAsync(PolicyDefinition p, RunningJob job)
+    {
+        await EnsureRepositoryAsync(p, p.CopyTo!, job.Cancel.Token).ConfigureAwait(false);
+        var r = await ChildAsync(job, PolicyCommands.Copy(p), BackupBound).ConfigureAwait(false);
+        if (r.Exit == ExitCodes.Ok && TryRead(r.Out, ProtocolJson.Default.CopyOutput) is { } output)
+        {
+            job.Info.Bytes = output.Bytes;
+            job.Info.Stored = output.Stored;
+            job.Info.RateMBps = Math.Round(output.Bytes / 1e6 / Math.Max(output.Seconds, 0.001), 1);
+        }
+        End(job, r);
+    }
+
     private async Task ProveAsync(PolicyDefinition p, RunningJob job)
     {
         var info = job.Info;
@@ -114,7 +131,7 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
     }
 
     /// <summary>The repository exists (or is made, if the policy says so) before the first job uses it.</summary>
-    private async Task EnsureRepositoryAsync(PolicyDefinition p, CancellationToken ct)
+    private async Task EnsureRepositoryAsync(PolicyDefinition p, PolicyRepository repository, CancellationToken ct)
     {
         bool exists;
         using (var bound = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -122,28 +139,28 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
             bound.CancelAfter(LightBound);
             try
             {
-                exists = await PolicyRepositories.ExistsAsync(p.Repository, bound.Token).ConfigureAwait(false);
+                exists = await PolicyRepositories.ExistsAsync(repository, bound.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {
-                throw new InvalidOperationException($"the repository '{p.Repository.Location}' cannot be read: {ex.Message}", ex);
+                throw new InvalidOperationException($"the repository '{repository.Location}' cannot be read: {ex.Message}", ex);
             }
         }
         if (exists)
         {
             return;
         }
-        if (!p.Repository.Create)
+        if (!repository.Create)
         {
-            throw new InvalidOperationException($"the repository '{p.Repository.Location}' does not exist, and the policy does not create it (\"create\": false): make it with 'blueback repo init'.");
+            throw new InvalidOperationException($"the repository '{repository.Location}' does not exist, and the policy does not create it (\"create\": false): make it with 'blueback repo init'.");
         }
-        var init = await ChildProgram.RunAsync(host.Program, PolicyCommands.Init(p), host.ChildEnvironment, LightBound, null, ct).ConfigureAwait(false);
+        var init = await ChildProgram.RunAsync(host.Program, PolicyCommands.Init(repository), host.ChildEnvironment, LightBound, null, ct).ConfigureAwait(false);
         if (init.Exit != ExitCodes.Ok)
         {
             ct.ThrowIfCancellationRequested();
-            throw new InvalidOperationException($"the repository '{p.Repository.Location}' does not exist and could not be created: {init.Reason}");
+            throw new InvalidOperationException($"the repository '{repository.Location}' does not exist and could not be created: {init.Reason}");
         }
-        logger.LogInformation("Policy {Policy}: created repository {Repository}.", p.Name, p.Repository.Location);
+        logger.LogInformation("Policy {Policy}: created repository {Repository}.", p.Name, repository.Location);
     }
 
     private Task<ChildResult> ChildAsync(RunningJob job, List<string> args, TimeSpan bound, Func<bool>? busy = null) =>

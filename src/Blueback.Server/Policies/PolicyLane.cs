@@ -136,6 +136,11 @@ internal sealed class PolicyLane(PolicyDefinition definition, PolicySource sourc
             {
                 st.ToProve.Add(info.Set);
             }
+            if (Definition.CopyTo is not null)
+            {
+                // Before retention: a set the policy keeps only briefly still reaches the second site.
+                FollowUps.Enqueue((PolicyJobKind.Copy, PolicyJobTrigger.AfterBackup));
+            }
             if (Definition.Retention is not null)
             {
                 FollowUps.Enqueue((PolicyJobKind.Forget, PolicyJobTrigger.AfterBackup));

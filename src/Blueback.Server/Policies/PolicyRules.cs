@@ -42,6 +42,10 @@ internal static class PolicyRules
         {
             throw new ServerConfigException($"{where}: policy '{p.Name}' ships the log and takes incrementals or differentials of log records: the server deletes what it has shipped, so those would find their logs gone. Set \"changedPages\": true (they then hold pages and their own logs), or drop them (the shipped logs continue the full's chain).");
         }
+        if (p.CopyTo is { } copyTo && (string.IsNullOrWhiteSpace(copyTo.Location) || copyTo.Location.TrimEnd('/') == p.Repository.Location.TrimEnd('/')))
+        {
+            throw new ServerConfigException($"{where}: policy '{p.Name}': \"copyTo\" needs the location of a second repository, not empty and not the policy's own (\"copyTo\": {{\"location\": \"s3://bucket/site-b\"}}).");
+        }
         if (p.ShippingMaxLag is { } lag)
         {
             Interval(lag, p, "shippingMaxLag");
