@@ -168,7 +168,8 @@ public static class Routes
     public const string MetricsHistory = "/v1/metrics/history";
 
     /// <summary>POST: promote the warm standby <paramref name="instance"/> (<see cref="PromoteResponse"/>).</summary>
-    public static string Promote(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/promote";
+    public static string Promote(string instance, string? stop = null) =>
+        $"/v1/instances/{Uri.EscapeDataString(instance)}/promote{(stop is null ? "" : $"?stop={Uri.EscapeDataString(stop)}")}";
 
     private static string Table(string instance, string database, string table) =>
         $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/tables/{Uri.EscapeDataString(table)}";

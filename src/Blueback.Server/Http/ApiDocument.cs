@@ -78,7 +78,8 @@ internal static class ApiDocument
         ["backup-ship-ack"] = new("shipping", "Acknowledge generations stored in the shipping repository (the server may then delete them).", Response: typeof(ShippingAckResponse), Request: typeof(ShippingAckRequest), Errors: [400, 404, 409]),
         ["backup-ship-release"] = new("shipping", "Release the shipper's lease (idempotent; the shipping mark stays).", StatusCodes.Status204NoContent),
         ["shipping-disable"] = new("shipping", "Stop shipping an instance: forget its mark, so that logs are no longer kept for a shipper.", StatusCodes.Status204NoContent, Errors: [404, 409]),
-        ["standby-promote"] = new("shipping", "Promote a warm standby: apply what is shipped, then take writes.", Response: typeof(PromoteResponse), Errors: [409, 503]),
+        ["standby-promote"] = new("shipping", "Promote a warm standby: apply what is shipped (down to stop, when given), then take writes.", Response: typeof(PromoteResponse), Errors: [400, 409, 503],
+            Params: [new("stop", "Apply only the commits at or before this time (ISO 8601) or log position (GEN:OFFSET): the way back from a bad write on a lagged standby.")]),
 
         ["restore-begin"] = new("restore", "Begin a restore session into a new instance or in place of one (which goes offline).", StatusCodes.Status201Created, typeof(RestoreSessionInfo), typeof(BeginRestoreRequest), [400, 404, 409]),
         ["restores-list"] = new("restore", "The restore sessions running.", Response: typeof(RestoreSessionList)),

@@ -1,6 +1,7 @@
 using Blueback.Protocol;
 using Blueback.Server.Http;
 using Blueback.Storage;
+using Blueback.Storage.Restore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -18,9 +19,14 @@ internal static class StandbyEndpoints
             {
                 return Problems.Of(StatusCodes.Status409Conflict, "Not a standby", $"Instance '{instance}' is not a warm standby on this server (start one with 'blueback standby'); only a standby can be promoted.");
             }
+            RecoveryStop? stop = null;
+            if (ctx.Request.Query["stop"] is { Count: > 0 } text && !RecoveryStop.TryParse(text.ToString(), out stop))
+            {
+                return Problems.Of(StatusCodes.Status400BadRequest, "Bad stop point", $"stop '{text}' is not a stop point: give a time in ISO 8601 (2026-11-22T10:15:00.1234567Z) or a log position GEN:OFFSET (as 'blueback db logs' prints).");
+            }
             try
             {
-                var result = await follower.PromoteAsync(CancellationToken.None).ConfigureAwait(false); // short and bounded: never left half done by a client that went away
+                var result = await follower.PromoteAsync(stop, CancellationToken.None).ConfigureAwait(false); // short and bounded: never left half done by a client that went away
                 return Results.Json(result, ProtocolJson.Default.PromoteResponse);
             }
             catch (StorageException ex)
