@@ -26,7 +26,7 @@ internal static class StandbyCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for https:// listeners." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain http:// on an address other than loopback." };
-        var delay = new Option<string>("--apply-delay") { Description = "A lagged standby: fetch shipped generations at once, apply each commit only once it is this old (30m, 1h, 2d), so a bad write can be left out at promotion.", DefaultValueFactory = _ => "0s" };
+        var delay = new Option<string>("--apply-delay") { Description = "A lagged standby: fetch shipped generations at once, apply each commit only once it is this old (30m, 1h, 2d), so a bad write can be left out at promotion.", DefaultValueFactory = _ => "0" };
         var minFree = new Option<string>("--min-log-free") { Description = "A lagged standby whose log volume has less free space than this (512M, 2G) applies everything fetched at once (plays down) until space comes back.", DefaultValueFactory = _ => "1G" };
         var cmd = new Command("standby", "Run a warm standby of a shipped instance: restore its latest full set, apply every shipped generation as it arrives (or after --apply-delay), serve it read-only until promoted.") { instance, to, listen, unix, poll, adminToken, tlsCert, tlsKey, insecure, delay, minFree };
         var repo = new RepoOptions();

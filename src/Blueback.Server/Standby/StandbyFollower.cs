@@ -70,7 +70,7 @@ internal sealed class StandbyFollower : IDisposable
         _meter.CreateObservableGauge("blueback_standby_lag_milliseconds", () => new Measurement<long>((long)(status.Value.LagSeconds * 1000), tag), unit: "ms", description: "How far a warm standby's last applied commit trails the primary's newest shipped one.");
         _meter.CreateObservableGauge("blueback_standby_lag_generations", () => new Measurement<long>(status.Value.LagGenerations, tag), description: "Shipped generations a warm standby has not applied yet.");
         _meter.CreateObservableGauge("blueback_standby_applied_through", () => new Measurement<long>(status.Value.AppliedThrough, tag), description: "The last log generation a warm standby applied.");
-        _meter.CreateObservableGauge("blueback_standby_waiting_bytes", () => new Measurement<long>(status.Value.WaitingBytes, tag), unit: "By", description: "Log bytes a lagged standby has fetched and holds back for its apply delay.");
+        _meter.CreateObservableGauge("blueback_standby_waiting_bytes", () => new Measurement<long>(status.Value.WaitingBytes, tag), unit: "bytes", description: "Log bytes a lagged standby has fetched and holds back for its apply delay.");
         _meter.CreateObservableCounter("blueback_standby_play_downs", () => new Measurement<long>(Interlocked.Read(ref _playDowns), tag), description: "Applies a lagged standby made before their delay because its log volume ran low.");
     }
 
