@@ -78,6 +78,7 @@ internal static class ApiDocument
         ["backup-ship-ack"] = new("shipping", "Acknowledge generations stored in the shipping repository (the server may then delete them).", Response: typeof(ShippingAckResponse), Request: typeof(ShippingAckRequest), Errors: [400, 404, 409]),
         ["backup-ship-release"] = new("shipping", "Release the shipper's lease (idempotent; the shipping mark stays).", StatusCodes.Status204NoContent),
         ["shipping-disable"] = new("shipping", "Stop shipping an instance: forget its mark, so that logs are no longer kept for a shipper.", StatusCodes.Status204NoContent, Errors: [404, 409]),
+        ["backup-standby-page"] = new("shipping", "A warm standby's image of one page (page size bytes) with the log position it had applied through and the signatures of its log stream and database (headers Blueback-Applied-Through, Blueback-Log-Signature, Blueback-Database-Signature): a primary repairs a damaged page from it.", Response: typeof(Stream), Errors: [400, 404, 409, 503]) { ResponseType = Bytes },
         ["standby-promote"] = new("shipping", "Promote a warm standby: apply what is shipped (down to stop, when given), then take writes.", Response: typeof(PromoteResponse), Errors: [400, 409, 503],
             Params: [new("stop", "Apply only the commits at or before this time (ISO 8601) or log position (GEN:OFFSET): the way back from a bad write on a lagged standby.")]),
 
