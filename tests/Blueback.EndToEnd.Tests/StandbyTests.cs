@@ -30,7 +30,7 @@ public class StandbyTests
     }
 
     /// <summary>Waits until the primary has shipped everything and the standby has applied it.</summary>
-    private static async Task WaitCaughtUpAsync(BluebackClient primary, BluebackClient standby)
+    internal static async Task WaitCaughtUpAsync(BluebackClient primary, BluebackClient standby)
     {
         uint shipped = 0;
         await WaitAsync(async () =>
