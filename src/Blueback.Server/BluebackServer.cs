@@ -181,7 +181,7 @@ public static class BluebackServer
             Standby.StandbyEndpoints.Map(api, host, standby);
             Security.TokenEndpoints.Map(api, tokens);
             Policies.PolicyEndpoints.Map(api, policies);
-            ConsoleEndpoints.Map(api, host, policies, shippers, rates);
+            ConsoleEndpoints.Map(api, host, policies, shippers, rates, repair);
             Console.UiEndpoints.Map(api);
             StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
             ApiDocument.Map(app);

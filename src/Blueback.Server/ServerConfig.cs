@@ -76,7 +76,7 @@ public sealed class ServerConfig
         }
         if (tokenFile is null)
         {
-            throw new ServerConfigException($"{where}: repair source '{from}' needs a token of that standby (role backup or admin): give its file (\"repairTokenFile\", --repair-token-file).") { Key = "repairTokenFile" };
+            throw new ServerConfigException($"{where}: repair source '{from}' needs a token of that standby (role backup or admin): give its file (\"repairTokenFile\", --repair-token-file).") { Key = "repairFrom" };
         }
         return uri;
     }

@@ -73,7 +73,11 @@ public class PageRepairTests
             Assert.Contains($"repaired from standby {standbyUrl}", server.Output, StringComparison.Ordinal);
             using (var http = TestToken.Http(server.Url))
             {
-                Assert.Contains("blueback_page_repairs_total{instance=\"store\",result=\"repaired\"} 1", await http.GetStringAsync(Routes.Metrics), StringComparison.Ordinal);
+                var alerts = System.Text.Json.JsonSerializer.Deserialize(await http.GetStringAsync(Routes.Alerts), ProtocolJson.Default.AlertList)!;
+                Assert.Contains(alerts.Alerts, a => a.Severity == "warning" && a.Subject == $"instance store, database mailbox, page {victim}");
+                var metrics = await http.GetStringAsync(Routes.Metrics);
+                MetricsTests.AssertExposed(metrics, MetricsTests.RepairFamilies);
+                Assert.Contains("blueback_page_repairs_total{instance=\"store\",result=\"repaired\"} 1", metrics, StringComparison.Ordinal);
             }
             var clean = Cli("db", "checksum", file); // written in place, under the running server
             Assert.True(clean.Exit == 0, clean.Out + clean.Err);

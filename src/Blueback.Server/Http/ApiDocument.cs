@@ -104,7 +104,7 @@ internal static class ApiDocument
         ["policy-job"] = new("policies", "One job of the policy, running or recent.", Response: typeof(PolicyJobInfo), Errors: [404]),
         ["policy-cancel"] = new("policies", "Stop a running job of the policy (its partial set is removed).", StatusCodes.Status202Accepted, Errors: [404]),
 
-        ["alerts"] = new("console", "What needs attention: failed policies, failed proofs, shipping lag, offline instances.", Response: typeof(AlertList)),
+        ["alerts"] = new("console", "What needs attention: failed policies, failed proofs, shipping lag, offline instances, pages repaired or not repairable.", Response: typeof(AlertList)),
         ["metrics-history"] = new("console", "The server's rates every 5 s over the last hour (commits, log bytes, backup bytes).", Response: typeof(MetricsHistory)),
     };
 
