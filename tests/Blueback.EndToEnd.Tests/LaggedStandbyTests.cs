@@ -32,15 +32,15 @@ public class LaggedStandbyTests
         using var primary = await ShippingTests.ServerWithFullSetAsync(repo, dir["primary"]);
         using var pc = new BluebackClient(primary.Url);
         using var shipper = ShipperProcess.Start("--server", primary.Url, "--repo", repo, "--max-lag", "1s", "--quiet");
-        var delay = TimeSpan.FromSeconds(12);
-        using var standby = await ServerProcess.StartStandbyAsync(dir["standby"], "--repo", repo, "--instance", "store", "--apply-delay", "12s");
+        var delay = TimeSpan.FromSeconds(15);
+        using var standby = await ServerProcess.StartStandbyAsync(dir["standby"], "--repo", repo, "--instance", "store", "--apply-delay", "15s");
         using var sc = new BluebackClient(standby.Url);
         await WaitAsync(async () => (await StandbyStatusAsync(sc)).State == "following", TimeSpan.FromSeconds(60), () => Describe(sc));
 
         var goodSent = DateTime.UtcNow;
         await pc.PutAsync("store", "mailbox", "t", B("good"), new byte[] { 1 });
         var goodAcked = DateTime.UtcNow;
-        await Task.Delay(4000);
+        await Task.Delay(7000); // the bad write comes due 7 s after the good one shows: room for the promotion
         var badSent = DateTime.UtcNow;
         await pc.PutAsync("store", "mailbox", "t", B("bad"), new byte[] { 2 });
 
@@ -49,22 +49,26 @@ public class LaggedStandbyTests
         var held = await StandbyStatusAsync(sc);
         Assert.True(DateTime.UtcNow < goodSent + delay, $"shipping took longer than the delay, the hold could not be seen: {await Describe(sc)}");
         Assert.Null(await ReadAsync(sc, "good"));
-        Assert.Equal(12, held.ApplyDelaySeconds);
+        Assert.Equal(15, held.ApplyDelaySeconds);
         Assert.True(held.WaitingGenerations >= 1 && held.WaitingBytes > 0, await Describe(sc));
         Assert.True(held.OldestWaitingCommit >= goodSent.AddSeconds(-1) && held.OldestWaitingCommit <= goodAcked.AddSeconds(1), await Describe(sc)); // the primary's clock is this machine's
         Assert.Null(held.PlayDown);
+        var shown0 = Cli("standby", "status", "--server", standby.Url, "--token-file", TestToken.File);
+        Assert.True(shown0.Exit == 0, shown0.Err);
+        Assert.Contains("apply delay 15 s", shown0.Out, StringComparison.Ordinal);
+        Assert.Contains("oldest commit", shown0.Out, StringComparison.Ordinal);
 
         // Shown once the delay has passed, the bad write still held.
         await WaitAsync(async () => await ReadAsync(sc, "good") is not null, TimeSpan.FromSeconds(40), () => Describe(sc));
         var shown = DateTime.UtcNow;
-        Assert.True(shown >= goodSent + delay, $"'good' shown {(shown - goodSent).TotalSeconds:0.0} s after it was written, before the 12 s delay");
+        Assert.True(shown >= goodSent + delay, $"'good' shown {(shown - goodSent).TotalSeconds:0.0} s after it was written, before the 15 s delay");
         Assert.Null(await ReadAsync(sc, "bad"));
         Assert.NotNull((await StandbyStatusAsync(sc)).OldestWaitingCommit);
 
         // The way back: promote to between the two writes. A point the standby already applied past is refused first.
-        var past = Cli("standby", "promote", "--server", standby.Url, "--to-time", goodSent.AddSeconds(-1).ToString("O"));
-        Assert.Equal(2, past.Exit);
-        Assert.Contains("applied past it", past.Err, StringComparison.Ordinal);
+        var past = await Assert.ThrowsAsync<BluebackApiException>(() => sc.PromoteAsync("store", goodSent.AddSeconds(-1).ToString("O")));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, past.Status);
+        Assert.Contains("applied past it", past.Message, StringComparison.Ordinal);
         var between = goodAcked + (badSent - goodAcked) / 2;
         var promote = Cli("standby", "promote", "--server", standby.Url, "--to-time", between.ToString("O"));
         Assert.True(promote.Exit == 0, promote.Err + promote.Out);

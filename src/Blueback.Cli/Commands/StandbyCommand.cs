@@ -67,6 +67,7 @@ internal static class StandbyCommand
             }
         });
         cmd.Subcommands.Add(Promote());
+        cmd.Subcommands.Add(Status());
         return cmd;
     }
 
@@ -102,6 +103,59 @@ internal static class StandbyCommand
                 catch (Exception ex) when (ex is BluebackApiException or HttpRequestException && !signals.Signalled)
                 {
                     Console.Error.WriteLine($"blueback standby promote: {ex.Message}");
+                    return Output.Failed;
+                }
+            }, signals.Token).ConfigureAwait(false);
+        });
+        return cmd;
+    }
+
+    private static Command Status()
+    {
+        var server = new Option<string>("--server") { Description = "The standby's address.", DefaultValueFactory = _ => "http://127.0.0.1:7421" };
+        var instance = new Option<string>("--instance") { Description = "The standby's instance.", DefaultValueFactory = _ => "store" };
+        var json = new Option<bool>("--json") { Description = "Print the standby's status object (as GET /v1/status holds it) as JSON." };
+        var cmd = new Command("status", "Show where a warm standby stands: applied, lag, and for a lagged one the delay held and what waits.") { server, instance, json };
+        var tokens = new TokenOptions();
+        tokens.AddTo(cmd);
+        cmd.SetAction(async (pr, _) =>
+        {
+            using var signals = new Signals();
+            return await RepositoryCommands.GuardAsync(async () =>
+            {
+                using var client = new BluebackClient(pr.GetValue(server)!, timeout: TimeSpan.FromSeconds(30), token: tokens.Resolve(pr), trust: tokens.Trust(pr));
+                try
+                {
+                    var name = pr.GetValue(instance)!;
+                    var s = (await client.StatusAsync(signals.Token).ConfigureAwait(false)).Instances.FirstOrDefault(i => i.Name == name)?.Standby;
+                    if (s is null)
+                    {
+                        Console.Error.WriteLine($"blueback standby status: instance '{name}' on {pr.GetValue(server)} is not a warm standby.");
+                        return Output.Failed;
+                    }
+                    if (pr.GetValue(json))
+                    {
+                        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(s, ProtocolJson.Default.StandbyStatus));
+                        return Output.Ok;
+                    }
+                    Console.WriteLine($"{name}: {s.State}, applied through generation {s.AppliedThrough} ({s.AppliedPosition}){(s.LastCommit is { } t ? $", last commit {t:O}" : "")}; the primary shipped through {s.PrimaryShippedThrough}, lag {s.LagGenerations} generation(s), {s.LagSeconds:0.###} s");
+                    if (s.ApplyDelaySeconds > 0)
+                    {
+                        Console.WriteLine($"apply delay {s.ApplyDelaySeconds:0.###} s, held {s.HeldSeconds:0.###} s; waiting: {s.WaitingGenerations} generation(s), {s.WaitingBytes} bytes{(s.OldestWaitingCommit is { } o ? $", oldest commit {o:O}" : "")}");
+                    }
+                    if (s.PlayDown is { } why)
+                    {
+                        Console.WriteLine($"playing down early ({s.PlayDowns} early applies): {why}");
+                    }
+                    if (s.LastError is { } e)
+                    {
+                        Console.WriteLine($"last error: {e}");
+                    }
+                    return Output.Ok;
+                }
+                catch (Exception ex) when (ex is BluebackApiException or HttpRequestException && !signals.Signalled)
+                {
+                    Console.Error.WriteLine($"blueback standby status: {ex.Message}");
                     return Output.Failed;
                 }
             }, signals.Token).ConfigureAwait(false);
