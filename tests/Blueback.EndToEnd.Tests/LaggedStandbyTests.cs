@@ -83,10 +83,10 @@ public class LaggedStandbyTests
     public void Promote_refuses_both_stop_points_and_a_time_that_is_not_one()
     {
         var both = Cli("standby", "promote", "--server", "http://127.0.0.1:9", "--to-time", "2026-01-01T00:00:00Z", "--to-lsn", "3:4096");
-        Assert.Equal(2, both.Exit);
+        Assert.Equal(64, both.Exit);
         Assert.Contains("not both", both.Err, StringComparison.Ordinal);
         var lsn = Cli("standby", "promote", "--server", "http://127.0.0.1:9", "--to-lsn", "yesterday");
-        Assert.Equal(2, lsn.Exit);
+        Assert.Equal(64, lsn.Exit);
         Assert.Contains("not a log position", lsn.Err, StringComparison.Ordinal);
     }
 

@@ -85,7 +85,7 @@ internal static class StandbyCommand
             using var signals = new Signals();
             if (!TryStop(pr.GetValue(toTime), pr.GetValue(toLsn), out var stop))
             {
-                return Output.Failed;
+                return Output.Usage; // the command line is wrong, not the standby
             }
             return await RepositoryCommands.GuardAsync(async () =>
             {
