@@ -200,10 +200,11 @@ public sealed class BluebackClient : IDisposable
     public Task<LoadSession> BeginLoadAsync(string instance, BeginLoadRequest request, CancellationToken cancellationToken = default) =>
         LoadSession.BeginAsync(this, instance, request, cancellationToken);
 
-    /// <summary>Promotes a warm standby (admin): it applies what is left, starts a new log stream and takes writes.</summary>
-    public async Task<PromoteResponse> PromoteAsync(string instance, CancellationToken cancellationToken = default)
+    /// <summary>Promotes a warm standby (admin): it applies what is left (down to <paramref name="stop"/>, a time in
+    /// ISO 8601 or a log position GEN:OFFSET, when given), starts a new log stream and takes writes.</summary>
+    public async Task<PromoteResponse> PromoteAsync(string instance, string? stop = null, CancellationToken cancellationToken = default)
     {
-        using var response = await _http.PostAsync(Routes.Promote(instance), null, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.PostAsync(Routes.Promote(instance, stop), null, cancellationToken).ConfigureAwait(false);
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
         return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.PromoteResponse, cancellationToken).ConfigureAwait(false))!;
     }

@@ -176,8 +176,15 @@ public static class Routes
     /// <summary>GET: the recent rates the console plots (<see cref="MetricsHistory"/>).</summary>
     public const string MetricsHistory = "/v1/metrics/history";
 
-    /// <summary>POST: promote the warm standby <paramref name="instance"/> (<see cref="PromoteResponse"/>).</summary>
-    public static string Promote(string instance) => $"/v1/instances/{Uri.EscapeDataString(instance)}/promote";
+    /// <summary>GET (backup role): a warm standby's image of one page, for a primary repairing it (docs/engine.md):
+    /// the page's bytes, with <see cref="PageRepairHeaders"/>.</summary>
+    public static string StandbyPage(string instance, string database, uint page) =>
+        $"/v1/instances/{Uri.EscapeDataString(instance)}/databases/{Uri.EscapeDataString(database)}/pages/{page}";
+
+    /// <summary>POST: promote the warm standby <paramref name="instance"/> (<see cref="PromoteResponse"/>), applying down
+    /// to <paramref name="stop"/> (a time or GEN:OFFSET) when given.</summary>
+    public static string Promote(string instance, string? stop = null) =>
+        $"/v1/instances/{Uri.EscapeDataString(instance)}/promote{(stop is null ? "" : $"?stop={Uri.EscapeDataString(stop)}")}";
 
     /// <summary>POST: begin a staged load into <paramref name="instance"/> (<see cref="BeginLoadRequest"/>, answered with
     /// <see cref="LoadInfo"/>): rows are staged on the server and committed in one transaction (a granular restore).</summary>
@@ -259,6 +266,8 @@ public static class Routes
         public const string ShippingAck = Shipping + "/ack";
         /// <summary>The template of <see cref="Routes.ShippingDisable"/>.</summary>
         public const string ShippingDisable = Shipping + "/disable";
+        /// <summary>The template of <see cref="Routes.StandbyPage"/>.</summary>
+        public const string StandbyPage = "/v1/instances/{instance}/databases/{database}/pages/{page}";
         /// <summary>The template of <see cref="Routes.Promote"/>.</summary>
         public const string Promote = "/v1/instances/{instance}/promote";
         /// <summary>The template of <see cref="Routes.BeginLoad"/>.</summary>

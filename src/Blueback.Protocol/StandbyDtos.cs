@@ -35,6 +35,22 @@ public sealed class StandbyStatus
     [JsonPropertyName("promoted")] public DateTime? Promoted { get; set; }
     /// <summary>Once promoted: the signature of the new log stream it writes, or null.</summary>
     [JsonPropertyName("newLogSignature")] public string? NewLogSignature { get; set; }
+    /// <summary>A lagged standby's apply delay in seconds (blueback standby --apply-delay); 0 when it applies at once.</summary>
+    [JsonPropertyName("applyDelaySeconds")] public double ApplyDelaySeconds { get; set; }
+    /// <summary>Generations a lagged standby has fetched and not yet applied (whole, or the rest of one it stopped
+    /// inside).</summary>
+    [JsonPropertyName("waitingGenerations")] public int WaitingGenerations { get; set; }
+    /// <summary>The bytes of those generations after where replay stands.</summary>
+    [JsonPropertyName("waitingBytes")] public long WaitingBytes { get; set; }
+    /// <summary>The commit time (UTC) of the oldest transaction fetched and held back, or null when none waits.</summary>
+    [JsonPropertyName("oldestWaitingCommit")] public DateTime? OldestWaitingCommit { get; set; }
+    /// <summary>The delay held now: seconds since the oldest transaction held back committed (0 when none waits); it
+    /// stays at or under applyDelaySeconds plus a poll while the standby holds its delay.</summary>
+    [JsonPropertyName("heldSeconds")] public double HeldSeconds { get; set; }
+    /// <summary>Why a lagged standby is playing down early (its log volume is low), or null while it holds its delay.</summary>
+    [JsonPropertyName("playDown")] public string? PlayDown { get; set; }
+    /// <summary>Applies made early for a low log volume since the standby started.</summary>
+    [JsonPropertyName("playDowns")] public long PlayDowns { get; set; }
 }
 
 /// <summary>POST /v1/instances/{instance}/promote.</summary>
@@ -48,6 +64,10 @@ public sealed class PromoteResponse
     [JsonPropertyName("lastCommit")] public DateTime? LastCommit { get; set; }
     /// <summary>The signature (32 hex digits) of the new log stream the instance now writes.</summary>
     [JsonPropertyName("newLogSignature")] public string NewLogSignature { get; set; } = "";
+    /// <summary>The stop point asked for (a time or GEN:OFFSET), or null when everything shipped was applied.</summary>
+    [JsonPropertyName("stop")] public string? Stop { get; set; }
+    /// <summary>Where replay of the old log stream ended, "GEN:OFFSET".</summary>
+    [JsonPropertyName("appliedPosition")] public string AppliedPosition { get; set; } = "";
     /// <summary>How long the promotion took, in seconds.</summary>
     [JsonPropertyName("seconds")] public double Seconds { get; set; }
     /// <summary>Set when the last look at the repository failed: the standby was promoted with what it had applied.</summary>

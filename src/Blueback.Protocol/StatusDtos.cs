@@ -37,6 +37,11 @@ public sealed class InstanceStatus
     [JsonPropertyName("detail")]
     public string? Detail { get; set; }
 
+    /// <summary>Pages that failed their checksum in a read and were repaired from the server's repair source
+    /// (blueback serve --repair-from) since the instance opened.</summary>
+    [JsonPropertyName("pagesRepaired")]
+    public long PagesRepaired { get; set; }
+
     /// <summary>True when the instance deletes log generations after each checkpoint instead of keeping them for backups
     /// (no incrementals then).</summary>
     [JsonPropertyName("circularLogging")]

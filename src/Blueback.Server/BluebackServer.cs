@@ -39,6 +39,11 @@ public sealed record ServeOptions
     /// <summary>Run as a warm standby of this instance, shipped into a repository (docs/standby.md).</summary>
     public Standby.StandbyOptions? Standby { get; init; }
 
+    /// <summary>A warm standby's address to repair damaged pages from, and a file with its token (over the config's
+    /// "repairFrom" and "repairTokenFile").</summary>
+    public string? RepairFrom { get; init; }
+    public string? RepairTokenFile { get; init; }
+
     /// <summary>No log lines on the console (a server embedded in another command, such as the demo).</summary>
     public bool Quiet { get; init; }
 }
@@ -55,6 +60,27 @@ public static class BluebackServer
     private static bool IsDataRequest(PathString path) =>
         path.StartsWithSegments("/v1/instances", StringComparison.Ordinal, out var rest)
         && (rest.Value?.Contains("/databases/", StringComparison.Ordinal) == true || rest.Value?.EndsWith("/batch", StringComparison.Ordinal) == true);
+
+    /// <summary>The page repair source the options or the config name, or null.</summary>
+    private static Standby.StandbyPageSource? RepairSourceOf(ServeOptions options, ServerConfig config, ILogger logger)
+    {
+        bool fromOptions = options.RepairFrom is not null;
+        var tokenFile = fromOptions ? options.RepairTokenFile : config.RepairTokenFile;
+        if (ServerConfig.RepairSource(fromOptions ? options.RepairFrom : config.RepairFrom, tokenFile, fromOptions ? "--repair-from" : "The config") is not { } uri)
+        {
+            return null;
+        }
+        string token;
+        try
+        {
+            token = File.ReadAllText(tokenFile!).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ServerConfigException($"The repair token file '{tokenFile}' cannot be read: {ex.Message}");
+        }
+        return new Standby.StandbyPageSource(uri, token, logger);
+    }
 
     public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
     {
@@ -107,7 +133,8 @@ public static class BluebackServer
         {
             output.WriteLine($"First start: created an admin token in {createdAdmin} (readable by this user only). Clients use it with --token-file {createdAdmin}; 'blueback token create' makes tokens with narrower roles.");
         }
-        using var host = new InstanceHost(options.DataDirectory, config, logger);
+        using var repair = RepairSourceOf(options, config, logger);
+        using var host = new InstanceHost(options.DataDirectory, config, logger, repair);
         using var metrics = new ServerMetrics(host);
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxBackupSessions);
         var pacing = new BackupPacing((long)((config.BackupBusyRateMBps ?? DefaultBackupBusyRateMBps) * 1e6));
@@ -153,10 +180,10 @@ public static class BluebackServer
             RestoreEndpoints.Map(api, host, restores);
             Loads.LoadEndpoints.Map(api, loads, lifetime);
             Shipping.ShippingEndpoints.Map(api, host, shippers, lifetime, backupReads);
-            Standby.StandbyEndpoints.Map(api, standby);
+            Standby.StandbyEndpoints.Map(api, host, standby);
             Security.TokenEndpoints.Map(api, tokens);
             Policies.PolicyEndpoints.Map(api, policies);
-            ConsoleEndpoints.Map(api, host, policies, shippers, rates);
+            ConsoleEndpoints.Map(api, host, policies, shippers, rates, repair);
             Console.UiEndpoints.Map(api);
             StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
             ApiDocument.Map(app);

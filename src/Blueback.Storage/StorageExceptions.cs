@@ -16,11 +16,17 @@ public sealed class PageCorruptException : StorageException
     {
         File = file;
         Page = page;
+        Detail = detail;
     }
 
     public string File { get; }
     public uint Page { get; }
+    /// <summary>What is wrong with the page ("checksum mismatch").</summary>
+    public string Detail { get; }
 }
+
+/// <summary>A page asked for by number is beyond the end of its database file.</summary>
+public sealed class PageNotFoundException(string message) : StorageException(message);
 
 /// <summary>A log generation is damaged, missing, foreign or out of sequence.</summary>
 public sealed class LogCorruptException : StorageException

@@ -91,7 +91,7 @@ public sealed class MotoServer : IDisposable
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

@@ -58,6 +58,7 @@ public partial class OpenApiTests
         [T.ShippingAck] = ["post"],
         [T.ShippingDisable] = ["post"],
         [T.Promote] = ["post"],
+        [T.StandbyPage] = ["get"],
         [T.Policy] = ["delete", "get", "put"],
         [T.PolicyRun] = ["post"],
         [T.PolicyJob] = ["delete", "get"],

@@ -99,4 +99,22 @@ public class StrictConfigTests
         var ex = Assert.Throws<ServerConfigException>(() => ServerConfig.ParsePolicy("""{ "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": "7d", "incremetal": "1h" }""", "Policy file 'p.json'"));
         Assert.Contains("Policy file 'p.json', line 1: unknown key \"incremetal\"; did you mean \"incremental\"?", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""  "repairFrom": "/backups/blueback", "repairTokenFile": "t" }""", "A repository as a repair source is not supported yet")]
+    [InlineData("""  "repairFrom": "http://10.0.0.2:7421" }""", "needs a token of that standby")]
+    [InlineData("""  "repairTokenFile": "t" }""", "without a repair source")]
+    public void A_repair_source_that_is_not_a_standby_with_a_token_is_refused_naming_the_key(string rest, string expected)
+    {
+        var message = Load(Instances + "\n" + rest);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+        Assert.Contains("line 3", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_standby_with_a_token_is_a_repair_source()
+    {
+        Assert.Equal(new Uri("http://10.0.0.2:7421"), ServerConfig.RepairSource("http://10.0.0.2:7421", "t", "test"));
+        Assert.Null(ServerConfig.RepairSource(null, null, "test"));
+    }
 }

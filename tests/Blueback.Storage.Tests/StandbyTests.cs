@@ -73,4 +73,59 @@ public class StandbyTests
         }
         Assert.DoesNotContain(LogFiles.List(promoted.LogDirectory), g => LogFiles.ReadHeader(promoted.LogDirectory, g).Header.LogSignature.Id == primary.LogSignature.Id);
     }
+
+    /// <summary>A lagged standby's apply: a stop time between two commits of one generation applies the first and holds
+    /// the second (the generation is not counted applied, its rest waits in the backlog with the held commit's time); the
+    /// next apply without a stop picks up from there.</summary>
+    [Fact(Timeout = 60_000)]
+    public async Task An_apply_with_a_stop_time_cuts_a_generation_between_commits_and_the_next_apply_goes_on_from_there()
+    {
+        using var dir = new TempDir();
+        using var primary = StorageInstance.Create(dir["primary"], Opts);
+        var a = primary.CreateDatabase("a");
+        void Put(string key)
+        {
+            using var tx = primary.BeginWrite();
+            tx.Put(a, "t", B(key), B(key));
+            tx.Commit(CommitMode.Durable);
+        }
+        var full = BackupMedia.Take(primary, BackupType.Full, truncate: false);
+        full.ConsistentAfter = full.GenHigh;
+        Put("early");
+        await Task.Delay(30); // commit times are the clock's: the stop goes strictly between them
+        var stop = DateTime.UtcNow;
+        await Task.Delay(30);
+        Put("late");
+        var closed = await primary.CloseForShippingAsync(TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal(full.GenHigh + 1, closed.CompleteThrough); // both commits in one generation
+
+        var standbyDir = dir["standby"];
+        full.WriteRestore(standbyDir);
+        StandbyApplier.Initialize(standbyDir, "test", CancellationToken.None);
+        var cont = StandbyApplier.Apply(standbyDir, null, CancellationToken.None).End;
+        StandbyApplier.AddGeneration(standbyDir, closed.CompleteThrough, primary.ReadForShipping(closed.CompleteThrough).Bytes.Span);
+        var held = StandbyApplier.Apply(standbyDir, cont, CancellationToken.None, stop: Restore.RecoveryStop.AtTime(stop));
+        Assert.NotNull(held.HeldCommit);
+        Assert.True(held.HeldCommit > stop && held.LastCommit <= stop, $"held {held.HeldCommit:O}, last applied {held.LastCommit:O}, stop {stop:O}");
+        Assert.Equal(full.GenHigh, held.AppliedThrough); // the generation is cut, not applied
+        Assert.Equal(closed.CompleteThrough, held.End.Generation);
+        var backlog = StandbyBacklog.Of(standbyDir, held.End, CancellationToken.None);
+        Assert.Equal(1, backlog.Generations);
+        Assert.True(backlog.Bytes > 0);
+        Assert.Equal(held.HeldCommit, backlog.OldestCommit);
+        Assert.Equal(["early"], Keys(standbyDir));
+
+        var rest = StandbyApplier.Apply(standbyDir, held.End, CancellationToken.None);
+        Assert.Null(rest.HeldCommit);
+        Assert.Equal(closed.CompleteThrough, rest.AppliedThrough);
+        Assert.Equal(["early", "late"], Keys(standbyDir));
+        Assert.Null(StandbyBacklog.Of(standbyDir, rest.End, CancellationToken.None).OldestCommit);
+    }
+
+    private static List<string> Keys(string standbyDir)
+    {
+        using var view = StorageInstance.OpenStandbyView(standbyDir, Opts);
+        using var r = view.BeginRead();
+        return r.Scan(view.GetDatabase("a"), "t", B("a"), B("z")).Select(kv => S(kv.Key)).ToList();
+    }
 }

@@ -18,7 +18,9 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for https:// listeners." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain http:// on an address other than loopback (tokens and data in clear text)." };
-        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown, adminToken, tlsCert, tlsKey, insecure };
+        var repairFrom = new Option<string?>("--repair-from") { Description = "Repair a page that fails its checksum in a read from this warm standby (http://HOST:PORT): its image, plus this instance's own log since (docs/engine.md)." };
+        var repairToken = new Option<string?>("--repair-token-file") { Description = "A file holding a token of the --repair-from standby (role backup or admin)." };
+        var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown, adminToken, tlsCert, tlsKey, insecure, repairFrom, repairToken };
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
@@ -31,6 +33,8 @@ internal static class ServeCommand
                 ConfigFile = pr.GetValue(config),
                 ShutdownTimeout = TimeSpan.FromSeconds(pr.GetValue(shutdown)),
                 AdminTokenFile = pr.GetValue(adminToken),
+                RepairFrom = pr.GetValue(repairFrom),
+                RepairTokenFile = pr.GetValue(repairToken),
                 TlsCertificate = pr.GetValue(tlsCert),
                 TlsKey = pr.GetValue(tlsKey),
                 InsecureListen = pr.GetValue(insecure),

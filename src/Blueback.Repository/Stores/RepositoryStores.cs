@@ -85,7 +85,7 @@ public static class RepositoryStores
     };
 
     /// <summary>Bytes: a number with an optional K, M or G (powers of 1,024, as part sizes are).</summary>
-    internal static long? ParseSize(string? text, string what)
+    public static long? ParseSize(string? text, string what)
     {
         if (text is null)
         {

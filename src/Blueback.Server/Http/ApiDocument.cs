@@ -79,7 +79,9 @@ internal static class ApiDocument
         ["backup-ship-ack"] = new("shipping", "Acknowledge generations stored in the shipping repository (the server may then delete them).", Response: typeof(ShippingAckResponse), Request: typeof(ShippingAckRequest), Errors: [400, 404, 409]),
         ["backup-ship-release"] = new("shipping", "Release the shipper's lease (idempotent; the shipping mark stays).", StatusCodes.Status204NoContent),
         ["shipping-disable"] = new("shipping", "Stop shipping an instance: forget its mark, so that logs are no longer kept for a shipper.", StatusCodes.Status204NoContent, Errors: [404, 409]),
-        ["standby-promote"] = new("shipping", "Promote a warm standby: apply what is shipped, then take writes.", Response: typeof(PromoteResponse), Errors: [409, 503]),
+        ["backup-standby-page"] = new("shipping", "A warm standby's image of one page (page size bytes) with the log position it had applied through and the signatures of its log stream and database (headers Blueback-Applied-Through, Blueback-Log-Signature, Blueback-Database-Signature): a primary repairs a damaged page from it.", Response: typeof(Stream), Errors: [400, 404, 409, 503]) { ResponseType = Bytes },
+        ["standby-promote"] = new("shipping", "Promote a warm standby: apply what is shipped (down to stop, when given), then take writes.", Response: typeof(PromoteResponse), Errors: [400, 409, 503],
+            Params: [new("stop", "Apply only the commits at or before this time (ISO 8601) or log position (GEN:OFFSET): the way back from a bad write on a lagged standby.")]),
 
         ["restore-begin"] = new("restore", "Begin a restore session into a new instance or in place of one (which goes offline).", StatusCodes.Status201Created, typeof(RestoreSessionInfo), typeof(BeginRestoreRequest), [400, 404, 409]),
         ["restores-list"] = new("restore", "The restore sessions running.", Response: typeof(RestoreSessionList)),
@@ -110,7 +112,7 @@ internal static class ApiDocument
         ["policy-job"] = new("policies", "One job of the policy, running or recent.", Response: typeof(PolicyJobInfo), Errors: [404]),
         ["policy-cancel"] = new("policies", "Stop a running job of the policy (its partial set is removed).", StatusCodes.Status202Accepted, Errors: [404]),
 
-        ["alerts"] = new("console", "What needs attention: failed policies, failed proofs, shipping lag, offline instances.", Response: typeof(AlertList)),
+        ["alerts"] = new("console", "What needs attention: failed policies, failed proofs, shipping lag, offline instances, pages repaired or not repairable.", Response: typeof(AlertList)),
         ["metrics-history"] = new("console", "The server's rates every 5 s over the last hour (commits, log bytes, backup bytes).", Response: typeof(MetricsHistory)),
     };
 

@@ -22,8 +22,11 @@ public sealed class InstanceHost : IDisposable
     /// <summary>The config the server started with.</summary>
     public ServerConfig Config => _config;
 
-    public InstanceHost(string dataDirectory, ServerConfig config, ILogger logger)
+    private readonly Storage.Repair.IPageRepairSource? _repair;
+
+    public InstanceHost(string dataDirectory, ServerConfig config, ILogger logger, Storage.Repair.IPageRepairSource? repair = null)
     {
+        _repair = repair;
         DataDirectory = Path.GetFullPath(dataDirectory);
         _config = config;
         _logger = logger;
@@ -86,7 +89,7 @@ public sealed class InstanceHost : IDisposable
     public string DirectoryOf(string name) => Path.Combine(DataDirectory, name);
 
     public InstanceOptions OptionsOf(string name) =>
-        (_config.Instances.FirstOrDefault(i => i.Name == name) ?? new InstanceConfig { Name = name }).ToOptions();
+        (_config.Instances.FirstOrDefault(i => i.Name == name) ?? new InstanceConfig { Name = name }).ToOptions() with { PageRepair = _repair };
 
     /// <summary>Claims <paramref name="name"/> for a restore: a new slot when the server does not know the name, or
     /// the existing one taken offline (requests drained, running backups aborted by the caller first, instance
@@ -245,7 +248,8 @@ public sealed class InstanceHost : IDisposable
         StorageInstance? inst = null;
         try
         {
-            inst = create ? StorageInstance.OpenOrCreate(dir, ic.ToOptions()) : StorageInstance.Open(dir, ic.ToOptions());
+            var o = ic.ToOptions() with { PageRepair = _repair };
+            inst = create ? StorageInstance.OpenOrCreate(dir, o) : StorageInstance.Open(dir, o);
             foreach (var dc in ic.Databases)
             {
                 if (inst.TryGetDatabase(dc.Name) is null)

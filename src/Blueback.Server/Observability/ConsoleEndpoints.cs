@@ -10,15 +10,31 @@ namespace Blueback.Server.Observability;
 /// shipping behind) and the rates of the last hour.</summary>
 internal static class ConsoleEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, RateHistory rates)
+    /// <summary>How long a page repair stays in the alerts: long enough for someone to see it and look at the disk.</summary>
+    private static readonly TimeSpan RepairShown = TimeSpan.FromHours(24);
+
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, RateHistory rates, Standby.StandbyPageSource? repair)
     {
-        app.MapGet(Routes.Alerts, () => Results.Json(new AlertList { Alerts = Alerts(host, runner, shippers) }, ProtocolJson.Default.AlertList)).WithName("alerts");
+        app.MapGet(Routes.Alerts, () => Results.Json(new AlertList { Alerts = Alerts(host, runner, shippers, repair) }, ProtocolJson.Default.AlertList)).WithName("alerts");
         app.MapGet(Routes.MetricsHistory, () => Results.Json(rates.Snapshot(), ProtocolJson.Default.MetricsHistory)).WithName("metrics-history");
     }
 
-    private static List<AlertInfo> Alerts(InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers)
+    private static List<AlertInfo> Alerts(InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, Standby.StandbyPageSource? repair)
     {
         var alerts = runner.Alerts();
+        // A repaired page is a disk that lost data once: a warning; a page that could not be repaired fails its reads.
+        foreach (var r in repair?.Recent.Where(r => DateTime.UtcNow - r.At < RepairShown) ?? [])
+        {
+            alerts.Add(new AlertInfo
+            {
+                Severity = r.Repaired ? "warning" : "critical",
+                Subject = $"instance {r.Instance}, database {r.Database}, page {r.Page}",
+                Message = r.Repaired
+                    ? $"failed its checksum and was repaired from {r.Source} ({r.Detail}); check the disk under '{r.File}' (dmesg, SMART)."
+                    : $"failed its checksum and could not be repaired from {r.Source}: {r.Detail}. Its reads fail: restore the database from a backup.",
+                Since = r.At,
+            });
+        }
         foreach (var slot in host.Slots)
         {
             if (!slot.TryEnter(out var inst))

@@ -66,6 +66,7 @@ internal static class StatusEndpoints
             Shipping = ShippingOf(inst, shippers),
             CircularLogging = inst.Options.CircularLogging,
             LogSignature = inst.LogSignature.Id.ToString("N"),
+            PagesRepaired = inst.PagesRepaired,
             Checkpoint = inst.CheckpointLsn.ToString(),
             LogPosition = inst.LogPosition.ToString(),
             OldestGeneration = gens.Count > 0 ? gens[0] : 0,

@@ -34,6 +34,13 @@ public sealed record InstanceOptions
     /// <summary>Faults to inject into this instance's I/O (tests and failure drills); null in production.</summary>
     public IoFaults? Faults { get; init; }
 
+    /// <summary>Where a page that fails its checksum in a normal read is repaired from (docs/engine.md); null: the
+    /// read fails, naming the page.</summary>
+    public Repair.IPageRepairSource? PageRepair { get; init; }
+
+    /// <summary>Bound on one page repair (the fetch and the replay): readers of that page wait at most this.</summary>
+    public TimeSpan PageRepairTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Page size for databases created without an explicit one.</summary>
     public int DefaultPageSize { get; init; } = FormatConstants.DefaultPageSize;
 

@@ -36,6 +36,25 @@ public sealed partial class StorageInstance
         }
     }
 
+    /// <summary>A page as this standby view holds it (page number and checksum stamped) and the log position the view
+    /// was applied through: what a primary repairing that page from this standby needs (docs/engine.md).</summary>
+    public (byte[] Data, Lsn AppliedThrough) PageForRepair(Database db, uint page)
+    {
+        if (_standby is not { } s)
+        {
+            throw new StandbyException($"Instance '{Name}' is not a warm standby: only a standby serves page images for repair (give 'blueback serve --repair-from' a standby's address).");
+        }
+        if ((long)(page + 1) * db.PageSize > RandomAccess.GetLength(db.File.Handle))
+        {
+            throw new PageNotFoundException($"Database '{db.Name}' of standby '{Name}' has no page {page} (its file ends before it): the standby is behind the primary; it cannot repair this page yet.");
+        }
+        using var read = BeginRead();
+        var data = (byte[])Cache.Read(db.Id, page, read.Snapshot).Clone();
+        PageHeader.Of(data).PageNumber = page;
+        Checksum.StampPage(data, page);
+        return (data, Lsn.FromValue(s.End));
+    }
+
     private void ThrowIfStandby(string what)
     {
         if (_standby is { } s)

@@ -36,7 +36,26 @@ public sealed partial class StorageInstance : IDisposable
         _shipping = new global::Blueback.Storage.Shipping.LogShipping(this);
         _backups = new global::Blueback.Storage.Backup.OnlineBackups(this);
         _snapshots = new Snapshots(0);
-        Cache = new BufferCache(options.CacheSize, _snapshots, FileOf, lsn => _log.FlushTo(lsn, Options.WaitTimeout));
+        if (options.PageRepair is { } source)
+        {
+            _pageRepair = new Repair.PageRepair(Name, LogDirectory, logSignature, source, options.PageRepairTimeout);
+        }
+        Cache = new BufferCache(options.CacheSize, _snapshots, FileOf, lsn => _log.FlushTo(lsn, Options.WaitTimeout), _pageRepair is null ? null : RepairPage);
+    }
+
+    private readonly Repair.PageRepair? _pageRepair;
+
+    /// <summary>Pages that failed their checksum in a read and were repaired from <see cref="InstanceOptions.PageRepair"/>.</summary>
+    public long PagesRepaired => _pageRepair?.Repaired ?? 0;
+
+    private byte[] RepairPage(ushort id, uint page, PageCorruptException damage)
+    {
+        var db = Databases.FirstOrDefault(d => d.Id == id);
+        if (db is null || _standby is not null)
+        {
+            throw damage; // a standby's view repairs nothing: it is itself a source
+        }
+        return _pageRepair!.Run(id, db.Name, db.Signature, db.File, page, damage);
     }
 
     public string Name { get; }

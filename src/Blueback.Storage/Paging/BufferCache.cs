@@ -24,8 +24,13 @@ internal sealed class BufferCache
     public long Hits => Interlocked.Read(ref _hits);
     public long Misses => Interlocked.Read(ref _misses);
 
-    public BufferCache(long bound, Snapshots snapshots, Func<ushort, DatabaseFile> file, Action<Lsn> flushLogTo)
+    /// <summary>Called, outside the cache's lock, when a page read from disk fails its checksum: returns the repaired
+    /// page or throws. Only readers of that page wait on it (bounded by the repair's own timeout).</summary>
+    private readonly Func<ushort, uint, PageCorruptException, byte[]>? _repair;
+
+    public BufferCache(long bound, Snapshots snapshots, Func<ushort, DatabaseFile> file, Action<Lsn> flushLogTo, Func<ushort, uint, PageCorruptException, byte[]>? repair = null)
     {
+        _repair = repair;
         _bound = bound;
         _lowWater = bound - (bound / 16);
         _snapshots = snapshots;
@@ -119,7 +124,14 @@ internal sealed class BufferCache
         var loading = f.Loading!;
         try
         {
-            file.ReadPage(f.Page, data);
+            try
+            {
+                file.ReadPage(f.Page, data);
+            }
+            catch (PageCorruptException damage) when (_repair is not null)
+            {
+                data = _repair(f.Database, f.Page, damage);
+            }
         }
         catch (Exception ex)
         {

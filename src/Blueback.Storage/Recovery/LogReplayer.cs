@@ -41,6 +41,8 @@ internal sealed class LogReplayer
     public bool SyncOnFlush { get; init; } = true;
     /// <summary>True when replay ended at the stop point (a commit past it was found and left out).</summary>
     public bool StopReached { get; private set; }
+    /// <summary>When <see cref="StopReached"/>: the commit time of the first transaction left out.</summary>
+    public DateTime? HeldCommitTime { get; private set; }
     /// <summary>Why replay ended before the end of the log, when it did (a break tolerated by "up to what is
     /// contiguous", or the last generation asked for).</summary>
     public string? EndReason { get; private set; }
@@ -152,6 +154,7 @@ internal sealed class LogReplayer
                 {
                     _txn.Clear(); // the first transaction past the stop point is left out, with all after it
                     StopReached = true;
+                    HeldCommitTime = CommitTime(rec);
                     FlushPages();
                     return _safeEnd;
                 }
@@ -189,7 +192,7 @@ internal sealed class LogReplayer
 
     private bool PastStop(LogRecord commit)
     {
-        if (Limits is not { } l)
+        if (Limits is not { } l || commit.Lsn.Generation <= l.StopNotThrough)
         {
             return false;
         }
@@ -418,4 +421,9 @@ internal sealed class LogReplayer
 /// <summary>Bounds for hard recovery's replay. Commits whose end lies after <see cref="StopLsn"/>, or whose time is
 /// after <see cref="StopTime"/>, are left out with everything after them. A break in the log (missing, foreign or
 /// non-contiguous generation) after <see cref="RequiredThrough"/> ends replay when <see cref="UpToContiguous"/>.</summary>
-internal sealed record ReplayLimits(Lsn? StopLsn, DateTime? StopTime, uint? LastGeneration, uint RequiredThrough, bool UpToContiguous, CancellationToken CancellationToken);
+internal sealed record ReplayLimits(Lsn? StopLsn, DateTime? StopTime, uint? LastGeneration, uint RequiredThrough, bool UpToContiguous, CancellationToken CancellationToken)
+{
+    /// <summary>Commits in generations up to this one are never held back by the stop point: a restored set's own
+    /// log range, which the images need to be consistent (a lagged standby's first apply).</summary>
+    public uint StopNotThrough { get; init; }
+}

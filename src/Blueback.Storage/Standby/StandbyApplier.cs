@@ -8,7 +8,8 @@ using Blueback.Storage.Restore;
 namespace Blueback.Storage.Standby;
 
 /// <summary>What one apply did.</summary>
-public sealed record StandbyApplyReport(Lsn End, uint AppliedThrough, long Transactions, DateTime? LastCommit, double Seconds);
+/// <param name="HeldCommit">When a stop point held transactions back: the commit time of the first one left out.</param>
+public sealed record StandbyApplyReport(Lsn End, uint AppliedThrough, long Transactions, DateTime? LastCommit, double Seconds, DateTime? HeldCommit = null);
 
 /// <summary>A warm standby's engine (docs/standby.md): the restored full set checked as hard recovery checks it,
 /// then the primary's generations replayed as they arrive, into database files that stay a backup's images (the
@@ -50,8 +51,10 @@ public static class StandbyApplier
     /// end of the last apply in this process) or, after a restart, from the persisted restart point, and records
     /// the new position. The pages are written (the read view sees them); when <paramref name="durable"/>, they are
     /// also flushed to disk and the restart point moves up, and generations no replay will need again are deleted.
-    /// Between durable applies a crash costs only a longer replay on the next start.</summary>
-    public static StandbyApplyReport Apply(string instanceDirectory, Lsn? from, CancellationToken ct, bool durable = true)
+    /// Between durable applies a crash costs only a longer replay on the next start. With <paramref name="stop"/> (a
+    /// lagged standby), replay ends before the first commit after it, record by record, even inside a generation;
+    /// the restored set's own log range is replayed whole regardless, as its images need it.</summary>
+    public static StandbyApplyReport Apply(string instanceDirectory, Lsn? from, CancellationToken ct, bool durable = true, RecoveryStop? stop = null)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var dir = Path.GetFullPath(instanceDirectory);
@@ -73,7 +76,11 @@ public static class StandbyApplier
             }
             var replayer = new LogReplayer(logDir, record.LogSignature, files, (id, sig, path) => throw new StandbyException(
                 $"The primary attached database {id} ('{path}', signature {sig}) after the standby's full set was taken: a standby cannot follow that. Take a full backup of the primary and start the standby again."),
-                ReplayMemory) { Limits = new ReplayLimits(null, null, null, state.AppliedThrough, false, ct), SyncOnFlush = false };
+                ReplayMemory)
+            {
+                Limits = new ReplayLimits(stop?.Lsn, stop?.Time, null, state.AppliedThrough, false, ct) { StopNotThrough = record.ConsistentAfter == 0 ? record.GenHigh : record.ConsistentAfter },
+                SyncOnFlush = false,
+            };
             replayer.Replay(start);
             // Resume where no transaction is open: a transaction split by the primary's early close of a generation
             // has its commit in a generation not here yet, and must be replayed whole next time.
@@ -86,7 +93,9 @@ public static class StandbyApplier
                 }
             }
             var gens = LogFiles.List(logDir);
-            uint applied = gens.Count == 0 ? state.AppliedThrough : Math.Max(state.AppliedThrough, gens.Where(g => g < end.Generation || (g == end.Generation && end.Offset != LogFileHeader.RegionSize)).DefaultIfEmpty(state.AppliedThrough).Max());
+            // A generation cut by the stop point is not applied yet: the rest of it waits.
+            bool cut = replayer.StopReached && end.Offset != LogFileHeader.RegionSize;
+            uint applied = gens.Count == 0 ? state.AppliedThrough : Math.Max(state.AppliedThrough, gens.Where(g => g < end.Generation || (!cut && g == end.Generation && end.Offset != LogFileHeader.RegionSize)).DefaultIfEmpty(state.AppliedThrough).Max());
             // After a crash, replay restarts at the primary's checkpoint named by the newest generation applied (every
             // page changed after it has a whole image after it: a page torn by the crash is rewritten), never past
             // where this apply started.
@@ -114,7 +123,7 @@ public static class StandbyApplier
             {
                 File.Delete(LogFiles.PathOf(logDir, g));
             }
-            return new StandbyApplyReport(end, applied, replayer.TransactionsReplayed, state.LastCommit, sw.Elapsed.TotalSeconds);
+            return new StandbyApplyReport(end, applied, replayer.TransactionsReplayed, state.LastCommit, sw.Elapsed.TotalSeconds, replayer.StopReached ? replayer.HeldCommitTime : null);
         }
         finally
         {
