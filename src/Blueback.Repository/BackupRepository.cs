@@ -84,7 +84,9 @@ public sealed partial class BackupRepository
             (keys, config.Encryption) = RepositoryKeys.Create(secret, config.Id);
         }
         await store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
-        return new BackupRepository(store, config, keys);
+        var repository = new BackupRepository(store, config, keys);
+        await repository.StartChainAsync(cancellationToken).ConfigureAwait(false);
+        return repository;
     }
 
     /// <summary>Changes the secret that opens an encrypted repository: its data key is rewrapped under
@@ -315,6 +317,14 @@ public sealed partial class BackupRepository
     /// meanwhile still finds them). Safe to repeat after an interruption.</summary>
     public async Task ForgetAsync(string setId, CancellationToken cancellationToken = default)
     {
+        // The chain records the forget first: a stop before the manifest goes leaves a set that is still there and
+        // marked forgotten (verify accepts that), never one gone without its forget. A repeat after the manifest went
+        // records nothing again.
+        if (await Store.ExistsAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false))
+        {
+            var stored = await Store.ReadAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false);
+            await AppendChainAsync(Chain.ChainKinds.Forget, setId, Chain.RepositoryChain.HashOf(stored), cancellationToken).ConfigureAwait(false);
+        }
         // Format 2 keeps the manifest in the tombstone: until the grace ends, gc counts the chunks it names.
         string? kept = Format >= 2 && await Store.ExistsAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false)
             ? Convert.ToBase64String(await Store.ReadAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false))
