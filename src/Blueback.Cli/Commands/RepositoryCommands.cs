@@ -259,7 +259,7 @@ internal static class RepositoryCommands
         var chain = await r.CheckChainAsync(expected, ct).ConfigureAwait(false);
         Console.WriteLine(chain.Head is not { } head
             ? "chain: none yet (it begins at the next commit)"
-            : $"chain: {chain.Entries} entries, head {head}{(chain.Began is { } began ? $"; it began at {began:yyyy-MM-dd HH:mm:ss} UTC{(chain.Baseline > 0 ? $" with the {chain.Baseline} set(s) and shipped generation(s) the repository held then (checked against the hashes recorded there; nothing before is covered)" : "")}" : "")}{(chain.Problems.Count == 0 ? ": OK" : $": {chain.Problems.Count} problem(s)")}");
+            : $"chain: {chain.Entries} entr{(chain.Entries == 1 ? "y" : "ies")}, head {head}{(chain.Began is { } began ? $"; it began at {began:yyyy-MM-dd HH:mm:ss} UTC{(chain.Baseline > 0 ? $" with the {chain.Baseline} set(s) and shipped generation(s) the repository held then (checked against the hashes recorded there; nothing before is covered)" : "")}" : "")}{(chain.Problems.Count == 0 ? ": OK" : $": {chain.Problems.Count} problem(s)")}");
         foreach (var p in chain.Problems)
         {
             Console.WriteLine($"  {p}");
