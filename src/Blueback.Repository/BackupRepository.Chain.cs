@@ -15,6 +15,9 @@ public sealed partial class BackupRepository
 
     private RepositoryChain ChainLog => _chain ??= new RepositoryChain(this);
 
+    /// <summary>Where chain entry <paramref name="seq"/> is stored (<c>chain/NNNNNNNNNNNN.json</c>).</summary>
+    public static string ChainEntryKey(long seq) => RepositoryChain.EntryKey(seq);
+
     /// <summary>The chain's last entry (sequence number and hash), or null when the repository has none yet: what
     /// to record elsewhere and give to <c>verify --expect-head</c>.</summary>
     public Task<ChainHead?> ChainHeadAsync(CancellationToken cancellationToken = default) => ChainLog.TipAsync(cancellationToken);
