@@ -166,16 +166,26 @@ public sealed partial class BackupRepository
     public async Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default)
     {
         var list = new List<Manifest>();
-        foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
+        foreach (var id in await CommittedSetIdsAsync(cancellationToken).ConfigureAwait(false))
         {
-            var id = dir["sets/".Length..];
-            if (!await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
-            {
-                continue;
-            }
             list.Add(await ReadManifestAsync(id, cancellationToken).ConfigureAwait(false));
         }
         return list.OrderBy(m => m.Instance, StringComparer.Ordinal).ThenBy(m => m.GenHigh).ThenBy(m => m.Ended).ToList();
+    }
+
+    /// <summary>The ids of the sets with a manifest, in the store's order.</summary>
+    internal async Task<List<string>> CommittedSetIdsAsync(CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
+        {
+            var id = dir["sets/".Length..];
+            if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
+            {
+                ids.Add(id);
+            }
+        }
+        return ids;
     }
 
     /// <summary>Reads and checks a manifest: its own checksum, this repository's id, a known format.</summary>

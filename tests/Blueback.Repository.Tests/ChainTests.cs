@@ -165,6 +165,7 @@ public class ChainTests
         // Whoever holds a plain repository's files can write a consistent chain without set-b: only the head shows it.
         Directory.Delete(Path.Combine(dir.Path, "sets", "set-b"), recursive: true);
         Directory.Delete(Path.Combine(dir.Path, "chain"), recursive: true);
+        repo = await BackupRepository.OpenAsync(new LocalDirectoryStore(dir.Path)); // a new process, which never saw the old chain
         await CommitAsync(repo, "set-e", 5); // starts a new chain whose baseline is what is left
         await CommitAsync(repo, "set-f", 6);
         await CommitAsync(repo, "set-g", 7);
@@ -182,6 +183,7 @@ public class ChainTests
         await CommitAsync(repo, "old-1", 1);
         await CommitAsync(repo, "old-2", 2);
         Directory.Delete(Path.Combine(dir.Path, "chain"), recursive: true); // as a repository written before chains
+        repo = await BackupRepository.OpenAsync(new LocalDirectoryStore(dir.Path)); // opened by a build that has them
         var none = await repo.CheckChainAsync(null);
         Assert.Null(none.Head);
         Assert.Empty(none.Problems);
@@ -214,6 +216,22 @@ public class ChainTests
         Assert.Empty(report.Problems);
         Assert.Equal(13, report.Entries);
         Assert.Equal(13, Directory.GetFiles(Path.Combine(dir.Path, "chain")).Length);
+    }
+
+    [Fact]
+    public async Task A_writer_that_appended_before_follows_the_entries_others_added_since()
+    {
+        using var dir = new TempDir();
+        var first = await BackupRepository.InitAsync(new LocalDirectoryStore(dir.Path));
+        var other = await BackupRepository.OpenAsync(new LocalDirectoryStore(dir.Path));
+        await CommitAsync(first, "one", 1); // first now knows entry 2 as its tip
+        await CommitAsync(other, "two", 2);
+        await CommitAsync(other, "three", 3);
+        var w = await CommitAsync(first, "four", 4); // entry 5, chained onto "three", not onto what first knew
+        Assert.Equal(5, w.ChainHead!.Value.Seq);
+        var report = await first.CheckChainAsync(w.ChainHead);
+        Assert.Empty(report.Problems);
+        Assert.Equal(5, report.Entries);
     }
 
     [Fact]

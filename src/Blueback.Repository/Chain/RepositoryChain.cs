@@ -17,6 +17,14 @@ internal sealed class RepositoryChain(BackupRepository repository)
 {
     public const string Root = "chain";
     private const int MaxAttempts = 64;
+    private readonly Lock _gate = new();
+    private ChainHead? _hint; // the last entry this process wrote or found; only a hint (entries are create-only)
+
+    private ChainHead? Hint
+    {
+        get { lock (_gate) { return _hint; } }
+        set { lock (_gate) { _hint = value; } }
+    }
 
     public static string EntryKey(long seq) => $"{Root}/{seq.ToString("D12", CultureInfo.InvariantCulture)}.json";
 
@@ -35,7 +43,9 @@ internal sealed class RepositoryChain(BackupRepository repository)
     {
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            var tip = await TipAsync(ct).ConfigureAwait(false);
+            // The tip this process last saw, moved forward past whatever others appended since (a GET each); a listing
+            // only the first time: a shipper appending for weeks never lists the whole chain again.
+            var tip = Hint is { } known ? await FollowAsync(known, ct).ConfigureAwait(false) : await TipAsync(ct).ConfigureAwait(false);
             var entry = tip is null
                 ? new ChainEntry { Seq = 1, Kind = ChainKinds.Genesis, Baseline = (await BaselineAsync(ct).ConfigureAwait(false)).Where(i => i.Set != set).ToList() }
                 : new ChainEntry { Seq = tip.Value.Seq + 1, Prev = tip.Value.Hash, Kind = kind, Set = set, Manifest = manifestHash };
@@ -46,18 +56,32 @@ internal sealed class RepositoryChain(BackupRepository repository)
             if (await repository.Store.TryCreateAsync(key, bytes, ct).ConfigureAwait(false)
                 && (await repository.Store.ReadAsync(key, ct).ConfigureAwait(false)).AsSpan().SequenceEqual(bytes))
             {
+                var head = new ChainHead(entry.Seq, HashOf(bytes));
+                Hint = head;
                 if (tip is null && kind != ChainKinds.Genesis)
                 {
                     attempt--; // the chain began; now the entry itself
                     continue;
                 }
-                return new ChainHead(entry.Seq, HashOf(bytes));
+                return head;
             }
+            Hint = tip; // that number is taken now: the next attempt reads on from here
             // Another commit took that number: read the new tip and try the next one, after a short random wait so
             // that racing writers spread out.
             await Task.Delay(Random.Shared.Next(2, 10 + 10 * Math.Min(attempt, 20)), ct).ConfigureAwait(false);
         }
         throw new RepositoryException($"Repository '{repository.Store.Location}': could not add a {kind} entry{(set is null ? "" : $" for {set}")} to its chain under {Root}/ after {MaxAttempts} attempts (other commits took every number tried). The {(kind == ChainKinds.Forget ? "forget" : "commit")} itself is done; run 'blueback verify', which names what the chain lacks.");
+    }
+
+    /// <summary>The tip, from one this process knew: each entry after it that exists now is read for its hash.</summary>
+    private async Task<ChainHead> FollowAsync(ChainHead known, CancellationToken ct)
+    {
+        var tip = known;
+        while (await repository.Store.ExistsAsync(EntryKey(tip.Seq + 1), ct).ConfigureAwait(false))
+        {
+            tip = new ChainHead(tip.Seq + 1, HashOf(await repository.Store.ReadAsync(EntryKey(tip.Seq + 1), ct).ConfigureAwait(false)));
+        }
+        return tip;
     }
 
     /// <summary>The last entry's number and hash (from its name and stored bytes: a damaged tip is still chained
@@ -112,14 +136,9 @@ internal sealed class RepositoryChain(BackupRepository repository)
     public async Task<List<ChainItem>> BaselineAsync(CancellationToken ct)
     {
         var items = new List<ChainItem>();
-        foreach (var dir in await repository.Store.ListAsync("sets", ct).ConfigureAwait(false))
+        foreach (var id in await repository.CommittedSetIdsAsync(ct).ConfigureAwait(false))
         {
-            var id = dir["sets/".Length..];
-            var key = BackupRepository.ManifestKey(id);
-            if (await repository.Store.ExistsAsync(key, ct).ConfigureAwait(false))
-            {
-                items.Add(new ChainItem { Set = id, Manifest = HashOf(await repository.Store.ReadAsync(key, ct).ConfigureAwait(false)) });
-            }
+            items.Add(new ChainItem { Set = id, Manifest = HashOf(await repository.Store.ReadAsync(BackupRepository.ManifestKey(id), ct).ConfigureAwait(false)) });
         }
         foreach (var shipped in await repository.ListShippedAsync(null, ct).ConfigureAwait(false))
         {
