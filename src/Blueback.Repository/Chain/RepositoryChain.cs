@@ -45,7 +45,10 @@ internal sealed class RepositoryChain(BackupRepository repository)
         {
             // The tip this process last saw, moved forward past whatever others appended since (a GET each); a listing
             // only the first time: a shipper appending for weeks never lists the whole chain again.
-            var tip = Hint is { } known ? await FollowAsync(known, ct).ConfigureAwait(false) : await TipAsync(ct).ConfigureAwait(false);
+            // The first try takes the hint as the tip as it is (no request: a shipper's usual case, where only it
+            // appends); a taken number then costs one GET per entry others added.
+            var tip = Hint is not { } known ? await TipAsync(ct).ConfigureAwait(false)
+                : attempt == 0 ? known : await FollowAsync(known, ct).ConfigureAwait(false);
             var entry = tip is null
                 ? new ChainEntry { Seq = 1, Kind = ChainKinds.Genesis, Baseline = (await BaselineAsync(ct).ConfigureAwait(false)).Where(i => i.Set != set).ToList() }
                 : new ChainEntry { Seq = tip.Value.Seq + 1, Prev = tip.Value.Hash, Kind = kind, Set = set, Manifest = manifestHash };
