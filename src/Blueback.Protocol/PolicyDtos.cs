@@ -114,6 +114,9 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("bytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? Bytes { get; set; }
     /// <summary>A backup: the bytes it added to the repository.</summary>
     [JsonPropertyName("stored")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? Stored { get; set; }
+    /// <summary>A backup: the repository's hash-chain head after its commit (SEQ:HASH), recorded here, apart from the
+    /// repository, so that <c>blueback verify --expect-head</c> can show a chain cut short or rebuilt.</summary>
+    [JsonPropertyName("chainHead")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ChainHead { get; set; }
     /// <summary>A backup: its rate in MB/s.</summary>
     [JsonPropertyName("rateMBps")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? RateMBps { get; set; }
     /// <summary>A proof: true when the set restored and every page checked.</summary>

@@ -84,7 +84,9 @@ public sealed partial class BackupRepository
             (keys, config.Encryption) = RepositoryKeys.Create(secret, config.Id);
         }
         await store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
-        return new BackupRepository(store, config, keys);
+        var repository = new BackupRepository(store, config, keys);
+        await repository.StartChainAsync(cancellationToken).ConfigureAwait(false);
+        return repository;
     }
 
     /// <summary>Changes the secret that opens an encrypted repository: its data key is rewrapped under
@@ -164,16 +166,26 @@ public sealed partial class BackupRepository
     public async Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default)
     {
         var list = new List<Manifest>();
-        foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
+        foreach (var id in await CommittedSetIdsAsync(cancellationToken).ConfigureAwait(false))
         {
-            var id = dir["sets/".Length..];
-            if (!await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
-            {
-                continue;
-            }
             list.Add(await ReadManifestAsync(id, cancellationToken).ConfigureAwait(false));
         }
         return list.OrderBy(m => m.Instance, StringComparer.Ordinal).ThenBy(m => m.GenHigh).ThenBy(m => m.Ended).ToList();
+    }
+
+    /// <summary>The ids of the sets with a manifest, in the store's order.</summary>
+    internal async Task<List<string>> CommittedSetIdsAsync(CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
+        {
+            var id = dir["sets/".Length..];
+            if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
+            {
+                ids.Add(id);
+            }
+        }
+        return ids;
     }
 
     /// <summary>Reads and checks a manifest: its own checksum, this repository's id, a known format.</summary>
@@ -315,6 +327,14 @@ public sealed partial class BackupRepository
     /// meanwhile still finds them). Safe to repeat after an interruption.</summary>
     public async Task ForgetAsync(string setId, CancellationToken cancellationToken = default)
     {
+        // The chain records the forget first: a stop before the manifest goes leaves a set that is still there and
+        // marked forgotten (verify accepts that), never one gone without its forget. A repeat after the manifest went
+        // records nothing again.
+        if (await Store.ExistsAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false))
+        {
+            var stored = await Store.ReadAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false);
+            await AppendChainAsync(Chain.ChainKinds.Forget, setId, Chain.RepositoryChain.HashOf(stored), cancellationToken).ConfigureAwait(false);
+        }
         // Format 2 keeps the manifest in the tombstone: until the grace ends, gc counts the chunks it names.
         string? kept = Format >= 2 && await Store.ExistsAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false)
             ? Convert.ToBase64String(await Store.ReadAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false))

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Blueback.IO;
+using Blueback.Repository.Chain;
 using Blueback.Repository.Chunks;
 using Blueback.Repository.Compression;
 
@@ -35,6 +36,9 @@ public sealed partial class BackupSetWriter
 
     /// <summary>True once the manifest is in place: the set exists, whatever happens after.</summary>
     public bool Committed => _committed;
+
+    /// <summary>The repository's chain head once this set's entry is in it (after <see cref="CommitAsync"/>).</summary>
+    public ChainHead? ChainHead { get; private set; }
     // Format 2: what committed sets already hold (id to stored size), what this set claimed to write (so that a
     // chunk repeated within the set is written once), the chunk folders written into, and the reused chunks.
     private readonly IReadOnlyDictionary<string, int> _known;
@@ -390,8 +394,12 @@ public sealed partial class BackupSetWriter
         var sha = BackupRepository.Hex(SHA256.HashData(raw));
         var bytes = Encoding.UTF8.GetBytes($"{{\n\"sha256\": \"{sha}\",\n\"manifest\": {Encoding.UTF8.GetString(raw)}\n}}\n");
         var key = $"{Prefix}/manifest.json";
-        await _repository.Store.WriteAtomicAsync(key, _repository.Keys is { } keys ? keys.Seal(bytes, key) : bytes, cancellationToken).ConfigureAwait(false);
+        var stored = _repository.Keys is { } keys ? keys.Seal(bytes, key) : bytes;
+        await _repository.Store.WriteAtomicAsync(key, stored, cancellationToken).ConfigureAwait(false);
         _committed = true;
+        // Every commit, a backup's set, a shipped generation or a copy, adds its chain entry here and nowhere else.
+        ChainHead = await _repository.AppendChainAsync(Prefix.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? ChainKinds.Shipped : ChainKinds.Set,
+            SetId, RepositoryChain.HashOf(stored), cancellationToken).ConfigureAwait(false);
         if (Shared)
         {
             try

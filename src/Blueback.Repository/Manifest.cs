@@ -144,4 +144,5 @@ public sealed class ProofRecord
 [JsonSerializable(typeof(RepositoryConfig))]
 [JsonSerializable(typeof(Tombstone))]
 [JsonSerializable(typeof(PendingMark))]
+[JsonSerializable(typeof(Chain.ChainEntry))]
 internal sealed partial class RepositoryJson : JsonSerializerContext;

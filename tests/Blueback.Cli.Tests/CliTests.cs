@@ -94,6 +94,37 @@ public class CliTests
     }
 
     [Fact]
+    public void Verify_checks_the_chain_against_a_head_recorded_elsewhere_and_exits_one_naming_what_is_missing()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        Assert.Equal(0, Run("repo", "init", repo).Exit);
+        var listed = Run("list", "--repo", repo);
+        var head = listed.Out.Split('\n').Single(l => l.StartsWith("chain head: ", StringComparison.Ordinal))["chain head: ".Length..].Split(' ')[0];
+        Assert.StartsWith("1:", head, StringComparison.Ordinal);
+        var ok = Run("verify", "--repo", repo, "--expect-head", head);
+        Assert.True(ok.Exit == 0, ok.Out + ok.Err);
+        Assert.Contains($"chain: 1 entry, head {head}; it began at ", ok.Out, StringComparison.Ordinal);
+        Assert.EndsWith(": OK", ok.Out.TrimEnd(), StringComparison.Ordinal);
+
+        // A head from later than the chain holds: cut short.
+        var later = Run("verify", "--repo", repo, "--expect-head", "2:" + head[2..]);
+        Assert.Equal(1, later.Exit);
+        Assert.Contains("it ends at entry 1, but its head was entry 2 when recorded", later.Out, StringComparison.Ordinal);
+
+        // The whole chain removed: nothing in the repository says so, the recorded head does.
+        Directory.Delete(Path.Combine(repo, "chain"), recursive: true);
+        Assert.Equal(0, Run("verify", "--repo", repo).Exit);
+        var gone = Run("verify", "--repo", repo, "--expect-head", head);
+        Assert.Equal(1, gone.Exit);
+        Assert.Contains("the repository has no chain, but its head was entry 1 when recorded: the whole chain was removed", gone.Out, StringComparison.Ordinal);
+
+        var malformed = Run("verify", "--repo", repo, "--expect-head", "one");
+        Assert.Equal(2, malformed.Exit);
+        Assert.Contains("is not a chain head", malformed.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_file_is_a_clear_error_and_a_non_zero_exit()
     {
         using var dir = new TempDir();

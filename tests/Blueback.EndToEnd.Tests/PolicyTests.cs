@@ -102,6 +102,13 @@ public partial class PolicyTests
         Assert.Equal(PolicyJobKind.Full, first.Kind);
         Assert.All(jobs.Where(j => j is { Kind: PolicyJobKind.Prove, State: PolicyJobState.Succeeded }), j => Assert.True(j.DigestMatch, $"proof {j.Id} of set {j.Set}: digest match {j.DigestMatch}"));
         Assert.All(jobs.Where(j => j is { Kind: PolicyJobKind.Full or PolicyJobKind.Incremental, State: PolicyJobState.Succeeded }), j => Assert.True(j.Bytes > 0 && j.RateMBps > 0 && j.Set is { Length: 32 }));
+        // The server's history records the chain's head after each backup, apart from the repository: the chain that
+        // backups, the shipper and retention all appended to at once checks clean against the newest one.
+        var newest = jobs.Where(j => j is { Kind: PolicyJobKind.Full or PolicyJobKind.Incremental, State: PolicyJobState.Succeeded }).MaxBy(j => j.Started)!;
+        Assert.Matches("^[0-9]+:[0-9a-f]{64}$", newest.ChainHead);
+        var chain = Cli("verify", "--repo", repo, "--set", newest.Set!, "--expect-head", newest.ChainHead!);
+        Assert.True(chain.Exit == 0, $"verify --expect-head {newest.ChainHead}: exit {chain.Exit}\n{chain.Out}\n{chain.Err}");
+        Assert.Contains(": OK", chain.Out.Split('\n').Single(l => l.StartsWith("chain: ", StringComparison.Ordinal)), StringComparison.Ordinal);
 
         var list = Cli("policy", "list", "--server", server.Url);
         Assert.True(list.Exit == 0, list.Err);

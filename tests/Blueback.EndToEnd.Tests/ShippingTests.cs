@@ -240,7 +240,7 @@ public partial class ShippingTests
         {
             await second.AssertStopsAsync(TimeSpan.FromSeconds(10));
             // It waited for the killed shipper's lease if it came up before the lease ended (timing: not asserted).
-            Assert.Contains("shipped generation", second.Out, StringComparison.Ordinal);
+            Assert.True(second.Out.Contains("shipped generation", StringComparison.Ordinal), $"the second shipper shipped nothing: {second.Out}\n{second.Err}");
         }
         Directory.Delete(dir["data"], recursive: true);
         var verify = Cli(["verify", "--repo", repo, .. s3]);

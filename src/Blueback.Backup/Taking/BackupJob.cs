@@ -145,6 +145,7 @@ public static class BackupJob
             return new BackupResult(session.Id, parent?.SetId, writer.RawBytes, writer.StoredBytes, writer.CodecName, sw.Elapsed.TotalSeconds, manifest.GenLow, manifest.GenHigh, truncated, writer.ReusedBytes)
             {
                 ChangedSince = manifest.ChangedSince,
+                ChainHead = writer.ChainHead?.ToString(),
                 WholeImages = wholeImages,
                 WireBytes = chunks?.WireBytes ?? writer.RawBytes,
                 CompressedOnServer = chunks is not null,

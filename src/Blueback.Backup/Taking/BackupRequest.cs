@@ -65,6 +65,9 @@ public sealed record BackupResult(string SetId, string? Parent, long RawBytes, l
     /// <summary>A changed-pages set: the generation its pages are listed from, or null.</summary>
     public uint? ChangedSince { get; init; }
 
+    /// <summary>The repository's chain head once the set's entry is in it (SEQ:HASH).</summary>
+    public string? ChainHead { get; init; }
+
     /// <summary>A changed-pages set: the databases held whole instead, each with why (never silently).</summary>
     public IReadOnlyList<string> WholeImages { get; init; } = [];
 }

@@ -157,6 +157,7 @@ internal static class BackupCommand
                 GenHigh = r.GenHigh,
                 Truncated = [.. r.Truncated],
                 ChangedSince = r.ChangedSince,
+                ChainHead = r.ChainHead,
                 WholeImages = [.. r.WholeImages],
                 Digest = digest,
             });

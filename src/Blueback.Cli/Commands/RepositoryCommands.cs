@@ -162,6 +162,9 @@ internal static class RepositoryCommands
             await RepositoryListing.MarkAlsoInAsync(sets, repoOpts.Store(parse, second), ct).ConfigureAwait(false);
         }
         var ranges = await RepositoryListing.ShippedAsync(r, manifests, ct).ConfigureAwait(false);
+        var head = (await r.ChainHeadAsync(ct).ConfigureAwait(false))?.ToString();
+        sets.ForEach(s => s.ChainHead = head);
+        ranges.ForEach(x => x.ChainHead = head);
         if (parse.GetValue(json))
         {
             Output.WriteJson(sets.Cast<object>().Concat(ranges));
@@ -180,6 +183,7 @@ internal static class RepositoryCommands
             var lag = x.Cover is { } c ? $", commits up to {c:yyyy-MM-dd HH:mm:ss.fff} ({(DateTime.UtcNow - c).TotalSeconds:0.0} s ago)" : "";
             Console.WriteLine($"shipped logs of {x.Instance}: generations {x.GenLow}-{x.GenHigh} ({x.Generations}) after {x.AttachedTo ?? "NO full set (restore cannot use them)"}{lag}{(x.Stranded > 0 ? $"; {x.Stranded} more after a gap, never replayed (run 'blueback verify')" : "")}");
         }
+        Console.WriteLine(head is null ? "chain: none yet (it begins at the next commit)" : $"chain head: {head} (keep it apart from the repository; 'blueback verify --expect-head {head}' checks the chain against it)");
         return Output.Ok;
     }
 
@@ -188,7 +192,8 @@ internal static class RepositoryCommands
         var repoOpts = new RepoOptions();
         var set = new Option<string?>("--set") { Description = "The set to verify (default: all)." };
         var all = new Option<bool>("--all") { Description = "Verify every set (the default)." };
-        var cmd = new Command("verify", "Re-read sets: manifest checksum, chunk checksums, file hashes, every page's checksum, the chain to the full set.") { set, all };
+        var expectHead = new Option<string?>("--expect-head") { Description = "The repository's chain head recorded earlier, apart from it (SEQ:HASH, from 'list --json', 'backup --json' or the server's policy history): a chain cut short or rebuilt since is named." };
+        var cmd = new Command("verify", "Re-read sets: manifest checksum, chunk checksums, file hashes, every page's checksum, the chain to the full set; and the repository's hash chain (tamper evidence).") { set, all, expectHead };
         repoOpts.AddTo(cmd);
         cmd.SetAction(async (pr, _) =>
         {
@@ -196,6 +201,7 @@ internal static class RepositoryCommands
             signals.BoundStop(Signals.LowPriorityStopBound, "verify changes nothing, so nothing was left", static () => { }); // a read blocked on a hung volume does not hold a ^C
             return await GuardAsync(async () =>
             {
+                var expected = pr.GetValue(expectHead) is { } h ? Repository.Chain.ChainHead.Parse(h) : (Repository.Chain.ChainHead?)null;
                 var r = await repoOpts.OpenAsync(pr, signals.Token).ConfigureAwait(false);
                 var sets = await r.ListSetsAsync(signals.Token).ConfigureAwait(false);
                 var shipped = await r.ListShippedAsync(null, signals.Token).ConfigureAwait(false);
@@ -244,10 +250,28 @@ internal static class RepositoryCommands
                     int good = generations.Count(g => g.Problems.Count == 0);
                     Console.WriteLine($"shipped logs: {good} of {generations.Count} generation(s) OK{(good < generations.Count ? "" : ", every record verified")}");
                 }
+                if (id is null || expected is not null)
+                {
+                    bad += await VerifyChainAsync(r, expected, signals.Token).ConfigureAwait(false);
+                }
                 return bad == 0 ? Output.Ok : Output.ProblemFound;
             }, signals.Token).ConfigureAwait(false);
         });
         return cmd;
+    }
+
+    /// <summary>Checks the repository's hash chain and prints what it found; returns the number of problems.</summary>
+    private static async Task<int> VerifyChainAsync(BackupRepository r, Repository.Chain.ChainHead? expected, CancellationToken ct)
+    {
+        var chain = await r.CheckChainAsync(expected, ct).ConfigureAwait(false);
+        Console.WriteLine(chain.Head is not { } head
+            ? "chain: none yet (it begins at the next commit)"
+            : $"chain: {chain.Entries} entr{(chain.Entries == 1 ? "y" : "ies")}, head {head}{(chain.Began is { } began ? $"; it began at {began:yyyy-MM-dd HH:mm:ss} UTC{(chain.Baseline > 0 ? $" with the {chain.Baseline} set(s) and shipped generation(s) the repository held then (checked against the hashes recorded there; nothing before is covered)" : "")}" : "")}{(chain.Problems.Count == 0 ? ": OK" : $": {chain.Problems.Count} problem(s)")}");
+        foreach (var p in chain.Problems)
+        {
+            Console.WriteLine($"  {p}");
+        }
+        return chain.Problems.Count;
     }
 
     /// <summary>Runs a command's body, turning its failures into a message and an exit code. Once

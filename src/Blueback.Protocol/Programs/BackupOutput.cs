@@ -59,6 +59,10 @@ public sealed class BackupOutput
     /// <summary>Whether the set records its tables' digests (what proofs compare).</summary>
     [JsonPropertyName("digest")] public bool Digest { get; set; }
 
+    /// <summary>The repository's hash-chain head once the set's entry is in it (SEQ:HASH): keep it apart from the
+    /// repository and give it to <c>blueback verify --expect-head</c>.</summary>
+    [JsonPropertyName("chainHead")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ChainHead { get; set; }
+
     /// <summary>True only in the output of a backup that ended after its set's commit without finishing (exit 130 or 2).</summary>
     [JsonPropertyName("committed")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Committed { get; set; }
 

@@ -51,6 +51,10 @@ public sealed class ListedSet
 
     /// <summary>Bytes the set's chunks take in the repository (shared chunks counted in every set naming them).</summary>
     [JsonPropertyName("stored")] public long Stored { get; set; }
+
+    /// <summary>The repository's hash-chain head when listed (SEQ:HASH; the same in every element): keep it apart from
+    /// the repository for <c>blueback verify --expect-head</c>. Null when the repository has no chain yet.</summary>
+    [JsonPropertyName("chainHead")] public string? ChainHead { get; set; }
 }
 
 /// <summary>A verify's outcome, as listed.</summary>
@@ -101,4 +105,7 @@ public sealed class ListedShippedRange
 
     /// <summary>Generations after a gap, never replayed.</summary>
     [JsonPropertyName("stranded")] public int Stranded { get; set; }
+
+    /// <summary>The repository's hash-chain head when listed, as in <see cref="ListedSet.ChainHead"/>.</summary>
+    [JsonPropertyName("chainHead")] public string? ChainHead { get; set; }
 }

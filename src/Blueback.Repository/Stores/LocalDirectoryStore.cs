@@ -94,13 +94,24 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     {
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // Written whole under a temporary name, then linked into place only if the name is free (.NET moves without
+        // overwrite by link and unlink here): a reader never sees it half written (a chain entry read while being
+        // created would be chained onto by a wrong hash), and a crash never leaves it torn.
+        var tmp = $"{path}.{Guid.NewGuid():N}{TempSuffix}";
+        await WriteFileAsync(tmp, FileMode.CreateNew, data, cancellationToken).ConfigureAwait(false);
         try
         {
-            await WriteFileAsync(path, FileMode.CreateNew, data, cancellationToken).ConfigureAwait(false);
+            File.Move(tmp, path, overwrite: false);
         }
         catch (IOException) when (File.Exists(path))
         {
+            File.Delete(tmp);
             return false;
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
         }
         FileSystem.SyncDirectory(Path.GetDirectoryName(path)!);
         return true;

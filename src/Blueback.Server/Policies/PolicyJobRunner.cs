@@ -69,6 +69,7 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
             info.Set = output.Set;
             info.Bytes = output.Bytes;
             info.Stored = output.Stored;
+            info.ChainHead = output.ChainHead;
             info.RateMBps = Math.Round(output.Bytes / 1e6 / Math.Max(output.Seconds, 0.001), 1);
             info.State = PolicyJobState.Succeeded;
         }

@@ -65,7 +65,8 @@ public abstract class StoreScenarios<TStore>(TStore store) : IClassFixture<TStor
         Assert.Empty(await Store.ListAsync(repo, $"sets/{full}/"));
         var left = JsonDocument.Parse(Ok(Cli(["list", "--repo", repo, "--json", .. key]), "list after gc")).RootElement;
         Assert.Equal([full2], left.EnumerateArray().Select(s => s.GetProperty("id").GetString()));
-        Ok(Cli(["verify", "--repo", repo, .. key]), "verify after gc");
+        var head = left.EnumerateArray().Single().GetProperty("chainHead").GetString()!;
+        Assert.Contains("chain: ", Ok(Cli(["verify", "--repo", repo, "--expect-head", head, .. key]), "verify after gc"), StringComparison.Ordinal);
 
         // Format 2: the set's chunks are the repository's shared ones, under chunks/ (the largest: a page chunk).
         var chunk = (await Store.ListAsync(repo, "chunks/")).OrderByDescending(o => o.Size).ThenBy(o => o.Key, StringComparer.Ordinal).First().Key;
@@ -79,6 +80,36 @@ public abstract class StoreScenarios<TStore>(TStore store) : IClassFixture<TStor
     }
 
     protected static string SetOf(string json) => JsonDocument.Parse(json).RootElement.GetProperty("set").GetString()!;
+
+    /// <summary>The chain's create-only entries on this store: commits from separate repository objects (as separate
+    /// backup processes) racing for the same sequence numbers leave one contiguous chain with an entry each; the
+    /// newest entry removed behind the program's back is named against the head recorded before.</summary>
+    [Fact(Timeout = 600_000)]
+    public async Task Commits_racing_leave_one_chain_and_a_chain_cut_short_is_named()
+    {
+        var repo = Store.Repo($"chain-{Guid.NewGuid():N}");
+        var settings = new S3Settings(Store.Args.Length > 1 ? Store.Args[1] : null);
+        await BackupRepository.InitAsync(RepositoryStores.Open(repo, settings));
+        var commits = Enumerable.Range(0, 6).Select(async i =>
+        {
+            var own = await BackupRepository.OpenAsync(RepositoryStores.Open(repo, settings));
+            var w = own.BeginSet($"race-{i}", Repository.Compression.Codec.None, 64 << 10);
+            await w.AddFileAsync("extra/x.bin", new MemoryStream(new byte[1000 + i]));
+            await w.CommitAsync(new Manifest { RepositoryId = own.Id, SetId = w.SetId, Codec = w.CodecName, Files = [.. w.Files], Instance = "store", Type = "copy", GenLow = 1, GenHigh = 1, Ended = DateTime.UtcNow });
+        });
+        await Task.WhenAll(commits).WaitAsync(TimeSpan.FromMinutes(5));
+        var check = await (await BackupRepository.OpenAsync(RepositoryStores.Open(repo, settings))).CheckChainAsync(null);
+        Assert.True(check.Problems.Count == 0, string.Join("\n", check.Problems));
+        Assert.Equal(7, check.Entries);
+        Assert.Equal(7, (await Store.ListAsync(repo, "chain/")).Count);
+
+        var head = check.Head!.Value.ToString();
+        var store = RepositoryStores.Open(repo, settings);
+        await store.DeleteAsync(BackupRepository.ChainEntryKey(7), CancellationToken.None);
+        var cut = Cli("verify", "--repo", repo, "--set", "race-0", "--expect-head", head);
+        Assert.True(cut.Exit == 1, $"exit {cut.Exit}\n{cut.Out}\n{cut.Err}");
+        Assert.Contains("it ends at entry 6, but its head was entry 7 when recorded", cut.Out, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>The same scenarios against every store (one class per store below), encrypted and not.</summary>
