@@ -164,6 +164,12 @@ public static class Routes
     /// <summary>GET: what an operator should look at (<see cref="AlertList"/>).</summary>
     public const string Alerts = "/v1/alerts";
 
+    /// <summary>GET: the alerts' changes, newest first (<see cref="AlertHistory"/>).</summary>
+    public const string AlertHistory = "/v1/alerts/history";
+
+    /// <summary>POST: acknowledge the alert <paramref name="id"/> (admin; who and when are recorded).</summary>
+    public static string AlertAck(string id) => $"/v1/alerts/{Uri.EscapeDataString(id)}/ack";
+
     /// <summary>GET: the recent rates the console plots (<see cref="MetricsHistory"/>).</summary>
     public const string MetricsHistory = "/v1/metrics/history";
 
@@ -243,6 +249,9 @@ public static class Routes
         public const string Policy = "/v1/policies/{name}";
         /// <summary>The template of <see cref="Routes.PolicyRun"/>.</summary>
         public const string PolicyRun = "/v1/policies/{name}/run";
+        /// <summary>The template of <see cref="Routes.AlertAck"/>.</summary>
+        public const string AlertAck = "/v1/alerts/{id}/ack";
+
         /// <summary>The template of <see cref="Routes.PolicyJob"/>.</summary>
         public const string PolicyJob = "/v1/policies/{name}/jobs/{id}";
         /// <summary>The template of <see cref="Routes.PolicyHistory"/>.</summary>

@@ -122,6 +122,8 @@ public static class BluebackServer
             new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
+        using var webhook = config.Notifications?.Webhook is { } hook ? new AlertWebhook(hook, logger) : null;
+        using var alerts = new AlertBook(options.DataDirectory, () => ConsoleEndpoints.Alerts(host, policies, shippers), webhook, logger);
         ApiDocument.AddServices(builder.Services);
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
@@ -154,7 +156,7 @@ public static class BluebackServer
             Standby.StandbyEndpoints.Map(api, standby);
             Security.TokenEndpoints.Map(api, tokens);
             Policies.PolicyEndpoints.Map(api, policies);
-            ConsoleEndpoints.Map(api, host, policies, shippers, rates);
+            ConsoleEndpoints.Map(api, alerts, rates);
             Console.UiEndpoints.Map(api);
             StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
             ApiDocument.Map(app);

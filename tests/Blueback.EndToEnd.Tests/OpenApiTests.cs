@@ -23,6 +23,8 @@ public partial class OpenApiTests
         [Routes.Restores] = ["get"],
         [Routes.Policies] = ["get"],
         [Routes.Alerts] = ["get"],
+        [Routes.AlertHistory] = ["get"],
+        [T.AlertAck] = ["post"],
         [Routes.MetricsHistory] = ["get"],
         [T.Key] = ["delete", "get", "put"],
         [T.Keys] = ["get"],

@@ -99,4 +99,16 @@ public class StrictConfigTests
         var ex = Assert.Throws<ServerConfigException>(() => ServerConfig.ParsePolicy("""{ "name": "p", "instance": "store", "repository": { "location": "/r" }, "full": "7d", "incremetal": "1h" }""", "Policy file 'p.json'"));
         Assert.Contains("Policy file 'p.json', line 1: unknown key \"incremetal\"; did you mean \"incremental\"?", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""  "notifications": { "webhook": { "ulr": "http://h/hook" } } }""", "unknown key \"notifications.webhook.ulr\"; did you mean \"url\"?")]
+    [InlineData("""  "notifications": { "webhook": { "url": "hooks.example/alerts" } } }""", "line 3 (\"notifications.webhook.url\")")]
+    [InlineData("""  "notifications": { "webhook": { "url": "http://h/hook", "retries": 99 } } }""", "\"notifications.webhook.retries\" is 99; give 0 to 20")]
+    [InlineData("""  "notifications": { "webhook": { "url": "http://h/hook", "retries": "often" } } }""", "\"notifications.webhook.retries\" must be a whole number")]
+    public void Notification_settings_are_checked_like_every_other_key(string rest, string expected)
+    {
+        var message = Load(Instances + "\n" + rest);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+        Assert.Contains("line 3", message, StringComparison.Ordinal);
+    }
 }

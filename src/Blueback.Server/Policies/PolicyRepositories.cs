@@ -43,6 +43,7 @@ internal static class PolicyRepositories
                 Size = s.Size,
                 Stored = s.Stored,
                 Verified = s.Verified?.Ok,
+                VerifiedAt = s.Verified?.Time,
                 Proved = s.Proved?.Ok,
                 ProvedAt = s.Proved?.Time,
                 DigestMatch = s.Proved?.DigestMatch,

@@ -295,6 +295,7 @@ internal sealed class PolicyRunner : IDisposable
         Shipper = lane.Definition.Shipping ? lane.Shipper.Status ?? "not started" : null,
         Sets = lane.Sets,
         SetsListed = lane.Listing is null ? null : lane.SetsListed,
+        Health = PolicyHealthCheck.Of(lane, DateTime.UtcNow),
     };
 
     private PolicyJobInfo? WithProgress(PolicyLane lane, RunningJob? job)
