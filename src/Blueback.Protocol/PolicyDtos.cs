@@ -92,7 +92,7 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     /// <summary>The policy that ran it.</summary>
     [JsonPropertyName("policy")] public string Policy { get; set; } = "";
-    /// <summary>What the job does: full, incremental, differential, prove, forget, gc.</summary>
+    /// <summary>What the job does: full, incremental, differential, prove, forget, gc, verify.</summary>
     [JsonPropertyName("kind")] public PolicyJobKind Kind { get; set; }
     /// <summary>Why it started: schedule, missed (due while the server was down), retry, run-now, after-backup.</summary>
     [JsonPropertyName("trigger")] public PolicyJobTrigger Trigger { get; set; }

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace Blueback.Protocol;
 
-/// <summary>What a policy's job does. On the wire in lower case: full, incremental, differential, prove, forget, gc.</summary>
+/// <summary>What a policy's job does. On the wire in lower case: full, incremental, differential, prove, forget, gc, verify.</summary>
 [JsonConverter(typeof(WireEnumConverter<PolicyJobKind>))]
 public enum PolicyJobKind
 {
@@ -24,6 +24,9 @@ public enum PolicyJobKind
 
     /// <summary><c>repo gc</c>: frees what forgotten sets held.</summary>
     Gc,
+
+    /// <summary>A verify of a set (an operator's, from the console or run-now): every chunk, hash and page re-read.</summary>
+    Verify,
 }
 
 /// <summary>Where a policy's job is. On the wire in lower case.</summary>
@@ -78,6 +81,10 @@ public static class PolicyJobNames
 
     /// <summary>Whether <paramref name="kind"/> takes a backup.</summary>
     public static bool IsBackup(this PolicyJobKind kind) => kind is PolicyJobKind.Full or PolicyJobKind.Incremental or PolicyJobKind.Differential;
+
+    /// <summary>Whether <paramref name="kind"/> checks a set (a proof or a verify): it runs in the server's one checking
+    /// lane, beside the policy's backups, never delaying them.</summary>
+    public static bool ChecksSet(this PolicyJobKind kind) => kind is PolicyJobKind.Prove or PolicyJobKind.Verify;
 
     /// <summary>The wire name of <paramref name="value"/>.</summary>
     public static string WireName<T>(this T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());

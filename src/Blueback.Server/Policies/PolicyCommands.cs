@@ -40,6 +40,8 @@ internal static class PolicyCommands
 
     public static List<string> Gc(PolicyDefinition p) => ["repo", "gc", .. Repository(p)];
 
+    public static List<string> Verify(PolicyDefinition p, string set) => ["verify", "--set", set, .. Repository(p)];
+
     public static List<string> Backup(PolicyDefinition p, PolicyJobKind kind, string server)
     {
         var args = new List<string> { "backup", "--server", server, "--instance", p.Instance, "--type", kind.WireName(), "--json" };

@@ -11,7 +11,7 @@ namespace Blueback.Server.Policies;
 /// setting or removing a policy (admin).</summary>
 internal static class PolicyEndpoints
 {
-    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove];
+    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove, PolicyJobKind.Verify];
 
     public static void Map(IEndpointRouteBuilder app, PolicyRunner runner)
     {
@@ -44,9 +44,9 @@ internal static class PolicyEndpoints
             {
                 return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds.Select(k => k.WireName()))}.");
             }
-            if (set is not null && (job != PolicyJobKind.Prove || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
+            if (set is not null && (!job.ChecksSet() || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
             {
-                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
+                return Problems.BadRequest("set=ID goes with kind=prove or kind=verify, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
             }
             try
             {

@@ -179,7 +179,7 @@ internal sealed class PolicyRunner : IDisposable
             Set = set,
         };
         var job = new RunningJob(info, _stopping.Token);
-        if (kind == PolicyJobKind.Prove)
+        if (kind.ChecksSet())
         {
             _proving = job;
             lane.Proof = job;
@@ -220,7 +220,7 @@ internal sealed class PolicyRunner : IDisposable
                 _store.SaveState(lane.Name, lane.State);
                 _store.AppendHistory(info);
             }
-            if (info.Kind == PolicyJobKind.Prove)
+            if (info.Kind.ChecksSet())
             {
                 _proving = null;
                 lane.Proof = null;
@@ -317,7 +317,7 @@ internal sealed class PolicyRunner : IDisposable
         lock (_lock)
         {
             var lane = _lanes[name];
-            if (kind == PolicyJobKind.Prove)
+            if (kind.ChecksSet())
             {
                 if (_proving is not null)
                 {
@@ -329,7 +329,7 @@ internal sealed class PolicyRunner : IDisposable
                     : lane.Sets.Where(s => s.Id.StartsWith(set, StringComparison.Ordinal)).Select(s => s.Id).ToList() is [var only] ? only : set;
                 if (target is null)
                 {
-                    throw new InvalidOperationException($"policy '{name}' has no set to prove yet (its repository lists none); give one with set=ID or take a backup first.");
+                    throw new InvalidOperationException($"policy '{name}' has no set to {kind.WireName()} yet (its repository lists none); give one with set=ID or take a backup first.");
                 }
                 return (StartLocked(lane, kind, PolicyJobTrigger.RunNow, target).Info, null);
             }
