@@ -198,6 +198,28 @@ public sealed class PolicySetInfo
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
 }
 
+/// <summary>GET /v1/policies/{name}/sets/{id}: one set's files, as its manifest lists them.</summary>
+public sealed class PolicySetFiles
+{
+    /// <summary>The set's whole id.</summary>
+    [JsonPropertyName("set")] public string Set { get; set; } = "";
+    /// <summary>Its files: database images (or changed pages) and log generations.</summary>
+    [JsonPropertyName("files")] public List<PolicySetFile> Files { get; set; } = [];
+}
+
+/// <summary>One file of a set.</summary>
+public sealed class PolicySetFile
+{
+    /// <summary>"databases/NAME.bdb" or "logs/bbXXXXXXXX.log".</summary>
+    [JsonPropertyName("path")] public string Path { get; set; } = "";
+    /// <summary>Its bytes as restored.</summary>
+    [JsonPropertyName("size")] public long Size { get; set; }
+    /// <summary>The chunks it is stored in.</summary>
+    [JsonPropertyName("chunks")] public int Chunks { get; set; }
+    /// <summary>Its chunks' bytes in the repository, compressed (a chunk another set holds too counts here as well).</summary>
+    [JsonPropertyName("compressed")] public long Compressed { get; set; }
+}
+
 /// <summary>GET /v1/policies.</summary>
 public sealed class PolicyList
 {

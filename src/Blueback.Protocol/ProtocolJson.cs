@@ -18,6 +18,7 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(PolicyList))]
 [JsonSerializable(typeof(PolicyHistory))]
 [JsonSerializable(typeof(PolicyJobInfo))]
+[JsonSerializable(typeof(PolicySetFiles))]
 [JsonSerializable(typeof(AlertList))]
 [JsonSerializable(typeof(AlertEvent))]
 [JsonSerializable(typeof(AlertInfo))]

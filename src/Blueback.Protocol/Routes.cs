@@ -154,6 +154,9 @@ public static class Routes
     /// verify.</summary>
     public static string PolicyRun(string name, string kind) => $"{Policy(name)}/run?kind={Uri.EscapeDataString(kind)}";
 
+    /// <summary>GET: one set of the policy's repository, its files (<see cref="PolicySetFiles"/>).</summary>
+    public static string PolicySet(string name, string id) => $"{Policy(name)}/sets/{Uri.EscapeDataString(id)}";
+
     /// <summary>GET: one job of the policy (<see cref="PolicyJobInfo"/>); DELETE: cancel it.</summary>
     public static string PolicyJob(string name, string id) => $"{Policy(name)}/jobs/{Uri.EscapeDataString(id)}";
 
@@ -251,6 +254,9 @@ public static class Routes
         public const string PolicyRun = "/v1/policies/{name}/run";
         /// <summary>The template of <see cref="Routes.AlertAck"/>.</summary>
         public const string AlertAck = "/v1/alerts/{id}/ack";
+
+        /// <summary>The template of <see cref="Routes.PolicySet"/>.</summary>
+        public const string PolicySet = "/v1/policies/{name}/sets/{id}";
 
         /// <summary>The template of <see cref="Routes.PolicyJob"/>.</summary>
         public const string PolicyJob = "/v1/policies/{name}/jobs/{id}";

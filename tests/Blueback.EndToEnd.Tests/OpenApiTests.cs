@@ -59,6 +59,7 @@ public partial class OpenApiTests
         [T.Policy] = ["delete", "get", "put"],
         [T.PolicyRun] = ["post"],
         [T.PolicyJob] = ["delete", "get"],
+        [T.PolicySet] = ["get"],
         [T.PolicyHistory] = ["get"],
     };
 

@@ -346,6 +346,15 @@ internal sealed class PolicyRunner : IDisposable
         }
     }
 
+    /// <summary>The policy's definition now, or null if there is no such policy.</summary>
+    public PolicyDefinition? DefinitionOf(string name)
+    {
+        lock (_lock)
+        {
+            return _lanes.TryGetValue(name, out var lane) ? lane.Definition : null;
+        }
+    }
+
     public bool Exists(string name)
     {
         lock (_lock)

@@ -30,6 +30,7 @@ internal static class Authentication
         ["policy-get"] = null,
         ["policy-history"] = null,
         ["policy-job"] = null,
+        ["policy-set"] = null,
         ["policy-run"] = Role.Admin,
         ["policy-cancel"] = Role.Admin,
         ["policy-put"] = Role.Admin,
