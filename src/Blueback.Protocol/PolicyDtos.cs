@@ -92,7 +92,7 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     /// <summary>The policy that ran it.</summary>
     [JsonPropertyName("policy")] public string Policy { get; set; } = "";
-    /// <summary>What the job does: full, incremental, differential, prove, forget, gc, verify.</summary>
+    /// <summary>What the job does: full, incremental, differential, prove, forget, gc, verify, restore.</summary>
     [JsonPropertyName("kind")] public PolicyJobKind Kind { get; set; }
     /// <summary>Why it started: schedule, missed (due while the server was down), retry, run-now, after-backup.</summary>
     [JsonPropertyName("trigger")] public PolicyJobTrigger Trigger { get; set; }
@@ -120,6 +120,8 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
     /// <summary>Why it failed, or null.</summary>
     [JsonPropertyName("error")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Error { get; set; }
+    /// <summary>A restore: the instance it made (the set's instance and short id).</summary>
+    [JsonPropertyName("restoredAs")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? RestoredAs { get; set; }
     /// <summary>A running backup: bytes the server has sent so far, of what it knows the set will hold.</summary>
     [JsonPropertyName("progressBytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ProgressBytes { get; set; }
 }

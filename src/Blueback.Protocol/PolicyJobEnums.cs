@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Blueback.Protocol;
 
-/// <summary>What a policy's job does. On the wire in lower case: full, incremental, differential, prove, forget, gc, verify.</summary>
+/// <summary>What a policy's job does. On the wire in lower case: full, incremental, differential, prove, forget, gc,
+/// verify, restore.</summary>
 [JsonConverter(typeof(WireEnumConverter<PolicyJobKind>))]
 public enum PolicyJobKind
 {
@@ -27,6 +28,10 @@ public enum PolicyJobKind
 
     /// <summary>A verify of a set (an operator's, from the console or run-now): every chunk, hash and page re-read.</summary>
     Verify,
+
+    /// <summary>A set restored into a new instance of this server, beside the live one (an operator's, from the
+    /// console or run-now): <c>blueback restore --server --as INSTANCE-SETID</c>.</summary>
+    Restore,
 }
 
 /// <summary>Where a policy's job is. On the wire in lower case.</summary>
@@ -82,9 +87,9 @@ public static class PolicyJobNames
     /// <summary>Whether <paramref name="kind"/> takes a backup.</summary>
     public static bool IsBackup(this PolicyJobKind kind) => kind is PolicyJobKind.Full or PolicyJobKind.Incremental or PolicyJobKind.Differential;
 
-    /// <summary>Whether <paramref name="kind"/> checks a set (a proof or a verify): it runs in the server's one checking
-    /// lane, beside the policy's backups, never delaying them.</summary>
-    public static bool ChecksSet(this PolicyJobKind kind) => kind is PolicyJobKind.Prove or PolicyJobKind.Verify;
+    /// <summary>Whether <paramref name="kind"/> works on one set (a proof, a verify, a restore as a new instance): it
+    /// runs in the server's one set lane, beside the policy's backups, never delaying them.</summary>
+    public static bool ActsOnSet(this PolicyJobKind kind) => kind is PolicyJobKind.Prove or PolicyJobKind.Verify or PolicyJobKind.Restore;
 
     /// <summary>The wire name of <paramref name="value"/>.</summary>
     public static string WireName<T>(this T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());

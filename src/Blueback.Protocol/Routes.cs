@@ -150,8 +150,8 @@ public static class Routes
     /// <see cref="PolicyDefinition"/>).</summary>
     public static string Policy(string name) => $"{Policies}/{Uri.EscapeDataString(name)}";
 
-    /// <summary>POST: run a job of the policy now; <paramref name="kind"/> is full, incremental, differential, prove or
-    /// verify.</summary>
+    /// <summary>POST: run a job of the policy now; <paramref name="kind"/> is full, incremental, differential, prove,
+    /// verify or restore.</summary>
     public static string PolicyRun(string name, string kind) => $"{Policy(name)}/run?kind={Uri.EscapeDataString(kind)}";
 
     /// <summary>GET: one set of the policy's repository, its files (<see cref="PolicySetFiles"/>).</summary>

@@ -119,7 +119,8 @@ public static class BluebackServer
         using var rates = new RateHistory(host, metrics);
         var hosted = config.Instances.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         using var policies = new Policies.PolicyRunner(new Policies.PolicyStore(options.DataDirectory), config.Policies,
-            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
+            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy,
+                tokens.CreateEphemeral("policies' restores (asked for by an operator)", Security.Role.Restore)),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
         using var webhook = config.Notifications?.Webhook is { } hook ? new AlertWebhook(hook, logger) : null;

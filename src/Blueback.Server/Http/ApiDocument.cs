@@ -98,7 +98,7 @@ internal static class ApiDocument
         ["policy-put"] = new("policies", "Create or replace a policy.", Response: typeof(PolicyInfo), Request: typeof(PolicyDefinition), Errors: [400, 409]),
         ["policy-delete"] = new("policies", "Remove a policy (its repository stays).", StatusCodes.Status204NoContent, Errors: [404, 409]),
         ["policy-history"] = new("policies", "The policy's recent jobs, newest first (limit, default 50).", Response: typeof(PolicyHistory), Errors: [400, 404]),
-        ["policy-run"] = new("policies", "Run a job of the policy now (kind: full, incremental, differential, prove, verify; set: the set to prove or verify).", StatusCodes.Status202Accepted, typeof(PolicyJobInfo), Errors: [400, 404, 409]),
+        ["policy-run"] = new("policies", "Run a job of the policy now (kind: full, incremental, differential, prove, verify, restore; set: the set to prove, verify or restore as a new instance).", StatusCodes.Status202Accepted, typeof(PolicyJobInfo), Errors: [400, 404, 409]),
         ["policy-set"] = new("policies", "One set of the policy's repository (its id, or a unique prefix of 8 or more): its files, with their sizes and chunks.", Response: typeof(PolicySetFiles), Errors: [400, 404, 502, 504]),
         ["policy-job"] = new("policies", "One job of the policy, running or recent.", Response: typeof(PolicyJobInfo), Errors: [404]),
         ["policy-cancel"] = new("policies", "Stop a running job of the policy (its partial set is removed).", StatusCodes.Status202Accepted, Errors: [404]),

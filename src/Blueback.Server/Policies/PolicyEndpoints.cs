@@ -12,7 +12,7 @@ namespace Blueback.Server.Policies;
 internal static class PolicyEndpoints
 {
     private static readonly TimeSpan SetReadBound = TimeSpan.FromSeconds(60);
-    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove, PolicyJobKind.Verify];
+    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove, PolicyJobKind.Verify, PolicyJobKind.Restore];
 
     public static void Map(IEndpointRouteBuilder app, PolicyRunner runner)
     {
@@ -45,9 +45,9 @@ internal static class PolicyEndpoints
             {
                 return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds.Select(k => k.WireName()))}.");
             }
-            if (set is not null && (!job.ChecksSet() || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
+            if (set is not null && (!job.ActsOnSet() || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
             {
-                return Problems.BadRequest("set=ID goes with kind=prove or kind=verify, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
+                return Problems.BadRequest("set=ID goes with kind=prove, verify or restore, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
             }
             try
             {

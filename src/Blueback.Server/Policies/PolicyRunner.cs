@@ -8,10 +8,14 @@ namespace Blueback.Server.Policies;
 /// <param name="Token">A backup-role token that lives only in this process's memory and its children's environment.</param>
 /// <param name="Program">The command that starts the <c>blueback</c> program.</param>
 /// <param name="Busy">Whether the server's clients are at work now (proofs then run a slice of each second only).</param>
-internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null)
+/// <param name="RestoreToken">A restore-role token, as short-lived, given only to the restores an operator asks for.</param>
+internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null, string? RestoreToken = null)
 {
     /// <summary>What every child gets in its environment: the token, so that it never shows on a command line.</summary>
     public IReadOnlyDictionary<string, string> ChildEnvironment { get; } = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = Token };
+
+    /// <summary>A restore's environment: the restore token (the backup role cannot begin a restore).</summary>
+    public IReadOnlyDictionary<string, string> RestoreEnvironment { get; } = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = RestoreToken ?? Token };
 }
 
 /// <summary>Runs the policies: each due backup (one job at a time per instance, a missed run once at start, a failure
@@ -179,7 +183,7 @@ internal sealed class PolicyRunner : IDisposable
             Set = set,
         };
         var job = new RunningJob(info, _stopping.Token);
-        if (kind.ChecksSet())
+        if (kind.ActsOnSet())
         {
             _proving = job;
             lane.Proof = job;
@@ -220,7 +224,7 @@ internal sealed class PolicyRunner : IDisposable
                 _store.SaveState(lane.Name, lane.State);
                 _store.AppendHistory(info);
             }
-            if (info.Kind.ChecksSet())
+            if (info.Kind.ActsOnSet())
             {
                 _proving = null;
                 lane.Proof = null;
@@ -317,7 +321,7 @@ internal sealed class PolicyRunner : IDisposable
         lock (_lock)
         {
             var lane = _lanes[name];
-            if (kind.ChecksSet())
+            if (kind.ActsOnSet())
             {
                 if (_proving is not null)
                 {
