@@ -124,7 +124,8 @@ public static class BluebackServer
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
         using var webhook = config.Notifications?.Webhook is { } hook ? new AlertWebhook(hook, logger) : null;
-        using var alerts = new AlertBook(options.DataDirectory, () => ConsoleEndpoints.Alerts(host, policies, shippers), webhook, logger);
+        using var mail = config.Notifications?.Mail is { } m ? new AlertMail(m, logger) : null;
+        using var alerts = new AlertBook(options.DataDirectory, () => ConsoleEndpoints.Alerts(host, policies, shippers), new AlertNotifier?[] { webhook, mail }.OfType<AlertNotifier>().ToList(), logger);
         ApiDocument.AddServices(builder.Services);
         var app = builder.Build();
         await using (app.ConfigureAwait(false))

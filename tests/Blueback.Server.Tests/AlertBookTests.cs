@@ -16,7 +16,7 @@ public class AlertBookTests
     {
         using var dir = new TempDir();
         var now = new List<AlertInfo> { Failing() };
-        using var book = new AlertBook(dir.Path, () => now.Select(a => new AlertInfo { Severity = a.Severity, Subject = a.Subject, Message = a.Message }).ToList(), null, NullLogger.Instance, watch: false);
+        using var book = new AlertBook(dir.Path, () => now.Select(a => new AlertInfo { Severity = a.Severity, Subject = a.Subject, Message = a.Message }).ToList(), [], NullLogger.Instance, watch: false);
 
         var first = Assert.Single(book.Current());
         Assert.Equal(AlertBook.IdOf("policy nightly"), first.Id);
@@ -45,12 +45,12 @@ public class AlertBookTests
     {
         using var dir = new TempDir();
         string id;
-        using (var book = new AlertBook(dir.Path, () => [Failing()], null, NullLogger.Instance, watch: false))
+        using (var book = new AlertBook(dir.Path, () => [Failing()], [], NullLogger.Instance, watch: false))
         {
             id = Assert.Single(book.Current()).Id;
             book.Acknowledge(id, "ops (t1)");
         }
-        using var again = new AlertBook(dir.Path, () => [Failing()], null, NullLogger.Instance, watch: false);
+        using var again = new AlertBook(dir.Path, () => [Failing()], [], NullLogger.Instance, watch: false);
         var alert = Assert.Single(again.Current());
         Assert.Equal("ops (t1)", alert.AcknowledgedBy);
         Assert.Equal(["acknowledged", "raised"], again.History(10).Select(e => e.Event));

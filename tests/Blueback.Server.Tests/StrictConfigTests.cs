@@ -105,6 +105,8 @@ public class StrictConfigTests
     [InlineData("""  "notifications": { "webhook": { "url": "hooks.example/alerts" } } }""", "line 3 (\"notifications.webhook.url\")")]
     [InlineData("""  "notifications": { "webhook": { "url": "http://h/hook", "retries": 99 } } }""", "\"notifications.webhook.retries\" is 99; give 0 to 20")]
     [InlineData("""  "notifications": { "webhook": { "url": "http://h/hook", "retries": "often" } } }""", "\"notifications.webhook.retries\" must be a whole number")]
+    [InlineData("""  "notifications": { "mail": { "host": "relay", "from": "blueback@host", "to": [ "not an address" ] } } }""", "\"notifications.mail.to\" holds 'not an address'")]
+    [InlineData("""  "notifications": { "mail": { "host": "relay", "from": "b@host", "to": [ "ops@example.org" ], "port": 0 } } }""", "\"notifications.mail.port\" is 0")]
     public void Notification_settings_are_checked_like_every_other_key(string rest, string expected)
     {
         var message = Load(Instances + "\n" + rest);

@@ -17,7 +17,7 @@ internal sealed class AlertBook : IDisposable
     public const int HistoryKept = 2000;
     private static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
     private readonly Func<List<AlertInfo>> _source;
-    private readonly AlertWebhook? _webhook;
+    private readonly IReadOnlyList<AlertNotifier> _notifiers;
     private readonly ILogger _logger;
     private readonly string _statePath;
     private readonly string _historyPath;
@@ -26,10 +26,10 @@ internal sealed class AlertBook : IDisposable
     private readonly Lock _lock = new();
     private readonly Timer? _timer;
 
-    public AlertBook(string dataDirectory, Func<List<AlertInfo>> source, AlertWebhook? webhook, ILogger logger, bool watch = true)
+    public AlertBook(string dataDirectory, Func<List<AlertInfo>> source, IReadOnlyList<AlertNotifier> notifiers, ILogger logger, bool watch = true)
     {
         _source = source;
-        _webhook = webhook;
+        _notifiers = notifiers;
         _logger = logger;
         var dir = Path.Combine(dataDirectory, "alerts");
         _statePath = Path.Combine(dir, "active.json");
@@ -135,7 +135,10 @@ internal sealed class AlertBook : IDisposable
         {
             _logger.LogWarning("Alerts: the history '{Path}' cannot be written ({Message}); the alert is still shown and sent.", _historyPath, ex.Message);
         }
-        _webhook?.Enqueue(e);
+        foreach (var n in _notifiers)
+        {
+            n.Enqueue(e);
+        }
     }
 
     private void SaveLocked()
