@@ -82,7 +82,6 @@ public class ConsoleTests
         await browser.EvaluateAsync("location.hash = '#backups'; 0");
         await browser.WaitForAsync("Number(document.querySelector('#running-backups .sent')?.dataset.bytes || 0) > 0", TimeSpan.FromSeconds(30));
         long first = (await browser.EvaluateAsync("Number(document.querySelector('#running-backups .sent').dataset.bytes)")).GetInt64();
-        await ShotAsync(browser, "backups");
         await browser.WaitForAsync($"Number(document.querySelector('#running-backups .sent')?.dataset.bytes || 0) > {first}", TimeSpan.FromSeconds(30));
         Assert.Contains(job.Id, (await browser.EvaluateAsync("document.querySelector('#running-jobs').innerText")).GetString()!, StringComparison.Ordinal);
         // True progress: bytes sent against a total that holds the logs, never more sent than the total; a rate and a time left.
@@ -90,6 +89,7 @@ public class ConsoleTests
         var progress = await browser.EvaluateAsync("(() => { const e = document.querySelector('#running-backups .sent'); return [Number(e.dataset.bytes), Number(e.dataset.total), e.closest('td').innerText]; })()");
         Assert.True(progress[0].GetInt64() <= progress[1].GetInt64(), $"sent {progress[0]} of a total of {progress[1]}");
         Assert.Contains("logs included", progress[2].GetString()!, StringComparison.Ordinal);
+        await ShotAsync(browser, "backups");
         await browser.EvaluateAsync("location.hash = '#overview'; 0");
         await browser.WaitForAsync("document.querySelector('#plot')", TimeSpan.FromSeconds(10));
         await ShotAsync(browser, "overview");

@@ -130,12 +130,15 @@ async function overview() {
 let plotData = null;
 let hoverX = null;
 
-function ticks(max) {
-  const raw = max / 4, p = Math.pow(10, Math.floor(Math.log10(raw))), m = raw / p;
-  const step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
-  const out = [];
-  for (let v = 0; v <= max * 1.0001; v += step) out.push(v);
-  return { step, top: out[out.length - 1] < max ? out[out.length - 1] + step : out[out.length - 1], values: out[out.length - 1] < max ? [...out, out[out.length - 1] + step] : out };
+// A round step (1, 2 or 5 times a power of ten) of at least raw.
+const niceStep = (raw) => { const p = Math.pow(10, Math.floor(Math.log10(raw))), m = raw / p; return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p; };
+
+// An axis from 0 in about four round steps; the second axis takes the first's number of steps (so both label the
+// same grid lines), each of its own round size.
+function ticks(max, steps) {
+  const step = niceStep(max / (steps || 4));
+  const n = steps || Math.ceil(max / step - 1e-9);
+  return { top: step * n, values: Array.from({ length: n + 1 }, (_, i) => step * i) };
 }
 
 function plot(history) {
@@ -145,7 +148,8 @@ function plot(history) {
   if (samples.length < 2) return `<p class="muted" id="plot">Collecting samples (one per ${fmtSecs(history.intervalSeconds)} over ${esc(history.range)}; ${samples.length} so far)…</p>`;
   const t0 = new Date(samples[0].time).getTime(), t1 = new Date(samples[samples.length - 1].time).getTime();
   const x = (t) => left + (w - left - right) * (new Date(t).getTime() - t0) / Math.max(1, t1 - t0);
-  const c = ticks(Math.max(1, ...samples.map((s) => s.commitsPerSecond))), b = ticks(Math.max(1, ...samples.map((s) => s.backupMBps)));
+  const c = ticks(Math.max(1, ...samples.map((s) => s.commitsPerSecond)));
+  const b = ticks(Math.max(1, ...samples.map((s) => s.backupMBps)), c.values.length - 1);
   const y = (v, scale) => h - bottom - (h - top - bottom) * v / scale.top;
   const line = (key, scale) => samples.map((s, i) => `${i ? 'L' : 'M'}${x(s.time).toFixed(1)},${y(s[key], scale).toFixed(1)}`).join('');
   const fmt = (v) => v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1).replace(/\.0$/, '') : String(+v.toFixed(2));
@@ -153,13 +157,13 @@ function plot(history) {
   c.values.forEach((v, i) => {
     const yy = y(v, c).toFixed(1);
     g += `<line class="grid" x1="${left}" x2="${w - right}" y1="${yy}" y2="${yy}"/><text class="axis-c" x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${fmt(v)}</text>`;
-    const bv = b.top * i / (c.values.length - 1); // the backup axis labels the same lines, on its own scale
-    g += `<text class="axis-b" x="${w - right + 6}" y="${yy}" dominant-baseline="middle">${fmt(bv)}</text>`;
+    g += `<text class="axis-b" x="${w - right + 6}" y="${yy}" dominant-baseline="middle">${fmt(b.values[i])}</text>`;
   });
   const span = t1 - t0;
   for (let k = 0; k <= 4; k++) {
     const t = t0 + span * k / 4, xx = x(t).toFixed(1);
-    const label = history.range === '1h' ? new Date(t).toISOString().slice(11, 16) : new Date(t).toISOString().slice(5, 16).replace('T', ' ');
+    const iso = new Date(t).toISOString();
+    const label = span < 600000 ? iso.slice(11, 19) : history.range === '1h' ? iso.slice(11, 16) : iso.slice(5, 16).replace('T', ' ');
     g += `<line class="grid" x1="${xx}" x2="${xx}" y1="${top}" y2="${h - bottom}"/><text x="${xx}" y="${h - bottom + 14}" text-anchor="middle">${label}</text>`;
   }
   plotData = { samples, x, t0, t1, left, right, w, h, top, bottom };
