@@ -63,6 +63,11 @@ public sealed class BackupSessionInfo
     [JsonPropertyName("bytesSent")]
     public long BytesSent { get; set; }
 
+    /// <summary>What the server will send in all: the images (or changed pages) a backup of this type reads, and its
+    /// log generations (up to the current one while the range is open). The denominator of the console's progress.</summary>
+    [JsonPropertyName("totalBytes")]
+    public long TotalBytes { get; set; }
+
     /// <summary>The instance being backed up.</summary>
     [JsonPropertyName("instance")]
     public string Instance { get; set; } = "";

@@ -95,7 +95,7 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     /// <summary>The policy that ran it.</summary>
     [JsonPropertyName("policy")] public string Policy { get; set; } = "";
-    /// <summary>What the job does: full, incremental, differential, prove, forget, gc.</summary>
+    /// <summary>What the job does: full, incremental, differential, prove, forget, gc, verify, restore.</summary>
     [JsonPropertyName("kind")] public PolicyJobKind Kind { get; set; }
     /// <summary>Why it started: schedule, missed (due while the server was down), retry, run-now, after-backup.</summary>
     [JsonPropertyName("trigger")] public PolicyJobTrigger Trigger { get; set; }
@@ -126,6 +126,8 @@ public sealed class PolicyJobInfo
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
     /// <summary>Why it failed, or null.</summary>
     [JsonPropertyName("error")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Error { get; set; }
+    /// <summary>A restore: the instance it made (the set's instance and short id).</summary>
+    [JsonPropertyName("restoredAs")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? RestoredAs { get; set; }
     /// <summary>A running backup: bytes the server has sent so far, of what it knows the set will hold.</summary>
     [JsonPropertyName("progressBytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ProgressBytes { get; set; }
 }
@@ -153,6 +155,24 @@ public sealed class PolicyInfo
     [JsonPropertyName("sets")] public List<PolicySetInfo> Sets { get; set; } = [];
     /// <summary>When the sets were last listed (UTC), or null before the first listing.</summary>
     [JsonPropertyName("setsListed")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? SetsListed { get; set; }
+    /// <summary>Whether the policy does what it promises: its last backup succeeded and is recent enough.</summary>
+    [JsonPropertyName("health")] public PolicyHealth Health { get; set; } = new();
+}
+
+/// <summary>A policy's health, what the console's tiles and an instance's "degraded" state show.</summary>
+public sealed class PolicyHealth
+{
+    /// <summary>ok; degraded (its last backup failed, a proof failed, or its last good backup is older than its
+    /// schedule allows); waiting (no backup has succeeded yet, and none failed).</summary>
+    [JsonPropertyName("state")] public string State { get; set; } = "";
+    /// <summary>Why it is degraded, for people; null when ok.</summary>
+    [JsonPropertyName("reason")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Reason { get; set; }
+    /// <summary>When the last successful backup started (UTC: the time its schedule counts from), or null if none has.</summary>
+    [JsonPropertyName("lastGood")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? LastGood { get; set; }
+    /// <summary>The kind of that backup (full, incremental, differential), or null.</summary>
+    [JsonPropertyName("lastGoodKind")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? LastGoodKind { get; set; }
+    /// <summary>The newest a last good backup may be before the policy is degraded (UTC), or null before the first.</summary>
+    [JsonPropertyName("staleAfter")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? StaleAfter { get; set; }
 }
 
 /// <summary>One set of a policy's repository, as last listed.</summary>
@@ -176,12 +196,36 @@ public sealed class PolicySetInfo
     [JsonPropertyName("stored")] public long Stored { get; set; }
     /// <summary>The outcome of its last verify, or null if never verified.</summary>
     [JsonPropertyName("verified")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Verified { get; set; }
+    /// <summary>When it was last verified (UTC), or null.</summary>
+    [JsonPropertyName("verifiedAt")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? VerifiedAt { get; set; }
     /// <summary>The outcome of its last proof, or null if never proven.</summary>
     [JsonPropertyName("proved")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Proved { get; set; }
     /// <summary>When it was last proven (UTC), or null.</summary>
     [JsonPropertyName("provedAt")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? ProvedAt { get; set; }
     /// <summary>Whether its last proof matched every table's digest, or null.</summary>
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
+}
+
+/// <summary>GET /v1/policies/{name}/sets/{id}: one set's files, as its manifest lists them.</summary>
+public sealed class PolicySetFiles
+{
+    /// <summary>The set's whole id.</summary>
+    [JsonPropertyName("set")] public string Set { get; set; } = "";
+    /// <summary>Its files: database images (or changed pages) and log generations.</summary>
+    [JsonPropertyName("files")] public List<PolicySetFile> Files { get; set; } = [];
+}
+
+/// <summary>One file of a set.</summary>
+public sealed class PolicySetFile
+{
+    /// <summary>"databases/NAME.bdb" or "logs/bbXXXXXXXX.log".</summary>
+    [JsonPropertyName("path")] public string Path { get; set; } = "";
+    /// <summary>Its bytes as restored.</summary>
+    [JsonPropertyName("size")] public long Size { get; set; }
+    /// <summary>The chunks it is stored in.</summary>
+    [JsonPropertyName("chunks")] public int Chunks { get; set; }
+    /// <summary>Its chunks' bytes in the repository, compressed (a chunk another set holds too counts here as well).</summary>
+    [JsonPropertyName("compressed")] public long Compressed { get; set; }
 }
 
 /// <summary>GET /v1/policies.</summary>
@@ -209,6 +253,34 @@ public sealed class AlertInfo
     [JsonPropertyName("message")] public string Message { get; set; } = "";
     /// <summary>Since when it has been so (UTC), or null when not known.</summary>
     [JsonPropertyName("since")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? Since { get; set; }
+    /// <summary>The alert's id (12 hex digits, from its subject): the same while it lasts, what an acknowledgement names.</summary>
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    /// <summary>When the server first raised it (UTC).</summary>
+    [JsonPropertyName("raised")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? Raised { get; set; }
+    /// <summary>Who acknowledged it (the token's name and id), or null.</summary>
+    [JsonPropertyName("acknowledgedBy")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? AcknowledgedBy { get; set; }
+    /// <summary>When it was acknowledged (UTC), or null.</summary>
+    [JsonPropertyName("acknowledgedAt")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? AcknowledgedAt { get; set; }
+}
+
+/// <summary>One change of an alert: raised, acknowledged or cleared (the history's lines, and what a webhook is sent).</summary>
+public sealed class AlertEvent
+{
+    /// <summary>When it happened (UTC).</summary>
+    [JsonPropertyName("time")] public DateTime Time { get; set; }
+    /// <summary>raised, acknowledged or cleared.</summary>
+    [JsonPropertyName("event")] public string Event { get; set; } = "";
+    /// <summary>The alert as it was then.</summary>
+    [JsonPropertyName("alert")] public AlertInfo Alert { get; set; } = new();
+    /// <summary>The server that raised it (its host name).</summary>
+    [JsonPropertyName("server")] public string Server { get; set; } = "";
+}
+
+/// <summary>GET /v1/alerts/history.</summary>
+public sealed class AlertHistory
+{
+    /// <summary>The alerts' changes, newest first.</summary>
+    [JsonPropertyName("events")] public List<AlertEvent> Events { get; set; } = [];
 }
 
 /// <summary>GET /v1/alerts.</summary>
@@ -221,8 +293,10 @@ public sealed class AlertList
 /// <summary>The server's recent rates, sampled every few seconds (what the console plots).</summary>
 public sealed class MetricsHistory
 {
-    /// <summary>Seconds between samples.</summary>
+    /// <summary>Seconds between samples (each the mean of its bucket).</summary>
     [JsonPropertyName("intervalSeconds")] public double IntervalSeconds { get; set; }
+    /// <summary>The range the samples span: 1h, 24h or 7d.</summary>
+    [JsonPropertyName("range")] public string Range { get; set; } = "";
     /// <summary>The samples, oldest first.</summary>
     [JsonPropertyName("samples")] public List<MetricsSample> Samples { get; set; } = [];
 }

@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Blueback.Protocol;
 
-/// <summary>What a policy's job does. On the wire in lower case: full, incremental, differential, prove, forget, gc.</summary>
+/// <summary>What a policy's job does. On the wire in lower case: full, incremental, differential, prove, forget, gc,
+/// verify, restore.</summary>
 [JsonConverter(typeof(WireEnumConverter<PolicyJobKind>))]
 public enum PolicyJobKind
 {
@@ -27,6 +28,13 @@ public enum PolicyJobKind
 
     /// <summary><c>repo copy --all</c> into the policy's second repository (<c>copyTo</c>), after each committed backup.</summary>
     Copy,
+
+    /// <summary>A verify of a set (an operator's, from the console or run-now): every chunk, hash and page re-read.</summary>
+    Verify,
+
+    /// <summary>A set restored into a new instance of this server, beside the live one (an operator's, from the
+    /// console or run-now): <c>blueback restore --server --as INSTANCE-SETID</c>.</summary>
+    Restore,
 }
 
 /// <summary>Where a policy's job is. On the wire in lower case.</summary>
@@ -81,6 +89,10 @@ public static class PolicyJobNames
 
     /// <summary>Whether <paramref name="kind"/> takes a backup.</summary>
     public static bool IsBackup(this PolicyJobKind kind) => kind is PolicyJobKind.Full or PolicyJobKind.Incremental or PolicyJobKind.Differential;
+
+    /// <summary>Whether <paramref name="kind"/> works on one set (a proof, a verify, a restore as a new instance): it
+    /// runs in the server's one set lane, beside the policy's backups, never delaying them.</summary>
+    public static bool ActsOnSet(this PolicyJobKind kind) => kind is PolicyJobKind.Prove or PolicyJobKind.Verify or PolicyJobKind.Restore;
 
     /// <summary>The wire name of <paramref name="value"/>.</summary>
     public static string WireName<T>(this T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());

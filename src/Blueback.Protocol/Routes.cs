@@ -160,8 +160,11 @@ public static class Routes
     public static string Policy(string name) => $"{Policies}/{Uri.EscapeDataString(name)}";
 
     /// <summary>POST: run a job of the policy now; <paramref name="kind"/> is full, incremental, differential, prove,
-    /// forget or gc.</summary>
+    /// verify or restore.</summary>
     public static string PolicyRun(string name, string kind) => $"{Policy(name)}/run?kind={Uri.EscapeDataString(kind)}";
+
+    /// <summary>GET: one set of the policy's repository, its files (<see cref="PolicySetFiles"/>).</summary>
+    public static string PolicySet(string name, string id) => $"{Policy(name)}/sets/{Uri.EscapeDataString(id)}";
 
     /// <summary>GET: one job of the policy (<see cref="PolicyJobInfo"/>); DELETE: cancel it.</summary>
     public static string PolicyJob(string name, string id) => $"{Policy(name)}/jobs/{Uri.EscapeDataString(id)}";
@@ -172,6 +175,12 @@ public static class Routes
 
     /// <summary>GET: what an operator should look at (<see cref="AlertList"/>).</summary>
     public const string Alerts = "/v1/alerts";
+
+    /// <summary>GET: the alerts' changes, newest first (<see cref="AlertHistory"/>).</summary>
+    public const string AlertHistory = "/v1/alerts/history";
+
+    /// <summary>POST: acknowledge the alert <paramref name="id"/> (admin; who and when are recorded).</summary>
+    public static string AlertAck(string id) => $"/v1/alerts/{Uri.EscapeDataString(id)}/ack";
 
     /// <summary>GET: the recent rates the console plots (<see cref="MetricsHistory"/>).</summary>
     public const string MetricsHistory = "/v1/metrics/history";
@@ -282,6 +291,12 @@ public static class Routes
         public const string Policy = "/v1/policies/{name}";
         /// <summary>The template of <see cref="Routes.PolicyRun"/>.</summary>
         public const string PolicyRun = "/v1/policies/{name}/run";
+        /// <summary>The template of <see cref="Routes.AlertAck"/>.</summary>
+        public const string AlertAck = "/v1/alerts/{id}/ack";
+
+        /// <summary>The template of <see cref="Routes.PolicySet"/>.</summary>
+        public const string PolicySet = "/v1/policies/{name}/sets/{id}";
+
         /// <summary>The template of <see cref="Routes.PolicyJob"/>.</summary>
         public const string PolicyJob = "/v1/policies/{name}/jobs/{id}";
         /// <summary>The template of <see cref="Routes.PolicyHistory"/>.</summary>

@@ -147,9 +147,13 @@ public static class BluebackServer
         using var rates = new RateHistory(host, metrics);
         var hosted = config.Instances.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         using var policies = new Policies.PolicyRunner(new Policies.PolicyStore(options.DataDirectory), config.Policies,
-            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy),
+            new Policies.PolicyHostInfo("unix:" + internalSocket, tokens.CreateEphemeral("policies (this server's own programs)", Security.Role.Backup), Policies.ChildProgram.Command(config.ProgramPath), () => pacing.Busy,
+                tokens.CreateEphemeral("policies' restores (asked for by an operator)", Security.Role.Restore)),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
+        using var webhook = config.Notifications?.Webhook is { } hook ? new AlertWebhook(hook, logger) : null;
+        using var mail = config.Notifications?.Mail is { } m ? new AlertMail(m, logger) : null;
+        using var alerts = new AlertBook(options.DataDirectory, () => ConsoleEndpoints.Alerts(host, policies, shippers, repair), new AlertNotifier?[] { webhook, mail }.OfType<AlertNotifier>().ToList(), logger);
         ApiDocument.AddServices(builder.Services);
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
@@ -183,7 +187,7 @@ public static class BluebackServer
             Standby.StandbyEndpoints.Map(api, host, standby);
             Security.TokenEndpoints.Map(api, tokens);
             Policies.PolicyEndpoints.Map(api, policies);
-            ConsoleEndpoints.Map(api, host, policies, shippers, rates, repair);
+            ConsoleEndpoints.Map(api, alerts, rates);
             Console.UiEndpoints.Map(api);
             StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
             ApiDocument.Map(app);

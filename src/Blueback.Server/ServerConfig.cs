@@ -40,6 +40,10 @@ public sealed class ServerConfig
     [JsonPropertyName("policies")]
     public List<Protocol.PolicyDefinition> Policies { get; set; } = [];
 
+    /// <summary>Where alerts are sent (a webhook): docs/console.md.</summary>
+    [JsonPropertyName("notifications")]
+    public NotificationsConfig? Notifications { get; set; }
+
     /// <summary>The <c>blueback</c> program that policies run (default: the program serving, as it was started).</summary>
     [JsonPropertyName("programPath")]
     public string? ProgramPath { get; set; }
@@ -143,6 +147,7 @@ public sealed class ServerConfig
             throw new ServerConfigException($"Config file '{path}': \"backupReadNice\" is {BackupReadNice}; give a nice value from 0 (normal priority) to 19 (the lowest).");
         }
         RepairSource(RepairFrom, RepairTokenFile, $"Config file '{path}'");
+        Notifications?.Validate($"Config file '{path}'");
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var i in Instances)
         {

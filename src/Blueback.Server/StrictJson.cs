@@ -16,6 +16,7 @@ internal static partial class StrictJson
     [
         typeof(ServerConfig), typeof(ServerLimits), typeof(InstanceConfig), typeof(DatabaseConfig), typeof(FaultDrill),
         typeof(Protocol.PolicyDefinition), typeof(Protocol.PolicyRepository), typeof(Protocol.PolicyRetention), typeof(Protocol.PolicyProof),
+        typeof(NotificationsConfig), typeof(WebhookConfig), typeof(MailConfig),
     ];
 
     public static T Parse<T>(string json, JsonTypeInfo<T> info, string where)

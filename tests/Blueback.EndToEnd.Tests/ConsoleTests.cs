@@ -1,20 +1,22 @@
 using System.Text;
 using System.Text.Json;
 using Blueback.Client;
+using Blueback.Protocol;
 using Blueback.EndToEnd.Tests.Browser;
 
 namespace Blueback.EndToEnd.Tests;
 
 /// <summary>The web console in a real browser (Debian's Chromium, headless, over DevTools) against a real server with a
 /// policy: a token is needed (a wrong one is refused; every API route says 401 without one), a set appears with its proof
-/// status, a running backup's progress moves, the policies and their history show. With BLUEBACK_UI_SCREENSHOTS=DIR the
+/// status, a running backup's progress moves against a true total with a rate and a time left, its Stop button (after a
+/// confirmation) stops it with no set committed, the policies and their history show, a set's page its chain and checks. With BLUEBACK_UI_SCREENSHOTS=DIR the
 /// test saves a screenshot of each page there (what docs/ui.md shows).</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class ConsoleTests
 {
     private static string? ScreenshotDirectory => Environment.GetEnvironmentVariable("BLUEBACK_UI_SCREENSHOTS");
 
-    private static async Task ShotAsync(Chromium browser, string name)
+    internal static async Task ShotAsync(Chromium browser, string name)
     {
         if (ScreenshotDirectory is { } dir)
         {
@@ -61,7 +63,7 @@ public class ConsoleTests
 
         // A backup that takes a while (sent at 2 MB/s while a writer is busy): its progress moves on the backups page.
         var value = new byte[50_000];
-        for (int i = 0; i < 500; i++)
+        for (int i = 0; i < 1200; i++)
         {
             Random.Shared.NextBytes(value);
             await c.PutAsync("store", "mailbox", "big", Encoding.UTF8.GetBytes($"b{i:D4}"), value);
@@ -80,25 +82,73 @@ public class ConsoleTests
         await browser.EvaluateAsync("location.hash = '#backups'; 0");
         await browser.WaitForAsync("Number(document.querySelector('#running-backups .sent')?.dataset.bytes || 0) > 0", TimeSpan.FromSeconds(30));
         long first = (await browser.EvaluateAsync("Number(document.querySelector('#running-backups .sent').dataset.bytes)")).GetInt64();
-        await ShotAsync(browser, "backups");
         await browser.WaitForAsync($"Number(document.querySelector('#running-backups .sent')?.dataset.bytes || 0) > {first}", TimeSpan.FromSeconds(30));
         Assert.Contains(job.Id, (await browser.EvaluateAsync("document.querySelector('#running-jobs').innerText")).GetString()!, StringComparison.Ordinal);
+        // True progress: bytes sent against a total that holds the logs, never more sent than the total; a rate and a time left.
+        await browser.WaitForAsync("document.querySelector('#running-backups td.rate')?.innerText.includes('MB/s') && document.querySelector('#running-backups td.left')?.innerText.length > 0", TimeSpan.FromSeconds(30));
+        var progress = await browser.EvaluateAsync("(() => { const e = document.querySelector('#running-backups .sent'); return [Number(e.dataset.bytes), Number(e.dataset.total), e.closest('td').innerText]; })()");
+        Assert.True(progress[0].GetInt64() <= progress[1].GetInt64(), $"sent {progress[0]} of a total of {progress[1]}");
+        Assert.Contains("logs included", progress[2].GetString()!, StringComparison.Ordinal);
+        await ShotAsync(browser, "backups");
         await browser.EvaluateAsync("location.hash = '#overview'; 0");
         await browser.WaitForAsync("document.querySelector('#plot')", TimeSpan.FromSeconds(10));
         await ShotAsync(browser, "overview");
+
+        // Stop: asks first, stops the policy's job through its cancel route; the program stops and commits no set.
+        var setsBefore = (await new PolicyCalls(c).GetAsync("nightly", CancellationToken.None)).Sets.Count;
+        await browser.EvaluateAsync("location.hash = '#backups'; 0");
+        await browser.WaitForAsync("document.querySelector('#running-backups button.stop')", TimeSpan.FromSeconds(10));
+        await browser.EvaluateAsync("window.confirm = () => false; document.querySelector('#running-backups button.stop').click(); 0");
+        await Task.Delay(1500);
+        Assert.Equal(PolicyJobState.Running, (await new PolicyCalls(c).JobAsync("nightly", job.Id, CancellationToken.None)).State);
+        await browser.EvaluateAsync("window.confirm = () => true; document.querySelector('#running-backups button.stop').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#running-backups') && !document.querySelector('#running-backups tr[data-backup]')", TimeSpan.FromSeconds(30));
+        var stopped = await new PolicyCalls(c).JobAsync("nightly", job.Id, CancellationToken.None);
+        for (int i = 0; stopped.State == PolicyJobState.Running && i < 100; i++)
+        {
+            await Task.Delay(100);
+            stopped = await new PolicyCalls(c).JobAsync("nightly", job.Id, CancellationToken.None);
+        }
+        Assert.Equal(PolicyJobState.Cancelled, stopped.State);
+        Assert.Null(stopped.Set);
         stop.Cancel();
         await writer;
 
-        // The policies page: the schedule, and the history with the run-now job once it ends; then the sets again.
+        // Another full, left to end: the policies page shows it in the history; the sets page its proof beside the first.
+        job = await new PolicyCalls(c).RunAsync("nightly", "full", null, CancellationToken.None);
         await browser.EvaluateAsync("location.hash = '#policies'; 0");
         await browser.WaitForAsync($"document.querySelector('table.history') && document.querySelector('table.history').innerText.includes('{job.Id}') && !document.querySelector('#policies').innerText.includes('{job.Id}')", TimeSpan.FromSeconds(120));
         var history = (await browser.EvaluateAsync("document.querySelector('table.history').innerText")).GetString()!;
         Assert.Contains("run-now", history, StringComparison.Ordinal);
         Assert.Contains("succeeded", history, StringComparison.Ordinal);
+        Assert.Contains("cancelled", history, StringComparison.Ordinal);
         await ShotAsync(browser, "policies");
         await browser.EvaluateAsync("location.hash = '#sets'; 0");
         await browser.WaitForAsync("document.querySelectorAll('table.sets tr[data-proof=\"ok\"]').length >= 2", TimeSpan.FromSeconds(120));
+        Assert.Equal(setsBefore + 1, (await new PolicyCalls(c).GetAsync("nightly", CancellationToken.None)).Sets.Count);
+        Assert.Contains("deduplication", (await browser.EvaluateAsync("document.querySelector('#stored-legend').innerText")).GetString()!, StringComparison.Ordinal);
         await ShotAsync(browser, "sets");
+
+        // A set's page: its chain (a full: itself) and its checks with their dates; Verify asks, runs as a server-side
+        // job whose result shows there, and the set reads verified with the date.
+        await browser.EvaluateAsync("document.querySelector('table.sets tr[data-proof=\"ok\"] td.id a').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#chain tr[data-chain]') && document.querySelector('button[data-kind=\"verify\"][data-set]')", TimeSpan.FromSeconds(10));
+        Assert.Matches(@"ok \d{4}-\d\d-\d\d", (await browser.EvaluateAsync("document.querySelector('span.proof').innerText")).GetString()!);
+        Assert.Contains("never", (await browser.EvaluateAsync("document.querySelector('span.verified').innerText")).GetString()!, StringComparison.Ordinal);
+        await browser.WaitForAsync("document.querySelector('#set-files')", TimeSpan.FromSeconds(20));
+        var files = (await browser.EvaluateAsync("document.querySelector('#set-files').innerText")).GetString()!;
+        Assert.Contains("databases/mailbox.bdb", files, StringComparison.Ordinal);
+        Assert.Contains("logs/", files, StringComparison.Ordinal);
+        await browser.EvaluateAsync("window.confirm = () => true; document.querySelector('button[data-kind=\"verify\"][data-set]').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#set-jobs tr[data-kind=\"verify\"][data-state=\"succeeded\"]')", TimeSpan.FromSeconds(60));
+        await browser.WaitForAsync("/ok \\d{4}-\\d\\d-\\d\\d/.test(document.querySelector('span.verified').innerText)", TimeSpan.FromSeconds(30));
+        // Restore as new: a job too; the set's instance comes up beside the live one under the set's short id.
+        await browser.EvaluateAsync("document.querySelector('button[data-kind=\"restore\"][data-set]').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#set-jobs tr[data-kind=\"restore\"][data-state=\"succeeded\"] .restored')", TimeSpan.FromSeconds(120));
+        var restoredAs = (await browser.EvaluateAsync("document.querySelector('#set-jobs .restored').innerText")).GetString()!;
+        Assert.StartsWith("store-", restoredAs, StringComparison.Ordinal);
+        Assert.NotNull(await c.GetAsync(restoredAs, "mailbox", "big", Encoding.UTF8.GetBytes("b0000")));
+        await ShotAsync(browser, "set");
         await browser.EvaluateAsync("location.hash = '#alerts'; 0");
         await browser.WaitForAsync("document.querySelector('#no-alerts') || document.querySelector('.alert')", TimeSpan.FromSeconds(10));
         await ShotAsync(browser, "alerts");

@@ -23,6 +23,8 @@ public partial class OpenApiTests
         [Routes.Restores] = ["get"],
         [Routes.Policies] = ["get"],
         [Routes.Alerts] = ["get"],
+        [Routes.AlertHistory] = ["get"],
+        [T.AlertAck] = ["post"],
         [Routes.MetricsHistory] = ["get"],
         [T.Key] = ["delete", "get", "put"],
         [T.Keys] = ["get"],
@@ -62,6 +64,7 @@ public partial class OpenApiTests
         [T.Policy] = ["delete", "get", "put"],
         [T.PolicyRun] = ["post"],
         [T.PolicyJob] = ["delete", "get"],
+        [T.PolicySet] = ["get"],
         [T.PolicyHistory] = ["get"],
     };
 

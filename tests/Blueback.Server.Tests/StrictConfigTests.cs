@@ -111,6 +111,20 @@ public class StrictConfigTests
         Assert.Contains("line 3", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""  "notifications": { "webhook": { "ulr": "http://h/hook" } } }""", "unknown key \"notifications.webhook.ulr\"; did you mean \"url\"?")]
+    [InlineData("""  "notifications": { "webhook": { "url": "hooks.example/alerts" } } }""", "line 3 (\"notifications.webhook.url\")")]
+    [InlineData("""  "notifications": { "webhook": { "url": "http://h/hook", "retries": 99 } } }""", "\"notifications.webhook.retries\" is 99; give 0 to 20")]
+    [InlineData("""  "notifications": { "webhook": { "url": "http://h/hook", "retries": "often" } } }""", "\"notifications.webhook.retries\" must be a whole number")]
+    [InlineData("""  "notifications": { "mail": { "host": "relay", "from": "blueback@host", "to": [ "not an address" ] } } }""", "\"notifications.mail.to\" holds 'not an address'")]
+    [InlineData("""  "notifications": { "mail": { "host": "relay", "from": "b@host", "to": [ "ops@example.org" ], "port": 0 } } }""", "\"notifications.mail.port\" is 0")]
+    public void Notification_settings_are_checked_like_every_other_key(string rest, string expected)
+    {
+        var message = Load(Instances + "\n" + rest);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+        Assert.Contains("line 3", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_standby_with_a_token_is_a_repair_source()
     {

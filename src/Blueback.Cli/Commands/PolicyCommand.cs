@@ -93,8 +93,8 @@ internal static class PolicyCommand
             return Output.Ok;
         });
 
-        var kind = new Option<string>("--kind") { Description = "full, incremental, differential or prove.", DefaultValueFactory = _ => "full" };
-        var set = new Option<string?>("--set") { Description = "With --kind prove: the set (default: the newest)." };
+        var kind = new Option<string>("--kind") { Description = "full, incremental, differential, prove, verify or restore (the set into a new instance of the server).", DefaultValueFactory = _ => "full" };
+        var set = new Option<string?>("--set") { Description = "With --kind prove, verify or restore: the set (default: the newest)." };
         var noWait = new Option<bool>("--no-wait") { Description = "Print the job's id and return; do not wait for it." };
         var run = new Command("run-now", "Run a job of the policy now and wait for it (Ctrl+C stops the job: no partial set is left).") { name, kind, set, noWait, json };
         Wire(run, async (calls, pr, ct) => await RunNowAsync(calls, pr.GetValue(name)!, pr.GetValue(kind)!, pr.GetValue(set), pr.GetValue(noWait), pr.GetValue(json), ct).ConfigureAwait(false));

@@ -108,12 +108,17 @@ internal static class ApiDocument
         ["policy-put"] = new("policies", "Create or replace a policy.", Response: typeof(PolicyInfo), Request: typeof(PolicyDefinition), Errors: [400, 409]),
         ["policy-delete"] = new("policies", "Remove a policy (its repository stays).", StatusCodes.Status204NoContent, Errors: [404, 409]),
         ["policy-history"] = new("policies", "The policy's recent jobs, newest first (limit, default 50).", Response: typeof(PolicyHistory), Errors: [400, 404]),
-        ["policy-run"] = new("policies", "Run a job of the policy now (kind: full, incremental, differential, prove; set: the set to prove).", StatusCodes.Status202Accepted, typeof(PolicyJobInfo), Errors: [400, 404, 409]),
+        ["policy-run"] = new("policies", "Run a job of the policy now (kind: full, incremental, differential, prove, verify, restore; set: the set to prove, verify or restore as a new instance).", StatusCodes.Status202Accepted, typeof(PolicyJobInfo), Errors: [400, 404, 409]),
+        ["policy-set"] = new("policies", "One set of the policy's repository (its id, or a unique prefix of 8 or more): its files, with their sizes and chunks.", Response: typeof(PolicySetFiles), Errors: [400, 404, 502, 504]),
         ["policy-job"] = new("policies", "One job of the policy, running or recent.", Response: typeof(PolicyJobInfo), Errors: [404]),
         ["policy-cancel"] = new("policies", "Stop a running job of the policy (its partial set is removed).", StatusCodes.Status202Accepted, Errors: [404]),
 
         ["alerts"] = new("console", "What needs attention: failed policies, failed proofs, shipping lag, offline instances, pages repaired or not repairable.", Response: typeof(AlertList)),
-        ["metrics-history"] = new("console", "The server's rates every 5 s over the last hour (commits, log bytes, backup bytes).", Response: typeof(MetricsHistory)),
+        ["alert-history"] = new("console", "The alerts' changes (raised, acknowledged, cleared), newest first; kept across restarts, the newest 1,000 to 2,000.", Response: typeof(AlertHistory), Errors: [400],
+            Params: [new("limit", "1 to 1000 (default 100).")]),
+        ["alert-ack"] = new("console", "Acknowledge an alert: who (the token's name and id) and when are recorded until it clears.", Response: typeof(AlertInfo), Errors: [404]),
+        ["metrics-history"] = new("console", "The server's rates (commits, log bytes, backup bytes) over a range: 1h in 10 s buckets, 24h in 5 min, 7d in 1 h (each a mean).", Response: typeof(MetricsHistory), Errors: [400],
+            Params: [new("range", "1h (default), 24h or 7d.")]),
     };
 
     /// <summary>The OpenAPI services: the document's title, the bearer scheme, each operation's role and the parameters

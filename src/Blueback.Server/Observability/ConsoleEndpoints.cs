@@ -7,19 +7,30 @@ using Microsoft.AspNetCore.Routing;
 namespace Blueback.Server.Observability;
 
 /// <summary>What the console shows beyond status: the alerts (policies failing, proofs failed, instances offline,
-/// shipping behind) and the rates of the last hour.</summary>
+/// shipping behind), their acknowledgement and history, and the rates over an hour, a day or a week.</summary>
 internal static class ConsoleEndpoints
 {
     /// <summary>How long a page repair stays in the alerts: long enough for someone to see it and look at the disk.</summary>
     private static readonly TimeSpan RepairShown = TimeSpan.FromHours(24);
 
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, RateHistory rates, Standby.StandbyPageSource? repair)
+    public static void Map(IEndpointRouteBuilder app, AlertBook alerts, RateHistory rates)
     {
-        app.MapGet(Routes.Alerts, () => Results.Json(new AlertList { Alerts = Alerts(host, runner, shippers, repair) }, ProtocolJson.Default.AlertList)).WithName("alerts");
-        app.MapGet(Routes.MetricsHistory, () => Results.Json(rates.Snapshot(), ProtocolJson.Default.MetricsHistory)).WithName("metrics-history");
+        app.MapGet(Routes.Alerts, () => Results.Json(new AlertList { Alerts = alerts.Current() }, ProtocolJson.Default.AlertList)).WithName("alerts");
+        app.MapGet(Routes.AlertHistory, (int? limit) => limit is < 1 or > 1000
+            ? Http.Problems.BadRequest($"limit={limit}: give 1 to 1000 changes.")
+            : Results.Json(new AlertHistory { Events = alerts.History(limit ?? 100) }, ProtocolJson.Default.AlertHistory)).WithName("alert-history");
+        app.MapPost(Routes.Templates.AlertAck, (HttpContext ctx, string id) =>
+            alerts.Acknowledge(id, Security.Authentication.Who(ctx)) is { } acked
+                ? Results.Json(acked, ProtocolJson.Default.AlertInfo)
+                : Http.Problems.NotFound($"There is no active alert '{id}' (it may have cleared: GET {Routes.AlertHistory} says when). GET {Routes.Alerts} lists the active ones with their ids."))
+            .WithName("alert-ack");
+        app.MapGet(Routes.MetricsHistory, (string? range) => rates.Snapshot(range ?? "1h") is { } history
+            ? Results.Json(history, ProtocolJson.Default.MetricsHistory)
+            : Http.Problems.BadRequest($"range={range} is not kept; give {string.Join(", ", RateRings.Ranges.Select(r => r.Name))}.")).WithName("metrics-history");
     }
 
-    private static List<AlertInfo> Alerts(InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, Standby.StandbyPageSource? repair)
+    /// <summary>The alerts now, unsorted and without ids (the <see cref="AlertBook"/> adds them).</summary>
+    public static List<AlertInfo> Alerts(InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, Standby.StandbyPageSource? repair)
     {
         var alerts = runner.Alerts();
         // A repaired page is a disk that lost data once: a warning; a page that could not be repaired fails its reads.
@@ -61,6 +72,6 @@ internal static class ConsoleEndpoints
                 slot.Leave();
             }
         }
-        return alerts.OrderBy(a => a.Severity == "critical" ? 0 : 1).ToList();
+        return alerts.OrderBy(a => a.Severity == "critical" ? 0 : 1).ToList(); // the most severe first: it stands for its subject
     }
 }

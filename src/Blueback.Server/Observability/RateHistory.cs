@@ -3,15 +3,15 @@ using Blueback.Server.Instances;
 
 namespace Blueback.Server.Observability;
 
-/// <summary>The server's rates over the last hour, sampled every five seconds from the same counters the metrics
-/// expose: commits, log bytes, backup bytes (what the console plots, without a metrics server of its own).</summary>
+/// <summary>The server's rates, sampled every five seconds from the same counters the metrics expose: commits, log
+/// bytes, backup bytes, kept over an hour, a day and a week at falling resolution (<see cref="RateRings"/>): what the
+/// console plots, without a metrics server of its own.</summary>
 internal sealed class RateHistory : IDisposable
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
-    private const int Kept = 720;
     private readonly InstanceHost _host;
     private readonly ServerMetrics _metrics;
-    private readonly Queue<MetricsSample> _samples = new();
+    private readonly RateRings _rings = new();
     private readonly Lock _lock = new();
     private readonly Timer _timer;
     private (DateTime Time, long Commits, long LogBytes, long BackupBytes)? _last;
@@ -44,7 +44,7 @@ internal sealed class RateHistory : IDisposable
             if (_last is { } last && now.Time > last.Time)
             {
                 double s = (now.Time - last.Time).TotalSeconds;
-                _samples.Enqueue(new MetricsSample
+                _rings.Add(new MetricsSample
                 {
                     Time = now.Time,
                     // An instance restored in place or reopened starts its counters again: no negative rates.
@@ -52,20 +52,17 @@ internal sealed class RateHistory : IDisposable
                     LogMBps = Math.Round(Math.Max(0, now.LogBytes - last.LogBytes) / 1e6 / s, 2),
                     BackupMBps = Math.Round(Math.Max(0, now.BackupBytes - last.BackupBytes) / 1e6 / s, 2),
                 });
-                while (_samples.Count > Kept)
-                {
-                    _samples.Dequeue();
-                }
             }
             _last = now;
         }
     }
 
-    public MetricsHistory Snapshot()
+    /// <summary>The samples of <paramref name="range"/> (1h, 24h, 7d); null for another.</summary>
+    public MetricsHistory? Snapshot(string range)
     {
         lock (_lock)
         {
-            return new MetricsHistory { IntervalSeconds = Interval.TotalSeconds, Samples = [.. _samples] };
+            return _rings.Snapshot(range);
         }
     }
 

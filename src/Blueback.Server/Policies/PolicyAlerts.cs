@@ -29,6 +29,16 @@ internal sealed class PolicyAlerts
                 Since = last.Ended,
             };
         }
+        else if (PolicyHealthCheck.Of(lane, DateTime.UtcNow) is { State: "degraded", StaleAfter: { } stale } health && !lane.Sets.Any(s => s.Proved == false))
+        {
+            yield return new AlertInfo
+            {
+                Severity = "warning",
+                Subject = $"policy {lane.Name}, schedule",
+                Message = $"{health.Reason}. Look at the policy's history and the server's log for why no backup ran (a job still running, the server stopped).",
+                Since = stale,
+            };
+        }
         foreach (var set in lane.Sets.Where(s => s.Proved == false))
         {
             yield return new AlertInfo

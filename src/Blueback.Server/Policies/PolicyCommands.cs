@@ -47,6 +47,15 @@ internal static class PolicyCommands
 
     public static List<string> Gc(PolicyDefinition p) => ["repo", "gc", .. Repository(p)];
 
+    public static List<string> Verify(PolicyDefinition p, string set) => ["verify", "--set", set, .. Repository(p)];
+
+    /// <summary>The instance a restore of <paramref name="set"/> makes: its own and the set's short id, so that it never
+    /// collides with the live one, nor with a restore of another set.</summary>
+    public static string RestoredName(PolicyDefinition p, string set) => $"{p.Instance}-{Blueback.Repository.SetIds.Short(set)}";
+
+    public static List<string> RestoreAsNew(PolicyDefinition p, string set, string server) =>
+        ["restore", "--server", server, "--set", set, "--as", RestoredName(p, set), .. Repository(p)];
+
     public static List<string> Backup(PolicyDefinition p, PolicyJobKind kind, string server)
     {
         var args = new List<string> { "backup", "--server", server, "--instance", p.Instance, "--type", kind.WireName(), "--json" };

@@ -11,7 +11,8 @@ namespace Blueback.Server.Policies;
 /// setting or removing a policy (admin).</summary>
 internal static class PolicyEndpoints
 {
-    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove];
+    private static readonly TimeSpan SetReadBound = TimeSpan.FromSeconds(60);
+    private static readonly PolicyJobKind[] Kinds = [PolicyJobKind.Full, PolicyJobKind.Incremental, PolicyJobKind.Differential, PolicyJobKind.Prove, PolicyJobKind.Verify, PolicyJobKind.Restore];
 
     public static void Map(IEndpointRouteBuilder app, PolicyRunner runner)
     {
@@ -44,9 +45,9 @@ internal static class PolicyEndpoints
             {
                 return Problems.BadRequest($"kind={kind} is not one of {string.Join(", ", Kinds.Select(k => k.WireName()))}.");
             }
-            if (set is not null && (job != PolicyJobKind.Prove || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
+            if (set is not null && (!job.ActsOnSet() || set.Length is < Blueback.Repository.SetIds.MinimumPrefix or > 32 || !set.All(char.IsAsciiHexDigitLower)))
             {
-                return Problems.BadRequest("set=ID goes with kind=prove, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
+                return Problems.BadRequest("set=ID goes with kind=prove, verify or restore, and a set id is 32 lowercase hex digits, or a unique prefix of at least 8.");
             }
             try
             {
@@ -60,6 +61,40 @@ internal static class PolicyEndpoints
                 return Problems.Of(StatusCodes.Status409Conflict, "Nothing to run", ex.Message);
             }
         }).WithName("policy-run");
+
+        app.MapGet(Routes.Templates.PolicySet, async (HttpContext ctx, string name, string id) =>
+        {
+            if (runner.DefinitionOf(name) is not { } p)
+            {
+                return NoPolicy(name);
+            }
+            if (id.Length is < Repository.SetIds.MinimumPrefix or > 32 || !id.All(char.IsAsciiHexDigitLower))
+            {
+                return Problems.BadRequest($"'{id}' is not a set id: give its 32 lowercase hex digits, or a unique prefix of at least {Repository.SetIds.MinimumPrefix}.");
+            }
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+            bound.CancelAfter(SetReadBound);
+            try
+            {
+                return Results.Json(await PolicyRepositories.FilesAsync(p, id, bound.Token).ConfigureAwait(false), ProtocolJson.Default.PolicySetFiles);
+            }
+            catch (Repository.SetNotFoundException)
+            {
+                return Problems.NotFound($"Policy '{name}''s repository '{p.Repository.Location}' holds no set '{id}' of instance '{p.Instance}' (retention may have forgotten it; GET {Routes.Policy(name)} lists its sets).");
+            }
+            catch (Repository.AmbiguousSetIdException ex)
+            {
+                return Problems.BadRequest(ex.Message);
+            }
+            catch (Repository.RepositoryException ex)
+            {
+                return Problems.Of(StatusCodes.Status502BadGateway, "Repository unreadable", $"Policy '{name}''s repository '{p.Repository.Location}' cannot be read: {ex.Message}");
+            }
+            catch (OperationCanceledException) when (!ctx.RequestAborted.IsCancellationRequested)
+            {
+                return Problems.Of(StatusCodes.Status504GatewayTimeout, "Repository slow", $"Policy '{name}''s repository '{p.Repository.Location}' did not give set '{id}''s manifest within {SetReadBound.TotalSeconds:0} s; try again, or check the storage.");
+            }
+        }).WithName("policy-set");
 
         app.MapGet(Routes.Templates.PolicyJob, (string name, string id) =>
             runner.Job(name, id) is { } job ? Results.Json(job, ProtocolJson.Default.PolicyJobInfo) : Problems.NotFound($"Policy '{name}' has no job '{id}' running or in its recent history."))

@@ -35,6 +35,28 @@ internal sealed class PolicyJobRunner(PolicyHostInfo host, string defaultScratch
                 case PolicyJobKind.Prove:
                     await ProveAsync(p, job).ConfigureAwait(false);
                     return false;
+                case PolicyJobKind.Restore:
+                    {
+                        var r = await ChildProgram.RunAsync(host.Program, PolicyCommands.RestoreAsNew(p, info.Set!, host.Server), host.RestoreEnvironment, BackupBound, null, job.Cancel.Token, host.Busy).ConfigureAwait(false);
+                        End(job, r);
+                        if (info.State == PolicyJobState.Succeeded)
+                        {
+                            info.RestoredAs = PolicyCommands.RestoredName(p, info.Set!);
+                        }
+                        return false;
+                    }
+                case PolicyJobKind.Verify:
+                    {
+                        // Exit 1 is damage found: the job fails with the program's own error line; the record beside
+                        // the set (what the console's "Verified" shows) is written by the program either way.
+                        var r = await ChildAsync(job, PolicyCommands.Verify(p, info.Set!), BackupBound, host.Busy).ConfigureAwait(false);
+                        End(job, r);
+                        if (r.Exit == ExitCodes.ProblemFound && !r.Stopped)
+                        {
+                            info.Error = $"set {info.Set} FAILED its verify: {r.Reason}";
+                        }
+                        return false;
+                    }
                 case PolicyJobKind.Forget:
                     {
                         var r = await ChildAsync(job, PolicyCommands.Forget(p), LightBound).ConfigureAwait(false);

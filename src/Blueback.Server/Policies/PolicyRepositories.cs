@@ -43,10 +43,24 @@ internal static class PolicyRepositories
                 Size = s.Size,
                 Stored = s.Stored,
                 Verified = s.Verified?.Ok,
+                VerifiedAt = s.Verified?.Time,
                 Proved = s.Proved?.Ok,
                 ProvedAt = s.Proved?.Time,
                 DigestMatch = s.Proved?.DigestMatch,
             }).ToList();
+        }, ct);
+
+    /// <summary>The files of the set <paramref name="id"/> (a unique prefix of 8 or more will do), from its manifest.</summary>
+    public static Task<PolicySetFiles> FilesAsync(PolicyDefinition p, string id, CancellationToken ct) =>
+        UseAsync(p.Repository, async (repo, token) =>
+        {
+            var sets = (await repo.ListSetsAsync(token).ConfigureAwait(false)).Where(m => m.Instance == p.Instance).ToList();
+            var m = SetIds.Resolve(sets, id);
+            return new PolicySetFiles
+            {
+                Set = m.SetId,
+                Files = m.Files.Select(f => new PolicySetFile { Path = f.Path, Size = f.Size, Chunks = f.Chunks.Count, Compressed = f.Chunks.Sum(c => (long)c.StoredSize) }).ToList(),
+            };
         }, ct);
 
     private static async Task<T> UseAsync<T>(PolicyRepository repository, Func<BackupRepository, CancellationToken, Task<T>> body, CancellationToken ct)

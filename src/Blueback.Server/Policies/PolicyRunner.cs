@@ -8,10 +8,14 @@ namespace Blueback.Server.Policies;
 /// <param name="Token">A backup-role token that lives only in this process's memory and its children's environment.</param>
 /// <param name="Program">The command that starts the <c>blueback</c> program.</param>
 /// <param name="Busy">Whether the server's clients are at work now (proofs then run a slice of each second only).</param>
-internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null)
+/// <param name="RestoreToken">A restore-role token, as short-lived, given only to the restores an operator asks for.</param>
+internal sealed record PolicyHostInfo(string Server, string Token, string[] Program, Func<bool>? Busy = null, string? RestoreToken = null)
 {
     /// <summary>What every child gets in its environment: the token, so that it never shows on a command line.</summary>
     public IReadOnlyDictionary<string, string> ChildEnvironment { get; } = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = Token };
+
+    /// <summary>A restore's environment: the restore token (the backup role cannot begin a restore).</summary>
+    public IReadOnlyDictionary<string, string> RestoreEnvironment { get; } = new Dictionary<string, string> { ["BLUEBACK_TOKEN"] = RestoreToken ?? Token };
 }
 
 /// <summary>Runs the policies: each due backup (one job at a time per instance, a missed run once at start, a failure
@@ -179,7 +183,7 @@ internal sealed class PolicyRunner : IDisposable
             Set = set,
         };
         var job = new RunningJob(info, _stopping.Token);
-        if (kind == PolicyJobKind.Prove)
+        if (kind.ActsOnSet())
         {
             _proving = job;
             lane.Proof = job;
@@ -220,7 +224,7 @@ internal sealed class PolicyRunner : IDisposable
                 _store.SaveState(lane.Name, lane.State);
                 _store.AppendHistory(info);
             }
-            if (info.Kind == PolicyJobKind.Prove)
+            if (info.Kind.ActsOnSet())
             {
                 _proving = null;
                 lane.Proof = null;
@@ -295,6 +299,7 @@ internal sealed class PolicyRunner : IDisposable
         Shipper = lane.Definition.Shipping ? lane.Shipper.Status ?? "not started" : null,
         Sets = lane.Sets,
         SetsListed = lane.Listing is null ? null : lane.SetsListed,
+        Health = PolicyHealthCheck.Of(lane, DateTime.UtcNow),
     };
 
     private PolicyJobInfo? WithProgress(PolicyLane lane, RunningJob? job)
@@ -316,7 +321,7 @@ internal sealed class PolicyRunner : IDisposable
         lock (_lock)
         {
             var lane = _lanes[name];
-            if (kind == PolicyJobKind.Prove)
+            if (kind.ActsOnSet())
             {
                 if (_proving is not null)
                 {
@@ -328,7 +333,7 @@ internal sealed class PolicyRunner : IDisposable
                     : lane.Sets.Where(s => s.Id.StartsWith(set, StringComparison.Ordinal)).Select(s => s.Id).ToList() is [var only] ? only : set;
                 if (target is null)
                 {
-                    throw new InvalidOperationException($"policy '{name}' has no set to prove yet (its repository lists none); give one with set=ID or take a backup first.");
+                    throw new InvalidOperationException($"policy '{name}' has no set to {kind.WireName()} yet (its repository lists none); give one with set=ID or take a backup first.");
                 }
                 return (StartLocked(lane, kind, PolicyJobTrigger.RunNow, target).Info, null);
             }
@@ -342,6 +347,15 @@ internal sealed class PolicyRunner : IDisposable
                 return (null, other.Job!.Info);
             }
             return (StartLocked(lane, kind, PolicyJobTrigger.RunNow, null).Info, null);
+        }
+    }
+
+    /// <summary>The policy's definition now, or null if there is no such policy.</summary>
+    public PolicyDefinition? DefinitionOf(string name)
+    {
+        lock (_lock)
+        {
+            return _lanes.TryGetValue(name, out var lane) ? lane.Definition : null;
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Blueback.Protocol;
@@ -31,6 +30,7 @@ internal sealed class PolicyStore(string dataDirectory)
     private const int HistoryKept = 2000;
     private readonly string _root = Path.Combine(dataDirectory, "policies");
     private readonly Lock _lock = new();
+    private readonly JsonLinesJournal<PolicyJobInfo> _history = new(PolicyJson.Default.PolicyJobInfo, HistoryKept);
 
     private string Dir(string policy) => Path.Combine(_root, policy);
 
@@ -77,66 +77,12 @@ internal sealed class PolicyStore(string dataDirectory)
         }
     }
 
-    public void AppendHistory(PolicyJobInfo job)
-    {
-        lock (_lock)
-        {
-            var path = Path.Combine(Dir(job.Policy), "history.jsonl");
-            Directory.CreateDirectory(Dir(job.Policy));
-            File.AppendAllText(path, JsonSerializer.Serialize(job, PolicyJson.Default.PolicyJobInfo) + "\n", Encoding.UTF8);
-            if (new FileInfo(path).Length > HistoryKept * 1024L)
-            {
-                var lines = File.ReadAllLines(path);
-                if (lines.Length > HistoryKept)
-                {
-                    WriteAtomic(path, Encoding.UTF8.GetBytes(string.Join('\n', lines.TakeLast(HistoryKept / 2)) + "\n"));
-                }
-            }
-        }
-    }
+    public void AppendHistory(PolicyJobInfo job) => _history.Append(Path.Combine(Dir(job.Policy), "history.jsonl"), job);
 
     /// <summary>The newest jobs first.</summary>
-    public List<PolicyJobInfo> History(string policy, int limit)
-    {
-        var path = Path.Combine(Dir(policy), "history.jsonl");
-        string[] lines;
-        lock (_lock)
-        {
-            lines = File.Exists(path) ? File.ReadAllLines(path) : [];
-        }
-        var jobs = new List<PolicyJobInfo>();
-        foreach (var line in lines.Reverse())
-        {
-            if (jobs.Count >= limit)
-            {
-                break;
-            }
-            try
-            {
-                if (line.Length > 0 && JsonSerializer.Deserialize(line, PolicyJson.Default.PolicyJobInfo) is { } j)
-                {
-                    jobs.Add(j);
-                }
-            }
-            catch (JsonException)
-            {
-                // a line cut by a crash mid-append
-            }
-        }
-        return jobs;
-    }
+    public List<PolicyJobInfo> History(string policy, int limit) => _history.Newest(Path.Combine(Dir(policy), "history.jsonl"), limit);
 
-    private static void WriteAtomic(string path, byte[] bytes)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".tmp";
-        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            fs.Write(bytes);
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-    }
+    private static void WriteAtomic(string path, byte[] bytes) => AtomicFile.Write(path, bytes);
 }
 
 [JsonSerializable(typeof(PolicyState))]

@@ -30,11 +30,14 @@ internal static class Authentication
         ["policy-get"] = null,
         ["policy-history"] = null,
         ["policy-job"] = null,
+        ["policy-set"] = null,
         ["policy-run"] = Role.Admin,
         ["policy-cancel"] = Role.Admin,
         ["policy-put"] = Role.Admin,
         ["policy-delete"] = Role.Admin,
         ["alerts"] = null,
+        ["alert-history"] = null,
+        ["alert-ack"] = Role.Admin,
         ["restores-list"] = null,
         ["metrics-history"] = null,
     };
@@ -85,7 +88,13 @@ internal static class Authentication
                     $"Token {entry.Id} ({entry.Name}) has role '{entry.Role}'; this route needs '{Roles.Name(n)}'{(n == Role.Read ? " (or 'write')" : "")} or 'admin'. Use a token with that role.").ExecuteAsync(ctx).ConfigureAwait(false);
                 return;
             }
+            ctx.Items[TokenItem] = entry; // who: an acknowledgement records it
             await next(ctx).ConfigureAwait(false);
         });
     }
+
+    private const string TokenItem = "blueback.token";
+
+    /// <summary>The token a request was let in with ("NAME (ID)"), for the records that say who did what.</summary>
+    public static string Who(HttpContext ctx) => ctx.Items[TokenItem] is StoredToken t ? $"{t.Name} ({t.Id})" : "unknown";
 }

@@ -15,8 +15,16 @@ const ago = (t) => {
   const s = Math.round((Date.now() - new Date(t).getTime()) / 1000);
   return s < 0 ? `in ${fmtSecs(-s)}` : `${fmtSecs(s)} ago`;
 };
+// A due time: "in 3m" ahead, "overdue by 32s" once passed (never "32s ago" for what has not run).
+const until = (t) => {
+  if (!t) return '';
+  const s = Math.round((new Date(t).getTime() - Date.now()) / 1000);
+  return s >= 0 ? `in ${fmtSecs(s)}` : `<span class="warn">overdue by ${fmtSecs(-s)}</span>`;
+};
 const fmtSecs = (s) => s < 90 ? `${s}s` : s < 5400 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
-const state = (s) => `<span class="${s === 'succeeded' || s === 'online' || s === true ? 'ok' : s === 'failed' || s === false || s === 'interrupted' ? 'bad' : s === 'running' ? 'warn' : 'muted'}">${esc(s === true ? 'ok' : s === false ? 'FAILED' : s)}</span>`;
+const state = (s) => `<span class="${s === 'succeeded' || s === 'online' || s === 'ok' || s === true ? 'ok' : s === 'failed' || s === false || s === 'interrupted' || s === 'degraded' ? 'bad' : s === 'running' ? 'warn' : 'muted'}">${esc(s === true ? 'ok' : s === false ? 'FAILED' : s)}</span>`;
+const time = (t) => `<span class="t">${when(t)}</span>`;
+const lastGood = (h) => h && h.lastGood ? `${esc(h.lastGoodKind)} ${time(h.lastGood)} <span class="muted">(${ago(h.lastGood)})</span>` : '<span class="muted">none yet</span>';
 
 class Unauthorized extends Error {}
 
@@ -60,12 +68,15 @@ async function signIn(token) {
 
 function route() {
   const name = (location.hash || '#overview').slice(1);
-  const page = pages[name] || overview;
-  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === `#${name}`));
+  // #set/POLICY/ID is one set's page (under Sets in the navigation).
+  const one = name.match(/^set\/([^/]+)\/([0-9a-f]+)$/);
+  const page = one ? () => setPage(decodeURIComponent(one[1]), one[2]) : pages[name] || overview;
+  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === `#${one ? 'sets' : name}`));
   clearInterval(timer);
   const draw = async () => {
     try {
       $('#page').innerHTML = await page();
+      showHover();
       $('#page').dataset.page = name;
       $('#error').textContent = '';
       const count = (await api('/v1/alerts')).alerts.length;
@@ -80,56 +91,161 @@ function route() {
   timer = setInterval(draw, 1000);
 }
 
+let plotRange = '1h';
+
 async function overview() {
-  const [status, history] = await Promise.all([api('/v1/status'), api('/v1/metrics/history')]);
-  let html = '<h2>Instances</h2><table id="instances"><tr><th>Instance</th><th>State</th><th>Databases</th><th>Log generations</th><th>Checkpoint</th><th>Last full backup</th><th>Shipping</th></tr>';
+  const [status, list, history] = await Promise.all([api('/v1/status'), api('/v1/policies'), api(`/v1/metrics/history?range=${plotRange}`)]);
+  const policiesOf = (name) => list.policies.filter((p) => p.definition.instance === name);
+  // Tiles: the last good backup of each instance and policy, and whether its policy keeps its promise.
+  let html = '<h2>Health</h2><div class="tiles" id="health">';
+  for (const i of status.instances) {
+    const ps = policiesOf(i.name);
+    const degraded = ps.filter((p) => p.health.state === 'degraded');
+    const best = ps.map((p) => p.health).filter((h) => h.lastGood).sort((a, b) => b.lastGood.localeCompare(a.lastGood))[0];
+    html += `<div class="tile ${degraded.length ? 'degraded' : ''}" data-tile="instance" data-instance="${esc(i.name)}"><strong>${esc(i.name)}</strong> <span class="muted">instance</span><br>`
+      + `Last good backup: ${ps.length ? lastGood(best) : '<span class="muted">no policy</span>'}`
+      + `${degraded.map((p) => `<br><span class="bad">degraded</span>: ${esc(p.health.reason)}`).join('')}</div>`;
+  }
+  for (const p of list.policies) {
+    html += `<div class="tile ${p.health.state === 'degraded' ? 'degraded' : ''}" data-tile="policy" data-policy="${esc(p.definition.name)}"><strong>${esc(p.definition.name)}</strong> <span class="muted">policy, instance ${esc(p.definition.instance)}</span><br>`
+      + `Last good backup: ${lastGood(p.health)}<br>${state(p.health.state)}${p.health.reason ? ': ' + esc(p.health.reason) : ''}</div>`;
+  }
+  html += '</div>';
+  html += '<h2>Instances</h2><div class="scroll"><table id="instances"><tr><th>Instance</th><th>State</th><th>Databases</th><th>Log generations</th><th>Checkpoint</th><th>Last full backup</th><th>Shipping</th></tr>';
   for (const i of status.instances) {
     const dbs = (i.databases || []).map((d) => `${esc(d.name)} <span class="muted">${mib(d.sizeBytes)}</span>`).join('<br>');
     const fulls = (i.databases || []).map((d) => d.lastBackups && d.lastBackups.full ? when(d.lastBackups.full.time) : 'never');
     const ship = i.shipping ? `lag ${i.shipping.lagSeconds}s, ${i.shipping.unshippedGenerations} waiting${i.shipping.warning ? ` <span class="warn">${esc(i.shipping.warning)}</span>` : ''}` : '<span class="muted">off</span>';
-    html += `<tr data-instance="${esc(i.name)}"><td>${esc(i.name)}</td><td>${state(i.state)}${i.backupInProgress ? ' <span class="warn">backup running</span>' : ''}</td><td>${dbs}</td>`
-      + `<td class="num">${i.oldestGeneration ?? ''}–${i.currentGeneration ?? ''}</td><td><code>${esc(i.checkpoint)}</code></td><td>${esc([...new Set(fulls)].join(', '))}</td><td>${ship}</td></tr>`;
+    // Online but a policy failing or behind is not green: the instance is degraded.
+    const degraded = i.state === 'online' && policiesOf(i.name).some((p) => p.health.state === 'degraded');
+    html += `<tr data-instance="${esc(i.name)}"><td>${esc(i.name)}</td><td class="state">${state(degraded ? 'degraded' : i.state)}${i.backupInProgress ? ' <span class="warn">backup running</span>' : ''}</td><td>${dbs}</td>`
+      + `<td class="num">${i.oldestGeneration ?? ''}–${i.currentGeneration ?? ''}</td><td><code>${esc(i.checkpoint)}</code></td><td><span class="t">${esc([...new Set(fulls)].join(', '))}</span></td><td>${ship}</td></tr>`;
   }
-  html += '</table><h2>Throughput, last hour</h2>' + plot(history.samples);
+  const ranges = ['1h', '24h', '7d'].map((r) => `<button class="range${r === plotRange ? ' on' : ''}" data-range="${r}">${r}</button>`).join('');
+  html += `</table></div><h2>Throughput <span class="ranges">${ranges}</span></h2>` + plot(history);
   return html;
 }
 
-function plot(samples) {
-  const w = 1000, h = 160, pad = 30;
-  if (samples.length < 2) return '<p class="muted" id="plot">Collecting samples (one every five seconds)…</p>';
+// The plot's data, kept for the hover read-out (the page is redrawn every second; the pointer's place is kept too).
+let plotData = null;
+let hoverX = null;
+
+// A round step (1, 2 or 5 times a power of ten) of at least raw.
+const niceStep = (raw) => { const p = Math.pow(10, Math.floor(Math.log10(raw))), m = raw / p; return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p; };
+
+// An axis from 0 in about four round steps; the second axis takes the first's number of steps (so both label the
+// same grid lines), each of its own round size.
+function ticks(max, steps) {
+  const step = niceStep(max / (steps || 4));
+  const n = steps || Math.ceil(max / step - 1e-9);
+  return { top: step * n, values: Array.from({ length: n + 1 }, (_, i) => step * i) };
+}
+
+function plot(history) {
+  const samples = history.samples;
+  const w = 1000, h = 240, left = 64, right = 64, top = 14, bottom = 34;
+  plotData = null;
+  if (samples.length < 2) return `<p class="muted" id="plot">Collecting samples (one per ${fmtSecs(history.intervalSeconds)} over ${esc(history.range)}; ${samples.length} so far)…</p>`;
   const t0 = new Date(samples[0].time).getTime(), t1 = new Date(samples[samples.length - 1].time).getTime();
-  const x = (t) => pad + (w - 2 * pad) * (new Date(t).getTime() - t0) / Math.max(1, t1 - t0);
-  const line = (key, max) => samples.map((s, i) => `${i ? 'L' : 'M'}${x(s.time).toFixed(1)},${(h - pad - (h - 2 * pad) * s[key] / max).toFixed(1)}`).join('');
-  const maxC = Math.max(1, ...samples.map((s) => s.commitsPerSecond)), maxB = Math.max(1, ...samples.map((s) => s.backupMBps));
-  return `<svg id="plot" class="plot" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" role="img" aria-label="commits per second and backup MB/s">`
-    + `<path class="commits" d="${line('commitsPerSecond', maxC)}"/><path class="backup" d="${line('backupMBps', maxB)}"/>`
-    + `<text x="${pad}" y="12">max ${maxC.toFixed(0)} commits/s · ${maxB.toFixed(0)} MB/s</text><text x="${pad}" y="${h - 8}">${when(samples[0].time)}</text><text x="${w - 160}" y="${h - 8}">${when(samples[samples.length - 1].time)}</text></svg>`
-    + '<p class="legend"><span class="c">— commits per second</span><span class="b">— backup MB/s (sent to backup programs)</span></p>';
+  const x = (t) => left + (w - left - right) * (new Date(t).getTime() - t0) / Math.max(1, t1 - t0);
+  const c = ticks(Math.max(1, ...samples.map((s) => s.commitsPerSecond)));
+  const b = ticks(Math.max(1, ...samples.map((s) => s.backupMBps)), c.values.length - 1);
+  const y = (v, scale) => h - bottom - (h - top - bottom) * v / scale.top;
+  const line = (key, scale) => samples.map((s, i) => `${i ? 'L' : 'M'}${x(s.time).toFixed(1)},${y(s[key], scale).toFixed(1)}`).join('');
+  const fmt = (v) => v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1).replace(/\.0$/, '') : String(+v.toFixed(2));
+  let g = '';
+  c.values.forEach((v, i) => {
+    const yy = y(v, c).toFixed(1);
+    g += `<line class="grid" x1="${left}" x2="${w - right}" y1="${yy}" y2="${yy}"/><text class="axis-c" x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${fmt(v)}</text>`;
+    g += `<text class="axis-b" x="${w - right + 6}" y="${yy}" dominant-baseline="middle">${fmt(b.values[i])}</text>`;
+  });
+  const span = t1 - t0;
+  for (let k = 0; k <= 4; k++) {
+    const t = t0 + span * k / 4, xx = x(t).toFixed(1);
+    const iso = new Date(t).toISOString();
+    const label = span < 600000 ? iso.slice(11, 19) : history.range === '1h' ? iso.slice(11, 16) : iso.slice(5, 16).replace('T', ' ');
+    g += `<line class="grid" x1="${xx}" x2="${xx}" y1="${top}" y2="${h - bottom}"/><text x="${xx}" y="${h - bottom + 14}" text-anchor="middle">${label}</text>`;
+  }
+  plotData = { samples, x, t0, t1, left, right, w, h, top, bottom };
+  return `<div class="plotbox"><svg id="plot" class="plot" viewBox="0 0 ${w} ${h}" role="img" aria-label="commits per second and backup MB/s over ${esc(history.range)}">`
+    + g + `<text class="axis-title axis-c" transform="translate(14 ${(h - bottom + top) / 2}) rotate(-90)" text-anchor="middle">commits per second</text>`
+    + `<text class="axis-title axis-b" transform="translate(${w - 10} ${(h - bottom + top) / 2}) rotate(90)" text-anchor="middle">backup MB/s</text>`
+    + `<text x="${(left + w - right) / 2}" y="${h - 4}" text-anchor="middle">time (UTC)</text>`
+    + `<path class="commits" d="${line('commitsPerSecond', c)}"/><path class="backup" d="${line('backupMBps', b)}"/>`
+    + `<line id="plot-cursor" class="cursor" x1="0" x2="0" y1="${top}" y2="${h - bottom}" visibility="hidden"/></svg><div id="plot-tip" class="tip" hidden></div></div>`
+    + `<p class="legend"><span class="c">— commits per second (left axis)</span><span class="b">— backup MB/s sent to backup programs (right axis)</span><span class="muted">${samples.length} points, one per ${fmtSecs(history.intervalSeconds)} (the mean of each)</span></p>`;
+}
+
+// Values on hover: the sample nearest the pointer, with its time.
+function showHover() {
+  const svg = document.querySelector('#plot');
+  const tip = document.querySelector('#plot-tip');
+  if (!svg || !tip || !plotData || hoverX == null) return;
+  const box = svg.getBoundingClientRect();
+  const vx = (hoverX - box.left) * plotData.w / box.width;
+  if (vx < plotData.left || vx > plotData.w - plotData.right) { tip.hidden = true; return; }
+  let best = plotData.samples[0];
+  for (const s of plotData.samples) if (Math.abs(plotData.x(s.time) - vx) < Math.abs(plotData.x(best.time) - vx)) best = s;
+  const cx = plotData.x(best.time);
+  const cursor = document.querySelector('#plot-cursor');
+  cursor.setAttribute('x1', cx); cursor.setAttribute('x2', cx); cursor.setAttribute('visibility', 'visible');
+  tip.hidden = false;
+  tip.innerHTML = `${time(best.time)}<br><span class="c">${best.commitsPerSecond} commits/s</span><br><span class="b">${best.backupMBps} MB/s backup</span><br><span class="muted">${best.logMBps} MB/s log</span>`;
+  tip.style.left = `${Math.min(box.width - 170, Math.max(0, cx * box.width / plotData.w + 10))}px`;
+}
+
+document.addEventListener('mousemove', (e) => {
+  const svg = e.target.closest && e.target.closest('#plot');
+  hoverX = svg ? e.clientX : null;
+  if (svg) showHover();
+  else if (document.querySelector('#plot-tip')) { document.querySelector('#plot-tip').hidden = true; document.querySelector('#plot-cursor')?.setAttribute('visibility', 'hidden'); }
+});
+
+// Recent (time, bytes) of each running backup: its rate over the last ten seconds, and so its time left.
+const seen = new Map();
+const BACKUP_KINDS = ['full', 'incremental', 'differential'];
+
+function rateOf(id, bytes) {
+  const now = Date.now();
+  const list = (seen.get(id) || []).filter((p) => now - p.t <= 10000);
+  list.push({ t: now, b: bytes });
+  seen.set(id, list);
+  const first = list[0];
+  return now - first.t >= 1500 ? (bytes - first.b) / ((now - first.t) / 1000) : null;
 }
 
 async function backups() {
   const [sessions, list, restores] = await Promise.all([api('/v1/backups'), api('/v1/policies'), api('/v1/restores')]);
-  let html = '<h2>Running backups</h2><table id="running-backups"><tr><th>Backup</th><th>Instance</th><th>Type</th><th>State</th><th>Started</th><th>Progress</th></tr>';
-  if (sessions.sessions.length === 0) html += '<tr><td colspan="6" class="muted">No backup is running.</td></tr>';
+  let html = '<h2>Running backups</h2><div class="scroll"><table id="running-backups"><tr><th>Backup</th><th>Instance</th><th>Type</th><th>State</th><th>Started</th><th>Progress</th><th>Rate</th><th>Time left</th><th></th></tr>';
+  if (sessions.sessions.length === 0) html += '<tr><td colspan="9" class="muted">No backup is running.</td></tr>';
   for (const s of sessions.sessions) {
-    const total = s.databases.reduce((n, d) => n + (d.changedPagesSize ?? d.imageSize ?? 0), 0);
-    const done = s.bytesSent || 0;
-    const bar = total > 0 ? `<progress value="${Math.min(done, total)}" max="${total}"></progress> ` : '';
-    html += `<tr data-backup="${esc(s.id)}"><td class="id">${esc(s.id)}</td><td>${esc(s.instance)}</td><td>${esc(s.type)}</td><td>${state(s.state)}</td><td>${when(s.started)}</td>`
-      + `<td class="progress">${bar}<span class="sent" data-bytes="${done}">${mib(done)}</span>${total > 0 ? ` of ${mib(total)} + logs` : ''}</td></tr>`;
+    // The server's total holds what this backup type reads (images or changed pages) and its logs: a true denominator.
+    const total = Math.max(s.totalBytes || 0, 1), done = s.bytesSent || 0;
+    const rate = rateOf(s.id, done);
+    const left = rate > 0 ? fmtSecs(Math.round(Math.max(0, total - done) / rate)) : '';
+    // A policy's backup is stopped through its job (its program then exits "stopped" and removes its partial set).
+    const job = list.policies.find((p) => p.definition.instance === s.instance && p.running && BACKUP_KINDS.includes(p.running.kind))?.running;
+    const stop = job ? `data-stop-policy="${esc(job.policy)}" data-stop-job="${esc(job.id)}"` : `data-stop-backup="${esc(s.id)}"`;
+    html += `<tr data-backup="${esc(s.id)}"><td class="id">${esc(s.id.slice(0, 8))}</td><td>${esc(s.instance)}</td><td>${esc(s.type)}</td><td>${state(s.state)}</td><td>${time(s.started)}</td>`
+      + `<td class="progress"><progress value="${Math.min(done, total)}" max="${total}"></progress> <span class="sent" data-bytes="${done}" data-total="${s.totalBytes}">${mib(done)}</span> of <span class="total">${mib(s.totalBytes)}</span> <span class="muted">(${Math.min(100, Math.floor(100 * done / total))}%, logs included)</span></td>`
+      + `<td class="num rate">${rate != null ? (rate / 1e6).toFixed(1) + ' MB/s' : ''}</td><td class="num left">${left}</td>`
+      + `<td><button class="act stop" ${stop} data-confirm="Stop backup ${esc(s.id.slice(0, 8))} of ${esc(s.instance)}? Its program stops and removes what it wrote; no set is committed.">Stop</button></td></tr>`;
   }
-  html += '</table><h2>Running restores</h2><table id="running-restores"><tr><th>Restore</th><th>Instance</th><th>Mode</th><th>State</th><th>Started</th><th>Progress</th></tr>';
+  html += '</table></div><h2>Running restores</h2><div class="scroll"><table id="running-restores"><tr><th>Restore</th><th>Instance</th><th>Mode</th><th>State</th><th>Started</th><th>Progress</th></tr>';
   if (restores.sessions.length === 0) html += '<tr><td colspan="6" class="muted">No restore is running.</td></tr>';
   for (const r of restores.sessions) {
-    html += `<tr data-restore="${esc(r.id)}"><td class="id">${esc(r.id)}</td><td>${esc(r.instance)}</td><td>${esc(r.mode)}</td><td>${state(r.state)}</td><td>${when(r.started)}</td>`
+    html += `<tr data-restore="${esc(r.id)}"><td class="id">${esc(r.id.slice(0, 8))}</td><td>${esc(r.instance)}</td><td>${esc(r.mode)}</td><td>${state(r.state)}</td><td>${time(r.started)}</td>`
       + `<td>${mib(r.bytesWritten)} written, ${r.filesWritten} file(s)${r.phase ? ` <span class="muted">${esc(r.phase)}</span>` : ''}</td></tr>`;
   }
-  html += '</table><h2>Policy jobs running</h2><table id="running-jobs"><tr><th>Policy</th><th>Job</th><th>Kind</th><th>Trigger</th><th>Started</th><th>Sent</th></tr>';
+  html += '</table></div><h2>Policy jobs running</h2><div class="scroll"><table id="running-jobs"><tr><th>Policy</th><th>Job</th><th>Kind</th><th>Trigger</th><th>Started</th><th>Sent</th></tr>';
   const jobs = list.policies.flatMap((p) => [p.running, p.proving].filter(Boolean));
   if (jobs.length === 0) html += '<tr><td colspan="6" class="muted">No policy job is running.</td></tr>';
   for (const j of jobs) html += `<tr><td>${esc(j.policy)}</td><td class="id">${esc(j.id)}</td><td>${esc(j.kind)}</td><td>${esc(j.trigger)}</td><td>${ago(j.started)}</td><td>${mib(j.progressBytes)}</td></tr>`;
-  return html + '</table>';
+  return html + '</table></div>';
 }
+
+const STORED_HELP = 'Size: the set\'s bytes as read from the server (images or changed pages, and logs). Stored: the bytes it added to the repository, after deduplication (chunks an earlier set holds already are not stored again) and compression. A stored size far below the size is normal for a set taken soon after another.';
+const dated = (ok, t) => ok == null ? '<span class="muted">never</span>' : `${state(ok)} ${time(t)}`;
 
 async function sets() {
   const list = await api('/v1/policies');
@@ -137,15 +253,61 @@ async function sets() {
   let html = '';
   for (const p of list.policies) {
     html += `<h2>${esc(p.definition.repository.location)} <span class="muted">(policy ${esc(p.definition.name)}, instance ${esc(p.definition.instance)}${p.setsListed ? `, listed ${ago(p.setsListed)}` : ''})</span></h2>`;
-    html += `<table class="sets" data-policy="${esc(p.definition.name)}"><tr><th>Set</th><th>Type</th><th>Parent</th><th>Ended</th><th>Generations</th><th>Size</th><th>Stored</th><th>Verified</th><th>Proof</th></tr>`;
+    html += `<div class="scroll"><table class="sets" data-policy="${esc(p.definition.name)}"><tr><th>Set</th><th>Type</th><th>Parent</th><th>Ended</th><th>Generations</th><th title="${esc(STORED_HELP)}">Size</th><th title="${esc(STORED_HELP)}">Stored <span class="help">?</span></th><th>Verified</th><th>Proof</th></tr>`;
     if (p.sets.length === 0) html += '<tr><td colspan="9" class="muted">No set yet.</td></tr>';
     for (const s of [...p.sets].sort((a, b) => (b.ended || '').localeCompare(a.ended || ''))) {
-      const proof = s.proved == null ? '<span class="muted">not yet</span>' : `${state(s.proved)} ${ago(s.provedAt)}${s.digestMatch === true ? ' <span class="muted">digest match</span>' : s.digestMatch === false ? ' <span class="bad">digest differs</span>' : ''}`;
-      html += `<tr data-set="${esc(s.id)}" data-proof="${s.proved == null ? 'none' : s.proved ? 'ok' : 'failed'}"><td class="id">${esc(s.id)}</td><td>${esc(s.type)}</td><td class="id">${esc(s.parent ? s.parent.slice(0, 8) : '–')}</td>`
-        + `<td>${when(s.ended)}</td><td class="num">${s.genLow}–${s.genHigh}</td><td class="num">${mib(s.size)}</td><td class="num">${mib(s.stored)}</td><td>${s.verified == null ? '<span class="muted">never</span>' : state(s.verified)}</td><td class="proof">${proof}</td></tr>`;
+      const proof = s.proved == null ? '<span class="muted">not yet</span>' : `${dated(s.proved, s.provedAt)}${s.digestMatch === true ? ' <span class="muted">digest match</span>' : s.digestMatch === false ? ' <span class="bad">digest differs</span>' : ''}`;
+      html += `<tr data-set="${esc(s.id)}" data-proof="${s.proved == null ? 'none' : s.proved ? 'ok' : 'failed'}"><td class="id"><a href="#set/${encodeURIComponent(p.definition.name)}/${esc(s.id)}">${esc(s.id.slice(0, 8))}</a></td><td>${esc(s.type)}</td><td class="id">${esc(s.parent ? s.parent.slice(0, 8) : '–')}</td>`
+        + `<td>${time(s.ended)}</td><td class="num">${s.genLow}–${s.genHigh}</td><td class="num">${mib(s.size)}</td><td class="num">${mib(s.stored)}</td><td class="verified">${dated(s.verified, s.verifiedAt)}</td><td class="proof">${proof}</td></tr>`;
     }
-    html += '</table>';
+    html += `</table></div><p class="legend muted" id="stored-legend">${esc(STORED_HELP)}</p>`;
   }
+  return html;
+}
+
+// The set-checking job running now, and the last of each kind, with their outcome (what the set page's buttons start).
+const jobs = (p) => {
+  const list = [p.proving, p.last.verify, p.last.prove, p.last.restore].filter(Boolean);
+  if (list.length === 0) return '';
+  return '<div class="scroll"><table id="set-jobs"><tr><th>Job</th><th>Kind</th><th>Set</th><th>State</th><th>Started</th><th>Result</th></tr>'
+    + list.map((j) => `<tr data-job="${esc(j.id)}" data-kind="${esc(j.kind)}" data-state="${esc(j.state)}"><td class="id">${esc(j.id)}</td><td>${esc(j.kind)}</td><td class="id">${esc((j.set || '').slice(0, 8))}</td><td>${state(j.state)}</td><td>${time(j.started)}</td><td class="error">${j.restoredAs ? `<span class="ok">restored as instance <span class="restored">${esc(j.restoredAs)}</span></span> ` : ''}${esc(j.error)}</td></tr>`).join('')
+    + '</table></div>';
+};
+
+// A set's files never change once committed: asked for once per set (the server reads the repository's manifests).
+const filesCache = new Map();
+
+async function filesOf(policy, id) {
+  const key = `${policy}/${id}`;
+  if (!filesCache.has(key)) filesCache.set(key, await api(`/v1/policies/${encodeURIComponent(policy)}/sets/${id}`));
+  return filesCache.get(key);
+}
+
+// One set: its chain (the sets a restore of it reads, full first) and the sets built on it, its checks, and a proof.
+async function setPage(policy, id) {
+  const p = await api(`/v1/policies/${encodeURIComponent(policy)}`);
+  const byId = new Map(p.sets.map((s) => [s.id, s]));
+  const s = byId.get(id);
+  if (!s) return `<h2>Set ${esc(id.slice(0, 8))}</h2><p class="muted">Policy ${esc(policy)}'s repository lists no such set (retention may have forgotten it). <a href="#sets">All sets</a></p>`;
+  const chain = [];
+  for (let c = s; c; c = c.parent ? byId.get(c.parent) : null) chain.unshift(c);
+  const row = (c) => `<tr data-chain="${esc(c.id)}"><td class="id"><a href="#set/${encodeURIComponent(policy)}/${esc(c.id)}">${esc(c.id.slice(0, 8))}</a></td><td>${esc(c.type)}</td><td>${time(c.ended)}</td><td class="num">${c.genLow}–${c.genHigh}</td><td class="num">${mib(c.size)}</td><td class="num">${mib(c.stored)}</td></tr>`;
+  const head = `<tr><th>Set</th><th>Type</th><th>Ended</th><th>Generations</th><th title="${esc(STORED_HELP)}">Size</th><th title="${esc(STORED_HELP)}">Stored</th></tr>`;
+  const children = p.sets.filter((c) => c.parent === id);
+  let html = `<h2>Set <span class="id">${esc(s.id)}</span> <span class="muted">(${esc(s.type)}, policy ${esc(policy)}, ${esc(p.definition.repository.location)})</span></h2>`
+    + `<p>Verified: <span class="verified">${dated(s.verified, s.verifiedAt)}</span> · Proof: <span class="proof">${dated(s.proved, s.provedAt)}</span>`
+    + `${s.digestMatch === true ? ' <span class="muted">digest match</span>' : s.digestMatch === false ? ' <span class="bad">digest differs</span>' : ''}</p>`
+    + `<p><button class="act" data-run="${esc(policy)}" data-kind="verify" data-set="${esc(s.id)}" data-confirm="Verify set ${esc(s.id.slice(0, 8))}? The server re-reads every chunk, hash and page of it (a verify job; its result shows here and under Policies).">Verify</button>`
+    + `<button class="act" data-run="${esc(policy)}" data-kind="prove" data-set="${esc(s.id)}" data-confirm="Prove set ${esc(s.id.slice(0, 8))}? The server restores its chain into scratch space and compares every table (a proof job; its result shows here and under Policies).">Prove</button>`
+    + `<button class="act" data-run="${esc(policy)}" data-kind="restore" data-set="${esc(s.id)}" data-confirm="Restore set ${esc(s.id.slice(0, 8))} (with its chain) into a new instance '${esc(p.definition.instance)}-${esc(s.id.slice(0, 8))}' of this server, beside the live one? The live instance is not touched.">Restore as new</button></p>`
+    + jobs(p)
+    + `<h2>Chain <span class="muted">(what a restore of this set reads, full first)</span></h2><div class="scroll"><table id="chain">${head}${chain.map(row).join('')}</table></div>`
+    + `<h2>Built on it</h2><div class="scroll"><table id="children">${head}${children.length ? children.map(row).join('') : '<tr><td colspan="6" class="muted">No set has this one as its parent.</td></tr>'}</table></div>`
+    + `<p class="legend muted">${esc(STORED_HELP)}</p>`;
+  const files = await filesOf(policy, s.id);
+  html += `<h2>Files <span class="muted">(${files.files.length})</span></h2><div class="scroll"><table id="set-files"><tr><th>File</th><th>Size</th><th>Chunks</th><th title="Its chunks' bytes in the repository, compressed; a chunk another set holds too is counted here as well.">Compressed</th></tr>`
+    + files.files.map((f) => `<tr><td><code>${esc(f.path)}</code></td><td class="num">${mib(f.size)}</td><td class="num">${f.chunks}</td><td class="num">${mib(f.compressed)}</td></tr>`).join('')
+    + '</table></div>';
   return html;
 }
 
@@ -156,11 +318,11 @@ async function policies() {
   for (const p of list.policies) {
     const d = p.definition;
     const sched = ['full', 'incremental', 'differential'].filter((k) => d[k]).map((k) => `${k} every ${esc(d[k])}`).join('<br>') + (d.changedPages ? '<br><span class="muted">changed pages</span>' : '') + (d.shipping ? '<br>shipping' : '');
-    const next = Object.entries(p.next).map(([k, t]) => `${esc(k)} ${ago(t)}`).join('<br>');
+    const next = Object.entries(p.next).map(([k, t]) => `${esc(k)} ${until(t)}`).join('<br>');
     const last = Object.values(p.last).sort((a, b) => (b.ended || '').localeCompare(a.ended || '')).slice(0, 3).map((j) => `${esc(j.kind)} ${state(j.state)} ${ago(j.ended)}`).join('<br>');
     const now = [p.running, p.proving].filter(Boolean).map((j) => `${esc(j.kind)} <span class="id">${esc(j.id)}</span>`).join('<br>') || '<span class="muted">idle</span>';
     html += `<tr data-policy="${esc(d.name)}"><td>${esc(d.name)}${p.consecutiveFailures ? ` <span class="bad">${p.consecutiveFailures} failed</span>` : ''}</td><td>${esc(d.instance)}</td><td>${sched}</td><td>${next}</td><td>${last}</td><td>${now}${p.shipper ? `<br><span class="muted">shipper ${esc(p.shipper)}</span>` : ''}</td>`
-      + `<td><button class="act" data-run="${esc(d.name)}" data-kind="full">Full now</button><button class="act" data-run="${esc(d.name)}" data-kind="prove">Prove newest</button></td></tr>`;
+      + `<td><button class="act" data-run="${esc(d.name)}" data-kind="full" data-confirm="Take a full backup of ${esc(d.instance)} now (policy ${esc(d.name)})?">Full now</button><button class="act" data-run="${esc(d.name)}" data-kind="prove" data-confirm="Prove the newest set of policy ${esc(d.name)} now?">Prove newest</button></td></tr>`;
   }
   html += '</table>';
   for (const p of list.policies) {
@@ -168,8 +330,8 @@ async function policies() {
     html += `<h2>History of ${esc(p.definition.name)}</h2><table class="history"><tr><th>Job</th><th>Kind</th><th>Trigger</th><th>Outcome</th><th>Started</th><th>Duration</th><th>Set</th><th>Size</th><th>Rate</th><th>Error</th></tr>`;
     if (h.jobs.length === 0) html += '<tr><td colspan="10" class="muted">No job has run yet.</td></tr>';
     for (const j of h.jobs) {
-      html += `<tr><td class="id">${esc(j.id)}</td><td>${esc(j.kind)}</td><td>${esc(j.trigger)}</td><td>${state(j.state)}</td><td>${when(j.started)}</td><td class="num">${j.seconds != null ? j.seconds.toFixed(1) + ' s' : ''}</td>`
-        + `<td class="id">${esc((j.set || '').slice(0, 8))}</td><td class="num">${mib(j.bytes)}</td><td class="num">${j.rateMBps != null ? j.rateMBps + ' MB/s' : ''}</td><td class="error">${esc(j.error)}</td></tr>`;
+      html += `<tr><td class="id">${esc(j.id)}</td><td>${esc(j.kind)}</td><td>${esc(j.trigger)}</td><td>${state(j.state)}</td><td>${time(j.started)}</td><td class="num">${j.seconds != null ? j.seconds.toFixed(1) + ' s' : ''}</td>`
+        + `<td class="id">${j.set ? `<a href="#set/${encodeURIComponent(p.definition.name)}/${esc(j.set)}">${esc(j.set.slice(0, 8))}</a>` : ''}</td><td class="num">${mib(j.bytes)}</td><td class="num">${j.rateMBps != null ? j.rateMBps + ' MB/s' : ''}</td><td class="error">${esc(j.error)}</td></tr>`;
     }
     html += '</table>';
   }
@@ -177,20 +339,50 @@ async function policies() {
 }
 
 async function alerts() {
-  const list = await api('/v1/alerts');
-  if (list.alerts.length === 0) return '<h2>Alerts</h2><p class="ok" id="no-alerts">Nothing needs attention.</p>';
-  return '<h2>Alerts</h2>' + list.alerts.map((a) => `<div class="alert ${esc(a.severity)}"><strong>${esc(a.subject)}</strong> <span class="muted">${esc(a.severity)}${a.since ? ', since ' + when(a.since) : ''}</span><br>${esc(a.message)}</div>`).join('');
+  const [list, history] = await Promise.all([api('/v1/alerts'), api('/v1/alerts/history?limit=50')]);
+  let html = '<h2>Alerts</h2>';
+  if (list.alerts.length === 0) html += '<p class="ok" id="no-alerts">Nothing needs attention.</p>';
+  for (const a of list.alerts) {
+    const ack = a.acknowledgedBy ? `<span class="muted acked">acknowledged by ${esc(a.acknowledgedBy)} ${time(a.acknowledgedAt)}</span>`
+      : `<button class="act" data-ack="${esc(a.id)}" data-confirm="Acknowledge '${esc(a.subject)}'? Your token's name is recorded; the alert stays until what it says is fixed.">Acknowledge</button>`;
+    html += `<div class="alert ${esc(a.severity)}${a.acknowledgedBy ? ' acknowledged' : ''}" data-alert="${esc(a.id)}"><strong>${esc(a.subject)}</strong> <span class="muted">${esc(a.severity)}${a.raised ? ', raised ' + time(a.raised) : ''}</span> ${ack}<br>${esc(a.message)}</div>`;
+  }
+  html += '<h2>History</h2><div class="scroll"><table id="alert-history"><tr><th>Time</th><th>Change</th><th>Subject</th><th>What</th></tr>';
+  if (history.events.length === 0) html += '<tr><td colspan="4" class="muted">No alert has been raised.</td></tr>';
+  for (const e of history.events) {
+    html += `<tr data-event="${esc(e.event)}"><td>${time(e.time)}</td><td>${esc(e.event)}${e.event === 'acknowledged' ? ` <span class="muted">by ${esc(e.alert.acknowledgedBy)}</span>` : ''}</td><td>${esc(e.alert.subject)}</td><td>${esc(e.alert.message)}</td></tr>`;
+  }
+  return html + '</table></div>';
 }
 
-document.addEventListener('click', async (e) => {
-  const b = e.target.closest('button[data-run]');
-  if (!b) return;
+// Every action asks first (the text is the button's data-confirm), then calls the API with the signed-in token; the
+// server checks the role (a read token gets a 403, said below the page).
+async function act(b) {
+  if (!window.confirm(b.dataset.confirm)) return;
   try {
-    const job = await api(`/v1/policies/${encodeURIComponent(b.dataset.run)}/run?kind=${b.dataset.kind}`, { method: 'POST' });
-    $('#error').textContent = `Started ${job.kind} job ${job.id}.`;
+    if (b.dataset.run) {
+      const set = b.dataset.set ? `&set=${encodeURIComponent(b.dataset.set)}` : '';
+      const job = await api(`/v1/policies/${encodeURIComponent(b.dataset.run)}/run?kind=${b.dataset.kind}${set}`, { method: 'POST' });
+      $('#error').textContent = `Started ${job.kind} job ${job.id}.`;
+    } else if (b.dataset.stopJob) {
+      await api(`/v1/policies/${encodeURIComponent(b.dataset.stopPolicy)}/jobs/${encodeURIComponent(b.dataset.stopJob)}`, { method: 'DELETE' });
+      $('#error').textContent = `Stopping job ${b.dataset.stopJob}: its program removes what it wrote, and no set is committed.`;
+    } else if (b.dataset.stopBackup) {
+      await api(`/v1/backups/${encodeURIComponent(b.dataset.stopBackup)}`, { method: 'DELETE' });
+      $('#error').textContent = `Stopped backup ${b.dataset.stopBackup.slice(0, 8)}; its program ends without committing a set.`;
+    } else if (b.dataset.ack) {
+      await api(`/v1/alerts/${encodeURIComponent(b.dataset.ack)}/ack`, { method: 'POST' });
+    }
   } catch (err) {
     $('#error').textContent = err.message;
   }
+}
+
+document.addEventListener('click', (e) => {
+  const r = e.target.closest('button[data-range]');
+  if (r) { plotRange = r.dataset.range; route(); return; }
+  const b = e.target.closest('button[data-confirm]');
+  if (b) act(b);
 });
 $('#signin').addEventListener('submit', (e) => { e.preventDefault(); signIn($('#token').value); });
 $('#signout').addEventListener('click', () => showSignIn('Signed out.'));
