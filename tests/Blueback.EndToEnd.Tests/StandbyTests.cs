@@ -13,10 +13,10 @@ public class StandbyTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
 
-    private static async Task<StandbyStatus> StandbyStatusAsync(BluebackClient c) =>
+    internal static async Task<StandbyStatus> StandbyStatusAsync(BluebackClient c) =>
         (await c.StatusAsync()).Instances.Single(i => i.Name == "store").Standby!;
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan bound, Func<Task<string>> why)
+    internal static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan bound, Func<Task<string>> why)
     {
         var sw = Stopwatch.StartNew();
         while (!await condition())
@@ -30,7 +30,7 @@ public class StandbyTests
     }
 
     /// <summary>Waits until the primary has shipped everything and the standby has applied it.</summary>
-    private static async Task WaitCaughtUpAsync(BluebackClient primary, BluebackClient standby)
+    internal static async Task WaitCaughtUpAsync(BluebackClient primary, BluebackClient standby)
     {
         uint shipped = 0;
         await WaitAsync(async () =>
