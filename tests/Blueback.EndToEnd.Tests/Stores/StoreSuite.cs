@@ -113,7 +113,7 @@ public abstract class StoreScenarios<TStore>(TStore store) : IClassFixture<TStor
 }
 
 /// <summary>The same scenarios against every store (one class per store below), encrypted and not.</summary>
-public abstract class StoreSuite<TStore>(TStore store) : StoreScenarios<TStore>(store)
+public abstract partial class StoreSuite<TStore>(TStore store) : StoreScenarios<TStore>(store)
     where TStore : class, IStoreUnderTest
 {
     [Theory(Timeout = 900_000)]
