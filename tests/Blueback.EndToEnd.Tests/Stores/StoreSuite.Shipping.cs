@@ -45,7 +45,7 @@ public abstract partial class StoreSuite<TStore>
         }
         using (standby)
         {
-            Ok(Cli("standby", "promote", "--server", standby.Url), "standby promote");
+            Ok(BackupProgramTests.Cli("standby", "promote", "--server", standby.Url), "standby promote"); // a server call: no store options
             await standby.TerminateAsync(TimeSpan.FromSeconds(20));
         }
         // Every acknowledged commit reached the standby through the store, across the kill.
