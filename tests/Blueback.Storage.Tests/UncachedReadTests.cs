@@ -8,8 +8,19 @@ namespace Blueback.Storage.Tests;
 
 /// <summary>A backup reads pages that are not in the page cache around it (O_DIRECT, windows read ahead): the image
 /// holds exactly the file's pages, every one checked, also while writers change them and checkpoints flush into the ranges being read.</summary>
-public partial class UncachedReadTests
+public partial class UncachedReadTests : IDisposable
 {
+    private readonly List<IDisposable> _disposals = [];
+
+    public void Dispose()
+    {
+        foreach (var d in Enumerable.Reverse(_disposals))
+        {
+            d.Dispose();
+        }
+        GC.SuppressFinalize(this);
+    }
+
     [LibraryImport("libc", EntryPoint = "posix_fadvise")]
     private static partial int Fadvise(int fd, long offset, long length, int advice);
 
@@ -79,6 +90,87 @@ public partial class UncachedReadTests
         finally
         {
             backup.Abort();
+        }
+    }
+
+    /// <summary>A cold database whose file system takes O_DIRECT at open and refuses it at read time (EINVAL, as
+    /// on FUSE): the backup goes on through the page cache, says so once, and the image is whole.</summary>
+    [Fact]
+    public void Direct_reads_refused_at_read_time_fall_back_to_the_cache_once_and_the_image_is_whole()
+    {
+        var faults = new IoFaults().Fail(IoOperation.DatabaseDirectRead, count: 1_000_000, message: "Invalid argument");
+        var (backup, image, path) = ColdImage(faults, 4);
+        try
+        {
+            var reasons = new List<string>();
+            backup.BufferedReads = (_, _, reason) => reasons.Add(reason);
+            AssertHoldsFilePages(image, path);
+            Assert.Contains("Invalid argument", Assert.Single(reasons), StringComparison.Ordinal);
+            Assert.Equal(0, image.BytesReadAroundCache);
+            Assert.True(faults.Injected(IoOperation.DatabaseDirectRead) >= 1);
+        }
+        finally
+        {
+            image.Dispose();
+            backup.Abort();
+        }
+    }
+
+    /// <summary>A page read around the cache that fails its check is read again through the page cache before the
+    /// backup calls it damaged: a healthy page is never reported damaged on what the direct path alone returned.</summary>
+    [Fact]
+    public void A_page_bad_only_on_the_direct_path_is_read_again_through_the_cache_and_taken()
+    {
+        // Every direct read returns a flipped byte (a path that lies, not a disk that lost the page): each range is
+        // taken only from its second read, through the cache. Read again on the direct path, the page stayed bad.
+        var faults = new IoFaults().Garble(IoOperation.DatabaseDirectRead, count: 1_000_000);
+        var (backup, image, path) = ColdImage(faults, 5);
+        try
+        {
+            AssertHoldsFilePages(image, path);
+            Assert.True(faults.Injected(IoOperation.DatabaseDirectRead) >= 1);
+            Assert.True(backup.TransientReadsRecovered >= 1);
+            Assert.Equal(0, backup.BufferedFallbacks);
+        }
+        finally
+        {
+            image.Dispose();
+            backup.Abort();
+        }
+    }
+
+    /// <summary>A database of about 12 MB, evicted from the cache, and a backup's image of it.</summary>
+    private (InstanceBackup Backup, DatabaseImageStream Image, string Path) ColdImage(IoFaults faults, int seed)
+    {
+        var dir = new TempDir("uncached");
+        _disposals.Add(dir);
+        var inst = StorageInstance.Create(dir.Path, Options with { Faults = faults });
+        _disposals.Add(inst);
+        var db = inst.CreateDatabase("a");
+        Load(inst, db, 3000, seed);
+        var path = Path.Combine(dir.Path, "a" + StorageInstance.DatabaseExtension);
+        Assert.True(DirectPathAvailable(path), "this kernel has no cachestat: the direct path cannot run here");
+        Evict(path);
+        var backup = inst.BeginBackup(BackupType.Copy);
+        return (backup, (DatabaseImageStream)backup.OpenDatabaseImage("a"), path);
+    }
+
+    /// <summary>Reads the whole image and checks that each data page is the file's, and checked.</summary>
+    private static void AssertHoldsFilePages(DatabaseImageStream image, string path)
+    {
+        var bytes = new MemoryStream();
+        var buffer = new byte[(1 << 20) + 4096 * 3];
+        for (int n; (n = image.Read(buffer)) > 0;)
+        {
+            bytes.Write(buffer, 0, n);
+        }
+        var file = File.ReadAllBytes(path);
+        var got = bytes.ToArray();
+        int pageSize = image.PageSize;
+        for (uint p = 2; p < image.PageCount; p++)
+        {
+            var fromImage = got.AsSpan((int)p * pageSize, pageSize);
+            Assert.True(fromImage.SequenceEqual(file.AsSpan((int)p * pageSize, pageSize)), $"page {p} differs from the file");
         }
     }
 

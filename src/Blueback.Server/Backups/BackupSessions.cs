@@ -60,6 +60,8 @@ public sealed class BackupSessions : IDisposable
         var session = new HostedBackup(backup, Lease, clientId);
         backup.TransientRead = (db, page, retries) =>
             _logger.LogWarning("Backup {Id}: pages from {Page} of database {Database} failed verification and read correctly after {Retries} retries (transient)", session.Id, page, db, retries);
+        backup.BufferedReads = (db, path, reason) =>
+            _logger.LogWarning("Backup {Id}: reads of database {Database} ('{Path}') around the page cache failed ({Reason}); they go through the cache from here on (slower, and they evict cached pages)", session.Id, db, path, reason);
         try
         {
             _sessions.Add(session);

@@ -41,8 +41,8 @@ internal sealed class DatabaseImageStream : BackupReadStream
         _pageSize = db.PageSize;
         _pageCount = Math.Max(pageCount, FormatConstants.FirstDataPage);
         _headers = VerifiedPageReads.HeaderPages(backup, header, _pageSize);
-        _reader = new UncachedPageReader(_file);
-        _pages = new VerifiedPageReads(backup, db, _reader.Read, _reader.Forget);
+        _reader = new UncachedPageReader(_file) { FellBack = reason => backup.ReportBufferedReads(db.Name, _file.Path, reason) };
+        _pages = new VerifiedPageReads(backup, db, _reader.Read, _reader.Forget, _reader.ReadCached);
     }
 
     public string DatabaseName => _db.Name;
@@ -52,6 +52,9 @@ internal sealed class DatabaseImageStream : BackupReadStream
 
     /// <summary>Pages before the trailer.</summary>
     public uint PageCount => _pageCount;
+
+    /// <summary>The database's page size.</summary>
+    public int PageSize => _pageSize;
 
     /// <summary>The bytes this stream sends: the whole image, or the part asked for.</summary>
     public override long Length => _end - _start;

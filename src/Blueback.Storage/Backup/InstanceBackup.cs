@@ -207,6 +207,19 @@ public sealed class InstanceBackup
         }
     }
 
+    /// <summary>Called once per database image whose reads around the page cache failed and went through it from then
+    /// on: (database, file, the failure's message).</summary>
+    public Action<string, string, string>? BufferedReads { get; set; }
+
+    /// <summary>Database images that fell back to reads through the page cache.</summary>
+    public int BufferedFallbacks { get; private set; }
+
+    internal void ReportBufferedReads(string database, string path, string reason)
+    {
+        BufferedFallbacks++;
+        BufferedReads?.Invoke(database, path, reason);
+    }
+
     internal void ReportTransientRead(string database, uint firstPage, int retries)
     {
         TransientReadsRecovered++;

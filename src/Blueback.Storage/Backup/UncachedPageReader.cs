@@ -31,26 +31,48 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
     {
         file.Faults?.Before(IoOperation.DatabaseRead, file.Path);
         long offset = (long)first * file.PageSize;
-        if (FromWindows(offset, into))
+        try
         {
-            return;
-        }
-        DropWindows(); // not where the stream was: start again from here
-        if (_buffered || FileSystem.MostlyCached(file.Handle, offset, into.Length) is not false || Direct() is null)
-        {
-            lock (file.RangeLock)
+            if (FromWindows(offset, into))
             {
-                file.ReadRaw(first, into);
+                return;
             }
-            return;
+            DropWindows(); // not where the stream was: start again from here
+            if (!_buffered && FileSystem.MostlyCached(file.Handle, offset, into.Length) is false && Direct() is not null)
+            {
+                _current = Load(offset);
+                _next = Load(offset + WindowBytes);
+                if (!FromWindows(offset, into))
+                {
+                    throw new InvalidOperationException("A window read ahead does not hold the range it was read for."); // cannot happen
+                }
+                return;
+            }
         }
-        _current = Load(offset);
-        _next = Load(offset + WindowBytes);
-        if (!FromWindows(offset, into))
+        catch (IOException ex) when (!_buffered)
         {
-            throw new InvalidOperationException("A window read ahead does not hold the range it was read for."); // cannot happen
+            // O_DIRECT taken at open but refused at read time (EINVAL on some FUSE file systems), or a direct read that
+            // failed: through the cache from here on, which reports a real disk error itself. Said once.
+            _buffered = true;
+            DropWindows();
+            FellBack?.Invoke(ex.Message);
+        }
+        ReadCached(first, into);
+    }
+
+    /// <summary>Reads the pages through the page cache, under the file's range lock: where the direct path cannot
+    /// go, and for a second look at a page that failed its check on it (<see cref="VerifiedPageReads"/>), so that a
+    /// page is never called damaged on what one path alone returned.</summary>
+    public void ReadCached(uint first, Span<byte> into)
+    {
+        lock (file.RangeLock)
+        {
+            file.ReadRaw(first, into);
         }
     }
+
+    /// <summary>Hears, once, why reads around the cache stopped and went through it (the failure's message).</summary>
+    public Action<string>? FellBack { get; init; }
 
     /// <summary>Copies the range from the windows read ahead, moving on to the next window (and reading the one after
     /// it) as the range runs past the current one. False when the range does not start in the current window.</summary>
@@ -89,7 +111,9 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
         {
             lock (file.RangeLock)
             {
+                file.Faults?.Before(IoOperation.DatabaseDirectRead, file.Path);
                 w.Fill(direct);
+                file.Faults?.After(IoOperation.DatabaseDirectRead, w.Span);
             }
         });
         return w;

@@ -6,7 +6,9 @@ namespace Blueback.Storage.Backup;
 /// <summary>Reads of a database's pages for a backup, each checked: a whole image and a changed-pages image read
 /// through this same code, so both verify every page's checksum and number, retry a transient mismatch (bounded, cut
 /// short by an abort) and name the database file and page when one stays wrong.</summary>
-internal sealed class VerifiedPageReads(InstanceBackup backup, Database db, Action<uint, Span<byte>> read, Action forget)
+/// <param name="reread">How a range that failed its check is read again (through the page cache, for a first
+/// read that went around it); <paramref name="read"/> when null.</param>
+internal sealed class VerifiedPageReads(InstanceBackup backup, Database db, Action<uint, Span<byte>> read, Action forget, Action<uint, Span<byte>>? reread = null)
 {
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(80), TimeSpan.FromMilliseconds(160)];
 
@@ -19,7 +21,7 @@ internal sealed class VerifiedPageReads(InstanceBackup backup, Database db, Acti
         {
             try
             {
-                read(first, span);
+                (attempt == 0 ? read : reread ?? read)(first, span);
             }
             catch (IOException ex)
             {

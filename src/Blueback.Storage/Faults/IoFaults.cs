@@ -8,6 +8,10 @@ public enum IoOperation
     LogCreate,
     DatabaseRead,
     DatabaseWrite,
+
+    /// <summary>A backup's read of database pages around the page cache (O_DIRECT): where a file system takes the
+    /// flag at open and refuses it at read time (EINVAL, seen on FUSE), or returns what the cache does not hold.</summary>
+    DatabaseDirectRead,
 }
 
 /// <summary>Faults injected into one instance's I/O (<see cref="InstanceOptions.Faults"/>): for tests and failure
@@ -26,6 +30,41 @@ public sealed class IoFaults
         public int Remaining { get; set; }
         public TimeSpan? Delay { get; init; }
         public string Message { get; init; } = "";
+        public bool Garble { get; init; }
+    }
+
+    /// <summary>Flips a byte in every 4 KiB of the data of <paramref name="count"/> calls of <paramref name="operation"/>
+    /// that return data (a read path that returns wrong content wherever it reads), after letting <paramref name="after"/> pass.</summary>
+    public IoFaults Garble(IoOperation operation, int count = 1, int after = 0)
+    {
+        lock (_lock)
+        {
+            _rules.Add(new Rule { Operation = operation, Skip = after, Remaining = count, Garble = true });
+        }
+        return this;
+    }
+
+    /// <summary>Called after an operation that read <paramref name="data"/>: garbles it when a rule says so.</summary>
+    internal void After(IoOperation operation, Span<byte> data)
+    {
+        lock (_lock)
+        {
+            if (data.IsEmpty || _rules.FirstOrDefault(r => r.Operation == operation && r.Garble && r.Remaining > 0) is not { } rule)
+            {
+                return;
+            }
+            if (rule.Skip > 0)
+            {
+                rule.Skip--;
+                return;
+            }
+            rule.Remaining--;
+            _injected[operation] = _injected.GetValueOrDefault(operation) + 1;
+        }
+        for (int at = Math.Min(2048, data.Length - 1); at < data.Length; at += 4096)
+        {
+            data[at] ^= 0x5a;
+        }
     }
 
     /// <summary>Fails <paramref name="count"/> calls of <paramref name="operation"/>, after letting <paramref name="after"/> pass.</summary>
@@ -73,7 +112,7 @@ public sealed class IoFaults
         string? fail = null;
         lock (_lock)
         {
-            foreach (var r in _rules.Where(r => r.Operation == operation && r.Remaining > 0))
+            foreach (var r in _rules.Where(r => r.Operation == operation && r.Remaining > 0 && !r.Garble))
             {
                 if (r.Skip > 0)
                 {
