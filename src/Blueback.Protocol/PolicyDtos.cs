@@ -54,6 +54,12 @@ public sealed class PolicyRepository
     [JsonPropertyName("s3Endpoint")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? S3Endpoint { get; set; }
     /// <summary>For s3:// locations: the region, or null for the SDK's default.</summary>
     [JsonPropertyName("s3Region")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? S3Region { get; set; }
+    /// <summary>For s3:// locations: the bucket in the path (true) or the host name; null: as the program's default.</summary>
+    [JsonPropertyName("s3PathStyle")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? S3PathStyle { get; set; }
+    /// <summary>For s3:// locations: when-required or when-supported (the AWS SDK's checksums); null: as the program's default.</summary>
+    [JsonPropertyName("s3Checksums")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? S3Checksums { get; set; }
+    /// <summary>For s3:// locations: the multipart part size (5M to 1G); null: as the program's default.</summary>
+    [JsonPropertyName("s3PartSize")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? S3PartSize { get; set; }
     /// <summary>The key file of an encrypted repository (a passphrase comes from the server's BLUEBACK_REPO_PASSWORD).</summary>
     [JsonPropertyName("keyFile")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? KeyFile { get; set; }
     /// <summary>Create the repository on the first run if it does not exist.</summary>

@@ -131,4 +131,25 @@ public class StrictConfigTests
         Assert.Equal(new Uri("http://10.0.0.2:7421"), ServerConfig.RepairSource("http://10.0.0.2:7421", "t", "test"));
         Assert.Null(ServerConfig.RepairSource(null, null, "test"));
     }
+
+    [Theory]
+    [InlineData("\"s3Checksums\": \"sometimes\"", "'sometimes' is not a checksum mode")]
+    [InlineData("\"s3PartSize\": \"2M\"", "outside 5 MiB to 1 GiB")]
+    [InlineData("\"s3PathStyle\": \"yes\"", "\"policies[0].repository.s3PathStyle\"")]
+    public void A_policy_s_S3_settings_are_checked_when_the_config_is_read(string setting, string expected)
+    {
+        var message = Load(Instances + $$"""
+          "policies": [ { "name": "p", "instance": "store", "repository": { "location": "s3://b/r", {{setting}} }, "full": "7d" } ] }
+        """);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_policy_s_S3_settings_reach_its_commands()
+    {
+        var repository = new PolicyRepository { Location = "s3://b/r", S3Endpoint = "http://rgw:7480", S3PathStyle = false, S3Checksums = "when-required", S3PartSize = "64M" };
+        Assert.Equal(["--repo", "s3://b/r", "--s3-endpoint", "http://rgw:7480", "--s3-path-style", "false", "--s3-checksums", "when-required", "--s3-part-size", "64M"],
+            PolicyCommands.Repository(repository));
+        Assert.Equal(new Blueback.Repository.Stores.S3Settings("http://rgw:7480", null, false, "when-required", "64M"), PolicyCommands.S3(repository));
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Blueback.Protocol;
+using Blueback.Repository.Stores;
 
 namespace Blueback.Server.Policies;
 
@@ -25,8 +26,28 @@ internal static class PolicyCommands
         {
             args.AddRange([$"--{side}key-file", k]);
         }
+        if (side.Length == 0)
+        {
+            // The service's quirks (docs/repository.md); 'repo copy' takes one set of them, from its --repo side's options.
+            if (repository.S3PathStyle is { } pathStyle)
+            {
+                args.AddRange(["--s3-path-style", pathStyle ? "true" : "false"]);
+            }
+            if (repository.S3Checksums is { } checksums)
+            {
+                args.AddRange(["--s3-checksums", checksums]);
+            }
+            if (repository.S3PartSize is { } partSize)
+            {
+                args.AddRange(["--s3-part-size", partSize]);
+            }
+        }
         return args;
     }
+
+    /// <summary>The S3 settings of a policy's repository, for the server's own reads of it.</summary>
+    public static S3Settings S3(PolicyRepository repository) =>
+        new(repository.S3Endpoint, repository.S3Region, repository.S3PathStyle, repository.S3Checksums, repository.S3PartSize);
 
     public static List<string> Init(PolicyRepository repository)
     {

@@ -65,7 +65,7 @@ internal static class PolicyRepositories
 
     private static async Task<T> UseAsync<T>(PolicyRepository repository, Func<BackupRepository, CancellationToken, Task<T>> body, CancellationToken ct)
     {
-        var store = RepositoryStores.Open(repository.Location, repository.S3Endpoint, repository.S3Region);
+        var store = RepositoryStores.Open(repository.Location, PolicyCommands.S3(repository));
         try
         {
             var repo = await BackupRepository.OpenAsync(store, RepositorySecret.FromKeyFileOrEnvironment(repository.KeyFile), ct).ConfigureAwait(false);

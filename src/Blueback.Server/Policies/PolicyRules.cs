@@ -1,4 +1,6 @@
 using Blueback.Protocol;
+using Blueback.Repository;
+using Blueback.Repository.Stores;
 
 namespace Blueback.Server.Policies;
 
@@ -24,6 +26,17 @@ internal static class PolicyRules
         if (string.IsNullOrWhiteSpace(p.Repository.Location))
         {
             throw new ServerConfigException($"{where}: policy '{p.Name}' has no repository location (\"repository\": {{\"location\": \"/backups/x\" or \"s3://bucket/prefix\"}}).");
+        }
+        if (p.Repository.Location.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            try
+            {
+                RepositoryStores.Resolve(PolicyCommands.S3(p.Repository));
+            }
+            catch (RepositoryException ex)
+            {
+                throw new ServerConfigException($"{where}: policy '{p.Name}', its repository's S3 settings (\"s3PathStyle\", \"s3Checksums\", \"s3PartSize\"): {ex.Message}");
+            }
         }
         if (p.Full is null)
         {
