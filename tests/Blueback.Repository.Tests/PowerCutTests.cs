@@ -52,7 +52,9 @@ public class PowerCutTests(ITestOutputHelper output)
         string current = dir["r0"];
         await BackupRepository.InitAsync(new LocalDirectoryStore(current));
         var committed = new List<string>();
-        int total = 0;
+        var shipped = new List<ShippedKey>();
+        uint generation = 1; // shipped generations go on across rounds and repositories, as a shipper's do
+        int total = 0, totalShipped = 0;
         var verified = new HashSet<string>(StringComparer.Ordinal);
         int listedMax = 0, duringWrite = 0;
         long torn = 0, dropped = 0, kept = 0;
@@ -61,19 +63,21 @@ public class PowerCutTests(ITestOutputHelper output)
             if (round % 25 == 0)
             {
                 // A new repository every 25 rounds, the last one checked whole first: each cut copies the whole tree.
-                await CheckAsync(await BackupRepository.OpenAsync(new LocalDirectoryStore(current)), committed, [], round);
+                await CheckAsync(await BackupRepository.OpenAsync(new LocalDirectoryStore(current)), committed, [], round, shipped);
                 DeleteTree(current);
                 current = dir[$"e{round}"];
                 await BackupRepository.InitAsync(new LocalDirectoryStore(current));
                 total += committed.Count;
+                totalShipped += shipped.Count;
                 committed.Clear();
+                shipped.Clear();
                 verified.Clear();
             }
             string next = dir[$"r{round}"];
             using (var layer = new PowerCut(current))
             {
                 var repo = await BackupRepository.OpenAsync(new LocalDirectoryStore(current));
-                listedMax = Math.Max(listedMax, await CheckAsync(repo, committed, verified, round));
+                listedMax = Math.Max(listedMax, await CheckAsync(repo, committed, verified, round, shipped));
                 using var stop = new CancellationTokenSource();
                 var acks = new List<string>();
                 int inFlight = 0;
@@ -106,12 +110,50 @@ public class PowerCutTests(ITestOutputHelper output)
                             acks.Add(id);
                         }
                     }
-                })).ToArray();
+                })).ToList();
+                var shippedAcks = new List<ShippedKey>();
+                writers.Add(Task.Run(async () =>
+                {
+                    // A shipper beside the backups: one log generation after another, each committed as a shipped set.
+                    var local = new Random(round * 7 + 5);
+                    while (!stop.IsCancellationRequested)
+                    {
+                        var key = new ShippedKey("store", "sig", generation);
+                        Interlocked.Increment(ref inFlight);
+                        try
+                        {
+                            var writer = repo.BeginShipped(key, Codec.Default(), chunkSize: 64 << 10);
+                            await writer.AddFileAsync($"logs/{generation:X8}.log", new MemoryStream(Content(local)), cancellationToken: stop.Token);
+                            await writer.CommitAsync(writer.Describing(new Manifest
+                            {
+                                SetId = key.SetId, Instance = "store", Type = BackupRepository.ShippedType, LogSignature = "sig", GenLow = generation, GenHigh = generation,
+                            }), stop.Token);
+                        }
+                        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                        {
+                            return;
+                        }
+                        finally
+                        {
+                            Interlocked.Decrement(ref inFlight);
+                        }
+                        lock (shippedAcks)
+                        {
+                            shippedAcks.Add(key);
+                        }
+                        generation++;
+                    }
+                }));
                 await Task.Delay(rng.Next(5, 200));
                 List<string> before;
+                List<ShippedKey> shippedBefore;
                 lock (acks)
                 {
                     before = [.. acks];
+                }
+                lock (shippedAcks)
+                {
+                    shippedBefore = [.. shippedAcks];
                 }
                 duringWrite += Volatile.Read(ref inFlight) > 0 ? 1 : 0;
                 var report = layer.Cut(next, rng, rng.Next(2) == 0 ? 0 : 0.5);
@@ -119,18 +161,22 @@ public class PowerCutTests(ITestOutputHelper output)
                 dropped += report.PagesDropped;
                 kept += report.PagesKept;
                 await stop.CancelAsync();
-                Assert.True(Task.WaitAll(writers, TimeSpan.FromSeconds(60)), $"round {round}: the set writers did not stop within 60 s");
+                Assert.True(Task.WaitAll([.. writers], TimeSpan.FromSeconds(60)), $"round {round}: the set writers and the shipper did not stop within 60 s");
                 committed.AddRange(before);
+                shipped.AddRange(shippedBefore);
+                generation++; // a generation whose commit the cut may have caught is not shipped again under its number
             }
             DeleteTree(current);
             current = next;
         }
         verified.Clear();
         var last = await BackupRepository.OpenAsync(new LocalDirectoryStore(current));
-        int listed = await CheckAsync(last, committed, verified, cuts + 1);
+        int listed = await CheckAsync(last, committed, verified, cuts + 1, shipped);
         total += committed.Count;
+        totalShipped += shipped.Count;
         Assert.True(total > cuts / 2, $"only {total} sets committed over {cuts} rounds");
-        output.WriteLine($"cuts {cuts} (during a set's write {duringWrite}), sets committed {total}, listed at the end {listed}, torn files {torn}, unflushed pages dropped {dropped}, kept {kept}, took {DateTime.UtcNow - started}");
+        Assert.True(totalShipped > 0, "no log generation was shipped");
+        output.WriteLine($"cuts {cuts} (during a set's write {duringWrite}), sets committed {total}, generations shipped {totalShipped}, listed at the end {listed}, torn files {torn}, unflushed pages dropped {dropped}, kept {kept}, took {DateTime.UtcNow - started}");
     }
 
     /// <summary>Removes a tree the run is done with; a stopped set's chunk writes may still land in it for a moment.</summary>
@@ -150,9 +196,21 @@ public class PowerCutTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Every committed set listed; every listed set not verified yet verifies. Returns the sets listed.</summary>
-    private static async Task<int> CheckAsync(BackupRepository repo, List<string> committed, HashSet<string> verified, int round)
+    /// <summary>Every committed set and shipped generation listed; every listed one not verified yet verifies. Returns
+    /// the sets listed.</summary>
+    private static async Task<int> CheckAsync(BackupRepository repo, List<string> committed, HashSet<string> verified, int round, List<ShippedKey> shipped)
     {
+        var keys = (await repo.ListShippedAsync("store")).ToHashSet();
+        foreach (var key in shipped)
+        {
+            Assert.True(keys.Contains(key), $"round {round}: shipped generation {key.Generation}, whose commit returned before a power cut, is not listed");
+        }
+        foreach (var key in keys.Where(k => !verified.Contains(k.SetId)))
+        {
+            var problems = await SetVerifier.VerifyAsync(repo, await repo.ReadShippedAsync(key));
+            Assert.True(problems.Count == 0, $"round {round}: listed shipped generation {key.Generation} fails verification: {string.Join("; ", problems.Take(5))}");
+            verified.Add(key.SetId);
+        }
         var sets = await repo.ListSetsAsync();
         var ids = sets.Select(s => s.SetId).ToHashSet(StringComparer.Ordinal);
         foreach (var id in committed)
