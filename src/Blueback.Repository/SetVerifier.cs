@@ -157,27 +157,34 @@ public static class SetVerifier
         }
         finally
         {
-            await cts.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await reader.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or RepositoryException or IOException or InvalidDataException or System.Threading.Channels.ChannelClosedException)
-            {
-                // Already reported above, or moot because the write side failed first.
-            }
-            while (chunks.Reader.TryRead(out var left))
-            {
-                if (left.Raw is not null)
-                {
-                    ChunkBufferPool.Return(left.Raw);
-                }
-            }
+            await StopReaderAsync(cts, reader, chunks.Reader).ConfigureAwait(false);
         }
         var digest = shared ? ChunkDigest.Of(chunkHashes) : BackupRepository.Hex(sha.GetHashAndReset());
         if (written != file.Size || !string.Equals(digest, file.Digest, StringComparison.Ordinal))
         {
             throw new RepositoryException($"set {manifest.SetId}, file {file.Path}: reassembled {written} bytes with digest {digest}, but the manifest says {file.Size} bytes with {file.Digest}. The set is damaged; restore from another set.");
+        }
+    }
+
+    /// <summary>Stops the chunk reader and gives back the buffers of chunks it read that nobody took. Its failure was
+    /// already reported where it mattered, or is moot because the receiving side failed first.</summary>
+    private static async Task StopReaderAsync(CancellationTokenSource cts, Task reader, System.Threading.Channels.ChannelReader<ExtractedChunk> chunks)
+    {
+        await cts.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await reader.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or RepositoryException or IOException or InvalidDataException or System.Threading.Channels.ChannelClosedException)
+        {
+            // See the summary.
+        }
+        while (chunks.TryRead(out var left))
+        {
+            if (left.Raw is not null)
+            {
+                ChunkBufferPool.Return(left.Raw);
+            }
         }
     }
 
@@ -231,22 +238,7 @@ public static class SetVerifier
         }
         finally
         {
-            await cts.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await reader.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or RepositoryException or IOException or InvalidDataException or System.Threading.Channels.ChannelClosedException)
-            {
-                // Already reported above, or moot because the receiving side failed first.
-            }
-            while (chunks.Reader.TryRead(out var left))
-            {
-                if (left.Raw is not null)
-                {
-                    ChunkBufferPool.Return(left.Raw);
-                }
-            }
+            await StopReaderAsync(cts, reader, chunks.Reader).ConfigureAwait(false);
         }
         var digest = ChunkDigest.Of(chunkHashes);
         if (written != file.Size || !string.Equals(digest, file.Digest, StringComparison.Ordinal))
