@@ -128,9 +128,10 @@ internal static class RestoreEndpoints
         var encoding = ctx.Request.Headers[Routes.UploadEncodingHeader].ToString();
         bool framed = encoding == Routes.ChunkFramesEncoding;
         long? declared = ctx.Request.ContentLength;
-        long bound = 0;
         List<int>? chunkSizes = sizesHeader.Length == 0 ? null : ChunkSizes.Parse(sizesHeader, maxBytes: framed ? MaxUploadBytes : declared ?? 0);
         long size = framed ? chunkSizes?.Sum(n => (long)n) ?? 0 : declared ?? 0;
+        // A whole file's body: its declared size, or for frames every chunk at its largest.
+        long bound = framed ? chunkSizes is null ? 0 : FramedUpload.MaxBytes(chunkSizes) : size;
         if (s is null)
         {
             refusal = NoSession(id);
@@ -159,7 +160,7 @@ internal static class RestoreEndpoints
         {
             refusal = Problems.BadRequest($"The {Routes.ChunkSizesHeader} header must list the file's chunk sizes (SIZE or SIZE*COUNT, comma-separated) adding up to its Content-Length ({size:N0}).");
         }
-        else if (framed && (declared ?? 0) > (bound = FramedUpload.MaxBytes(chunkSizes!)))
+        else if (framed && (declared ?? 0) > bound)
         {
             refusal = Problems.Of(StatusCodes.Status413PayloadTooLarge, "Too large", $"A chunk-frame upload of these {chunkSizes!.Count} chunk(s) takes at most {bound:N0} bytes; this one announces {declared:N0}.");
         }
@@ -167,8 +168,7 @@ internal static class RestoreEndpoints
         {
             if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
-                // Bodies are whole files, bounded by their declared size (framed: by every chunk at its largest).
-                limit.MaxRequestBodySize = framed ? FramedUpload.MaxBytes(chunkSizes!) : size;
+                limit.MaxRequestBodySize = bound;
             }
             refusal = await GuardAsync(async () =>
             {

@@ -317,26 +317,35 @@ internal sealed class LogReplayer
         }
         if (rec.Type == LogRecordType.PageImage)
         {
-            if (rec.Payload.Length != page.Length)
-            {
-                throw new LogCorruptException($"Log record at {rec.Lsn} holds a {rec.Payload.Length}-byte image for page {rec.Page} of '{db.File.Path}', whose pages are {page.Length} bytes.", rec.Lsn.Generation, rec.Lsn.Offset);
-            }
-            rec.Payload.Span.CopyTo(page);
             _torn.Remove(key);
         }
-        else
+        else if (torn)
         {
-            if (torn)
-            {
-                throw new PageCorruptException(db.File.Path, rec.Page, $"the page is damaged on disk and the log from the checkpoint holds no whole image of it to repair it from (first change at {rec.Lsn})");
-            }
-            if (!PageDelta.Apply(rec.Payload.Span, page))
-            {
-                throw new LogCorruptException($"Log record at {rec.Lsn} (a page delta for page {rec.Page}) is malformed.", rec.Lsn.Generation, rec.Lsn.Offset);
-            }
+            throw new PageCorruptException(db.File.Path, rec.Page, $"the page is damaged on disk and the log from the checkpoint holds no whole image of it to repair it from (first change at {rec.Lsn})");
         }
+        ApplyToPage(rec, page, $" of '{db.File.Path}'");
         Touched.Add(rec.Database);
         RecordsApplied++;
+    }
+
+    /// <summary>Lays one page record on <paramref name="page"/>: a whole image copied, a delta applied. Recovery's replay
+    /// and a page repair's roll-forward (<see cref="Repair.PageRepair"/>) share it; <paramref name="file"/> completes
+    /// the messages (" of 'PATH'", or empty).</summary>
+    /// <exception cref="LogCorruptException">The image is not a page's size, or the delta is malformed.</exception>
+    internal static void ApplyToPage(LogRecord rec, Span<byte> page, string file)
+    {
+        if (rec.Type == LogRecordType.PageImage)
+        {
+            if (rec.Payload.Length != page.Length)
+            {
+                throw new LogCorruptException($"Log record at {rec.Lsn} holds a {rec.Payload.Length}-byte image for page {rec.Page}{file}, whose pages are {page.Length} bytes.", rec.Lsn.Generation, rec.Lsn.Offset);
+            }
+            rec.Payload.Span.CopyTo(page);
+        }
+        else if (!PageDelta.Apply(rec.Payload.Span, page))
+        {
+            throw new LogCorruptException($"Log record at {rec.Lsn} (a page delta for page {rec.Page}) is malformed.", rec.Lsn.Generation, rec.Lsn.Offset);
+        }
     }
 
     /// <summary>Writes replayed pages to their files, runs of consecutive pages in one write each, and flushes them.</summary>

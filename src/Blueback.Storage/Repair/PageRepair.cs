@@ -1,6 +1,7 @@
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Paging;
+using Blueback.Storage.Recovery;
 
 namespace Blueback.Storage.Repair;
 
@@ -103,18 +104,7 @@ internal sealed class PageRepair(string instance, string logDirectory, Signature
         {
             return false;
         }
-        if (rec.Type == LogRecordType.PageImage)
-        {
-            if (rec.Payload.Length != page.Length)
-            {
-                throw new LogCorruptException($"Log record at {rec.Lsn} holds a {rec.Payload.Length}-byte image for page {rec.Page}, whose pages are {page.Length} bytes.", rec.Lsn.Generation, rec.Lsn.Offset);
-            }
-            rec.Payload.Span.CopyTo(page);
-        }
-        else if (!PageDelta.Apply(rec.Payload.Span, page))
-        {
-            throw new LogCorruptException($"Log record at {rec.Lsn} (a page delta for page {rec.Page}) is malformed.", rec.Lsn.Generation, rec.Lsn.Offset);
-        }
+        LogReplayer.ApplyToPage(rec, page, "");
         return true;
     }
 
