@@ -29,7 +29,7 @@ public partial class PolicyTests
     }
 
     /// <summary>Waits (bounded) until <paramref name="done"/> holds for the policy's history.</summary>
-    private static async Task<List<PolicyJobInfo>> WaitForHistoryAsync(PolicyCalls calls, string policy, Func<List<PolicyJobInfo>, bool> done, TimeSpan bound)
+    internal static async Task<List<PolicyJobInfo>> WaitForHistoryAsync(PolicyCalls calls, string policy, Func<List<PolicyJobInfo>, bool> done, TimeSpan bound)
     {
         var sw = Stopwatch.StartNew();
         while (true)
