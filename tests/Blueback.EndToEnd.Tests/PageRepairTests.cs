@@ -11,11 +11,27 @@ namespace Blueback.EndToEnd.Tests;
 public class PageRepairTests
 {
     private const int PageSize = 8192;
-    private const int Keys = 700;
+    internal const int Keys = 700;
 
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
 
-    private static byte[] Value(int i) => Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat($"value-{i:D5};", 400))); // ~4.8 KB: one or two to a page
+    internal static byte[] Value(int i) => Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat($"value-{i:D5};", 400))); // ~4.8 KB: one or two to a page
+
+    /// <summary>Flips a byte of page <paramref name="victim"/> of a database file a running server has open, as a
+    /// failing disk would, and checks that <c>db checksum</c> sees it.</summary>
+    internal static void Damage(string file, uint victim)
+    {
+        Assert.True(new FileInfo(file).Length > (victim + 1) * PageSize, "the database is too small for the test");
+        using (var fs = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            fs.Position = victim * PageSize + 4000;
+            int b = fs.ReadByte();
+            fs.Position = victim * PageSize + 4000;
+            fs.WriteByte((byte)(b ^ 0xFF));
+            fs.Flush(flushToDisk: true);
+        }
+        Assert.Equal(1, Cli("db", "checksum", file).Exit); // damaged, under the running server
+    }
 
     [Fact(Timeout = 300_000)]
     [Trait(Tier.Category, Tier.Slow)]
@@ -52,16 +68,7 @@ public class PageRepairTests
             using var c = new BluebackClient(server.Url);
             var file = Path.Combine(data, "store", "mailbox.bdb");
             const uint victim = 250;
-            Assert.True(new FileInfo(file).Length > (victim + 1) * PageSize, "the database is too small for the test");
-            using (var fs = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
-            {
-                fs.Position = victim * PageSize + 4000;
-                int b = fs.ReadByte();
-                fs.Position = victim * PageSize + 4000;
-                fs.WriteByte((byte)(b ^ 0xFF));
-                fs.Flush(flushToDisk: true);
-            }
-            Assert.Equal(1, Cli("db", "checksum", file).Exit); // damaged, under the running server
+            Damage(file, victim);
 
             for (int i = 0; i < Keys; i++)
             {
