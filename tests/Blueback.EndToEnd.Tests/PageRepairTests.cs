@@ -33,6 +33,26 @@ public class PageRepairTests
         Assert.Equal(1, Cli("db", "checksum", file).Exit); // damaged, under the running server
     }
 
+    /// <summary>After the reads: one page repaired, as the status, the server log (naming the page and
+    /// <paramref name="source"/>), the alerts and the metrics say, and the file clean under the running server.</summary>
+    internal static async Task AssertRepairedAsync(ServerProcess server, BluebackClient c, string file, uint victim, string source)
+    {
+        var status = (await c.StatusAsync()).Instances.Single(i => i.Name == "store");
+        Assert.Equal(1, status.PagesRepaired);
+        Assert.Contains($"Page {victim} of database 'mailbox' of instance store", server.Output, StringComparison.Ordinal);
+        Assert.Contains($"repaired from {source}", server.Output, StringComparison.Ordinal);
+        using (var http = TestToken.Http(server.Url))
+        {
+            var alerts = System.Text.Json.JsonSerializer.Deserialize(await http.GetStringAsync(Routes.Alerts), ProtocolJson.Default.AlertList)!;
+            Assert.Contains(alerts.Alerts, a => a.Severity == "warning" && a.Subject == $"instance store, database mailbox, page {victim}" && a.Message.Contains(source, StringComparison.Ordinal));
+            var metrics = await http.GetStringAsync(Routes.Metrics);
+            MetricsTests.AssertExposed(metrics, MetricsTests.RepairFamilies);
+            Assert.Contains("blueback_page_repairs_total{instance=\"store\",result=\"repaired\"} 1", metrics, StringComparison.Ordinal);
+        }
+        var clean = Cli("db", "checksum", file); // written in place, under the running server
+        Assert.True(clean.Exit == 0, clean.Out + clean.Err);
+    }
+
     [Fact(Timeout = 300_000)]
     [Trait(Tier.Category, Tier.Slow)]
     public async Task A_page_damaged_under_a_running_server_is_repaired_from_a_standby_and_every_read_answers_right()
@@ -74,20 +94,7 @@ public class PageRepairTests
             {
                 Assert.Equal(Value(i), await c.GetAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D5}")));
             }
-            var status = (await c.StatusAsync()).Instances.Single(i => i.Name == "store");
-            Assert.Equal(1, status.PagesRepaired);
-            Assert.Contains($"Page {victim} of database 'mailbox' of instance store", server.Output, StringComparison.Ordinal);
-            Assert.Contains($"repaired from standby {standbyUrl}", server.Output, StringComparison.Ordinal);
-            using (var http = TestToken.Http(server.Url))
-            {
-                var alerts = System.Text.Json.JsonSerializer.Deserialize(await http.GetStringAsync(Routes.Alerts), ProtocolJson.Default.AlertList)!;
-                Assert.Contains(alerts.Alerts, a => a.Severity == "warning" && a.Subject == $"instance store, database mailbox, page {victim}");
-                var metrics = await http.GetStringAsync(Routes.Metrics);
-                MetricsTests.AssertExposed(metrics, MetricsTests.RepairFamilies);
-                Assert.Contains("blueback_page_repairs_total{instance=\"store\",result=\"repaired\"} 1", metrics, StringComparison.Ordinal);
-            }
-            var clean = Cli("db", "checksum", file); // written in place, under the running server
-            Assert.True(clean.Exit == 0, clean.Out + clean.Err);
+            await AssertRepairedAsync(server, c, file, victim, $"standby {standbyUrl}");
             await server.TerminateAsync(TimeSpan.FromSeconds(30));
         }
     }

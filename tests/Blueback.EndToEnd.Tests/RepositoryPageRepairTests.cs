@@ -1,6 +1,5 @@
 using System.Text;
 using Blueback.Client;
-using Blueback.Protocol;
 using static Blueback.EndToEnd.Tests.PageRepairTests;
 
 namespace Blueback.EndToEnd.Tests;
@@ -48,18 +47,7 @@ public class RepositoryPageRepairTests
         {
             Assert.Equal(Expected(i), await c.GetAsync("store", "mailbox", "t", Key(i)));
         }
-        var status = (await c.StatusAsync()).Instances.Single(i => i.Name == "store");
-        Assert.Equal(1, status.PagesRepaired);
-        Assert.Contains($"Page {Victim} of database 'mailbox' of instance store", server.Output, StringComparison.Ordinal);
-        Assert.Contains($"repaired from repository {location} set ", server.Output, StringComparison.Ordinal);
-        using (var http = TestToken.Http(server.Url))
-        {
-            var alerts = System.Text.Json.JsonSerializer.Deserialize(await http.GetStringAsync(Routes.Alerts), ProtocolJson.Default.AlertList)!;
-            Assert.Contains(alerts.Alerts, a => a.Severity == "warning" && a.Subject == $"instance store, database mailbox, page {Victim}" && a.Message.Contains($"repository {location} set ", StringComparison.Ordinal));
-            Assert.Contains("blueback_page_repairs_total{instance=\"store\",result=\"repaired\"} 1", await http.GetStringAsync(Routes.Metrics), StringComparison.Ordinal);
-        }
-        var clean = Cli("db", "checksum", file); // written in place, under the running server
-        Assert.True(clean.Exit == 0, clean.Out + clean.Err);
+        await AssertRepairedAsync(server, c, file, Victim, $"repository {location} set ");
         await server.TerminateAsync(TimeSpan.FromSeconds(30));
     }
 
