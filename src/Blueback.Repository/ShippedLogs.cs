@@ -94,7 +94,10 @@ public sealed partial class BackupRepository
                 scan.Uncommitted.Add((group.Key.Prefix, null, group.Key.ManifestKey, group.Key.SetId, group.ToList()));
                 continue;
             }
-            await Store.DeletePrefixAsync(group.Key.Prefix, cancellationToken).ConfigureAwait(false);
+            if (!await TryRemoveLockedAsync(report, group.Key.Prefix, group.Key.SetId, group.ToList(), cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
             report.Removed.Add(group.Key.SetId);
             report.RemovedBytes += group.Sum(o => o.Size);
         }
