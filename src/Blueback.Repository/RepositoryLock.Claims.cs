@@ -5,8 +5,8 @@ namespace Blueback.Repository;
 
 /// <summary>The maintenance lock of an immutable repository, where no object is deleted or rewritten: each maintainer
 /// writes a claim once (<c>locks/claims/TICKS-OWNER.json</c>) and, when done, a release beside it
-/// (<c>locks/released/OWNER.json</c>). The earliest claim that is neither released, expired, nor of a process gone
-/// from this machine holds the lock; a later claimant withdraws (releases its own claim) and is refused. gc removes
+/// (<c>locks/released/OWNER.json</c>). A claim holds the lock when no other claim is live (neither released, expired,
+/// nor of a process gone from this machine); otherwise the claimant withdraws (releases its own claim) and is refused. gc removes
 /// claims and releases once their objects' locks and leases have passed.</summary>
 public sealed partial class RepositoryLock
 {
@@ -25,13 +25,11 @@ public sealed partial class RepositoryLock
         await repository.Store.TryCreateAsync(key, bytes, ct).ConfigureAwait(false);
         var mine = new RepositoryLock(repository, record, key);
         var claims = await repository.Store.ListObjectsAsync(ClaimsRoot, ct).ConfigureAwait(false);
-        // Only claims written within a lease can still hold (an older one has expired whatever it says).
+        // Only claims written within a lease can still hold (an older one has expired whatever it says). Any other
+        // live claim refuses this one, whichever is older: two claimants at once both withdraw (one reruns), never
+        // both hold, even where clocks disagree on which came first.
         foreach (var claim in claims.Where(c => c.Key != key && c.LastModified > now - lease - BackupRepository.ClockMargin).OrderBy(c => c.Key, StringComparer.Ordinal))
         {
-            if (string.CompareOrdinal(claim.Key, key) > 0)
-            {
-                break; // later than ours: we were first
-            }
             var held = await ReadClaimAsync(repository, claim.Key, ct).ConfigureAwait(false);
             if (held is null || held.Expires <= now || HolderIsGone(held)
                 || await repository.Store.ExistsAsync(ReleasedKey(held.Owner), ct).ConfigureAwait(false))
