@@ -204,10 +204,16 @@ public sealed partial class BackupRepository
     public static string ManifestKey(string setId) => $"{SetPrefix(setId)}/manifest.json";
 
     /// <summary>Committed sets, oldest first (by log position, then time). Sets without a manifest are not sets.</summary>
-    public async Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default)
+    public Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default) => ListSetsAsync(false, cancellationToken);
+
+    /// <summary>The committed sets and, in an immutable repository, the forgotten ones it still holds (hidden from
+    /// listing, restorable by id until gc removes them once their lock expires): what a restore by id may name.</summary>
+    public Task<List<Manifest>> ListSetsHeldAsync(CancellationToken cancellationToken = default) => ListSetsAsync(IsImmutable, cancellationToken);
+
+    private async Task<List<Manifest>> ListSetsAsync(bool withForgotten, CancellationToken cancellationToken)
     {
         var list = new List<Manifest>();
-        foreach (var id in await CommittedSetIdsAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var id in await CommittedSetIdsAsync(cancellationToken, withForgotten).ConfigureAwait(false))
         {
             list.Add(await ReadManifestAsync(id, cancellationToken).ConfigureAwait(false));
         }
@@ -215,7 +221,7 @@ public sealed partial class BackupRepository
     }
 
     /// <summary>The ids of the sets with a manifest, in the store's order.</summary>
-    internal async Task<List<string>> CommittedSetIdsAsync(CancellationToken cancellationToken)
+    internal async Task<List<string>> CommittedSetIdsAsync(CancellationToken cancellationToken, bool withForgotten = false)
     {
         var ids = new List<string>();
         foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
@@ -223,7 +229,7 @@ public sealed partial class BackupRepository
             var id = dir["sets/".Length..];
             // An immutable repository's forgotten set keeps its manifest until gc may remove it: its tombstone hides it.
             if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false)
-                && (!IsImmutable || !await Store.ExistsAsync(ForgottenKey(id), cancellationToken).ConfigureAwait(false)))
+                && (withForgotten || !IsImmutable || !await Store.ExistsAsync(ForgottenKey(id), cancellationToken).ConfigureAwait(false)))
             {
                 ids.Add(id);
             }

@@ -160,6 +160,24 @@ public abstract class S3StoreUnderTest : IStoreUnderTest
         using var client = Client();
         await client.PutBucketAsync(Bucket);
     }
+
+    /// <summary>The bucket immutable repositories go in: made with Object Lock on (which S3 allows only at creation).</summary>
+    public const string LockedBucket = "blueback-locked";
+
+    public string LockedRepo(string name) => $"s3://{LockedBucket}/{name}";
+
+    public async Task CreateLockedBucketAsync()
+    {
+        using var client = Client();
+        try
+        {
+            await client.PutBucketAsync(new PutBucketRequest { BucketName = LockedBucket, ObjectLockEnabledForBucket = true });
+        }
+        catch (AmazonS3Exception ex) when (ex.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+        {
+            // made by an earlier test of the class
+        }
+    }
 }
 
 /// <summary>moto, an in-memory S3 server started for the test class.</summary>
