@@ -16,20 +16,12 @@ internal static class ImmutableBench
     public static void Run(string root, string url, int rounds)
     {
         var ci = CultureInfo.InvariantCulture;
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "bench");
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "bench");
-        Environment.SetEnvironmentVariable("AWS_REGION", "us-east-1");
-        int port = S3Bench.FreePort();
-        using var moto = Process.Start(new ProcessStartInfo("moto_server", ["-H", "127.0.0.1", "-p", port.ToString(ci)]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-        moto.BeginOutputReadLine();
-        moto.BeginErrorReadLine();
+        using var moto = S3Bench.StartMoto(out var endpoint);
         var rates = new Dictionary<string, List<double>>();
         var objects = new Dictionary<string, int>();
         Console.WriteLine(string.Create(ci, $"immutable bench: load {File.ReadAllText("/proc/loadavg").Trim()}"));
         try
         {
-            var endpoint = $"http://127.0.0.1:{port}";
-            S3Bench.WaitReady(endpoint);
             using var s3 = new AmazonS3Client(new AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
             s3.PutBucketAsync(new PutBucketRequest { BucketName = "bench", ObjectLockEnabledForBucket = true }).GetAwaiter().GetResult();
             var cases = new (string Name, bool S3, string[] Init)[]
