@@ -21,18 +21,10 @@ internal static class CopyBench
         Shell.Blueback(["backup", "--server", url, "--repo", source, "--type", "full", "--json"]);
         long stored = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
         Console.WriteLine(string.Create(ci, $"copy bench: source repository {stored / 1048576.0:0} MiB, load {File.ReadAllText("/proc/loadavg").Trim()}"));
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "bench");
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "bench");
-        Environment.SetEnvironmentVariable("AWS_REGION", "us-east-1");
-        int port = S3Bench.FreePort();
-        using var moto = Process.Start(new ProcessStartInfo("moto_server", ["-H", "127.0.0.1", "-p", port.ToString(ci)]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-        moto.BeginOutputReadLine();
-        moto.BeginErrorReadLine();
+        using var moto = S3Bench.StartMoto(out var endpoint);
         var best = new Dictionary<string, double>();
         try
         {
-            var endpoint = $"http://127.0.0.1:{port}";
-            S3Bench.WaitReady(endpoint);
             using var s3 = new AmazonS3Client(new AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
             s3.PutBucketAsync("bench").GetAwaiter().GetResult();
             for (int round = 0; round <= rounds; round++)

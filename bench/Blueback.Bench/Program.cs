@@ -46,6 +46,11 @@ try
         BackupBench.Run(root, 64L << 20, seconds, instead: (r, _, u) => ShipBench.Run(r, u, quick ? 5 : 15, lag));
         return;
     }
+    if (args.Contains("--immutable"))
+    {
+        BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => ImmutableBench.Run(r, u, quick ? 3 : 5));
+        return;
+    }
     if (args.Contains("--copy"))
     {
         BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => CopyBench.Run(r, u, quick ? 2 : 3));

@@ -82,6 +82,22 @@ internal static class S3Bench
         throw new InvalidOperationException($"moto did not answer at {endpoint}");
     }
 
+    /// <summary>moto on a free loopback port, ready, with the bench's credentials set in this process's environment
+    /// (which the commands it starts inherit); the caller kills it.</summary>
+    internal static Process StartMoto(out string endpoint)
+    {
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "bench");
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "bench");
+        Environment.SetEnvironmentVariable("AWS_REGION", "us-east-1");
+        int port = FreePort();
+        var moto = Process.Start(new ProcessStartInfo("moto_server", ["-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+        moto.BeginOutputReadLine();
+        moto.BeginErrorReadLine();
+        endpoint = $"http://127.0.0.1:{port}";
+        WaitReady(endpoint);
+        return moto;
+    }
+
     internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);

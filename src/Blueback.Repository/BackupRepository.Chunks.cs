@@ -65,7 +65,7 @@ public sealed partial class BackupRepository
     /// <paramref name="scan"/> is what the set and shipped sweeps found staying.</summary>
     private async Task CollectChunksAsync(GcReport report, List<StoredObject> chunks, TimeSpan grace, GcScan scan, CancellationToken ct)
     {
-        var cutoff = DateTime.UtcNow - grace;
+        var cutoff = Now - grace;
         var named = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (manifestKey, id) in scan.Committed)
         {
@@ -97,9 +97,8 @@ public sealed partial class BackupRepository
             {
                 report.ChunksYoung++;
             }
-            else
+            else if (await TryRemoveObjectAsync(report, chunk, ct).ConfigureAwait(false))
             {
-                await Store.DeleteAsync(chunk.Key, ct).ConfigureAwait(false);
                 report.ChunksRemoved++;
                 report.ChunkBytesRemoved += chunk.Size;
             }
@@ -136,8 +135,8 @@ public sealed partial class BackupRepository
     /// leftover that nobody writes any more.</summary>
     private async Task<DateTime?> PendingStartAsync(List<StoredObject> objects, string prefix, TimeSpan grace, CancellationToken ct)
     {
-        var mark = objects.FirstOrDefault(o => o.Key == PendingKey(prefix));
-        if (mark.Key is null || mark.LastModified < DateTime.UtcNow - grace)
+        var mark = NewestPending(objects, prefix);
+        if (mark.Key is null || mark.LastModified < Now - grace)
         {
             return null;
         }

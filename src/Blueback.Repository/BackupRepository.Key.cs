@@ -55,6 +55,11 @@ public sealed partial class BackupRepository
         }
         var repository = new BackupRepository(store, config, keys);
         await repository.ListSetsAsync(cancellationToken).ConfigureAwait(false); // each manifest names its repository: another's is refused here
+        if (config.Immutable is { } immutable)
+        {
+            // Only a missing or damaged config.json is replaced; on S3 its locked versions stay.
+            store.UseRetention(new ObjectRetention(immutable.LockMode, immutable.Retention));
+        }
         await store.WriteAtomicAsync(ConfigKey, export, cancellationToken).ConfigureAwait(false);
         return repository;
     }

@@ -17,6 +17,25 @@ public sealed class GcReport
     /// <summary>Format 2: chunks no set names any more, removed, and their bytes.</summary>
     public int ChunksRemoved { get; set; }
     public long ChunkBytesRemoved { get; set; }
+    /// <summary>Immutable repository: forgotten sets still within the grace period, kept whole (restorable by id).</summary>
+    public List<string> ForgottenKept { get; } = [];
+    /// <summary>Immutable repository: sets and shipped generations gc would remove but whose objects are still locked.</summary>
+    public List<string> LockedSets { get; } = [];
+    /// <summary>Immutable repository: objects gc would remove that wait for their lock, their bytes, and when the
+    /// first and the last of those locks expire.</summary>
+    public int LockedObjects { get; set; }
+    public long LockedBytes { get; set; }
+    public DateTime? FirstUnlock { get; set; }
+    public DateTime? LastUnlock { get; set; }
+
+    /// <summary>Counts objects that wait for their lock until <paramref name="until"/>.</summary>
+    public void Waiting(int objects, long bytes, DateTime until)
+    {
+        LockedObjects += objects;
+        LockedBytes += bytes;
+        FirstUnlock = FirstUnlock is { } f && f < until ? f : until;
+        LastUnlock = LastUnlock is { } l && l > until ? l : until;
+    }
     /// <summary>Format 2: chunks no set names yet that are too young to remove (a backup may be about to name them).</summary>
     public int ChunksYoung { get; set; }
     /// <summary>Format 2: chunks some set names, kept.</summary>
@@ -60,9 +79,13 @@ public sealed partial class BackupRepository
     public static Task<BackupRepository> InitAsync(IRepositoryStore store, CancellationToken cancellationToken = default) =>
         InitAsync(store, FormatVersion, null, cancellationToken);
 
+    public static Task<BackupRepository> InitAsync(IRepositoryStore store, int format, RepositorySecret? secret, CancellationToken cancellationToken = default) =>
+        InitAsync(store, format, secret, null, cancellationToken);
+
     /// <summary>Creates a repository of <paramref name="format"/> (1 or 2), encrypted under <paramref name="secret"/>
-    /// when one is given (format 2 only).</summary>
-    public static async Task<BackupRepository> InitAsync(IRepositoryStore store, int format, RepositorySecret? secret, CancellationToken cancellationToken = default)
+    /// when one is given (format 2 only), immutable when <paramref name="immutable"/> is given (format 2 only; on S3
+    /// the bucket must have Object Lock on).</summary>
+    public static async Task<BackupRepository> InitAsync(IRepositoryStore store, int format, RepositorySecret? secret, ImmutabilityConfig? immutable, CancellationToken cancellationToken = default)
     {
         if (format is < OldestFormatVersion or > FormatVersion)
         {
@@ -72,12 +95,21 @@ public sealed partial class BackupRepository
         {
             throw new RepositoryException("Encryption needs repository format 2 (the default).");
         }
+        if (immutable is not null && format < 2)
+        {
+            throw new RepositoryException("An immutable repository needs repository format 2 (the default): format 1 rewrites nothing either, but was never built for locks.");
+        }
         RefuseFile(store);
         if (await store.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
         {
             throw new RepositoryException($"'{store.Location}' already holds a repository; use it, or choose an empty location.");
         }
-        var config = new RepositoryConfig { Id = Guid.NewGuid().ToString("N"), FormatVersion = format, Created = DateTime.UtcNow };
+        if (immutable is not null)
+        {
+            store.UseRetention(new ObjectRetention(immutable.LockMode, immutable.Retention));
+            await store.CheckRetentionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var config = new RepositoryConfig { Id = Guid.NewGuid().ToString("N"), FormatVersion = format, Created = DateTime.UtcNow, Immutable = immutable };
         RepositoryKeys? keys = null;
         if (secret is not null)
         {
@@ -96,6 +128,11 @@ public sealed partial class BackupRepository
         if (Keys is null)
         {
             throw new RepositoryException($"Repository '{Store.Location}' is not encrypted, so it has no passphrase to change (encryption is chosen at 'blueback repo init --encrypt').");
+        }
+        if (Immutable is { } lockOf)
+        {
+            // config.json holds the wrapped key: a new secret would overwrite it, which an immutable repository never does.
+            throw new RepositoryException($"Repository '{Store.Location}' is immutable ({lockOf}): its config.json, which holds the wrapped master key, is never rewritten, so its passphrase or key file cannot be changed. Copy it into a new repository with the new secret ('blueback repo copy --to NEW --to-key-file F').");
         }
         var config = new RepositoryConfig { Id = Config.Id, FormatVersion = Config.FormatVersion, Created = Config.Created, Encryption = Keys.Wrap(newSecret, Config.Id) };
         await Store.WriteAtomicAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Default.RepositoryConfig), cancellationToken).ConfigureAwait(false);
@@ -139,6 +176,10 @@ public sealed partial class BackupRepository
             }
             keys = RepositoryKeys.Unwrap(encryption, secret, config.Id, store.Location);
         }
+        if (config.Immutable is { } immutable)
+        {
+            store.UseRetention(new ObjectRetention(immutable.LockMode, immutable.Retention));
+        }
         return new BackupRepository(store, config, keys);
     }
 
@@ -163,10 +204,16 @@ public sealed partial class BackupRepository
     public static string ManifestKey(string setId) => $"{SetPrefix(setId)}/manifest.json";
 
     /// <summary>Committed sets, oldest first (by log position, then time). Sets without a manifest are not sets.</summary>
-    public async Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default)
+    public Task<List<Manifest>> ListSetsAsync(CancellationToken cancellationToken = default) => ListSetsAsync(false, cancellationToken);
+
+    /// <summary>The committed sets and, in an immutable repository, the forgotten ones it still holds (hidden from
+    /// listing, restorable by id until gc removes them once their lock expires): what a restore by id may name.</summary>
+    public Task<List<Manifest>> ListSetsHeldAsync(CancellationToken cancellationToken = default) => ListSetsAsync(IsImmutable, cancellationToken);
+
+    private async Task<List<Manifest>> ListSetsAsync(bool withForgotten, CancellationToken cancellationToken)
     {
         var list = new List<Manifest>();
-        foreach (var id in await CommittedSetIdsAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var id in await CommittedSetIdsAsync(cancellationToken, withForgotten).ConfigureAwait(false))
         {
             list.Add(await ReadManifestAsync(id, cancellationToken).ConfigureAwait(false));
         }
@@ -174,13 +221,15 @@ public sealed partial class BackupRepository
     }
 
     /// <summary>The ids of the sets with a manifest, in the store's order.</summary>
-    internal async Task<List<string>> CommittedSetIdsAsync(CancellationToken cancellationToken)
+    internal async Task<List<string>> CommittedSetIdsAsync(CancellationToken cancellationToken, bool withForgotten = false)
     {
         var ids = new List<string>();
         foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
         {
             var id = dir["sets/".Length..];
-            if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
+            // An immutable repository's forgotten set keeps its manifest until gc may remove it: its tombstone hides it.
+            if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false)
+                && (withForgotten || !IsImmutable || !await Store.ExistsAsync(ForgottenKey(id), cancellationToken).ConfigureAwait(false)))
             {
                 ids.Add(id);
             }
@@ -233,20 +282,21 @@ public sealed partial class BackupRepository
         return m;
     }
 
-    public static string VerifiedKey(string setId) => $"{SetPrefix(setId)}/verified.json";
+    public static string VerifiedKey(string setId) => $"{SetPrefix(setId)}/{VerifiedMark}.json";
 
     /// <summary>Records the outcome of a verify of a set (shown by list).</summary>
     public Task RecordVerifiedAsync(string setId, bool ok, int problems, CancellationToken cancellationToken = default) =>
-        Store.WriteAtomicAsync(VerifiedKey(setId), JsonSerializer.SerializeToUtf8Bytes(new VerifyRecord { Time = DateTime.UtcNow, Ok = ok, Problems = problems }, RepositoryJson.Default.VerifyRecord), cancellationToken);
+        Store.WriteAtomicAsync(NewMarkKey(setId, VerifiedMark), JsonSerializer.SerializeToUtf8Bytes(new VerifyRecord { Time = DateTime.UtcNow, Ok = ok, Problems = problems }, RepositoryJson.Default.VerifyRecord), cancellationToken);
 
     /// <summary>The last verify of a set, or null if it was never verified.</summary>
     public Task<VerifyRecord?> LastVerifiedAsync(string setId, CancellationToken cancellationToken = default) =>
-        ReadMarkAsync(VerifiedKey(setId), RepositoryJson.Default.VerifyRecord, cancellationToken);
+        ReadMarkAsync(setId, VerifiedMark, RepositoryJson.Default.VerifyRecord, cancellationToken);
 
     /// <summary>A small record kept beside a set, or null if there is none; a damaged one only means "not known".</summary>
-    private async Task<T?> ReadMarkAsync<T>(string key, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken) where T : class
+    private async Task<T?> ReadMarkAsync<T>(string setId, string mark, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken) where T : class
     {
-        if (!await Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+        var key = IsImmutable ? await NewestMarkKeyAsync(setId, mark, cancellationToken).ConfigureAwait(false) : $"{SetPrefix(setId)}/{mark}.json";
+        if (key is null || !await Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -260,15 +310,15 @@ public sealed partial class BackupRepository
         }
     }
 
-    public static string ProvedKey(string setId) => $"{SetPrefix(setId)}/proved.json";
+    public static string ProvedKey(string setId) => $"{SetPrefix(setId)}/{ProvedMark}.json";
 
     /// <summary>Records the outcome of a proof of a set (shown by list and the console).</summary>
     public Task RecordProvedAsync(string setId, ProofRecord proof, CancellationToken cancellationToken = default) =>
-        Store.WriteAtomicAsync(ProvedKey(setId), JsonSerializer.SerializeToUtf8Bytes(proof, RepositoryJson.Default.ProofRecord), cancellationToken);
+        Store.WriteAtomicAsync(NewMarkKey(setId, ProvedMark), JsonSerializer.SerializeToUtf8Bytes(proof, RepositoryJson.Default.ProofRecord), cancellationToken);
 
     /// <summary>The last proof of a set, or null if it was never proven (or its record is damaged).</summary>
     public Task<ProofRecord?> LastProvedAsync(string setId, CancellationToken cancellationToken = default) =>
-        ReadMarkAsync(ProvedKey(setId), RepositoryJson.Default.ProofRecord, cancellationToken);
+        ReadMarkAsync(setId, ProvedMark, RepositoryJson.Default.ProofRecord, cancellationToken);
 
     public BackupSetWriter BeginSet(string setId, Codec codec, int chunkSize = BackupSetWriter.DefaultChunkSize, IReadOnlyDictionary<string, int>? knownChunks = null) =>
         new(this, setId, SetPrefix(setId), codec, chunkSize, knownChunks);
@@ -283,7 +333,7 @@ public sealed partial class BackupRepository
     public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken = default)
     {
         var report = new GcReport();
-        var cutoff = DateTime.UtcNow - grace;
+        var cutoff = Now - grace;
         // Format 2: the chunks are listed before any manifest is read, so a chunk that a set committed meanwhile
         // names is either in no listing (written after it) or named by a manifest read below.
         var chunkList = Format >= 2 ? await Store.ListObjectsAsync(ChunksRoot, cancellationToken).ConfigureAwait(false) : [];
@@ -291,23 +341,48 @@ public sealed partial class BackupRepository
         foreach (var dir in await Store.ListAsync("sets", cancellationToken).ConfigureAwait(false))
         {
             var id = dir["sets/".Length..];
+            bool forgotten = false;
             if (await Store.ExistsAsync(ManifestKey(id), cancellationToken).ConfigureAwait(false))
             {
-                scan.Committed.Add((ManifestKey(id), id));
-                continue;
+                forgotten = IsImmutable && await Store.ExistsAsync(ForgottenKey(id), cancellationToken).ConfigureAwait(false);
+                if (!forgotten)
+                {
+                    scan.Committed.Add((ManifestKey(id), id));
+                    await CollectStaleMarksAsync(report, id, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
             }
             var objects = await Store.ListObjectsAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
             // A forgotten set counts from when it was forgotten (a restore may still be reading it); any other from
             // its newest object (a backup may still be writing it).
             var tomb = objects.FirstOrDefault(o => o.Key == ForgottenKey(id));
             var since = tomb.Key is not null ? tomb.LastModified : objects.Count > 0 ? objects.Max(o => o.LastModified) : DateTime.MinValue;
+            if (forgotten)
+            {
+                // Immutable: the forgotten set is whole until removed; its manifest names its chunks meanwhile.
+                if (since > cutoff || !await TryRemoveLockedAsync(report, SetPrefix(id), id, objects, cancellationToken).ConfigureAwait(false))
+                {
+                    if (since > cutoff)
+                    {
+                        report.ForgottenKept.Add(id);
+                    }
+                    scan.Committed.Add((ManifestKey(id), id));
+                    continue;
+                }
+                report.Removed.Add(id);
+                report.RemovedBytes += objects.Sum(o => o.Size);
+                continue;
+            }
             if (since > cutoff)
             {
                 report.Young.Add(id);
                 scan.Uncommitted.Add((SetPrefix(id), ForgottenKey(id), ManifestKey(id), id, objects));
                 continue;
             }
-            await Store.DeletePrefixAsync(SetPrefix(id), cancellationToken).ConfigureAwait(false);
+            if (!await TryRemoveLockedAsync(report, SetPrefix(id), id, objects, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
             report.Removed.Add(id);
             report.RemovedBytes += objects.Sum(o => o.Size);
         }
@@ -317,6 +392,7 @@ public sealed partial class BackupRepository
             await CollectChunksAsync(report, chunkList, grace, scan, cancellationToken).ConfigureAwait(false);
         }
         report.StoreLeftovers.AddRange(await Store.CleanUpAsync(grace, cancellationToken).ConfigureAwait(false));
+        await CollectLockRecordsAsync(report, cancellationToken).ConfigureAwait(false);
         return report;
     }
 
@@ -327,6 +403,11 @@ public sealed partial class BackupRepository
     /// meanwhile still finds them). Safe to repeat after an interruption.</summary>
     public async Task ForgetAsync(string setId, CancellationToken cancellationToken = default)
     {
+        if (IsImmutable)
+        {
+            await ForgetImmutableAsync(setId, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         // The chain records the forget first: a stop before the manifest goes leaves a set that is still there and
         // marked forgotten (verify accepts that), never one gone without its forget. A repeat after the manifest went
         // records nothing again.
@@ -342,7 +423,7 @@ public sealed partial class BackupRepository
         // A repeat after an interruption (the manifest already gone) keeps the tombstone written the first time.
         if (kept is not null || !await Store.ExistsAsync(ForgottenKey(setId), cancellationToken).ConfigureAwait(false))
         {
-            var tomb = JsonSerializer.SerializeToUtf8Bytes(new Tombstone { Forgotten = DateTime.UtcNow, Manifest = kept }, RepositoryJson.Default.Tombstone);
+            var tomb = JsonSerializer.SerializeToUtf8Bytes(new Tombstone { Forgotten = Now, Manifest = kept }, RepositoryJson.Default.Tombstone);
             await Store.WriteAtomicAsync(ForgottenKey(setId), tomb, cancellationToken).ConfigureAwait(false);
         }
         await Store.DeleteAsync(ManifestKey(setId), cancellationToken).ConfigureAwait(false);

@@ -103,8 +103,10 @@ public sealed partial class BackupSetWriter
     /// which this one reuses, stay protected until the commit names them.</summary>
     public async Task AdoptEarlierStartAsync(CancellationToken cancellationToken)
     {
-        var key = BackupRepository.PendingKey(Prefix);
-        if (!Shared || !await _repository.Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+        var key = _repository.IsImmutable
+            ? BackupRepository.NewestPending(await _repository.Store.ListObjectsAsync(Prefix, cancellationToken).ConfigureAwait(false), Prefix).Key
+            : BackupRepository.PendingKey(Prefix);
+        if (!Shared || key is null || !await _repository.Store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
         {
             return;
         }

@@ -180,7 +180,8 @@ public sealed partial class BackupSetWriter
     {
         if (Shared && DateTime.UtcNow - _pendingWritten > TimeSpan.FromMinutes(5))
         {
-            await _repository.Store.WriteAtomicAsync(BackupRepository.PendingKey(Prefix), BackupRepository.PendingBytes(_started), ct).ConfigureAwait(false);
+            // Immutable: each refresh is a new object (gc reads the newest), never a rewrite.
+            await _repository.Store.WriteAtomicAsync(_repository.NewMarkKeyAt(Prefix, BackupRepository.PendingMark), BackupRepository.PendingBytes(_started), ct).ConfigureAwait(false);
             _pendingWritten = DateTime.UtcNow;
         }
     }
@@ -400,7 +401,7 @@ public sealed partial class BackupSetWriter
         // Every commit, a backup's set, a shipped generation or a copy, adds its chain entry here and nowhere else.
         ChainHead = await _repository.AppendChainAsync(Prefix.StartsWith(BackupRepository.ShippedRoot + "/", StringComparison.Ordinal) ? ChainKinds.Shipped : ChainKinds.Set,
             SetId, RepositoryChain.HashOf(stored), cancellationToken).ConfigureAwait(false);
-        if (Shared)
+        if (Shared && !_repository.IsImmutable) // immutable: the marks stay until their lock passes, and gc removes them
         {
             try
             {
@@ -452,6 +453,10 @@ public sealed partial class BackupSetWriter
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or IOException or RepositoryException or UnauthorizedAccessException)
         {
             // Failed or cancelled writes are what is being abandoned.
+        }
+        if (_repository.IsImmutable)
+        {
+            return; // what was written is locked: gc removes it once the lock passes (no manifest: no set meanwhile)
         }
         await DeletePrefixQuietlyAsync(cts.Token).ConfigureAwait(false);
         if (!inFlight.IsCompleted)

@@ -97,6 +97,8 @@ public sealed class RepositoryConfig
     [JsonPropertyName("created")] public DateTime Created { get; set; }
     /// <summary>Format 2: how the data key is wrapped, when the repository is encrypted; null when it is not.</summary>
     [JsonPropertyName("encryption")] public Crypto.EncryptionConfig? Encryption { get; set; }
+    /// <summary>Set when the repository is immutable (<c>repo init --immutable-days</c>); null when it is not.</summary>
+    [JsonPropertyName("immutable")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ImmutabilityConfig? Immutable { get; set; }
 }
 
 /// <summary>A forgotten set's tombstone: when, and (format 2) its manifest as it was stored, so that gc keeps the

@@ -86,6 +86,11 @@ public sealed partial class BackupRepository
             if (group.Any(o => o.Key == group.Key.ManifestKey))
             {
                 scan.Committed.Add((group.Key.ManifestKey, group.Key.SetId));
+                // Immutable: a committed generation's pending marks stay at its commit; gone once unlocked.
+                foreach (var mark in group.Where(o => IsImmutable && IsMarkKey(o.Key, group.Key.Prefix, PendingMark) && LockedUntil(o.LastModified) <= Now))
+                {
+                    await TryRemoveObjectAsync(report, mark, cancellationToken).ConfigureAwait(false);
+                }
                 continue;
             }
             if (group.Max(o => o.LastModified) > cutoff)
@@ -94,7 +99,10 @@ public sealed partial class BackupRepository
                 scan.Uncommitted.Add((group.Key.Prefix, null, group.Key.ManifestKey, group.Key.SetId, group.ToList()));
                 continue;
             }
-            await Store.DeletePrefixAsync(group.Key.Prefix, cancellationToken).ConfigureAwait(false);
+            if (!await TryRemoveLockedAsync(report, group.Key.Prefix, group.Key.SetId, group.ToList(), cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
             report.Removed.Add(group.Key.SetId);
             report.RemovedBytes += group.Sum(o => o.Size);
         }

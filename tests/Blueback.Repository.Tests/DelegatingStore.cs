@@ -15,7 +15,7 @@ internal abstract class DelegatingStore(IRepositoryStore inner) : IRepositorySto
 
     public virtual Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.WriteAtomicAsync(key, data, cancellationToken);
 
-    public Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.TryCreateAsync(key, data, cancellationToken);
+    public virtual Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.TryCreateAsync(key, data, cancellationToken);
 
     public Task<byte[]> ReadAsync(string key, CancellationToken cancellationToken) => inner.ReadAsync(key, cancellationToken);
 
@@ -27,9 +27,9 @@ internal abstract class DelegatingStore(IRepositoryStore inner) : IRepositorySto
 
     public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken) => inner.ListObjectsAsync(prefix, cancellationToken);
 
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+    public virtual Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
 
-    public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken) => inner.DeletePrefixAsync(prefix, cancellationToken);
+    public virtual Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken) => inner.DeletePrefixAsync(prefix, cancellationToken);
 
     public Task<List<string>> CleanUpAsync(TimeSpan olderThan, CancellationToken cancellationToken) => inner.CleanUpAsync(olderThan, cancellationToken);
 }

@@ -32,6 +32,8 @@ public static class RepositoryListing
                 Parent = s.ParentSetId,
                 Size = s.Files.Sum(f => f.Size),
                 Stored = s.Files.Sum(f => f.Chunks.Sum(c => (long)c.StoredSize)),
+                Immutable = repository.Immutable?.ToString(),
+                LockedUntil = repository.IsImmutable ? repository.LockedUntil(s.Ended) : null,
             });
         }
         return listed;

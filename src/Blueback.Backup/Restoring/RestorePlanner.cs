@@ -17,7 +17,8 @@ public static class RestorePlanner
     /// generations that follow it without a gap (up to the one that covers the stop point, if one is given).</summary>
     public static async Task<List<Manifest>> PlanAsync(BackupRepository repo, string setArg, string? instance, RecoveryStop? stop, bool liveLogsFollow, CancellationToken ct)
     {
-        var sets = await repo.ListSetsAsync(ct).ConfigureAwait(false);
+        // By id, an immutable repository's forgotten sets count too: held, locked, until gc may remove them.
+        var sets = setArg == "latest" ? await repo.ListSetsAsync(ct).ConfigureAwait(false) : await repo.ListSetsHeldAsync(ct).ConfigureAwait(false);
         setArg = setArg == "latest" ? setArg : SetIds.ResolveId(sets, setArg); // a unique prefix names its set
         var shipped = setArg == "latest" ? await repo.ListShippedAsync(instance, ct).ConfigureAwait(false) : [];
         if (shipped.Count == 0)

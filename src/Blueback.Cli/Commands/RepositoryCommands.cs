@@ -18,7 +18,9 @@ internal static class RepositoryCommands
         var encrypt = new Option<bool>("--encrypt") { Description = $"Seal every chunk and manifest with AES-256-GCM, under a key file (--key-file F: created if absent) or the passphrase in ${RepositorySecret.PasswordVariable}." };
         var format = new Option<int>("--format") { Description = "Repository format: 2 (shared, deduplicated chunks; the default) or 1 (each set's chunks in its own folder, as blueback wrote before format 2).", DefaultValueFactory = _ => BackupRepository.FormatVersion };
         var fromKey = new Option<string?>("--from-key") { Description = "Rebuild a missing or damaged config.json of the repository at LOCATION from this key export ('blueback repo key export'); an encrypted one is checked to open with --key-file or the passphrase." };
-        var init = new Command("init", "Create a repository (or, with --from-key, rebuild a lost config.json).") { where, encrypt, format, fromKey };
+        var immutableDays = new Option<int?>("--immutable-days") { Description = "Make the repository immutable: nothing in it is ever overwritten or deleted before it is N days old; on S3 every object is locked that long (Object Lock: the bucket must have it on). forget and gc keep working and wait for the locks (docs/repository.md)." };
+        var lockMode = new Option<string>("--lock-mode") { Description = "With --immutable-days, the S3 Object Lock mode: compliance (nobody can shorten or remove a lock; the default) or governance (a credential with s3:BypassGovernanceRetention can).", DefaultValueFactory = _ => "compliance" };
+        var init = new Command("init", "Create a repository (or, with --from-key, rebuild a lost config.json).") { where, encrypt, format, fromKey, immutableDays, lockMode };
         initOpts.AddTo(init, withRepo: false);
         init.SetAction(async (pr, ct) => await GuardAsync(async () =>
         {
@@ -41,8 +43,13 @@ internal static class RepositoryCommands
             {
                 throw new RepositoryException("--key-file is for an encrypted repository: add --encrypt.");
             }
-            var r = await BackupRepository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), pr.GetValue(format), secret, ct).ConfigureAwait(false);
-            Console.WriteLine($"Created repository {r.Id} (format {r.Format}{(secret is not null ? $", encrypted with AES-256-GCM; opened with {secret.Origin}: keep it, without it nothing in the repository can be read" : "")}) in {r.Store.Location}.");
+            var immutable = pr.GetValue(immutableDays) is { } days ? ImmutabilityConfig.Create(days, ImmutabilityConfig.ParseMode(pr.GetValue(lockMode)!)) : null;
+            if (immutable is null && pr.GetResult(lockMode) is { Implicit: false })
+            {
+                throw new RepositoryException("--lock-mode is for an immutable repository: add --immutable-days N.");
+            }
+            var r = await BackupRepository.InitAsync(initOpts.Store(pr, pr.GetValue(where)!), pr.GetValue(format), secret, immutable, ct).ConfigureAwait(false);
+            Console.WriteLine($"Created repository {r.Id} (format {r.Format}{(secret is not null ? $", encrypted with AES-256-GCM; opened with {secret.Origin}: keep it, without it nothing in the repository can be read" : "")}{(immutable is not null ? $", immutable: every object locked for {immutable}" : "")}) in {r.Store.Location}.");
             if (secret is not null)
             {
                 Console.WriteLine($"Its wrapped master key is in {r.Store.Location}/config.json and nowhere else: keep a copy apart from the repository ('blueback repo key export --repo {r.Store.Location} --out FILE'); if config.json is lost, 'blueback repo init LOCATION --from-key FILE' rebuilds it.");
@@ -67,10 +74,12 @@ internal static class RepositoryCommands
             return Output.Ok;
         }).ConfigureAwait(false));
         repo.Subcommands.Add(passwd);
+        repo.Subcommands.Add(Info());
         repo.Subcommands.Add(KeyCommand());
         var gcOpts = new RepoOptions();
         var grace = new Option<string>("--grace") { Description = "Leave sets without a manifest alone until nothing in them changed for this long (a backup may still be writing them): 1h by default; 30m, 2h, 1d...", DefaultValueFactory = _ => "1h" };
-        var gc = new Command("gc", "Remove what unfinished or forgotten backups left behind (sets without a committed manifest), and unfinished uploads.") { grace };
+        var gcJson = new Option<bool>("--json") { Description = "Print what gc did as JSON (removed, kept, and in an immutable repository what waits for its lock)." };
+        var gc = new Command("gc", "Remove what unfinished or forgotten backups left behind (sets without a committed manifest), and unfinished uploads.") { grace, gcJson };
         gcOpts.AddTo(gc);
         gc.SetAction(async (pr, ct) =>
         {
@@ -78,7 +87,7 @@ internal static class RepositoryCommands
             // Each removal is one file or object, and only what no committed set names: a stop between two leaves
             // the rest for the next gc. A delete blocked on a hung volume does not hold a ^C.
             signals.BoundStop(Signals.LowPriorityStopBound, "gc removes only what no committed set names; what it had not removed yet, the next gc removes", static () => { });
-            return await GuardAsync(() => CollectGarbageAsync(pr, gcOpts, grace, ct), ct).ConfigureAwait(false);
+            return await GuardAsync(() => CollectGarbageAsync(pr, gcOpts, grace, gcJson, ct), ct).ConfigureAwait(false);
         });
         repo.Subcommands.Add(gc);
         repo.Subcommands.Add(CopyCommand.Build());
@@ -115,11 +124,16 @@ internal static class RepositoryCommands
         return new Command("key", "The repository's key: export it, to rebuild a lost config.json with 'repo init --from-key'.") { export };
     }
 
-    private static async Task<int> CollectGarbageAsync(ParseResult pr, RepoOptions gcOpts, Option<string> grace, CancellationToken ct)
+    private static async Task<int> CollectGarbageAsync(ParseResult pr, RepoOptions gcOpts, Option<string> grace, Option<bool> json, CancellationToken ct)
     {
         var r = await gcOpts.OpenAsync(pr, ct).ConfigureAwait(false);
         var graceTime = Durations.Parse(pr.GetValue(grace)!, "--grace");
         var report = await RepositoryMaintenance.CollectGarbageAsync(r, graceTime, ct).ConfigureAwait(false);
+        if (pr.GetValue(json))
+        {
+            Output.WriteJson(report);
+            return Output.Ok;
+        }
         Console.WriteLine(report.Removed.Count == 0 ? "No set to remove." : $"Removed {report.Removed.Count} set(s) without a manifest ({report.RemovedBytes / 1048576.0:0.0} MiB): {string.Join(", ", report.Removed)}.");
         foreach (var line in report.StoreLeftovers)
         {
@@ -133,7 +147,38 @@ internal static class RepositoryCommands
         {
             Console.WriteLine($"Chunks: {report.ChunksInUse} named by sets, kept; {report.ChunksRemoved} named by none, removed ({report.ChunkBytesRemoved / 1048576.0:0.0} MiB); {report.ChunksYoung} named by none but younger than the grace or than a running backup, kept.");
         }
+        if (report.ForgottenKept.Count > 0)
+        {
+            Console.WriteLine($"Kept {report.ForgottenKept.Count} forgotten set(s) within the grace period (hidden from list, still restorable by id): {string.Join(", ", report.ForgottenKept)}.");
+        }
+        if (report.LockedObjects > 0)
+        {
+            var sets = report.LockedSets.Count > 0 ? $" of {report.LockedSets.Count} forgotten or unfinished set(s) ({string.Join(", ", report.LockedSets)}) and unnamed chunks" : "";
+            Console.WriteLine($"Waiting for their lock ({r.Immutable}): {report.LockedObjects} object(s){sets}, {report.LockedBytes / 1048576.0:0.0} MiB, the first unlocked at {report.FirstUnlock:u}, the last at {report.LastUnlock:u}; until then they stay whole (forgotten sets restorable by id). Run gc again after that.");
+        }
         return Output.Ok;
+    }
+
+    /// <summary><c>repo info</c>: what the repository is (id, format, encryption, immutability, chain head).</summary>
+    private static Command Info()
+    {
+        var opts = new RepoOptions();
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var info = new Command("info", "Show what a repository is: its id, format, encryption, immutability and chain head.") { json };
+        opts.AddTo(info);
+        info.SetAction(async (pr, ct) => await GuardAsync(async () =>
+        {
+            var r = await opts.OpenAsync(pr, ct).ConfigureAwait(false);
+            var head = (await r.ChainHeadAsync(ct).ConfigureAwait(false))?.ToString();
+            if (pr.GetValue(json))
+            {
+                Output.WriteJson(new { id = r.Id, location = r.Store.Location, format = r.Format, created = r.Config.Created, encrypted = r.IsEncrypted, immutable = r.Immutable is { } i ? new { days = i.Days, seconds = i.Seconds, lockMode = i.Mode } : null, chainHead = head });
+                return Output.Ok;
+            }
+            Console.WriteLine($"repository {r.Id} in {r.Store.Location}: format {r.Format}, created {r.Config.Created:u}, {(r.IsEncrypted ? "encrypted" : "not encrypted")}, {(r.Immutable is { } im ? $"immutable ({im})" : "not immutable")}; chain head {head ?? "none yet"}.");
+            return Output.Ok;
+        }).ConfigureAwait(false));
+        return info;
     }
 
     public static Command List()

@@ -16,6 +16,13 @@ public sealed class ListedSet
     /// the same id); null when no second repository was named.</summary>
     [JsonPropertyName("alsoIn")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? AlsoIn { get; set; }
 
+    /// <summary>In an immutable repository: the lock settings ("30 day(s), compliance") and the earliest moment the
+    /// set's manifest can be removed (its end plus the retention; the lock is counted from the manifest's write, a
+    /// moment later). Null in a plain repository.</summary>
+    [JsonPropertyName("immutable")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Immutable { get; set; }
+    /// <summary>See <see cref="Immutable"/>.</summary>
+    [JsonPropertyName("lockedUntil")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? LockedUntil { get; set; }
+
     /// <summary>Whether the set records its tables' digests.</summary>
     [JsonPropertyName("digest")] public bool Digest { get; set; }
 

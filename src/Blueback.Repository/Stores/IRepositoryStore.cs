@@ -41,6 +41,18 @@ public interface IRepositoryStore
     /// <summary>Every object under <paramref name="prefix"/>, at any depth.</summary>
     Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken);
 
+    /// <summary>Locks every object written from now on for <paramref name="retention"/> (an immutable repository).
+    /// Nothing by default: a local directory cannot lock a file against its owner (docs/repository.md).</summary>
+    void UseRetention(ObjectRetention retention)
+    {
+    }
+
+    /// <summary>Refuses, naming the bucket and the remedy, a store that cannot lock objects though the repository
+    /// asks for it (S3: a bucket without Object Lock). Nothing to check by default.</summary>
+    Task CheckRetentionAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Removes an object; a store that locks objects throws <see cref="ObjectLockedException"/> for one still
+    /// locked.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
 
     Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken);

@@ -66,6 +66,8 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     private readonly S3Options _options;
     private readonly string _bucket;
     private readonly string _prefix;
+    // An immutable repository's lock, put on every object written (PUT, create, multipart); null: none.
+    private ObjectRetention? _retention;
 
     public S3Store(string url, S3Options options)
     {
@@ -129,6 +131,33 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     /// <summary>The full key prefix of everything "in" <paramref name="prefix"/> (the repository's root when empty).</summary>
     private string Directory(string prefix) => prefix.Trim('/') is { Length: > 0 } p ? KeyOf(p + "/") : _prefix;
 
+    public void UseRetention(ObjectRetention retention) => _retention = retention;
+
+    /// <summary>An immutable repository needs a bucket with Object Lock on (which needs versioning, set when the
+    /// bucket is made): without it a PUT with a retention is refused, and a locked object would be deletable.</summary>
+    public async Task CheckRetentionAsync(CancellationToken cancellationToken)
+    {
+        const string remedy = "An immutable repository needs a bucket created with Object Lock enabled (aws s3api create-bucket --bucket {0} --object-lock-enabled-for-bucket; Object Lock cannot be turned on for an existing bucket on most services): create one and give it to 'repo init', or leave out --immutable-days.";
+        GetObjectLockConfigurationResponse response;
+        try
+        {
+            response = await Guard("", "read the Object Lock configuration of", () => _client.GetObjectLockConfigurationAsync(new GetObjectLockConfigurationRequest { BucketName = _bucket }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RepositoryException ex) when (ex.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound } s3 && s3.ErrorCode != "NoSuchBucket")
+        {
+            throw new RepositoryException($"Bucket '{_bucket}' at {_options.Endpoint ?? "AWS"} has no Object Lock configuration ({s3.ErrorCode}). " + string.Format(System.Globalization.CultureInfo.InvariantCulture, remedy, _bucket), ex);
+        }
+        if (response.ObjectLockConfiguration?.ObjectLockEnabled != ObjectLockEnabled.Enabled)
+        {
+            throw new RepositoryException($"Bucket '{_bucket}' at {_options.Endpoint ?? "AWS"} does not have Object Lock enabled. " + string.Format(System.Globalization.CultureInfo.InvariantCulture, remedy, _bucket));
+        }
+    }
+
+    /// <summary>The lock a write puts on its object: from now for the repository's retention.</summary>
+    private (ObjectLockMode Mode, DateTime Until)? LockOfWrite() => _retention is { } r
+        ? (r.Mode == LockMode.Governance ? ObjectLockMode.Governance : ObjectLockMode.Compliance, DateTime.UtcNow + r.Period)
+        : null;
+
     public Task WriteAtomicAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => WriteAsync(key, data, cancellationToken);
 
     public Task WriteAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
@@ -163,6 +192,11 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         {
             request.IfNoneMatch = ifNoneMatch;
         }
+        if (LockOfWrite() is { } lockOf)
+        {
+            request.ObjectLockMode = lockOf.Mode;
+            request.ObjectLockRetainUntilDate = lockOf.Until;
+        }
         var response = await _client.PutObjectAsync(request, ct).ConfigureAwait(false);
         CheckETag(key, response.ETag, Convert.ToHexStringLower(md5));
     }
@@ -171,7 +205,13 @@ public sealed class S3Store : IRepositoryStore, IDisposable
     /// any failure aborts the upload so that no part is left billed and hidden.</summary>
     private async Task MultipartAsync(string key, ReadOnlyMemory<byte> data, CancellationToken ct)
     {
-        var init = await _client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = KeyOf(key) }, ct).ConfigureAwait(false);
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = KeyOf(key) };
+        if (LockOfWrite() is { } lockOf)
+        {
+            initiate.ObjectLockMode = lockOf.Mode;
+            initiate.ObjectLockRetainUntilDate = lockOf.Until;
+        }
+        var init = await _client.InitiateMultipartUploadAsync(initiate, ct).ConfigureAwait(false);
         try
         {
             var parts = new List<PartETag>();
@@ -304,11 +344,17 @@ public sealed class S3Store : IRepositoryStore, IDisposable
         return result;
     }
 
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
-        Guard(key, "delete", () => _client.DeleteObjectAsync(_bucket, KeyOf(key), cancellationToken), cancellationToken);
+    public Task DeleteAsync(string key, CancellationToken cancellationToken) => _retention is null
+        ? Guard(key, "delete", () => _client.DeleteObjectAsync(_bucket, KeyOf(key), cancellationToken), cancellationToken)
+        : DeleteVersionsAsync(key, exact: true, cancellationToken);
 
     public async Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
+        if (_retention is not null)
+        {
+            await DeleteVersionsAsync(prefix, exact: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var objects = await ListObjectsAsync(prefix, cancellationToken).ConfigureAwait(false);
         foreach (var batch in objects.Chunk(1000))
         {
@@ -321,6 +367,45 @@ public sealed class S3Store : IRepositoryStore, IDisposable
             {
                 throw new RepositoryException($"'{Location}/{prefix}': {errors.Count} object(s) could not be deleted, the first '{errors[0].Key}': {errors[0].Message}. Run the command again.");
             }
+        }
+    }
+
+    /// <summary>In a bucket with Object Lock (versioned), a DELETE without a version only adds a delete marker and
+    /// frees nothing; gc of an immutable repository removes every version of the object (or of everything under the
+    /// prefix) by id, delete markers included. A version still locked is refused (AccessDenied): that is
+    /// <see cref="ObjectLockedException"/>, what gc counts as waiting for its lock.</summary>
+    private async Task DeleteVersionsAsync(string keyOrPrefix, bool exact, CancellationToken ct)
+    {
+        var versions = new List<KeyVersion>();
+        var full = exact ? KeyOf(keyOrPrefix) : Directory(keyOrPrefix);
+        var request = new ListVersionsRequest { BucketName = _bucket, Prefix = full };
+        while (true)
+        {
+            var page = await Guard(keyOrPrefix, "list the versions of", () => _client.ListVersionsAsync(request, ct), ct).ConfigureAwait(false);
+            versions.AddRange((page.Versions ?? []).Where(v => !exact || v.Key == full).Select(v => new KeyVersion { Key = v.Key, VersionId = v.VersionId }));
+            if (page.IsTruncated != true)
+            {
+                break;
+            }
+            request.KeyMarker = page.NextKeyMarker;
+            request.VersionIdMarker = page.NextVersionIdMarker;
+        }
+        var locked = new List<string>();
+        foreach (var batch in versions.Chunk(1000))
+        {
+            var response = await Guard(keyOrPrefix, "delete", () => _client.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _bucket, Objects = batch.ToList() }, ct), ct).ConfigureAwait(false);
+            foreach (var error in response.DeleteErrors ?? [])
+            {
+                if (error.Code is not "AccessDenied")
+                {
+                    throw new RepositoryException($"'{Location}/{keyOrPrefix}': version {error.VersionId} of '{Relative(error.Key)}' could not be deleted: {error.Code} {error.Message}. Run the command again.");
+                }
+                locked.Add(Relative(error.Key));
+            }
+        }
+        if (locked.Count > 0)
+        {
+            throw new ObjectLockedException(keyOrPrefix, $"'{Location}/{keyOrPrefix}': the store refused to delete {locked.Count} locked version(s), the first of '{locked[0]}' (Object Lock: AccessDenied). They are removed by a gc after their lock expires.");
         }
     }
 

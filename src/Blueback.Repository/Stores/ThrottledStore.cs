@@ -67,6 +67,8 @@ public sealed class ThrottledStore(IRepositoryStore inner, long bytesPerSecond) 
     public Task<List<string>> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
     public Task<List<StoredObject>> ListObjectsAsync(string prefix, CancellationToken cancellationToken) => inner.ListObjectsAsync(prefix, cancellationToken);
     public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+    public void UseRetention(ObjectRetention retention) => inner.UseRetention(retention);
+    public Task CheckRetentionAsync(CancellationToken cancellationToken) => inner.CheckRetentionAsync(cancellationToken);
     public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken) => inner.DeletePrefixAsync(prefix, cancellationToken);
     public Task<List<string>> CleanUpAsync(TimeSpan olderThan, CancellationToken cancellationToken) => inner.CleanUpAsync(olderThan, cancellationToken);
 }

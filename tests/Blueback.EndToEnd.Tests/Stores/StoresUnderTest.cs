@@ -160,6 +160,27 @@ public abstract class S3StoreUnderTest : IStoreUnderTest
         using var client = Client();
         await client.PutBucketAsync(Bucket);
     }
+
+    /// <summary>The bucket immutable repositories go in: made with Object Lock on (which S3 allows only at creation).</summary>
+    public const string LockedBucket = "blueback-locked";
+
+    /// <summary>Whether the service answers GetObjectRetention (moto 5.2.1 answers 500).</summary>
+    public virtual bool ReadsRetention => true;
+
+    public string LockedRepo(string name) => $"s3://{LockedBucket}/{name}";
+
+    public async Task CreateLockedBucketAsync()
+    {
+        using var client = Client();
+        try
+        {
+            await client.PutBucketAsync(new PutBucketRequest { BucketName = LockedBucket, ObjectLockEnabledForBucket = true });
+        }
+        catch (AmazonS3Exception ex) when (ex.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+        {
+            // made by an earlier test of the class
+        }
+    }
 }
 
 /// <summary>moto, an in-memory S3 server started for the test class.</summary>
@@ -170,6 +191,8 @@ public sealed class MotoStoreUnderTest : S3StoreUnderTest, IAsyncLifetime
     public override string Endpoint => _moto!.Endpoint;
 
     public override string Service => "moto";
+
+    public override bool ReadsRetention => false;
 
     public async Task InitializeAsync()
     {
