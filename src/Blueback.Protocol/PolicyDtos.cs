@@ -161,6 +161,8 @@ public sealed class PolicyInfo
     [JsonPropertyName("sets")] public List<PolicySetInfo> Sets { get; set; } = [];
     /// <summary>When the sets were last listed (UTC), or null before the first listing.</summary>
     [JsonPropertyName("setsListed")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? SetsListed { get; set; }
+    /// <summary>Why the second repository (<c>copyTo</c>) could not be listed at the last listing, or null.</summary>
+    [JsonPropertyName("copyListError")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? CopyListError { get; set; }
     /// <summary>Whether the policy does what it promises: its last backup succeeded and is recent enough.</summary>
     [JsonPropertyName("health")] public PolicyHealth Health { get; set; } = new();
 }
@@ -210,6 +212,9 @@ public sealed class PolicySetInfo
     [JsonPropertyName("provedAt")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTime? ProvedAt { get; set; }
     /// <summary>Whether its last proof matched every table's digest, or null.</summary>
     [JsonPropertyName("digestMatch")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? DigestMatch { get; set; }
+    /// <summary>Whether the policy's second repository (<c>copyTo</c>) lists this set: null when the policy copies
+    /// nowhere, or when the second repository could not be listed (<see cref="PolicyInfo.CopyListError"/> says why).</summary>
+    [JsonPropertyName("copied")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Copied { get; set; }
 }
 
 /// <summary>GET /v1/policies/{name}/sets/{id}: one set's files, as its manifest lists them.</summary>

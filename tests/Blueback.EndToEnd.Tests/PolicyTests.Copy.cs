@@ -26,6 +26,28 @@ public partial class PolicyTests
         Assert.True(copy.State == PolicyJobState.Succeeded, $"copy job: {copy.State} {copy.Error}");
         Assert.True(copy.Bytes > 0);
 
+        // The policy's sets say which the second site holds (listed again after the copy job), and the console shows it.
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        PolicyInfo policy;
+        while (!((policy = await calls.GetAsync("nightly", CancellationToken.None)).Sets is { Count: > 0 } sets && sets.All(s => s.Copied == true)))
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"the policy's sets do not show the copy: {string.Join(", ", policy.Sets.Select(s => $"{s.Id} {s.Copied}"))} {policy.CopyListError}");
+            await Task.Delay(250);
+        }
+        Assert.Null(policy.CopyListError);
+        await using (var browser = await Browser.Chromium.StartAsync())
+        {
+            await browser.NavigateAsync(server.Url + "/ui");
+            await browser.WaitForAsync("!document.querySelector('#signin').hidden", TimeSpan.FromSeconds(10));
+            await browser.EvaluateAsync($"document.querySelector('#token').value = '{TestToken.Value}'; document.querySelector('#signin button').click(); 0");
+            await browser.WaitForAsync("document.querySelector('#instances tr[data-instance=\"store\"]')", TimeSpan.FromSeconds(10));
+            await browser.EvaluateAsync("location.hash = '#sets'; 0");
+            await browser.WaitForAsync("document.querySelector('table.sets td.copied[data-copied=\"true\"]')", TimeSpan.FromSeconds(30));
+            var site = (await browser.EvaluateAsync("document.querySelector('p.second-site').innerText")).GetString()!;
+            Assert.Contains(b, site, StringComparison.Ordinal);
+            Assert.Contains($"holds {policy.Sets.Count} of {policy.Sets.Count} sets", site, StringComparison.Ordinal);
+        }
+
         var listed = JsonDocument.Parse(Cli("list", "--repo", a, "--also", b, "--json").Out).RootElement.EnumerateArray().Where(e => e.TryGetProperty("alsoIn", out _)).ToList();
         Assert.NotEmpty(listed);
         Assert.All(listed, s => Assert.True(s.GetProperty("alsoIn").GetBoolean(), $"set {s.GetProperty("id")} is not in the second repository"));

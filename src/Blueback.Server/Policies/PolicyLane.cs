@@ -30,6 +30,8 @@ internal sealed class PolicyLane(PolicyDefinition definition, PolicySource sourc
     public Queue<(PolicyJobKind Kind, PolicyJobTrigger Trigger)> FollowUps { get; } = new();
     public List<PolicySetInfo> Sets { get; set; } = [];
     public DateTime? SetsListed { get; set; }
+    /// <summary>Why the second repository (copyTo) could not be listed at the last listing, or null.</summary>
+    public string? CopyListError { get; set; }
     public Task? Listing { get; set; }
     public bool RepositoryReady { get; set; }
     public bool Removed { get; set; }

@@ -252,10 +252,11 @@ internal sealed class PolicyRunner : IDisposable
             bound.CancelAfter(PolicyJobRunner.LightBound);
             try
             {
-                var sets = await PolicyRepositories.SetsAsync(lane.Definition, bound.Token).ConfigureAwait(false);
+                var (sets, copyListError) = await PolicyRepositories.SetsWithCopiesAsync(lane.Definition, bound.Token).ConfigureAwait(false);
                 lock (_lock)
                 {
                     lane.Sets = sets;
+                    lane.CopyListError = copyListError;
                     lane.SetsListed = DateTime.UtcNow;
                 }
             }
@@ -299,6 +300,7 @@ internal sealed class PolicyRunner : IDisposable
         Shipper = lane.Definition.Shipping ? lane.Shipper.Status ?? "not started" : null,
         Sets = lane.Sets,
         SetsListed = lane.Listing is null ? null : lane.SetsListed,
+        CopyListError = lane.CopyListError,
         Health = PolicyHealthCheck.Of(lane, DateTime.UtcNow),
     };
 

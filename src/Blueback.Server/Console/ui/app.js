@@ -253,17 +253,29 @@ async function sets() {
   let html = '';
   for (const p of list.policies) {
     html += `<h2>${esc(p.definition.repository.location)} <span class="muted">(policy ${esc(p.definition.name)}, instance ${esc(p.definition.instance)}${p.setsListed ? `, listed ${ago(p.setsListed)}` : ''})</span></h2>`;
-    html += `<div class="scroll"><table class="sets" data-policy="${esc(p.definition.name)}"><tr><th>Set</th><th>Type</th><th>Parent</th><th>Ended</th><th>Generations</th><th title="${esc(STORED_HELP)}">Size</th><th title="${esc(STORED_HELP)}">Stored <span class="help">?</span></th><th>Verified</th><th>Proof</th></tr>`;
-    if (p.sets.length === 0) html += '<tr><td colspan="9" class="muted">No set yet.</td></tr>';
+    const copyTo = p.definition.copyTo;
+    if (copyTo) html += secondSite(p, copyTo);
+    html += `<div class="scroll"><table class="sets" data-policy="${esc(p.definition.name)}"><tr><th>Set</th><th>Type</th><th>Parent</th><th>Ended</th><th>Generations</th><th title="${esc(STORED_HELP)}">Size</th><th title="${esc(STORED_HELP)}">Stored <span class="help">?</span></th><th>Verified</th><th>Proof</th>${copyTo ? '<th>Second site</th>' : ''}</tr>`;
+    if (p.sets.length === 0) html += `<tr><td colspan="${copyTo ? 10 : 9}" class="muted">No set yet.</td></tr>`;
     for (const s of [...p.sets].sort((a, b) => (b.ended || '').localeCompare(a.ended || ''))) {
       const proof = s.proved == null ? '<span class="muted">not yet</span>' : `${dated(s.proved, s.provedAt)}${s.digestMatch === true ? ' <span class="muted">digest match</span>' : s.digestMatch === false ? ' <span class="bad">digest differs</span>' : ''}`;
       html += `<tr data-set="${esc(s.id)}" data-proof="${s.proved == null ? 'none' : s.proved ? 'ok' : 'failed'}"><td class="id"><a href="#set/${encodeURIComponent(p.definition.name)}/${esc(s.id)}">${esc(s.id.slice(0, 8))}</a></td><td>${esc(s.type)}</td><td class="id">${esc(s.parent ? s.parent.slice(0, 8) : '–')}</td>`
-        + `<td>${time(s.ended)}</td><td class="num">${s.genLow}–${s.genHigh}</td><td class="num">${mib(s.size)}</td><td class="num">${mib(s.stored)}</td><td class="verified">${dated(s.verified, s.verifiedAt)}</td><td class="proof">${proof}</td></tr>`;
+        + `<td>${time(s.ended)}</td><td class="num">${s.genLow}–${s.genHigh}</td><td class="num">${mib(s.size)}</td><td class="num">${mib(s.stored)}</td><td class="verified">${dated(s.verified, s.verifiedAt)}</td><td class="proof">${proof}</td>${copyTo ? `<td class="copied" data-copied="${s.copied == null ? 'unknown' : s.copied}">${s.copied == null ? '<span class="muted">unknown</span>' : s.copied ? '<span class="ok">copied</span>' : '<span class="muted">not yet</span>'}</td>` : ''}</tr>`;
     }
     html += `</table></div><p class="legend muted" id="stored-legend">${esc(STORED_HELP)}</p>`;
   }
   return html;
 }
+
+// A policy's second repository: where, how many of the sets it holds, its last copy job, and why it could not be
+// listed if it could not.
+const secondSite = (p, copyTo) => {
+  const copied = p.sets.filter((s) => s.copied === true).length;
+  const last = p.last.copy;
+  const job = last ? `last copy ${state(last.state)} ${time(last.ended || last.started)}${last.error ? ` <span class="error">${esc(last.error)}</span>` : ''}` : 'no copy yet';
+  return `<p class="second-site" data-location="${esc(copyTo.location)}">Second site: <span class="id">${esc(copyTo.location)}</span> · holds ${copied} of ${p.sets.length} sets · ${job}`
+    + `${p.copyListError ? ` · <span class="bad">${esc(p.copyListError)}</span>` : ''}</p>`;
+};
 
 // The set-checking job running now, and the last of each kind, with their outcome (what the set page's buttons start).
 const jobs = (p) => {
