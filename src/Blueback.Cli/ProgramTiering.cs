@@ -26,7 +26,7 @@ internal static partial class ProgramTiering
     /// it is.</summary>
     public static void Apply(string[] args)
     {
-        if (!OperatingSystem.IsLinux() || args.Length == 0 || !Commands.Contains(args[0]) || Environment.GetEnvironmentVariable(Setting) is not null || !IsReadyToRun())
+        if (!OperatingSystem.IsLinux() || !Applies(args, Environment.GetEnvironmentVariable(Setting), IsReadyToRun))
         {
             return;
         }
@@ -45,6 +45,12 @@ internal static partial class ProgramTiering
             .Append($"{Setting}=0");
         Exec("/proc/self/exe", argv, [.. environment]);
     }
+
+    /// <summary>Whether a run of <paramref name="args"/> goes without tiering: one of <see cref="Commands"/>, the
+    /// setting not chosen (<paramref name="setting"/> null) and the program compiled ReadyToRun (asked last: it reads
+    /// the file's headers).</summary>
+    internal static bool Applies(string[] args, string? setting, Func<bool> readyToRun) =>
+        args.Length > 0 && Commands.Contains(args[0]) && setting is null && readyToRun();
 
     private static bool IsReadyToRun()
     {
