@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Blueback.Cli;
 
+ProgramTiering.Apply(args); // before anything starts: it may replace this process
 Signals.Install(); // first: a ^C while the program starts is a graceful stop too
 StopPathWarmup.Start();
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Blueback.IO;
 using Blueback.Protocol.Wire;
@@ -61,9 +60,11 @@ internal static class ChunkFrames
     /// <summary>Sends <paramref name="source"/> (the range of the file that starts at the request's offset) as chunk
     /// frames. <paramref name="sent"/> is told the bytes of every read (a mebibyte at most, as the raw stream reads):
     /// progress, the session's lease and the pacing move as finely as they do for a raw stream, not a chunk at a time
-    /// (a console saw a backup's progress jump by 8 MiB and end; writers met 8 MiB bursts).</summary>
-    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, PipeWriter body, BackgroundPriority reads, Func<int, Task> sent, CancellationToken ct)
+    /// (a console saw a backup's progress jump by 8 MiB and end; writers met 8 MiB bursts). The response starts once
+    /// the first chunk was read and checked, so a page that fails there is still answered as a problem.</summary>
+    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, HttpResponse response, BackgroundPriority reads, Func<int, Task> sent, CancellationToken ct)
     {
+        var body = response.BodyWriter;
         var raw = ArrayPool<byte>.Shared.Rent(request.ChunkSize);
         var stored = ArrayPool<byte>.Shared.Rent(request.Codec.MaxStoredSize(request.ChunkSize));
         try
@@ -84,6 +85,12 @@ internal static class ChunkFrames
                     await sent(read).ConfigureAwait(false);
                 }
                 var (frame, payload) = await BackupEndpoints.ReadSourceAsync(reads, () => Encode(raw.AsMemory(0, n), stored, request.Codec, known), ct).ConfigureAwait(false);
+                if (!response.HasStarted)
+                {
+                    // Bytes written before the headers are buffered by Kestrel and copied again at the first flush:
+                    // a second copy of every payload, since a part of an image is often one chunk (8 MiB).
+                    await response.StartAsync(ct).ConfigureAwait(false);
+                }
                 frame.Write(body.GetSpan(ChunkFrame.HeaderSize));
                 body.Advance(ChunkFrame.HeaderSize);
                 if (payload.Length > 0)
