@@ -45,9 +45,9 @@ public sealed class MountedSet : IDisposable
         IProgress<RestoreProgress>? progress, CancellationToken ct)
     {
         var plan = RestoreJob.PagePlan.Of(chain);
-        if (plan.Files.FirstOrDefault(f => SetLayout.IsChangedPages(f.File)) is { } changed)
+        if (plan.Files.Where(f => SetLayout.IsChangedPages(f.File)).Select(f => f.Set).FirstOrDefault() is { } changed)
         {
-            throw new RestorePlanException($"set {changed.Set.SetId} is a changed-pages set: a mount reads database images whole from one set and replays logs after them, and does not lay changed pages over an image yet. Mount its full set with --stop-at, or restore this one ('blueback restore').");
+            throw new RestorePlanException($"set {changed.SetId} is a changed-pages set: a mount reads database images whole from one set and replays logs after them, and does not lay changed pages over an image yet. Mount its full set with --stop-at, or restore this one ('blueback restore').");
         }
         var counters = new MountCounters();
         var cache = new ChunkCache(Path.Combine(scratch, "chunks"), cacheMaxBytes, counters);
