@@ -11,12 +11,14 @@ namespace Blueback.Client;
 public sealed class BackupSession : IAsyncDisposable
 {
     private readonly BluebackClient _client;
+    private readonly SessionKeepAlive? _keepAlive;
     private int _finished;
 
     private BackupSession(BluebackClient client, BackupSessionInfo info)
     {
         _client = client;
         Info = info;
+        _keepAlive = client.RenewsLeases ? SessionKeepAlive.Start(client, Routes.Backup(info.Id), info.LeaseSeconds) : null;
     }
 
     /// <summary>The session as the server last described it (at its begin, or the last
@@ -173,6 +175,7 @@ public sealed class BackupSession : IAsyncDisposable
         using var response = await _client.Http.PostAsync(Routes.BackupEnd(Id), null, cancellationToken).ConfigureAwait(false);
         await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _finished, 1);
+        _keepAlive?.Dispose();
     }
 
     /// <summary>Aborts the backup on the server. Idempotent.</summary>
@@ -181,6 +184,7 @@ public sealed class BackupSession : IAsyncDisposable
         using var response = await _client.Http.DeleteAsync(Routes.Backup(Id), cancellationToken).ConfigureAwait(false);
         await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _finished, 1);
+        _keepAlive?.Dispose();
     }
 
     private async Task<BackupStream> OpenStreamAsync(string route, string what, CancellationToken ct)
@@ -207,6 +211,7 @@ public sealed class BackupSession : IAsyncDisposable
     /// <summary>Aborts an unfinished session within <see cref="AbortBound"/>; never throws.</summary>
     public async ValueTask DisposeAsync()
     {
+        _keepAlive?.Dispose();
         if (Interlocked.Exchange(ref _finished, 1) != 0)
         {
             return;

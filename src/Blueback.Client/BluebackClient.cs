@@ -44,6 +44,11 @@ public sealed class BluebackClient : IDisposable
     /// <summary>The server address this client was made for.</summary>
     public string Server { get; }
 
+    /// <summary>Whether a backup session begun by this client renews its lease in the background while it is open
+    /// (true by default: a program busy on its own side between calls keeps its session). False: only the session's
+    /// own calls renew it, so a program that stops calling loses it at its lease.</summary>
+    public bool RenewsLeases { get; init; } = true;
+
     /// <summary>Writes <paramref name="value"/> under <paramref name="key"/> in a table (created by its first put), committed
     /// before this returns.</summary>
     /// <exception cref="BluebackApiException">The server refused (no such instance or database, a key or value too long,

@@ -298,7 +298,7 @@ public static class SetVerifier
         return hex is { Length: 64 } && hex.All(char.IsAsciiHexDigitLower) ? Convert.FromHexString(hex) : null;
     }
 
-    private static RepositoryException Damaged(Manifest manifest, ManifestFile file, ManifestChunk chunk, string what) =>
+    internal static RepositoryException Damaged(Manifest manifest, ManifestFile file, ManifestChunk chunk, string what) =>
         new($"set {manifest.SetId}, file {file.Path}: chunk '{chunk.Key}' is damaged ({what}). Run 'blueback verify --set {manifest.SetId}' to list every problem, and restore from another set.");
 
     /// <summary>How many decompressed chunks an extract holds in memory at most (besides the one being written).</summary>

@@ -44,10 +44,12 @@ public sealed record ServeOptions
     /// <summary>Run as a warm standby of this instance, shipped into a repository (docs/standby.md).</summary>
     public Standby.StandbyOptions? Standby { get; init; }
 
-    /// <summary>A warm standby's address to repair damaged pages from, and a file with its token (over the config's
-    /// "repairFrom" and "repairTokenFile").</summary>
+    /// <summary>Where to repair damaged pages from: a warm standby's address (with a file holding its token) or a
+    /// repository's location (with how to open it); over the config's "repairFrom", "repairTokenFile" and
+    /// "repairRepository".</summary>
     public string? RepairFrom { get; init; }
     public string? RepairTokenFile { get; init; }
+    public Repair.RepairRepositoryConfig? RepairRepository { get; init; }
 
     /// <summary>Serve a backup set mounted read-only (blueback mount) as this instance; null for an ordinary server.</summary>
     public MountedServe? Mount { get; init; }
@@ -71,27 +73,6 @@ public static class BluebackServer
     private static bool IsDataRequest(PathString path) =>
         path.StartsWithSegments("/v1/instances", StringComparison.Ordinal, out var rest)
         && (rest.Value?.Contains("/databases/", StringComparison.Ordinal) == true || rest.Value?.EndsWith("/batch", StringComparison.Ordinal) == true);
-
-    /// <summary>The page repair source the options or the config name, or null.</summary>
-    private static Standby.StandbyPageSource? RepairSourceOf(ServeOptions options, ServerConfig config, ILogger logger)
-    {
-        bool fromOptions = options.RepairFrom is not null;
-        var tokenFile = fromOptions ? options.RepairTokenFile : config.RepairTokenFile;
-        if (ServerConfig.RepairSource(fromOptions ? options.RepairFrom : config.RepairFrom, tokenFile, fromOptions ? "--repair-from" : "The config") is not { } uri)
-        {
-            return null;
-        }
-        string token;
-        try
-        {
-            token = File.ReadAllText(tokenFile!).Trim();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new ServerConfigException($"The repair token file '{tokenFile}' cannot be read: {ex.Message}");
-        }
-        return new Standby.StandbyPageSource(uri, token, logger);
-    }
 
     public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
     {
@@ -147,8 +128,10 @@ public static class BluebackServer
         {
             output.WriteLine($"First start: created an admin token in {createdAdmin} (readable by this user only). Clients use it with --token-file {createdAdmin}; 'blueback token create' makes tokens with narrower roles.");
         }
-        using var repair = RepairSourceOf(options, config, logger);
-        using var host = new InstanceHost(options.DataDirectory, config, logger, repair);
+        using var repair = new Repair.PageRepairLog(logger);
+        var repairSource = Repair.RepairSources.Open(options, config, repair);
+        using var ownedRepairSource = repairSource as IDisposable;
+        using var host = new InstanceHost(options.DataDirectory, config, logger, repairSource);
         using var metrics = new ServerMetrics(host);
         if (options.Mount is { } mount)
         {

@@ -58,8 +58,8 @@ public sealed class ServerConfig
     [JsonPropertyName("allowFaultDrills")]
     public bool AllowFaultDrills { get; set; }
 
-    /// <summary>Where a page that fails its checksum in a read is repaired from: a warm standby's address (docs/engine.md,
-    /// "Pages that repair themselves"); null: the read fails, as it always did.</summary>
+    /// <summary>Where a page that fails its checksum in a read is repaired from: a warm standby's address, or a backup
+    /// repository's location (docs/engine.md, "Pages that repair themselves"); null: the read fails, as it always did.</summary>
     [JsonPropertyName("repairFrom")]
     public string? RepairFrom { get; set; }
 
@@ -67,23 +67,9 @@ public sealed class ServerConfig
     [JsonPropertyName("repairTokenFile")]
     public string? RepairTokenFile { get; set; }
 
-    /// <summary>Checks a repair source as the config or the command line gives it: the standby's address, and its token.</summary>
-    public static Uri? RepairSource(string? from, string? tokenFile, string where)
-    {
-        if (from is null)
-        {
-            return tokenFile is null ? null : throw new ServerConfigException($"{where}: a repair token file is given without a repair source; give the standby's address too (\"repairFrom\", --repair-from).") { Key = "repairTokenFile" };
-        }
-        if (!Uri.TryCreate(from, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            throw new ServerConfigException($"{where}: repair source '{from}' is not a standby's address (http://HOST:PORT or https://...). A repository as a repair source is not supported yet: run a warm standby ('blueback standby') and give its address.") { Key = "repairFrom" };
-        }
-        if (tokenFile is null)
-        {
-            throw new ServerConfigException($"{where}: repair source '{from}' needs a token of that standby (role backup or admin): give its file (\"repairTokenFile\", --repair-token-file).") { Key = "repairFrom" };
-        }
-        return uri;
-    }
+    /// <summary>How to open the repository <see cref="RepairFrom"/> names (S3 settings, key file).</summary>
+    [JsonPropertyName("repairRepository")]
+    public Repair.RepairRepositoryConfig? RepairRepository { get; set; }
 
     public static ServerConfig Default() => new()
     {
@@ -146,7 +132,11 @@ public sealed class ServerConfig
         {
             throw new ServerConfigException($"Config file '{path}': \"backupReadNice\" is {BackupReadNice}; give a nice value from 0 (normal priority) to 19 (the lowest).");
         }
-        RepairSource(RepairFrom, RepairTokenFile, $"Config file '{path}'");
+        if (Repair.RepairRepositoryConfig.Check(RepairFrom, RepairTokenFile, $"Config file '{path}'")?.Repository is null && RepairRepository is not null)
+        {
+            throw new ServerConfigException($"Config file '{path}': \"repairRepository\" says how to open a repository, but \"repairFrom\" names none; give the repository's location in \"repairFrom\" (a directory or s3://BUCKET/PREFIX), or remove it.") { Key = "repairRepository" };
+        }
+        RepairRepository?.Validate($"Config file '{path}'");
         Notifications?.Validate($"Config file '{path}'");
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var i in Instances)

@@ -16,7 +16,7 @@ internal static partial class StrictJson
     [
         typeof(ServerConfig), typeof(ServerLimits), typeof(InstanceConfig), typeof(DatabaseConfig), typeof(FaultDrill),
         typeof(Protocol.PolicyDefinition), typeof(Protocol.PolicyRepository), typeof(Protocol.PolicyRetention), typeof(Protocol.PolicyProof),
-        typeof(NotificationsConfig), typeof(WebhookConfig), typeof(MailConfig),
+        typeof(NotificationsConfig), typeof(WebhookConfig), typeof(MailConfig), typeof(Repair.RepairRepositoryConfig),
     ];
 
     public static T Parse<T>(string json, JsonTypeInfo<T> info, string where)

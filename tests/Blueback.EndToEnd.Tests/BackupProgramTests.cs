@@ -37,7 +37,7 @@ public partial class BackupProgramTests
         using var dir = new TempDir();
         var repo = dir["repo"];
         var config = dir["server.json"];
-        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "store", "logGenerationSize": 262144, "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ], "backupLeaseSeconds": 2 }""");
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "store", "logGenerationSize": 262144, "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ], "backupLeaseSeconds": 5 }""");
         Assert.Equal(0, Cli("repo", "init", repo).Exit);
         using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
         using var c = new BluebackClient(server.Url);
@@ -47,7 +47,8 @@ public partial class BackupProgramTests
         await using (writers)
         {
             await Task.Delay(300);
-            Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
+            var first = Cli("backup", "--server", server.Url, "--repo", repo);
+            Assert.True(first.Exit == 0, $"exit {first.Exit}: {first.Err}");
             await Task.Delay(300);
 
             // Stopped exactly after the commit (the failpoint), then killed: the set is there, nothing truncated.
@@ -66,7 +67,7 @@ public partial class BackupProgramTests
                 var oldest = (await c.StatusAsync()).Instances[0].OldestGeneration;
                 p.Kill(entireProcessTree: true);
                 p.WaitForExit(10_000);
-                await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(10)); // the lease aborts the session
+                await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(15)); // the lease (5 s: long enough for a program starved on a busy machine) aborts the session
                 Assert.Equal(oldest, (await c.StatusAsync()).Instances[0].OldestGeneration); // nothing was truncated
             }
             var list = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement;
@@ -97,7 +98,7 @@ public partial class BackupProgramTests
         using var dir = new TempDir();
         var config = dir["server.json"];
         // A short lease: each program is killed at the failpoint, and its session must be gone before the next begins.
-        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ], "backupLeaseSeconds": 2 }""");
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ], "backupLeaseSeconds": 5 }""");
         using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
         using var c = new BluebackClient(server.Url);
         var repo = dir["repo"];

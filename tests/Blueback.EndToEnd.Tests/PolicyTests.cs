@@ -29,7 +29,7 @@ public partial class PolicyTests
     }
 
     /// <summary>Waits (bounded) until <paramref name="done"/> holds for the policy's history.</summary>
-    private static async Task<List<PolicyJobInfo>> WaitForHistoryAsync(PolicyCalls calls, string policy, Func<List<PolicyJobInfo>, bool> done, TimeSpan bound)
+    internal static async Task<List<PolicyJobInfo>> WaitForHistoryAsync(PolicyCalls calls, string policy, Func<List<PolicyJobInfo>, bool> done, TimeSpan bound)
     {
         var sw = Stopwatch.StartNew();
         while (true)
@@ -240,12 +240,19 @@ public partial class PolicyTests
             await WaitForHistoryAsync(calls, "slow", h => h.Any(j => j is { Kind: PolicyJobKind.Full, State: PolicyJobState.Succeeded }), TimeSpan.FromSeconds(60));
             var before = SetIds(repo);
             Assert.Single(before);
-            var value = new byte[60_000];
-            for (int i = 0; i < 300; i++)
+            // 18 MB of new random values before each stop: chunks the repository already holds (those of the first
+            // full, or uploaded by a job stopped earlier) are not sent again, and a backup that sent next to nothing
+            // would commit before the stop lands.
+            async Task FreshBigValuesAsync(BluebackClient client)
             {
-                Random.Shared.NextBytes(value);
-                await c.PutAsync("store", "mailbox", "big", Encoding.UTF8.GetBytes($"b{i:D4}"), value);
+                var value = new byte[60_000];
+                for (int i = 0; i < 300; i++)
+                {
+                    Random.Shared.NextBytes(value);
+                    await client.PutAsync("store", "mailbox", "big", Encoding.UTF8.GetBytes($"b{i:D4}"), value);
+                }
             }
+            await FreshBigValuesAsync(c);
             using var stop = new CancellationTokenSource();
             var writer = Task.Run(() => WriteUntilAsync(new BluebackClient(server.Url), 100, stop.Token));
 
@@ -266,6 +273,7 @@ public partial class PolicyTests
             Assert.Equal(before, SetIds(repo));
 
             // 2. The server's graceful stop mid-job: the job ends as cancelled, recorded, nothing partial listed.
+            await FreshBigValuesAsync(c);
             var second = await calls.RunAsync("slow", "full", null, CancellationToken.None);
             await WaitRunningAsync(calls, "slow");
             await server.TerminateAsync(TimeSpan.FromSeconds(30));
@@ -280,6 +288,7 @@ public partial class PolicyTests
 
             // 3. SIGKILL of the server mid-job (its program is not killed with it): after the restart the job is recorded
             // as interrupted, no partial set is listed, and the run missed by the other policy while down runs once.
+            await FreshBigValuesAsync(c2);
             var third = await calls.RunAsync("slow", "full", null, CancellationToken.None);
             await WaitRunningAsync(calls, "slow");
             Assert.Equal(0, Signal(server.Pid, 9));

@@ -101,7 +101,11 @@ public class StrictConfigTests
     }
 
     [Theory]
-    [InlineData("""  "repairFrom": "/backups/blueback", "repairTokenFile": "t" }""", "A repository as a repair source is not supported yet")]
+    [InlineData("""  "repairFrom": "/backups/blueback", "repairTokenFile": "t" }""", "is a repository, which takes no token")]
+    [InlineData("""  "repairFrom": "ftp://h/r" }""", "neither a standby's address (http://HOST:PORT) nor a repository")]
+    [InlineData("""  "repairFrom": "http://10.0.0.2:7421", "repairTokenFile": "t", "repairRepository": { "keyFile": "k" } }""", "\"repairFrom\" names none")]
+    [InlineData("""  "repairFrom": "s3://b/r", "repairRepository": { "s3Checksums": "sometimes" } }""", "'sometimes' is not a checksum mode")]
+    [InlineData("""  "repairFrom": "s3://b/r", "repairRepository": { "keyFlie": "k" } }""", "did you mean \"keyFile\"?")]
     [InlineData("""  "repairFrom": "http://10.0.0.2:7421" }""", "needs a token of that standby")]
     [InlineData("""  "repairTokenFile": "t" }""", "without a repair source")]
     public void A_repair_source_that_is_not_a_standby_with_a_token_is_refused_naming_the_key(string rest, string expected)
@@ -126,10 +130,12 @@ public class StrictConfigTests
     }
 
     [Fact]
-    public void A_standby_with_a_token_is_a_repair_source()
+    public void A_standby_with_a_token_or_a_repository_is_a_repair_source()
     {
-        Assert.Equal(new Uri("http://10.0.0.2:7421"), ServerConfig.RepairSource("http://10.0.0.2:7421", "t", "test"));
-        Assert.Null(ServerConfig.RepairSource(null, null, "test"));
+        Assert.Equal(new Uri("http://10.0.0.2:7421"), Server.Repair.RepairRepositoryConfig.Check("http://10.0.0.2:7421", "t", "test")!.Standby);
+        Assert.Equal("s3://backups/blueback", Server.Repair.RepairRepositoryConfig.Check("s3://backups/blueback", null, "test")!.Repository);
+        Assert.Equal("/backups/blueback", Server.Repair.RepairRepositoryConfig.Check("/backups/blueback", null, "test")!.Repository);
+        Assert.Null(Server.Repair.RepairRepositoryConfig.Check(null, null, "test"));
     }
 
     [Theory]

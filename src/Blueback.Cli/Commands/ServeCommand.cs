@@ -18,9 +18,15 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for https:// listeners." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain http:// on an address other than loopback (tokens and data in clear text)." };
-        var repairFrom = new Option<string?>("--repair-from") { Description = "Repair a page that fails its checksum in a read from this warm standby (http://HOST:PORT): its image, plus this instance's own log since (docs/engine.md)." };
+        var repairFrom = new Option<string?>("--repair-from") { Description = "Repair a page that fails its checksum in a read from this warm standby (http://HOST:PORT) or backup repository (a directory or s3://BUCKET/PREFIX, opened with the --s3-* options and --key-file): its image, plus this instance's own log since (docs/engine.md)." };
         var repairToken = new Option<string?>("--repair-token-file") { Description = "A file holding a token of the --repair-from standby (role backup or admin)." };
         var cmd = new Command("serve", "Serve the instances over HTTP (data API, status, metrics) until stopped.") { data, listen, unix, config, shutdown, adminToken, tlsCert, tlsKey, insecure, repairFrom, repairToken };
+        // A repository repair source is opened as the repository commands open theirs (no transfers to pace: one page).
+        var repo = new RepoOptions();
+        foreach (var o in new Option[] { repo.S3Endpoint, repo.S3Region, repo.S3PathStyle, repo.S3Checksums, repo.S3PartSize, repo.KeyFile })
+        {
+            cmd.Options.Add(o);
+        }
         cmd.SetAction(async (pr, _) =>
         {
             using var signals = new Signals();
@@ -35,6 +41,15 @@ internal static class ServeCommand
                 AdminTokenFile = pr.GetValue(adminToken),
                 RepairFrom = pr.GetValue(repairFrom),
                 RepairTokenFile = pr.GetValue(repairToken),
+                RepairRepository = new Server.Repair.RepairRepositoryConfig
+                {
+                    S3Endpoint = pr.GetValue(repo.S3Endpoint),
+                    S3Region = pr.GetValue(repo.S3Region),
+                    S3PathStyle = pr.GetValue(repo.S3PathStyle),
+                    S3Checksums = pr.GetValue(repo.S3Checksums),
+                    S3PartSize = pr.GetValue(repo.S3PartSize),
+                    KeyFile = pr.GetValue(repo.KeyFile),
+                },
                 TlsCertificate = pr.GetValue(tlsCert),
                 TlsKey = pr.GetValue(tlsKey),
                 InsecureListen = pr.GetValue(insecure),

@@ -30,11 +30,11 @@ internal static class ConsoleEndpoints
     }
 
     /// <summary>The alerts now, unsorted and without ids (the <see cref="AlertBook"/> adds them).</summary>
-    public static List<AlertInfo> Alerts(InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, Standby.StandbyPageSource? repair)
+    public static List<AlertInfo> Alerts(InstanceHost host, Policies.PolicyRunner runner, Shipping.ShipperLeases shippers, Repair.PageRepairLog repair)
     {
         var alerts = runner.Alerts();
         // A repaired page is a disk that lost data once: a warning; a page that could not be repaired fails its reads.
-        foreach (var r in repair?.Recent.Where(r => DateTime.UtcNow - r.At < RepairShown) ?? [])
+        foreach (var r in repair.Recent.Where(r => DateTime.UtcNow - r.At < RepairShown))
         {
             alerts.Add(new AlertInfo
             {

@@ -23,8 +23,10 @@ public interface IPageRepairSource
 public sealed record PageRepairRequest(string Instance, string Database, Signature DatabaseSignature, Signature LogSignature, uint Page, int PageSize);
 
 /// <summary>A page image from a source and the log position its holder had applied through: every change to the page
-/// before <paramref name="AppliedThrough"/> is in the image, and the instance replays its own log from there.</summary>
-public sealed record PageRepairImage(byte[] Data, Lsn AppliedThrough, Signature LogSignature, Signature DatabaseSignature);
+/// before <paramref name="AppliedThrough"/> is in the image, and the instance replays its own log from there.
+/// <paramref name="From"/> names where in the source it came from ("repository /r set ID"), when more than the
+/// source's name says.</summary>
+public sealed record PageRepairImage(byte[] Data, Lsn AppliedThrough, Signature LogSignature, Signature DatabaseSignature, string? From = null);
 
 /// <summary>One repair attempt: the page, the source, whether it was repaired, and the detail (the log replayed, or
 /// why it was not repaired).</summary>

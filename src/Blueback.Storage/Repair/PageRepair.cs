@@ -1,7 +1,6 @@
 using Blueback.Storage.Format;
 using Blueback.Storage.Log;
 using Blueback.Storage.Paging;
-using Blueback.Storage.Recovery;
 
 namespace Blueback.Storage.Repair;
 
@@ -21,21 +20,23 @@ internal sealed class PageRepair(string instance, string logDirectory, Signature
     public byte[] Run(ushort databaseId, string databaseName, Signature databaseSignature, DatabaseFile file, uint page, PageCorruptException damage)
     {
         using var cts = new CancellationTokenSource(timeout);
+        var from = source.Name; // the image's own origin once fetched (a repository's set)
         try
         {
             var data = Fetch(databaseName, databaseSignature, file, page, cts.Token, out var image);
-            int replayed = RollForward(databaseId, page, data, image.AppliedThrough, cts.Token);
+            from = image.From ?? source.Name;
+            int replayed = RollForward(databaseId, page, data, image.AppliedThrough, from, cts.Token);
             file.WritePage(page, data);
             file.Sync(); // durable before the read that needed it goes on
             Interlocked.Increment(ref _repaired);
-            Tell(databaseName, file, page, true, $"the image of {source.Name} (applied through {image.AppliedThrough}, page LSN {Lsn.FromValue(PageHeader.Read(data).Lsn)}), {replayed} later change(s) replayed from this instance's log");
+            Tell(databaseName, file, page, from, true, $"the image of {from} (applied through {image.AppliedThrough}, page LSN {Lsn.FromValue(PageHeader.Read(data).Lsn)}), {replayed} later change(s) replayed from this instance's log");
             return data;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             var why = ex is OperationCanceledException ? $"{source.Name} did not answer within {timeout.TotalSeconds:0.#} s" : ex.Message;
-            Tell(databaseName, file, page, false, why);
-            throw new PageCorruptException(file.Path, page, $"{damage.Detail}; repair from {source.Name} failed: {why}");
+            Tell(databaseName, file, page, from, false, why);
+            throw new PageCorruptException(file.Path, page, $"{damage.Detail}; repair from {from} failed: {why}");
         }
     }
 
@@ -48,7 +49,7 @@ internal sealed class PageRepair(string instance, string logDirectory, Signature
             throw new StorageException($"{source.Name} holds another copy (log stream {image.LogSignature}, database {image.DatabaseSignature}; this instance's are {logSignature} and {databaseSignature})");
         }
         var data = image.Data;
-        if (data.Length != file.PageSize || !Checksum.VerifyPage(data, page) || PageHeader.Read(data).PageNumber != page)
+        if (data.Length != file.PageSize || !PageRedo.IsIntact(data, page))
         {
             throw new StorageException($"the image of page {page} from {source.Name} failed its own checksum ({data.Length} bytes)");
         }
@@ -58,61 +59,32 @@ internal sealed class PageRepair(string instance, string logDirectory, Signature
     /// <summary>Replays the committed page records of this page after <paramref name="from"/> onto the image (each only
     /// when newer than the page, as redo does). The log from there must be complete: every change the source had not
     /// applied is in it, since the page was not in the cache (a change since its last flush would have kept it there).</summary>
-    private int RollForward(ushort databaseId, uint page, byte[] data, Lsn from, CancellationToken ct)
+    private int RollForward(ushort databaseId, uint page, byte[] data, Lsn from, string origin, CancellationToken ct)
     {
         var gens = LogFiles.List(logDirectory);
-        if (gens.Count == 0 || from.Generation < gens[0] || from.Generation > gens[^1] + 1)
+        if (gens.Count == 0 || from.Generation > gens[^1] + 1)
         {
-            throw new StorageException($"the source had applied through {from}, which this instance's log ({(gens.Count == 0 ? "empty" : $"generations {gens[0]}-{gens[^1]}")}) does not reach: the changes since cannot be replayed");
+            throw new StorageException($"{origin} had applied through {from}, past this instance's log ({(gens.Count == 0 ? "empty" : $"generations {gens[0]}-{gens[^1]}")}): it is not a copy of this instance's past");
         }
-        var pending = new List<LogRecord>();
-        int replayed = 0;
+        if (from.Generation < gens[0])
+        {
+            throw new StorageException($"this instance's log no longer holds generation {from.Generation} (it starts at {gens[0]}: generations {from.Generation}-{gens[0] - 1} were truncated, by a later backup or circular logging), so the changes to page {page} since the image of {origin} cannot be replayed. "
+                + "Take a full backup into the repository the image came from (its newest set then reaches this log; a standby source must catch up instead), or restore the database from a backup");
+        }
+        var redo = new PageRedo(logSignature, databaseId, page, from);
         for (uint g = from.Generation; g <= gens[^1]; g++)
         {
             ct.ThrowIfCancellationRequested();
-            var reader = LogGenerationReader.Open(logDirectory, g);
-            if (reader.Header.LogSignature != logSignature)
-            {
-                throw new StorageException($"log generation {g} belongs to another log stream");
-            }
-            while (reader.TryRead(out var rec))
-            {
-                if (rec.Lsn < from)
-                {
-                    continue;
-                }
-                if (rec.Type is LogRecordType.PageImage or LogRecordType.PageDelta && rec.Database == databaseId && rec.Page == page)
-                {
-                    pending.Add(rec);
-                }
-                else if (rec.Type == LogRecordType.Commit)
-                {
-                    foreach (var r in pending)
-                    {
-                        replayed += Apply(r, data) ? 1 : 0;
-                    }
-                    pending.Clear();
-                }
-            }
+            redo.Replay(logDirectory, g, data);
         }
-        return replayed;
+        return redo.Replayed;
     }
 
-    private static bool Apply(LogRecord rec, byte[] page)
-    {
-        if (Lsn.FromValue(PageHeader.Read(page).Lsn) >= rec.Lsn)
-        {
-            return false;
-        }
-        LogReplayer.ApplyToPage(rec, page, "");
-        return true;
-    }
-
-    private void Tell(string database, DatabaseFile file, uint page, bool repaired, string detail)
+    private void Tell(string database, DatabaseFile file, uint page, string from, bool repaired, string detail)
     {
         try
         {
-            source.Report(new PageRepairReport(instance, database, file.Path, page, source.Name, repaired, detail, DateTime.UtcNow));
+            source.Report(new PageRepairReport(instance, database, file.Path, page, from, repaired, detail, DateTime.UtcNow));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
