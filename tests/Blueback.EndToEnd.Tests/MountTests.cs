@@ -159,6 +159,28 @@ public class MountTests
         await mount.TerminateAsync(TimeSpan.FromSeconds(15));
     }
 
+    [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
+    public async Task Ctrl_C_stops_a_mount_promptly_whether_mounting_or_serving_and_leaves_no_cache()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        using (var server = await ShippingTests.ServerWithFullSetAsync(repo, dir["data"]))
+        {
+            using var c = new BluebackClient(server.Url);
+            await WriteRoundAsync(c, "set", 200);
+            Assert.Equal(0, Cli("backup", "--server", server.Url, "--repo", repo).Exit);
+        }
+        var cache = dir["cache"];
+        foreach (var delay in new[] { 2.0, 8.0 }) // most likely while mounting, then most likely while serving
+        {
+            var run = await PtySignal.RunAsync("INT", delay, "dotnet", ServerProcess.Cli, "mount", "--repo", repo, "--cache", cache, "--listen", "http://127.0.0.1:0", "--token-file", TestToken.File);
+            Assert.True(run.Outcome == "interrupted" && run.Exit is 0 or 130, $"^C after {delay} s: {run}");
+            Assert.True(run.Ms < 10_000, $"^C after {delay} s: exited {run.Ms:0} ms after the signal");
+            Assert.True(!Directory.Exists(cache) || Directory.GetFileSystemEntries(cache).Length == 0, $"^C after {delay} s left {string.Join(", ", Directory.GetFileSystemEntries(cache))}");
+        }
+    }
+
     private static Task WaitShippedAsync(BluebackClient c) =>
         StandbyTests.WaitAsync(async () => (await c.StatusAsync()).Instances.Single(i => i.Name == "store").Shipping is { UnshippedGenerations: 0, OldestUnshipped: null },
             TimeSpan.FromSeconds(60), async () => System.Text.Json.JsonSerializer.Serialize((await c.StatusAsync()).Instances.Single(i => i.Name == "store").Shipping));
