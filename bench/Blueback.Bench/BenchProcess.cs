@@ -21,9 +21,10 @@ internal static class BenchProcess
 
     /// <summary><paramref name="file"/> <paramref name="args"/> listening on each of <paramref name="listens"/>: every
     /// address it reports, once it is ready; its later output is drained so that it never blocks on a full pipe.</summary>
-    public static (Process Process, List<string> Urls) StartListening(string file, string[] args, string[] listens)
+    /// <param name="tokenOption">How the process is given the bench's token (a mount reads with it: --token-file).</param>
+    public static (Process Process, List<string> Urls) StartListening(string file, string[] args, string[] listens, string tokenOption = "--admin-token-file")
     {
-        var psi = new ProcessStartInfo(file, [.. args, .. listens.SelectMany(l => new[] { "--listen", l }), "--admin-token-file", BenchToken.File])
+        var psi = new ProcessStartInfo(file, [.. args, .. listens.SelectMany(l => new[] { "--listen", l }), tokenOption, BenchToken.File])
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,

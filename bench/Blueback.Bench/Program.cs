@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore [--size MIB]|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes|--copy]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore [--size MIB]|--mount [--size MIB]|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes|--copy]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -79,12 +79,17 @@ try
         BackupBench.Run(root, size, seconds, instead: (r, d, u) => DeltaRestoreBench.Run(r, d, u, size));
         return;
     }
+    // --size MiB: a size between the quick run's and the full one's, for a machine too busy for 2 GiB.
+    int sizeIdx = Array.IndexOf(args, "--size");
+    long restoreSize = sizeIdx >= 0 ? long.Parse(args[sizeIdx + 1], ci) << 20 : quick ? 256L << 20 : 2L << 30;
+    if (args.Contains("--mount"))
+    {
+        BackupBench.Run(root, restoreSize, seconds, instead: (r, _, u) => MountBench.Run(r, u, restoreSize, quick ? 2 : 3));
+        return;
+    }
     if (args.Contains("--granular-restore"))
     {
-        // --size MiB: a size between the quick run's and the full one's, for a machine too busy for 2 GiB.
-        int sizeIdx = Array.IndexOf(args, "--size");
-        long size = sizeIdx >= 0 ? long.Parse(args[sizeIdx + 1], ci) << 20 : quick ? 256L << 20 : 2L << 30;
-        BackupBench.Run(root, size, seconds, instead: (r, _, u) => GranularRestoreBench.Run(r, u, size, quick ? 2 : 3));
+        BackupBench.Run(root, restoreSize, seconds, instead: (r, _, u) => GranularRestoreBench.Run(r, u, restoreSize, quick ? 2 : 3));
         return;
     }
     if (args.Contains("--boundaries"))

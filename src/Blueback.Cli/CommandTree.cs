@@ -16,6 +16,7 @@ internal static class CommandTree
         root.Subcommands.Add(ShipCommand.Build());
         root.Subcommands.Add(StandbyCommand.Build());
         root.Subcommands.Add(RestoreCommand.Build());
+        root.Subcommands.Add(MountCommand.Build());
         root.Subcommands.Add(RepositoryCommands.List());
         root.Subcommands.Add(RepositoryCommands.Verify());
         root.Subcommands.Add(ProveCommand.Build());

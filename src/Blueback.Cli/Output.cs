@@ -73,6 +73,11 @@ internal static class Output
 
     public static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
 
+    /// <summary>One JSON object on one line, for a program that reads a long-running command's output line by line.</summary>
+    public static void WriteJsonLine(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonLine));
+
+    private static readonly JsonSerializerOptions JsonLine = new(Json) { WriteIndented = false };
+
     /// <summary>Runs a command body, turning engine errors into a message on stderr and a non-zero exit code.</summary>
     public static int Guard(Func<int> body)
     {

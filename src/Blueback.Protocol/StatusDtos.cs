@@ -29,7 +29,8 @@ public sealed class InstanceStatus
     [JsonPropertyName("name")]
     public string Name { get; set; } = "";
 
-    /// <summary>online, standby, restoring, offline (see <see cref="Detail"/>) or stopped-after-error.</summary>
+    /// <summary>online, standby, mounted (a backup set, read-only), restoring, offline (see <see cref="Detail"/>) or
+    /// stopped-after-error.</summary>
     [JsonPropertyName("state")]
     public string State { get; set; } = "";
 
@@ -83,6 +84,10 @@ public sealed class InstanceStatus
     /// <summary>The warm standby this instance is (or was, until promoted), or null.</summary>
     [JsonPropertyName("standby")]
     public StandbyStatus? Standby { get; set; }
+
+    /// <summary>The backup set this instance is a read-only mount of (blueback mount), or null.</summary>
+    [JsonPropertyName("mount")]
+    public MountStatus? Mount { get; set; }
 
     /// <summary>The instance's databases.</summary>
     [JsonPropertyName("databases")]

@@ -247,6 +247,49 @@ public static class SetVerifier
         }
     }
 
+    /// <summary>One chunk of a set's file, read and checked on its own (format 2: the trailer's CRC32C or AES-GCM tag,
+    /// then the content against its id; format 1: the recorded CRC32C) and decompressed: what a mounted set reads
+    /// when a page it needs is not cached. Also gives the stored bytes read (what crossed from the store).</summary>
+    public static async Task<(byte[] Content, long StoredBytes)> ReadChunkAsync(BackupRepository repository, Manifest manifest, ManifestFile file, ManifestChunk chunk, CancellationToken cancellationToken)
+    {
+        var codec = Codec.ByName(manifest.Codec);
+        var (_, stored, read, _) = StartRead(repository, manifest, codec, chunk, cancellationToken);
+        try
+        {
+            long length = await read!.ConfigureAwait(false);
+            var content = new byte[chunk.RawSize];
+            if (manifest.FormatVersion >= 2)
+            {
+                if (length > stored!.Size)
+                {
+                    throw Damaged(manifest, file, chunk, $"{length} bytes stored, more than a chunk of {chunk.RawSize} bytes can take");
+                }
+                var got = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored.Span[..(int)length], content, repository.Keys, out bool inPlace, out var problem);
+                if (got != chunk.RawSize)
+                {
+                    throw Damaged(manifest, file, chunk, problem ?? $"it holds {got} bytes, the manifest says {chunk.RawSize}");
+                }
+                if (inPlace)
+                {
+                    stored.Span[..chunk.RawSize].CopyTo(content);
+                }
+            }
+            else if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored!.Span[..chunk.StoredSize]) != chunk.Crc32C)
+            {
+                throw Damaged(manifest, file, chunk, length != chunk.StoredSize ? $"{length} bytes stored, {chunk.StoredSize} recorded" : "CRC32C mismatch");
+            }
+            else
+            {
+                codec.Decompress(stored.Span[..chunk.StoredSize], content);
+            }
+            return (content, length);
+        }
+        finally
+        {
+            ChunkBufferPool.Return(stored!);
+        }
+    }
+
     /// <summary>The content hash of a chunk known without reading it: a plain repository's id is that hash; an
     /// encrypted one's manifest keeps it (sets written since chunk frames). Null where it is not known.</summary>
     private static byte[]? KnownHash(BackupRepository repository, ManifestChunk chunk)

@@ -18,6 +18,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Blueback.Server;
 
+/// <summary>A mounted backup set to serve: its instance (opened from DATA/NAME with <paramref name="Options"/>, which make it
+/// read-only over the set's images), its status, and the token file whose tokens may read it (null: a new admin token
+/// in the mount's own directory, and loopback only).</summary>
+public sealed record MountedServe(string Instance, Storage.InstanceOptions Options, Func<Protocol.MountStatus> Status, string? TokenFile);
+
 public sealed record ServeOptions
 {
     public string DataDirectory { get; init; } = "blueback-data";
@@ -46,6 +51,12 @@ public sealed record ServeOptions
     public string? RepairTokenFile { get; init; }
     public Repair.RepairRepositoryConfig? RepairRepository { get; init; }
 
+    /// <summary>Serve a backup set mounted read-only (blueback mount) as this instance; null for an ordinary server.</summary>
+    public MountedServe? Mount { get; init; }
+
+    /// <summary>Called once the server listens, with its addresses (port 0 resolved): what a command prints for scripts.</summary>
+    public Action<IReadOnlyList<string>>? Listening { get; init; }
+
     /// <summary>No log lines on the console (a server embedded in another command, such as the demo).</summary>
     public bool Quiet { get; init; }
 }
@@ -65,7 +76,7 @@ public static class BluebackServer
 
     public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
     {
-        var config = options.ConfigFile is null ? (options.Standby is null ? ServerConfig.Default() : new ServerConfig()) : ServerConfig.Load(options.ConfigFile);
+        var config = options.ConfigFile is null ? (options.Standby is null && options.Mount is null ? ServerConfig.Default() : new ServerConfig()) : ServerConfig.Load(options.ConfigFile);
         if (options.Standby is { } sb && config.Instances.Any(i => i.Name == sb.Instance))
         {
             throw new ServerConfigException($"The config declares instance '{sb.Instance}', which this server is to be the warm standby of: a standby's instance comes from the repository. Remove it from the config.");
@@ -109,7 +120,10 @@ public static class BluebackServer
             }
         });
         var logger = loggerFactory.CreateLogger("Blueback.Server");
-        var tokens = Security.TokenStore.Open(options.DataDirectory, options.AdminTokenFile, out var createdAdmin);
+        string? createdAdmin = null;
+        var tokens = options.Mount is { TokenFile: { } mountTokens }
+            ? Security.TokenStore.OpenReadersOf(options.DataDirectory, mountTokens)
+            : Security.TokenStore.Open(options.DataDirectory, options.AdminTokenFile, out createdAdmin);
         if (createdAdmin is not null)
         {
             output.WriteLine($"First start: created an admin token in {createdAdmin} (readable by this user only). Clients use it with --token-file {createdAdmin}; 'blueback token create' makes tokens with narrower roles.");
@@ -119,6 +133,11 @@ public static class BluebackServer
         using var ownedRepairSource = repairSource as IDisposable;
         using var host = new InstanceHost(options.DataDirectory, config, logger, repairSource);
         using var metrics = new ServerMetrics(host);
+        if (options.Mount is { } mount)
+        {
+            host.AddSlot(mount.Instance, "the backup set is being mounted").BringOnline(Storage.StorageInstance.Open(host.DirectoryOf(mount.Instance), mount.Options));
+            metrics.AddMount(mount.Status);
+        }
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxBackupSessions);
         var pacing = new BackupPacing((long)((config.BackupBusyRateMBps ?? DefaultBackupBusyRateMBps) * 1e6));
         using var backupReads = new BackgroundPriority(Math.Max(2, Environment.ProcessorCount), "blueback-backup-read", config.BackupReadNice ?? BackgroundPriority.DefaultNice);
@@ -172,7 +191,8 @@ public static class BluebackServer
             Policies.PolicyEndpoints.Map(api, policies);
             ConsoleEndpoints.Map(api, alerts, rates);
             Console.UiEndpoints.Map(api);
-            StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow);
+            StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow,
+                name => options.Mount is { } m && m.Instance == name ? m.Status() : null);
             ApiDocument.Map(app);
             app.MapFallback((HttpContext ctx) => Problems.NotFound($"No route {ctx.Request.Method} {ctx.Request.Path}. The API is under /v1 (see docs/server.md)."));
 
@@ -213,6 +233,7 @@ public static class BluebackServer
             }
             output.WriteLine("Ready. Ctrl+C or SIGTERM stops gracefully; a second signal exits at once.");
             output.Flush();
+            options.Listening?.Invoke(addresses);
 
             var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using (stop.Register(() => stopped.TrySetResult()))
@@ -293,6 +314,10 @@ public static class BluebackServer
                 throw new ServerConfigException($"'{url}' asks for TLS: give the certificate and key with --tls-cert FILE --tls-key FILE (PEM).");
             }
             bool loopback = host is "localhost" || (host is not ("*" or "+" or "0.0.0.0") && IPAddress.IsLoopback(IPAddress.Parse(host.Trim('[', ']'))));
+            if (!loopback && options.Mount is { TokenFile: null })
+            {
+                throw new ServerConfigException($"'{url}' is not loopback: a mounted backup set is served beyond this machine only to the tokens of a file. Give --token-file F (a server's tokens.json, or tokens one per line), or listen on 127.0.0.1.");
+            }
             if (!tls && !loopback)
             {
                 if (!options.InsecureListen)

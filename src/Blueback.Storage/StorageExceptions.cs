@@ -108,3 +108,6 @@ public sealed class LogDiskFullException : StorageException
     /// <summary>For a commit already in the log's memory when the volume filled: its outcome is not known.</summary>
     public LogDiskFullException Pending() => new(Instance, Generation, Directory, InnerException!, pending: true);
 }
+
+/// <summary>A write, backup or shipping asked of a mounted backup set, which is read-only (409).</summary>
+public sealed class MountedSetException(string message) : StorageException(message);

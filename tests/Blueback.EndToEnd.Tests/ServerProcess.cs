@@ -56,6 +56,11 @@ public sealed partial class ServerProcess : IDisposable
     public static Task<ServerProcess> StartStandbyAsync(string dataDirectory, params string[] extra) =>
         StartInAsync([], dataDirectory, false, testToken: true, extra, command: ["standby", "--to"]);
 
+    /// <summary>Starts <c>blueback mount --cache DIR</c> (a server too: same output, same readiness line), reading with
+    /// the test run's token.</summary>
+    public static Task<ServerProcess> StartMountAsync(string cacheDirectory, params string[] extra) =>
+        StartInAsync([], cacheDirectory, false, testToken: false, [.. extra, "--token-file", TestToken.File], command: ["mount", "--cache"]);
+
     private static async Task<ServerProcess> StartInAsync(string[] wrapper, string dataDirectory, bool unixSocket, bool testToken, string[] extra, string[]? command = null)
     {
         var socket = unixSocket ? Path.Combine(dataDirectory + "-sock", "blueback.sock") : null;

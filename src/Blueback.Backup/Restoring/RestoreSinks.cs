@@ -37,9 +37,10 @@ public interface IRestoreSink : IAsyncDisposable
 
 /// <summary>Offline: writes into DATA/NAME through the engine's restore writer and runs hard recovery here. A delta
 /// restore (<paramref name="deltaPageSizes"/>: each database's page size) patches the database files already there
-/// instead, rewriting only the pages that differ, and keeps the instance's logs for play-forward as a replace does.</summary>
+/// instead, rewriting only the pages that differ, and keeps the instance's logs for play-forward as a replace does. A
+/// mount (<paramref name="mountedImages"/>) writes no image: each stays in the repository, read through those stores.</summary>
 public sealed class DirectoryRestoreSink(string directory, string name, bool replace, Func<Action<string>, CancellationToken, HardRecoveryReport>? recover = null,
-    IReadOnlyDictionary<string, int>? deltaPageSizes = null) : IRestoreSink
+    IReadOnlyDictionary<string, int>? deltaPageSizes = null, Storage.Paging.IPageStores? mountedImages = null) : IRestoreSink
 {
     private RestoreWriter? _writer;
     private readonly List<DeltaReport> _deltas = [];
@@ -57,6 +58,11 @@ public sealed class DirectoryRestoreSink(string directory, string name, bool rep
 
     public async Task WriteDatabaseAsync(string name, ManifestFile file, Func<Stream, CancellationToken, Task> copy, CancellationToken ct)
     {
+        if (mountedImages is not null)
+        {
+            Writer.RecordImage(name, mountedImages); // its chunks are fetched and checked when its pages are read
+            return;
+        }
         // The extract checks every chunk and the file's SHA-256 on the way.
         if (deltaPageSizes is not null)
         {

@@ -30,6 +30,7 @@ internal static class Problems
         ObjectDisposedException => Of(StatusCodes.Status503ServiceUnavailable, "Shutting down", "The server is shutting down; retry against it once it is back."),
         OperationCanceledException => Of(StatusCodes.Status503ServiceUnavailable, "Cancelled", "The request was cancelled (client gone or server shutting down)."),
         Storage.Standby.StandbyException => Of(StatusCodes.Status409Conflict, "Standby", ex.Message),
+        MountedSetException => Of(StatusCodes.Status409Conflict, "Mounted backup set", ex.Message),
         PageNotFoundException => Of(StatusCodes.Status404NotFound, "No such page", ex.Message),
         DatabaseStateException => Of(StatusCodes.Status409Conflict, "Database state", ex.Message),
         StorageException => Of(StatusCodes.Status500InternalServerError, "Storage error", ex.Message),

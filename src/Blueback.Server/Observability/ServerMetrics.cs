@@ -76,6 +76,15 @@ public sealed class ServerMetrics : IDisposable
     /// <summary>Bytes streamed to backup clients since the server started.</summary>
     public long BackupBytesTotal => Interlocked.Read(ref _backupBytes);
 
+    /// <summary>A mounted backup set's instruments (blueback mount): what reading it has fetched and what the cache saved.</summary>
+    internal void AddMount(Func<Protocol.MountStatus> mount)
+    {
+        _meter.CreateObservableCounter("blueback_mount_fetched_bytes", () => mount().BytesFetched, unit: "bytes", description: "Stored bytes of the mounted set's chunks read from the repository.");
+        _meter.CreateObservableCounter("blueback_mount_fetched_chunks", () => mount().ChunksFetched, description: "Chunks of the mounted set read from the repository (each checked, then cached).");
+        _meter.CreateObservableCounter("blueback_mount_cache_hits", () => mount().CacheHits, description: "Reads of the mounted set's chunks the disk cache answered.");
+        _meter.CreateObservableGauge("blueback_mount_cache_bytes", () => mount().CacheBytes, unit: "bytes", description: "Bytes of chunks in the mount's disk cache (bounded by --cache-max-bytes).");
+    }
+
     /// <summary>The policies' instruments: jobs ended by outcome, failures in a row, sets whose last proof failed.</summary>
     internal void AddPolicies(Policies.PolicyRunner runner)
     {

@@ -14,14 +14,14 @@ namespace Blueback.Server.Observability;
 /// <summary>Status, health and metrics.</summary>
 internal static class StatusEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, DateTime started)
+    public static void Map(IEndpointRouteBuilder app, InstanceHost host, PrometheusExporter exporter, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, DateTime started, Func<string, MountStatus?>? mountOf = null)
     {
         app.MapGet(Routes.Health, () => Results.Text("ok\n")).WithName("health");
         exporter.Map(app).WithName("metrics");
-        app.MapGet(Routes.Status, () => Results.Json(Build(host, shippers, standbyOf, started), ProtocolJson.Default.StatusResponse)).WithName("status");
+        app.MapGet(Routes.Status, () => Results.Json(Build(host, shippers, standbyOf, mountOf, started), ProtocolJson.Default.StatusResponse)).WithName("status");
     }
 
-    private static StatusResponse Build(InstanceHost host, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, DateTime started)
+    private static StatusResponse Build(InstanceHost host, Shipping.ShipperLeases shippers, Func<string, StandbyStatus?> standbyOf, Func<string, MountStatus?>? mountOf, DateTime started)
     {
         var s = new StatusResponse
         {
@@ -43,6 +43,11 @@ internal static class StatusEndpoints
                 if (inst.Standby is not null)
                 {
                     described.State = "standby";
+                }
+                if (mountOf?.Invoke(slot.Name) is { } mounted)
+                {
+                    described.State = "mounted";
+                    described.Mount = mounted;
                 }
                 s.Instances.Add(described);
             }
@@ -85,7 +90,7 @@ internal static class StatusEndpoints
             var d = new DatabaseStatus
             {
                 Name = db.Name,
-                SizeBytes = new FileInfo(db.Path).Length,
+                SizeBytes = db.SizeBytes,
                 PageSize = db.PageSize,
                 State = h.State.ToString(),
             };

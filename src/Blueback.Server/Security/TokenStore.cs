@@ -104,6 +104,53 @@ public sealed class TokenStore
         return store;
     }
 
+    /// <summary>The tokens a mounted backup set accepts (blueback mount --token-file F): F is a server's tokens.json
+    /// (DATA/auth/tokens.json: each token with its role, as that server's clients use them), or tokens one per line
+    /// (as 'blueback token create' prints them; each may read, and its writes reach the instance to be refused there as
+    /// a mounted set's, 409, rather than as a role's, 403). Held in memory only: F is never written, and no admin token
+    /// is made.</summary>
+    public static TokenStore OpenReadersOf(string dataDirectory, string tokenFile)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(tokenFile).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ServerConfigException($"Cannot read the token file '{tokenFile}': {ex.Message}");
+        }
+        // Kept beside the mount's data, never in the file given: token routes change only this copy.
+        var store = new TokenStore(Path.Combine(dataDirectory, "auth", "tokens.json"), []);
+        if (text.StartsWith('['))
+        {
+            try
+            {
+                store._ephemeral = JsonSerializer.Deserialize(text, TokenJson.Default.ListStoredToken) ?? [];
+            }
+            catch (JsonException ex)
+            {
+                throw new ServerConfigException($"'{tokenFile}' is not a server's tokens file (JSON): {ex.Message}. Give a server's DATA/auth/tokens.json, or a file of tokens one per line.");
+            }
+        }
+        else
+        {
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!TryParse(line, out _, out _))
+                {
+                    throw new ServerConfigException($"'{tokenFile}' holds a line that is not a Blueback token ({Prefix}ID_SECRET, as 'blueback token create' prints): give a server's tokens.json, or tokens one per line.");
+                }
+                store.AddEphemeral(line, $"from {Path.GetFileName(tokenFile)}", Role.Write);
+            }
+        }
+        if (store._ephemeral.Count == 0)
+        {
+            throw new ServerConfigException($"'{tokenFile}' holds no token: nobody could read the mounted set. Give a file with at least one.");
+        }
+        return store;
+    }
+
     public IReadOnlyList<StoredToken> List()
     {
         lock (_lock)
@@ -144,6 +191,13 @@ public sealed class TokenStore
     public string CreateEphemeral(string name, Role role)
     {
         var token = NewToken();
+        AddEphemeral(token, name, role);
+        return token;
+    }
+
+    /// <summary>Accepts <paramref name="token"/> in this process only (never saved).</summary>
+    private void AddEphemeral(string token, string name, Role role)
+    {
         TryParse(token, out var id, out var secret);
         var salt = RandomNumberGenerator.GetBytes(16);
         var entry = new StoredToken { Id = id, Name = name, Role = Roles.Name(role), Salt = Convert.ToBase64String(salt), Hash = Convert.ToBase64String(Hash(salt, secret)), Created = DateTime.UtcNow };
@@ -151,7 +205,6 @@ public sealed class TokenStore
         {
             _ephemeral = [.. _ephemeral, entry];
         }
-        return token;
     }
 
     private List<StoredToken> _ephemeral = [];

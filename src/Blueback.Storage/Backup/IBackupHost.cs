@@ -42,7 +42,7 @@ internal interface IBackupHost
 
     void ThrowIfUnusable();
 
-    void ThrowIfStandby(string what);
+    void ThrowIfReadOnly(string what);
 
     /// <summary>Whether a shipper holds the instance (for a message only).</summary>
     bool ShippingOn { get; }

@@ -21,7 +21,7 @@ internal sealed class OnlineBackups(IBackupHost host)
     /// <summary>Begins an online backup; see <see cref="StorageInstance.BeginBackup"/>.</summary>
     public InstanceBackup Begin(BackupType type, uint? changedSince)
     {
-        host.ThrowIfStandby("a backup");
+        host.ThrowIfReadOnly("a backup");
         if (changedSince is not null && type.IncludesDatabases())
         {
             throw new BackupRefusedException($"A {type.Name()} backup copies every page already; changed pages apply to incremental and differential backups.");

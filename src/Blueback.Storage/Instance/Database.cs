@@ -23,6 +23,9 @@ public sealed class Database
     public string Name { get; }
     public string Path => File.Path;
     public int PageSize => File.PageSize;
+
+    /// <summary>The database's size in bytes (its file's; a mounted set's image's).</summary>
+    public long SizeBytes => File.Length;
     public Signature Signature => Header.DatabaseSignature;
     internal DatabaseFile File { get; }
     internal bool Detached { get; set; }

@@ -41,6 +41,14 @@ public sealed record InstanceOptions
     /// <summary>Bound on one page repair (the fetch and the replay): readers of that page wait at most this.</summary>
     public TimeSpan PageRepairTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Where the databases' pages live when they are not files (a mounted backup set's chunks and overlay);
+    /// null: files.</summary>
+    public Paging.IPageStores? PageStores { get; init; }
+
+    /// <summary>Set when the instance is a mounted backup set (what set, for messages): every write, backup and
+    /// shipping is refused (409), naming it.</summary>
+    public string? MountedSet { get; init; }
+
     /// <summary>Page size for databases created without an explicit one.</summary>
     public int DefaultPageSize { get; init; } = FormatConstants.DefaultPageSize;
 

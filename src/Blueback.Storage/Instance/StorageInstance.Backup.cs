@@ -33,7 +33,7 @@ public sealed partial class StorageInstance : IBackupHost
     IDisposable IBackupHost.HoldWriter() => HoldWriter();
     ReadTransaction IBackupHost.ReadAtAppendPositionLocked() => new(this, Cache, _snapshots, _sequence);
     void IBackupHost.ThrowIfUnusable() => ThrowIfUnusable();
-    void IBackupHost.ThrowIfStandby(string what) => ThrowIfStandby(what);
+    void IBackupHost.ThrowIfReadOnly(string what) => ThrowIfReadOnly(what);
     bool IBackupHost.ShippingOn => _shipping.IsOn;
     uint IBackupHost.ShippingPin() => _shipping.Pin();
     List<uint> IBackupHost.DeleteGenerations(uint limit) => DeleteGenerations(limit);

@@ -13,7 +13,7 @@ public sealed partial class StorageInstance
     /// <summary>Creates a database file <c>NAME.bdb</c> in the instance directory and attaches it.</summary>
     public Database CreateDatabase(string name, int? pageSize = null)
     {
-        ThrowIfStandby("creating a database");
+        ThrowIfReadOnly("creating a database");
         ValidateName(name);
         using var writer = HoldWriter();
         if (TryGetDatabase(name) is not null)

@@ -95,7 +95,7 @@ public sealed partial class StorageInstance
     private DatabaseFile? OpenAttached(ushort id, Signature signature, string path, bool strict)
     {
         var full = Resolve(path);
-        if (!File.Exists(full))
+        if (!DatabaseFile.Exists(full, Options.PageStores))
         {
             if (!strict)
             {
@@ -103,7 +103,7 @@ public sealed partial class StorageInstance
             }
             throw new DatabaseStateException($"Instance '{Name}': attached database {id} is missing: '{full}' does not exist. Restore it from a backup, or detach it.");
         }
-        var file = DatabaseFile.Open(full);
+        var file = DatabaseFile.Open(full, stores: Options.PageStores);
         file.Faults = Options.Faults; // as for a database created or attached now: an instance opened again is drilled alike
         try
         {

@@ -51,7 +51,7 @@ public sealed partial class StorageInstance : IShippingHost
     TimeSpan IShippingHost.WaitTimeout => Options.WaitTimeout;
     bool IShippingHost.Idle => _closed || _standby is not null;
     void IShippingHost.ThrowIfUnusable() => ThrowIfUnusable();
-    void IShippingHost.ThrowIfStandby(string what) => ThrowIfStandby(what);
+    void IShippingHost.ThrowIfReadOnly(string what) => ThrowIfReadOnly(what);
     uint? IShippingHost.PinnedFrom() => PinnedFrom();
     List<uint> IShippingHost.DeleteGenerations(uint limit) => DeleteGenerations(limit);
 }

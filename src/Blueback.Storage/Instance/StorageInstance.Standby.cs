@@ -55,11 +55,16 @@ public sealed partial class StorageInstance
         return (data, Lsn.FromValue(s.End));
     }
 
-    private void ThrowIfStandby(string what)
+    /// <summary>Refuses what a read-only instance (a warm standby, a mounted backup set) does not do.</summary>
+    private void ThrowIfReadOnly(string what)
     {
         if (_standby is { } s)
         {
             throw StandbyView.Refusal(Name, s, what);
+        }
+        if (Options.MountedSet is { } set)
+        {
+            throw new MountedSetException($"Instance '{Name}' is a mounted backup set ({set}), read-only: {what} is refused. Restore the set ('blueback restore') to get an instance that takes writes.");
         }
     }
 }

@@ -211,7 +211,7 @@ public sealed partial class StorageInstance : IDisposable
     public WriteTransaction BeginWrite(CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable();
-        ThrowIfStandby("a write");
+        ThrowIfReadOnly("a write");
         if (!_writer.Wait(Options.WaitTimeout, cancellationToken))
         {
             throw WriterTimeout();
@@ -222,7 +222,7 @@ public sealed partial class StorageInstance : IDisposable
     public async Task<WriteTransaction> BeginWriteAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable();
-        ThrowIfStandby("a write");
+        ThrowIfReadOnly("a write");
         if (!await _writer.WaitAsync(Options.WaitTimeout, cancellationToken).ConfigureAwait(false))
         {
             throw WriterTimeout();

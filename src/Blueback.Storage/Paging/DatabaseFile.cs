@@ -7,7 +7,8 @@ using Microsoft.Win32.SafeHandles;
 namespace Blueback.Storage.Paging;
 
 /// <summary>A database file: fixed-size pages, the header on pages 0 and 1. Raw page I/O and header I/O only;
-/// what the pages mean is the B+tree's business.</summary>
+/// what the pages mean is the B+tree's business. The bytes live in an <see cref="IPageStore"/>: a file, or a mounted
+/// backup set's chunks and overlay.</summary>
 internal sealed class DatabaseFile : IDisposable
 {
     private const long MinExtent = 1 << 20;
@@ -19,33 +20,55 @@ internal sealed class DatabaseFile : IDisposable
     internal Lock RangeLock { get; } = new();
     private long _physicalLength;
 
-    private DatabaseFile(string path, SafeFileHandle handle, int pageSize)
+    private DatabaseFile(string path, IPageStore store, int pageSize)
     {
         Path = path;
-        Handle = handle;
+        Store = store;
         PageSize = pageSize;
-        _physicalLength = RandomAccess.GetLength(handle);
+        _physicalLength = store.Length;
     }
 
     public string Path { get; }
-    public SafeFileHandle Handle { get; }
+    public IPageStore Store { get; }
     public int PageSize { get; }
 
-    public static DatabaseFile Open(string path, bool writable = true)
+    /// <summary>The file's handle; a database that is not a file (a mounted backup set's) has none.</summary>
+    public SafeFileHandle Handle => Store.Handle
+        ?? throw new StorageException($"Database '{Path}' is read from a mounted backup set, not from a file: this operation needs the file. Restore the set ('blueback restore') to work on its files.");
+
+    /// <summary>The store's length in bytes (the file's, or the mounted image's).</summary>
+    public long Length => Store.Length;
+
+    /// <summary>Whether a database is there: in <paramref name="stores"/> when it holds the path, else on disk.</summary>
+    public static bool Exists(string path, IPageStores? stores = null)
     {
-        if (!File.Exists(path))
+        if (stores is not null && stores.TryOpen(path, writable: false, out var store))
         {
-            throw new StorageException($"Database file '{path}' does not exist. Check the path, or restore the database from a backup.");
+            store!.Dispose();
+            return true;
         }
-        var handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return File.Exists(path);
+    }
+
+    public static DatabaseFile Open(string path, bool writable = true, IPageStores? stores = null)
+    {
+        IPageStore? store = null;
+        if (stores is null || !stores.TryOpen(path, writable, out store))
+        {
+            if (!File.Exists(path))
+            {
+                throw new StorageException($"Database file '{path}' does not exist. Check the path, or restore the database from a backup.");
+            }
+            store = new FilePageStore(File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite | FileShare.Delete), path);
+        }
         try
         {
-            var header = ReadHeader(handle, path);
-            return new DatabaseFile(path, handle, (int)header.PageSize);
+            var header = ReadHeader(store!, path);
+            return new DatabaseFile(path, store!, (int)header.PageSize);
         }
         catch
         {
-            handle.Dispose();
+            store!.Dispose();
             throw;
         }
     }
@@ -62,7 +85,7 @@ internal sealed class DatabaseFile : IDisposable
             throw new StorageException($"Database file '{path}' already exists. Attach it instead, or choose another name.");
         }
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, preallocationSize: MinExtent);
-        var file = new DatabaseFile(path, handle, pageSize);
+        var file = new DatabaseFile(path, new FilePageStore(handle, path), pageSize);
         var header = new DatabaseHeader
         {
             PageSize = (uint)pageSize,
@@ -124,18 +147,8 @@ internal sealed class DatabaseFile : IDisposable
     public int ReadRaw(uint pageNo, Span<byte> into)
     {
         Faults?.Before(IoOperation.DatabaseRead, Path);
-        long offset = (long)pageNo * PageSize;
-        int total = 0;
-        while (total < into.Length)
-        {
-            int n = RandomAccess.Read(Handle, into[total..], offset + total);
-            if (n == 0)
-            {
-                into[total..].Clear();
-                break;
-            }
-            total += n;
-        }
+        int total = Store.Read((long)pageNo * PageSize, into);
+        into[total..].Clear();
         return total;
     }
 
@@ -149,7 +162,7 @@ internal sealed class DatabaseFile : IDisposable
         EnsureLength(offset + PageSize);
         lock (RangeLock)
         {
-            RandomAccess.Write(Handle, page, offset);
+            Store.Write(offset, page);
         }
     }
 
@@ -169,7 +182,7 @@ internal sealed class DatabaseFile : IDisposable
         EnsureLength(offset + pages.Length);
         lock (RangeLock)
         {
-            RandomAccess.Write(Handle, pages, offset);
+            Store.Write(offset, pages);
         }
     }
 
@@ -189,20 +202,29 @@ internal sealed class DatabaseFile : IDisposable
             long extent = Math.Clamp(_physicalLength / 8, MinExtent, MaxExtent);
             long target = Math.Max(needed, _physicalLength + extent);
             target = (target + PageSize - 1) / PageSize * PageSize;
-            RandomAccess.SetLength(Handle, target);
+            Store.SetLength(target);
             Volatile.Write(ref _physicalLength, target);
         }
     }
 
-    public void Sync() => FileSystem.DataSync(Handle, Path);
+    public void Sync() => Store.Sync();
 
-    public DatabaseHeader ReadHeader() => ReadHeader(Handle, Path);
+    /// <summary>Writes raw bytes at a page boundary (hard recovery clearing an image's trailer page).</summary>
+    public void WriteRaw(uint pageNo, ReadOnlySpan<byte> page)
+    {
+        lock (RangeLock)
+        {
+            Store.Write((long)pageNo * PageSize, page);
+        }
+    }
+
+    public DatabaseHeader ReadHeader() => ReadHeader(Store, Path);
 
     /// <summary>Reads pages 0 and 1 and returns the valid copy with the higher revision.</summary>
-    public static DatabaseHeader ReadHeader(SafeFileHandle handle, string path)
+    private static DatabaseHeader ReadHeader(IPageStore store, string path)
     {
         var first = new byte[FormatConstants.MinPageSize];
-        int n = RandomAccess.Read(handle, first, 0);
+        int n = store.Read(0, first);
         if (n < DatabaseHeader.SizeOf)
         {
             throw new StorageException($"'{path}' is too short to be a Blueback database.");
@@ -226,7 +248,7 @@ internal sealed class DatabaseFile : IDisposable
         {
             foreach (uint copy in HeaderCopies)
             {
-                if (TryReadHeaderPage(handle, ps, copy, out var h))
+                if (TryReadHeaderPage(store, ps, copy, out var h))
                 {
                     best = Better(best, h);
                 }
@@ -249,11 +271,11 @@ internal sealed class DatabaseFile : IDisposable
 
     private static DatabaseHeader Better(DatabaseHeader? a, DatabaseHeader b) => a is null || b.Revision > a.Value.Revision ? b : a.Value;
 
-    private static bool TryReadHeaderPage(SafeFileHandle handle, int pageSize, uint pageNo, out DatabaseHeader header)
+    private static bool TryReadHeaderPage(IPageStore store, int pageSize, uint pageNo, out DatabaseHeader header)
     {
         header = default;
         var page = new byte[pageSize];
-        int n = RandomAccess.Read(handle, page, (long)pageNo * pageSize);
+        int n = store.Read((long)pageNo * pageSize, page);
         if (n != pageSize || !Checksum.VerifyPage(page, pageNo))
         {
             return false;
@@ -283,5 +305,5 @@ internal sealed class DatabaseFile : IDisposable
         }
     }
 
-    public void Dispose() => Handle.Dispose();
+    public void Dispose() => Store.Dispose();
 }

@@ -75,7 +75,10 @@ internal sealed class ReplayPrefetcher : IDisposable
                     }
                     if (asked.Add(block))
                     {
-                        FileSystem.WillNeed(file.Handle, block * BlockBytes, BlockBytes);
+                        if (file.Store.Handle is { } handle) // a mounted set's pages are fetched when read
+                        {
+                            FileSystem.WillNeed(handle, block * BlockBytes, BlockBytes);
+                        }
                         BlocksAsked++;
                     }
                 }

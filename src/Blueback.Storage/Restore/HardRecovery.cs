@@ -36,7 +36,7 @@ public static class HardRecovery
             HardRecoveryReport report;
             using (InstanceLock.Acquire(dir))
             {
-                report = RunCore(dir, record, progress, cancellationToken);
+                report = RunCore(dir, record, options?.PageStores, progress, cancellationToken);
             }
             // Opening once runs the ordinary checks and leaves the instance shut down cleanly.
             StorageInstance.Open(dir, options, restoring: true).Dispose();
@@ -59,7 +59,7 @@ public static class HardRecovery
         }
     }
 
-    private static HardRecoveryReport RunCore(string dir, RestoreRecord record, Action<string>? progress, CancellationToken token)
+    private static HardRecoveryReport RunCore(string dir, RestoreRecord record, IPageStores? stores, Action<string>? progress, CancellationToken token)
     {
         var logDir = Path.Combine(dir, StorageInstance.LogDirectoryName);
         var stop = record.Stop is null ? null : RecoveryStop.Parse(record.Stop);
@@ -68,9 +68,9 @@ public static class HardRecovery
         foreach (var db in record.Databases.Where(d => !d.TrailerChecked))
         {
             token.ThrowIfCancellationRequested();
-            CheckImage(dir, record, db);
+            CheckImage(dir, record, db, stores);
             record.Write(dir); // the trailer's facts are kept before the trailer page is cleared
-            ClearTrailer(dir, record, db);
+            ClearTrailer(dir, record, db, stores);
         }
 
         var redo = record.Databases.Select(d => Lsn.FromValue(d.RedoLsn)).Where(l => l != Lsn.Zero).DefaultIfEmpty(new Lsn(record.GenLow, LogFileHeader.RegionSize)).Min();
@@ -87,7 +87,7 @@ public static class HardRecovery
         {
             foreach (var d in record.Databases)
             {
-                files.Add((d.Id, DatabaseFile.Open(Path.Combine(dir, d.Path)), d.Signature));
+                files.Add((d.Id, DatabaseFile.Open(Path.Combine(dir, d.Path), stores: stores), d.Signature));
             }
             progress?.Invoke($"replaying from {redo}{(record.PlayForward ? ", then playing forward" : "")}{(stop is null ? "" : $", stopping at {stop}")}");
             var limits = new ReplayLimits(stop?.Lsn, stop?.Time, record.PlayForward ? null : record.GenHigh, record.GenHigh, record.UpToContiguous, token);
@@ -168,14 +168,14 @@ public static class HardRecovery
 
     /// <summary>The image must come from a backup (ESE's -615), match its trailer (signatures), and need no log
     /// outside the restored range (ESE's -554 and -553).</summary>
-    internal static void CheckImage(string dir, RestoreRecord record, RestoredDatabase db)
+    internal static void CheckImage(string dir, RestoreRecord record, RestoredDatabase db, IPageStores? stores = null)
     {
         var path = Path.Combine(dir, db.Path);
-        if (!File.Exists(path))
+        if (!DatabaseFile.Exists(path, stores))
         {
             throw new RestoreException($"Restored database '{path}' is missing. Restore again.");
         }
-        using var file = DatabaseFile.Open(path);
+        using var file = DatabaseFile.Open(path, stores: stores);
         var h = file.ReadHeader();
         if (h.CurrentBackup.GenLow == 0 || h.CurrentBackup.GenHigh != 0)
         {
@@ -185,7 +185,7 @@ public static class HardRecovery
         {
             throw new RestoreException($"'{path}' is database {h.DatabaseSignature}, but the restore expects '{db.Name}' {db.Signature}: it is from another instance or another database. Restore the right set.");
         }
-        long length = RandomAccess.GetLength(file.Handle);
+        long length = file.Length;
         if (length < 3L * file.PageSize || length % file.PageSize != 0)
         {
             throw new RestoreException($"'{path}' is {length} bytes, not a whole database image (page size {file.PageSize}). Restore it again.");
@@ -222,11 +222,10 @@ public static class HardRecovery
 
     /// <summary>Clears the trailer page and marks the database restored-awaiting-recovery, so that nothing but
     /// hard recovery opens it until recovery ends.</summary>
-    internal static void ClearTrailer(string dir, RestoreRecord record, RestoredDatabase db)
+    internal static void ClearTrailer(string dir, RestoreRecord record, RestoredDatabase db, IPageStores? stores = null)
     {
-        using var file = DatabaseFile.Open(Path.Combine(dir, db.Path));
-        var zero = new byte[file.PageSize];
-        RandomAccess.Write(file.Handle, zero, (long)db.PageCount * file.PageSize);
+        using var file = DatabaseFile.Open(Path.Combine(dir, db.Path), stores: stores);
+        file.WriteRaw((uint)db.PageCount, new byte[file.PageSize]);
         var h = file.ReadHeader();
         h.State = DatabaseState.RestoredAwaitingRecovery;
         h.GenMaxRequired = record.GenHigh;

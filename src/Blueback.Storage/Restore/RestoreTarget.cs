@@ -61,12 +61,12 @@ public static class RestoreTarget
 
     /// <summary>Also gives the log stream the image's trailer names (a set may hold no log at all, when nothing was
     /// written between its checkpoint and its end).</summary>
-    public static RestoredDatabase DescribeImage(string dir, string relativePath, string name, out Signature logSignature)
+    public static RestoredDatabase DescribeImage(string dir, string relativePath, string name, out Signature logSignature, IPageStores? stores = null)
     {
         var path = Path.Combine(dir, relativePath);
-        using var file = DatabaseFile.Open(path, writable: false);
+        using var file = DatabaseFile.Open(path, writable: false, stores);
         var h = file.ReadHeader();
-        long pages = RandomAccess.GetLength(file.Handle) / file.PageSize;
+        long pages = file.Length / file.PageSize;
         if (pages < 3)
         {
             throw new RestoreException($"'{path}' holds {pages} pages: it is not a database image. Restore it again.");

@@ -67,15 +67,19 @@ public sealed class RestoreWriter : IDisposable
         RecordImage(name, path);
     }
 
+    /// <summary>Records the image of database <paramref name="name"/> that <paramref name="stores"/> holds in place of
+    /// a file (a mounted backup set's, read from the repository as it is used): nothing is written.</summary>
+    public void RecordImage(string name, Paging.IPageStores stores) => RecordImage(name, Path.Combine(Directory, name + StorageInstance.DatabaseExtension), stores);
+
     /// <summary>Describes a database image now in place and adds it to the record.</summary>
-    private void RecordImage(string name, string path)
+    private void RecordImage(string name, string path, Paging.IPageStores? stores = null)
     {
         var fileName = Path.GetFileName(path);
         RestoredDatabase db;
         Format.Signature logSignature;
         try
         {
-            db = RestoreTarget.DescribeImage(Directory, fileName, name, out logSignature);
+            db = RestoreTarget.DescribeImage(Directory, fileName, name, out logSignature, stores);
         }
         catch (Exception ex) when (ex is StorageException or IOException)
         {

@@ -32,7 +32,7 @@ internal interface IShippingHost
 
     void ThrowIfUnusable();
 
-    void ThrowIfStandby(string what);
+    void ThrowIfReadOnly(string what);
 
     /// <summary>Generations from here on are kept (a running backup or the shipping mark needs them); null: no pin.</summary>
     uint? PinnedFrom();

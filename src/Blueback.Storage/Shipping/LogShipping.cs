@@ -43,7 +43,7 @@ internal sealed class LogShipping(IShippingHost host)
     public ShippingMark Claim(string repositoryId, string repository, uint resumeAfter)
     {
         host.ThrowIfUnusable();
-        host.ThrowIfStandby("shipping");
+        host.ThrowIfReadOnly("shipping");
         var log = host.Log;
         lock (host.CheckpointLock)
         {
@@ -127,7 +127,7 @@ internal sealed class LogShipping(IShippingHost host)
     public async Task<ShippableLogs> CloseAsync(TimeSpan age, CancellationToken cancellationToken)
     {
         host.ThrowIfUnusable();
-        host.ThrowIfStandby("shipping");
+        host.ThrowIfReadOnly("shipping");
         var log = host.Log;
         DateTime cover;
         bool rolled;
@@ -149,7 +149,7 @@ internal sealed class LogShipping(IShippingHost host)
     public WholeGeneration Read(uint generation)
     {
         host.ThrowIfUnusable();
-        host.ThrowIfStandby("shipping");
+        host.ThrowIfReadOnly("shipping");
         uint complete = host.CompleteThrough;
         if (generation > complete)
         {
