@@ -176,6 +176,22 @@ public static class BluebackServer
                 var route = ctx.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "unmatched";
                 metrics.Request(ctx.Request.Method, route, ctx.Response.StatusCode);
             });
+            if (options.Mount is { } mounted)
+            {
+                // A mount serves one set's reads: no restore may add an instance beside it (writes to the set itself
+                // are refused by its instance). Before authentication: the route is not there for any token.
+                app.Use(async (ctx, next) =>
+                {
+                    // POST /v1/instances/{instance}/restores or /loads: an online restore or a staged load.
+                    var segments = (ctx.Request.Path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+                    if (HttpMethods.IsPost(ctx.Request.Method) && segments is ["v1", "instances", _, "restores" or "loads"])
+                    {
+                        await Problems.Of(StatusCodes.Status409Conflict, "Mounted backup set", $"This server serves the mounted backup set of instance '{mounted.Instance}' read-only: a restore or load is refused. Restore into a server started with 'blueback serve'.").ExecuteAsync(ctx).ConfigureAwait(false);
+                        return;
+                    }
+                    await next(ctx).ConfigureAwait(false);
+                });
+            }
             Security.Authentication.Use(app, tokens, metrics, logger);
             InstanceGate.Use(app, host);
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -98,6 +98,10 @@ public class MountTests
                 Assert.Contains("mounted backup set", refused.Message, StringComparison.Ordinal);
                 Assert.Contains(setId, refused.Message, StringComparison.Ordinal);
             }
+            // Nor may a restore add an instance beside the mounted one.
+            var restore = await Assert.ThrowsAsync<BluebackApiException>(() => m.BeginRestoreAsync("beside", new BeginRestoreRequest { Repository = "r", Sets = ["s"], SourceInstance = "store", SourceServer = "x" }));
+            Assert.Equal(System.Net.HttpStatusCode.Conflict, restore.Status);
+            Assert.Contains("mounted backup set", restore.Message, StringComparison.Ordinal);
             var status = (await m.StatusAsync()).Instances.Single(i => i.Name == "store");
             Assert.Equal("mounted", status.State);
             Assert.True(status.Mount!.CacheBytes <= 64L << 20, $"cache {status.Mount.CacheBytes} bytes over its bound");
