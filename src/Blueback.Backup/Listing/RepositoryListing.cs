@@ -49,7 +49,9 @@ public static class RepositoryListing
         }
         foreach (var s in sets)
         {
-            s.AlsoIn = await second.ExistsAsync(BackupRepository.ManifestKey(s.Id), ct).ConfigureAwait(false);
+            // An immutable repository keeps a forgotten set's manifest until its lock passes, beside its tombstone.
+            s.AlsoIn = await second.ExistsAsync(BackupRepository.ManifestKey(s.Id), ct).ConfigureAwait(false)
+                && !await second.ExistsAsync(BackupRepository.ForgottenKey(s.Id), ct).ConfigureAwait(false);
         }
     }
 
