@@ -9,7 +9,7 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>The warm standby (docs/standby.md) against real processes: it follows a primary under load, refuses
 /// writes, is promoted onto a new log stream and takes writes holding every commit the primary shipped; the old
 /// primary's logs never enter its chain; killed at any moment, it carries on.</summary>
-public class StandbyTests
+public partial class StandbyTests
 {
     private static (int Exit, string Out, string Err, TimeSpan Took) Cli(params string[] args) => BackupProgramTests.Cli(args);
 
