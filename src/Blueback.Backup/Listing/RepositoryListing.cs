@@ -39,20 +39,32 @@ public static class RepositoryListing
         return listed;
     }
 
-    /// <summary>Marks each set held by a second repository too (<c>list --also</c>): a committed manifest of the same id
-    /// there, which is what makes a set exist; its name is all that is read, so no key is needed.</summary>
+    /// <summary>Marks each set held by a second repository too (<c>list --also</c>; see <see cref="HeldAsync"/>).</summary>
     public static async Task MarkAlsoInAsync(List<ListedSet> sets, IRepositoryStore second, CancellationToken ct)
+    {
+        var held = await HeldAsync(second, sets.Select(s => s.Id), ct).ConfigureAwait(false);
+        sets.ForEach(s => s.AlsoIn = held.Contains(s.Id));
+    }
+
+    /// <summary>Which of <paramref name="ids"/> a second repository holds: a committed manifest of the same id there,
+    /// which is what makes a set exist, and no tombstone beside it (an immutable repository keeps a forgotten set's
+    /// manifest until its lock passes). Only names are read, so no key is needed.</summary>
+    public static async Task<HashSet<string>> HeldAsync(IRepositoryStore second, IEnumerable<string> ids, CancellationToken ct)
     {
         if (!await second.ExistsAsync("config.json", ct).ConfigureAwait(false))
         {
-            throw new RepositoryNotFoundException(second.Location, $"'{second.Location}' (given to --also) is not a Blueback repository (no config.json); give the second repository's location.");
+            throw new RepositoryNotFoundException(second.Location, $"'{second.Location}' (the second repository) is not a Blueback repository (no config.json); give the second repository's location.");
         }
-        foreach (var s in sets)
+        var held = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in ids)
         {
-            // An immutable repository keeps a forgotten set's manifest until its lock passes, beside its tombstone.
-            s.AlsoIn = await second.ExistsAsync(BackupRepository.ManifestKey(s.Id), ct).ConfigureAwait(false)
-                && !await second.ExistsAsync(BackupRepository.ForgottenKey(s.Id), ct).ConfigureAwait(false);
+            if (await second.ExistsAsync(BackupRepository.ManifestKey(id), ct).ConfigureAwait(false)
+                && !await second.ExistsAsync(BackupRepository.ForgottenKey(id), ct).ConfigureAwait(false))
+            {
+                held.Add(id);
+            }
         }
+        return held;
     }
 
     /// <summary>Per instance and log stream: the shipped run that follows the newest set of the stream (its cover

@@ -25,8 +25,6 @@ internal static class PolicyRepositories
         }
     }
 
-    /// <summary>The instance's committed sets as the console shows them: type (with "+pages" for a changed-pages set),
-    /// sizes, and the outcome of their last verify and proof.</summary>
     /// <summary>The policy's sets, each marked whether its second repository (<c>copyTo</c>) lists it; the second
     /// repository's listing error, if any, does not keep the first's sets from the console.</summary>
     public static async Task<(List<PolicySetInfo> Sets, string? CopyListError)> SetsWithCopiesAsync(PolicyDefinition p, CancellationToken ct)
@@ -38,9 +36,16 @@ internal static class PolicyRepositories
         }
         try
         {
-            var held = await UseAsync(copyTo, async (repo, token) =>
-                (await repo.ListSetsAsync(token).ConfigureAwait(false)).Where(m => m.Instance == p.Instance).Select(m => m.SetId).ToHashSet(StringComparer.Ordinal), ct).ConfigureAwait(false);
-            sets.ForEach(s => s.Copied = held.Contains(s.Id));
+            var store = RepositoryStores.Open(copyTo.Location, PolicyCommands.S3(copyTo));
+            try
+            {
+                var held = await RepositoryListing.HeldAsync(store, sets.Select(s => s.Id), ct).ConfigureAwait(false);
+                sets.ForEach(s => s.Copied = held.Contains(s.Id));
+            }
+            finally
+            {
+                (store as IDisposable)?.Dispose();
+            }
             return (sets, null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
@@ -49,6 +54,8 @@ internal static class PolicyRepositories
         }
     }
 
+    /// <summary>The instance's committed sets as the console shows them: type (with "+pages" for a changed-pages set),
+    /// sizes, and the outcome of their last verify and proof.</summary>
     public static Task<List<PolicySetInfo>> SetsAsync(PolicyDefinition p, CancellationToken ct) =>
         UseAsync(p.Repository, async (repo, token) =>
         {
