@@ -274,8 +274,10 @@ public class BackupApiTests
         }
     }
 
-    internal static async Task WaitForNoBackupAsync(BluebackClient c, TimeSpan bound, string? context = null)
+    internal static async Task WaitForNoBackupAsync(BluebackClient c, TimeSpan bound, string? context = null, ServerProcess? server = null)
     {
+        // On failure, what the server said about its backups: which session was left, how it began, what aborted what.
+        string Log() => server is null ? "" : "\nThe server's backup log:\n" + string.Join('\n', server.Output.Split('\n').Where(l => l.Contains("Backup", StringComparison.Ordinal) || l.Contains("backup", StringComparison.Ordinal)).TakeLast(30));
         var sw = Stopwatch.StartNew();
         while (true)
         {
@@ -284,14 +286,14 @@ public class BackupApiTests
             {
                 if (sw.Elapsed > bound)
                 {
-                    Assert.Fail($"{context}{(context is null ? "" : ": ")}the server still reported a backup in progress {bound.TotalSeconds} s later; it ended {sw.Elapsed.TotalSeconds:0.0} s later (slow, not leaked)");
+                    Assert.Fail($"{context}{(context is null ? "" : ": ")}the server still reported a backup in progress {bound.TotalSeconds} s later; it ended {sw.Elapsed.TotalSeconds:0.0} s later (slow, not leaked){Log()}");
                 }
                 return;
             }
             if (sw.Elapsed > bound + TimeSpan.FromSeconds(70))
             {
                 // Past any lease the tests give: the session was left to no one.
-                Assert.Fail($"{context}{(context is null ? "" : ": ")}the server still reports a backup in progress {sw.Elapsed.TotalSeconds:0} s later (leaked: its lease did not end it)");
+                Assert.Fail($"{context}{(context is null ? "" : ": ")}the server still reports a backup in progress {sw.Elapsed.TotalSeconds:0} s later (leaked: its lease did not end it){Log()}");
             }
             await Task.Delay(sw.Elapsed > bound ? 250 : 20);
         }

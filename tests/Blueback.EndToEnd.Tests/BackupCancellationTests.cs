@@ -118,7 +118,7 @@ public class BackupCancellationTests(ITestOutputHelper output)
             phases[phase] = phases.GetValueOrDefault(phase) + 1;
             Assert.True(took < TimeSpan.FromSeconds(1), $"point {i} ({phase}): the cancelled backup returned after {took.TotalMilliseconds:0} ms");
             returns.Add(took.TotalMilliseconds);
-            await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(1), $"point {i} ({phase}, returned after {took.TotalMilliseconds:0} ms)");
+            await BackupApiTests.WaitForNoBackupAsync(c, TimeSpan.FromSeconds(1), $"point {i} ({phase}, returned after {took.TotalMilliseconds:0} ms)", server);
         }
 
         await FullBackupAsync(c, CancellationToken.None, throttle: false);

@@ -52,10 +52,14 @@ internal static class BackupEndpoints
                 {
                     s.Backup.RequestDigest();
                 }
-                if (ctx.RequestAborted.IsCancellationRequested)
+                // Until the answer is sent, a client that goes away (its begin cancelled) takes the session with it: Kestrel
+                // may notice the closed connection only after this point, and the client's own abort may be lost on the way.
+                var gone = ctx.RequestAborted.Register(() => sessions.Abort(s, "the client went away before the backup's begin was answered"));
+                ctx.Response.OnCompleted(() =>
                 {
-                    sessions.Abort(s, "the client went away before the backup's begin was answered");
-                }
+                    gone.Dispose();
+                    return Task.CompletedTask;
+                });
                 return Results.Json(s.Info(inst), ProtocolJson.Default.BackupSessionInfo, statusCode: StatusCodes.Status201Created);
             });
         }).WithName("backup-begin");
