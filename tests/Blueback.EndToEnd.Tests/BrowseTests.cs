@@ -1,0 +1,134 @@
+using System.Net;
+using System.Text;
+using Blueback.Client;
+using Blueback.Protocol;
+
+namespace Blueback.EndToEnd.Tests;
+
+/// <summary>Browsing a policy's set without restoring it (docs/console.md, "Browsing a set"), against a real server
+/// whose policy backs up into an encrypted repository: the rows as of the set, not the live ones; pages cut at the limit
+/// and at the scan's byte cap; values shown as text or hex, cut for display; unknown sets, databases and tables
+/// refused naming them; and the mount closed when idle, its scratch directory removed, and opened again on demand.</summary>
+[Trait(Tier.Category, Tier.Slow)]
+public class BrowseTests
+{
+    [Fact(Timeout = 300_000)]
+    public async Task A_set_is_browsed_as_of_its_backup_paged_and_closed_when_idle()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        var key = dir["repo.key"];
+        var init = BackupProgramTests.Cli("repo", "init", repo, "--encrypt", "--key-file", key);
+        Assert.True(init.Exit == 0, init.Err);
+        var config = dir["server.json"];
+        await File.WriteAllTextAsync(config, $$"""
+            { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ],
+              "browseIdleSeconds": 3,
+              "policies": [ { "name": "nightly", "instance": "store", "repository": { "location": "{{repo}}", "keyFile": "{{key}}" },
+                              "full": "1d", "retention": { "keepLast": 5 } } ] }
+            """);
+        using var server = await ServerProcess.StartAsync(dir["data"], false, "--config", config);
+        using var c = new BluebackClient(server.Url);
+        var calls = new PolicyCalls(c);
+        // The policy's first full (taken at start) first, so that the run below is not refused as busy.
+        await PolicyTests.WaitForHistoryAsync(calls, "nightly", h => h.Any(j => j is { Kind: PolicyJobKind.Full, State: PolicyJobState.Succeeded }), TimeSpan.FromSeconds(120));
+
+        for (int i = 0; i < 25; i++)
+        {
+            await c.PutAsync("store", "mailbox", "inbox", Encoding.UTF8.GetBytes($"k{i:D2}"), Encoding.UTF8.GetBytes($"as-of-set-{i}"));
+        }
+        var big = new byte[1 << 20];
+        for (int i = 0; i < 6; i++)
+        {
+            Random.Shared.NextBytes(big);
+            big[0] = 0xff; // never valid UTF-8: shown as hex
+            await c.PutAsync("store", "public", "blobs", Encoding.UTF8.GetBytes($"b{i}"), big);
+        }
+        var job = await calls.RunAsync("nightly", "full", null, CancellationToken.None);
+        var jobs = await PolicyTests.WaitForHistoryAsync(calls, "nightly", h => h.Any(j => j.Id == job.Id && j.State != PolicyJobState.Running), TimeSpan.FromSeconds(120));
+        var set = jobs.Single(j => j.Id == job.Id);
+        Assert.True(set.State == PolicyJobState.Succeeded, set.Error);
+        var id = set.Set!;
+
+        // After the set: values changed, a key added, one deleted. None of it may show.
+        for (int i = 0; i < 25; i++)
+        {
+            await c.PutAsync("store", "mailbox", "inbox", Encoding.UTF8.GetBytes($"k{i:D2}"), Encoding.UTF8.GetBytes($"live-{i}"));
+        }
+        await c.PutAsync("store", "mailbox", "inbox", "k99"u8.ToArray(), "added later"u8.ToArray());
+        await c.DeleteAsync("store", "mailbox", "inbox", "k00"u8.ToArray());
+        await c.PutAsync("store", "mailbox", "later-table", "x"u8.ToArray(), "y"u8.ToArray());
+
+        // The set's databases and tables (by a short prefix of its id), with the row counts its digest recorded.
+        var browse = await calls.BrowseAsync("nightly", id[..8], CancellationToken.None);
+        Assert.Equal(id, browse.Set);
+        Assert.Equal("store", browse.Instance);
+        var mailbox = browse.Databases.Single(d => d.Name == "mailbox");
+        Assert.Equal(["inbox"], mailbox.Tables.Select(t => t.Name));
+        Assert.Equal(25, mailbox.Tables[0].Rows);
+        Assert.Equal(6, browse.Databases.Single(d => d.Name == "public").Tables.Single(t => t.Name == "blobs").Rows);
+        var scratch = Path.Combine(dir["data"], ".browse");
+        Assert.Single(Directory.GetDirectories(scratch));
+
+        // Paged 7 at a time: every key as of the set, in order, with its value then.
+        var rows = new List<BrowseRow>();
+        string? from = null;
+        int pages = 0;
+        do
+        {
+            var page = await calls.BrowseTableAsync("nightly", id, "mailbox", "inbox", from, 7, CancellationToken.None);
+            Assert.True(page.Items.Count <= 7);
+            rows.AddRange(page.Items);
+            from = page.Next;
+            Assert.True(++pages <= 5, "the pages do not end");
+        }
+        while (from is not null);
+        Assert.Equal(4, pages);
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => $"k{i:D2}"), rows.Select(r => r.Key));
+        Assert.All(rows, r => Assert.Equal($"as-of-set-{int.Parse(r.Key[1..], System.Globalization.CultureInfo.InvariantCulture)}", r.Value));
+        Assert.All(rows, r => Assert.Equal(("utf8", false), (r.Encoding, r.Truncated)));
+
+        // Values of 1 MiB: a page ends at the scan's 4 MiB of keys and values whatever the limit; each shown cut, as hex.
+        var blobs = await calls.BrowseTableAsync("nightly", id, "public", "blobs", null, 100, CancellationToken.None);
+        Assert.Equal(3, blobs.Items.Count); // 4 would pass 4 MiB with their keys
+        Assert.Equal("b2\0", blobs.Next); // just after the last key shown
+        Assert.All(blobs.Items, b => Assert.Equal(("hex", 1 << 20, true, 2 * BrowseRow.MaxShownBytes), (b.Encoding, b.Bytes, b.Truncated, b.Value.Length)));
+        Assert.All(blobs.Items, b => Assert.StartsWith("ff", b.Value, StringComparison.Ordinal));
+        var rest = await calls.BrowseTableAsync("nightly", id, "public", "blobs", blobs.Next, 100, CancellationToken.None);
+        Assert.Equal(["b3", "b4", "b5"], rest.Items.Select(b => b.Key));
+        Assert.Null(rest.Next);
+
+        // Refusals that name what is wrong.
+        var unknown = new string('0', 32);
+        var none = await Assert.ThrowsAsync<BluebackApiException>(() => calls.BrowseAsync("nightly", unknown, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.NotFound, none.Status);
+        Assert.Contains(unknown, none.Message, StringComparison.Ordinal);
+        var noTable = await Assert.ThrowsAsync<BluebackApiException>(() => calls.BrowseTableAsync("nightly", id, "mailbox", "later-table", null, null, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.NotFound, noTable.Status);
+        Assert.Contains("'later-table'", noTable.Message, StringComparison.Ordinal);
+        Assert.Contains("inbox", noTable.Message, StringComparison.Ordinal);
+        var noDb = await Assert.ThrowsAsync<BluebackApiException>(() => calls.BrowseTableAsync("nightly", id, "nodb", "t", null, null, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.NotFound, noDb.Status);
+        var badId = await Assert.ThrowsAsync<BluebackApiException>(() => calls.BrowseAsync("nightly", "xyz", CancellationToken.None));
+        Assert.Equal(HttpStatusCode.BadRequest, badId.Status);
+        var badLimit = await Assert.ThrowsAsync<BluebackApiException>(() => calls.BrowseTableAsync("nightly", id, "mailbox", "inbox", null, 0, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.BadRequest, badLimit.Status);
+
+        // Idle for 3 s: the mount is closed and its scratch directory removed; the next read mounts it again.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (Directory.Exists(scratch) && Directory.GetDirectories(scratch).Length > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the browse mount was not closed within 60 s of idle: {string.Join(", ", Directory.GetDirectories(scratch))}");
+            await Task.Delay(250);
+        }
+        Assert.Contains("Browsing set", server.Output, StringComparison.Ordinal);
+        var again = await calls.BrowseTableAsync("nightly", id, "mailbox", "inbox", "k24", null, CancellationToken.None);
+        Assert.Equal("as-of-set-24", Assert.Single(again.Items).Value);
+        Assert.Single(Directory.GetDirectories(scratch));
+
+        // The server's other work goes on meanwhile, and a graceful stop removes the open mount's scratch.
+        Assert.Equal("live-3", Encoding.UTF8.GetString((await c.GetAsync("store", "mailbox", "inbox", "k03"u8.ToArray()))!));
+        await server.TerminateAsync(TimeSpan.FromSeconds(30));
+        Assert.False(Directory.Exists(scratch), "the browse directory outlived the server");
+    }
+}
