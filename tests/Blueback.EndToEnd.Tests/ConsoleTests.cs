@@ -9,7 +9,8 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>The web console in a real browser (Debian's Chromium, headless, over DevTools) against a real server with a
 /// policy: a token is needed (a wrong one is refused; every API route says 401 without one), a set appears with its proof
 /// status, a running backup's progress moves against a true total with a rate and a time left, its Stop button (after a
-/// confirmation) stops it with no set committed, the policies and their history show, a set's page its chain and checks. With BLUEBACK_UI_SCREENSHOTS=DIR the
+/// confirmation) stops it with no set committed, the policies and their history show, a set's page its chain and checks;
+/// and, at 800 px, a set browsed without restoring it. With BLUEBACK_UI_SCREENSHOTS=DIR the
 /// test saves a screenshot of each page there (what docs/ui.md shows).</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class ConsoleTests
@@ -198,7 +199,7 @@ public class ConsoleTests
         Assert.Equal(50, (await browser.EvaluateAsync("document.querySelectorAll('#browse-rows tr[data-key]').length")).GetInt32());
         // 800 px wide: nothing wider than the window (long values wrap, wide tables scroll in their box).
         Assert.True((await browser.EvaluateAsync("document.documentElement.scrollWidth <= window.innerWidth")).GetBoolean(), "the browse view is wider than 800 px");
-        await ShotAsync(browser, "browse");
+        await ShotAsync(browser, "browse-800");
         await browser.EvaluateAsync("document.querySelector('#browse-next').click(); 0");
         await browser.WaitForAsync("document.querySelector('#browse-rows tr[data-key=\"msg059\"]') && document.querySelector('#browse-end')", TimeSpan.FromSeconds(30));
         Assert.Equal(10, (await browser.EvaluateAsync("document.querySelectorAll('#browse-rows tr[data-key]').length")).GetInt32());
