@@ -11,6 +11,8 @@ public class OpenMountsTests
 {
     private static readonly TimeSpan Idle = TimeSpan.FromHours(1); // the sweep's own timer never fires in a test: CloseIdle is called
 
+    private static void Unexpected(string key, Exception ex) => Assert.Fail($"closing {key} threw {ex}");
+
     private sealed class Clock : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = new(2026, 12, 7, 0, 0, 0, TimeSpan.Zero);
@@ -51,7 +53,7 @@ public class OpenMountsTests
     [Fact(Timeout = 10_000)]
     public async Task A_set_asked_for_by_many_at_once_is_opened_once()
     {
-        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock());
+        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock(), Unexpected);
         var gate = new TaskCompletionSource<Mount>(TaskCreationOptions.RunContinuationsAsynchronously);
         int opens = 0;
         Task<Mount> Open(CancellationToken _)
@@ -78,7 +80,7 @@ public class OpenMountsTests
     {
         var clock = new Clock();
         var opener = new Opener();
-        using var mounts = new OpenMounts<string, Mount>(2, Idle, clock);
+        using var mounts = new OpenMounts<string, Mount>(2, Idle, clock, Unexpected);
         await UseAsync(mounts, opener, "a");
         clock.Now += TimeSpan.FromSeconds(1);
         await UseAsync(mounts, opener, "b");
@@ -101,7 +103,7 @@ public class OpenMountsTests
     public async Task A_set_being_read_closes_only_when_its_reader_is_done()
     {
         var opener = new Opener();
-        using var mounts = new OpenMounts<string, Mount>(1, Idle, new Clock());
+        using var mounts = new OpenMounts<string, Mount>(1, Idle, new Clock(), Unexpected);
         var reading = await mounts.AcquireAsync("a", opener.For("a"), CancellationToken.None);
         await UseAsync(mounts, opener, "b"); // over the bound: a retired, but still read
         Assert.Equal(0, opener.Only("a").Disposed);
@@ -117,7 +119,7 @@ public class OpenMountsTests
     {
         var clock = new Clock();
         var opener = new Opener();
-        using var mounts = new OpenMounts<string, Mount>(2, TimeSpan.FromMinutes(2), clock);
+        using var mounts = new OpenMounts<string, Mount>(2, TimeSpan.FromMinutes(2), clock, Unexpected);
         await UseAsync(mounts, opener, "a");
         var reading = await mounts.AcquireAsync("b", opener.For("b"), CancellationToken.None);
         clock.Now += TimeSpan.FromSeconds(119);
@@ -139,7 +141,7 @@ public class OpenMountsTests
     public async Task An_opening_that_fails_is_not_kept_and_the_next_request_tries_again()
     {
         var opener = new Opener();
-        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock());
+        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock(), Unexpected);
         var ex = await Assert.ThrowsAsync<IOException>(() => mounts.AcquireAsync("a", _ => Task.FromException<Mount>(new IOException("chunk x is damaged")), CancellationToken.None));
         Assert.Equal("chunk x is damaged", ex.Message);
         Assert.Equal(0, mounts.Count);
@@ -148,9 +150,43 @@ public class OpenMountsTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task An_opening_that_failed_after_every_waiter_gave_up_is_tried_again()
+    {
+        var opener = new Opener();
+        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock(), Unexpected);
+        var gate = new TaskCompletionSource<Mount>(); // continuations inline: the opening has failed once SetException returns
+        using var impatient = new CancellationTokenSource();
+        var gaveUp = mounts.AcquireAsync("a", _ => gate.Task, impatient.Token);
+        await impatient.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gaveUp);
+        gate.SetException(new IOException("the repository was unreachable"));
+        await UseAsync(mounts, opener, "a");
+        Assert.Equal(0, opener.Only("a").Disposed);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task A_close_that_throws_is_reported_not_thrown()
+    {
+        var failed = new List<string>();
+        var clock = new Clock();
+        using var mounts = new OpenMounts<string, ThrowingMount>(2, TimeSpan.FromMinutes(2), clock, (key, ex) => failed.Add($"{key}: {ex.Message}"));
+        using (await mounts.AcquireAsync("a", _ => Task.FromResult(new ThrowingMount()), CancellationToken.None))
+        {
+        }
+        clock.Now += TimeSpan.FromMinutes(2);
+        Assert.Equal(1, mounts.CloseIdle());
+        Assert.Equal(["a: the instance would not close"], failed);
+    }
+
+    private sealed class ThrowingMount : IDisposable
+    {
+        public void Dispose() => throw new IOException("the instance would not close");
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task A_waiter_that_gives_up_leaves_the_opening_to_the_others()
     {
-        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock());
+        using var mounts = new OpenMounts<string, Mount>(2, Idle, new Clock(), Unexpected);
         var gate = new TaskCompletionSource<Mount>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var impatient = new CancellationTokenSource();
         var first = mounts.AcquireAsync("a", _ => gate.Task, impatient.Token);
@@ -168,7 +204,7 @@ public class OpenMountsTests
     public async Task Retiring_by_key_closes_those_sets_and_dispose_closes_the_rest_read_or_not()
     {
         var opener = new Opener();
-        var mounts = new OpenMounts<string, Mount>(3, Idle, new Clock());
+        var mounts = new OpenMounts<string, Mount>(3, Idle, new Clock(), Unexpected);
         await UseAsync(mounts, opener, "p1/a");
         await UseAsync(mounts, opener, "p1/b");
         var reading = await mounts.AcquireAsync("p2/a", opener.For("p2/a"), CancellationToken.None);

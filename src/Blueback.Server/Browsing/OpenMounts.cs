@@ -13,10 +13,14 @@ internal sealed class OpenMounts<TKey, TValue> : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeProvider _clock;
     private readonly ITimer _sweep;
+    private readonly Action<TKey, Exception> _closeFailed;
     private bool _disposed;
 
-    public OpenMounts(int maxOpen, TimeSpan idle, TimeProvider clock)
+    /// <param name="closeFailed">Told of a value whose Dispose threw (closing runs on the sweep's timer, which must not
+    /// throw).</param>
+    public OpenMounts(int maxOpen, TimeSpan idle, TimeProvider clock, Action<TKey, Exception> closeFailed)
     {
+        _closeFailed = closeFailed;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOpen, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(idle, TimeSpan.Zero);
         MaxOpen = maxOpen;
@@ -61,6 +65,11 @@ internal sealed class OpenMounts<TKey, TValue> : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_entries.TryGetValue(key, out entry!) && (entry.Opening.IsFaulted || entry.Opening.IsCanceled))
+            {
+                _entries.Remove(key); // failed after its waiters gave up: tried again, not its old error repeated
+                entry.Retired = true;
+            }
             if (!_entries.TryGetValue(key, out entry!))
             {
                 entry = new Entry(key, Task.Run(() => open(_stop.Token), CancellationToken.None));
@@ -160,7 +169,7 @@ internal sealed class OpenMounts<TKey, TValue> : IDisposable
 
     /// <summary>Disposes the value once, when it is there: an opening still running is cancelled at <see cref="Dispose"/>
     /// or left to end, and its value disposed then.</summary>
-    private static void Close(Entry entry)
+    private void Close(Entry entry)
     {
         if (Interlocked.Exchange(ref entry.Closed, 1) == 1)
         {
@@ -168,11 +177,23 @@ internal sealed class OpenMounts<TKey, TValue> : IDisposable
         }
         if (entry.Opening.IsCompletedSuccessfully)
         {
-            entry.Opening.Result.Dispose();
+            DisposeValue(entry.Key, entry.Opening.Result);
         }
         else if (!entry.Opening.IsCompleted)
         {
-            entry.Opening.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            entry.Opening.ContinueWith(t => DisposeValue(entry.Key, t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
+    }
+
+    private void DisposeValue(TKey key, TValue value)
+    {
+        try
+        {
+            value.Dispose();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _closeFailed(key, ex);
         }
     }
 

@@ -36,7 +36,8 @@ internal sealed class SetBrowser : IDisposable
         {
             Directory.Delete(Root, recursive: true); // a previous run's, left by a kill: nothing in it is kept
         }
-        _mounts = new OpenMounts<(string, string), BrowsedSet>(settings.MaxOpen, settings.Idle, clock ?? TimeProvider.System);
+        _mounts = new OpenMounts<(string, string), BrowsedSet>(settings.MaxOpen, settings.Idle, clock ?? TimeProvider.System,
+            (key, ex) => _logger.LogWarning("Closing browsed set {Set} of policy {Policy} failed: {Message}; its scratch under {Root} goes at the next start.", key.Item2, key.Item1, ex.Message, Root));
     }
 
     /// <summary>Where the mounts' scratch directories are (DATA/.browse).</summary>
