@@ -8,13 +8,15 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>Browsing a policy's set without restoring it (docs/console.md, "Browsing a set"), against a real server
 /// whose policy backs up into an encrypted repository: the rows as of the set, not the live ones; pages cut at the limit
 /// and at the scan's byte cap; values shown as text or hex, cut for display; unknown sets, databases and tables
-/// refused naming them; and the mount closed when idle, its scratch directory removed, and opened again on demand.</summary>
+/// refused naming them; the mount closed when idle, its scratch directory removed, and opened again on demand; and a
+/// browsed set that an operator's forget removes closed once the policy lists its repository, then not found.</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class BrowseTests
 {
     /// <summary>A server whose policy "nightly" backs up instance store into an encrypted repository (browse mounts
-    /// closed after 3 s idle), and the id of a full set it took after <paramref name="write"/> wrote its rows.</summary>
-    internal static async Task<(ServerProcess Server, string SetId)> StartWithSetAsync(TempDir dir, Func<BluebackClient, Task> write)
+    /// closed after <paramref name="idleSeconds"/> idle), and the id of a full set it took after <paramref name="write"/>
+    /// wrote its rows (the policy's first full, taken at start, is before it).</summary>
+    internal static async Task<(ServerProcess Server, string SetId)> StartWithSetAsync(TempDir dir, Func<BluebackClient, Task> write, int idleSeconds = 3)
     {
         var repo = dir["repo"];
         var key = dir["repo.key"];
@@ -23,7 +25,7 @@ public class BrowseTests
         var config = dir["server.json"];
         await File.WriteAllTextAsync(config, $$"""
             { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] } ],
-              "browseIdleSeconds": 3,
+              "browseIdleSeconds": {{idleSeconds}},
               "policies": [ { "name": "nightly", "instance": "store", "repository": { "location": "{{repo}}", "keyFile": "{{key}}" },
                               "full": "1d", "retention": { "keepLast": 5 } } ] }
             """);
@@ -35,18 +37,7 @@ public class BrowseTests
             // The policy's first full (taken at start) first, so that the run below is not refused as busy.
             await PolicyTests.WaitForHistoryAsync(calls, "nightly", h => h.Any(j => j is { Kind: PolicyJobKind.Full, State: PolicyJobState.Succeeded }), TimeSpan.FromSeconds(120));
             await write(c);
-            // The retention that follows a backup is a job too: run once it is done (409 meanwhile).
-            PolicyJobInfo? job = null;
-            for (var until = DateTime.UtcNow + TimeSpan.FromSeconds(60); job is null; await Task.Delay(250))
-            {
-                try
-                {
-                    job = await calls.RunAsync("nightly", "full", null, CancellationToken.None);
-                }
-                catch (BluebackApiException ex) when (ex.Status == HttpStatusCode.Conflict && DateTime.UtcNow < until)
-                {
-                }
-            }
+            var job = await RunNowAsync(calls, "full", null);
             var jobs = await PolicyTests.WaitForHistoryAsync(calls, "nightly", h => h.Any(j => j.Id == job.Id && j.State != PolicyJobState.Running), TimeSpan.FromSeconds(120));
             var done = jobs.Single(j => j.Id == job.Id);
             Assert.True(done.State == PolicyJobState.Succeeded, done.Error);
@@ -56,6 +47,22 @@ public class BrowseTests
         {
             server.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Runs a job of "nightly" once its lane is free: the retention after a backup and the proof of each set
+    /// are jobs too (409 meanwhile).</summary>
+    private static async Task<PolicyJobInfo> RunNowAsync(PolicyCalls calls, string kind, string? set)
+    {
+        for (var until = DateTime.UtcNow + TimeSpan.FromSeconds(120); ; await Task.Delay(250))
+        {
+            try
+            {
+                return await calls.RunAsync("nightly", kind, set, CancellationToken.None);
+            }
+            catch (BluebackApiException ex) when (ex.Status == HttpStatusCode.Conflict && DateTime.UtcNow < until)
+            {
+            }
         }
     }
 
@@ -162,5 +169,40 @@ public class BrowseTests
         Assert.Equal("live-3", Encoding.UTF8.GetString((await c.GetAsync("store", "mailbox", "inbox", "k03"u8.ToArray()))!));
         await server.TerminateAsync(TimeSpan.FromSeconds(30));
         Assert.False(Directory.Exists(scratch), "the browse directory outlived the server");
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_browsed_set_that_retention_forgets_is_closed_and_then_not_found()
+    {
+        using var dir = new TempDir();
+        var started = await StartWithSetAsync(dir, w => w.PutAsync("store", "mailbox", "inbox", "k"u8.ToArray(), "v"u8.ToArray()), idleSeconds: 600);
+        using var server = started.Server;
+        using var c = new BluebackClient(server.Url);
+        var calls = new PolicyCalls(c);
+        var first = (await calls.GetAsync("nightly", CancellationToken.None)).Sets.Select(s => s.Id).Single(s => s != started.SetId);
+        var browse = await calls.BrowseAsync("nightly", first, CancellationToken.None);
+        Assert.Equal(first, browse.Set);
+        var scratch = Path.Combine(dir["data"], ".browse");
+        Assert.Single(Directory.GetDirectories(scratch));
+
+        // Forgotten by an operator's forget (the newer set kept); the policy lists its repository after its next job.
+        var forget = BackupProgramTests.Cli("forget", "--repo", dir["repo"], "--key-file", dir["repo.key"], "--keep-last", "1", "--json");
+        for (var until = DateTime.UtcNow + TimeSpan.FromSeconds(60); forget.Exit != 0 && DateTime.UtcNow < until; await Task.Delay(500))
+        {
+            // the policy's own retention may hold the repository's maintenance lock a moment
+            forget = BackupProgramTests.Cli("forget", "--repo", dir["repo"], "--key-file", dir["repo.key"], "--keep-last", "1", "--json");
+        }
+        Assert.True(forget.Exit == 0, forget.Err);
+        Assert.Contains(first, forget.Out, StringComparison.Ordinal);
+        await RunNowAsync(calls, "verify", started.SetId);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (Directory.GetDirectories(scratch).Length > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the forgotten set's browse mount was not closed after the policy listed its repository");
+            await Task.Delay(250);
+        }
+        var gone = await Assert.ThrowsAsync<BluebackApiException>(() => calls.BrowseAsync("nightly", first, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.NotFound, gone.Status);
+        Assert.Contains("retention may have forgotten it", gone.Message, StringComparison.Ordinal);
     }
 }
