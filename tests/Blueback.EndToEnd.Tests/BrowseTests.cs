@@ -8,8 +8,9 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>Browsing a policy's set without restoring it (docs/console.md, "Browsing a set"), against a real server
 /// whose policy backs up into an encrypted repository: the rows as of the set, not the live ones; pages cut at the limit
 /// and at the scan's byte cap; values shown as text or hex, cut for display; unknown sets, databases and tables
-/// refused naming them; the mount closed when idle, its scratch directory removed, and opened again on demand; and a
-/// browsed set that an operator's forget removes closed once the policy lists its repository, then not found.</summary>
+/// refused naming them; the mount closed when idle, its scratch directory removed, and opened again on demand; a read
+/// token browses and a backup token is refused; and a browsed set that an operator's forget removes closed once the
+/// policy lists its repository, then not found.</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class BrowseTests
 {
@@ -172,7 +173,7 @@ public class BrowseTests
     }
 
     [Fact(Timeout = 300_000)]
-    public async Task A_browsed_set_that_retention_forgets_is_closed_and_then_not_found()
+    public async Task A_browsed_set_needs_a_read_token_and_once_forgotten_is_closed_and_then_not_found()
     {
         using var dir = new TempDir();
         var started = await StartWithSetAsync(dir, w => w.PutAsync("store", "mailbox", "inbox", "k"u8.ToArray(), "v"u8.ToArray()), idleSeconds: 600);
@@ -180,8 +181,16 @@ public class BrowseTests
         using var c = new BluebackClient(server.Url);
         var calls = new PolicyCalls(c);
         var first = (await calls.GetAsync("nightly", CancellationToken.None)).Sets.Select(s => s.Id).Single(s => s != started.SetId);
-        var browse = await calls.BrowseAsync("nightly", first, CancellationToken.None);
-        Assert.Equal(first, browse.Set);
+        // Values are data: a read token browses, a backup token (which reads no data) gets 403.
+        using (var reader = new BluebackClient(server.Url, token: (await c.CreateTokenAsync("read", "browser")).Token))
+        {
+            Assert.Equal(first, (await new PolicyCalls(reader).BrowseAsync("nightly", first, CancellationToken.None)).Set);
+        }
+        using (var backup = new BluebackClient(server.Url, token: (await c.CreateTokenAsync("backup", "not-a-reader")).Token))
+        {
+            var refused = await Assert.ThrowsAsync<BluebackApiException>(() => new PolicyCalls(backup).BrowseTableAsync("nightly", first, "mailbox", "inbox", null, null, CancellationToken.None));
+            Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+        }
         var scratch = Path.Combine(dir["data"], ".browse");
         Assert.Single(Directory.GetDirectories(scratch));
 
