@@ -54,6 +54,10 @@ internal static class BrowseEndpoints
         {
             return Problems.Of(StatusCodes.Status409Conflict, "Set not browsable", $"Set '{id}' of policy '{name}' cannot be browsed: {ex.Message}");
         }
+        catch (ObjectDisposedException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return Problems.Of(StatusCodes.Status503ServiceUnavailable, "Server stopping", $"The server is stopping and has closed set '{id}' of policy '{name}'; browse it again once the server is back.");
+        }
         catch (TimeoutException ex)
         {
             return Problems.Of(StatusCodes.Status504GatewayTimeout, "Repository slow", ex.Message);
