@@ -155,6 +155,7 @@ public static class BluebackServer
         metrics.AddPolicies(policies);
         using var browser = new Browsing.SetBrowser(options.DataDirectory, Browsing.BrowseSettings.Of(config), logger);
         policies.SetsChanged = browser.Retain; // a forgotten set, a policy replaced or removed: its mounts close
+        metrics.AddBrowse(browser);
         using var webhook = config.Notifications?.Webhook is { } hook ? new AlertWebhook(hook, logger) : null;
         using var mail = config.Notifications?.Mail is { } m ? new AlertMail(m, logger) : null;
         using var alerts = new AlertBook(options.DataDirectory, () => ConsoleEndpoints.Alerts(host, policies, shippers, repair), new AlertNotifier?[] { webhook, mail }.OfType<AlertNotifier>().ToList(), logger);

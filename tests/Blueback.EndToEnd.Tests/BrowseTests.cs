@@ -67,6 +67,18 @@ public class BrowseTests
         }
     }
 
+    /// <summary>blueback_browse_sets_open and blueback_browse_mounts_total from /metrics.</summary>
+    private static async Task<(long Open, long Mounts)> BrowseMetricsAsync(string url)
+    {
+        using var http = TestToken.Http(url);
+        var text = await http.GetStringAsync(new Uri(Routes.Metrics, UriKind.Relative));
+        long Value(string name) =>
+            text.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Match(l, $@"^{name}(\{{[^}}]*\}})? (?<v>\S+)")).FirstOrDefault(m => m.Success) is { } m
+                ? (long)double.Parse(m.Groups["v"].Value, System.Globalization.CultureInfo.InvariantCulture)
+                : throw new Xunit.Sdk.XunitException($"no sample of {name} in /metrics:\n{text}");
+        return (Value("blueback_browse_sets_open"), Value("blueback_browse_mounts_total"));
+    }
+
     [Fact(Timeout = 300_000)]
     public async Task A_set_is_browsed_as_of_its_backup_paged_and_closed_when_idle()
     {
@@ -109,6 +121,7 @@ public class BrowseTests
         Assert.Equal(6, browse.Databases.Single(d => d.Name == "public").Tables.Single(t => t.Name == "blobs").Rows);
         var scratch = Path.Combine(dir["data"], ".browse");
         Assert.Single(Directory.GetDirectories(scratch));
+        Assert.Equal((1, 1), await BrowseMetricsAsync(server.Url));
 
         // Paged 7 at a time: every key as of the set, in order, with its value then.
         var rows = new List<BrowseRow>();
@@ -162,6 +175,9 @@ public class BrowseTests
             await Task.Delay(250);
         }
         Assert.Contains("Browsing set", server.Output, StringComparison.Ordinal);
+        var (open, mounts) = await BrowseMetricsAsync(server.Url);
+        Assert.Equal(0, open);
+        Assert.True(mounts >= 1, $"{mounts} mounts"); // 1 unless a pause of 3 s between the reads above closed it meanwhile
         var again = await calls.BrowseTableAsync("nightly", id, "mailbox", "inbox", "k24", null, CancellationToken.None);
         Assert.Equal("as-of-set-24", Assert.Single(again.Items).Value);
         Assert.Single(Directory.GetDirectories(scratch));

@@ -26,6 +26,7 @@ internal sealed class SetBrowser : IDisposable
     private readonly OpenMounts<(string Policy, string Set), BrowsedSet> _mounts;
     private readonly BrowseSettings _settings;
     private readonly ILogger _logger;
+    private long _mounted;
 
     public SetBrowser(string dataDirectory, BrowseSettings settings, ILogger logger, TimeProvider? clock = null)
     {
@@ -45,6 +46,9 @@ internal sealed class SetBrowser : IDisposable
 
     public int Open => _mounts.Count;
 
+    /// <summary>Sets mounted since the server started.</summary>
+    public long Mounted => Interlocked.Read(ref _mounted);
+
     /// <summary>The set <paramref name="id"/> (whole, or a unique prefix of 8 or more) of policy <paramref name="p"/>,
     /// mounted now unless it is open already; the caller disposes the lease when its read is done.</summary>
     public async Task<OpenMounts<(string Policy, string Set), BrowsedSet>.Lease> AcquireAsync(PolicyDefinition p, string id, CancellationToken ct)
@@ -58,6 +62,7 @@ internal sealed class SetBrowser : IDisposable
             try
             {
                 var set = await BrowsedSet.OpenAsync(p, full, scratch, _settings.CacheMaxBytes, bound.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _mounted);
                 _logger.LogInformation("Browsing set {Set} of policy {Policy}: mounted ({Describe}) in {Scratch}.", full, p.Name, set.Describe, scratch);
                 return set;
             }
