@@ -5,7 +5,7 @@ using Blueback.Protocol;
 namespace Blueback.Client;
 
 /// <summary>The policies' API (docs/console.md), one call per route: list, show, history, run now, a job's state,
-/// cancel, set, remove.</summary>
+/// cancel, set, remove, and browsing a set without restoring it.</summary>
 public sealed class PolicyCalls(BluebackClient client)
 {
     /// <summary>Every policy the server runs (GET /v1/policies).</summary>
@@ -72,5 +72,33 @@ public sealed class PolicyCalls(BluebackClient client)
     {
         using var response = await client.Http.DeleteAsync(Routes.Policy(name), cancellationToken).ConfigureAwait(false);
         await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens set <paramref name="id"/> of the policy for browsing (mounted on the server, not restored): its
+    /// databases and tables as of the set (GET .../sets/{id}/browse; role read).</summary>
+    public async Task<SetBrowse> BrowseAsync(string name, string id, CancellationToken cancellationToken)
+    {
+        using var response = await client.Http.GetAsync(Routes.PolicySetBrowse(name, id), cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.SetBrowse, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>One page of a table of set <paramref name="id"/> from key <paramref name="from"/> (inclusive; null: the
+    /// first), as of the set; pass the answer's next for the following page.</summary>
+    public async Task<BrowseRows> BrowseTableAsync(string name, string id, string database, string table, string? from, int? limit, CancellationToken cancellationToken)
+    {
+        var query = new List<string>();
+        if (from is not null)
+        {
+            query.Add("from=" + Uri.EscapeDataString(from));
+        }
+        if (limit is { } l)
+        {
+            query.Add(string.Create(CultureInfo.InvariantCulture, $"limit={l}"));
+        }
+        var url = Routes.PolicySetBrowseTable(name, id, database, table) + (query.Count == 0 ? "" : "?" + string.Join('&', query));
+        using var response = await client.Http.GetAsync(url, cancellationToken).ConfigureAwait(false);
+        await BluebackClient.EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync(ProtocolJson.Default.BrowseRows, cancellationToken).ConfigureAwait(false))!;
     }
 }

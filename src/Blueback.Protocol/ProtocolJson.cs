@@ -19,6 +19,8 @@ namespace Blueback.Protocol;
 [JsonSerializable(typeof(PolicyHistory))]
 [JsonSerializable(typeof(PolicyJobInfo))]
 [JsonSerializable(typeof(PolicySetFiles))]
+[JsonSerializable(typeof(SetBrowse))]
+[JsonSerializable(typeof(BrowseRows))]
 [JsonSerializable(typeof(AlertList))]
 [JsonSerializable(typeof(AlertEvent))]
 [JsonSerializable(typeof(AlertInfo))]

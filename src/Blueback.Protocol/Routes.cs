@@ -166,6 +166,14 @@ public static class Routes
     /// <summary>GET: one set of the policy's repository, its files (<see cref="PolicySetFiles"/>).</summary>
     public static string PolicySet(string name, string id) => $"{Policy(name)}/sets/{Uri.EscapeDataString(id)}";
 
+    /// <summary>GET: a set opened read-only, its databases and tables (<see cref="SetBrowse"/>).</summary>
+    public static string PolicySetBrowse(string name, string id) => $"{PolicySet(name, id)}/browse";
+
+    /// <summary>GET: one page of a table of a set opened read-only (<see cref="BrowseRows"/>); from (inclusive, "base64:..."
+    /// for keys that are not UTF-8) and limit in the query.</summary>
+    public static string PolicySetBrowseTable(string name, string id, string database, string table) =>
+        $"{PolicySetBrowse(name, id)}/{Uri.EscapeDataString(database)}/{Uri.EscapeDataString(table)}";
+
     /// <summary>GET: one job of the policy (<see cref="PolicyJobInfo"/>); DELETE: cancel it.</summary>
     public static string PolicyJob(string name, string id) => $"{Policy(name)}/jobs/{Uri.EscapeDataString(id)}";
 
@@ -296,6 +304,10 @@ public static class Routes
 
         /// <summary>The template of <see cref="Routes.PolicySet"/>.</summary>
         public const string PolicySet = "/v1/policies/{name}/sets/{id}";
+        /// <summary>The template of <see cref="Routes.PolicySetBrowse"/>.</summary>
+        public const string PolicySetBrowse = "/v1/policies/{name}/sets/{id}/browse";
+        /// <summary>The template of <see cref="Routes.PolicySetBrowseTable"/>.</summary>
+        public const string PolicySetBrowseTable = "/v1/policies/{name}/sets/{id}/browse/{database}/{table}";
 
         /// <summary>The template of <see cref="Routes.PolicyJob"/>.</summary>
         public const string PolicyJob = "/v1/policies/{name}/jobs/{id}";

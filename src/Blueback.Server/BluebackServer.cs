@@ -153,6 +153,9 @@ public static class BluebackServer
                 tokens.CreateEphemeral("policies' restores (asked for by an operator)", Security.Role.Restore)),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
+        using var browser = new Browsing.SetBrowser(options.DataDirectory, Browsing.BrowseSettings.Of(config), logger);
+        policies.SetsChanged = browser.Retain; // a forgotten set, a policy replaced or removed: its mounts close
+        metrics.AddBrowse(browser);
         using var webhook = config.Notifications?.Webhook is { } hook ? new AlertWebhook(hook, logger) : null;
         using var mail = config.Notifications?.Mail is { } m ? new AlertMail(m, logger) : null;
         using var alerts = new AlertBook(options.DataDirectory, () => ConsoleEndpoints.Alerts(host, policies, shippers, repair), new AlertNotifier?[] { webhook, mail }.OfType<AlertNotifier>().ToList(), logger);
@@ -205,6 +208,7 @@ public static class BluebackServer
             Standby.StandbyEndpoints.Map(api, host, standby);
             Security.TokenEndpoints.Map(api, tokens);
             Policies.PolicyEndpoints.Map(api, policies);
+            Browsing.BrowseEndpoints.Map(api, policies, browser, lifetime);
             ConsoleEndpoints.Map(api, alerts, rates);
             Console.UiEndpoints.Map(api);
             StatusEndpoints.Map(api, host, exporter, shippers, name => standby is not null && standby.Instance == name ? standby.Status() : null, DateTime.UtcNow,

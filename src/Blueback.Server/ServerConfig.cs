@@ -36,6 +36,18 @@ public sealed class ServerConfig
     [JsonPropertyName("limits")]
     public ServerLimits Limits { get; set; } = new();
 
+    /// <summary>A backup set the console browses is closed after this long unused (default 120).</summary>
+    [JsonPropertyName("browseIdleSeconds")]
+    public double? BrowseIdleSeconds { get; set; }
+
+    /// <summary>Sets open for browsing at once (default 2); opening another closes the least recently used.</summary>
+    [JsonPropertyName("browseMaxOpen")]
+    public int? BrowseMaxOpen { get; set; }
+
+    /// <summary>The chunk cache on disk of each set open for browsing, in bytes (default 256 MiB, at least 16 MiB).</summary>
+    [JsonPropertyName("browseCacheMaxBytes")]
+    public long? BrowseCacheMaxBytes { get; set; }
+
     /// <summary>Backup policies the server runs by itself (docs/console.md).</summary>
     [JsonPropertyName("policies")]
     public List<Protocol.PolicyDefinition> Policies { get; set; } = [];
@@ -127,6 +139,10 @@ public sealed class ServerConfig
         if (BackupBusyRateMBps is < 0)
         {
             throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s, or 0 for no limit.");
+        }
+        if (BrowseIdleSeconds is <= 0 || BrowseMaxOpen is < 1 || BrowseCacheMaxBytes < Backup.Mounting.ChunkCache.MinBytes)
+        {
+            throw new ServerConfigException($"Config file '{path}': \"browseIdleSeconds\" must be above 0, \"browseMaxOpen\" at least 1 and \"browseCacheMaxBytes\" at least {Backup.Mounting.ChunkCache.MinBytes} (16 MiB).");
         }
         if (BackupReadNice is < 0 or > 19)
         {

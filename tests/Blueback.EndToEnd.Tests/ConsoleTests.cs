@@ -9,7 +9,8 @@ namespace Blueback.EndToEnd.Tests;
 /// <summary>The web console in a real browser (Debian's Chromium, headless, over DevTools) against a real server with a
 /// policy: a token is needed (a wrong one is refused; every API route says 401 without one), a set appears with its proof
 /// status, a running backup's progress moves against a true total with a rate and a time left, its Stop button (after a
-/// confirmation) stops it with no set committed, the policies and their history show, a set's page its chain and checks. With BLUEBACK_UI_SCREENSHOTS=DIR the
+/// confirmation) stops it with no set committed, the policies and their history show, a set's page its chain and checks;
+/// and, at 800 px, a set browsed without restoring it. With BLUEBACK_UI_SCREENSHOTS=DIR the
 /// test saves a screenshot of each page there (what docs/ui.md shows).</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class ConsoleTests
@@ -160,5 +161,53 @@ public class ConsoleTests
         await browser.EvaluateAsync("document.querySelector('#signout').click(); 0");
         await browser.WaitForAsync("!document.querySelector('#signin').hidden && sessionStorage.length === 0", TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(TestToken.Value, server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task The_console_browses_a_sets_tables_and_keys_as_of_the_set_at_800_px()
+    {
+        using var dir = new TempDir();
+        var started = await BrowseTests.StartWithSetAsync(dir, async w =>
+        {
+            var ops = Enumerable.Range(0, 60).Select(i => new BatchOp { Op = "put", Database = "mailbox", Table = "inbox", Key = $"msg{i:D3}", Value = $"subject {i} as backed up" }).ToList();
+            await w.BatchAsync("store", new BatchRequest { Ops = ops });
+        });
+        using var server = started.Server;
+        using var c = new BluebackClient(server.Url);
+        await c.PutAsync("store", "mailbox", "inbox", "msg000"u8.ToArray(), "changed after the set"u8.ToArray());
+        await using var browser = await Chromium.StartAsync(width: 800);
+        await browser.NavigateAsync(server.Url + "/ui");
+        await browser.WaitForAsync("!document.querySelector('#signin').hidden", TimeSpan.FromSeconds(10));
+        await browser.EvaluateAsync($"document.querySelector('#token').value = '{TestToken.Value}'; document.querySelector('#signin button').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#instances')", TimeSpan.FromSeconds(10));
+
+        // The set list's Browse action opens the set: its databases and tables under a read-only banner with its time.
+        await browser.EvaluateAsync("location.hash = '#sets'; 0");
+        await browser.WaitForAsync($"document.querySelector('tr[data-set=\"{started.SetId}\"] a.browse')", TimeSpan.FromSeconds(30));
+        await browser.EvaluateAsync($"document.querySelector('tr[data-set=\"{started.SetId}\"] a.browse').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#browse-tables tr[data-table=\"mailbox/inbox\"] a') || document.querySelector('#browse-error')", TimeSpan.FromSeconds(90));
+        Assert.Equal(JsonValueKind.Null, (await browser.EvaluateAsync("document.querySelector('#browse-error')?.innerText ?? null")).ValueKind);
+        var banner = (await browser.EvaluateAsync("document.querySelector('#browse-banner').innerText")).GetString()!;
+        Assert.Matches(@"Read-only: a backup set as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", banner);
+        Assert.Contains(started.SetId, (await browser.EvaluateAsync("document.querySelector('#page h2').innerText")).GetString()!, StringComparison.Ordinal);
+        Assert.Contains("60", (await browser.EvaluateAsync("document.querySelector('#browse-tables tr[data-table=\"mailbox/inbox\"]').innerText")).GetString()!, StringComparison.Ordinal);
+
+        // A table: its keys and values as of the set, 50 to a page, then "Next".
+        await browser.EvaluateAsync("document.querySelector('#browse-tables tr[data-table=\"mailbox/inbox\"] a').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#browse-rows tr[data-key=\"msg000\"]')", TimeSpan.FromSeconds(30));
+        Assert.Equal("subject 0 as backed up", (await browser.EvaluateAsync("document.querySelector('#browse-rows tr[data-key=\"msg000\"] td.value').innerText")).GetString());
+        Assert.Equal(50, (await browser.EvaluateAsync("document.querySelectorAll('#browse-rows tr[data-key]').length")).GetInt32());
+        // 800 px wide: nothing wider than the window (long values wrap, wide tables scroll in their box).
+        Assert.True((await browser.EvaluateAsync("document.documentElement.scrollWidth <= window.innerWidth")).GetBoolean(), "the browse view is wider than 800 px");
+        await ShotAsync(browser, "browse-800");
+        await browser.EvaluateAsync("document.querySelector('#browse-next').click(); 0");
+        await browser.WaitForAsync("document.querySelector('#browse-rows tr[data-key=\"msg059\"]') && document.querySelector('#browse-end')", TimeSpan.FromSeconds(30));
+        Assert.Equal(10, (await browser.EvaluateAsync("document.querySelectorAll('#browse-rows tr[data-key]').length")).GetInt32());
+
+        // An unknown set: the view says so, naming it.
+        var unknown = new string('0', 32);
+        await browser.EvaluateAsync($"location.hash = '#browse/nightly/{unknown}'; 0");
+        await browser.WaitForAsync("document.querySelector('#browse-error')", TimeSpan.FromSeconds(30));
+        Assert.Contains(unknown, (await browser.EvaluateAsync("document.querySelector('#browse-error').innerText")).GetString()!, StringComparison.Ordinal);
     }
 }

@@ -38,6 +38,8 @@ public partial class MetricsTests
         ["blueback_standby_waiting_bytes"] = ("gauge", ["instance"]),
         ["blueback_standby_play_downs_total"] = ("counter", ["instance"]),
         ["blueback_page_repairs_total"] = ("counter", ["instance", "result"]),
+        ["blueback_browse_sets_open"] = ("gauge", []),
+        ["blueback_browse_mounts_total"] = ("counter", []),
     };
 
     /// <summary>Families that appear only once a page was sent for repair (PageRepairTests checks them).</summary>

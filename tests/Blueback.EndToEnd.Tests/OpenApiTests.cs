@@ -65,6 +65,8 @@ public partial class OpenApiTests
         [T.PolicyRun] = ["post"],
         [T.PolicyJob] = ["delete", "get"],
         [T.PolicySet] = ["get"],
+        [T.PolicySetBrowse] = ["get"],
+        [T.PolicySetBrowseTable] = ["get"],
         [T.PolicyHistory] = ["get"],
     };
 

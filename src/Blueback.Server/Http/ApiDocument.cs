@@ -110,6 +110,9 @@ internal static class ApiDocument
         ["policy-history"] = new("policies", "The policy's recent jobs, newest first (limit, default 50).", Response: typeof(PolicyHistory), Errors: [400, 404]),
         ["policy-run"] = new("policies", "Run a job of the policy now (kind: full, incremental, differential, prove, verify, restore; set: the set to prove, verify or restore as a new instance).", StatusCodes.Status202Accepted, typeof(PolicyJobInfo), Errors: [400, 404, 409]),
         ["policy-set"] = new("policies", "One set of the policy's repository (its id, or a unique prefix of 8 or more): its files, with their sizes and chunks.", Response: typeof(PolicySetFiles), Errors: [400, 404, 502, 504]),
+        ["policy-browse"] = new("policies", "Open a set of the policy's repository for browsing, read-only and without restoring it (mounted: pages fetched as reads need them, kept open while in use and closed when idle): its databases and tables as of the set, with row counts where the backup recorded a digest.", Response: typeof(SetBrowse), Errors: [400, 404, 409, 502, 503, 504]),
+        ["policy-browse-table"] = new("policies", "One page of a table of a set opened for browsing, in key order: keys and values as of the set, each value as text when UTF-8 and as hex otherwise, cut at 256 bytes.", Response: typeof(BrowseRows), Errors: [400, 404, 409, 502, 503, 504],
+            Params: [new("from", "First key (inclusive): next of the previous page; 'base64:...' for keys that are not UTF-8."), new("limit", "1 to 1000 (default 50); a page also ends at 4 MiB of keys and values, as a scan's does.")]),
         ["policy-job"] = new("policies", "One job of the policy, running or recent.", Response: typeof(PolicyJobInfo), Errors: [404]),
         ["policy-cancel"] = new("policies", "Stop a running job of the policy (its partial set is removed).", StatusCodes.Status202Accepted, Errors: [404]),
 

@@ -112,14 +112,10 @@ internal static class DataEndpoints
             return error!;
         }
         var q = ctx.Request.Query;
-        if (!Bound(q, "from", out var from, out error) || !Bound(q, "to", out var to, out error))
+        if (!ScanPages.Bound(q, "from", out var from, out error) || !ScanPages.Bound(q, "to", out var to, out error)
+            || !ScanPages.Limit(q, Routes.Limits.DefaultScanLimit, out int limit, out error))
         {
             return error!;
-        }
-        int limit = Routes.Limits.DefaultScanLimit;
-        if (q.TryGetValue("limit", out var ls) && (!int.TryParse(ls, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > Routes.Limits.MaxScanLimit))
-        {
-            return Problems.BadRequest($"limit must be a whole number from 1 to {Routes.Limits.MaxScanLimit}.");
         }
         bool reverse = false;
         if (q.TryGetValue("reverse", out var rs) && !bool.TryParse(rs, out reverse))
@@ -127,68 +123,21 @@ internal static class DataEndpoints
             return Problems.BadRequest("reverse must be true or false.");
         }
         using var r = inst.BeginRead();
-        var response = new ScanResponse();
-        long bytes = 0;
-        byte[]? last = null;
-        bool more = false;
-        // A page ends at the limit or at MaxScanPageBytes of keys and values, whichever comes first (at least one key).
-        foreach (var kv in r.Scan(db, table, from, to, reverse))
+        var (items, last) = ScanPages.Take(r.Scan(db, table, from, to, reverse), limit, kv => new ScanItem
         {
-            long size = kv.Key.Length + (long)kv.Value.Length;
-            if (response.Items.Count == limit || (response.Items.Count > 0 && bytes + size > Routes.Limits.MaxScanPageBytes))
-            {
-                more = true;
-                break;
-            }
-            bytes += size;
-            last = kv.Key;
-            response.Items.Add(new ScanItem
-            {
-                Key = Encoding.UTF8.GetString(kv.Key),
-                KeyBase64 = IsUtf8(kv.Key) ? null : Convert.ToBase64String(kv.Key),
-                Value = Convert.ToBase64String(kv.Value),
-            });
-        }
-        if (more && last is not null)
+            Key = Encoding.UTF8.GetString(kv.Key),
+            KeyBase64 = IsUtf8(kv.Key) ? null : Convert.ToBase64String(kv.Key),
+            Value = Convert.ToBase64String(kv.Value),
+        });
+        var response = new ScanResponse { Items = items };
+        if (last is not null)
         {
             // Forward: the next page starts just after the last key (from is inclusive). Reverse: below it (to is exclusive).
-            var cursor = reverse ? last : [.. last, 0];
-            response.Next = IsUtf8(cursor)
-                ? (reverse ? new ScanCursor { From = Str(from), To = Encoding.UTF8.GetString(cursor) } : new ScanCursor { From = Encoding.UTF8.GetString(cursor), To = Str(to) })
-                : (reverse ? new ScanCursor { From = Str(from), To = "base64:" + Convert.ToBase64String(cursor) } : new ScanCursor { From = "base64:" + Convert.ToBase64String(cursor), To = Str(to) });
+            response.Next = reverse
+                ? new ScanCursor { From = ScanPages.Text(from), To = ScanPages.Text(last) }
+                : new ScanCursor { From = ScanPages.Text(ScanPages.After(last)), To = ScanPages.Text(to) };
         }
         return Results.Json(response, ProtocolJson.Default.ScanResponse);
-    }
-
-    private static string? Str(byte[]? b) => b is null ? null : IsUtf8(b) ? Encoding.UTF8.GetString(b) : "base64:" + Convert.ToBase64String(b);
-
-    /// <summary>A range bound: UTF-8 text, or "base64:..." for a key that is not text.</summary>
-    private static bool Bound(IQueryCollection q, string name, out byte[]? value, out IResult? error)
-    {
-        value = null;
-        error = null;
-        if (!q.TryGetValue(name, out var s) || string.IsNullOrEmpty(s))
-        {
-            return true;
-        }
-        var text = s.ToString();
-        if (text.StartsWith("base64:", StringComparison.Ordinal))
-        {
-            try
-            {
-                value = Convert.FromBase64String(text[7..]);
-            }
-            catch (FormatException)
-            {
-                error = Problems.BadRequest($"{name} starts with 'base64:' but the rest is not valid base64.");
-                return false;
-            }
-        }
-        else
-        {
-            value = Encoding.UTF8.GetBytes(text);
-        }
-        return true;
     }
 
     private static async Task<IResult> BatchAsync(HttpContext ctx, InstanceHost host, string instance, long limit, CancellationToken ct)
@@ -239,7 +188,7 @@ internal static class DataEndpoints
         return Results.NoContent();
     }
 
-    private static bool IsUtf8(byte[] b) => System.Text.Unicode.Utf8.IsValid(b);
+    private static bool IsUtf8(byte[] b) => ScanPages.IsUtf8(b);
 
     private static string Printable(byte[] key) => IsUtf8(key) ? Encoding.UTF8.GetString(key) : "base64:" + Convert.ToBase64String(key);
 }

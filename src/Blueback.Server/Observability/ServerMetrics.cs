@@ -85,6 +85,13 @@ public sealed class ServerMetrics : IDisposable
         _meter.CreateObservableGauge("blueback_mount_cache_bytes", () => mount().CacheBytes, unit: "bytes", description: "Bytes of chunks in the mount's disk cache (bounded by --cache-max-bytes).");
     }
 
+    /// <summary>The console's browsing of backup sets: sets open now, and mounts made since the server started.</summary>
+    internal void AddBrowse(Browsing.SetBrowser browser)
+    {
+        _meter.CreateObservableGauge("blueback_browse_sets_open", () => browser.Open, description: "Backup sets mounted for the console's browsing now (at most browseMaxOpen).");
+        _meter.CreateObservableCounter("blueback_browse_mounts", () => browser.Mounted, description: "Backup sets mounted for browsing since the server started (each closed when idle, forgotten or past the bound).");
+    }
+
     /// <summary>The policies' instruments: jobs ended by outcome, failures in a row, sets whose last proof failed.</summary>
     internal void AddPolicies(Policies.PolicyRunner runner)
     {

@@ -68,9 +68,9 @@ internal static class PolicyEndpoints
             {
                 return NoPolicy(name);
             }
-            if (id.Length is < Repository.SetIds.MinimumPrefix or > 32 || !id.All(char.IsAsciiHexDigitLower))
+            if (BadSetId(id) is { } bad)
             {
-                return Problems.BadRequest($"'{id}' is not a set id: give its 32 lowercase hex digits, or a unique prefix of at least {Repository.SetIds.MinimumPrefix}.");
+                return bad;
             }
             using var bound = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
             bound.CancelAfter(SetReadBound);
@@ -78,21 +78,9 @@ internal static class PolicyEndpoints
             {
                 return Results.Json(await PolicyRepositories.FilesAsync(p, id, bound.Token).ConfigureAwait(false), ProtocolJson.Default.PolicySetFiles);
             }
-            catch (Repository.SetNotFoundException)
+            catch (Exception ex) when (SetProblem(ex, p, id, ctx.RequestAborted, $"did not give set '{id}''s manifest within {SetReadBound.TotalSeconds:0} s") is { } problem)
             {
-                return Problems.NotFound($"Policy '{name}''s repository '{p.Repository.Location}' holds no set '{id}' of instance '{p.Instance}' (retention may have forgotten it; GET {Routes.Policy(name)} lists its sets).");
-            }
-            catch (Repository.AmbiguousSetIdException ex)
-            {
-                return Problems.BadRequest(ex.Message);
-            }
-            catch (Repository.RepositoryException ex)
-            {
-                return Problems.Of(StatusCodes.Status502BadGateway, "Repository unreadable", $"Policy '{name}''s repository '{p.Repository.Location}' cannot be read: {ex.Message}");
-            }
-            catch (OperationCanceledException) when (!ctx.RequestAborted.IsCancellationRequested)
-            {
-                return Problems.Of(StatusCodes.Status504GatewayTimeout, "Repository slow", $"Policy '{name}''s repository '{p.Repository.Location}' did not give set '{id}''s manifest within {SetReadBound.TotalSeconds:0} s; try again, or check the storage.");
+                return problem;
             }
         }).WithName("policy-set");
 
@@ -135,5 +123,23 @@ internal static class PolicyEndpoints
             .WithName("policy-delete");
     }
 
-    private static IResult NoPolicy(string name) => Problems.NotFound($"There is no policy '{name}' (GET {Routes.Policies} lists them; the server's config file or PUT {Routes.Policy(name)} defines one).");
+    /// <summary>400 unless <paramref name="id"/> is a set id or a prefix of one long enough to name a set.</summary>
+    internal static IResult? BadSetId(string id) =>
+        id.Length is < Repository.SetIds.MinimumPrefix or > 32 || !id.All(char.IsAsciiHexDigitLower)
+            ? Problems.BadRequest($"'{id}' is not a set id: give its 32 lowercase hex digits, or a unique prefix of at least {Repository.SetIds.MinimumPrefix}.")
+            : null;
+
+    /// <summary>What a route reading set <paramref name="id"/> of policy <paramref name="p"/> answers when reading its
+    /// repository failed with <paramref name="ex"/>: 404 naming the set, 400 for a prefix of several, 502 naming the
+    /// repository, 504 when its bound ran out (<paramref name="slow"/> says what was late); null for anything else.</summary>
+    internal static IResult? SetProblem(Exception ex, PolicyDefinition p, string id, CancellationToken aborted, string slow) => ex switch
+    {
+        Repository.SetNotFoundException => Problems.NotFound($"Policy '{p.Name}''s repository '{p.Repository.Location}' holds no set '{id}' of instance '{p.Instance}' (retention may have forgotten it; GET {Routes.Policy(p.Name)} lists its sets)."),
+        Repository.AmbiguousSetIdException => Problems.BadRequest(ex.Message),
+        Repository.RepositoryException => Problems.Of(StatusCodes.Status502BadGateway, "Repository unreadable", $"Policy '{p.Name}''s repository '{p.Repository.Location}' cannot be read: {ex.Message}"),
+        OperationCanceledException when !aborted.IsCancellationRequested => Problems.Of(StatusCodes.Status504GatewayTimeout, "Repository slow", $"Policy '{p.Name}''s repository '{p.Repository.Location}' {slow}; try again, or check the storage."),
+        _ => null,
+    };
+
+    internal static IResult NoPolicy(string name) => Problems.NotFound($"There is no policy '{name}' (GET {Routes.Policies} lists them; the server's config file or PUT {Routes.Policy(name)} defines one).");
 }

@@ -92,17 +92,35 @@ internal static class PolicyRepositories
             };
         }, ct);
 
-    private static async Task<T> UseAsync<T>(PolicyRepository repository, Func<BackupRepository, CancellationToken, Task<T>> body, CancellationToken ct)
+    /// <summary>The whole id of the set <paramref name="id"/> (a unique prefix of 8 or more will do) of the policy's instance.</summary>
+    /// <exception cref="SetNotFoundException">No such set of that instance.</exception>
+    /// <exception cref="AmbiguousSetIdException">The prefix names several.</exception>
+    public static Task<string> ResolveAsync(PolicyDefinition p, string id, CancellationToken ct) =>
+        UseAsync(p.Repository, async (repo, token) =>
+            SetIds.Resolve((await repo.ListSetsAsync(token).ConfigureAwait(false)).Where(m => m.Instance == p.Instance).ToList(), id).SetId, ct);
+
+    /// <summary>Opens the repository (with the policy's key file or passphrase, when encrypted) and keeps it open: the
+    /// caller disposes <c>Store</c> when done with <c>Repository</c> (a mount reads chunks for as long as it is open).</summary>
+    public static async Task<(IDisposable? Store, BackupRepository Repository)> OpenAsync(PolicyRepository repository, CancellationToken ct)
     {
         var store = RepositoryStores.Open(repository.Location, PolicyCommands.S3(repository));
         try
         {
-            var repo = await BackupRepository.OpenAsync(store, RepositorySecret.FromKeyFileOrEnvironment(repository.KeyFile), ct).ConfigureAwait(false);
-            return await body(repo, ct).ConfigureAwait(false);
+            return (store as IDisposable, await BackupRepository.OpenAsync(store, RepositorySecret.FromKeyFileOrEnvironment(repository.KeyFile), ct).ConfigureAwait(false));
         }
-        finally
+        catch
         {
             (store as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<T> UseAsync<T>(PolicyRepository repository, Func<BackupRepository, CancellationToken, Task<T>> body, CancellationToken ct)
+    {
+        var (store, repo) = await OpenAsync(repository, ct).ConfigureAwait(false);
+        using (store)
+        {
+            return await body(repo, ct).ConfigureAwait(false);
         }
     }
 }

@@ -259,6 +259,7 @@ internal sealed class PolicyRunner : IDisposable
                     lane.CopyListError = copyListError;
                     lane.SetsListed = DateTime.UtcNow;
                 }
+                SetsChanged?.Invoke(lane.Name, sets.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -270,6 +271,10 @@ internal sealed class PolicyRunner : IDisposable
             }
         });
     }
+
+    /// <summary>Told the sets a policy's repository lists after each listing, and null when a policy is replaced or
+    /// removed: what the browse mounts close by.</summary>
+    public Action<string, IReadOnlySet<string>?>? SetsChanged { get; set; }
 
     // ---- what the routes ask -------------------------------------------------------------------------------------
     public List<PolicyInfo> List()
@@ -433,6 +438,7 @@ internal sealed class PolicyRunner : IDisposable
             }
             _store.SaveApiPolicies(_lanes.Values.Where(l => l.Source == PolicySource.Api).Select(l => l.Definition).ToList());
         }
+        SetsChanged?.Invoke(p.Name, null);
     }
 
     /// <summary>Removes a policy set through the API; its running job is stopped. A policy from the config file stays.</summary>
@@ -454,8 +460,9 @@ internal sealed class PolicyRunner : IDisposable
             lane.Shipper.Stop();
             _lanes.Remove(name);
             _store.SaveApiPolicies(_lanes.Values.Where(l => l.Source == PolicySource.Api).Select(l => l.Definition).ToList());
-            return null;
         }
+        SetsChanged?.Invoke(name, null);
+        return null;
     }
 
     /// <summary>What an operator should look at in the policies: failures in a row, failed proofs, a shipper down.</summary>

@@ -31,6 +31,8 @@ internal static class Authentication
         ["policy-history"] = null,
         ["policy-job"] = null,
         ["policy-set"] = null,
+        ["policy-browse"] = Role.Read,
+        ["policy-browse-table"] = Role.Read,
         ["policy-run"] = Role.Admin,
         ["policy-cancel"] = Role.Admin,
         ["policy-put"] = Role.Admin,

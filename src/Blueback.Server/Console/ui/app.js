@@ -66,16 +66,23 @@ async function signIn(token) {
   route();
 }
 
+let drawn = 0;
+
 function route() {
   const name = (location.hash || '#overview').slice(1);
-  // #set/POLICY/ID is one set's page (under Sets in the navigation).
+  // #set/POLICY/ID is one set's page, #browse/POLICY/ID[/DB/TABLE[/FROM]] a set read without restoring it (both under Sets).
   const one = name.match(/^set\/([^/]+)\/([0-9a-f]+)$/);
-  const page = one ? () => setPage(decodeURIComponent(one[1]), one[2]) : pages[name] || overview;
-  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === `#${one ? 'sets' : name}`));
+  const browse = name.match(/^browse\/([^/]+)\/([0-9a-f]+)(?:\/([^/]+)\/([^/]+)(?:\/(.+))?)?$/);
+  const page = browse ? () => browsePage(...browse.slice(1).map((v) => v == null ? v : decodeURIComponent(v)))
+    : one ? () => setPage(decodeURIComponent(one[1]), one[2]) : pages[name] || overview;
+  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === `#${one || browse ? 'sets' : name}`));
   clearInterval(timer);
   const draw = async () => {
+    const mine = ++drawn; // a slower earlier draw never overwrites a later one
     try {
-      $('#page').innerHTML = await page();
+      const html = await page();
+      if (mine !== drawn) return;
+      $('#page').innerHTML = html;
       showHover();
       $('#page').dataset.page = name;
       $('#error').textContent = '';
@@ -87,6 +94,12 @@ function route() {
       else $('#error').textContent = e.message;
     }
   };
+  if (browse) {
+    // Drawn once, not every second: a set stays open on the server while read, and closes only once left idle.
+    $('#page').innerHTML = '<p class="muted" id="browse-loading">Opening the set: the server mounts it read-only, reading its logs and only the pages it needs from the repository (seconds, more for a large set or a slow repository)…</p>';
+    draw();
+    return;
+  }
   draw();
   timer = setInterval(draw, 1000);
 }
@@ -255,12 +268,12 @@ async function sets() {
     html += `<h2>${esc(p.definition.repository.location)} <span class="muted">(policy ${esc(p.definition.name)}, instance ${esc(p.definition.instance)}${p.setsListed ? `, listed ${ago(p.setsListed)}` : ''})</span></h2>`;
     const copyTo = p.definition.copyTo;
     if (copyTo) html += secondSite(p, copyTo);
-    html += `<div class="scroll"><table class="sets" data-policy="${esc(p.definition.name)}"><tr><th>Set</th><th>Type</th><th>Parent</th><th>Ended</th><th>Generations</th><th title="${esc(STORED_HELP)}">Size</th><th title="${esc(STORED_HELP)}">Stored <span class="help">?</span></th><th>Verified</th><th>Proof</th>${copyTo ? '<th>Second site</th>' : ''}</tr>`;
-    if (p.sets.length === 0) html += `<tr><td colspan="${copyTo ? 10 : 9}" class="muted">No set yet.</td></tr>`;
+    html += `<div class="scroll"><table class="sets" data-policy="${esc(p.definition.name)}"><tr><th>Set</th><th>Type</th><th>Parent</th><th>Ended</th><th>Generations</th><th title="${esc(STORED_HELP)}">Size</th><th title="${esc(STORED_HELP)}">Stored <span class="help">?</span></th><th>Verified</th><th>Proof</th>${copyTo ? '<th>Second site</th>' : ''}<th></th></tr>`;
+    if (p.sets.length === 0) html += `<tr><td colspan="${copyTo ? 11 : 10}" class="muted">No set yet.</td></tr>`;
     for (const s of [...p.sets].sort((a, b) => (b.ended || '').localeCompare(a.ended || ''))) {
       const proof = s.proved == null ? '<span class="muted">not yet</span>' : `${dated(s.proved, s.provedAt)}${s.digestMatch === true ? ' <span class="muted">digest match</span>' : s.digestMatch === false ? ' <span class="bad">digest differs</span>' : ''}`;
       html += `<tr data-set="${esc(s.id)}" data-proof="${s.proved == null ? 'none' : s.proved ? 'ok' : 'failed'}"><td class="id"><a href="#set/${encodeURIComponent(p.definition.name)}/${esc(s.id)}">${esc(s.id.slice(0, 8))}</a></td><td>${esc(s.type)}</td><td class="id">${esc(s.parent ? s.parent.slice(0, 8) : '–')}</td>`
-        + `<td>${time(s.ended)}</td><td class="num">${s.genLow}–${s.genHigh}</td><td class="num">${mib(s.size)}</td><td class="num">${mib(s.stored)}</td><td class="verified">${dated(s.verified, s.verifiedAt)}</td><td class="proof">${proof}</td>${copyTo ? `<td class="copied" data-copied="${s.copied == null ? 'unknown' : s.copied}">${s.copied == null ? '<span class="muted">unknown</span>' : s.copied ? '<span class="ok">copied</span>' : '<span class="muted">not yet</span>'}</td>` : ''}</tr>`;
+        + `<td>${time(s.ended)}</td><td class="num">${s.genLow}–${s.genHigh}</td><td class="num">${mib(s.size)}</td><td class="num">${mib(s.stored)}</td><td class="verified">${dated(s.verified, s.verifiedAt)}</td><td class="proof">${proof}</td>${copyTo ? `<td class="copied" data-copied="${s.copied == null ? 'unknown' : s.copied}">${s.copied == null ? '<span class="muted">unknown</span>' : s.copied ? '<span class="ok">copied</span>' : '<span class="muted">not yet</span>'}</td>` : ''}<td>${browseLink(p.definition.name, s.id)}</td></tr>`;
     }
     html += `</table></div><p class="legend muted" id="stored-legend">${esc(STORED_HELP)}</p>`;
   }
@@ -311,7 +324,7 @@ async function setPage(policy, id) {
     + `${s.digestMatch === true ? ' <span class="muted">digest match</span>' : s.digestMatch === false ? ' <span class="bad">digest differs</span>' : ''}</p>`
     + `<p><button class="act" data-run="${esc(policy)}" data-kind="verify" data-set="${esc(s.id)}" data-confirm="Verify set ${esc(s.id.slice(0, 8))}? The server re-reads every chunk, hash and page of it (a verify job; its result shows here and under Policies).">Verify</button>`
     + `<button class="act" data-run="${esc(policy)}" data-kind="prove" data-set="${esc(s.id)}" data-confirm="Prove set ${esc(s.id.slice(0, 8))}? The server restores its chain into scratch space and compares every table (a proof job; its result shows here and under Policies).">Prove</button>`
-    + `<button class="act" data-run="${esc(policy)}" data-kind="restore" data-set="${esc(s.id)}" data-confirm="Restore set ${esc(s.id.slice(0, 8))} (with its chain) into a new instance '${esc(p.definition.instance)}-${esc(s.id.slice(0, 8))}' of this server, beside the live one? The live instance is not touched.">Restore as new</button></p>`
+    + `<button class="act" data-run="${esc(policy)}" data-kind="restore" data-set="${esc(s.id)}" data-confirm="Restore set ${esc(s.id.slice(0, 8))} (with its chain) into a new instance '${esc(p.definition.instance)}-${esc(s.id.slice(0, 8))}' of this server, beside the live one? The live instance is not touched.">Restore as new</button>${browseLink(policy, s.id)}</p>`
     + jobs(p)
     + `<h2>Chain <span class="muted">(what a restore of this set reads, full first)</span></h2><div class="scroll"><table id="chain">${head}${chain.map(row).join('')}</table></div>`
     + `<h2>Built on it</h2><div class="scroll"><table id="children">${head}${children.length ? children.map(row).join('') : '<tr><td colspan="6" class="muted">No set has this one as its parent.</td></tr>'}</table></div>`
@@ -320,6 +333,51 @@ async function setPage(policy, id) {
   html += `<h2>Files <span class="muted">(${files.files.length})</span></h2><div class="scroll"><table id="set-files"><tr><th>File</th><th>Size</th><th>Chunks</th><th title="Its chunks' bytes in the repository, compressed; a chunk another set holds too is counted here as well.">Compressed</th></tr>`
     + files.files.map((f) => `<tr><td><code>${esc(f.path)}</code></td><td class="num">${mib(f.size)}</td><td class="num">${f.chunks}</td><td class="num">${mib(f.compressed)}</td></tr>`).join('')
     + '</table></div>';
+  return html;
+}
+
+// A set read in place, without restoring it: its databases and tables, then a table's keys and values a page at a time.
+const BROWSE_LIMIT = 50;
+const browseHref = (policy, id, ...rest) => '#browse/' + [policy, id, ...rest].map((v) => encodeURIComponent(v)).join('/');
+const browseLink = (policy, id) => `<a class="act browse" href="${browseHref(policy, id)}" title="Read this set's tables and keys without restoring it (read-only)">Browse</a>`;
+
+async function browsePage(policy, id, db, table, from) {
+  const base = `/v1/policies/${encodeURIComponent(policy)}/sets/${encodeURIComponent(id)}/browse`;
+  let set, rows;
+  try {
+    set = await api(base);
+    if (db) rows = await api(`${base}/${encodeURIComponent(db)}/${encodeURIComponent(table)}?limit=${BROWSE_LIMIT}${from ? `&from=${encodeURIComponent(from)}` : ''}`);
+  } catch (e) {
+    if (e instanceof Unauthorized) throw e;
+    return `<h2>Browse set <span class="id">${esc(id.slice(0, 8))}</span> <span class="muted">(policy ${esc(policy)})</span></h2>`
+      + `<p class="error" id="browse-error">${esc(e.message)}</p><p><button class="act" id="browse-retry">Try again</button> <a href="#sets">All sets</a></p>`;
+  }
+  const asOf = set.lastCommit || set.ended;
+  let html = `<h2>Browse set <span class="id">${esc(set.set)}</span> <span class="muted">(policy ${esc(policy)}, instance ${esc(set.instance)})</span></h2>`
+    + `<p class="banner" id="browse-banner"><strong>Read-only: a backup set as of ${time(asOf)}</strong> <span class="muted">(${esc(set.describe)}; backup ended ${time(set.ended)}). Nothing here is the live data, and nothing can be changed.</span></p>`
+    + `<p><a href="#set/${encodeURIComponent(policy)}/${esc(set.set)}">The set's page</a>${db ? ` · <a href="${browseHref(policy, set.set)}">All tables</a>` : ''}</p>`;
+  if (!db) {
+    html += '<div class="scroll"><table id="browse-tables"><tr><th>Database</th><th>Table</th><th title="Rows at the end of the set, as its digest recorded them">Rows</th></tr>';
+    for (const d of set.databases) {
+      if (d.tables.length === 0) html += `<tr><td>${esc(d.name)}</td><td colspan="2" class="muted">No tables.</td></tr>`;
+      for (const t of d.tables) {
+        html += `<tr data-table="${esc(d.name)}/${esc(t.name)}"><td>${esc(d.name)}</td><td><a href="${browseHref(policy, set.set, d.name, t.name)}">${esc(t.name)}</a></td><td class="num">${t.rows ?? '<span class="muted">not recorded</span>'}</td></tr>`;
+      }
+    }
+    return html + '</table></div>';
+  }
+  html += `<h2>${esc(db)} / ${esc(table)} <span class="muted">${from ? `from key ${esc(from)}` : 'from the first key'}</span></h2>`
+    + '<div class="scroll"><table id="browse-rows"><tr><th>Key</th><th>Value</th><th>Bytes</th></tr>';
+  if (rows.items.length === 0) html += '<tr><td colspan="3" class="muted">No keys here.</td></tr>';
+  for (const r of rows.items) {
+    const key = r.keyBase64 ? `base64:${r.keyBase64}` : r.key;
+    const value = r.encoding === 'hex' ? `<span class="muted">hex</span> <code>${esc(r.value)}</code>` : esc(r.value);
+    html += `<tr data-key="${esc(key)}"><td class="key"><code>${esc(key)}</code></td><td class="value">${value}${r.truncated ? ' <span class="muted">… (cut for display)</span>' : ''}</td><td class="num">${r.bytes}</td></tr>`;
+  }
+  html += '</table></div><p class="pager">'
+    + (from ? `<a href="${browseHref(policy, set.set, db, table)}">First page</a> ` : '')
+    + (rows.next ? `<a class="act" id="browse-next" href="${browseHref(policy, set.set, db, table, rows.next)}">Next</a>` : '<span class="muted" id="browse-end">End of the table.</span>')
+    + '</p>';
   return html;
 }
 
@@ -395,6 +453,7 @@ document.addEventListener('click', (e) => {
   if (r) { plotRange = r.dataset.range; route(); return; }
   const b = e.target.closest('button[data-confirm]');
   if (b) act(b);
+  if (e.target.closest('#browse-retry')) route();
 });
 $('#signin').addEventListener('submit', (e) => { e.preventDefault(); signIn($('#token').value); });
 $('#signout').addEventListener('click', () => showSignIn('Signed out.'));
