@@ -77,6 +77,49 @@ public class RepositoryPageRepairTests
         await RepairedAndEveryReadRightAsync(dir["data"], ["--repair-from", repo, .. s3], repo);
     }
 
+    /// <summary>With a shipper, the changes since the set leave the instance's log once shipped and checkpointed: the
+    /// repair replays them from the repository's shipped generations.</summary>
+    [Fact(Timeout = 300_000)]
+    [Trait(Tier.Category, Tier.Slow)]
+    public async Task A_page_whose_changes_since_the_set_were_shipped_and_left_the_log_is_repaired_from_the_shipped_generations()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using (var server = await ServerProcess.StartAsync(dir["data"]))
+        {
+            using var c = new BluebackClient(server.Url);
+            for (int i = 0; i < Keys; i++)
+            {
+                await c.PutAsync("store", "mailbox", "t", Key(i), Value(i));
+            }
+            var backup = Cli("backup", "--server", server.Url, "--repo", repo);
+            Assert.True(backup.Exit == 0, backup.Out + backup.Err);
+            using (var shipper = ShipperProcess.Start("--server", server.Url, "--repo", repo, "--max-lag", "1s"))
+            {
+                for (int i = 0; i < Keys; i += 2)
+                {
+                    await c.PutAsync("store", "mailbox", "t", Key(i), Value(Keys - i));
+                }
+                uint changedIn = (await c.StatusAsync()).Instances.Single(x => x.Name == "store").CurrentGeneration;
+                // Writes elsewhere roll the log on; the shipper ships it and checkpoints delete what it shipped.
+                var filler = new byte[16 << 10];
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                for (int n = 0; (await c.StatusAsync()).Instances.Single(x => x.Name == "store").OldestGeneration <= changedIn; n++)
+                {
+                    Assert.True(sw.Elapsed < TimeSpan.FromSeconds(120), $"generation {changedIn} is still in the instance's log after 120 s of shipping:\n{shipper.Out}\n{shipper.Err}");
+                    for (int k = 0; k < 64; k++)
+                    {
+                        await c.PutAsync("store", "public", "filler", Encoding.UTF8.GetBytes($"f{(n * 64 + k) % 2048}"), filler);
+                    }
+                }
+                await shipper.AssertStopsAsync(TimeSpan.FromSeconds(10));
+            }
+            await server.TerminateAsync(TimeSpan.FromSeconds(30));
+        }
+        await RepairedAndEveryReadRightAsync(dir["data"], ["--repair-from", repo], repo);
+    }
+
     [Fact(Timeout = 300_000)]
     [Trait(Tier.Category, Tier.Slow)]
     public async Task A_damaged_page_whose_log_was_truncated_past_the_newest_set_fails_its_read_naming_the_missing_generation()

@@ -8,9 +8,9 @@ namespace Blueback.Server.Repair;
 /// <summary>A page repair source that is a backup repository (blueback serve --repair-from REPO): the newest committed
 /// set of the instance's log stream holding a whole image of the page's database (same database signature) gives the
 /// page, read from the one chunk (or two) holding it and checked (the chunk, then the page's own checksum); the set's
-/// log generations, and those of the stream's later sets that follow without a gap, are replayed onto it, so the image
-/// is returned as of the end of the last of them and the engine replays the instance's own log from the next
-/// generation. Every attempt goes to the server's <see cref="PageRepairLog"/>.</summary>
+/// log generations, and those of the stream's later sets and shipped generations that follow without a gap, are
+/// replayed onto it, so the image is returned as of the end of the last of them and the engine replays the instance's
+/// own log from the next generation. Every attempt goes to the server's <see cref="PageRepairLog"/>.</summary>
 internal sealed class RepositoryPageSource : IPageRepairSource, IDisposable
 {
     private readonly Func<CancellationToken, Task<BackupRepository>> _open;
@@ -68,8 +68,9 @@ internal sealed class RepositoryPageSource : IPageRepairSource, IDisposable
         return new PageRepairImage(page, new Lsn(next, 0), request.LogSignature, request.DatabaseSignature, $"{Name} set {set.SetId}");
     }
 
-    /// <summary>Replays onto <paramref name="page"/> the set's generations and those of the stream's later sets that
-    /// follow them without a gap; returns the first generation not replayed (where the instance's own log takes over).</summary>
+    /// <summary>Replays onto <paramref name="page"/> the set's generations and those of the stream's later sets and
+    /// shipped generations that follow them without a gap; returns the first generation not replayed (where the
+    /// instance's own log takes over).</summary>
     private static async Task<uint> ReplaySetLogsAsync(BackupRepository repo, Manifest set, List<Manifest> stream, PageRepairRequest request, ushort databaseId, byte[] page, CancellationToken ct)
     {
         var generations = new Dictionary<uint, (Manifest Set, ManifestFile File)>();
@@ -87,15 +88,29 @@ internal sealed class RepositoryPageSource : IPageRepairSource, IDisposable
         uint next = set.GenLow;
         for (; generations.TryGetValue(next, out var at); next++)
         {
-            using var bytes = new MemoryStream((int)at.File.Size);
-            await SetVerifier.ExtractAsync(repo, at.Set, at.File, bytes, ct).ConfigureAwait(false); // every chunk and the file's digest
-            redo.Replay(bytes.ToArray(), $"set {at.Set.SetId}, {at.File.Path}", next, page);
+            await ReplayAsync(repo, at.Set, at.File, redo, next, page, ct).ConfigureAwait(false);
         }
         if (next <= set.GenHigh)
         {
             throw new RepositoryException($"set {set.SetId} lacks log generation {next} of its range {set.GenLow}-{set.GenHigh}: it is damaged (run 'blueback verify --set {set.SetId}').");
         }
+        // Then the stream's shipped generations that follow without a gap: log shipping deletes what it shipped from the
+        // instance's own log once a checkpoint passes it, so with a shipper they are the only copy of the records since.
+        var shipped = (await repo.ListShippedAsync(request.Instance, ct).ConfigureAwait(false))
+            .Where(k => k.LogSignature == set.LogSignature).ToDictionary(k => k.Generation);
+        for (; shipped.TryGetValue(next, out var key); next++)
+        {
+            var m = await repo.ReadShippedAsync(key, ct).ConfigureAwait(false);
+            await ReplayAsync(repo, m, SetLayout.LogFilesOf(m).Single(), redo, next, page, ct).ConfigureAwait(false);
+        }
         return next;
+    }
+
+    private static async Task ReplayAsync(BackupRepository repo, Manifest holder, ManifestFile file, PageRedo redo, uint generation, byte[] page, CancellationToken ct)
+    {
+        using var bytes = new MemoryStream((int)file.Size);
+        await SetVerifier.ExtractAsync(repo, holder, file, bytes, ct).ConfigureAwait(false); // every chunk and the file's digest
+        redo.Replay(bytes.ToArray(), $"{(holder.Type == BackupRepository.ShippedType ? "shipped generation" : "set")} {holder.SetId}, {file.Path}", generation, page);
     }
 
     private async Task<BackupRepository> RepositoryAsync(CancellationToken ct)
