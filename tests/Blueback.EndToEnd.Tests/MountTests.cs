@@ -138,6 +138,43 @@ public class MountTests
         await MountAndCheckAsync(dir, $"s3://{MotoServer.Bucket}/mount", ["--s3-endpoint", moto.Endpoint]);
     }
 
+    /// <summary>A chain of a full set and two changed-pages incrementals: the mount lays each incremental's pages over
+    /// the full set's image (in the overlay) and replays the last one's logs, so it answers as at the last set.</summary>
+    [Fact(Timeout = 600_000)]
+    [Trait(Tier.Category, Tier.Slow)]
+    public async Task A_chain_with_changed_pages_sets_mounts_as_at_its_last_set()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        await WriteRoundAsync(c, "full", 300);
+        var load = Cli("load", "--server", server.Url, "--table", "bulk", "--ops", "2000", "--value-size", "8192", "--batch", "50", "--writers", "2");
+        Assert.True(load.Exit == 0, load.Err);
+        var full = Cli("backup", "--server", server.Url, "--repo", repo);
+        Assert.True(full.Exit == 0, full.Out + full.Err);
+        await WriteRoundAsync(c, "inc1", 150);
+        var inc1 = Cli("backup", "--server", server.Url, "--repo", repo, "--type", "incremental", "--changed-pages");
+        Assert.True(inc1.Exit == 0, inc1.Out + inc1.Err);
+        await WriteRoundAsync(c, "inc2", 60);
+        await c.PutAsync("store", "public", "added", "x"u8.ToArray(), "y"u8.ToArray());
+        var inc2 = Cli("backup", "--server", server.Url, "--repo", repo, "--type", "incremental", "--changed-pages", "--json");
+        Assert.True(inc2.Exit == 0, inc2.Out + inc2.Err);
+        var expected = await ReadAllAsync(c);
+        await WriteRoundAsync(c, "after", 40); // after the last set: must not show
+
+        using var mount = await ServerProcess.StartMountAsync(dir["cache"], "--repo", repo);
+        using var m = new BluebackClient(mount.Url);
+        Assert.Equal(expected, await ReadAllAsync(m));
+        Assert.Equal("y", Encoding.UTF8.GetString((await m.GetAsync("store", "public", "added", "x"u8.ToArray()))!));
+        Assert.Equal("inc2-mailbox-sent-5", Encoding.UTF8.GetString((await m.GetAsync("store", "mailbox", "sent", "k00005"u8.ToArray()))!));
+        Assert.Equal("inc1-mailbox-sent-100", Encoding.UTF8.GetString((await m.GetAsync("store", "mailbox", "sent", "k00100"u8.ToArray()))!));
+        var setId = System.Text.Json.JsonDocument.Parse(inc2.Out).RootElement.GetProperty("set").GetString()!;
+        Assert.Contains(setId, (await MountStatusAsync(m)).Set, StringComparison.Ordinal);
+        await mount.TerminateAsync(TimeSpan.FromSeconds(15));
+    }
+
     [Fact(Timeout = 600_000)]
     [Trait(Tier.Category, Tier.Slow)]
     public async Task A_mount_with_a_stop_time_between_two_shipped_generations_shows_the_instance_as_it_was_then()

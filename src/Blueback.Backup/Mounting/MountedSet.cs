@@ -40,15 +40,12 @@ public sealed class MountedSet : IDisposable
     /// <summary>Mounts <paramref name="chain"/> (planned as a restore plans it) under <paramref name="scratch"/>: chunks in
     /// SCRATCH/chunks (at most <paramref name="cacheMaxBytes"/>), overlays in SCRATCH/overlay, the instance in
     /// SCRATCH/data/NAME. Reads and checks every log generation the chain needs and replays it (to the stop point, if
-    /// one is given); fetches of the images only what replay touches.</summary>
+    /// one is given); fetches of the images only what replay touches, and of a changed-pages set its pages (whole, into
+    /// the overlay).</summary>
     public static async Task<MountedSet> MountAsync(BackupRepository repo, List<Manifest> chain, string scratch, long cacheMaxBytes, RecoveryStop? stop,
         IProgress<RestoreProgress>? progress, CancellationToken ct)
     {
         var plan = RestoreJob.PagePlan.Of(chain);
-        if (plan.Files.Where(f => SetLayout.IsChangedPages(f.File)).Select(f => f.Set).FirstOrDefault() is { } changed)
-        {
-            throw new RestorePlanException($"set {changed.SetId} is a changed-pages set: a mount reads database images whole from one set and replays logs after them, and does not lay changed pages over an image yet. Mount its full set with --stop-at, or restore this one ('blueback restore').");
-        }
         var counters = new MountCounters();
         var cache = new ChunkCache(Path.Combine(scratch, "chunks"), cacheMaxBytes, counters);
         var images = new MountedImages();
@@ -58,7 +55,9 @@ public sealed class MountedSet : IDisposable
             var data = Path.Combine(scratch, "data");
             var dir = Path.Combine(data, instance);
             var overlays = Directory.CreateDirectory(Path.Combine(scratch, "overlay")).FullName;
-            foreach (var (set, file) in plan.Files)
+            // The whole images are read where they lie; the changed pages of later sets (fetched whole, they are what
+            // changed) go into each image's overlay as the restore lays them, before the logs are replayed.
+            foreach (var (set, file) in plan.Files.Where(f => !SetLayout.IsChangedPages(f.File)))
             {
                 var name = SetLayout.DatabaseName(file);
                 int pageSize = chain[plan.Last].Databases.First(d => d.Name == name).PageSize;

@@ -1,6 +1,5 @@
-using Blueback.IO;
 using Blueback.Storage.Format;
-using Microsoft.Win32.SafeHandles;
+using Blueback.Storage.Paging;
 
 namespace Blueback.Storage.Restore;
 
@@ -11,7 +10,7 @@ namespace Blueback.Storage.Restore;
 /// the set's logs hold its first image.</summary>
 internal sealed class ChangedPagesApply : Stream
 {
-    private readonly SafeFileHandle _file;
+    private readonly IPageStore _file;
     private readonly string _path;
     private readonly int _pageSize;
     private readonly uint _oldPageCount;
@@ -23,12 +22,14 @@ internal sealed class ChangedPagesApply : Stream
     private bool _oldTrailerOverwritten;
     private byte[]? _trailer;
 
-    public ChangedPagesApply(string path, int pageSize)
+    /// <param name="store">The image written before (a file, or a mounted set's image, whose overlay takes the pages);
+    /// disposed with this.</param>
+    public ChangedPagesApply(IPageStore store, string path, int pageSize)
     {
         _path = path;
         _pageSize = pageSize;
-        _file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        long length = RandomAccess.GetLength(_file);
+        _file = store;
+        long length = store.Length;
         _oldPageCount = (uint)(length / pageSize - 1); // the earlier image's trailer lies here
         _reader = new ChangedPagesReader(pageSize);
         _pending = new byte[pageSize];
@@ -88,7 +89,7 @@ internal sealed class ChangedPagesApply : Stream
                 page.CopyTo(_headers.AsSpan((int)number * _pageSize));
                 break;
             case ChangedPagesReader.Part.Page when !zero:
-                RandomAccess.Write(_file, page, (long)number * _pageSize);
+                _file.Write((long)number * _pageSize, page);
                 PagesWritten++;
                 _oldTrailerOverwritten |= number == _oldPageCount;
                 break;
@@ -112,12 +113,12 @@ internal sealed class ChangedPagesApply : Stream
         }
         if (pageCount > _oldPageCount && !_oldTrailerOverwritten)
         {
-            RandomAccess.Write(_file, new byte[_pageSize], (long)_oldPageCount * _pageSize); // a page never written, not a trailer
+            _file.Write((long)_oldPageCount * _pageSize, new byte[_pageSize]); // a page never written, not a trailer
         }
-        RandomAccess.SetLength(_file, ((long)pageCount + 1) * _pageSize);
-        RandomAccess.Write(_file, _trailer, (long)pageCount * _pageSize);
-        RandomAccess.Write(_file, _headers, 0);
-        FileSystem.DataSync(_file, _path);
+        _file.SetLength(((long)pageCount + 1) * _pageSize);
+        _file.Write((long)pageCount * _pageSize, _trailer);
+        _file.Write(0, _headers);
+        _file.Sync();
     }
 
     public override void Flush()

@@ -13,6 +13,8 @@ public sealed class RestoreWriter : IDisposable
 {
     private readonly IDisposable _lock;
     private readonly HashSet<string> _written = new(StringComparer.Ordinal);
+    /// <summary>The stores of a mount's images (<see cref="RecordImage(string, Paging.IPageStores)"/>); null: files.</summary>
+    private Paging.IPageStores? _stores;
 
     private RestoreWriter(string dir, RestoreRecord record, IDisposable instanceLock)
     {
@@ -69,7 +71,11 @@ public sealed class RestoreWriter : IDisposable
 
     /// <summary>Records the image of database <paramref name="name"/> that <paramref name="stores"/> holds in place of
     /// a file (a mounted backup set's, read from the repository as it is used): nothing is written.</summary>
-    public void RecordImage(string name, Paging.IPageStores stores) => RecordImage(name, Path.Combine(Directory, name + StorageInstance.DatabaseExtension), stores);
+    public void RecordImage(string name, Paging.IPageStores stores)
+    {
+        _stores ??= stores; // a mount: the changed pages of later sets go into the same stores (their overlays)
+        RecordImage(name, Path.Combine(Directory, name + StorageInstance.DatabaseExtension), stores);
+    }
 
     /// <summary>Describes a database image now in place and adds it to the record.</summary>
     private void RecordImage(string name, string path, Paging.IPageStores? stores = null)
@@ -127,17 +133,22 @@ public sealed class RestoreWriter : IDisposable
     public async Task<long> ApplyChangedPagesAsync(string name, long size, string? expectedDigest, Func<Stream, CancellationToken, Task> copy, CancellationToken cancellationToken, IContentCheck? check = null)
     {
         var path = Path.Combine(Directory, name + StorageInstance.DatabaseExtension);
-        if (!IsPlainName(name) || Record.Databases.All(d => d.Name != name) || !File.Exists(path))
+        if (!IsPlainName(name) || Record.Databases.All(d => d.Name != name) || !Paging.DatabaseFile.Exists(path, _stores))
         {
             throw new RestoreException($"The changed pages of database '{name}' need its image from an earlier set of the chain, which this restore has not written. Restore the whole chain (its full set first).");
         }
         int pageSize;
-        using (var existing = Paging.DatabaseFile.Open(path, writable: false))
+        using (var existing = Paging.DatabaseFile.Open(path, writable: false, _stores))
         {
             pageSize = existing.PageSize;
         }
+        Paging.IPageStore? store = null;
+        if (_stores is null || !_stores.TryOpen(path, writable: true, out store))
+        {
+            store = new Paging.FilePageStore(File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None), path);
+        }
         long written;
-        using (var apply = new ChangedPagesApply(path, pageSize))
+        using (var apply = new ChangedPagesApply(store!, path, pageSize))
         {
             using var hash = expectedDigest is null ? null : new ContentHasher(check);
             await copy(new HashingStream(apply, hash), cancellationToken).ConfigureAwait(false);
@@ -153,7 +164,7 @@ public sealed class RestoreWriter : IDisposable
             written = apply.PagesWritten;
         }
         Record.Databases.RemoveAll(d => d.Name == name);
-        RecordImage(name, path);
+        RecordImage(name, path, _stores);
         return written;
     }
 
