@@ -63,16 +63,36 @@ public sealed class BackupSession : IAsyncDisposable
     /// <summary>Best effort, bounded, never throws: used when we may not know whether the server began a session.</summary>
     private static async Task AbortQuietlyAsync(BluebackClient client, string id, TimeSpan bound)
     {
+        // Sent again until the server answers it (any status below 500) or the bound passes: an abort that failed at
+        // once (a connection the server had closed, a loaded server's 5xx) left the session to its lease, and a begin
+        // whose abort is lost keeps the instance from the next backup for a minute.
         using var cts = new CancellationTokenSource(bound);
         try
         {
-            using var response = await client.Http.DeleteAsync(Routes.Backup(id), cts.Token).ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    using var response = await client.Http.DeleteAsync(Routes.Backup(id), cts.Token).ConfigureAwait(false);
+                    if ((int)response.StatusCode < 500)
+                    {
+                        return;
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    // Tried again below, within the bound.
+                }
+                await Task.Delay(AbortRetryPause, cts.Token).ConfigureAwait(false);
+            }
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
             // The server is gone or slow: its lease aborts the session.
         }
     }
+
+    private static readonly TimeSpan AbortRetryPause = TimeSpan.FromMilliseconds(50);
 
     /// <summary>The session as the server sees it now (state, and the error of a failed stream).</summary>
     public async Task<BackupSessionInfo> RefreshAsync(CancellationToken cancellationToken = default)

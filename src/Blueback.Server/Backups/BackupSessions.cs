@@ -82,7 +82,11 @@ public sealed class BackupSessions : IDisposable
     public List<HostedBackup> Running() => _sessions.Running();
 
     /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
-    public void AbortUnbegun(string id) => _sessions.AbortUnbegun(id);
+    public void AbortUnbegun(string id)
+    {
+        _sessions.AbortUnbegun(id);
+        _logger.LogInformation("Backup {Id} aborted by its client before its begin arrived: a begin with that id is refused", id);
+    }
 
     public void Abort(HostedBackup session, string reason)
     {
