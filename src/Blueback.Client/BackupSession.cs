@@ -64,8 +64,8 @@ public sealed class BackupSession : IAsyncDisposable
     private static async Task AbortQuietlyAsync(BluebackClient client, string id, TimeSpan bound)
     {
         // Sent again until the server answers it (any status below 500) or the bound passes: an abort that failed at
-        // once (a connection the server had closed, a loaded server's 5xx) left the session to its lease, and a begin
-        // whose abort is lost keeps the instance from the next backup for a minute.
+        // once (the connection attempt of the cancelled begin torn down under it, a loaded server's 5xx) left the
+        // session to its lease, and a begin whose abort is lost keeps the instance from the next backup for a minute.
         using var cts = new CancellationTokenSource(bound);
         try
         {
@@ -79,9 +79,10 @@ public sealed class BackupSession : IAsyncDisposable
                         return;
                     }
                 }
-                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cts.IsCancellationRequested))
                 {
-                    // Tried again below, within the bound.
+                    // Tried again below, within the bound. A cancellation that is not the bound's comes from the
+                    // cancelled begin (a connection attempt it started, torn down with it, may fail the next waiter).
                 }
                 await Task.Delay(AbortRetryPause, cts.Token).ConfigureAwait(false);
             }
