@@ -84,8 +84,10 @@ public sealed class BackupSessions : IDisposable
     /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
     public void AbortUnbegun(string id)
     {
-        _sessions.AbortUnbegun(id);
-        _logger.LogInformation("Backup {Id} aborted by its client before its begin arrived: a begin with that id is refused", id);
+        if (_sessions.AbortUnbegun(id))
+        {
+            _logger.LogInformation("Backup {Id} aborted by its client with no session of that id (its begin may be on its way): a begin with that id is refused", id);
+        }
     }
 
     public void Abort(HostedBackup session, string reason)

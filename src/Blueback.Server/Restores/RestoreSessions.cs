@@ -82,7 +82,7 @@ public sealed class RestoreSessions : IDisposable
     public List<HostedRestore> Running() => _sessions.Running();
 
     /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
-    public void AbortUnbegun(string id) => _sessions.AbortUnbegun(id);
+    public void AbortUnbegun(string id) => _ = _sessions.AbortUnbegun(id);
 
     /// <summary>Writes one file of the restore from <paramref name="body"/>. The first write prepares the instance
     /// directory (for a replace, its database files are moved aside there, not before).</summary>

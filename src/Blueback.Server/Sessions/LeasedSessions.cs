@@ -72,18 +72,18 @@ public sealed class LeasedSessions<T> : IDisposable where T : class, ILeasedSess
     }
 
     /// <summary>An abort for an id that no session has (yet): a begin with that id is refused from now on. Only
-    /// ids a client may choose (32 lowercase hex digits) are kept, the newest 1,000.</summary>
-    public void AbortUnbegun(string id)
+    /// ids a client may choose (32 lowercase hex digits) are kept, the newest 1,000. True when the id was newly kept.</summary>
+    public bool AbortUnbegun(string id)
     {
         if (id.Length != 32 || !id.All(char.IsAsciiHexDigitLower))
         {
-            return;
+            return false;
         }
         lock (_lock)
         {
             if (_sessions.ContainsKey(id) || !_abortedUnbegun.Add(id))
             {
-                return;
+                return false;
             }
             _abortedUnbegunOrder.Enqueue(id);
             if (_abortedUnbegunOrder.Count > AbortedUnbegunKept)
@@ -91,6 +91,7 @@ public sealed class LeasedSessions<T> : IDisposable where T : class, ILeasedSess
                 _abortedUnbegun.Remove(_abortedUnbegunOrder.Dequeue());
             }
         }
+        return true;
     }
 
     /// <summary>A session by id, its lease renewed if it is running; finished ones are kept a while.</summary>
