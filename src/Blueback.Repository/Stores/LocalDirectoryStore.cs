@@ -94,24 +94,26 @@ public sealed class LocalDirectoryStore(string root) : IRepositoryStore
     {
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        // Written whole under a temporary name, then linked into place only if the name is free (.NET moves without
-        // overwrite by link and unlink here): a reader never sees it half written (a chain entry read while being
-        // created would be chained onto by a wrong hash), and a crash never leaves it torn.
+        // Written whole under a temporary name, then given its name in one atomic step only if the name is free: a
+        // reader never sees it half written (a chain entry read while being created would be chained onto by a wrong
+        // hash), a crash never leaves it torn, and of two writers at once exactly one wins (File.Move without
+        // overwrite checks and then renames: on FUSE both won, the later replacing the earlier).
         var tmp = $"{path}.{Guid.NewGuid():N}{TempSuffix}";
         await WriteFileAsync(tmp, FileMode.CreateNew, data, cancellationToken).ConfigureAwait(false);
+        bool created;
         try
         {
-            File.Move(tmp, path, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(tmp);
-            return false;
+            created = FileSystem.TryMoveNew(tmp, path);
         }
         catch
         {
             File.Delete(tmp);
             throw;
+        }
+        if (!created)
+        {
+            File.Delete(tmp);
+            return false;
         }
         FileSystem.SyncDirectory(Path.GetDirectoryName(path)!);
         return true;
