@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore [--size MIB]|--mount [--size MIB]|--changed-pages|--boundaries|--wire [--rate 1gbit]|--hashes|--copy]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore [--size MIB]|--mount [--size MIB]|--changed-pages|--boundaries|--wire [--rate 1gbit]|--wire-data DIR|--hashes|--copy]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -59,6 +59,11 @@ try
     if (args.Contains("--hashes"))
     {
         HashBench.Run(quick ? 1 : 3);
+        return;
+    }
+    if (Array.IndexOf(args, "--wire-data") is >= 0 and var wireData)
+    {
+        WireBench.LoadOnly(args[wireData + 1], quick ? 256L << 20 : 2L << 30);
         return;
     }
     if (args.Contains("--wire"))

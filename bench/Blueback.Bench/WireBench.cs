@@ -21,6 +21,10 @@ internal static class WireBench
     /// its blueback.dll; else the harness's own build.</summary>
     private static string Cli => Environment.GetEnvironmentVariable("BLUEBACK_BENCH_CLI") ?? Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
+    /// <summary>Only the bench's Blueback instance (its rows, half compressible) in <paramref name="data"/>, for the CPU
+    /// harness (<c>bench/cpu/backup-cpu.sh</c>), which needs data that compresses like the wire bench's.</summary>
+    public static void LoadOnly(string data, long bytes) => Load(data, bytes / 4096);
+
     public static void Run(string root, long bytes, string rate)
     {
         long rows = bytes / 4096;
