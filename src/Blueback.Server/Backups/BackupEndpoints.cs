@@ -172,15 +172,7 @@ internal static class BackupEndpoints
 
         app.MapDelete(Routes.Templates.Backup, (string id) =>
         {
-            var s = sessions.Find(id);
-            if (s is not null)
-            {
-                sessions.Abort(s, "aborted by its client");
-            }
-            else
-            {
-                sessions.AbortUnbegun(id); // its begin may be on its way still
-            }
+            sessions.AbortByClient(id); // its begin may be on its way still
             return Results.NoContent(); // idempotent: aborting twice, or an unknown session, is not an error
         }).WithName("backup-abort");
     }

@@ -81,10 +81,15 @@ public sealed class BackupSessions : IDisposable
 
     public List<HostedBackup> Running() => _sessions.Running();
 
-    /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
-    public void AbortUnbegun(string id)
+    /// <summary>A client's abort of <paramref name="id"/>: its session is aborted, or, with no session of that id
+    /// (its begin may still be on its way), a begin with that id is refused from now on.</summary>
+    public void AbortByClient(string id)
     {
-        if (_sessions.AbortUnbegun(id))
+        if (_sessions.FindForAbort(id, out bool newlyKept) is { } session)
+        {
+            Abort(session, "aborted by its client");
+        }
+        else if (newlyKept)
         {
             _logger.LogInformation("Backup {Id} aborted by its client with no session of that id (its begin may be on its way): a begin with that id is refused", id);
         }

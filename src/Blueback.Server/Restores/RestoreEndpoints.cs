@@ -75,14 +75,7 @@ internal static class RestoreEndpoints
 
         app.MapDelete(Routes.Templates.Restore, (string id) =>
         {
-            if (sessions.Find(id) is { } s)
-            {
-                sessions.Abort(s, "aborted by its client");
-            }
-            else
-            {
-                sessions.AbortUnbegun(id); // its begin may be on its way still
-            }
+            sessions.AbortByClient(id); // its begin may be on its way still
             return Results.NoContent(); // idempotent: aborting twice, or an unknown session, is not an error
         }).WithName("restore-abort");
     }

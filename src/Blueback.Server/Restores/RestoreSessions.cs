@@ -81,8 +81,16 @@ public sealed class RestoreSessions : IDisposable
 
     public List<HostedRestore> Running() => _sessions.Running();
 
-    /// <summary>An abort of an id with no session: its begin may still arrive, and is then refused.</summary>
-    public void AbortUnbegun(string id) => _ = _sessions.AbortUnbegun(id);
+    /// <summary>A client's abort of <paramref name="id"/>: its session is aborted, or, with no session of that id
+    /// (its begin may still be on its way), a begin with that id is refused from now on; one step (see
+    /// <see cref="LeasedSessions{T}.FindForAbort"/>).</summary>
+    public void AbortByClient(string id)
+    {
+        if (_sessions.FindForAbort(id, out _) is { } session)
+        {
+            Abort(session, "aborted by its client");
+        }
+    }
 
     /// <summary>Writes one file of the restore from <paramref name="body"/>. The first write prepares the instance
     /// directory (for a replace, its database files are moved aside there, not before).</summary>

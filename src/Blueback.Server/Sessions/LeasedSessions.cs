@@ -71,27 +71,33 @@ public sealed class LeasedSessions<T> : IDisposable where T : class, ILeasedSess
         return session;
     }
 
-    /// <summary>An abort for an id that no session has (yet): a begin with that id is refused from now on. Only
-    /// ids a client may choose (32 lowercase hex digits) are kept, the newest 1,000. True when the id was newly kept.</summary>
-    public bool AbortUnbegun(string id)
+    /// <summary>An abort of <paramref name="id"/>: its session if there is one, else the id is kept so that a begin
+    /// with it is refused from now on (only ids a client may choose, 32 lowercase hex digits, the newest 1,000;
+    /// <paramref name="newlyKept"/> says whether it was kept now). One step under the lock: as a look-up and then a
+    /// mark, a begin that registered between the two was neither found nor refused, and its cancelled client's abort
+    /// was lost (the session lived out its lease; seen under load in the cancellation tests).</summary>
+    public T? FindForAbort(string id, out bool newlyKept)
     {
-        if (id.Length != 32 || !id.All(char.IsAsciiHexDigitLower))
-        {
-            return false;
-        }
+        newlyKept = false;
+        bool keepable = id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
         lock (_lock)
         {
-            if (_sessions.ContainsKey(id) || !_abortedUnbegun.Add(id))
+            if (_sessions.GetValueOrDefault(id) is { } session)
             {
-                return false;
+                return session;
+            }
+            if (!keepable || !_abortedUnbegun.Add(id))
+            {
+                return null;
             }
             _abortedUnbegunOrder.Enqueue(id);
             if (_abortedUnbegunOrder.Count > AbortedUnbegunKept)
             {
                 _abortedUnbegun.Remove(_abortedUnbegunOrder.Dequeue());
             }
+            newlyKept = true;
+            return null;
         }
-        return true;
     }
 
     /// <summary>A session by id, its lease renewed if it is running; finished ones are kept a while.</summary>
