@@ -22,7 +22,8 @@ public sealed partial class PowerCut : IDisposable
     private const int PageSize = 4096;
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, Tracked> _inodes = new();
-    private readonly Dictionary<string, Dictionary<string, Entry>> _dirs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Listing> _dirs = new(StringComparer.Ordinal);
+    private long _snapshots;
     private bool _disposed;
 
     /// <summary>Starts observing <paramref name="root"/>: everything under it now is taken as durable (as after a
@@ -42,13 +43,31 @@ public sealed partial class PowerCut : IDisposable
     /// <summary>Directory flushes observed.</summary>
     public long DirectorySyncs { get; private set; }
 
+    /// <summary>Flushes that returned after an overlapping flush of the same file or directory whose snapshot was
+    /// taken later (theirs then stands; see <see cref="Snapshot"/>).</summary>
+    public long OutOfOrderSyncs { get; private set; }
+
     private sealed class Tracked(SafeFileHandle fd)
     {
         public SafeFileHandle Fd { get; } = fd;
         public byte[] Durable { get; set; } = [];
+
+        /// <summary>When <see cref="Durable"/> was read (see <see cref="Snapshot"/>).</summary>
+        public long Taken { get; set; }
     }
 
     private readonly record struct Entry(bool IsDirectory, ulong Inode);
+
+    /// <summary>A directory's entries as of its snapshot <see cref="Taken"/>.</summary>
+    private sealed record Listing(Dictionary<string, Entry> Entries, long Taken);
+
+    /// <summary>Numbers the snapshots a flush takes before it runs: of two flushes of one file or directory that
+    /// overlap, the one whose snapshot was taken later holds everything the earlier one promised (whatever was
+    /// written before the earlier snapshot began), so a flush that returns after a later-snapshotted one must not
+    /// put its older bytes back. It did: the engine's 300-cut run sees about 30 such overlaps (checkpoints, backups
+    /// and the log writer flush the same files and directories from their own threads), and a cut just after one
+    /// undid writes the engine had seen flushed (the likely cause of the one acknowledged commit a run lost).</summary>
+    private long Snapshot() => Interlocked.Increment(ref _snapshots);
 
     /// <summary>What a cut left: files written, pages of unflushed writes dropped and kept, and files whose bytes
     /// mix flushed and unflushed pages (torn).</summary>
@@ -79,7 +98,7 @@ public sealed partial class PowerCut : IDisposable
         {
             return; // a directory whose own entries were never flushed: it survives empty
         }
-        foreach (var (name, entry) in listing.OrderBy(e => e.Key, StringComparer.Ordinal))
+        foreach (var (name, entry) in listing.Entries.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             var to = Path.Combine(target, name);
             if (entry.IsDirectory)
@@ -153,6 +172,7 @@ public sealed partial class PowerCut : IDisposable
             return null;
         }
         ulong ino = Inode(fd);
+        long taken = Snapshot();
         byte[] bytes = ReadAll(fd);
         return () =>
         {
@@ -167,7 +187,15 @@ public sealed partial class PowerCut : IDisposable
                 {
                     _inodes[ino] = t = new Tracked(fd);
                 }
-                t.Durable = bytes;
+                if (taken > t.Taken)
+                {
+                    t.Durable = bytes;
+                    t.Taken = taken;
+                }
+                else
+                {
+                    OutOfOrderSyncs++;
+                }
             }
         };
     }
@@ -180,13 +208,21 @@ public sealed partial class PowerCut : IDisposable
             return null;
         }
         var dir = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
-        var listing = List(dir, out var opened);
+        long taken = Snapshot(); // before the listing: see Snapshot
+        var listing = new Listing(List(dir, out var opened), taken);
         return () =>
         {
             lock (_lock)
             {
                 DirectorySyncs++;
-                _dirs[dir] = listing;
+                if (!_dirs.TryGetValue(dir, out var recorded) || listing.Taken > recorded.Taken)
+                {
+                    _dirs[dir] = listing;
+                }
+                else
+                {
+                    OutOfOrderSyncs++;
+                }
                 foreach (var (ino, fd) in opened)
                 {
                     if (!_inodes.TryAdd(ino, new Tracked(fd) { Durable = [] }))
@@ -245,7 +281,7 @@ public sealed partial class PowerCut : IDisposable
         {
             _inodes[ino] = new Tracked(fd) { Durable = ReadAll(fd) };
         }
-        _dirs[dir] = listing;
+        _dirs[dir] = new Listing(listing, 0);
         foreach (var (name, e) in listing)
         {
             if (e.IsDirectory)

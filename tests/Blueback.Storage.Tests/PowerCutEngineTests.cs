@@ -49,6 +49,7 @@ public class PowerCutEngineTests(ITestOutputHelper output)
         public int Torn { get; set; }
         public long PagesDropped { get; set; }
         public long PagesKept { get; set; }
+        public long OutOfOrderSyncs { get; set; }
         public int Acknowledged { get; set; }
         public int Backups { get; set; }
         public long PagesChecked { get; set; }
@@ -100,6 +101,7 @@ public class PowerCutEngineTests(ITestOutputHelper output)
                         inst.Abandon();
                     }
                 }
+                counts.OutOfOrderSyncs += layer.OutOfOrderSyncs;
             }
             Directory.Delete(current, recursive: true);
             current = next;
