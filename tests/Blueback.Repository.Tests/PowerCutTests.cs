@@ -42,7 +42,8 @@ public class PowerCutTests(ITestOutputHelper output)
 
     [Fact(Timeout = 1_200_000)]
     [Trait(Tier.Category, Tier.Stress)]
-    public Task Committed_sets_survive_three_hundred_power_cuts() => CutRoundsAsync(300, seed: 2027);
+    public Task Committed_sets_survive_three_hundred_power_cuts() =>
+        CutRoundsAsync(int.TryParse(Environment.GetEnvironmentVariable("BLUEBACK_POWER_CUTS"), out int n) && n > 0 ? n : 300, seed: 2027); // a long run by hand: BLUEBACK_POWER_CUTS
 
     private async Task CutRoundsAsync(int cuts, int seed)
     {
