@@ -311,7 +311,7 @@ public static class SetVerifier
     private static async Task ReadChunksAsync(BackupRepository repository, Manifest manifest, ManifestFile file, Codec codec, IPatchTarget? patch,
         System.Threading.Channels.ChannelWriter<ExtractedChunk> output, CancellationToken ct, bool forward = false)
     {
-        var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer? Stored, Task<long>? Read, Task<byte[]?>? Existing)>();
+        var pending = new Queue<(ManifestChunk Chunk, ChunkBuffer? Stored, Task<long>? Read, Task<byte[]?>? Existing, Task<DecodedChunk>? Decoded)>();
         int next = 0;
         long offset = 0;
         // Looking a chunk up in the old copy costs hashing it: worth it while most chunks are found there. Once more
@@ -329,15 +329,34 @@ public static class SetVerifier
                     {
                         lookedUp++;
                         long at = offset;
-                        pending.Enqueue((c, null, null, Task.Run(() => ExistingHash(repository, patch, c, at), ct)));
+                        pending.Enqueue((c, null, null, Task.Run(() => ExistingHash(repository, patch, c, at), ct), null));
+                    }
+                    else if (manifest.FormatVersion >= 2 && !forward)
+                    {
+                        pending.Enqueue((c, null, null, null, ReadAndDecodeAsync(repository, manifest, file, c, ct)));
                     }
                     else
                     {
-                        pending.Enqueue(StartRead(repository, manifest, codec, c, ct));
+                        var (_, buffer, reading, _) = StartRead(repository, manifest, codec, c, ct);
+                        pending.Enqueue((c, buffer, reading, null, null));
                     }
                     offset += c.RawSize;
                 }
-                var (chunk, stored, read, existing) = pending.Dequeue();
+                var (chunk, stored, read, existing, decoded) = pending.Dequeue();
+                if (decoded is not null)
+                {
+                    var (content, contentHash) = await decoded.ConfigureAwait(false);
+                    try
+                    {
+                        await output.WriteAsync(new ExtractedChunk(content, chunk.RawSize, contentHash), ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        ChunkBufferPool.Return(content);
+                        throw;
+                    }
+                    continue;
+                }
                 if (existing is not null && await existing.ConfigureAwait(false) is { } hash)
                 {
                     found++;
@@ -369,17 +388,9 @@ public static class SetVerifier
                     }
                     if (manifest.FormatVersion >= 2)
                     {
-                        raw = ChunkBufferPool.Rent(chunk.RawSize);
-                        var got = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored!.Span[..(int)length], raw.Span, repository.Keys, out bool inPlace, out var problem, contentHash);
-                        if (got != chunk.RawSize)
-                        {
-                            throw Damaged(manifest, file, chunk, problem ?? $"it holds {got} bytes, the manifest says {chunk.RawSize}");
-                        }
-                        if (inPlace)
-                        {
-                            ChunkBufferPool.Return(raw);
-                            (raw, stored) = (stored, null); // the content is at the start of the stored bytes: no copy
-                        }
+                        var owned = stored!;
+                        stored = null; // Decode takes the stored bytes, also when it throws
+                        raw = Decode(repository, manifest, file, chunk, owned, length, contentHash);
                     }
                     else if (length != chunk.StoredSize || BackupSetWriter.Crc32C(stored!.Span[..chunk.StoredSize]) != chunk.Crc32C)
                     {
@@ -431,6 +442,10 @@ public static class SetVerifier
                     {
                         await left.Existing.ConfigureAwait(false);
                     }
+                    if (left.Decoded is not null)
+                    {
+                        ChunkBufferPool.Return((await left.Decoded.ConfigureAwait(false)).Content);
+                    }
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or IOException or RepositoryException or UnauthorizedAccessException)
                 {
@@ -440,6 +455,66 @@ public static class SetVerifier
                 {
                     ChunkBufferPool.Return(left.Stored);
                 }
+            }
+        }
+    }
+
+    /// <summary>A format-2 chunk's content, checked against its id, and the content's SHA-256.</summary>
+    private readonly record struct DecodedChunk(ChunkBuffer Content, byte[] Hash);
+
+    /// <summary>Reads a format-2 chunk and decodes it on the thread pool: up to <see cref="BackupRepository.Parallelism"/>
+    /// chunks are checked at once. Decoding (the content's SHA-256 against the chunk's id, the decompression) is an
+    /// extract's largest CPU cost, and done one chunk at a time in the reading loop it held an offline restore to one
+    /// core while the other waited on the disk's writes.</summary>
+    private static async Task<DecodedChunk> ReadAndDecodeAsync(BackupRepository repository, Manifest manifest, ManifestFile file, ManifestChunk chunk, CancellationToken ct)
+    {
+        var (_, stored, read, _) = StartRead(repository, manifest, Codec.None, chunk, ct);
+        long length;
+        try
+        {
+            length = await read!.ConfigureAwait(false);
+        }
+        catch
+        {
+            ChunkBufferPool.Return(stored!);
+            throw;
+        }
+        var hash = new byte[32];
+        return new DecodedChunk(Decode(repository, manifest, file, chunk, stored!, length, hash), hash);
+    }
+
+    /// <summary>Checks and decodes a format-2 chunk's <paramref name="length"/> stored bytes into its content (in place
+    /// when stored raw: then the stored buffer is the content), writing its SHA-256 into <paramref name="contentHash"/>.
+    /// Takes <paramref name="stored"/>: it is returned to the pool or becomes the content, also when this throws.</summary>
+    private static ChunkBuffer Decode(BackupRepository repository, Manifest manifest, ManifestFile file, ManifestChunk chunk, ChunkBuffer stored, long length, byte[] contentHash)
+    {
+        ChunkBuffer? raw = null;
+        try
+        {
+            if (length > stored.Size)
+            {
+                throw Damaged(manifest, file, chunk, $"{length} bytes stored, more than a chunk of {chunk.RawSize} bytes can take");
+            }
+            raw = ChunkBufferPool.Rent(chunk.RawSize);
+            var got = ChunkObject.Decode(ChunkObject.IdOf(chunk.Key), stored.Span[..(int)length], raw.Span, repository.Keys, out bool inPlace, out var problem, contentHash);
+            if (got != chunk.RawSize)
+            {
+                throw Damaged(manifest, file, chunk, problem ?? $"it holds {got} bytes, the manifest says {chunk.RawSize}");
+            }
+            if (inPlace)
+            {
+                (raw, stored) = (stored, raw); // the content is at the start of the stored bytes: no copy
+            }
+            var content = raw;
+            raw = null;
+            return content;
+        }
+        finally
+        {
+            ChunkBufferPool.Return(stored);
+            if (raw is not null)
+            {
+                ChunkBufferPool.Return(raw);
             }
         }
     }
