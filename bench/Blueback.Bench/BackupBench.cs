@@ -34,7 +34,9 @@ internal static class BackupBench
                 tx.Commit(CommitMode.Lazy);
             }
         }
-        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", data, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        // BLUEBACK_BENCH_SERVER_CONFIG: a server configuration file to try settings with (backupBusyRateMBps, backupReadNice).
+        string[] config = Environment.GetEnvironmentVariable("BLUEBACK_BENCH_SERVER_CONFIG") is { Length: > 0 } file ? ["--config", file] : [];
+        using var server = Process.Start(new ProcessStartInfo("dotnet", [Cli, "serve", "--data", data, "--listen", "http://127.0.0.1:0", "--admin-token-file", BenchToken.File, .. config]) { RedirectStandardOutput = true, UseShellExecute = false })!;
         string? url = null;
         for (var line = server.StandardOutput.ReadLine(); line is not null && !line.StartsWith("Ready.", StringComparison.Ordinal); line = server.StandardOutput.ReadLine())
         {

@@ -64,9 +64,9 @@ internal sealed partial class Signals : IDisposable
             Volatile.Write(ref s_firstSignal, System.Diagnostics.Stopwatch.GetTimestamp());
             if (Volatile.Read(ref s_bound) is { } bound)
             {
-                new Thread(() => EndAfter(bound.Bound, bound.What, bound.Cleanup)) { IsBackground = true, Name = "blueback-stop" }.Start();
+                new Thread(() => EndAfter(bound.Bound, bound.What, bound.Cleanup)) { IsBackground = true, Name = Blueback.IO.Niceness.StopThreadPrefix + "bound" }.Start();
             }
-            new Thread(static () => Stop.Cancel()) { IsBackground = true, Name = "blueback-cancel" }.Start();
+            new Thread(static () => Stop.Cancel()) { IsBackground = true, Name = Blueback.IO.Niceness.StopThreadPrefix + "cancel" }.Start();
             return;
         }
         Console.Error.WriteLine("blueback: second signal, exiting at once.");

@@ -11,6 +11,9 @@ public static partial class Niceness
     /// <summary>The default for backup work: about a tenth of a normal thread's share of a busy core.</summary>
     public const int Background = 10;
 
+    /// <summary>The lowest nice value, which backup and proof work also pair with the idle scheduling class.</summary>
+    public const int Lowest = 19;
+
     /// <summary>Lowers the calling thread to <paramref name="nice"/> (0 leaves it as it is).</summary>
     public static void LowerThisThread(int nice)
     {
@@ -35,23 +38,24 @@ public static partial class Niceness
         }
     }
 
-    /// <summary>Every thread of this process but the runtime's signal thread.</summary>
+    /// <summary>Every thread of this process but the runtime's signal thread and a stop's threads.</summary>
     private static IEnumerable<int> WorkThreads()
     {
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
         {
-            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid) && !IsSignalThread(task))
+            if (int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid) && !IsStopPath(task))
             {
                 yield return tid;
             }
         }
     }
 
-    private static bool IsSignalThread(string task)
+    private static bool IsStopPath(string task)
     {
         try
         {
-            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(SignalThreadName, StringComparison.Ordinal);
+            var name = File.ReadAllText(Path.Combine(task, "comm"));
+            return name.StartsWith(SignalThreadName, StringComparison.Ordinal) || name.StartsWith(StopThreadPrefix, StringComparison.Ordinal);
         }
         catch (IOException)
         {
@@ -62,10 +66,14 @@ public static partial class Niceness
     /// <summary>What the .NET runtime names the thread that receives POSIX signals and runs their handlers' dispatch.</summary>
     internal const string SignalThreadName = ".NET SigHandler";
 
-    /// <summary>Puts every thread of this process but the signal thread (and the threads they make later) in the
-    /// SCHED_IDLE class: they run only on a core nothing else wants, and a waking normal thread always takes the core
-    /// from them (nice 19 alone still competes at a small weight and waits its turn to be preempted).</summary>
-    public static void IdleProcess()
+    /// <summary>How a program names the threads its stop runs on (started from the signal thread): left at the user's
+    /// priority like the signal thread, also by <see cref="IdleProcessFromNowOn"/>'s later passes.</summary>
+    public const string StopThreadPrefix = "bb-stop-";
+
+    /// <summary>Puts every thread of this process but the signal thread in the SCHED_IDLE class: they run only on a
+    /// core nothing else wants, and a waking normal thread always takes the core from them (nice 19 alone still
+    /// competes at a small weight and waits its turn to be preempted).</summary>
+    private static void IdleProcess()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -82,6 +90,36 @@ public static partial class Niceness
             {
                 // An older C library: nice alone.
             }
+        }
+    }
+
+    private static Timer? _idleKeeper;
+
+    /// <summary>Puts every thread of this process but the signal thread in the SCHED_IDLE class now, and again once a
+    /// second for as long as the process lives: the runtime makes its thread-pool threads with the normal class set
+    /// explicitly rather than inherited (a backup at --nice 19 had 12 of its 22 threads in the normal class, all at
+    /// nice 19, which is inherited), so threads it makes later are moved when the next second comes.</summary>
+    public static void IdleProcessFromNowOn()
+    {
+        IdleProcess();
+        _idleKeeper ??= new Timer(_ => IdleProcess(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Puts the calling thread in the SCHED_IDLE class (see <see cref="IdleProcess"/>).</summary>
+    public static void IdleThisThread()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        try
+        {
+            int priority = 0;
+            _ = SetScheduler(GetTid(), 5 /* SCHED_IDLE */, ref priority);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // An older C library: nice alone.
         }
     }
 

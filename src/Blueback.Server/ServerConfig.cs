@@ -24,7 +24,8 @@ public sealed class ServerConfig
     public double? ShipperLeaseSeconds { get; set; }
 
     /// <summary>The nice value (0 to 19) of the threads that read and check pages for backups: above 0, the
-    /// instance's clients come first and a backup takes the CPU they leave.</summary>
+    /// instance's clients come first and a backup takes the CPU they leave; 19 also puts them in the idle scheduling
+    /// class (they run on cores nothing else wants).</summary>
     [JsonPropertyName("backupReadNice")]
     public int? BackupReadNice { get; set; }
 

@@ -94,6 +94,13 @@ public class ConfigTests
         {
             Assert.All(BackupReadNice(server.Pid), n => Assert.Equal(0, n));
         }
+        await File.WriteAllTextAsync(config, """{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], "backupReadNice": 19 }""");
+        using (var server = await ServerProcess.StartAsync(dir["data4"], false, "--config", config))
+        {
+            // The lowest also takes the idle scheduling class.
+            var threads = ThreadNice.Scheduling(server.Pid).Where(t => t.Name.StartsWith("blueback-backup", StringComparison.Ordinal)).ToList();
+            Assert.True(threads.Count >= 2 && threads.All(t => t.Nice == 19 && t.Policy == ThreadNice.IdleClass), $"backup read threads (name, nice, class): [{string.Join(",", threads)}], expected (19, {ThreadNice.IdleClass})");
+        }
         foreach (var (bad, name) in new[] { ("\"backupReadNice\": 20", "backupReadNice"), ("\"backupBusyRateMBps\": -1", "backupBusyRateMBps") })
         {
             await File.WriteAllTextAsync(config, $$"""{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], {{bad}} }""");

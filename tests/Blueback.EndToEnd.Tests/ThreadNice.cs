@@ -15,9 +15,15 @@ internal static class ThreadNice
         [.. Named(pid).Where(t => namePrefix is null || t.Name.StartsWith(namePrefix, StringComparison.Ordinal)).Select(t => t.Nice)];
 
     /// <summary>Each thread's name (as /proc shows it, at most 15 characters) and nice value.</summary>
-    public static List<(string Name, int Nice)> Named(int pid)
+    public static List<(string Name, int Nice)> Named(int pid) => [.. Scheduling(pid).Select(t => (t.Name, t.Nice))];
+
+    /// <summary>SCHED_IDLE's number in /proc (0 is the normal class, SCHED_OTHER).</summary>
+    public const int IdleClass = 5;
+
+    /// <summary>Each thread's name, nice value and scheduling class (field 41 of its stat).</summary>
+    public static List<(string Name, int Nice, int Policy)> Scheduling(int pid)
     {
-        var threads = new List<(string, int)>();
+        var threads = new List<(string, int, int)>();
         foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             string stat;
@@ -30,7 +36,8 @@ internal static class ThreadNice
                 continue; // the thread ended meanwhile
             }
             int close = stat.LastIndexOf(')');
-            threads.Add((stat[(stat.IndexOf('(') + 1)..close], int.Parse(stat[(close + 2)..].Split(' ')[16], CultureInfo.InvariantCulture)));
+            var fields = stat[(close + 2)..].Split(' '); // from field 3 on
+            threads.Add((stat[(stat.IndexOf('(') + 1)..close], int.Parse(fields[16], CultureInfo.InvariantCulture), int.Parse(fields[38], CultureInfo.InvariantCulture)));
         }
         return threads;
     }

@@ -57,7 +57,7 @@ internal static class BackupCommand
         compress.AcceptOnlyFromAmong("server", "client", "none");
         var nice = new Option<int>("--nice")
         {
-            Description = "CPU priority of this program (Linux nice, 0 to 19): backups yield to the server's clients on a shared machine. 0 runs at normal priority.",
+            Description = "CPU priority of this program (Linux nice, 0 to 19): backups yield to the server's clients on a shared machine. 19 also takes the idle scheduling class (the program runs on cores nothing else wants); 0 runs at normal priority.",
             DefaultValueFactory = _ => Niceness.Background,
         };
         nice.Validators.Add(r =>
@@ -90,6 +90,10 @@ internal static class BackupCommand
         {
             // Like the server's backup reads: the backup is background work, on both sides of a local backup.
             Niceness.LowerProcess(pr.GetValue(nice));
+            if (pr.GetValue(nice) >= Niceness.Lowest)
+            {
+                Niceness.IdleProcessFromNowOn(); // as prove does: the idle scheduling class too (docs/backup.md, "Priority")
+            }
             using var signals = new Signals();
             signals.BoundStop(Signals.LowPriorityStopBound, "the partial set has no manifest, so it is not a set ('blueback repo gc' removes its files), and the server ends the session when its lease runs out", static () => { });
             return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams), pr.GetValue(digest),

@@ -35,9 +35,9 @@ internal static class ProveCommand
         cmd.SetAction(async (pr, _) =>
         {
             Niceness.LowerProcess(Math.Clamp(pr.GetValue(nice), 0, 19));
-            if (pr.GetValue(nice) >= 19)
+            if (pr.GetValue(nice) >= Niceness.Lowest)
             {
-                Niceness.IdleProcess();
+                Niceness.IdleProcessFromNowOn();
             }
             using var signals = new Signals();
             var scratchRoot = pr.GetValue(scratch) ?? Path.Combine(Path.GetTempPath(), "blueback-proofs");

@@ -39,6 +39,12 @@ internal sealed class BackgroundPriority : TaskScheduler, IDisposable
     private void Work()
     {
         Niceness.LowerThisThread(_nice);
+        if (_nice >= Niceness.Lowest)
+        {
+            // The lowest also takes the idle scheduling class, as `blueback prove --nice 19` does: a waking client
+            // thread then always takes the core at once, where a nice thread's small share still delays it.
+            Niceness.IdleThisThread();
+        }
         try
         {
             foreach (var task in _queue.GetConsumingEnumerable())
