@@ -55,7 +55,8 @@ public static partial class Niceness
         try
         {
             var name = File.ReadAllText(Path.Combine(task, "comm"));
-            return name.StartsWith(SignalThreadName, StringComparison.Ordinal) || name.StartsWith(StopThreadPrefix, StringComparison.Ordinal);
+            return name.StartsWith(SignalThreadName, StringComparison.Ordinal) || name.StartsWith(SignalHandlerThreadName, StringComparison.Ordinal)
+                || name.StartsWith(StopThreadPrefix, StringComparison.Ordinal);
         }
         catch (IOException)
         {
@@ -65,6 +66,10 @@ public static partial class Niceness
 
     /// <summary>What the .NET runtime names the thread that receives POSIX signals and runs their handlers' dispatch.</summary>
     internal const string SignalThreadName = ".NET SigHandler";
+
+    /// <summary>What /proc shows (15 characters) of the ".NET Signal Handler" threads the runtime starts for each signal
+    /// to run its handlers on (a program's Ctrl+C handler, and a second Ctrl+C's exit, run there).</summary>
+    internal const string SignalHandlerThreadName = ".NET Signal Han";
 
     /// <summary>How a program names the threads its stop runs on (started from the signal thread): left at the user's
     /// priority like the signal thread, also by <see cref="IdleProcessFromNowOn"/>'s later passes.</summary>

@@ -11,8 +11,9 @@ namespace Blueback.Server.Backups;
 internal sealed class BackgroundPriority : TaskScheduler, IDisposable
 {
     /// <summary>The default nice value of the threads (config "backupReadNice"): about a tenth of a normal
-    /// thread's share of a busy core, never starved (a backup must still end while writers run flat out); measured,
-    /// 19 kept the writers no better (docs/benchmarks.md).</summary>
+    /// thread's share of a busy core, never starved (a backup must still end while writers run flat out). 19 also
+    /// takes the idle class, which keeps writers better but can all but stop a backup on a host with no idle core
+    /// (docs/benchmarks.md, "Writers during full backups").</summary>
     public const int DefaultNice = Niceness.Background;
 
     private readonly BlockingCollection<Task> _queue = new();
