@@ -86,15 +86,7 @@ public static partial class Niceness
         }
         foreach (int tid in WorkThreads())
         {
-            try
-            {
-                int priority = 0;
-                _ = SetScheduler(tid, 5 /* SCHED_IDLE */, ref priority);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                // An older C library: nice alone.
-            }
+            SetIdle(tid);
         }
     }
 
@@ -117,10 +109,15 @@ public static partial class Niceness
         {
             return;
         }
+        SetIdle(GetTid());
+    }
+
+    private static void SetIdle(int tid)
+    {
         try
         {
             int priority = 0;
-            _ = SetScheduler(GetTid(), 5 /* SCHED_IDLE */, ref priority);
+            _ = SetScheduler(tid, 5 /* SCHED_IDLE */, ref priority);
         }
         catch (EntryPointNotFoundException)
         {

@@ -253,10 +253,10 @@ public static class SetVerifier
     public static async Task<(byte[] Content, long StoredBytes)> ReadChunkAsync(BackupRepository repository, Manifest manifest, ManifestFile file, ManifestChunk chunk, CancellationToken cancellationToken)
     {
         var codec = Codec.ByName(manifest.Codec);
-        var (_, stored, read, _) = StartRead(repository, manifest, codec, chunk, cancellationToken);
+        var (stored, read) = StartRead(repository, manifest, chunk, cancellationToken);
         try
         {
-            long length = await read!.ConfigureAwait(false);
+            long length = await read.ConfigureAwait(false);
             var content = new byte[chunk.RawSize];
             if (manifest.FormatVersion >= 2)
             {
@@ -337,7 +337,7 @@ public static class SetVerifier
                     }
                     else
                     {
-                        var (_, buffer, reading, _) = StartRead(repository, manifest, codec, c, ct);
+                        var (buffer, reading) = StartRead(repository, manifest, c, ct);
                         pending.Enqueue((c, buffer, reading, null, null));
                     }
                     offset += c.RawSize;
@@ -365,7 +365,7 @@ public static class SetVerifier
                 }
                 if (read is null)
                 {
-                    (_, stored, read, _) = StartRead(repository, manifest, codec, chunk, ct); // differs from the old copy
+                    (stored, read) = StartRead(repository, manifest, chunk, ct); // differs from the old copy
                 }
                 ArgumentNullException.ThrowIfNull(read);
                 ChunkBuffer? raw = null;
@@ -468,19 +468,19 @@ public static class SetVerifier
     /// core while the other waited on the disk's writes.</summary>
     private static async Task<DecodedChunk> ReadAndDecodeAsync(BackupRepository repository, Manifest manifest, ManifestFile file, ManifestChunk chunk, CancellationToken ct)
     {
-        var (_, stored, read, _) = StartRead(repository, manifest, Codec.None, chunk, ct);
+        var (stored, read) = StartRead(repository, manifest, chunk, ct);
         long length;
         try
         {
-            length = await read!.ConfigureAwait(false);
+            length = await read.ConfigureAwait(false);
         }
         catch
         {
-            ChunkBufferPool.Return(stored!);
+            ChunkBufferPool.Return(stored);
             throw;
         }
         var hash = new byte[32];
-        return new DecodedChunk(Decode(repository, manifest, file, chunk, stored!, length, hash), hash);
+        return new DecodedChunk(Decode(repository, manifest, file, chunk, stored, length, hash), hash);
     }
 
     /// <summary>Checks and decodes a format-2 chunk's <paramref name="length"/> stored bytes into its content (in place
@@ -520,13 +520,13 @@ public static class SetVerifier
     }
 
     /// <summary>Starts reading a chunk into a pooled, block-aligned buffer (a local store reads into it around the page cache).</summary>
-    private static (ManifestChunk, ChunkBuffer?, Task<long>?, Task<byte[]?>?) StartRead(BackupRepository repository, Manifest manifest, Codec codec, ManifestChunk c, CancellationToken ct)
+    private static (ChunkBuffer Stored, Task<long> Read) StartRead(BackupRepository repository, Manifest manifest, ManifestChunk c, CancellationToken ct)
     {
         // Format 2: a chunk's stored size is what it was when first written (by whichever set wrote it, with its
         // codec), so the read takes room for the largest any codec makes it and the trailer tells the rest.
         int room = manifest.FormatVersion >= 2 ? Math.Max(c.StoredSize, ChunkObject.MaxStoredSize(c.RawSize)) : c.StoredSize;
         var buffer = ChunkBufferPool.Rent(room);
-        return (c, buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..room], ct), null);
+        return (buffer, repository.Store.ReadIntoAsync(c.Key, buffer.Memory[..room], ct));
     }
 
     /// <summary>The SHA-256 of the old copy's bytes where the chunk goes, if they are the chunk's (by its id); null
