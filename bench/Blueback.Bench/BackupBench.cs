@@ -11,7 +11,9 @@ namespace Blueback.Bench;
 /// cancel-to-return times.</summary>
 internal static class BackupBench
 {
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "blueback.dll");
+    /// <summary>The server's program: this build's, or BLUEBACK_BENCH_SERVER_CLI (another build's blueback.dll, to
+    /// run the same bench against it side by side).</summary>
+    private static string Cli => Environment.GetEnvironmentVariable("BLUEBACK_BENCH_SERVER_CLI") is { Length: > 0 } other ? other : Path.Combine(AppContext.BaseDirectory, "blueback.dll");
 
     public static void Run(string root, long bytes, double seconds, bool restoreOnly = false, Action<string, string, string>? instead = null)
     {

@@ -3,7 +3,7 @@ using System.Globalization;
 using Blueback.Bench;
 
 // Blueback engine beside SQLite (WAL) on the same machine, in the same run, alternating, reported as ratios.
-// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore [--size MIB]|--mount [--size MIB]|--changed-pages|--boundaries|--wire [--rate 1gbit]|--wire-data DIR|--hashes|--copy|--writers-kept [--repo-dir DIR]]
+// Usage: dotnet run -c Release --project bench/Blueback.Bench -- [--quick] [--dir DIR] [--server|--backup|--restore|--replay|--s3|--rgw ENDPOINT [--rounds N]|--basebackup|--ship [--max-lag SECONDS]|--standby|--promote|--new-user|--dedup|--delta-restore|--granular-restore [--size MIB]|--mount [--size MIB]|--changed-pages|--boundaries|--wire [--rate 1gbit]|--wire-data DIR|--hashes|--copy|--writers-kept [--repo-dir DIR] [--rounds N]]
 bool quick = args.Contains("--quick");
 bool serverOnly = args.Contains("--server");
 bool backupOnly = args.Contains("--backup");
@@ -53,7 +53,8 @@ try
     }
     if (args.Contains("--writers-kept"))
     {
-        BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => WritersKeptBench.Run(r, u, quick ? 5 : 10, quick ? 2 : 3, args.SkipWhile(a => a != "--repo-dir").Skip(1).FirstOrDefault()));
+        int keptRounds = Array.IndexOf(args, "--rounds") is >= 0 and var kr ? int.Parse(args[kr + 1], ci) : quick ? 2 : 3;
+        BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => WritersKeptBench.Run(r, u, quick ? 5 : 10, keptRounds, args.SkipWhile(a => a != "--repo-dir").Skip(1).FirstOrDefault()));
         return;
     }
     if (args.Contains("--copy"))

@@ -10,13 +10,14 @@ internal static class WriterLoad
 {
     /// <summary>Puts per second over <paramref name="seconds"/>; <paramref name="background"/> starts first and gets the
     /// window's token, and the writers start after <paramref name="lead"/> (past the work's start-up).</summary>
-    public static double PutsPerSecond(string url, double seconds, Func<CancellationToken, Task>? background, TimeSpan lead = default) => Task.Run(async () =>
+    public static double PutsPerSecond(string url, double seconds, Func<CancellationToken, Task>? background, TimeSpan lead = default, Action? writersStart = null) => Task.Run(async () =>
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds) + lead);
         long ops = 0;
         var value = new byte[1024];
         var bg = background is null ? Task.CompletedTask : Task.Run(() => background(stop.Token));
         await Task.Delay(lead);
+        writersStart?.Invoke();
         var sw = Stopwatch.StartNew();
         var writers = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
         {

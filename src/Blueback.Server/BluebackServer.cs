@@ -65,9 +65,13 @@ public sealed record ServeOptions
 /// stop drains requests within a bound and closes every instance cleanly.</summary>
 public static class BluebackServer
 {
-    /// <summary>Backup streams' rate while the instance's clients are busy ("backupBusyRateMBps"): a backup of
-    /// 100 GB under constant load still ends within ten minutes, and costs the writers a few percent of two cores.</summary>
+    /// <summary>The most backup streams send together while the instance's clients are busy ("backupBusyRateMBps");
+    /// below it the rate follows the clients' latency (<see cref="Backups.BackupPacing"/>).</summary>
     public const double DefaultBackupBusyRateMBps = 200;
+
+    /// <summary>The least they send however slow the clients' requests get ("backupBusyFloorMBps"): a 100 GB backup
+    /// under a load that never lets up still ends within a day.</summary>
+    public const double DefaultBackupBusyFloorMBps = 2;
 
     /// <summary>Requests of the instance's own clients (keys, scans, batches), which backups yield to.</summary>
     private static bool IsDataRequest(PathString path) =>
@@ -139,7 +143,7 @@ public static class BluebackServer
             metrics.AddMount(mount.Status);
         }
         using var sessions = new BackupSessions(TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxBackupSessions);
-        var pacing = new BackupPacing((long)((config.BackupBusyRateMBps ?? DefaultBackupBusyRateMBps) * 1e6));
+        var pacing = new BackupPacing((long)((config.BackupBusyRateMBps ?? DefaultBackupBusyRateMBps) * 1e6), (long)((config.BackupBusyFloorMBps ?? DefaultBackupBusyFloorMBps) * 1e6));
         using var backupReads = new BackgroundPriority(Math.Max(2, Environment.ProcessorCount), "blueback-backup-read", config.BackupReadNice ?? BackgroundPriority.DefaultNice);
         using var restores = new RestoreSessions(host, sessions, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
         using var loads = new Loads.LoadSessions(host, TimeSpan.FromSeconds(config.BackupLeaseSeconds ?? 60), logger, config.Limits.MaxRestoreSessions);
@@ -153,6 +157,7 @@ public static class BluebackServer
                 tokens.CreateEphemeral("policies' restores (asked for by an operator)", Security.Role.Restore)),
             hosted.Contains, instance => sessions.Running().FirstOrDefault(s => s.Backup.InstanceName == instance)?.BytesSent, logger, config.AllowShortSchedules);
         metrics.AddPolicies(policies);
+        metrics.AddPacing(pacing);
         using var browser = new Browsing.SetBrowser(options.DataDirectory, Browsing.BrowseSettings.Of(config), logger);
         policies.SetsChanged = browser.Retain; // a forgotten set, a policy replaced or removed: its mounts close
         metrics.AddBrowse(browser);

@@ -30,9 +30,15 @@ public sealed class ServerConfig
     public int? BackupReadNice { get; set; }
 
     /// <summary>While the instance's clients are making data requests, backup streams together send at most this
-    /// many MB (10^6 bytes) per second; 0 lifts the limit. An idle server sends at full speed.</summary>
+    /// many MB (10^6 bytes) per second, and less when the clients' requests take longer for it; 0 lifts the limit
+    /// (no pacing at all). An idle server sends at full speed.</summary>
     [JsonPropertyName("backupBusyRateMBps")]
     public double? BackupBusyRateMBps { get; set; }
+
+    /// <summary>The least backup streams together send (MB per second) while the clients are busy, however much
+    /// longer their requests take for it.</summary>
+    [JsonPropertyName("backupBusyFloorMBps")]
+    public double? BackupBusyFloorMBps { get; set; }
 
     [JsonPropertyName("limits")]
     public ServerLimits Limits { get; set; } = new();
@@ -140,6 +146,11 @@ public sealed class ServerConfig
         if (BackupBusyRateMBps is < 0)
         {
             throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s, or 0 for no limit.");
+        }
+        double ceiling = BackupBusyRateMBps ?? BluebackServer.DefaultBackupBusyRateMBps;
+        if (BackupBusyFloorMBps is <= 0 || (ceiling > 0 && BackupBusyFloorMBps > ceiling))
+        {
+            throw new ServerConfigException($"Config file '{path}': \"backupBusyFloorMBps\" is {BackupBusyFloorMBps}; give a rate in MB/s above 0 and at most \"backupBusyRateMBps\" ({ceiling}).");
         }
         if (BrowseIdleSeconds is <= 0 || BrowseMaxOpen is < 1 || BrowseCacheMaxBytes < Backup.Mounting.ChunkCache.MinBytes)
         {

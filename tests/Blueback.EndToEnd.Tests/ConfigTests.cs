@@ -101,7 +101,7 @@ public class ConfigTests
             var threads = ThreadNice.Scheduling(server.Pid).Where(t => t.Name.StartsWith("blueback-backup", StringComparison.Ordinal)).ToList();
             Assert.True(threads.Count >= 2 && threads.All(t => t.Nice == 19 && t.Policy == ThreadNice.IdleClass), $"backup read threads (name, nice, class): [{string.Join(",", threads)}], expected (19, {ThreadNice.IdleClass})");
         }
-        foreach (var (bad, name) in new[] { ("\"backupReadNice\": 20", "backupReadNice"), ("\"backupBusyRateMBps\": -1", "backupBusyRateMBps") })
+        foreach (var (bad, name) in new[] { ("\"backupReadNice\": 20", "backupReadNice"), ("\"backupBusyRateMBps\": -1", "backupBusyRateMBps"), ("\"backupBusyFloorMBps\": 0", "backupBusyFloorMBps"), ("\"backupBusyFloorMBps\": 300", "backupBusyFloorMBps") })
         {
             await File.WriteAllTextAsync(config, $$"""{ "instances": [ { "name": "a", "databases": [ { "name": "d" } ] } ], {{bad}} }""");
             var refused = BackupProgramTests.Cli("serve", "--data", dir["data2"], "--config", config);
