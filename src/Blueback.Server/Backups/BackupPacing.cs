@@ -4,15 +4,15 @@ namespace Blueback.Server.Backups;
 
 /// <summary>Backups yield to the instance's clients. On an idle server they run at full speed. While data requests
 /// run (or ran in the last <see cref="Quiet"/>), all backup streams together are held to a rate that follows the
-/// clients' request latency: it grows while the requests take no longer than they do with the backups held
-/// (<see cref="Tolerance"/>), and falls as soon as they take longer, between <see cref="FloorBytesPerSecond"/> and
-/// <see cref="CeilingBytesPerSecond"/>. The latency without backups is measured by holding them for a moment
-/// (a probe) every few seconds of busy streaming.
-/// <para>Why latency and not a fixed rate: durable writers wait for their commits, and a backup costs them far more
-/// than its share of the CPU (16 writers lost 11-16% to a backup held at 20 MB/s, 55-64% at 200 MB/s), and how much
-/// depends on the machine, the load and the data; only the writers' own latency says what a rate costs them. A
-/// lower CPU priority alone is not enough on a small machine either: the bytes still cross a socket at normal
-/// priority on both ends (docs/benchmarks.md, "Writers during full backups").</para></summary>
+/// clients themselves: it falls as soon as their requests take longer, or fewer of them end per second, than with
+/// the backups held, by more than <see cref="Tolerance"/> and the noise, and grows otherwise, between
+/// <see cref="FloorBytesPerSecond"/> and <see cref="CeilingBytesPerSecond"/>. What the clients do without backups is
+/// measured by holding the backups for a moment (a probe) every few seconds of busy streaming.
+/// <para>Why the clients' measure and not a fixed rate: durable writers wait for their commits, and a backup costs
+/// them far more than its share of the CPU (16 writers on 2 cores lost 11-16% to a backup held at 20 MB/s and
+/// 40-60% at 200 MB/s), by an amount that depends on the machine, the load and the data. A lower CPU priority
+/// alone is not enough on a small machine either: the bytes still cross a socket at normal priority on both ends
+/// (docs/benchmarks.md, "Writers during full backups").</para></summary>
 internal sealed class BackupPacing
 {
     /// <summary>How long after the last data request the server still counts as busy.</summary>
@@ -30,8 +30,8 @@ internal sealed class BackupPacing
 
     internal static readonly TimeSpan ProbeMeasure = TimeSpan.FromMilliseconds(300);
 
-    /// <summary>How much longer than without backups the clients' requests may take on average while backups
-    /// stream, beyond what noise explains: 2% keeps closed-loop writers at 0.98 of their rate.</summary>
+    /// <summary>How much longer the clients' requests may take on average while backups stream, or how many fewer
+    /// may end per second, than without backups, beyond what noise explains.</summary>
     internal const double Tolerance = 0.02;
 
     /// <summary>A window ends after <see cref="Window"/> once this many requests ended in it, else after
