@@ -40,6 +40,9 @@ public sealed class ServerConfig
     [JsonPropertyName("backupBusyFloorMBps")]
     public double? BackupBusyFloorMBps { get; set; }
 
+    /// <summary>The lowest rate either setting takes (a mebibyte's wait at it is under two minutes).</summary>
+    public const double MinBackupRateMBps = 0.01;
+
     [JsonPropertyName("limits")]
     public ServerLimits Limits { get; set; } = new();
 
@@ -143,14 +146,14 @@ public sealed class ServerConfig
         {
             throw new ServerConfigException($"Config file '{path}': a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
         }
-        if (BackupBusyRateMBps is < 0)
+        if (BackupBusyRateMBps is < 0 or (> 0 and < MinBackupRateMBps))
         {
-            throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s, or 0 for no limit.");
+            throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s of at least {MinBackupRateMBps}, or 0 for no limit.");
         }
         double ceiling = BackupBusyRateMBps ?? BluebackServer.DefaultBackupBusyRateMBps;
-        if (BackupBusyFloorMBps is <= 0 || (ceiling > 0 && BackupBusyFloorMBps > ceiling))
+        if (BackupBusyFloorMBps is < MinBackupRateMBps || (ceiling > 0 && BackupBusyFloorMBps > ceiling))
         {
-            throw new ServerConfigException($"Config file '{path}': \"backupBusyFloorMBps\" is {BackupBusyFloorMBps}; give a rate in MB/s above 0 and at most \"backupBusyRateMBps\" ({ceiling}).");
+            throw new ServerConfigException($"Config file '{path}': \"backupBusyFloorMBps\" is {BackupBusyFloorMBps}; give a rate in MB/s of at least {MinBackupRateMBps} and at most \"backupBusyRateMBps\" ({ceiling}).");
         }
         if (BrowseIdleSeconds is <= 0 || BrowseMaxOpen is < 1 || BrowseCacheMaxBytes < Backup.Mounting.ChunkCache.MinBytes)
         {

@@ -64,10 +64,9 @@ public class BackupPacingTests
     {
         var sim = new Simulation(effect: 0, ceiling: 50 * MB, floor: 1 * MB);
         sim.Run(TimeSpan.FromSeconds(20));
-        var (rate, ratio) = sim.Run(TimeSpan.FromSeconds(30));
-        // Probes hold the backups 0.3 s in every 3 s of streaming.
-        Assert.InRange(rate, 0.8 * 50 * MB, 50 * MB * 1.01);
-        Assert.InRange(ratio, 0.99, 1.01);
+        var (rate, _) = sim.Run(TimeSpan.FromSeconds(30));
+        // Probes hold the backups 0.4 s in every 3.4 s, and a stream's steps go between the simulation's 2-ms requests.
+        Assert.InRange(rate, 0.7 * 50 * MB, 50 * MB * 1.01);
     }
 
     [Theory]
@@ -75,11 +74,11 @@ public class BackupPacingTests
     [InlineData(0.3)]
     public void Requests_that_a_backup_slows_hold_it_near_their_tolerance(double effect)
     {
-        var sim = new Simulation(effect, ceiling: 100 * MB, floor: 1 * MB);
+        var sim = new Simulation(effect, ceiling: 100 * MB, floor: MB / 4);
         sim.Run(TimeSpan.FromSeconds(20));
         var (rate, ratio) = sim.Run(TimeSpan.FromSeconds(60));
-        // The rate at which requests take 3% longer: 3 MB/s at effect 1, 10 MB/s at 0.3; a fixed 100 MB/s would have
-        // made them take 100% or 30% longer.
+        // The rate at which requests take 2% longer: 2 MB/s at effect 1, 6.7 MB/s at 0.3 (a controller stuck at the
+        // floor would give 0.25); a fixed 100 MB/s would have made them take 100% or 30% longer.
         double tolerated = BackupPacing.Tolerance / effect * 100 * MB;
         Assert.InRange(ratio, 1.0, 1.0 + 1.5 * BackupPacing.Tolerance);
         Assert.InRange(rate, 0.3 * tolerated, 1.5 * tolerated);
@@ -88,11 +87,49 @@ public class BackupPacingTests
     [Fact]
     public void However_slow_the_requests_get_the_backups_keep_the_floor()
     {
-        var sim = new Simulation(effect: 1000, ceiling: 100 * MB, floor: 2 * MB);
+        var sim = new Simulation(effect: 0, ceiling: 100 * MB, floor: 2 * MB);
+        sim.Run(TimeSpan.FromSeconds(20));
+        Assert.Equal(100 * MB, sim.Pacing.BusyBytesPerSecond, 1.0); // up first, while the backup costs nothing
+        sim.Effect = 1000;
         sim.Run(TimeSpan.FromSeconds(10));
         var (rate, _) = sim.Run(TimeSpan.FromSeconds(30));
         Assert.InRange(rate, 0.85 * 2 * MB, 1.05 * 2 * MB);
         Assert.Equal(2 * MB, sim.Pacing.BusyBytesPerSecond, 1.0);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // the simulation's streams ignore ProbeHold: shows the test sees the difference
+    public void With_several_streams_none_sends_inside_a_probe_so_the_baseline_stays_clean(bool holdForProbes)
+    {
+        // Four streams; each step a stream sends makes the requests of the next 100 ms slower.
+        var sim = new Simulation(effect: 1, ceiling: 100 * MB, floor: MB / 4, streams: 4, holdForProbes: holdForProbes);
+        sim.Run(TimeSpan.FromSeconds(30));
+        var (rate, _) = sim.Run(TimeSpan.FromSeconds(30));
+        if (holdForProbes)
+        {
+            Assert.InRange(rate, 0.6 * 2 * MB, 1.5 * 2 * MB); // (the rate the requests tolerate: 2 MB/s, as for one stream)
+            Assert.Equal(2.0, sim.Pacing.Baseline!.Value.TotalMilliseconds, 0.005);
+        }
+        else
+        {
+            Assert.True(sim.Pacing.Baseline!.Value.TotalMilliseconds > 2.005, "without the hold, the streams' bytes inside the probes show");
+        }
+    }
+
+    [Fact]
+    public void After_a_long_quiet_the_rate_starts_again_from_the_floor_with_a_new_probe()
+    {
+        var sim = new Simulation(effect: 0, ceiling: 100 * MB, floor: 1 * MB);
+        sim.Run(TimeSpan.FromSeconds(20));
+        Assert.Equal(100 * MB, sim.Pacing.BusyBytesPerSecond, 1.0);
+        Assert.NotNull(sim.Pacing.Baseline);
+        sim.Quiet(BackupPacing.Forget + TimeSpan.FromSeconds(1)); // the stream runs on, no client asks anything
+        sim.Request(TimeSpan.FromMilliseconds(1));
+        var wait = sim.Pacing.Reserve(1 << 20);
+        Assert.Equal(1 * MB, sim.Pacing.BusyBytesPerSecond, 1.0);
+        Assert.Null(sim.Pacing.Baseline);
+        Assert.True(wait >= BackupPacing.ProbeSettle + BackupPacing.ProbeMeasure, $"a probe first ({wait})");
     }
 
     [Fact]
@@ -134,32 +171,69 @@ public class BackupPacingTests
     private static LatencySummary Summary(long n, double mean, double deviation) =>
         new(n, n * mean, (n - 1) * deviation * deviation + n * mean * mean);
 
-    /// <summary>One backup stream of 1 MiB steps that obeys the pacing's waits, and sequential requests (each
+    /// <summary>Backup streams of 256 KiB steps that obey the pacing's waits, and sequential requests (each
     /// followed by <c>gap</c>) whose latency is 2 ms × (1 + effect × the stream's rate over the last 100 ms / the
     /// ceiling), times 1 ± up to <c>noise</c> at random (a fixed seed).</summary>
     private sealed class Simulation
     {
-        private const int Step = 1 << 20;
+        private const int Step = 256 << 10; // (the server's reads are up to 1 MiB)
         private static readonly double Base = 0.002 * Stopwatch.Frequency;
-        private readonly double _effect;
+
         private readonly long _ceiling;
         private readonly long _gap;
         private readonly double _noise;
+        private readonly bool _holdForProbes;
         private readonly Random _random = new(2026);
         private readonly Queue<long> _recent = new(); // when each of the last 100 ms's steps went
         private long _now = Stopwatch.Frequency * 1000;
-        private long _resumeAt;
+        private readonly long[] _resumeAt;
 
-        public Simulation(double effect, long ceiling, long floor, TimeSpan gap = default, double noise = 0)
+        public Simulation(double effect, long ceiling, long floor, TimeSpan gap = default, double noise = 0, int streams = 1, bool holdForProbes = true)
         {
+            _holdForProbes = holdForProbes;
             _noise = noise;
-            _effect = effect;
+            _resumeAt = new long[streams];
+            Effect = effect;
             _ceiling = ceiling;
             _gap = (long)(gap.TotalSeconds * Stopwatch.Frequency);
             Pacing = new BackupPacing(ceiling, floor, () => _now);
         }
 
         public BackupPacing Pacing { get; }
+
+        public double Effect { get; set; }
+
+        /// <summary>No requests for <paramref name="span"/>; the streams go on (unpaced: the server is idle).</summary>
+        public void Quiet(TimeSpan span)
+        {
+            long end = _now + (long)(span.TotalSeconds * Stopwatch.Frequency);
+            while (_now < end)
+            {
+                StepStreams();
+                _now += Stopwatch.Frequency / 100;
+            }
+        }
+
+        private long StepStreams()
+        {
+            long bytes = 0;
+            for (int i = 0; i < _resumeAt.Length; i++)
+            {
+                if (_now >= _resumeAt[i])
+                {
+                    if (_holdForProbes && Pacing.ProbeHold() is { Ticks: > 0 } hold)
+                    {
+                        _resumeAt[i] = _now + (long)(hold.TotalSeconds * Stopwatch.Frequency); // as PaceAsync does
+                        continue;
+                    }
+                    var wait = Pacing.Reserve(Step);
+                    bytes += Step;
+                    _recent.Enqueue(_now);
+                    _resumeAt[i] = _now + (long)(wait.TotalSeconds * Stopwatch.Frequency);
+                }
+            }
+            return bytes;
+        }
 
         public void Request(TimeSpan latency)
         {
@@ -186,19 +260,13 @@ public class BackupPacingTests
             double latencies = 0;
             while (_now < end)
             {
-                if (_now >= _resumeAt)
-                {
-                    var wait = Pacing.Reserve(Step);
-                    bytes += Step;
-                    _recent.Enqueue(_now);
-                    _resumeAt = _now + (long)(wait.TotalSeconds * Stopwatch.Frequency);
-                }
+                bytes += StepStreams();
                 while (_recent.Count > 0 && _recent.Peek() < _now - Stopwatch.Frequency / 10)
                 {
                     _recent.Dequeue();
                 }
                 double recentRate = _recent.Count * (double)Step * 10;
-                long latency = (long)(Base * (1 + _effect * recentRate / _ceiling) * (1 + _noise * (2 * _random.NextDouble() - 1)));
+                long latency = (long)(Base * (1 + Effect * recentRate / _ceiling) * (1 + _noise * (2 * _random.NextDouble() - 1)));
                 using (Pacing.BeginForeground())
                 {
                     _now += latency;

@@ -10,7 +10,7 @@ namespace Blueback.Server.Backups;
 /// measured by holding the backups for a moment (a probe) every few seconds of busy streaming.
 /// <para>Why the clients' measure and not a fixed rate: durable writers wait for their commits, and a backup costs
 /// them far more than its share of the CPU (16 writers on 2 cores lost 11-16% to a backup held at 20 MB/s and
-/// 40-60% at 200 MB/s), by an amount that depends on the machine, the load and the data. A lower CPU priority
+/// 38-64% at 200 MB/s), by an amount that depends on the machine, the load and the data. A lower CPU priority
 /// alone is not enough on a small machine either: the bytes still cross a socket at normal priority on both ends
 /// (docs/benchmarks.md, "Writers during full backups").</para></summary>
 internal sealed class BackupPacing
@@ -44,6 +44,9 @@ internal sealed class BackupPacing
     /// a new one began): what ended meanwhile says nothing of the rate.</summary>
     private static readonly TimeSpan Away = TimeSpan.FromSeconds(2);
 
+    /// <summary>After this long without busy streaming, the rate starts again from the floor with a new probe.</summary>
+    internal static readonly TimeSpan Forget = TimeSpan.FromSeconds(10);
+
     /// <summary>Standard errors of the difference (window against baseline) that a slowdown must clear.</summary>
     private const double Sigmas = 1.0;
 
@@ -66,6 +69,7 @@ internal sealed class BackupPacing
     private long _windowStart;
     private long _measureFrom = long.MaxValue, _measureTo = long.MaxValue; // the probe's measuring span, if one runs
     private long _nextProbeAt = long.MinValue;
+    private long _lastBusyStreaming = long.MinValue / 2; // when the last bytes counted while busy may go (far past: none yet)
     private ProbeResult? _baseline; // the requests with backups held, at the last probes that saw two or more
     private readonly Queue<(LatencySummary Latency, long Ended)> _probes = new();
     private const int PooledProbes = 3;
@@ -103,7 +107,7 @@ internal sealed class BackupPacing
         }
     }
 
-    /// <summary>The clients' mean request time with backups held, at the last probe (null before one saw requests).</summary>
+    /// <summary>The clients' mean request time with backups held, over the last probes (null before one saw requests).</summary>
     public TimeSpan? Baseline
     {
         get
@@ -129,7 +133,28 @@ internal sealed class BackupPacing
     public Task PaceAsync(int bytes, CancellationToken cancellationToken)
     {
         var wait = Reserve(bytes);
-        return wait <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(wait, cancellationToken);
+        return wait <= TimeSpan.Zero ? Task.CompletedTask : WaitAsync(wait, cancellationToken);
+    }
+
+    private async Task WaitAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+        // With several streams, one may have been told to go on at a moment that a probe begun since then covers.
+        var hold = ProbeHold();
+        if (hold > TimeSpan.Zero)
+        {
+            await Task.Delay(hold, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How long a stream that wakes now must still wait for the probe under way to end (zero: none).</summary>
+    internal TimeSpan ProbeHold()
+    {
+        long now = _clock();
+        lock (_lock)
+        {
+            return _measureTo != long.MaxValue && now < _measureTo ? TimeSpan.FromSeconds((double)(_measureTo - now) / Stopwatch.Frequency) : TimeSpan.Zero;
+        }
     }
 
     /// <summary>Counts <paramref name="bytes"/> of backup stream against the rate and says how long the stream must
@@ -144,6 +169,15 @@ internal sealed class BackupPacing
         long wait;
         lock (_lock)
         {
+            if (now - _lastBusyStreaming > Ticks(Forget))
+            {
+                // A new backup, or a busy spell after a long quiet: what was learnt may not hold for this load.
+                _rate = FloorBytesPerSecond;
+                _probes.Clear();
+                _baseline = null;
+                _measureFrom = _measureTo = long.MaxValue;
+                _nextProbeAt = long.MinValue;
+            }
             FinishProbe(now);
             if (!Busy || now - _allowedAt > Ticks(Away))
             {
@@ -157,14 +191,16 @@ internal sealed class BackupPacing
                 }
             }
             long age = now - _windowStart;
-            if (age >= Ticks(Window) && (_window.Count >= MinSamples || age >= Ticks(LongestWindow)))
+            bool probing = _measureTo != long.MaxValue; // (another stream's bytes during a probe: the rate stays)
+            if (!probing && age >= Ticks(Window) && (_window.Count >= MinSamples || age >= Ticks(LongestWindow)))
             {
-                Adjust(_window.Take(), (double)age / Stopwatch.Frequency, now);
+                Adjust(_window.Take(), (double)age / Stopwatch.Frequency);
                 _windowStart = now;
             }
-            if (now >= _nextProbeAt && _measureTo == long.MaxValue)
+            if (!probing && now >= _nextProbeAt)
             {
-                // Hold the backups, let what was sent be handled, then see how long the requests take without them.
+                // Hold the backups, let what was sent be handled, then see how long the requests take without them
+                // (streams told earlier to go on inside the span are held at their wake-up: ProbeHold).
                 _measureFrom = now + Ticks(ProbeSettle);
                 _measureTo = _measureFrom + Ticks(ProbeMeasure);
                 _probe.Take();
@@ -172,6 +208,7 @@ internal sealed class BackupPacing
                 _allowedAt = Math.Max(_allowedAt, _measureTo);
             }
             _allowedAt = Math.Max(_allowedAt, now) + (long)(bytes * Stopwatch.Frequency / _rate);
+            _lastBusyStreaming = _allowedAt; // (a stream waiting on the rate is still streaming)
             wait = _allowedAt - now;
         }
         return TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency);
@@ -208,7 +245,7 @@ internal sealed class BackupPacing
 
     /// <summary>The rate falls if the requests in the window took longer, or fewer of them ended per second, than the
     /// baseline allows by more than noise explains, and grows otherwise.</summary>
-    private void Adjust(LatencySummary window, double seconds, long now)
+    private void Adjust(LatencySummary window, double seconds)
     {
         bool? slower = Slower(window, seconds, _baseline, Interlocked.Read(ref _inFlight) > 0);
         if (slower is { } s)

@@ -96,8 +96,8 @@ public sealed class ServerMetrics : IDisposable
     /// clients' request time without them that the rate is judged against (<see cref="Backups.BackupPacing"/>).</summary>
     internal void AddPacing(Backups.BackupPacing pacing)
     {
-        _meter.CreateObservableGauge("blueback_backup_busy_rate_bytes_per_second", () => pacing.BusyBytesPerSecond, description: "What backup streams may send together while the instance's clients are busy: it falls when their requests take longer, between backupBusyFloorMBps and backupBusyRateMBps (0: no pacing).");
-        _meter.CreateObservableGauge("blueback_backup_baseline_request_milliseconds", () => pacing.Baseline?.TotalMilliseconds ?? 0, unit: "ms", description: "The clients' mean request time with backups held, at the last probe (0 before one).");
+        _meter.CreateObservableGauge("blueback_backup_busy_rate_bytes_per_second", () => pacing.BusyBytesPerSecond, description: "What backup streams may send together while the instance's clients are busy: it falls when their requests take longer or fewer of them end, between backupBusyFloorMBps and backupBusyRateMBps (0: no pacing).");
+        _meter.CreateObservableGauge("blueback_backup_baseline_request_milliseconds", () => pacing.Baseline?.TotalMilliseconds ?? 0, unit: "ms", description: "The clients' mean request time with backups held, over the last three probes (0 before one).");
     }
 
     /// <summary>The policies' instruments: jobs ended by outcome, failures in a row, sets whose last proof failed.</summary>
