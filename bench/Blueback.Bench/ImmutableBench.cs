@@ -64,16 +64,10 @@ internal static class ImmutableBench
         Console.WriteLine("|---|---|---:|---:|---:|");
         foreach (var (plain, locked) in new[] { ("local, plain", "local, immutable"), ("S3 (moto), plain", "S3 (moto), immutable") })
         {
-            double p = Median(rates[plain]), l = Median(rates[locked]);
+            double p = Stats.Median(rates[plain]), l = Stats.Median(rates[locked]);
             Console.WriteLine(string.Create(ci, $"| {plain.Split(',')[0]} | plain | {p:0} | 1.00 | {objects[plain]} |"));
             Console.WriteLine(string.Create(ci, $"| {locked.Split(',')[0]} | immutable | {l:0} | {l / p:0.00} | {objects[locked]} |"));
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>The objects the repository holds now (current versions, on S3).</summary>

@@ -17,6 +17,7 @@ int dirIdx = Array.IndexOf(args, "--dir");
 var root = dirIdx >= 0 ? args[dirIdx + 1] : Path.Combine(Path.GetTempPath(), $"blueback-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
 var ci = CultureInfo.InvariantCulture;
+int? rounds = Array.IndexOf(args, "--rounds") is >= 0 and var roundsAt ? int.Parse(args[roundsAt + 1], ci) : null; // --rgw, --writers-kept
 var seconds = quick ? 2.0 : 5.0;
 long bulkBytes = quick ? 64L << 20 : 512L << 20;
 var results = new List<(string Row, double Blueback, double Sqlite, string Unit)>();
@@ -53,8 +54,7 @@ try
     }
     if (args.Contains("--writers-kept"))
     {
-        int keptRounds = Array.IndexOf(args, "--rounds") is >= 0 and var kr ? int.Parse(args[kr + 1], ci) : quick ? 2 : 3;
-        BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => WritersKeptBench.Run(r, u, quick ? 5 : 10, keptRounds, args.SkipWhile(a => a != "--repo-dir").Skip(1).FirstOrDefault()));
+        BackupBench.Run(root, quick ? 256L << 20 : 512L << 20, seconds, instead: (r, _, u) => WritersKeptBench.Run(r, u, quick ? 5 : 10, rounds ?? (quick ? 2 : 3), args.SkipWhile(a => a != "--repo-dir").Skip(1).FirstOrDefault()));
         return;
     }
     if (args.Contains("--copy"))
@@ -133,9 +133,7 @@ try
     }
     if (Array.IndexOf(args, "--rgw") is >= 0 and var rgwIdx)
     {
-        int roundsIdx = Array.IndexOf(args, "--rounds");
-        int rounds = roundsIdx >= 0 ? int.Parse(args[roundsIdx + 1], ci) : 3;
-        BackupBench.Run(root, quick ? 256L << 20 : 1L << 30, seconds, instead: (r, _, u) => RgwBench.Run(r, u, args[rgwIdx + 1], rounds));
+        BackupBench.Run(root, quick ? 256L << 20 : 1L << 30, seconds, instead: (r, _, u) => RgwBench.Run(r, u, args[rgwIdx + 1], rounds ?? 3));
         return;
     }
     if (s3Only)

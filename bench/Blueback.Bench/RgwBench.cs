@@ -61,14 +61,8 @@ internal static class RgwBench
         }
         if (ratios.Count > 0)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RGW / local, median of {ratios.Count} rounds: backup {Median(ratios.Select(r => r.Backup)):0.00}, restore {Median(ratios.Select(r => r.Restore)):0.00}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RGW / local, median of {ratios.Count} rounds: backup {Stats.Median(ratios.Select(r => r.Backup)):0.00}, restore {Stats.Median(ratios.Select(r => r.Restore)):0.00}"));
         }
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     private static (double Backup, double Restore, long Bytes) Measure(string repo, string[] extra, string root, string url)

@@ -21,7 +21,7 @@ internal static class WritersKeptBench
     private static long BackupBytes(string url)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, url.TrimEnd('/') + "/metrics");
+        using var request = new HttpRequestMessage(HttpMethod.Get, url.TrimEnd('/') + Protocol.Routes.Metrics);
         request.Headers.Authorization = new("Bearer", Environment.GetEnvironmentVariable(Client.BluebackClient.TokenVariable));
         using var response = http.Send(request);
         response.EnsureSuccessStatusCode();
@@ -75,9 +75,7 @@ internal static class WritersKeptBench
         // Each window with backups against the mean of the windows without just before and after it (the writers'
         // rate drifts over a run), round 0 left out (warm-up).
         var kept = withs.Select((b, i) => b.Writers / ((withouts[i] + withouts[i + 1]) / 2)).Skip(1).Order().ToList();
-        var read = withs.Skip(1).Select(b => b.Backup).Order().ToList();
-        Console.WriteLine(string.Create(ci, $"writers (16, durable 1 KiB puts over HTTP) during `blueback backup --type full` at {Options()} ({fulls} finished): kept {string.Join(", ", kept.Select(k => k.ToString("0.00", ci)))} of the mean of the windows around each, median {Median(kept):0.00} (target 0.95), the backups reading a median {Median(read) / 1e6:0.0} MB/s; best of each: {without:N0}/s without, {with:N0}/s with, {with / without:0.00}"));
+        var read = withs.Skip(1).Select(b => b.Backup);
+        Console.WriteLine(string.Create(ci, $"writers (16, durable 1 KiB puts over HTTP) during `blueback backup --type full` at {Options()} ({fulls} finished): kept {string.Join(", ", kept.Select(k => k.ToString("0.00", ci)))} of the mean of the windows around each, median {Stats.Median(kept):0.00} (target 0.95), the backups reading a median {Stats.Median(read) / 1e6:0.0} MB/s; best of each: {without:N0}/s without, {with:N0}/s with, {with / without:0.00}"));
     }
-
-    private static double Median(List<double> sorted) => sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 }

@@ -155,14 +155,14 @@ public class BackupPacingTests
     public void A_window_is_slower_for_longer_requests_for_fewer_of_them_or_for_none_while_requests_wait()
     {
         // The probe: 600 requests of 2 ms ± 1 ms in 0.3 s (2,000 a second).
-        var baseline = new BackupPacing.ProbeResult(Summary(600, 2.0, 1.0), 2000, 0.3);
+        var baseline = new BackupPacing.ProbeResult(Summary(600, 2.0, 1.0), 600, 0.3);
         Assert.True(BackupPacing.Slower(default, 0.25, baseline, requestsRunning: true));
         Assert.False(BackupPacing.Slower(default, 0.25, baseline, requestsRunning: false));
         Assert.False(BackupPacing.Slower(Summary(500, 2.0, 1.0), 0.25, baseline, false)); // as many, as fast
         Assert.False(BackupPacing.Slower(Summary(500, 2.03, 1.0), 0.25, baseline, false)); // within the tolerance
         Assert.True(BackupPacing.Slower(Summary(500, 2.3, 1.0), 0.25, baseline, false)); // 15% longer
         Assert.True(BackupPacing.Slower(Summary(400, 2.0, 1.0), 0.25, baseline, false)); // 20% fewer: closed-loop clients waiting for a core
-        Assert.False(BackupPacing.Slower(Summary(5, 2.5, 1.0), 0.25, new BackupPacing.ProbeResult(Summary(6, 2.0, 1.0), 20, 0.3), false)); // a light load: noise
+        Assert.False(BackupPacing.Slower(Summary(5, 2.5, 1.0), 0.25, new BackupPacing.ProbeResult(Summary(6, 2.0, 1.0), 6, 0.3), false)); // a light load: noise
         Assert.Null(BackupPacing.Slower(Summary(50, 2.0, 1.0), 0.25, null, false)); // a probe is due
         Assert.False(BackupPacing.Slower(Summary(1, 2.0, 0), 0.25, null, false)); // a light load without a baseline
     }

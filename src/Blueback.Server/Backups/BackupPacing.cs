@@ -179,13 +179,14 @@ internal sealed class BackupPacing
                 _nextProbeAt = long.MinValue;
             }
             FinishProbe(now);
-            if (!Busy || now - _allowedAt > Ticks(Away))
+            bool busy = Busy;
+            if (!busy || now - _allowedAt > Ticks(Away))
             {
                 // Idle: no debt carried into the next busy spell. Back from away: a fresh window.
                 _allowedAt = now;
                 _window.Take();
                 _windowStart = now;
-                if (!Busy)
+                if (!busy)
                 {
                     return TimeSpan.Zero;
                 }
@@ -235,7 +236,7 @@ internal sealed class BackupPacing
                 _probes.Dequeue();
             }
             var pooled = _probes.Aggregate(default(LatencySummary), (a, p) => new(a.Count + p.Latency.Count, a.Sum + p.Latency.Sum, a.SumOfSquares + p.Latency.SumOfSquares));
-            _baseline = new ProbeResult(pooled, _probes.Sum(p => p.Ended) / (_probes.Count * ProbeMeasure.TotalSeconds), _probes.Count * ProbeMeasure.TotalSeconds);
+            _baseline = new ProbeResult(pooled, _probes.Sum(p => p.Ended), _probes.Count * ProbeMeasure.TotalSeconds);
         }
         _measureFrom = _measureTo = long.MaxValue;
         _nextProbeAt = now + Ticks(ProbeEvery);
@@ -278,14 +279,16 @@ internal sealed class BackupPacing
         double baselineError = spread / Math.Sqrt(b.Latency.Count);
         bool longer = window.Mean > b.Latency.Mean * (1 + Tolerance) + Sigmas * Math.Sqrt(windowError * windowError + baselineError * baselineError);
         // Counts of requests: as noisy as a Poisson count (relative error 1/sqrt(n)) at least.
-        double ended = b.PerSecond * b.Seconds;
-        bool fewer = ended > 0 && window.Count / seconds < b.PerSecond * (1 - Tolerance - Sigmas * Math.Sqrt(1.0 / window.Count + 1.0 / ended));
+        bool fewer = b.Ended > 0 && window.Count / seconds < b.PerSecond * (1 - Tolerance - Sigmas * Math.Sqrt(1.0 / window.Count + 1.0 / b.Ended));
         return longer || fewer;
     }
 
     /// <summary>What the last probes saw: the requests that ran wholly inside their measuring spans, how many ended
-    /// in them per second, and the spans' total length.</summary>
-    internal readonly record struct ProbeResult(LatencySummary Latency, double PerSecond, double Seconds);
+    /// in them, and the spans' total length.</summary>
+    internal readonly record struct ProbeResult(LatencySummary Latency, long Ended, double Seconds)
+    {
+        public double PerSecond => Ended / Seconds;
+    }
 
     private void Ended(long started)
     {
