@@ -155,9 +155,12 @@ public partial class RestoreProgramTests
         }
 
         // Point in time between the two incrementals: by log position and by time, exactly.
-        var m1 = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement.EnumerateArray().First(s => s.GetProperty("id").GetString() == inc1);
-        var inc1End = new Lsn(m1.GetProperty("genHigh").GetUInt32() + 1, 4096);
-        var candidates = writers.Points.Where(p => Parse(p.Value.Lsn) > inc1End && p.Key.W == 0).OrderBy(p => p.Key.I).ToList();
+        var sets = JsonDocument.Parse(Cli("list", "--repo", repo, "--json").Out).RootElement.EnumerateArray().ToList();
+        var inc1End = new Lsn(sets.First(s => s.GetProperty("id").GetString() == inc1).GetProperty("genHigh").GetUInt32() + 1, 4096);
+        // Before the generation after inc2's last: writers go on committing while inc2 streams (a backup under load
+        // is paced to the writers, so it can take seconds), and those commits are in no set.
+        var inc2After = new Lsn(sets.First(s => s.GetProperty("id").GetString() == inc2).GetProperty("genHigh").GetUInt32() + 1, 0);
+        var candidates = writers.Points.Where(p => Parse(p.Value.Lsn) > inc1End && Parse(p.Value.Lsn) < inc2After && p.Key.W == 0).OrderBy(p => p.Key.I).ToList();
         Assert.True(candidates.Count > 5, "writer 0 committed between the incrementals");
         var target = candidates[candidates.Count / 3];
         var byLsn = Restore("--repo", repo, "--set", "latest", "--stop-at", target.Value.Lsn, "--to", dir["pit-lsn"]);
