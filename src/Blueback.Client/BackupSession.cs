@@ -124,8 +124,8 @@ public sealed class BackupSession : IAsyncDisposable
     /// <paramref name="cuts"/>, offsets in the image; see <see cref="Protocol.Wire.ChunkLayout"/>), each hashed and
     /// encoded with <paramref name="codec"/> on the server. <paramref name="offset"/> must be a chunk's first byte.
     /// Only from a server whose <see cref="BackupSessionInfo.WireCodecs"/> names the codec.</summary>
-    public Task<ChunkFrameReader> OpenImageChunksAsync(string database, long offset, long length, int chunkSize, IReadOnlyList<long> cuts, string codec, CancellationToken cancellationToken = default) =>
-        OpenChunksAsync(Routes.BackupImageChunks(Id, database, offset, length, chunkSize, cuts, codec), $"chunks {offset}+{length} of the image of database '{database}'", cancellationToken);
+    public Task<ChunkFrameReader> OpenImageChunksAsync(string database, long offset, long length, int chunkSize, IReadOnlyList<long> cuts, string codec, CancellationToken cancellationToken = default, bool unchanged = false) =>
+        OpenChunksAsync(Routes.BackupImageChunks(Id, database, offset, length, chunkSize, cuts, codec, unchanged), $"chunks {offset}+{length} of the image of database '{database}'", cancellationToken);
 
     /// <summary>The changed pages of a database as chunk frames (see <see cref="OpenImageChunksAsync"/>).</summary>
     public Task<ChunkFrameReader> OpenChangedPagesChunksAsync(string database, int chunkSize, IReadOnlyList<long> cuts, string codec, CancellationToken cancellationToken = default) =>

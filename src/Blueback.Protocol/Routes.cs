@@ -59,8 +59,10 @@ public static class Routes
     /// (<see cref="Wire.ChunkFrame"/>): cut by <see cref="Wire.ChunkLayout"/>, hashed and compressed with
     /// <paramref name="codec"/> (zstd-N or none) on the server; a chunk whose hash the program sent as known comes
     /// without its payload. The range starts on a chunk's first byte.</summary>
-    public static string BackupImageChunks(string id, string database, long offset, long length, int chunkSize, IEnumerable<long> cuts, string codec) =>
-        $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/chunks?offset={offset}&length={length}&chunk={chunkSize}&cuts={Wire.ChunkLayout.FormatCuts(cuts)}&codec={Uri.EscapeDataString(codec)}";
+    /// <remarks>With <c>unchanged</c> (a full begun with a page base), chunks of pages unchanged since the base may come
+    /// as <see cref="Wire.ChunkFrameKind.Unchanged"/> frames, unread.</remarks>
+    public static string BackupImageChunks(string id, string database, long offset, long length, int chunkSize, IEnumerable<long> cuts, string codec, bool unchanged = false) =>
+        $"{Backup(id)}/databases/{Uri.EscapeDataString(database)}/chunks?offset={offset}&length={length}&chunk={chunkSize}&cuts={Wire.ChunkLayout.FormatCuts(cuts)}&codec={Uri.EscapeDataString(codec)}{(unchanged ? "&unchanged=1" : "")}";
 
     /// <summary>GET: the changed pages of <paramref name="database"/> as chunk frames (see
     /// <see cref="BackupImageChunks"/>).</summary>

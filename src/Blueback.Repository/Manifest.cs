@@ -26,6 +26,10 @@ public sealed class Manifest
     /// (<c>databases/NAME.pages</c>), or its whole image where they could not be known; the set's logs start at its own
     /// checkpoint. Null for every other set.</summary>
     [JsonPropertyName("changedSince")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public uint? ChangedSince { get; set; }
+    /// <summary>A full set that did not read again the pages unchanged since this set began (the server's page maps said
+    /// which): their chunks are that set's. Their checksums were checked when that set (or the one it names) read them.
+    /// Null when every page was read.</summary>
+    [JsonPropertyName("unchangedFrom")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? UnchangedFrom { get; set; }
     /// <summary>Why a database of a changed-pages set is held whole (one line each); null when none is.</summary>
     [JsonPropertyName("wholeImages")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? WholeImages { get; set; }
     /// <summary>Every table's digest at the end of the log range, taken by the server when the backup asked: what a

@@ -162,6 +162,7 @@ public static class RepositoryCopy
         Codec = writer.CodecName,
         ChangedSince = m.ChangedSince,
         WholeImages = m.WholeImages,
+        UnchangedFrom = m.UnchangedFrom,
         TableDigests = m.TableDigests,
         Databases = m.Databases,
         Files = [.. writer.Files],

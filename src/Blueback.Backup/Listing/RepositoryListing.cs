@@ -25,6 +25,7 @@ public static class RepositoryListing
                 Instance = s.Instance,
                 Type = s.Type,
                 ChangedSince = s.ChangedSince,
+                UnchangedFrom = s.UnchangedFrom,
                 Started = s.Started,
                 Ended = s.Ended,
                 GenLow = s.GenLow,

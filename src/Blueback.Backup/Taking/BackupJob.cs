@@ -25,11 +25,21 @@ public static class BackupJob
         {
             throw new ArgumentException($"A {type.Name()} backup copies every page already; changed pages apply to incremental and differential backups.", nameof(request));
         }
+        if (request.SkipUnchanged && (type != BackupType.Full || !request.CompressOnServer))
+        {
+            throw new ArgumentException($"Skipping unchanged pages applies to a full backup whose chunks the server cuts (not a {type.Name()} backup, nor chunks compressed by the program).", nameof(request));
+        }
         // Changed pages are listed against the nearest set of the chain that holds pages: the one a restore lays them over.
         var pageBase = request.ChangedPages && parent is not null ? ChainResolver.PageBase(parent, sets) : null;
+        var unchangedBase = request.SkipUnchanged ? UnchangedBase.Choose(sets, instance) : null;
+        var readInFull = new List<string>();
+        if (request.SkipUnchanged && unchangedBase is null)
+        {
+            readInFull.Add($"the repository holds no full set of instance '{instance}' to name unchanged pages from");
+        }
         var sw = Stopwatch.StartNew();
         BackupSetWriter? writer = null;
-        var session = await client.BeginBackupAsync(instance, new BeginBackupRequest { Type = type.Name(), ChangedSince = pageBase?.GenLow, Digest = request.Digest }, ct).ConfigureAwait(false);
+        var session = await client.BeginBackupAsync(instance, new BeginBackupRequest { Type = type.Name(), ChangedSince = pageBase?.GenLow ?? unchangedBase?.GenLow, Digest = request.Digest }, ct).ConfigureAwait(false);
         session.AbortBound = request.AbortBound;
         try
         {
@@ -44,6 +54,11 @@ public static class BackupJob
             // Where the server can, it cuts, hashes and compresses the chunks, and leaves out those the repository holds.
             var wire = request.CompressOnServer ? ServerChunks.CodecFor(repo.Format, writer.CodecName, session.Info.WireCodecs) : null;
             var chunks = wire is null ? null : new ServerChunks(session, writer, wire, request.Streams);
+            if (unchangedBase is not null && UnchangedBaseProblem(unchangedBase, session, chunks) is { } problem)
+            {
+                readInFull.Add(problem);
+                unchangedBase = null;
+            }
             if (chunks is not null && BackupRepository.KnownContentHashes(sets, instance, repo.Keys is not null, BackupRequest.MaxKnownChunks) is { Length: > 0 } held)
             {
                 await session.SendKnownChunksAsync(held, ct).ConfigureAwait(false);
@@ -64,6 +79,19 @@ public static class BackupJob
                     readPages.Add(db.Name);
                 }
             }
+            Dictionary<long, (int RawSize, byte[] Hash)>? UnchangedChunks(BackupDatabaseInfo db)
+            {
+                if (unchangedBase is null)
+                {
+                    return null;
+                }
+                var from = UnchangedBase.ChunksOf(unchangedBase, db, repo.Keys is not null, out var why);
+                if (why is not null)
+                {
+                    readInFull.Add(why);
+                }
+                return from;
+            }
             long known = images.Sum(d => readPages.Contains(d.Name) ? d.ChangedPagesSize!.Value : d.ImageSize), before = 0;
             foreach (var db in images)
             {
@@ -80,7 +108,7 @@ public static class BackupJob
                 {
                     await (pages
                         ? chunks.AddStreamAsync(path, length, cuts, c => session.OpenChangedPagesChunksAsync(db.Name, writer.ChunkSize, cuts, wire!, c), report, ct)
-                        : chunks.AddImageAsync(path, db.Name, length, cuts, report, ct)).ConfigureAwait(false);
+                        : chunks.AddImageAsync(path, db.Name, length, cuts, report, ct, UnchangedChunks(db))).ConfigureAwait(false);
                 }
                 else
                 {
@@ -113,6 +141,7 @@ public static class BackupJob
             var digests = request.Digest ? await session.GetDigestAsync(ct).ConfigureAwait(false) : null;
             var ended = (await session.RefreshAsync(ct).ConfigureAwait(false)).ServerTime;
             var manifest = SetManifest.Build(session, type, parent, client.Server, logs, ended, writer);
+            manifest.UnchangedFrom = chunks?.UnreadBytes > 0 ? unchangedBase!.SetId : null;
             manifest.TableDigests = digests?.Select(d => new ManifestTableDigest { Database = d.Database, Table = d.Table, Rows = d.Rows, Sha256 = d.Sha256 }).ToList();
             if (pageBase is not null)
             {
@@ -147,6 +176,9 @@ public static class BackupJob
                 ChangedSince = manifest.ChangedSince,
                 ChainHead = writer.ChainHead?.ToString(),
                 WholeImages = wholeImages,
+                UnreadBytes = chunks?.UnreadBytes ?? 0,
+                UnchangedFrom = manifest.UnchangedFrom,
+                ReadInFull = readInFull,
                 WireBytes = chunks?.WireBytes ?? writer.RawBytes,
                 CompressedOnServer = chunks is not null,
             };
@@ -167,6 +199,19 @@ public static class BackupJob
         {
             await session.DisposeAsync().ConfigureAwait(false); // aborts within its bound unless the backup ended
         }
+    }
+
+    /// <summary>Why a full cannot name unchanged pages from <paramref name="unchangedBase"/> at all: null when it can.</summary>
+    private static string? UnchangedBaseProblem(Manifest unchangedBase, BackupSession session, ServerChunks? chunks)
+    {
+        if (chunks is null)
+        {
+            return "the server cannot cut the chunks for this repository (it offers no chunk frames, or the repository's format or codec does not take them)";
+        }
+        // Generations of another log stream (the instance restored or made anew since) say nothing about these pages.
+        return string.Equals(unchangedBase.LogSignature, session.Info.LogSignature, StringComparison.Ordinal)
+            ? null
+            : $"set {unchangedBase.SetId} is of log stream {unchangedBase.LogSignature}, the instance now of {session.Info.LogSignature} (restored or made anew since)";
     }
 
     /// <summary>Why a changed-pages set must hold this database whole: the server cannot say which pages changed (its

@@ -36,6 +36,13 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// chain holding pages) instead of every log record since its parent.</summary>
     public bool ChangedPages { get; init; }
 
+    /// <summary>A full backup that does not read again the pages unchanged since the repository's newest full set of
+    /// the instance began (the server's page maps say which): their chunks are named from that set. Much faster where
+    /// little changed, and the disk is not read for them; but those pages' checksums are not checked again (a full
+    /// without it reads and checks every page). Needs the server to cut the chunks (not <see cref="CompressOnServer"/>
+    /// false).</summary>
+    public bool SkipUnchanged { get; init; }
+
     /// <summary>Record every table's digest at the end of the log range in the manifest (taken by the server at low
     /// priority while the logs are copied): what a proof of the set compares its restore with.</summary>
     public bool Digest { get; init; }
@@ -70,6 +77,16 @@ public sealed record BackupResult(string SetId, string? Parent, long RawBytes, l
 
     /// <summary>A changed-pages set: the databases held whole instead, each with why (never silently).</summary>
     public IReadOnlyList<string> WholeImages { get; init; } = [];
+
+    /// <summary>A full that skipped unchanged pages: bytes of images not read again, named from
+    /// <see cref="UnchangedFrom"/>.</summary>
+    public long UnreadBytes { get; init; }
+
+    /// <summary>A full that skipped unchanged pages: the set it named them from, or null when every page was read.</summary>
+    public string? UnchangedFrom { get; init; }
+
+    /// <summary>A full asked to skip unchanged pages: why each database (or the whole backup) was read in full instead.</summary>
+    public IReadOnlyList<string> ReadInFull { get; init; } = [];
 }
 
 /// <summary>The repository cannot take this backup (no base for an incremental, or the server's log range does not

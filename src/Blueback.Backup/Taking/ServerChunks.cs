@@ -14,9 +14,13 @@ namespace Blueback.Backup;
 internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer, string codec, int streams)
 {
     private long _wireBytes;
+    private long _unreadBytes;
 
     /// <summary>Bytes of frames received: headers and payloads.</summary>
     public long WireBytes => Interlocked.Read(ref _wireBytes);
+
+    /// <summary>Bytes of images the server passed over unread, named from the base set instead.</summary>
+    public long UnreadBytes => Interlocked.Read(ref _unreadBytes);
 
     /// <summary>The wire codec to ask for when the server and the set allow prepared chunks (the set's zstd level, or
     /// none); null when the stream must come raw and be compressed here.</summary>
@@ -80,8 +84,10 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
     }
 
     /// <summary>A whole database image (<paramref name="length"/> bytes, chunks ending at <paramref name="cuts"/> too),
-    /// in parts of about <see cref="BackupRequest.PartSize"/> over <c>streams</c> connections.</summary>
-    public async Task AddImageAsync(string path, string database, long length, IReadOnlyList<long> cuts, Action<long> progress, CancellationToken ct)
+    /// in parts of about <see cref="BackupRequest.PartSize"/> over <c>streams</c> connections. With <c>unchangedFrom</c> (a
+    /// full begun with a page base: the base set's chunks of this image by offset, <see cref="UnchangedBase.ChunksOf"/>),
+    /// the server passes over chunks of unchanged pages and they are named from there.</summary>
+    public async Task AddImageAsync(string path, string database, long length, IReadOnlyList<long> cuts, Action<long> progress, CancellationToken ct, IReadOnlyDictionary<long, (int RawSize, byte[] Hash)>? unchangedFrom = null)
     {
         var file = writer.BeginPreparedFile(path);
         var parts = Parts(ChunkLayout.Chunks(length, writer.ChunkSize, cuts)).GetEnumerator();
@@ -92,7 +98,7 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
             while (inFlight.Count < streams && parts.MoveNext())
             {
                 var part = parts.Current;
-                inFlight.Enqueue(ReadPartAsync(database, part, cuts, stop.Token));
+                inFlight.Enqueue(ReadPartAsync(database, part, cuts, unchangedFrom, stop.Token));
             }
         }
         try
@@ -173,15 +179,20 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
         }
     }
 
-    private async Task<List<Received>> ReadPartAsync(string database, Part part, IReadOnlyList<long> cuts, CancellationToken ct)
+    private async Task<List<Received>> ReadPartAsync(string database, Part part, IReadOnlyList<long> cuts, IReadOnlyDictionary<long, (int RawSize, byte[] Hash)>? unchangedFrom, CancellationToken ct)
     {
         var received = new List<Received>(part.Chunks.Count);
         try
         {
-            await using var reader = await session.OpenImageChunksAsync(database, part.Offset, part.Length, writer.ChunkSize, cuts, codec, ct).ConfigureAwait(false);
+            await using var reader = await session.OpenImageChunksAsync(database, part.Offset, part.Length, writer.ChunkSize, cuts, codec, ct, unchanged: unchangedFrom is not null).ConfigureAwait(false);
             foreach (var chunk in part.Chunks)
             {
-                received.Add(await ReceiveAsync(reader, chunk, ct).ConfigureAwait(false));
+                var r = await ReceiveAsync(reader, chunk, ct, unchangedAllowed: unchangedFrom is not null).ConfigureAwait(false);
+                if (r.Frame.Kind == ChunkFrameKind.Unchanged)
+                {
+                    r = await NameUnchangedAsync(database, chunk, cuts, unchangedFrom!, ct).ConfigureAwait(false);
+                }
+                received.Add(r);
             }
             return received;
         }
@@ -192,8 +203,22 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
         }
     }
 
+    /// <summary>A chunk the server passed over as unchanged since the base set began: the base's chunk at the same place,
+    /// or, where the base holds none of that size there (the image grew since, so its chunks fall elsewhere; or an old
+    /// encrypted manifest kept no hash), the chunk read alone.</summary>
+    private async Task<Received> NameUnchangedAsync(string database, (long Offset, int Length) chunk, IReadOnlyList<long> cuts, IReadOnlyDictionary<long, (int RawSize, byte[] Hash)> from, CancellationToken ct)
+    {
+        if (from.TryGetValue(chunk.Offset, out var base_) && base_.RawSize == chunk.Length)
+        {
+            Interlocked.Add(ref _unreadBytes, chunk.Length);
+            return new Received(new ChunkFrame(ChunkFrameKind.Known, WireCodec.None, chunk.Length, 0, 0, base_.Hash), null);
+        }
+        await using var reader = await session.OpenImageChunksAsync(database, chunk.Offset, chunk.Length, writer.ChunkSize, cuts, codec, ct).ConfigureAwait(false);
+        return await ReceiveAsync(reader, chunk, ct).ConfigureAwait(false);
+    }
+
     /// <summary>The next frame, which must be the chunk expected there, and its payload (CRC32C checked).</summary>
-    private async Task<Received> ReceiveAsync(ChunkFrameReader reader, (long Offset, int Length) chunk, CancellationToken ct)
+    private async Task<Received> ReceiveAsync(ChunkFrameReader reader, (long Offset, int Length) chunk, CancellationToken ct, bool unchangedAllowed = false)
     {
         var frame = await reader.ReadFrameAsync(ct).ConfigureAwait(false)
             ?? throw await reader.EndedEarlyAsync($"its chunk at byte {chunk.Offset} came", ct).ConfigureAwait(false);
@@ -202,9 +227,13 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
             throw new BackupStreamException($"The server sent a chunk of {frame.RawSize} bytes at byte {chunk.Offset}, where one of {chunk.Length} belongs: it cuts chunks differently from this program. Update the server and the program to the same version.", null);
         }
         Interlocked.Add(ref _wireBytes, ChunkFrame.HeaderSize + frame.PayloadSize);
-        if (frame.Kind == ChunkFrameKind.Known)
+        if (frame.Kind == ChunkFrameKind.Known || (frame.Kind == ChunkFrameKind.Unchanged && unchangedAllowed))
         {
             return new Received(frame, null);
+        }
+        if (frame.Kind == ChunkFrameKind.Unchanged)
+        {
+            throw new BackupStreamException($"The server passed over the chunk at byte {chunk.Offset} as unchanged, which this program did not ask for. No set was written; update the server and the program to the same version.", null);
         }
         var payload = writer.RentReceiveBuffer(frame.PayloadSize);
         try

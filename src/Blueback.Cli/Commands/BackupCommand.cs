@@ -34,6 +34,10 @@ internal static class BackupCommand
         {
             Description = "With --type incremental or differential: store the pages changed since the chain's last set that holds pages (and the logs from this backup's checkpoint) instead of every log record since the parent.",
         };
+        var skipUnchanged = new Option<bool>("--skip-unchanged")
+        {
+            Description = "With --type full: do not read again the pages unchanged since the repository's newest full set of the instance began (the server's page maps say which); their chunks are named from that set. Much faster where little changed, but those pages' checksums are not checked again: take a full without it from time to time.",
+        };
         var streams = new Option<int>("--streams")
         {
             Description = "Connections each database image is read over at once, in 8 MiB parts (1: one stream per image).",
@@ -71,12 +75,16 @@ internal static class BackupCommand
         {
             Description = "Record every table's digest at the end of the backup's log range (the server takes it at low priority while the logs are copied): 'blueback prove' then compares a restore of the set with it.",
         };
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, streams, digest, json, noCompress, compress, nice };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, skipUnchanged, streams, digest, json, noCompress, compress, nice };
         cmd.Validators.Add(r =>
         {
             if (r.GetValue(changedPages) && Parse(r.GetValue(type)).IncludesDatabases())
             {
                 r.AddError("--changed-pages goes with --type incremental or differential (a full or copy backup copies every page).");
+            }
+            if (r.GetValue(skipUnchanged) && (Parse(r.GetValue(type)) != BackupType.Full || r.GetValue(compress) == "client"))
+            {
+                r.AddError("--skip-unchanged goes with --type full, with chunks cut by the server (not --compress client).");
             }
             if (r.GetValue(noCompress) && r.GetValue(compress) == "client")
             {
@@ -96,7 +104,7 @@ internal static class BackupCommand
             }
             using var signals = new Signals();
             signals.BoundStop(Signals.LowPriorityStopBound, "the partial set has no manifest, so it is not a set ('blueback repo gc' removes its files), and the server ends the session when its lease runs out", static () => { });
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(streams), pr.GetValue(digest),
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(skipUnchanged), pr.GetValue(streams), pr.GetValue(digest),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress) ? "none" : pr.GetValue(compress)!, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
@@ -104,14 +112,14 @@ internal static class BackupCommand
 
     private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, int streams, bool digest, BackupRepository repo, bool json, string compress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, bool skipUnchanged, int streams, bool digest, BackupRepository repo, bool json, string compress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, Streams = streams, Digest = digest };
+            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, SkipUnchanged = skipUnchanged, Streams = streams, Digest = digest };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)
@@ -163,6 +171,9 @@ internal static class BackupCommand
                 ChangedSince = r.ChangedSince,
                 ChainHead = r.ChainHead,
                 WholeImages = [.. r.WholeImages],
+                UnreadBytes = r.UnreadBytes,
+                UnchangedFrom = r.UnchangedFrom,
+                ReadInFull = [.. r.ReadInFull],
                 Digest = digest,
             });
         }
@@ -172,6 +183,15 @@ internal static class BackupCommand
             {
                 // Never silent: a changed-pages set that holds a whole image says which and why.
                 Console.Error.WriteLine($"blueback backup: whole image instead of changed pages: {why}.");
+            }
+            foreach (var why in r.ReadInFull)
+            {
+                // Never silent either: a full asked to skip unchanged pages that read some in full says why.
+                Console.Error.WriteLine($"blueback backup: every page read: {why}.");
+            }
+            if (r.UnchangedFrom is { } from)
+            {
+                Console.WriteLine($"{r.UnreadBytes / 1048576.0:0.0} MiB of pages unchanged since set {from} began were not read again (their chunks are that set's).");
             }
             Console.WriteLine($"Backup set {r.SetId}: {type.Name()}{(r.ChangedSince is { } since ? $" (pages changed since generation {since})" : "")} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}{(r.CompressedOnServer ? $" on the server; {r.WireBytes / 1048576.0:0.0} MiB over the network" : "")}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }

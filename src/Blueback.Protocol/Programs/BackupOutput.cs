@@ -56,6 +56,15 @@ public sealed class BackupOutput
     /// <summary>A changed-pages set: the databases held whole instead, each with why.</summary>
     [JsonPropertyName("wholeImages")] public List<string> WholeImages { get; set; } = [];
 
+    /// <summary>A full that skipped unchanged pages (<c>--skip-unchanged</c>): bytes of images not read again.</summary>
+    [JsonPropertyName("unreadBytes")] public long UnreadBytes { get; set; }
+
+    /// <summary>A full that skipped unchanged pages: the set their chunks were named from; null when every page was read.</summary>
+    [JsonPropertyName("unchangedFrom")] public string? UnchangedFrom { get; set; }
+
+    /// <summary>A full asked to skip unchanged pages: why each database (or the backup) was read in full instead.</summary>
+    [JsonPropertyName("readInFull")] public List<string> ReadInFull { get; set; } = [];
+
     /// <summary>Whether the set records its tables' digests (what proofs compare).</summary>
     [JsonPropertyName("digest")] public bool Digest { get; set; }
 

@@ -38,6 +38,10 @@ public sealed class ListedSet
     /// <summary>A changed-pages set: the generation its pages are listed from; null otherwise.</summary>
     [JsonPropertyName("changedSince")] public uint? ChangedSince { get; set; }
 
+    /// <summary>A full set that did not read again the pages unchanged since this set began (<c>--skip-unchanged</c>); null
+    /// when every page was read.</summary>
+    [JsonPropertyName("unchangedFrom")] public string? UnchangedFrom { get; set; }
+
     /// <summary>When the backup began (UTC).</summary>
     [JsonPropertyName("started")] public DateTime Started { get; set; }
 

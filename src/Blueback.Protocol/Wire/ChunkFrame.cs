@@ -20,6 +20,11 @@ public enum ChunkFrameKind : byte
 
     /// <summary>The program said its repository holds a chunk with this content hash: no payload follows.</summary>
     Known = 1,
+
+    /// <summary>A full backup begun with a page base, read with <c>unchanged=1</c>: none of the chunk's pages changed
+    /// since the base set began, so the server passed over it unread and the program names the base set's chunk at the
+    /// same place. No payload follows, and the hash is zeros.</summary>
+    Unchanged = 2,
 }
 
 /// <summary>The header of one chunk in a chunk-frame stream (a backup's image, changed pages or log generation cut by
@@ -69,12 +74,12 @@ public readonly record struct ChunkFrame(ChunkFrameKind Kind, WireCodec Codec, i
         var codec = (WireCodec)source[5];
         int raw = BinaryPrimitives.ReadInt32LittleEndian(source[8..]);
         int payload = BinaryPrimitives.ReadInt32LittleEndian(source[12..]);
-        if (kind is not (ChunkFrameKind.Data or ChunkFrameKind.Known) || codec is not (WireCodec.None or WireCodec.Zstd))
+        if (kind is not (ChunkFrameKind.Data or ChunkFrameKind.Known or ChunkFrameKind.Unchanged) || codec is not (WireCodec.None or WireCodec.Zstd))
         {
             problem = $"it names an unknown kind ({source[4]}) or codec ({source[5]})";
             return null;
         }
-        if (raw <= 0 || raw > MaxRawSize || payload < 0 || payload > MaxPayloadSize(raw) || (kind == ChunkFrameKind.Known && payload != 0)
+        if (raw <= 0 || raw > MaxRawSize || payload < 0 || payload > MaxPayloadSize(raw) || (kind != ChunkFrameKind.Data && payload != 0)
             || (kind == ChunkFrameKind.Data && codec == WireCodec.None && payload != raw))
         {
             problem = $"its sizes are impossible (content {raw}, payload {payload} bytes)";

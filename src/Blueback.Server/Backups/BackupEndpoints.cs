@@ -286,7 +286,7 @@ internal static class BackupEndpoints
             }
             else
             {
-                await ChunkFrames.SendAsync(source, chunks, session.KnownChunks, ctx.Response, reads, Sent, cts.Token).ConfigureAwait(false);
+                await ChunkFrames.SendAsync(source, chunks, session.KnownChunks, ctx.Response, reads, Sent, n => session.Sent(n), cts.Token).ConfigureAwait(false);
             }
         }
         catch (SourceReadException ex)

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Blueback.IO;
 using Blueback.Protocol.Wire;
 using Blueback.Repository.Compression;
+using Blueback.Storage.Backup;
 using Microsoft.AspNetCore.Http;
 
 namespace Blueback.Server.Backups;
@@ -20,8 +21,10 @@ internal static class ChunkFrames
     public static List<string> Codecs { get; } = Codec.Default().Name.StartsWith("zstd", StringComparison.Ordinal) ? ["zstd", "none"] : ["none"];
 
     /// <summary>How a stream is cut and encoded: the range's first byte in the file (a chunk's first byte), the chunk
-    /// size, the cuts (offsets in the file) and the codec.</summary>
-    public sealed record Request(long Offset, int ChunkSize, List<long> Cuts, Codec Codec);
+    /// size, the cuts (offsets in the file) and the codec; and whether the program can name chunks of pages unchanged
+    /// since the backup's page base from its base set (those then go as <see cref="ChunkFrameKind.Unchanged"/> frames,
+    /// unread: a full begun with a page base).</summary>
+    public sealed record Request(long Offset, int ChunkSize, List<long> Cuts, Codec Codec, bool Unchanged = false);
 
     /// <summary>Reads <c>chunk</c>, <c>cuts</c> and <c>codec</c> from the query; null with the 400's text when they
     /// are not valid.</summary>
@@ -54,24 +57,46 @@ internal static class ChunkFrames
             problem = $"codec '{codecName}' is not one of none, zstd-1 to zstd-19.";
             return null;
         }
-        return new Request(offset, chunk, cuts, codec);
+        string unchanged = query["unchanged"].ToString();
+        if (unchanged is not ("" or "0" or "1"))
+        {
+            problem = "unchanged must be 1 (chunks of pages unchanged since the page base may be passed over) or 0.";
+            return null;
+        }
+        return new Request(offset, chunk, cuts, codec, unchanged == "1");
     }
 
     /// <summary>Sends <paramref name="source"/> (the range of the file that starts at the request's offset) as chunk
     /// frames. <paramref name="sent"/> is told the bytes of every read (a mebibyte at most, as the raw stream reads):
     /// progress, the session's lease and the pacing move as finely as they do for a raw stream, not a chunk at a time
-    /// (a console saw a backup's progress jump by 8 MiB and end; writers met 8 MiB bursts). The response starts once
+    /// (a console saw a backup's progress jump by 8 MiB and end; writers met 8 MiB bursts); <c>passed</c> is told the bytes
+    /// of chunks passed over unread (<see cref="Request.Unchanged"/>). The response starts once
     /// the first chunk was read and checked, so a page that fails there is still answered as a problem.</summary>
-    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, HttpResponse response, BackgroundPriority reads, Func<int, Task> sent, CancellationToken ct)
+    public static async Task SendAsync(Stream source, Request request, IReadOnlySet<ContentHash> known, HttpResponse response, BackgroundPriority reads, Func<int, Task> sent, Action<int> passed, CancellationToken ct)
     {
         var body = response.BodyWriter;
         var raw = ArrayPool<byte>.Shared.Rent(request.ChunkSize);
+        var unchanged = request.Unchanged ? source as IUnchangedPages : null;
         try
         {
             long end = request.Offset + source.Length;
             for (long at = request.Offset; at < end;)
             {
                 int n = ChunkLayout.Length(at, end, request.ChunkSize, request.Cuts);
+                if (unchanged is not null && unchanged.NextUnchanged(n))
+                {
+                    // Nothing read, hashed or compressed: the program names the chunk from its base set.
+                    unchanged.SkipUnchanged(n);
+                    passed(n);
+                    if (!response.HasStarted)
+                    {
+                        await response.StartAsync(ct).ConfigureAwait(false);
+                    }
+                    new ChunkFrame(ChunkFrameKind.Unchanged, request.Codec.StoresRaw ? WireCodec.None : WireCodec.Zstd, n, 0, 0, new byte[32]).Write(body.GetSpan(ChunkFrame.HeaderSize));
+                    body.Advance(ChunkFrame.HeaderSize);
+                    at += n;
+                    continue;
+                }
                 for (int filled = 0; filled < n;)
                 {
                     int want = Math.Min(ReadSize, n - filled);

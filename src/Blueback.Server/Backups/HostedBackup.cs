@@ -85,7 +85,7 @@ public sealed class HostedBackup(InstanceBackup backup, TimeSpan lease, string? 
         {
             foreach (var d in Backup.Databases)
             {
-                images += Backup.ChangedSince is null ? d.ImageSize : Backup.ChangedPages(d.Name) is { Pages: { } pages } ? ChangedPagesImage.Length(pages.Count(p => p < d.PageCount), d.PageSize) : d.ImageSize;
+                images += Backup.ChangedSince is null || Backup.Type.IncludesDatabases() ? d.ImageSize : Backup.ChangedPages(d.Name) is { Pages: { } pages } ? ChangedPagesImage.Length(pages.Count(p => p < d.PageCount), d.PageSize) : d.ImageSize;
             }
         }
         uint high = Backup.GenHigh ?? instance.CurrentGeneration;

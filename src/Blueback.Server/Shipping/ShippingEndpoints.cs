@@ -131,7 +131,7 @@ internal static class ShippingEndpoints
                 using var source = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment)
                     ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
                     : new MemoryStream(bytes.ToArray(), writable: false);
-                await Backups.ChunkFrames.SendAsync(source, request, System.Collections.Frozen.FrozenSet<Backups.ContentHash>.Empty, ctx.Response, reads, _ => Task.CompletedTask, ctx.RequestAborted).ConfigureAwait(false);
+                await Backups.ChunkFrames.SendAsync(source, request, System.Collections.Frozen.FrozenSet<Backups.ContentHash>.Empty, ctx.Response, reads, _ => Task.CompletedTask, static _ => { }, ctx.RequestAborted).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }).WithName("backup-ship-log-chunks");
 

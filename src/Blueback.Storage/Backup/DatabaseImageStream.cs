@@ -7,7 +7,7 @@ namespace Blueback.Storage.Backup;
 /// the page count at open (each read under the file's range lock so no flush can tear it, each checksum and page
 /// number verified, transient mismatches retried), then the trailer page. Pages added after the image was opened
 /// are covered by the logs.</summary>
-internal sealed class DatabaseImageStream : BackupReadStream
+internal sealed class DatabaseImageStream : BackupReadStream, IUnchangedPages
 {
     private const int PagesPerRange = 64;
 
@@ -25,6 +25,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
     private byte[]? _trailer;
     private readonly UncachedPageReader _reader;
     private readonly VerifiedPageReads _pages;
+    private readonly uint[]? _changed; // a full with a page base: its changed pages, sorted
 
     private readonly long _start, _end;
 
@@ -43,6 +44,7 @@ internal sealed class DatabaseImageStream : BackupReadStream
         _headers = VerifiedPageReads.HeaderPages(backup, header, _pageSize);
         _reader = new UncachedPageReader(_file) { FellBack = reason => backup.ReportBufferedReads(db.Name, _file.Path, reason) };
         _pages = new VerifiedPageReads(backup, db, _reader.Read, _reader.Forget, _reader.ReadCached);
+        _changed = backup.SortedChangedPages(db.Name);
     }
 
     public string DatabaseName => _db.Name;
@@ -108,6 +110,38 @@ internal sealed class DatabaseImageStream : BackupReadStream
             _backup.ImageCompleted(_db.Name, this, _start, _end, ImageLength);
         }
         return total;
+    }
+
+    public bool NextUnchanged(int length)
+    {
+        if (_changed is null || length <= 0 || _position % _pageSize != 0 || length % _pageSize != 0 || _position + length > _end)
+        {
+            return false;
+        }
+        long first = _position / _pageSize, last = first + length / _pageSize - 1;
+        if (first <= FormatConstants.ShadowHeaderPage || last >= _pageCount)
+        {
+            return false; // the header pages and the trailer are this backup's own
+        }
+        // The first changed page at or after `first`: the run is unchanged when there is none up to `last`.
+        int at = Array.BinarySearch(_changed, (uint)first);
+        at = at >= 0 ? at : ~at;
+        return at == _changed.Length || _changed[at] > last;
+    }
+
+    public void SkipUnchanged(int length)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        _backup.ThrowIfAborted();
+        if (!NextUnchanged(length))
+        {
+            throw new InvalidOperationException($"Bytes {_position}+{length} of the image of database '{_db.Name}' are not unchanged pages: they must be read.");
+        }
+        _position += length;
+        if (_position == _end)
+        {
+            _backup.ImageCompleted(_db.Name, this, _start, _end, ImageLength);
+        }
     }
 
     private bool RangeHolds(uint page) => _rangeFirst >= 0 && page >= _rangeFirst && page < _rangeFirst + _rangeCount;

@@ -92,13 +92,26 @@ public sealed class InstanceBackup
 
     internal void SetChangedPages(Dictionary<string, ChangedPageList> changed) => _changed = changed;
 
+    /// <summary>A full backup begun with a page base: the pages of <paramref name="database"/> changed since it, sorted;
+    /// null when they cannot be known or the backup has no page base (then every page is read).</summary>
+    internal uint[]? SortedChangedPages(string database)
+    {
+        if (!Type.IncludesDatabases() || ChangedPages(database)?.Pages is not { } pages)
+        {
+            return null;
+        }
+        var sorted = (uint[])pages.Clone();
+        Array.Sort(sorted);
+        return sorted;
+    }
+
     /// <summary>Opens the changed pages of one database (a changed-pages backup whose page summaries cover it).</summary>
     public Stream OpenChangedPages(string name)
     {
         lock (_lock)
         {
             Require(BackupState.Images, "open a database's changed pages");
-            if (ChangedSince is null)
+            if (ChangedSince is null || Type.IncludesDatabases())
             {
                 throw new BackupSequenceException($"This {Type.Name()} backup was not begun as a changed-pages backup; begin one with changedSince to read changed pages.");
             }

@@ -22,9 +22,9 @@ internal sealed class OnlineBackups(IBackupHost host)
     public InstanceBackup Begin(BackupType type, uint? changedSince)
     {
         host.ThrowIfReadOnly("a backup");
-        if (changedSince is not null && type.IncludesDatabases())
+        if (changedSince is not null && type == BackupType.Copy)
         {
-            throw new BackupRefusedException($"A {type.Name()} backup copies every page already; changed pages apply to incremental and differential backups.");
+            throw new BackupRefusedException($"A copy backup copies every page; changed pages apply to full backups (to pass over unchanged pages), incremental and differential backups.");
         }
         if (type == BackupType.Full || changedSince is not null)
         {
@@ -78,6 +78,12 @@ internal sealed class OnlineBackups(IBackupHost host)
             if (type.IncludesDatabases())
             {
                 genLow = redo.Generation;
+                if (changedSince is not null)
+                {
+                    // A full that passes over pages unchanged since its page base: as for a changed-pages set, every
+                    // change so far ends up in a closed generation, which the summaries list.
+                    summarizedBelow = ForceNewGeneration();
+                }
             }
             else if (changedSince is not null)
             {
