@@ -10,7 +10,8 @@ namespace Blueback.Bench;
 
 /// <summary>Remote backups over a shaped link, and local ones, beside PostgreSQL's best modes: `blueback backup` run on
 /// a second host (a network namespace behind a veth pair shaped to 1 Gbit/s both ways) against
-/// `pg_basebackup -Ft --compress=server-zstd:1` from the same host; a second full of the unchanged instance; and on
+/// `pg_basebackup -Ft --compress=server-zstd:1` from the same host; a second full of the unchanged instance (reading
+/// every page, then with --skip-unchanged); and on
 /// loopback against `pg_basebackup -Ft --compress=client-zstd:1`, with each side's CPU. Both hold the same rows: 4 KiB
 /// values, every other one 16 bytes repeated (compressible about 100-fold) and the rest random (incompressible), so
 /// about 2:1 in all. Alternating, cold (sources dropped from the page cache) and warm, round 0 a warm-up, the better of
@@ -65,6 +66,8 @@ internal static class WireBench
                     var second = Blueback(link, remote, repo, server.Id);
                     PageCache.Prepare(repo, warm);
                     var restore = OnlineRestore(link, remote, repo, $"wire-restored-{round}-{(warm ? "warm" : "cold")}", server.Id);
+                    PageCache.Prepare(source, warm);
+                    var skip = Blueback(link, remote, repo, server.Id, "--skip-unchanged");
                     Directory.Delete(repo, recursive: true);
                     PageCache.Prepare(source, warm);
                     var four = Blueback(link, remote, repo, server.Id, "--streams", "4");
@@ -82,6 +85,7 @@ internal static class WireBench
                     }
                     Keep("remote", warm, first);
                     Keep("remote-second", warm, second);
+                    Keep("remote-skip", warm, skip);
                     Keep("remote-restore", warm, restore);
                     Keep("remote-4", warm, four);
                     Keep("pg-remote", warm, pgRemote);
@@ -107,6 +111,7 @@ internal static class WireBench
         {
             ("remote", $"blueback backup, program across the {rate} link (server compresses)"),
             ("remote-second", "blueback backup again, instance unchanged"),
+            ("remote-skip", "blueback backup --skip-unchanged again, instance unchanged (unchanged pages not read)"),
             ("remote-4", "blueback backup --streams 4 across the link"),
             ("remote-restore", $"blueback restore --server, program across the {rate} link (a new instance; cold/warm: the repository's cache)"),
             ("pg-remote", $"pg_basebackup -Ft --compress=server-zstd:1 across the {rate} link"),
@@ -121,7 +126,7 @@ internal static class WireBench
         {
             string t = warm ? "warm" : "cold";
             double Ratio(string a, string b) => best[(b, warm)].Seconds / best[(a, warm)].Seconds;
-            Console.WriteLine(string.Create(ci, $"{t}: remote full, pg time / blueback time {Ratio("remote", "pg-remote"):0.00} (target 1.00); second full {Ratio("remote-second", "pg-remote"):0.00} (target 5.00); loopback {Ratio("loopback", "pg-loopback"):0.00} (target 1.25)"));
+            Console.WriteLine(string.Create(ci, $"{t}: remote full, pg time / blueback time {Ratio("remote", "pg-remote"):0.00} (target 1.00); second full {Ratio("remote-second", "pg-remote"):0.00} (target 5.00), with --skip-unchanged {Ratio("remote-skip", "pg-remote"):0.00}; loopback {Ratio("loopback", "pg-loopback"):0.00} (target 1.25)"));
             var r = best[("remote-restore", warm)];
             Console.WriteLine(string.Create(ci, $"{t}: remote online restore {r.Bytes / r.Seconds / 1e6:0} MB/s of its data, {r.Bytes / r.Seconds / LinkBytesPerSecond(rate):0.00}x the link's raw rate (raw pages cannot pass 1.00)"));
         }

@@ -48,14 +48,27 @@ public class ChunkWireTests
         Assert.Equal(hash, back.Value.ContentHash);
     }
 
+    [Fact]
+    public void An_unchanged_chunk_is_a_header_alone()
+    {
+        var bytes = new byte[ChunkFrame.HeaderSize];
+        new ChunkFrame(ChunkFrameKind.Unchanged, WireCodec.Zstd, 8 << 20, 0, 0, new byte[32]).Write(bytes);
+        var back = ChunkFrame.TryRead(bytes, out var problem);
+        Assert.Null(problem);
+        Assert.Equal(ChunkFrameKind.Unchanged, back!.Value.Kind);
+        Assert.Equal(8 << 20, back.Value.RawSize);
+        Assert.Equal(0, back.Value.PayloadSize);
+    }
+
     [Theory]
     [InlineData(0, 1, 0, 100, 50)] // bad magic
-    [InlineData(1, 2, 0, 100, 50)] // unknown kind
+    [InlineData(1, 3, 0, 100, 50)] // unknown kind
     [InlineData(1, 0, 7, 100, 50)] // unknown codec
     [InlineData(1, 0, 1, 0, 0)] // empty chunk
     [InlineData(1, 0, 1, 100 << 20, 50)] // above the largest chunk
     [InlineData(1, 0, 1, 4096, 200_000)] // a payload far larger than its content
     [InlineData(1, 1, 1, 4096, 10)] // a known chunk with a payload
+    [InlineData(1, 2, 1, 4096, 10)] // an unchanged chunk with a payload
     [InlineData(1, 0, 0, 4096, 10)] // an uncompressed payload of another size
     public void Bytes_that_are_not_a_frame_are_refused_before_any_buffer_is_sized(int magic, int kind, int codec, int raw, int payload)
     {
