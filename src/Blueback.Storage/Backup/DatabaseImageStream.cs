@@ -42,7 +42,7 @@ internal sealed class DatabaseImageStream : BackupReadStream, IUnchangedPages
         _pageSize = db.PageSize;
         _pageCount = Math.Max(pageCount, FormatConstants.FirstDataPage);
         _headers = VerifiedPageReads.HeaderPages(backup, header, _pageSize);
-        _reader = new UncachedPageReader(_file) { FellBack = reason => backup.ReportBufferedReads(db.Name, _file.Path, reason) };
+        _reader = new UncachedPageReader(_file, Math.Min(end, (long)_pageCount * _pageSize)) { FellBack = reason => backup.ReportBufferedReads(db.Name, _file.Path, reason) };
         _pages = new VerifiedPageReads(backup, db, _reader.Read, _reader.Forget, _reader.ReadCached);
         _changed = backup.SortedChangedPages(db.Name);
     }

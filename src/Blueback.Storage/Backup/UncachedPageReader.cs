@@ -12,15 +12,23 @@ namespace Blueback.Storage.Backup;
 /// range lock, so no flush tears a page in it; like any read here, what it returns may be older than the disk a
 /// moment later, which the set's logs cover. Where the kernel cannot say what is cached (before Linux 6.5) or the
 /// file system refuses O_DIRECT, every read goes through the cache.</summary>
-internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
+/// <param name="file">The database's file.</param>
+/// <param name="end">Where the stream's reads end (bytes into the file): nothing past it is read ahead.</param>
+internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxValue) : IDisposable
 {
-    /// <summary>Bytes per direct read; two windows are in flight or ready, so the disk always has one to do.</summary>
+    /// <summary>Bytes per direct read.</summary>
     private const int WindowBytes = DirectFileWriter.StagingSize; // a staging buffer each
+
+    /// <summary>Windows in flight or ready: 16 MiB, more than a chunk. The stream stops reading while it hashes and
+    /// compresses a chunk (8 MiB); with two windows the disk then had one 4 MiB read to do and waited, so a cold backup
+    /// took the disk's time plus the CPU's instead of the longer of the two.</summary>
+    private const int WindowsAhead = 4;
     private static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReadBound = TimeSpan.FromSeconds(60);
     private SafeFileHandle? _direct;
     private bool _buffered = !DirectFileReader.Possible;
-    private Window? _current, _next;
+    private readonly Queue<Window> _windows = new(); // the first is the current one
+    private long _ahead; // where the next window to read ahead starts
 
     /// <summary>Bytes read from the disk around the cache so far (tests, diagnostics).</summary>
     public long DirectBytes { get; private set; }
@@ -40,8 +48,7 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
             DropWindows(); // not where the stream was: start again from here
             if (!_buffered && FileSystem.MostlyCached(file.Handle, offset, into.Length) is false && Direct() is not null)
             {
-                _current = Load(offset);
-                _next = Load(offset + WindowBytes);
+                StartAt(offset);
                 if (!FromWindows(offset, into))
                 {
                     throw new InvalidOperationException("A window read ahead does not hold the range it was read for."); // cannot happen
@@ -78,13 +85,17 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
     /// it) as the range runs past the current one. False when the range does not start in the current window.</summary>
     private bool FromWindows(long offset, Span<byte> into)
     {
-        if (_current is null || offset < _current.Offset || offset >= _current.Offset + WindowBytes)
+        if (!_windows.TryPeek(out var current) || offset < current.Offset || offset >= current.Offset + WindowBytes)
         {
             return false;
         }
         while (into.Length > 0)
         {
-            var w = _current!;
+            if (!_windows.TryPeek(out var w))
+            {
+                StartAt(offset); // past the stream's end (a read the stream never makes): as at a new place
+                w = _windows.Peek();
+            }
             w.Wait();
             int at = (int)(offset - w.Offset), n = Math.Min(into.Length, WindowBytes - at);
             w.Span.Slice(at, n).CopyTo(into);
@@ -93,13 +104,29 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
             offset += n;
             if (offset == w.Offset + WindowBytes)
             {
-                // The window is used up: the next one becomes current, and the one after it starts reading.
-                w.Free();
-                _current = _next;
-                _next = Load(_current!.Offset + WindowBytes);
+                // The window is used up: the next one becomes current, and one more starts reading (within the stream).
+                _windows.Dequeue().Free();
+                ReadAhead();
             }
         }
         return true;
+    }
+
+    /// <summary>Starts reading at <paramref name="offset"/>, and ahead of it within the stream.</summary>
+    private void StartAt(long offset)
+    {
+        _windows.Enqueue(Load(offset));
+        _ahead = offset + WindowBytes;
+        ReadAhead();
+    }
+
+    private void ReadAhead()
+    {
+        while (_windows.Count < WindowsAhead && _ahead < end)
+        {
+            _windows.Enqueue(Load(_ahead));
+            _ahead += WindowBytes;
+        }
     }
 
     /// <summary>Starts reading a window on the pool (the disk works while the stream sends the one before).</summary>
@@ -124,9 +151,10 @@ internal sealed class UncachedPageReader(DatabaseFile file) : IDisposable
 
     private void DropWindows()
     {
-        _current?.FreeWhenDone(DisposeBound);
-        _next?.FreeWhenDone(DisposeBound);
-        _current = _next = null;
+        while (_windows.TryDequeue(out var w))
+        {
+            w.FreeWhenDone(DisposeBound);
+        }
     }
 
     /// <summary>A second, O_DIRECT handle on the file, opened at the first read that wants it; null (and reads
