@@ -41,4 +41,12 @@ public static class Durations
         }
         return total;
     }
+
+    /// <summary>A duration as <see cref="Parse"/> reads it: whole days as days ("7d"), else hours or minutes to a tenth.</summary>
+    /// <param name="duration">The duration.</param>
+    /// <returns>Its text.</returns>
+    public static string Format(TimeSpan duration) =>
+        duration.TotalDays >= 1 && duration.TotalDays == Math.Floor(duration.TotalDays) ? string.Create(CultureInfo.InvariantCulture, $"{duration.TotalDays:0}d")
+        : duration.TotalHours >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{duration.TotalHours:0.#}h")
+        : string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMinutes:0.#}m");
 }

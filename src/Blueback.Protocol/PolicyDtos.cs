@@ -26,6 +26,17 @@ public sealed class PolicyDefinition
     /// <summary>Incrementals and differentials hold the changed pages instead of every log record since their parent.</summary>
     [JsonPropertyName("changedPages")] public bool ChangedPages { get; set; }
 
+    /// <summary>Full backups do not read again the pages unchanged since the repository's newest full set
+    /// (<c>backup --skip-unchanged</c>), except one every <see cref="ReadAllAfter"/>, which reads and checks every page.</summary>
+    [JsonPropertyName("skipUnchanged")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool SkipUnchanged { get; set; }
+
+    /// <summary>With <see cref="SkipUnchanged"/>: how long after the last full that read every page the next one does
+    /// (a duration; 7d when null).</summary>
+    [JsonPropertyName("readAllAfter")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ReadAllAfter { get; set; }
+
+    /// <summary>What <see cref="ReadAllAfter"/> means when not given.</summary>
+    public const string DefaultReadAllAfter = "7d";
+
     /// <summary>Each backup records its tables' digests (what proofs compare): on unless turned off.</summary>
     [JsonPropertyName("digest")] public bool Digest { get; set; } = true;
 

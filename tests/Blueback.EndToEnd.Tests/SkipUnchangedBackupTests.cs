@@ -100,6 +100,56 @@ public class SkipUnchangedBackupTests
         Assert.Equal(SetOf(read), listed.GetProperty("unchangedFrom").GetString());
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task With_read_all_after_a_full_reads_every_page_once_the_last_one_that_did_is_that_old()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        for (int i = 0; i < 300; i++)
+        {
+            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes(new string('v', 1000)));
+        }
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        var all = Json("backup", "--server", server.Url, "--repo", repo, "--json");
+        var skipped = Json("backup", "--server", server.Url, "--repo", repo, "--skip-unchanged", "--read-all-after", "1h", "--json");
+        Assert.Equal(SetOf(all), skipped.GetProperty("unchangedFrom").GetString());
+        await Task.Delay(2_500);
+        // The last full that read every page ended over 2 s ago: due again, said, whatever base a skip could use.
+        var due = Cli("backup", "--server", server.Url, "--repo", repo, "--skip-unchanged", "--read-all-after", "2s");
+        Assert.True(due.Exit == 0, due.Err);
+        Assert.Contains($"every page read: the newest full set that read every page ({SetOf(all)}) ended", due.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("were not read again", due.Out, StringComparison.Ordinal);
+        var next = Json("backup", "--server", server.Url, "--repo", repo, "--skip-unchanged", "--read-all-after", "2s", "--json");
+        Assert.NotNull(next.GetProperty("unchangedFrom").GetString());
+        Assert.Equal(64, Cli("backup", "--repo", repo, "--read-all-after", "1d").Exit); // only with --skip-unchanged
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task After_a_restore_in_place_a_full_reads_every_page_since_the_database_records_no_full_to_name_pages_from()
+    {
+        using var dir = new TempDir();
+        var repo = dir["repo"];
+        using var server = await ServerProcess.StartAsync(dir["data"]);
+        using var c = new BluebackClient(server.Url);
+        for (int i = 0; i < 300; i++)
+        {
+            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes(new string('v', 1000)));
+        }
+        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        var base_ = Json("backup", "--server", server.Url, "--repo", repo, "--json");
+        var restore = Cli("restore", "--repo", repo, "--server", server.Url, "--replace");
+        Assert.True(restore.Exit == 0, restore.Err);
+        // The restored databases record no full backup: what the pages hold is no longer known to be the base's.
+        var after = Json("backup", "--server", server.Url, "--repo", repo, "--skip-unchanged", "--json");
+        Assert.Null(after.GetProperty("unchangedFrom").GetString());
+        Assert.Contains("records no full backup", after.GetProperty("readInFull")[0].GetString(), StringComparison.Ordinal);
+        var next = Json("backup", "--server", server.Url, "--repo", repo, "--skip-unchanged", "--json");
+        Assert.Equal(SetOf(after), next.GetProperty("unchangedFrom").GetString());
+        Assert.NotEqual(SetOf(base_), SetOf(after));
+    }
+
     [Fact]
     public void Skipping_unchanged_pages_goes_with_a_full_whose_chunks_the_server_cuts()
     {

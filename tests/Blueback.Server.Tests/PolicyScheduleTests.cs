@@ -81,11 +81,25 @@ public class PolicyScheduleTests
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","incremental":"1h","shipping":true}""", "\"changedPages\": true")]
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","copyTo":{"location":"/r/"}}""", "a second repository")]
     [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","copyTo":{"location":""}}""", "a second repository")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","readAllAfter":"7d"}""", "without \"skipUnchanged\"")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","skipUnchanged":true,"readAllAfter":"weekly"}""", "readAllAfter 'weekly' is not a duration")]
+    [InlineData("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","skipUnchanged":true,"readAllAfter":"0"}""", "longer than zero")]
     public void Definitions_that_cannot_run_are_refused_naming_what_to_write(string json, string expected)
     {
         var p = System.Text.Json.JsonSerializer.Deserialize(json, ProtocolJson.Default.PolicyDefinition)!;
         var ex = Assert.Throws<ServerConfigException>(() => PolicyRules.Validate(p, i => i == "store", "test"));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_policy_that_skips_unchanged_pages_does_so_in_its_fulls_reading_them_all_every_week_unless_told()
+    {
+        var p = System.Text.Json.JsonSerializer.Deserialize("""{"name":"p","instance":"store","repository":{"location":"/r"},"full":"1d","incremental":"1h","skipUnchanged":true}""", ProtocolJson.Default.PolicyDefinition)!;
+        PolicyRules.Validate(p, i => i == "store", "test");
+        Assert.Equal(["backup", "--server", "http://s", "--instance", "store", "--type", "full", "--json", "--skip-unchanged", "--read-all-after", "7d", "--digest", "--repo", "/r"], PolicyCommands.Backup(p, PolicyJobKind.Full, "http://s"));
+        Assert.DoesNotContain("--skip-unchanged", PolicyCommands.Backup(p, PolicyJobKind.Incremental, "http://s"));
+        p.ReadAllAfter = "3d";
+        Assert.Contains("3d", PolicyCommands.Backup(p, PolicyJobKind.Full, "http://s"));
     }
 
     [Fact]

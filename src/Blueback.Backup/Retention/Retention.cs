@@ -1,5 +1,6 @@
 using System.Globalization;
 
+using Blueback.Protocol;
 using Blueback.Repository;
 
 namespace Blueback.Backup;
@@ -45,7 +46,7 @@ public static class Retention
                 var newest = newestFirst[0].Ended;
                 foreach (var s in newestFirst.Where(s => newest - s.Ended <= within))
                 {
-                    reasons[s.SetId].Add($"within {Format(within)} of the newest set");
+                    reasons[s.SetId].Add($"within {Durations.Format(within)} of the newest set");
                 }
             }
         }
@@ -85,7 +86,4 @@ public static class Retention
             }
         }
     }
-
-    private static string Format(TimeSpan t) =>
-        t.TotalDays >= 1 && t.TotalDays == Math.Floor(t.TotalDays) ? $"{t.TotalDays:0}d" : t.TotalHours >= 1 ? $"{t.TotalHours:0.#}h" : $"{t.TotalMinutes:0.#}m";
 }

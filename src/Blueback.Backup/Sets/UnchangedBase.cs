@@ -12,10 +12,29 @@ namespace Blueback.Backup;
 internal static class UnchangedBase
 {
     /// <summary>The newest full set of <paramref name="instance"/> whose chunks are named by their content (format 2);
-    /// null when the repository holds none.</summary>
+    /// null when the repository holds none. Newest by its end, not its generations: after a restore to a point in time the
+    /// instance's generations start again below those of sets of the history it left. The server skips nothing unless
+    /// the set is the last full each database records.</summary>
     public static Manifest? Choose(IReadOnlyList<Manifest> sets, string instance) =>
         sets.Where(s => s.Instance == instance && s.FormatVersion >= 2 && s.Type == BackupType.Full.Name())
-            .OrderBy(s => s.GenHigh).ThenBy(s => s.Ended).LastOrDefault();
+            .OrderBy(s => s.Ended).LastOrDefault();
+
+    /// <summary>Why a full must read every page although asked to skip: the newest full set of <paramref name="instance"/>
+    /// that read every page ended more than <paramref name="readAllAfter"/> before <paramref name="now"/>, or there is none
+    /// (retention forgot it); null when skipping is allowed.</summary>
+    public static string? ReadAllDue(IReadOnlyList<Manifest> sets, string instance, TimeSpan readAllAfter, DateTime now)
+    {
+        var last = sets.Where(s => s.Instance == instance && s.Type == BackupType.Full.Name() && s.UnchangedFrom is null)
+            .OrderBy(s => s.Ended).LastOrDefault();
+        if (last is null)
+        {
+            return $"the repository holds no full set of instance '{instance}' that read every page, and one is due every {Durations.Format(readAllAfter)}";
+        }
+        var age = now - last.Ended;
+        return age > readAllAfter
+            ? $"the newest full set that read every page ({last.SetId}) ended {Durations.Format(age)} ago, and one is due every {Durations.Format(readAllAfter)}"
+            : null;
+    }
 
     /// <summary>The content hashes of the base's chunks of <paramref name="db"/>'s image, by their offset in the image
     /// (with their size); null, with why, when the base does not hold this database as it is now.</summary>
@@ -46,6 +65,11 @@ internal static class UnchangedBase
                 chunks[at] = (c.RawSize, Convert.FromHexString(hex));
             }
             at += c.RawSize;
+        }
+        if (chunks.Count == 0)
+        {
+            why = $"database '{db.Name}': set {set.SetId} keeps no content hashes of its chunks (an encrypted set written before they were kept)";
+            return null;
         }
         return chunks;
     }

@@ -31,15 +31,31 @@ public static class BackupJob
         }
         // Changed pages are listed against the nearest set of the chain that holds pages: the one a restore lays them over.
         var pageBase = request.ChangedPages && parent is not null ? ChainResolver.PageBase(parent, sets) : null;
-        var unchangedBase = request.SkipUnchanged ? UnchangedBase.Choose(sets, instance) : null;
         var readInFull = new List<string>();
+        var unchangedBase = request.SkipUnchanged ? UnchangedBase.Choose(sets, instance) : null;
         if (request.SkipUnchanged && unchangedBase is null)
         {
             readInFull.Add($"the repository holds no full set of instance '{instance}' to name unchanged pages from");
         }
+        else if (unchangedBase is not null && request.ReadAllAfter is { } every && UnchangedBase.ReadAllDue(sets, instance, every, DateTime.UtcNow) is { } due)
+        {
+            readInFull.Add(due);
+            unchangedBase = null;
+        }
         var sw = Stopwatch.StartNew();
         BackupSetWriter? writer = null;
-        var session = await client.BeginBackupAsync(instance, new BeginBackupRequest { Type = type.Name(), ChangedSince = pageBase?.GenLow ?? unchangedBase?.GenLow, Digest = request.Digest }, ct).ConfigureAwait(false);
+        BackupSession session;
+        try
+        {
+            session = await client.BeginBackupAsync(instance, new BeginBackupRequest { Type = type.Name(), ChangedSince = pageBase?.GenLow ?? unchangedBase?.GenLow, Digest = request.Digest }, ct).ConfigureAwait(false);
+        }
+        catch (BluebackApiException ex) when (unchangedBase is not null && ex.Status == System.Net.HttpStatusCode.Conflict && ex.Message.Contains("changed pages apply to incremental", StringComparison.Ordinal))
+        {
+            // A server older than --skip-unchanged refuses a full with a page base: a full that reads every page, said.
+            readInFull.Add("the server cannot pass over unchanged pages (a version before it could): update it");
+            unchangedBase = null;
+            session = await client.BeginBackupAsync(instance, new BeginBackupRequest { Type = type.Name(), Digest = request.Digest }, ct).ConfigureAwait(false);
+        }
         session.AbortBound = request.AbortBound;
         try
         {

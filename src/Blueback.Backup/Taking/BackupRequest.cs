@@ -45,6 +45,11 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// false).</summary>
     public bool SkipUnchanged { get; init; }
 
+    /// <summary>With <see cref="SkipUnchanged"/>: read every page anyway when the newest full set of the instance that
+    /// read every page ended longer ago than this (or the repository holds none), so that every page's checksum is still
+    /// checked that often. Null: skip whenever a base allows it.</summary>
+    public TimeSpan? ReadAllAfter { get; init; }
+
     /// <summary>Record every table's digest at the end of the log range in the manifest (taken by the server at low
     /// priority while the logs are copied): what a proof of the set compares its restore with.</summary>
     public bool Digest { get; init; }

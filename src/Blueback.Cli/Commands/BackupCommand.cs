@@ -1,3 +1,4 @@
+using Blueback.Protocol;
 using Blueback.Protocol.Programs;
 using System.CommandLine;
 using Blueback.Backup;
@@ -38,9 +39,24 @@ internal static class BackupCommand
         {
             Description = "With --type full: do not read again the pages unchanged since the repository's newest full set of the instance began (the server's page maps say which); their chunks are named from that set. Much faster where little changed, but those pages' checksums are not checked again: take a full without it from time to time.",
         };
+        var readAllAfter = new Option<string?>("--read-all-after")
+        {
+            Description = "With --skip-unchanged: read every page anyway when the newest full set that did (so every page's checksum was checked) ended longer ago than this duration (7d, 12h...), or there is none.",
+        };
+        readAllAfter.Validators.Add(r =>
+        {
+            try
+            {
+                _ = r.GetValueOrDefault<string?>() is { } d ? Durations.Parse(d, "--read-all-after") : default;
+            }
+            catch (FormatException ex)
+            {
+                r.AddError(ex.Message);
+            }
+        });
         var streams = new Option<int>("--streams")
         {
-            Description = "Connections each database image is read over at once, in 8 MiB parts (1: one stream per image).",
+            Description = "Connections each database image is read over at once, in 32 MiB parts (1: one stream per image).",
             DefaultValueFactory = _ => BackupRequest.DefaultStreams,
         };
         streams.Validators.Add(r =>
@@ -75,7 +91,7 @@ internal static class BackupCommand
         {
             Description = "Record every table's digest at the end of the backup's log range (the server takes it at low priority while the logs are copied): 'blueback prove' then compares a restore of the set with it.",
         };
-        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, skipUnchanged, streams, digest, json, noCompress, compress, nice };
+        var cmd = new Command("backup", "Take an online backup of a server's instance into a repository.") { server, instance, type, changedPages, skipUnchanged, readAllAfter, streams, digest, json, noCompress, compress, nice };
         cmd.Validators.Add(r =>
         {
             if (r.GetValue(changedPages) && Parse(r.GetValue(type)).IncludesDatabases())
@@ -85,6 +101,10 @@ internal static class BackupCommand
             if (r.GetValue(skipUnchanged) && (Parse(r.GetValue(type)) != BackupType.Full || r.GetValue(compress) == "client"))
             {
                 r.AddError("--skip-unchanged goes with --type full, with chunks cut by the server (not --compress client).");
+            }
+            if (r.GetValue(readAllAfter) is not null && !r.GetValue(skipUnchanged))
+            {
+                r.AddError("--read-all-after goes with --skip-unchanged.");
             }
             if (r.GetValue(noCompress) && r.GetValue(compress) == "client")
             {
@@ -104,7 +124,7 @@ internal static class BackupCommand
             }
             using var signals = new Signals();
             signals.BoundStop(Signals.LowPriorityStopBound, "the partial set has no manifest, so it is not a set ('blueback repo gc' removes its files), and the server ends the session when its lease runs out", static () => { });
-            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(skipUnchanged), pr.GetValue(streams), pr.GetValue(digest),
+            return await RepositoryCommands.GuardAsync(async () => await RunAsync(pr.GetValue(server)!, tokens.Resolve(pr), tokens.Trust(pr), pr.GetValue(instance)!, Parse(pr.GetValue(type)), pr.GetValue(changedPages), pr.GetValue(skipUnchanged), pr.GetValue(readAllAfter) is { } every ? Durations.Parse(every, "--read-all-after") : null, pr.GetValue(streams), pr.GetValue(digest),
                 await repo.OpenAsync(pr, signals.Token).ConfigureAwait(false), pr.GetValue(json), pr.GetValue(noCompress) ? "none" : pr.GetValue(compress)!, signals.Token).ConfigureAwait(false), signals.Token).ConfigureAwait(false);
         });
         return cmd;
@@ -112,14 +132,14 @@ internal static class BackupCommand
 
     private static BackupType Parse(string? type) => BackupTypes.TryParse(type, out var t) ? t : BackupType.Full; // validated above
 
-    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, bool skipUnchanged, int streams, bool digest, BackupRepository repo, bool json, string compress, CancellationToken ct)
+    private static async Task<int> RunAsync(string server, string? token, Client.ServerTrust? trust, string instance, BackupType type, bool changedPages, bool skipUnchanged, TimeSpan? readAllAfter, int streams, bool digest, BackupRepository repo, bool json, string compress, CancellationToken ct)
     {
         using var client = new BluebackClient(server, token: token, trust: trust);
         var progress = new Progress(json);
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, SkipUnchanged = skipUnchanged, Streams = streams, Digest = digest };
+            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, SkipUnchanged = skipUnchanged, ReadAllAfter = readAllAfter, Streams = streams, Digest = digest };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)

@@ -50,7 +50,7 @@ internal static class PolicyCommand
             }
             var d = p.Definition;
             Console.WriteLine($"policy {d.Name} ({p.Source}): instance {d.Instance} into {d.Repository.Location}");
-            Console.WriteLine($"  schedule: full every {d.Full}{(d.Incremental is { } i ? $", incremental every {i}" : "")}{(d.Differential is { } df ? $", differential every {df}" : "")}{(d.ChangedPages ? " (changed pages)" : "")}{(d.Shipping ? "; shipping on" : "")}");
+            Console.WriteLine($"  schedule: full every {d.Full}{(d.Incremental is { } i ? $", incremental every {i}" : "")}{(d.Differential is { } df ? $", differential every {df}" : "")}{(d.ChangedPages ? " (changed pages)" : "")}{(d.SkipUnchanged ? $"; fulls skip unchanged pages, one reads them all every {d.ReadAllAfter ?? PolicyDefinition.DefaultReadAllAfter}" : "")}{(d.Shipping ? "; shipping on" : "")}");
             if (d.Retention is { } rt)
             {
                 Console.WriteLine($"  retention: {string.Join(", ", new[] { ("last", rt.KeepLast?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("daily", rt.KeepDaily?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("weekly", rt.KeepWeekly?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("monthly", rt.KeepMonthly?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("within", rt.KeepWithin) }.Where(x => x.Item2 is not null).Select(x => $"keep {x.Item1} {x.Item2}"))}");

@@ -85,8 +85,9 @@ internal static class ChunkFrames
                 int n = ChunkLayout.Length(at, end, request.ChunkSize, request.Cuts);
                 if (unchanged is not null && unchanged.NextUnchanged(n))
                 {
-                    // Nothing read, hashed or compressed: the program names the chunk from its base set.
-                    unchanged.SkipUnchanged(n);
+                    // Nothing read, hashed or compressed: the program names the chunk from its base set. (Where the
+                    // reads run, so a failure, an aborted backup say, is the session's as a read's is.)
+                    await BackupEndpoints.ReadSourceAsync(reads, () => { unchanged.SkipUnchanged(n); return n; }, ct).ConfigureAwait(false);
                     passed(n);
                     if (!response.HasStarted)
                     {

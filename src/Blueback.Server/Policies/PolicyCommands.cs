@@ -84,6 +84,10 @@ internal static class PolicyCommands
         {
             args.Add("--changed-pages");
         }
+        if (p.SkipUnchanged && kind == PolicyJobKind.Full)
+        {
+            args.AddRange(["--skip-unchanged", "--read-all-after", p.ReadAllAfter ?? PolicyDefinition.DefaultReadAllAfter]);
+        }
         if (p.Digest)
         {
             args.Add("--digest");

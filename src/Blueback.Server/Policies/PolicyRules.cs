@@ -51,6 +51,24 @@ internal static class PolicyRules
         {
             Schedule(d, p, "differential", MinimumIncremental, allowShortSchedules, where);
         }
+        if (p.ReadAllAfter is { } readAll)
+        {
+            if (!p.SkipUnchanged)
+            {
+                throw new ServerConfigException($"{where}: policy '{p.Name}' has \"readAllAfter\" without \"skipUnchanged\": it says how often a full that skips unchanged pages reads them all. Set \"skipUnchanged\": true, or drop it.") { Key = "readAllAfter" };
+            }
+            try
+            {
+                if (Durations.Parse(readAll, "readAllAfter") <= TimeSpan.Zero)
+                {
+                    throw new FormatException($"readAllAfter '{readAll}' must be longer than zero.");
+                }
+            }
+            catch (FormatException ex)
+            {
+                throw new ServerConfigException($"{where}: policy '{p.Name}': {ex.Message}") { Key = "readAllAfter" };
+            }
+        }
         if (p.Shipping && !p.ChangedPages && (p.Incremental is not null || p.Differential is not null))
         {
             throw new ServerConfigException($"{where}: policy '{p.Name}' ships the log and takes incrementals or differentials of log records: the server deletes what it has shipped, so those would find their logs gone. Set \"changedPages\": true (they then hold pages and their own logs), or drop them (the shipped logs continue the full's chain).");

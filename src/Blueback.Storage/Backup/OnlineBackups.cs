@@ -45,7 +45,24 @@ internal sealed class OnlineBackups(IBackupHost host)
                 var lists = host.Summaries is { } summaries
                     ? summaries.ChangedIn(since, summarizedBelow, dbs.Select(d => (d.Signature, d.PageCount)).ToList(), CancellationToken.None)
                     : dbs.ToDictionary(d => d.Signature, _ => new ChangedPageList(null, "this instance keeps no page summaries"));
-                backup.SetChangedPages(dbs.ToDictionary(d => d.Name, d => lists[d.Signature], StringComparer.Ordinal));
+                var byName = dbs.ToDictionary(d => d.Name, d => lists[d.Signature], StringComparer.Ordinal);
+                if (type.IncludesDatabases())
+                {
+                    foreach (var d in dbs)
+                    {
+                        // A full names unchanged pages from its base set: that set must be the last full this database
+                        // records. Another (a full into another repository, one from a history a restore abandoned, a
+                        // file put back from elsewhere) may hold other bytes for pages no summary since lists.
+                        var last = host.GetDatabase(d.Name).Header.LastFull;
+                        if (last.IsEmpty || last.GenLow != since)
+                        {
+                            byName[d.Name] = new ChangedPageList(null, last.IsEmpty
+                                ? "it records no full backup (restored, or attached, since)"
+                                : $"its last full backup began at generation {last.GenLow}, not at generation {since} where the repository's newest full did (a full into another repository since, or a restore)");
+                        }
+                    }
+                }
+                backup.SetChangedPages(byName);
             }
             catch
             {

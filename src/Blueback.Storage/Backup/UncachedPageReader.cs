@@ -23,12 +23,13 @@ internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxV
     /// compresses a chunk (8 MiB); with two windows the disk then had one 4 MiB read to do and waited, so a cold backup
     /// took the disk's time plus the CPU's instead of the longer of the two.</summary>
     private const int WindowsAhead = 4;
-    private static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReadBound = TimeSpan.FromSeconds(60);
     private SafeFileHandle? _direct;
     private bool _buffered = !DirectFileReader.Possible;
     private readonly Queue<Window> _windows = new(); // the first is the current one
     private long _ahead; // where the next window to read ahead starts
+    private Task _lastLoad = Task.CompletedTask; // windows are read one after another: one pool thread per stream
+    private volatile bool _disposed;
 
     /// <summary>Bytes read from the disk around the cache so far (tests, diagnostics).</summary>
     public long DirectBytes { get; private set; }
@@ -85,6 +86,16 @@ internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxV
     /// it) as the range runs past the current one. False when the range does not start in the current window.</summary>
     private bool FromWindows(long offset, Span<byte> into)
     {
+        if (offset < _ahead && _windows.TryPeek(out var first) && first.Offset + WindowBytes <= offset)
+        {
+            // The stream passed over what these windows hold (a full skipping unchanged pages) to a place already read
+            // ahead: it goes on from there.
+            while (_windows.Peek().Offset + WindowBytes <= offset)
+            {
+                _windows.Dequeue().FreeWhenRead();
+            }
+            ReadAhead();
+        }
         if (!_windows.TryPeek(out var current) || offset < current.Offset || offset >= current.Offset + WindowBytes)
         {
             return false;
@@ -129,20 +140,27 @@ internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxV
         }
     }
 
-    /// <summary>Starts reading a window on the pool (the disk works while the stream sends the one before).</summary>
+    /// <summary>Starts reading a window on the pool once the one before it is read (the disk works while the stream
+    /// sends the one before). One after another, not all at once: each read holds the file's range lock, so windows
+    /// started together would only park pool threads on it.</summary>
     private Window Load(long offset)
     {
         var w = new Window(offset);
         var direct = _direct!;
-        w.Loaded = Task.Run(() =>
+        w.Loaded = _lastLoad.ContinueWith(_ =>
         {
+            if (_disposed)
+            {
+                throw new ObjectDisposedException(nameof(UncachedPageReader)); // the stream closed: nothing more to read
+            }
             lock (file.RangeLock)
             {
                 file.Faults?.Before(IoOperation.DatabaseDirectRead, file.Path);
                 w.Fill(direct);
                 file.Faults?.After(IoOperation.DatabaseDirectRead, w.Span);
             }
-        });
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        _lastLoad = w.Loaded;
         return w;
     }
 
@@ -153,7 +171,7 @@ internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxV
     {
         while (_windows.TryDequeue(out var w))
         {
-            w.FreeWhenDone(DisposeBound);
+            w.FreeWhenRead();
         }
     }
 
@@ -175,6 +193,7 @@ internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxV
 
     public void Dispose()
     {
+        _disposed = true;
         DropWindows();
         _direct?.Dispose(); // a read still in flight holds its own reference to the handle
     }
@@ -224,30 +243,25 @@ internal sealed class UncachedPageReader(DatabaseFile file, long end = long.MaxV
 
         public void Free()
         {
-            DirectFileWriter.ReturnStaging(_buffer);
-            _buffer = 0;
+            var buffer = Interlocked.Exchange(ref _buffer, 0);
+            if (buffer != 0)
+            {
+                DirectFileWriter.ReturnStaging(buffer);
+            }
         }
 
-        /// <summary>Gives the buffer back once no read can still be writing into it; one that outlives the bound is
-        /// left to the process (never freed under a read in flight).</summary>
-        public void FreeWhenDone(TimeSpan bound)
+        /// <summary>Gives the buffer back once no read can still be writing into it (never freed under a read in flight),
+        /// without waiting for it: a stream that moves elsewhere, or closes, does not wait on the disk.</summary>
+        public void FreeWhenRead()
         {
-            if (_buffer == 0)
+            if (Loaded.IsCompleted)
             {
-                return;
+                Free();
             }
-            try
+            else
             {
-                if (!Loaded.Wait(bound))
-                {
-                    return;
-                }
+                _ = Loaded.ContinueWith(_ => Free(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
-            catch (AggregateException)
-            {
-                // A failed read no longer uses the buffer.
-            }
-            Free();
         }
     }
 }

@@ -252,11 +252,14 @@ public static class HardRecovery
     }
 
     /// <summary>Generations after where replay ended are moved (not deleted) into a folder beside the logs; when
-    /// replay stopped inside a generation, a copy of it is kept there too, before its tail is cut off.</summary>
+    /// replay stopped inside a generation, a copy of it is kept there too, before its tail is cut off. The page summaries
+    /// of those generations go too: the new history reuses their numbers with other changes, and a summary kept from the
+    /// old one would hide pages it changed from a changed-pages set or a full that skips unchanged pages.</summary>
     private static string? SetAsideLaterLogs(string dir, string logDir, Lsn end, bool stoppedInside)
     {
         var later = LogFiles.List(logDir).Where(g => g > end.Generation || (g == end.Generation && end.Offset == LogFileHeader.RegionSize)).ToList();
         bool cutInside = stoppedInside && end.Offset != LogFileHeader.RegionSize;
+        RemoveSummariesFrom(logDir, end.Generation);
         if (later.Count == 0 && !cutInside)
         {
             return null;
@@ -273,5 +276,24 @@ public static class HardRecovery
         FileSystem.SyncDirectory(aside);
         FileSystem.SyncDirectory(logDir);
         return aside;
+    }
+
+    /// <summary>Deletes the page summaries of <paramref name="first"/> and later generations (rebuilt from the logs of the
+    /// new history as its generations close; a range a summary cannot cover is read whole).</summary>
+    private static void RemoveSummariesFrom(string logDir, uint first)
+    {
+        var folder = Path.Combine(logDir, ChangedPages.PageSummaries.FolderName);
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+        foreach (var path in Directory.EnumerateFiles(folder))
+        {
+            if (LogFiles.TryParseGeneration(Path.ChangeExtension(Path.GetFileName(path), ".log"), out uint g) && g >= first)
+            {
+                File.Delete(path);
+            }
+        }
+        FileSystem.SyncDirectory(folder);
     }
 }
