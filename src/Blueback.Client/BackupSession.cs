@@ -222,6 +222,11 @@ public sealed class BackupSession : IAsyncDisposable
             request = null;
             return stream;
         }
+        catch (HttpRequestException ex) when (!ct.IsCancellationRequested)
+        {
+            // A bare "an error occurred while sending the request" said neither what was being read nor why.
+            throw new BackupStreamException($"Asking the server for {what} failed: {ex.Message.TrimEnd('.')}{(ex.InnerException is { } inner ? $" ({inner.Message.TrimEnd('.')})" : "")}. The server went away or the network failed", ex);
+        }
         finally
         {
             response?.Dispose();

@@ -35,6 +35,27 @@ public class SkipUnchangedBackupTests
         return chunks.Skip(1).SkipLast(1).Select(c => c.Key).ToList();
     }
 
+    /// <summary>A server whose mailbox holds 300 rows (a few pages), and an empty repository.</summary>
+    private static async Task<ServerProcess> StartWithRowsAsync(TempDir dir, string repo)
+    {
+        var server = await ServerProcess.StartAsync(dir["data"]);
+        try
+        {
+            using var c = new BluebackClient(server.Url);
+            for (int i = 0; i < 300; i++)
+            {
+                await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes(new string('v', 1000)));
+            }
+            Assert.Equal(0, Cli("repo", "init", repo).Exit);
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
     private static async Task WriteUntilAsync(BluebackClient c, CancellationToken stop)
     {
         for (int i = 0; !stop.IsCancellationRequested; i++)
@@ -105,13 +126,7 @@ public class SkipUnchangedBackupTests
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        using var server = await ServerProcess.StartAsync(dir["data"]);
-        using var c = new BluebackClient(server.Url);
-        for (int i = 0; i < 300; i++)
-        {
-            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes(new string('v', 1000)));
-        }
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using var server = await StartWithRowsAsync(dir, repo);
         var all = Json("backup", "--server", server.Url, "--repo", repo, "--json");
         var skipped = Json("backup", "--server", server.Url, "--repo", repo, "--skip-unchanged", "--read-all-after", "1h", "--json");
         Assert.Equal(SetOf(all), skipped.GetProperty("unchangedFrom").GetString());
@@ -131,13 +146,7 @@ public class SkipUnchangedBackupTests
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
-        using var server = await ServerProcess.StartAsync(dir["data"]);
-        using var c = new BluebackClient(server.Url);
-        for (int i = 0; i < 300; i++)
-        {
-            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D4}"), Encoding.UTF8.GetBytes(new string('v', 1000)));
-        }
-        Assert.Equal(0, Cli("repo", "init", repo).Exit);
+        using var server = await StartWithRowsAsync(dir, repo);
         var base_ = Json("backup", "--server", server.Url, "--repo", repo, "--json");
         var restore = Cli("restore", "--repo", repo, "--server", server.Url, "--replace");
         Assert.True(restore.Exit == 0, restore.Err);
