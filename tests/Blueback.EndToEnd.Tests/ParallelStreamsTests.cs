@@ -1,10 +1,11 @@
 using System.Text;
 using Blueback.Client;
+using Blueback.Protocol;
 using Blueback.Storage;
 
 namespace Blueback.EndToEnd.Tests;
 
-/// <summary><c>blueback backup --streams N</c>: each database image read as 8 MiB parts over several connections at
+/// <summary><c>blueback backup --streams N</c>: each database image read as 32 MiB parts over several connections at
 /// once, put back in order: the set verifies and restores every row, whatever the number of streams.</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class ParallelStreamsTests
@@ -18,12 +19,18 @@ public class ParallelStreamsTests
         using var c = new BluebackClient(server.Url);
         var rng = new Random(5);
         var rows = new Dictionary<string, byte[]>();
-        for (int i = 0; i < 5000; i++)
+        // About 90 MB of random values, in batches of 50: an image of several 32 MiB parts.
+        for (int b = 0; b < 320; b++)
         {
-            var value = new byte[rng.Next(2000, 9000)];
-            rng.NextBytes(value);
-            rows[$"k{i:D5}"] = value;
-            await c.PutAsync("store", "mailbox", "t", Encoding.UTF8.GetBytes($"k{i:D5}"), value);
+            var batch = new BatchRequest { Ops = [] };
+            for (int i = b * 50; i < (b + 1) * 50; i++)
+            {
+                var value = new byte[rng.Next(2000, 9000)];
+                rng.NextBytes(value);
+                rows[$"k{i:D5}"] = value;
+                batch.Ops.Add(new BatchOp { Op = "put", Database = "mailbox", Table = "t", Key = $"k{i:D5}", ValueBase64 = Convert.ToBase64String(value) });
+            }
+            await c.BatchAsync("store", batch);
         }
         Assert.Equal(0, BackupProgramTests.Cli("repo", "init", repo).Exit);
         var backup = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", repo, "--streams", "4");
