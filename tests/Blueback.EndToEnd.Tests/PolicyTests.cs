@@ -208,7 +208,7 @@ public partial class PolicyTests
     }
 
     /// <summary>Waits until the policy runs a job of this kind and its program has begun sending (so a stop lands mid-backup).
-    /// Two minutes: the first progress comes once a whole 8 MiB part has arrived, at the test's 1 MB/s, and the quick
+    /// Two minutes: the first progress comes once a whole 8 MiB chunk has arrived, at the test's 1 MB/s, and the quick
     /// tier's load once held a job past one minute (what the policy showed then is in the message).</summary>
     private static async Task<PolicyJobInfo> WaitRunningAsync(PolicyCalls calls, string policy)
     {

@@ -91,6 +91,18 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
     {
         var file = writer.BeginPreparedFile(path);
         var parts = Parts(ChunkLayout.Chunks(length, writer.ChunkSize, cuts)).GetEnumerator();
+        // Progress counts chunks as they arrive, whatever part they are in: a part (four chunks) is handed to the writer
+        // only once whole, and on a slow link that would leave the progress still for a part's time.
+        long arrived = 0;
+        var gate = new Lock();
+        void Arrived(int bytes)
+        {
+            lock (gate)
+            {
+                arrived += bytes;
+                progress(arrived);
+            }
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var inFlight = new Queue<Task<List<Received>>>();
         void Start()
@@ -98,7 +110,7 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
             while (inFlight.Count < streams && parts.MoveNext())
             {
                 var part = parts.Current;
-                inFlight.Enqueue(ReadPartAsync(database, part, cuts, unchangedFrom, stop.Token));
+                inFlight.Enqueue(ReadPartAsync(database, part, cuts, unchangedFrom, Arrived, stop.Token));
             }
         }
         try
@@ -116,7 +128,6 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
                         var r = received[i];
                         received[i] = default; // the writer's from here, whatever happens
                         await writer.AddPreparedChunkAsync(file, r.Frame.RawSize, r.Frame.ContentHash, r.Frame.Codec == WireCodec.Zstd, r.Payload, r.Frame.PayloadCrc32C, ct).ConfigureAwait(false);
-                        progress(file.Size);
                     }
                 }
                 catch
@@ -179,7 +190,7 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
         }
     }
 
-    private async Task<List<Received>> ReadPartAsync(string database, Part part, IReadOnlyList<long> cuts, IReadOnlyDictionary<long, (int RawSize, byte[] Hash)>? unchangedFrom, CancellationToken ct)
+    private async Task<List<Received>> ReadPartAsync(string database, Part part, IReadOnlyList<long> cuts, IReadOnlyDictionary<long, (int RawSize, byte[] Hash)>? unchangedFrom, Action<int> arrived, CancellationToken ct)
     {
         var received = new List<Received>(part.Chunks.Count);
         try
@@ -193,6 +204,7 @@ internal sealed class ServerChunks(BackupSession session, BackupSetWriter writer
                     r = await NameUnchangedAsync(database, chunk, cuts, unchangedFrom!, ct).ConfigureAwait(false);
                 }
                 received.Add(r);
+                arrived(chunk.Length);
             }
             return received;
         }
