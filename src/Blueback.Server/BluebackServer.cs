@@ -29,6 +29,10 @@ public sealed record ServeOptions
     public IReadOnlyList<string> Listen { get; init; } = ["http://127.0.0.1:7420"];
     public string? UnixSocket { get; init; }
     public string? ConfigFile { get; init; }
+
+    /// <summary>A config made in code (a program that embeds the server, the demo), used instead of
+    /// <see cref="ConfigFile"/>.</summary>
+    public ServerConfig? Config { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>PEM certificate (chain) and private key for https:// listeners.</summary>
@@ -80,7 +84,7 @@ public static class BluebackServer
 
     public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
     {
-        var config = options.ConfigFile is null ? (options.Standby is null && options.Mount is null ? ServerConfig.Default() : new ServerConfig()) : ServerConfig.Load(options.ConfigFile);
+        var config = options.Config ?? (options.ConfigFile is null ? (options.Standby is null && options.Mount is null ? ServerConfig.Default() : new ServerConfig()) : ServerConfig.Load(options.ConfigFile));
         if (options.Standby is { } sb && config.Instances.Any(i => i.Name == sb.Instance))
         {
             throw new ServerConfigException($"The config declares instance '{sb.Instance}', which this server is to be the warm standby of: a standby's instance comes from the repository. Remove it from the config.");

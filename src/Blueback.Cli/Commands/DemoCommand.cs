@@ -67,12 +67,9 @@ internal static class DemoCommand
         }
         // The default instances, and backups that take at least DemoFloorMBps from the writers: a busy server's backups
         // otherwise yield to its clients down to 2 MB/s (docs/server.md), and the demo's writers never stop.
-        var config = Path.Combine(root, "server.json");
-        File.WriteAllText(config, $$"""
-            { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" }, { "name": "public" } ] }, { "name": "directory", "databases": [ { "name": "directory" } ] } ],
-              "backupBusyFloorMBps": {{DemoFloorMBps}} }
-            """);
-        var serverTask = BluebackServer.RunAsync(new ServeOptions { DataDirectory = Path.Combine(root, "data"), Listen = [], UnixSocket = socket, Quiet = true, AdminTokenFile = tokenFile, ConfigFile = config }, TextWriter.Null, stopServer.Token);
+        var config = ServerConfig.Default();
+        config.BackupBusyFloorMBps = DemoFloorMBps;
+        var serverTask = BluebackServer.RunAsync(new ServeOptions { DataDirectory = Path.Combine(root, "data"), Listen = [], UnixSocket = socket, Quiet = true, AdminTokenFile = tokenFile, Config = config }, TextWriter.Null, stopServer.Token);
         using var client = new BluebackClient(server, TimeSpan.FromSeconds(30), token);
         await WaitHealthyAsync(client, serverTask, ct).ConfigureAwait(false);
         var status = await client.StatusAsync(ct).ConfigureAwait(false);

@@ -16,6 +16,7 @@ namespace Blueback.Server.Backups;
 internal static class ChunkFrames
 {
     private const int ReadSize = 1 << 20;
+    private static readonly byte[] NoHash = new byte[32]; // an Unchanged frame's hash
 
     /// <summary>The codecs chunk frames can carry on this machine (zstd needs the system's libzstd).</summary>
     public static List<string> Codecs { get; } = Codec.Default().Name.StartsWith("zstd", StringComparison.Ordinal) ? ["zstd", "none"] : ["none"];
@@ -93,7 +94,7 @@ internal static class ChunkFrames
                     {
                         await response.StartAsync(ct).ConfigureAwait(false);
                     }
-                    new ChunkFrame(ChunkFrameKind.Unchanged, request.Codec.StoresRaw ? WireCodec.None : WireCodec.Zstd, n, 0, 0, new byte[32]).Write(body.GetSpan(ChunkFrame.HeaderSize));
+                    new ChunkFrame(ChunkFrameKind.Unchanged, request.Codec.StoresRaw ? WireCodec.None : WireCodec.Zstd, n, 0, 0, NoHash).Write(body.GetSpan(ChunkFrame.HeaderSize));
                     body.Advance(ChunkFrame.HeaderSize);
                     at += n;
                     continue;

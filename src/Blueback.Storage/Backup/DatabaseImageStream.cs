@@ -44,7 +44,7 @@ internal sealed class DatabaseImageStream : BackupReadStream, IUnchangedPages
         _headers = VerifiedPageReads.HeaderPages(backup, header, _pageSize);
         _reader = new UncachedPageReader(_file, Math.Min(end, (long)_pageCount * _pageSize)) { FellBack = reason => backup.ReportBufferedReads(db.Name, _file.Path, reason) };
         _pages = new VerifiedPageReads(backup, db, _reader.Read, _reader.Forget, _reader.ReadCached);
-        _changed = backup.SortedChangedPages(db.Name);
+        _changed = backup.PagesChangedSinceBase(db.Name);
     }
 
     public string DatabaseName => _db.Name;

@@ -92,18 +92,9 @@ public sealed class InstanceBackup
 
     internal void SetChangedPages(Dictionary<string, ChangedPageList> changed) => _changed = changed;
 
-    /// <summary>A full backup begun with a page base: the pages of <paramref name="database"/> changed since it, sorted;
-    /// null when they cannot be known or the backup has no page base (then every page is read).</summary>
-    internal uint[]? SortedChangedPages(string database)
-    {
-        if (!Type.IncludesDatabases() || ChangedPages(database)?.Pages is not { } pages)
-        {
-            return null;
-        }
-        var sorted = (uint[])pages.Clone();
-        Array.Sort(sorted);
-        return sorted;
-    }
+    /// <summary>A full backup begun with a page base: the pages of <paramref name="database"/> changed since it
+    /// (ascending, as listed); null when they cannot be known or the backup has no page base (then every page is read).</summary>
+    internal uint[]? PagesChangedSinceBase(string database) => Type.IncludesDatabases() ? ChangedPages(database)?.Pages : null;
 
     /// <summary>Opens the changed pages of one database (a changed-pages backup whose page summaries cover it).</summary>
     public Stream OpenChangedPages(string name)

@@ -222,16 +222,40 @@ internal sealed class PageSummaries : IDisposable
             ct.ThrowIfCancellationRequested();
             Load(g, build: true);
         }
-        if (keep > 0 && keep != uint.MaxValue && Directory.Exists(_folder))
+        if (keep > 0 && keep != uint.MaxValue)
         {
-            foreach (var f in Directory.EnumerateFiles(_folder, "*" + Extension))
+            RemoveWhere(_folder, g => g < keep);
+        }
+    }
+
+    /// <summary>Deletes the summaries of <paramref name="first"/> and later generations of the instance whose logs are
+    /// in <paramref name="logDirectory"/>: a restore to a point in time cuts those generations off, and the new history
+    /// reuses their numbers with other changes (they are built again from its logs as its generations close).</summary>
+    public static void RemoveFrom(string logDirectory, uint first)
+    {
+        var folder = Path.Combine(logDirectory, FolderName);
+        if (RemoveWhere(folder, g => g >= first))
+        {
+            FileSystem.SyncDirectory(folder);
+        }
+    }
+
+    /// <summary>Deletes the summaries whose generation <paramref name="remove"/> picks; true when any was deleted.</summary>
+    private static bool RemoveWhere(string folder, Func<uint, bool> remove)
+    {
+        bool any = false;
+        if (Directory.Exists(folder))
+        {
+            foreach (var f in Directory.EnumerateFiles(folder, "*" + Extension))
             {
-                if (LogFiles.TryParseGeneration(Path.ChangeExtension(Path.GetFileName(f), ".log"), out var g) && g < keep)
+                if (LogFiles.TryParseGeneration(Path.ChangeExtension(Path.GetFileName(f), ".log"), out var g) && remove(g))
                 {
                     File.Delete(f);
+                    any = true;
                 }
             }
         }
+        return any;
     }
 
     private async Task Loop()
@@ -268,5 +292,5 @@ internal sealed class PageSummaries : IDisposable
     }
 }
 
-/// <summary>The pages of one database a changed-pages backup sends, or why it cannot know them.</summary>
+/// <summary>The pages of one database a changed-pages backup sends (ascending), or why it cannot know them.</summary>
 public sealed record ChangedPageList(uint[]? Pages, string? Problem);

@@ -259,7 +259,7 @@ public static class HardRecovery
     {
         var later = LogFiles.List(logDir).Where(g => g > end.Generation || (g == end.Generation && end.Offset == LogFileHeader.RegionSize)).ToList();
         bool cutInside = stoppedInside && end.Offset != LogFileHeader.RegionSize;
-        RemoveSummariesFrom(logDir, end.Generation);
+        ChangedPages.PageSummaries.RemoveFrom(logDir, end.Generation);
         if (later.Count == 0 && !cutInside)
         {
             return null;
@@ -276,24 +276,5 @@ public static class HardRecovery
         FileSystem.SyncDirectory(aside);
         FileSystem.SyncDirectory(logDir);
         return aside;
-    }
-
-    /// <summary>Deletes the page summaries of <paramref name="first"/> and later generations (rebuilt from the logs of the
-    /// new history as its generations close; a range a summary cannot cover is read whole).</summary>
-    private static void RemoveSummariesFrom(string logDir, uint first)
-    {
-        var folder = Path.Combine(logDir, ChangedPages.PageSummaries.FolderName);
-        if (!Directory.Exists(folder))
-        {
-            return;
-        }
-        foreach (var path in Directory.EnumerateFiles(folder))
-        {
-            if (LogFiles.TryParseGeneration(Path.ChangeExtension(Path.GetFileName(path), ".log"), out uint g) && g >= first)
-            {
-                File.Delete(path);
-            }
-        }
-        FileSystem.SyncDirectory(folder);
     }
 }
