@@ -12,7 +12,8 @@ namespace Blueback.Bench;
 /// a second host (a network namespace behind a veth pair shaped to 1 Gbit/s both ways) against
 /// `pg_basebackup -Ft --compress=server-zstd:1` from the same host; a second full of the unchanged instance (reading
 /// every page, then with --skip-unchanged); and on
-/// loopback against `pg_basebackup -Ft --compress=client-zstd:1`, with each side's CPU. Both hold the same rows: 4 KiB
+/// loopback (at the default, which compresses in the program there, and with --compress server) against
+/// `pg_basebackup -Ft --compress=client-zstd:1`, with each side's CPU. Both hold the same rows: 4 KiB
 /// values, every other one 16 bytes repeated (compressible about 100-fold) and the rest random (incompressible), so
 /// about 2:1 in all. Alternating, cold (sources dropped from the page cache) and warm, round 0 a warm-up, the better of
 /// rounds 1 and 2 kept.</summary>
@@ -77,6 +78,9 @@ internal static class WireBench
                     PageCache.Prepare(source, warm);
                     var loop = Blueback(null, local, repo, server.Id);
                     Directory.Delete(repo, recursive: true);
+                    PageCache.Prepare(source, warm);
+                    var loopServer = Blueback(null, local, repo, server.Id, "--compress", "server");
+                    Directory.Delete(repo, recursive: true);
                     PageCache.Prepare(pgData, warm);
                     var pgLoop = PgBaseBackup(root, null, "127.0.0.1", port, "client-zstd:1", pgData, pgBytes);
                     if (round == 0)
@@ -90,6 +94,7 @@ internal static class WireBench
                     Keep("remote-4", warm, four);
                     Keep("pg-remote", warm, pgRemote);
                     Keep("loopback", warm, loop);
+                    Keep("loopback-server", warm, loopServer);
                     Keep("pg-loopback", warm, pgLoop);
                 }
             }
@@ -115,7 +120,8 @@ internal static class WireBench
             ("remote-4", "blueback backup --streams 4 across the link"),
             ("remote-restore", $"blueback restore --server, program across the {rate} link (a new instance; cold/warm: the repository's cache)"),
             ("pg-remote", $"pg_basebackup -Ft --compress=server-zstd:1 across the {rate} link"),
-            ("loopback", "blueback backup on loopback (server compresses)"),
+            ("loopback", "blueback backup on loopback (default: the program compresses)"),
+            ("loopback-server", "blueback backup --compress server on loopback"),
             ("pg-loopback", "pg_basebackup -Ft --compress=client-zstd:1 on loopback"),
         })
         {
@@ -126,7 +132,12 @@ internal static class WireBench
         {
             string t = warm ? "warm" : "cold";
             double Ratio(string a, string b) => best[(b, warm)].Seconds / best[(a, warm)].Seconds;
-            Console.WriteLine(string.Create(ci, $"{t}: remote full, pg time / blueback time {Ratio("remote", "pg-remote"):0.00} (target 1.00); second full {Ratio("remote-second", "pg-remote"):0.00} (target 5.00), with --skip-unchanged {Ratio("remote-skip", "pg-remote"):0.00}; loopback {Ratio("loopback", "pg-loopback"):0.00} (target 1.25)"));
+            Console.WriteLine(string.Create(ci, $"{t}: remote full, pg time / blueback time {Ratio("remote", "pg-remote"):0.00} (target 1.00); second full {Ratio("remote-second", "pg-remote"):0.00} (target 5.00), with --skip-unchanged {Ratio("remote-skip", "pg-remote"):0.00}; loopback {Ratio("loopback", "pg-loopback"):0.00} (target 1.25), with --compress server {Ratio("loopback-server", "pg-loopback"):0.00}"));
+            foreach (var row in new[] { "loopback", "loopback-server" })
+            {
+                var (b, pg) = (best[(row, warm)], best[("pg-loopback", warm)]);
+                Console.WriteLine(string.Create(ci, $"{t}: {row} CPU s, program + server: {b.CpuSeconds:0.00} ({b.CpuSeconds / (b.Bytes / 1e9):0.00} per GB) against pg_basebackup's {pg.CpuSeconds:0.00} ({pg.CpuSeconds / (pg.Bytes / 1e9):0.00}); the server's {b.PeakKiB / 1e3:0.00} s ({b.PeakKiB / 1e3 / (b.Bytes / 1e9):0.00} per GB) against PostgreSQL's {pg.PeakKiB / 1e3:0.00} s ({pg.PeakKiB / 1e3 / (pg.Bytes / 1e9):0.00})"));
+            }
             var r = best[("remote-restore", warm)];
             Console.WriteLine(string.Create(ci, $"{t}: remote online restore {r.Bytes / r.Seconds / 1e6:0} MB/s of its data, {r.Bytes / r.Seconds / LinkBytesPerSecond(rate):0.00}x the link's raw rate (raw pages cannot pass 1.00)"));
         }

@@ -10,6 +10,13 @@ public static class ServerAddress
     /// <summary>The prefix of a Unix socket address: <c>unix:/path/to.sock</c>.</summary>
     public const string UnixPrefix = "unix:";
 
+    /// <summary>Whether <paramref name="server"/> names a server on this host: a Unix socket, <c>localhost</c> or a
+    /// loopback address. Read from the address as written, with no lookup: a host name that resolves to this machine, or
+    /// one of its own network addresses, counts as another host.</summary>
+    public static bool IsOnThisHost(string server) =>
+        server.StartsWith(UnixPrefix, StringComparison.Ordinal)
+        || (Uri.TryCreate(server, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IsLoopback);
+
     /// <summary>The connection handler for <paramref name="server"/> (shareable by several HttpClients) and the base
     /// address requests are relative to.</summary>
     public static SocketsHttpHandler CreateHandler(string server, out Uri baseAddress, ServerTrust? trust = null)

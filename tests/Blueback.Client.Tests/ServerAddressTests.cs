@@ -32,6 +32,27 @@ public class ServerAddressTests
         Assert.Contains("http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("unix:/run/blueback/blueback.sock", true)]
+    [InlineData("unix:@blueback-internal", true)]
+    [InlineData("http://127.0.0.1:7420", true)]
+    [InlineData("http://127.8.9.10:7420", true)]
+    [InlineData("http://[::1]:7420", true)]
+    [InlineData("http://localhost:7420", true)]
+    [InlineData("https://LOCALHOST:7443/", true)]
+    [InlineData("http://10.0.0.5:7420", false)]
+    [InlineData("http://[fe80::1]:7420", false)]
+    [InlineData("https://backup.example:7443", false)]
+    [InlineData("http://localhost.example:7420", false)]
+    [InlineData("ftp://127.0.0.1:7420", false)]
+    [InlineData("127.0.0.1:7420", false)]
+    [InlineData("", false)]
+    public void A_server_on_this_host_is_told_from_the_address_as_written(string server, bool local)
+    {
+        // No lookup: what decides where a backup compresses must not resolve names (the Q177807 lesson).
+        Assert.Equal(local, ServerAddress.IsOnThisHost(server));
+    }
+
     [Fact]
     public void A_unix_address_without_a_path_is_refused()
     {

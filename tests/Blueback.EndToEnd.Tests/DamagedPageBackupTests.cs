@@ -18,11 +18,11 @@ public partial class DamagedPageBackupTests
     private static partial int Fadvise(int fd, long offset, long length, int advice);
 
     [Theory(Timeout = 180_000)]
-    [InlineData(true, 5u)]
-    [InlineData(false, 5u)]
-    [InlineData(true, 250u)]
-    [InlineData(false, 250u)]
-    public async Task The_program_and_the_server_log_name_the_database_the_page_and_the_remedy(bool cached, uint victim)
+    [InlineData(true, 5u, "server")]
+    [InlineData(false, 5u, "client")]
+    [InlineData(true, 250u, "client")]
+    [InlineData(false, 250u, "server")]
+    public async Task The_program_and_the_server_log_name_the_database_the_page_and_the_remedy(bool cached, uint victim, string compress)
     {
         using var dir = new TempDir();
         var repo = dir["repo"];
@@ -64,7 +64,8 @@ public partial class DamagedPageBackupTests
             Assert.Equal(cached, FileSystem.MostlyCached(handle, victim / 64 * 64L * PageSize, 64L * PageSize));
         }
 
-        var r = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", repo, "--type", "full");
+        // Each read path (cached, uncached) under each way of sending pages (raw, the server's chunk frames).
+        var r = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", repo, "--type", "full", "--compress", compress);
         Assert.True(r.Exit == 2, $"exit {r.Exit}\n{r.Out}\n{r.Err}");
         foreach (var text in new[] { r.Err, server.Output })
         {

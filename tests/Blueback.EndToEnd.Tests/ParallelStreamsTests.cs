@@ -6,7 +6,7 @@ using Blueback.Storage;
 namespace Blueback.EndToEnd.Tests;
 
 /// <summary><c>blueback backup --streams N</c>: each database image read as 32 MiB parts over several connections at
-/// once, put back in order: the set verifies and restores every row, whatever the number of streams.</summary>
+/// once, put back in order, as raw pages or as the server's chunk frames: the set verifies and restores every row.</summary>
 [Trait(Tier.Category, Tier.Slow)]
 public class ParallelStreamsTests
 {
@@ -14,7 +14,6 @@ public class ParallelStreamsTests
     public async Task An_image_read_over_four_streams_verifies_and_restores_every_row()
     {
         using var dir = new TempDir();
-        var repo = dir["repo"];
         using var server = await ServerProcess.StartAsync(dir["data"]);
         using var c = new BluebackClient(server.Url);
         var rng = new Random(5);
@@ -32,19 +31,24 @@ public class ParallelStreamsTests
             }
             await c.BatchAsync("store", batch);
         }
-        Assert.Equal(0, BackupProgramTests.Cli("repo", "init", repo).Exit);
-        var backup = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", repo, "--streams", "4");
-        Assert.True(backup.Exit == 0, backup.Err);
-        var verify = BackupProgramTests.Cli("verify", "--repo", repo);
-        Assert.True(verify.Exit == 0, verify.Out + verify.Err);
-        var restore = BackupProgramTests.Cli("restore", "--repo", repo, "--to", dir["restored"]);
-        Assert.True(restore.Exit == 0, restore.Err);
-        using var inst = StorageInstance.Open(Path.Combine(dir["restored"], "store"), new InstanceOptions());
-        using var r = inst.BeginRead();
-        var found = r.Scan(inst.GetDatabase("mailbox"), "t").ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => kv.Value);
-        Assert.Equal(rows.Count, found.Count);
-        Assert.All(rows, kv => Assert.Equal(kv.Value, found[kv.Key]));
-        Assert.True(new FileInfo(Path.Combine(dir["restored"], "store", "mailbox.bdb")).Length > 2 * BackupRequestPartSize, "the image is too small to be read in several parts");
+        // Both ways of reading parts: raw pages the program cuts and compresses, and the server's chunk frames.
+        foreach (var site in new[] { "client", "server" })
+        {
+            var (siteRepo, restored) = (dir[$"repo-{site}"], dir[$"restored-{site}"]);
+            Assert.Equal(0, BackupProgramTests.Cli("repo", "init", siteRepo).Exit);
+            var backup = BackupProgramTests.Cli("backup", "--server", server.Url, "--repo", siteRepo, "--streams", "4", "--compress", site);
+            Assert.True(backup.Exit == 0, backup.Err);
+            var verify = BackupProgramTests.Cli("verify", "--repo", siteRepo);
+            Assert.True(verify.Exit == 0, verify.Out + verify.Err);
+            var restore = BackupProgramTests.Cli("restore", "--repo", siteRepo, "--to", restored);
+            Assert.True(restore.Exit == 0, restore.Err);
+            using var inst = StorageInstance.Open(Path.Combine(restored, "store"), new InstanceOptions());
+            using var r = inst.BeginRead();
+            var found = r.Scan(inst.GetDatabase("mailbox"), "t").ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => kv.Value);
+            Assert.Equal(rows.Count, found.Count);
+            Assert.All(rows, kv => Assert.Equal(kv.Value, found[kv.Key]));
+            Assert.True(new FileInfo(Path.Combine(restored, "store", "mailbox.bdb")).Length > 2 * BackupRequestPartSize, "the image is too small to be read in several parts");
+        }
     }
 
     private const long BackupRequestPartSize = Backup.BackupRequest.PartSize;

@@ -1,3 +1,4 @@
+using Blueback.Client;
 using Blueback.Repository.Compression;
 using Blueback.Storage.Backup;
 
@@ -30,6 +31,14 @@ public sealed record BackupRequest(string Instance, BackupType Type)
     /// backup moves compressed bytes, and none of the chunks the repository holds), or here, from a raw stream (false;
     /// also what happens with a server or a repository that cannot take prepared chunks).</summary>
     public bool CompressOnServer { get; init; } = true;
+
+    /// <summary>The measured default for <see cref="CompressOnServer"/>: on a server on another host, where the link
+    /// carries compressed bytes and none the repository holds; here, from raw pages, when the server is on this host
+    /// (<see cref="ServerAddress.IsOnThisHost"/>), where the link is free and the cores are shared with the instance:
+    /// the server then only reads and checks pages, about half its CPU per GB when it also hashes and compresses, for
+    /// the same backup time (docs/benchmarks.md, issue 31). A full that skips unchanged pages needs the server's
+    /// chunks.</summary>
+    public static bool CompressOnServerFor(string server, bool skipUnchanged) => skipUnchanged || !ServerAddress.IsOnThisHost(server);
 
     /// <summary>The most chunk hashes a backup tells the server its repository holds (32 MiB of them).</summary>
     public const int MaxKnownChunks = 1 << 20;

@@ -71,10 +71,10 @@ internal static class BackupCommand
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed (the same as --compress none)." };
         var compress = new Option<string>("--compress")
         {
-            Description = "Where chunks are hashed and compressed: server (where the bytes leave it: a remote backup moves compressed bytes, and none the repository holds), client (this program, from raw pages), or none (stored uncompressed; the server still leaves out what the repository holds).",
-            DefaultValueFactory = _ => "server",
+            Description = "Where chunks are hashed and compressed: server (where the bytes leave it: a remote backup moves compressed bytes, and none the repository holds), client (this program, from raw pages: half the server's CPU), none (stored uncompressed; the server still leaves out what the repository holds), or auto: client for a server on this host (unix:, localhost or a loopback address), server for any other, and server with --skip-unchanged.",
+            DefaultValueFactory = _ => "auto",
         };
-        compress.AcceptOnlyFromAmong("server", "client", "none");
+        compress.AcceptOnlyFromAmong("auto", "server", "client", "none");
         var nice = new Option<int>("--nice")
         {
             Description = "CPU priority of this program (Linux nice, 0 to 19): backups yield to the server's clients on a shared machine. 19 also takes the idle scheduling class (the program runs on cores nothing else wants); 0 runs at normal priority.",
@@ -139,7 +139,7 @@ internal static class BackupCommand
         BackupResult r;
         try
         {
-            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, SkipUnchanged = skipUnchanged, ReadAllAfter = readAllAfter, Streams = streams, Digest = digest };
+            var request = new BackupRequest(instance, type) { Codec = compress == "none" ? Codec.None : Codec.Default(), CompressOnServer = compress == "auto" ? BackupRequest.CompressOnServerFor(server, skipUnchanged) : compress != "client", AfterCommit = Failpoint(), ChangedPages = changedPages, SkipUnchanged = skipUnchanged, ReadAllAfter = readAllAfter, Streams = streams, Digest = digest };
             r = await BackupJob.RunAsync(client, repo, request, progress, ct).ConfigureAwait(false);
         }
         catch (BackupRefusedByRepositoryException ex) when (!ct.IsCancellationRequested)

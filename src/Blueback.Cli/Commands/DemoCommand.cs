@@ -107,10 +107,12 @@ internal static class DemoCommand
         // 3. A full backup and an incremental one, while the writers write.
         var repoDir = Path.Combine(root, "repository");
         var repo = await BackupRepository.InitAsync(new LocalDirectoryStore(repoDir), ct).ConfigureAwait(false);
-        var full = await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Full), null, ct).ConfigureAwait(false);
+        // Where `blueback backup` hashes and compresses by default: here, the server being on this host.
+        BackupRequest Request(BackupType type) => new("store", type) { CompressOnServer = BackupRequest.CompressOnServerFor(client.Server, skipUnchanged: false) };
+        var full = await BackupJob.RunAsync(client, repo, Request(BackupType.Full), null, ct).ConfigureAwait(false);
         Console.WriteLine($"3. Full backup {full.SetId}: {Mb(full.RawBytes)} ({Mb(full.StoredBytes)} stored, {full.Codec}) in {full.Seconds:0.00} s, {full.RawBytes / 1e6 / Math.Max(full.Seconds, 0.001):0} MB/s; generations {full.GenLow}-{full.GenHigh}; {full.Truncated.Count} truncated on the server.");
         await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
-        var inc = await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Incremental), null, ct).ConfigureAwait(false);
+        var inc = await BackupJob.RunAsync(client, repo, Request(BackupType.Incremental), null, ct).ConfigureAwait(false);
         Console.WriteLine($"4. Incremental backup {inc.SetId}: generations {inc.GenLow}-{inc.GenHigh}, {Mb(inc.RawBytes)} in {inc.Seconds:0.00} s.");
 
         // 4. A third backup stopped halfway through its first image.
@@ -119,7 +121,7 @@ internal static class DemoCommand
             var sw = new Stopwatch();
             try
             {
-                await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Full), new SyncProgress<BackupProgress>(p =>
+                await BackupJob.RunAsync(client, repo, Request(BackupType.Full), new SyncProgress<BackupProgress>(p =>
                 {
                     if (!stopBackup.IsCancellationRequested && p.FileDone >= p.FileSize / 2)
                     {
@@ -153,7 +155,7 @@ internal static class DemoCommand
             problems += found.Count;
             Console.WriteLine($"6. verify {m.Type} set {m.SetId}: {(found.Count == 0 ? $"OK ({m.Files.Count} files, every chunk, hash and page)" : string.Join("; ", found))}");
         }
-        var after = await BackupJob.RunAsync(client, repo, new BackupRequest("store", BackupType.Incremental), null, ct).ConfigureAwait(false);
+        var after = await BackupJob.RunAsync(client, repo, Request(BackupType.Incremental), null, ct).ConfigureAwait(false);
         Console.WriteLine($"7. The next backup after the stopped one: incremental {after.SetId}, generations {after.GenLow}-{after.GenHigh}. Writers committed {Interlocked.Read(ref batches):N0} batches in all, none failed.");
         stopServer.Cancel();
         await serverTask.ConfigureAwait(false);
