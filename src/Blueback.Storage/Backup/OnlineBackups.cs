@@ -126,10 +126,12 @@ internal sealed class OnlineBackups(IBackupHost host)
                 }
                 uint prevHigh = dbs.Min(d => type == BackupType.Incremental ? Math.Max(d.Header.LastFull.GenHigh, d.Header.LastIncremental.GenHigh) : d.Header.LastFull.GenHigh);
                 genLow = prevHigh + 1;
-                var onDisk = LogFiles.List(host.LogDirectory).ToHashSet();
                 // Below the generation the flusher writes now, every file must exist; the ones above it may be in
-                // memory only (lazy commits), not missing: the backup's log listing flushes them.
-                for (uint g = genLow; g < log.FileGeneration; g++)
+                // memory only (lazy commits), not missing: the backup's log listing flushes them. That generation is
+                // read before the directory is: read after, it could name files the flusher made since the listing.
+                uint flushing = log.FileGeneration;
+                var onDisk = LogFiles.List(host.LogDirectory).ToHashSet();
+                for (uint g = genLow; g < flushing; g++)
                 {
                     if (!onDisk.Contains(g))
                     {

@@ -207,7 +207,7 @@ internal sealed partial class LogWriter
         var next = File.OpenHandle(LogFiles.PathOf(_directory, generation), FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         _file?.Dispose();
         _file = next;
-        _fileGeneration = generation;
+        Volatile.Write(ref _fileGeneration, generation); // after the file exists: readers take every generation below it as on disk
         _fileCreatedTicks = created;
     }
 

@@ -86,7 +86,7 @@ internal sealed partial class LogWriter : IDisposable
     public Lsn AppendPositionLocked => new(_appendGeneration, _appendOffset);
 
     /// <summary>The generation the flusher writes now (never deleted by circular logging).</summary>
-    public uint FileGeneration => _fileGeneration;
+    public uint FileGeneration => Volatile.Read(ref _fileGeneration);
 
     /// <summary>Called on the flusher thread after every flush, with the new durable position.</summary>
     public Action<Lsn>? Flushed { get; set; }

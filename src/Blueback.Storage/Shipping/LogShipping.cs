@@ -54,8 +54,9 @@ internal sealed class LogShipping(IShippingHost host)
                 {
                     throw new ShippingRefusedException($"The repository holds generations of instance '{host.Name}' up to {resumeAfter}, but this instance's log is only at generation {current} (log stream {host.LogSignature.Id:N}): the repository holds a history this instance does not have (was the instance restored to an earlier point?). Ship into a new repository after a full backup.");
                 }
+                uint flushing = log.FileGeneration; // before the listing, as a backup's begin reads it
                 var onDisk = LogFiles.List(host.LogDirectory).ToHashSet();
-                for (uint g = resumeAfter + 1; g < log.FileGeneration; g++)
+                for (uint g = resumeAfter + 1; g < flushing; g++)
                 {
                     if (!onDisk.Contains(g))
                     {
