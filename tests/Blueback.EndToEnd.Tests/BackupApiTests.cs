@@ -261,15 +261,25 @@ public class BackupApiTests
 
     /// <summary>24 MB in the first database: more than loopback socket buffers hold, so that a client that stops
     /// reading leaves the server mid-stream.</summary>
-    internal static async Task FillAsync(BluebackClient c)
+    /// <summary>240 values of 100 kB: one random value repeated (which zstd compresses many times over), or with
+    /// <paramref name="distinct"/> a random value each (which it cannot).</summary>
+    internal static async Task FillAsync(BluebackClient c, bool distinct = false)
     {
         var value = new byte[100_000];
         Random.Shared.NextBytes(value);
+        string Value()
+        {
+            if (distinct)
+            {
+                Random.Shared.NextBytes(value);
+            }
+            return Convert.ToBase64String(value);
+        }
         for (int i = 0; i < 240; i += 20)
         {
             await c.BatchAsync("store", new BatchRequest
             {
-                Ops = Enumerable.Range(i, 20).Select(k => new BatchOp { Op = "put", Database = "mailbox", Table = "t", Key = $"k{k:D4}", ValueBase64 = Convert.ToBase64String(value) }).ToList(),
+                Ops = Enumerable.Range(i, 20).Select(k => new BatchOp { Op = "put", Database = "mailbox", Table = "t", Key = $"k{k:D4}", ValueBase64 = Value() }).ToList(),
             });
         }
     }

@@ -71,7 +71,7 @@ internal static class BackupCommand
         var noCompress = new Option<bool>("--no-compress") { Description = "Store chunks uncompressed (the same as --compress none)." };
         var compress = new Option<string>("--compress")
         {
-            Description = "Where chunks are hashed and compressed: server (where the bytes leave it: a remote backup moves compressed bytes, and none the repository holds), client (this program, from raw pages: half the server's CPU), none (stored uncompressed; the server still leaves out what the repository holds), or auto: client for a server on this host (unix:, localhost or a loopback address), server for any other, and server with --skip-unchanged.",
+            Description = "Where chunks are hashed and compressed: server (where the bytes leave it: a remote backup moves compressed bytes, and none the repository holds), client (this program, from raw pages: a third to a half of the server's CPU), none (stored uncompressed; the server still leaves out what the repository holds), or auto: client for a server on this host (unix:, localhost or a loopback address), server for any other, and server with --skip-unchanged.",
             DefaultValueFactory = _ => "auto",
         };
         compress.AcceptOnlyFromAmong("auto", "server", "client", "none");
@@ -213,7 +213,7 @@ internal static class BackupCommand
             {
                 Console.WriteLine($"{r.UnreadBytes / 1048576.0:0.0} MiB of pages unchanged since set {from} began were not read again (their chunks are that set's).");
             }
-            Console.WriteLine($"Backup set {r.SetId}: {type.Name()}{(r.ChangedSince is { } since ? $" (pages changed since generation {since})" : "")} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}{(r.CompressedOnServer ? $" on the server; {r.WireBytes / 1048576.0:0.0} MiB over the network" : "")}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
+            Console.WriteLine($"Backup set {r.SetId}: {type.Name()}{(r.ChangedSince is { } since ? $" (pages changed since generation {since})" : "")} of {instance}, generations {r.GenLow}-{r.GenHigh}, {r.RawBytes / 1048576.0:0.0} MiB ({r.StoredBytes / 1048576.0:0.0} MiB stored{(r.ReusedBytes > 0 ? $", {r.ReusedBytes / 1048576.0:0.0} MiB already in the repository" : "")}, {r.Codec}{(r.CompressedOnServer ? $" on the server; {r.WireBytes / 1048576.0:0.0} MiB over the network" : " compressed here")}) in {r.Seconds:0.0} s ({r.RawBytes / 1e6 / Math.Max(r.Seconds, 0.001):0} MB/s); {r.Truncated.Count} log generation(s) truncated on the server.");
         }
         return Output.Ok;
     }
