@@ -84,6 +84,7 @@ public static class BluebackServer
 
     public static async Task RunAsync(ServeOptions options, TextWriter output, CancellationToken stop)
     {
+        options.Config?.Validate("The server config given in code"); // checked as strictly as a config file
         var config = options.Config ?? (options.ConfigFile is null ? (options.Standby is null && options.Mount is null ? ServerConfig.Default() : new ServerConfig()) : ServerConfig.Load(options.ConfigFile));
         if (options.Standby is { } sb && config.Instances.Any(i => i.Name == sb.Instance))
         {

@@ -126,7 +126,7 @@ public sealed class ServerConfig
         }
         try
         {
-            config.Validate(path);
+            config.Validate($"Config file '{path}'");
         }
         catch (ServerConfigException ex) when (ex.Key is { } key && StrictJson.LineOf(json, key) is { } line)
         {
@@ -138,65 +138,66 @@ public sealed class ServerConfig
     /// <summary>A policy's JSON (<c>policy set</c>, PUT /v1/policies/NAME) read as strictly as the config file.</summary>
     public static Protocol.PolicyDefinition ParsePolicy(string json, string where) => StrictJson.Parse(json, ServerConfigJson.Default.PolicyDefinition, where);
 
-    private void Validate(string path)
+    /// <summary>Checks every value; <paramref name="where"/> begins each message ("Config file 'PATH'").</summary>
+    internal void Validate(string where)
     {
         var l = Limits;
         if (l.MaxConnections < 1 || l.MaxRequestHeadersBytes < 1024 || l.RequestHeadersTimeoutSeconds <= 0 || l.KeepAliveTimeoutSeconds <= 0
             || l.MinRequestBodyBytesPerSecond < 0 || l.MaxRestoreSessions < 1 || l.MaxBackupSessions < 1 || l.MaxBatchBodyBytes is < 65536 or > 1L << 30)
         {
-            throw new ServerConfigException($"Config file '{path}': a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
+            throw new ServerConfigException($"{where}: a value under \"limits\" is out of range (connections and sessions at least 1, headers at least 1 KiB, times above 0, batch body 64 KiB to 1 GiB).");
         }
         if (BackupBusyRateMBps is < 0 or (> 0 and < MinBackupRateMBps))
         {
-            throw new ServerConfigException($"Config file '{path}': \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s of at least {MinBackupRateMBps}, or 0 for no limit.");
+            throw new ServerConfigException($"{where}: \"backupBusyRateMBps\" is {BackupBusyRateMBps}; give a rate in MB/s of at least {MinBackupRateMBps}, or 0 for no limit.");
         }
         double ceiling = BackupBusyRateMBps ?? BluebackServer.DefaultBackupBusyRateMBps;
         if (BackupBusyFloorMBps is < MinBackupRateMBps || (ceiling > 0 && BackupBusyFloorMBps > ceiling))
         {
-            throw new ServerConfigException($"Config file '{path}': \"backupBusyFloorMBps\" is {BackupBusyFloorMBps}; give a rate in MB/s of at least {MinBackupRateMBps} and at most \"backupBusyRateMBps\" ({ceiling}).");
+            throw new ServerConfigException($"{where}: \"backupBusyFloorMBps\" is {BackupBusyFloorMBps}; give a rate in MB/s of at least {MinBackupRateMBps} and at most \"backupBusyRateMBps\" ({ceiling}).");
         }
         if (BrowseIdleSeconds is <= 0 || BrowseMaxOpen is < 1 || BrowseCacheMaxBytes < Backup.Mounting.ChunkCache.MinBytes)
         {
-            throw new ServerConfigException($"Config file '{path}': \"browseIdleSeconds\" must be above 0, \"browseMaxOpen\" at least 1 and \"browseCacheMaxBytes\" at least {Backup.Mounting.ChunkCache.MinBytes} (16 MiB).");
+            throw new ServerConfigException($"{where}: \"browseIdleSeconds\" must be above 0, \"browseMaxOpen\" at least 1 and \"browseCacheMaxBytes\" at least {Backup.Mounting.ChunkCache.MinBytes} (16 MiB).");
         }
         if (BackupReadNice is < 0 or > 19)
         {
-            throw new ServerConfigException($"Config file '{path}': \"backupReadNice\" is {BackupReadNice}; give a nice value from 0 (normal priority) to 19 (the lowest).");
+            throw new ServerConfigException($"{where}: \"backupReadNice\" is {BackupReadNice}; give a nice value from 0 (normal priority) to 19 (the lowest).");
         }
-        if (Repair.RepairRepositoryConfig.Check(RepairFrom, RepairTokenFile, $"Config file '{path}'")?.Repository is null && RepairRepository is not null)
+        if (Repair.RepairRepositoryConfig.Check(RepairFrom, RepairTokenFile, where)?.Repository is null && RepairRepository is not null)
         {
-            throw new ServerConfigException($"Config file '{path}': \"repairRepository\" says how to open a repository, but \"repairFrom\" names none; give the repository's location in \"repairFrom\" (a directory or s3://BUCKET/PREFIX), or remove it.") { Key = "repairRepository" };
+            throw new ServerConfigException($"{where}: \"repairRepository\" says how to open a repository, but \"repairFrom\" names none; give the repository's location in \"repairFrom\" (a directory or s3://BUCKET/PREFIX), or remove it.") { Key = "repairRepository" };
         }
-        RepairRepository?.Validate($"Config file '{path}'");
-        Notifications?.Validate($"Config file '{path}'");
+        RepairRepository?.Validate(where);
+        Notifications?.Validate(where);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var i in Instances)
         {
             if (!Names.IsValid(i.Name))
             {
-                throw new ServerConfigException($"Config file '{path}': instance name '{i.Name}' is not valid (1 to 64 letters, digits, '-', '_', '.').");
+                throw new ServerConfigException($"{where}: instance name '{i.Name}' is not valid (1 to 64 letters, digits, '-', '_', '.').");
             }
             if (!names.Add(i.Name))
             {
-                throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' is declared twice.");
+                throw new ServerConfigException($"{where}: instance '{i.Name}' is declared twice.");
             }
             if (i.Databases.Count == 0)
             {
-                throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' declares no databases.");
+                throw new ServerConfigException($"{where}: instance '{i.Name}' declares no databases.");
             }
             foreach (var d in i.Databases.Where(d => !Names.IsValid(d.Name)))
             {
-                throw new ServerConfigException($"Config file '{path}': database name '{d.Name}' in instance '{i.Name}' is not valid.");
+                throw new ServerConfigException($"{where}: database name '{d.Name}' in instance '{i.Name}' is not valid.");
             }
             if (i.FaultDrills is { Count: > 0 } drills)
             {
                 if (!AllowFaultDrills)
                 {
-                    throw new ServerConfigException($"Config file '{path}': instance '{i.Name}' declares \"faultDrills\", which fail or delay its disk I/O on purpose. Run them only on a server meant for drills, with \"allowFaultDrills\": true at the top of its config; otherwise remove them.");
+                    throw new ServerConfigException($"{where}: instance '{i.Name}' declares \"faultDrills\", which fail or delay its disk I/O on purpose. Run them only on a server meant for drills, with \"allowFaultDrills\": true at the top of its config; otherwise remove them.");
                 }
                 foreach (var d in drills)
                 {
-                    d.Validate($"Config file '{path}', instance '{i.Name}'");
+                    d.Validate($"{where}, instance '{i.Name}'");
                 }
             }
         }
@@ -206,7 +207,7 @@ public sealed class ServerConfig
             var p = Policies[n];
             try
             {
-                Blueback.Server.Policies.PolicyRules.Validate(p, names.Contains, $"Config file '{path}'", AllowShortSchedules);
+                Blueback.Server.Policies.PolicyRules.Validate(p, names.Contains, where, AllowShortSchedules);
             }
             catch (ServerConfigException ex) when (ex.Key is { } key)
             {
@@ -214,7 +215,7 @@ public sealed class ServerConfig
             }
             if (!policies.Add(p.Name))
             {
-                throw new ServerConfigException($"Config file '{path}': policy '{p.Name}' is declared twice.");
+                throw new ServerConfigException($"{where}: policy '{p.Name}' is declared twice.");
             }
         }
     }

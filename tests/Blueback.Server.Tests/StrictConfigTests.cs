@@ -25,6 +25,18 @@ public class StrictConfigTests
         { "instances": [ { "name": "store", "databases": [ { "name": "mailbox" } ] } ],
         """ + "\n";
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_config_made_in_code_is_checked_as_a_file_is()
+    {
+        // A program embedding the server (the demo) hands it a config object: the same checks, before anything starts.
+        var config = ServerConfig.Default();
+        config.BackupBusyFloorMBps = 0.001;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // were it to start after all, it stops
+        var ex = await Assert.ThrowsAsync<ServerConfigException>(() => BluebackServer.RunAsync(
+            new ServeOptions { DataDirectory = Path.Combine(Path.GetTempPath(), $"bb-never-{Guid.NewGuid():N}"), Listen = [], Config = config }, TextWriter.Null, bound.Token));
+        Assert.Contains("The server config given in code: \"backupBusyFloorMBps\" is 0.001", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_unknown_key_in_a_policy_is_refused_naming_its_line_and_the_key_meant()
     {
